@@ -1,0 +1,127 @@
+# Profit-driven marketing pipeline. `make help` lists the targets.
+#
+# Each stage's target is its manifest.json; its prerequisites are the stage's inputs, its params
+# file and its executable. Executables are tracked through content stamps (.build/stamps/<exe>)
+# that change only when the built binary's bytes change, so a rebuild that produces the same
+# binary re-runs nothing. Outputs other than the manifest are declared with empty recipes: make
+# re-reads their modification times after the stage runs, and stages leave unchanged outputs
+# untouched, so a stage whose results did not change does not re-run what depends on them.
+
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules
+
+SWIFT ?= swift
+CONFIG ?= release
+BIN := .build/$(CONFIG)
+STAMPS := .build/stamps
+EXES := stage-data stage-prepare stage-eda stage-report
+
+# Data mirror: DATA_MIRROR from the environment, else ../shared/data when it exists.
+DATA_MIRROR ?= $(if $(wildcard ../shared/data),../shared/data,)
+export DATA_MIRROR
+export PIPELINE_SWIFT_VERSION := $(shell $(SWIFT) --version 2>/dev/null | head -n 1)
+
+APT_PACKAGES := libgsl-dev libglpk-dev gnuplot-nox pkg-config zlib1g-dev
+
+RAW := data/raw
+PREP := data/processed/prepare
+EDA := data/processed/eda
+
+.PHONY: all help deps build data prepare eda report test bench clean distclean
+
+all: reports/index.md ## Run the whole pipeline (installs system packages, builds, fetches data, runs every stage)
+
+help: ## List the targets
+	@echo "Targets:"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/  \1\t\2/' | expand -t 14
+	@echo
+	@echo "Variables: DATA_MIRROR=<folder with the raw files> (now: '$(DATA_MIRROR)'), CONFIG=release|debug"
+
+# --- system packages ---------------------------------------------------------------------------
+deps: $(STAMPS)/deps ## Check (and when root, install) the system packages
+
+$(STAMPS)/deps: Makefile
+	@mkdir -p $(STAMPS)
+	@missing=""; \
+	pkg-config --exists gsl 2>/dev/null || missing="$$missing libgsl-dev"; \
+	[ -f /usr/include/glpk.h ] || missing="$$missing libglpk-dev"; \
+	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	[ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing system packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "Missing system packages:$$missing"; \
+	    echo "Install them with:  sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+	@touch $@
+
+# --- build -------------------------------------------------------------------------------------
+SOURCES := Package.swift $(shell find Sources stages bench -type f \( -name '*.swift' -o -name '*.h' -o -name '*.modulemap' \) 2>/dev/null | sort)
+
+build: $(STAMPS)/build ## Build the stage executables (release)
+
+$(STAMPS)/build: $(SOURCES) | $(STAMPS)/deps
+	$(SWIFT) build -c $(CONFIG)
+	@for e in $(EXES) pipeline-bench; do \
+	  h=$$(sha256sum $(BIN)/$$e | cut -d' ' -f1); \
+	  [ "$$(cat $(STAMPS)/$$e 2>/dev/null)" = "$$h" ] || echo "$$h" > $(STAMPS)/$$e; \
+	done
+	@touch $@
+
+$(addprefix $(STAMPS)/,$(EXES) pipeline-bench): $(STAMPS)/build ;
+
+# --- stages ------------------------------------------------------------------------------------
+RAW_FILES := $(RAW)/hillstrom.csv $(RAW)/online_retail_II.csv $(RAW)/CDNOW_master.txt $(RAW)/cdnow_customers_summary.csv
+
+data: $(RAW)/manifest.json ## Fetch the raw data (mirror or download) and verify checksums
+
+$(RAW)/manifest.json: stages/data/params.yaml data/SHA256SUMS $(STAMPS)/stage-data
+	$(BIN)/stage-data --params stages/data/params.yaml --checksums data/SHA256SUMS --out $(RAW)
+
+$(RAW_FILES): $(RAW)/manifest.json ;
+
+PREP_OUT := $(PREP)/train.csv $(PREP)/test.csv $(PREP)/dataset.json
+HILLSTROM := $(shell sed -n 's/^ *file: *//p' stages/prepare/params.yaml | head -n 1)
+
+prepare: $(PREP)/manifest.json ## Row ids, treatment flag, stratified train/test split
+
+$(PREP)/manifest.json: stages/prepare/params.yaml $(HILLSTROM) $(STAMPS)/stage-prepare
+	$(BIN)/stage-prepare --params stages/prepare/params.yaml --out $(PREP)
+
+$(PREP_OUT): $(PREP)/manifest.json ;
+
+eda: $(EDA)/manifest.json ## Experiment analysis -> reports/eda.md
+
+$(EDA)/manifest.json: stages/eda/params.yaml $(PREP_OUT) $(STAMPS)/stage-eda
+	$(BIN)/stage-eda --params stages/eda/params.yaml --prepared $(PREP) --out $(EDA) --figures reports/figures/eda --report reports/eda.md
+
+reports/eda.md: $(EDA)/manifest.json ;
+
+MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json
+
+report: reports/index.md ## Index report with every stage's provenance
+
+reports/index.md: $(MANIFESTS) $(STAMPS)/stage-report
+	$(BIN)/stage-report $(addprefix --manifest ,$(MANIFESTS)) --out $@
+
+# --- tests and benchmarks ----------------------------------------------------------------------
+test: $(STAMPS)/build $(RAW)/manifest.json ## Run the tests (unit and integration; needs the data)
+	$(SWIFT) test
+
+bench: $(STAMPS)/build $(RAW)/manifest.json ## Benchmarks: CSV parsing throughput and peak memory
+	$(BIN)/pipeline-bench --raw $(RAW)
+
+# --- cleaning ----------------------------------------------------------------------------------
+clean: ## Remove generated artifacts (processed data, models, reports); keeps raw data and the build
+	rm -rf data/processed models reports/*.md reports/figures
+
+distclean: clean ## Also remove the raw data and the build
+	rm -rf $(RAW) .build

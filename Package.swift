@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "ProfitPipeline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stage-data", targets: ["stage-data"]),
+        .executable(name: "stage-prepare", targets: ["stage-prepare"]),
+        .executable(name: "stage-eda", targets: ["stage-eda"]),
+        .executable(name: "stage-report", targets: ["stage-report"]),
+        .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGSL",
+            path: "Sources/CGSL",
+            pkgConfig: "gsl",
+            providers: [.apt(["libgsl-dev"])]
+        ),
+        .target(name: "Tabular"),
+        .target(name: "Provenance", dependencies: ["CGSL", "Tabular", .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "Stats", dependencies: ["CGSL"]),
+        .target(name: "Reporting", dependencies: ["Tabular"]),
+        .target(name: "Workbook", dependencies: ["Tabular", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "RawData", dependencies: ["Tabular", "Provenance", "Workbook"]),
+        .target(name: "Experiment", dependencies: ["Tabular", "Stats", "Provenance", "Reporting"]),
+
+        .executableTarget(name: "stage-data", dependencies: ["Tabular", "Provenance", "RawData", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/data", exclude: ["params.yaml"]),
+        .executableTarget(name: "stage-prepare", dependencies: ["Tabular", "Provenance", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/prepare", exclude: ["params.yaml"]),
+        .executableTarget(name: "stage-eda", dependencies: ["Tabular", "Provenance", "Experiment", "Stats", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/eda", exclude: ["params.yaml"]),
+        .executableTarget(name: "stage-report", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
+        .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench"),
+
+        .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
+        .testTarget(name: "StatsTests", dependencies: ["Stats"]),
+        .testTarget(name: "ProvenanceTests", dependencies: ["Provenance"]),
+        .testTarget(name: "WorkbookTests", dependencies: ["Workbook", "Tabular"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Tabular", "Stats"]),
+        .testTarget(name: "RawDataTests", dependencies: ["RawData", "Provenance", "Tabular"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance"]),
+    ]
+)

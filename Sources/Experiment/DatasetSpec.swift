@@ -1,0 +1,115 @@
+import Foundation
+import Tabular
+
+/// Describes a randomized campaign data set: which file, which column holds the arm and which
+/// arm is the control, the outcomes and the features. Hillstrom is one instance; another
+/// campaign needs another spec, not new code.
+public struct DatasetSpec: Codable, Sendable, Equatable {
+    public enum OutcomeKind: String, Codable, Sendable { case binary, continuous }
+    public enum FeatureKind: String, Codable, Sendable { case numeric, categorical }
+
+    public struct Outcome: Codable, Sendable, Equatable {
+        public var name: String
+        public var type: OutcomeKind
+        public init(name: String, type: OutcomeKind) {
+            self.name = name
+            self.type = type
+        }
+    }
+
+    public struct Feature: Codable, Sendable, Equatable {
+        public var name: String
+        public var type: FeatureKind
+        public init(name: String, type: FeatureKind) {
+            self.name = name
+            self.type = type
+        }
+    }
+
+    public var name: String
+    public var file: String
+    /// Column of the raw file holding the experiment arm.
+    public var armColumn: String
+    /// The arm that received nothing.
+    public var controlArm: String
+    /// Name of the binary column (1 = any treatment) that prepare adds.
+    public var treatmentColumn: String
+    /// Name of the 0-based raw row number column that prepare adds.
+    public var idColumn: String
+    public var outcomes: [Outcome]
+    public var features: [Feature]
+
+    enum CodingKeys: String, CodingKey {
+        case name, file, outcomes, features
+        case armColumn = "arm_column"
+        case controlArm = "control_arm"
+        case treatmentColumn = "treatment_column"
+        case idColumn = "id_column"
+    }
+
+    public init(name: String, file: String, armColumn: String, controlArm: String, treatmentColumn: String = "treatment",
+                idColumn: String = "row_id", outcomes: [Outcome], features: [Feature]) {
+        self.name = name
+        self.file = file
+        self.armColumn = armColumn
+        self.controlArm = controlArm
+        self.treatmentColumn = treatmentColumn
+        self.idColumn = idColumn
+        self.outcomes = outcomes
+        self.features = features
+    }
+
+    /// The schema of the raw file: features, arm and outcomes.
+    public var rawSchema: CSVSchema {
+        var cols: [ColumnSpec] = []
+        for f in features {
+            cols.append(ColumnSpec(f.name, f.type == .numeric ? .double : .string))
+        }
+        cols.append(ColumnSpec(armColumn, .string))
+        for o in outcomes {
+            cols.append(ColumnSpec(o.name, .double))
+        }
+        return CSVSchema(cols)
+    }
+
+    /// The schema of prepare's train/test files: the raw schema plus id and treatment.
+    public var preparedSchema: CSVSchema {
+        var s = rawSchema
+        s.columns.insert(ColumnSpec(idColumn, .int), at: 0)
+        s.columns.append(ColumnSpec(treatmentColumn, .int))
+        return s
+    }
+
+    /// Checks the spec is internally consistent (names unique, something to analyse).
+    public func validate(source: String) throws {
+        var seen = Set<String>()
+        for n in features.map(\.name) + outcomes.map(\.name) + [armColumn, treatmentColumn, idColumn] {
+            if !seen.insert(n).inserted {
+                throw DataError(file: source, message: "dataset spec names column '\(n)' more than once")
+            }
+        }
+        if outcomes.isEmpty { throw DataError(file: source, message: "dataset spec lists no outcomes") }
+        if controlArm.isEmpty { throw DataError(file: source, message: "dataset spec has an empty control_arm") }
+    }
+}
+
+/// The arms of an experiment in a fixed order: control first, then the others sorted by name.
+public struct Arms: Sendable, Equatable {
+    public var names: [String]
+    /// Arm index (into `names`) per row.
+    public var index: [Int]
+
+    public init(column: StringColumn, control: String, source: String, columnName: String) throws {
+        guard column.levels.contains(control) else {
+            throw DataError(file: source, columnName: columnName,
+                            message: "control arm '\(control)' does not occur; arms found: \(column.levels.sorted().joined(separator: ", "))")
+        }
+        names = [control] + column.levels.filter { $0 != control }.sorted()
+        let position = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        let levelToArm = column.levels.map { position[$0]! }
+        index = column.codes.map { levelToArm[Int($0)] }
+    }
+
+    public var count: Int { names.count }
+    public var treatedArms: Range<Int> { 1..<names.count }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Tabular
+
+/// A gnuplot figure: its data files and script are written beside the PNG so a reader can
+/// re-render or restyle it (`cd <dir> && gnuplot <name>.gp`).
+public struct Figure {
+    public var name: String
+    /// Script body without the terminal/output lines (added by `render`).
+    public var script: String
+    /// Data files by file name, referenced from the script by that name.
+    public var data: [(String, [UInt8])]
+    public var width: Int
+    public var height: Int
+
+    public init(name: String, script: String, data: [(String, [UInt8])], width: Int = 900, height: Int = 560) {
+        self.name = name
+        self.script = script
+        self.data = data
+        self.width = width
+        self.height = height
+    }
+
+    public var fullScript: String {
+        """
+        # Rendered by the pipeline; re-render with: gnuplot \(name).gp
+        set terminal pngcairo size \(width),\(height) font "DejaVu Sans,10" noenhanced
+        set output "\(name).png"
+        set encoding utf8
+        \(script)
+        unset output
+
+        """
+    }
+
+    /// Writes data, script and PNG into `directory`, returning all paths written. The PNG is
+    /// rendered from a temporary copy of the script and moved into place when gnuplot succeeds.
+    public func render(into directory: String, write: ([UInt8], String) throws -> Void) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var written: [String] = []
+        for (file, bytes) in data {
+            try write(bytes, directory + "/" + file)
+            written.append(directory + "/" + file)
+        }
+        let scriptPath = directory + "/" + name + ".gp"
+        try write(Array(fullScript.utf8), scriptPath)
+        written.append(scriptPath)
+
+        let tmpName = ".\(name).tmp-\(getpid())"
+        let tmpScript = fullScript.replacingOccurrences(of: "set output \"\(name).png\"", with: "set output \"\(tmpName).png\"")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["gnuplot"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let input = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            throw DataError(file: scriptPath, message: "cannot run gnuplot (install gnuplot-nox): \(error.localizedDescription)")
+        }
+        input.fileHandleForWriting.write(Data(tmpScript.utf8))
+        try? input.fileHandleForWriting.close()
+        let errText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let tmpPNG = directory + "/" + tmpName + ".png"
+        guard process.terminationStatus == 0, let png = FileManager.default.contents(atPath: tmpPNG) else {
+            try? FileManager.default.removeItem(atPath: tmpPNG)
+            throw DataError(file: scriptPath, message: "gnuplot failed: \(errText.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        try? FileManager.default.removeItem(atPath: tmpPNG)
+        let pngPath = directory + "/" + name + ".png"
+        try write(Array(png), pngPath)
+        written.append(pngPath)
+        return written
+    }
+}
+
+/// Whitespace-separated data blocks for gnuplot (strings quoted).
+public struct GnuplotData {
+    public private(set) var bytes: [UInt8] = []
+    public init(comment: String? = nil) {
+        if let comment { line("# " + comment) }
+    }
+
+    public mutating func line(_ s: String) {
+        bytes.append(contentsOf: s.utf8)
+        bytes.append(0x0A)
+    }
+
+    public mutating func row(_ fields: [String]) {
+        line(fields.map { f in
+            f.contains(" ") || f.isEmpty || f.contains("\"") ? "\"" + f.replacingOccurrences(of: "\"", with: "'") + "\"" : f
+        }.joined(separator: " "))
+    }
+
+    /// Two blank lines: the next rows form a new data set (gnuplot `index`).
+    public mutating func nextBlock() {
+        line("")
+        line("")
+    }
+}

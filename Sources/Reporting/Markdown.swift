@@ -1,0 +1,112 @@
+import Foundation
+import Tabular
+
+/// A small Markdown document builder.
+public struct Markdown {
+    public private(set) var text = ""
+
+    public init() {}
+
+    public mutating func heading(_ level: Int, _ title: String) {
+        separate()
+        text += String(repeating: "#", count: level) + " " + title + "\n"
+    }
+
+    public mutating func paragraph(_ body: String) {
+        separate()
+        text += body + "\n"
+    }
+
+    public mutating func bullets(_ items: [String]) {
+        separate()
+        for i in items { text += "- " + i + "\n" }
+    }
+
+    public mutating func image(_ alt: String, _ path: String) {
+        separate()
+        text += "![\(alt)](\(path))\n"
+    }
+
+    public mutating func code(_ body: String, language: String = "") {
+        separate()
+        text += "```\(language)\n" + body + (body.hasSuffix("\n") ? "" : "\n") + "```\n"
+    }
+
+    /// A pipe table; columns whose `rightAligned` flag is set are aligned right (numbers).
+    public mutating func table(_ header: [String], _ rows: [[String]], rightAligned: [Bool]? = nil) {
+        separate()
+        let align = rightAligned ?? header.map { _ in false }
+        text += "| " + header.map(Markdown.escape).joined(separator: " | ") + " |\n"
+        text += "|" + align.map { $0 ? "---:" : "---" }.joined(separator: "|") + "|\n"
+        for r in rows {
+            text += "| " + r.map(Markdown.escape).joined(separator: " | ") + " |\n"
+        }
+    }
+
+    static func escape(_ cell: String) -> String {
+        cell.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+    }
+
+    private mutating func separate() {
+        if !text.isEmpty && !text.hasSuffix("\n\n") { text += "\n" }
+    }
+}
+
+/// Number formatting for reports: fixed decimals, percentages, p-values, thousands separators.
+public enum Fmt {
+    public static func fixed(_ v: Double, _ digits: Int) -> String {
+        if v.isNaN { return "–" }
+        if v.isInfinite { return v > 0 ? "∞" : "−∞" }
+        let s = String(format: "%.\(digits)f", v)
+        return s == "-0" || s.hasPrefix("-0.") && Double(s) == 0 ? String(s.dropFirst()) : s
+    }
+
+    public static func percent(_ v: Double, _ digits: Int = 2) -> String {
+        v.isNaN ? "–" : fixed(v * 100, digits) + "%"
+    }
+
+    /// Percentage points, signed.
+    public static func points(_ v: Double, _ digits: Int = 2) -> String {
+        v.isNaN ? "–" : (v >= 0 ? "+" : "") + fixed(v * 100, digits) + " pp"
+    }
+
+    public static func signedPercent(_ v: Double, _ digits: Int = 1) -> String {
+        v.isNaN ? "–" : (v >= 0 ? "+" : "") + fixed(v * 100, digits) + "%"
+    }
+
+    public static func pValue(_ p: Double) -> String {
+        if p.isNaN { return "–" }
+        if p < 1e-4 { return String(format: "%.1e", p) }
+        return String(format: "%.4f", p)
+    }
+
+    public static func int(_ v: Int) -> String {
+        let s = String(abs(v))
+        var out = ""
+        for (i, ch) in s.enumerated() {
+            if i > 0 && (s.count - i) % 3 == 0 { out += "," }
+            out.append(ch)
+        }
+        return (v < 0 ? "-" : "") + out
+    }
+
+    public static func int(_ v: Double) -> String {
+        v.isFinite ? int(Int(v.rounded())) : "∞"
+    }
+
+    public static func interval(_ lo: Double, _ hi: Double, _ f: (Double) -> String) -> String {
+        "[\(f(lo)), \(f(hi))]"
+    }
+}
+
+/// Path of `target` relative to the directory holding `file` (both relative to the same root),
+/// for links from a report to its figures and tables.
+public func relativePath(from file: String, to target: String) -> String {
+    let fromParts = URL(fileURLWithPath: file).deletingLastPathComponent().standardizedFileURL.pathComponents
+    let toParts = URL(fileURLWithPath: target).standardizedFileURL.pathComponents
+    var common = 0
+    while common < min(fromParts.count, toParts.count) && fromParts[common] == toParts[common] { common += 1 }
+    let ups = Array(repeating: "..", count: fromParts.count - common)
+    let joined = (ups + Array(toParts[common...])).joined(separator: "/")
+    return joined.isEmpty ? "." : joined
+}

@@ -1,0 +1,28 @@
+import CGSL
+
+/// Distribution functions, all from GSL.
+public enum Normal {
+    public static func cdf(_ x: Double) -> Double { gsl_cdf_ugaussian_P(x) }
+    public static func sf(_ x: Double) -> Double { gsl_cdf_ugaussian_Q(x) }
+    public static func quantile(_ p: Double) -> Double { gsl_cdf_ugaussian_Pinv(p) }
+    /// Two-sided p-value of a z statistic.
+    public static func twoSidedP(_ z: Double) -> Double { 2 * gsl_cdf_ugaussian_Q(abs(z)) }
+}
+
+public enum StudentT {
+    public static func cdf(_ t: Double, df: Double) -> Double { gsl_cdf_tdist_P(t, df) }
+    public static func quantile(_ p: Double, df: Double) -> Double { gsl_cdf_tdist_Pinv(p, df) }
+    public static func twoSidedP(_ t: Double, df: Double) -> Double { 2 * gsl_cdf_tdist_Q(abs(t), df) }
+}
+
+public enum ChiSquare {
+    /// Upper tail P(X > x).
+    public static func sf(_ x: Double, df: Double) -> Double { gsl_cdf_chisq_Q(x, df) }
+    public static func cdf(_ x: Double, df: Double) -> Double { gsl_cdf_chisq_P(x, df) }
+}
+
+/// Turns GSL's default error handler (which aborts the process) off, so that domain errors
+/// come back as status codes and NaNs. Call once at program start.
+public func disableGSLAbort() {
+    gsl_set_error_handler_off()
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+@testable import Tabular
+
+private func read(_ text: String, _ schema: CSVSchema) throws -> Table {
+    try CSVReader.read(bytes: Array(text.utf8), source: "t.csv", schema: schema)
+}
+
+private func dataError(_ body: () throws -> Void) -> DataError? {
+    do { try body() } catch let e as DataError { return e } catch { return nil }
+    return nil
+}
+
+@Suite("CSV reader")
+struct CSVReaderTests {
+    let schema = CSVSchema([ColumnSpec("id", .int), ColumnSpec("name", .string), ColumnSpec("value", .double)])
+
+    @Test("plain rows become typed columns")
+    func plain() throws {
+        let t = try read("id,name,value\n1,a,1.5\n2,b,-0.25\n", schema)
+        #expect(t.rowCount == 2)
+        #expect(try t.ints("id") == [1, 2])
+        #expect(try t.strings("name").values == ["a", "b"])
+        #expect(try t.doubles("value") == [1.5, -0.25])
+    }
+
+    @Test("quoted fields with commas, doubled quotes and line breaks")
+    func quoted() throws {
+        let text = "id,name,value\n1,\"7) $1,000 +\",2\n2,\"say \"\"hi\"\"\",3\n3,\"two\nlines\",4\n"
+        let t = try read(text, schema)
+        #expect(try t.strings("name").values == ["7) $1,000 +", "say \"hi\"", "two\nlines"])
+        #expect(try t.ints("id") == [1, 2, 3])
+    }
+
+    @Test("CRLF line ends, a UTF-8 byte-order mark and no final newline")
+    func crlfBOM() throws {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("id,name,value\r\n1,é,3\r\n2,x,4".utf8)
+        let t = try CSVReader.read(bytes: bytes, source: "t.csv", schema: schema)
+        #expect(try t.ints("id") == [1, 2])
+        #expect(try t.strings("name").values == ["é", "x"])
+        #expect(try t.doubles("value") == [3, 4])
+    }
+
+    @Test("columns not in the schema are skipped; order follows the schema")
+    func extraColumns() throws {
+        let t = try read("value,skip,name,id\n1.25,zzz,a,7\n", schema)
+        #expect(t.names == ["id", "name", "value"])
+        #expect(try t.ints("id") == [7])
+    }
+
+    @Test("doubles parse exactly like strtod")
+    func doublesExact() throws {
+        let samples = ["0.1", "142.44", "6.95", "-0.000001", "1e-5", "3.14159265358979323846", "123456789012345678", "2.5E+10", "0", "-0", "00012.500"]
+        for s in samples {
+            let expected = strtod(s, nil)
+            let got = NumberParsing.parseDouble(s)
+            #expect(got?.bitPattern == expected.bitPattern, "\(s)")
+        }
+        #expect(NumberParsing.parseDouble("nan") == nil)
+        #expect(NumberParsing.parseDouble("inf") == nil)
+        #expect(NumberParsing.parseDouble("0x10") == nil)
+        #expect(NumberParsing.parseDouble("1.2.3") == nil)
+        #expect(NumberParsing.parseInt("-42") == -42)
+        #expect(NumberParsing.parseInt("99999999999999999999") == nil)
+    }
+
+    @Test("shortest round-trip formatting reads back bit-identically")
+    func roundTrip() {
+        var g: UInt64 = 12345
+        for _ in 0..<2000 {
+            g = g &* 6364136223846793005 &+ 1442695040888963407
+            let v = Double(bitPattern: g >> 2)
+            guard v.isFinite else { continue }
+            let text = formatDouble(v)
+            #expect(NumberParsing.parseDouble(text)?.bitPattern == v.bitPattern, "\(text)")
+        }
+        #expect(formatDouble(3) == "3")
+        #expect(formatDouble(142.44) == "142.44")
+    }
+
+    @Test("missing column names the column and the header")
+    func missingColumn() {
+        let e = dataError { _ = try read("id,value\n1,2\n", schema) }
+        #expect(e?.line == 1)
+        #expect(e?.columnName == "name")
+        #expect(e?.description.contains("missing column 'name'") == true)
+    }
+
+    @Test("unparsable number names file, line and column")
+    func badNumber() {
+        let e = dataError { _ = try read("id,name,value\n1,a,2\n2,b,abc\n", schema) }
+        #expect(e?.file == "t.csv")
+        #expect(e?.line == 3)
+        #expect(e?.column == 3)
+        #expect(e?.columnName == "value")
+        #expect(e?.description == "t.csv:3:3 (column 'value'): cannot parse 'abc' as a finite number")
+    }
+
+    @Test("line numbers count line breaks inside quoted fields")
+    func lineAfterQuotedNewline() {
+        let e = dataError { _ = try read("id,name,value\n1,\"a\nb\",2\nx,c,3\n", schema) }
+        #expect(e?.line == 4)
+        #expect(e?.column == 1)
+    }
+
+    @Test("ragged rows are rejected with their line")
+    func ragged() {
+        let short = dataError { _ = try read("id,name,value\n1,a,2\n2,b\n", schema) }
+        #expect(short?.line == 3)
+        #expect(short?.message.contains("expected 3 fields") == true)
+        let long = dataError { _ = try read("id,name,value\n1,a,2,9\n", schema) }
+        #expect(long?.line == 2)
+        #expect(long?.message.contains("found 4") == true)
+    }
+
+    @Test("empty files and empty required numbers are errors")
+    func empty() {
+        #expect(dataError { _ = try read("", schema) }?.message.contains("empty file") == true)
+        #expect(dataError { _ = try CSVReader.read(bytes: [0xEF, 0xBB, 0xBF, 0x0A], source: "t.csv", schema: schema) }?.message.contains("empty file") == true)
+        let e = dataError { _ = try read("id,name,value\n,a,2\n", schema) }
+        #expect(e?.message == "empty value where an integer is required")
+        #expect(e?.column == 1)
+    }
+
+    @Test("nullable doubles read empty fields as NaN")
+    func nullable() throws {
+        let s = CSVSchema([ColumnSpec("x", .double, nullable: true)])
+        let t = try read("x\n1\n\n2\n", s)
+        // A blank line in a one-column file is an empty field.
+        let v = try t.doubles("x")
+        #expect(v.count == 3 && v[0] == 1 && v[1].isNaN && v[2] == 2)
+    }
+
+    @Test("unterminated quote is reported")
+    func unterminated() {
+        let e = dataError { _ = try read("id,name,value\n1,\"abc,2\n", schema) }
+        #expect(e?.message.contains("unterminated") == true)
+        #expect(e?.line == 2)
+    }
+
+    @Test("writer quotes only when needed and round-trips through the reader")
+    func writerRoundTrip() throws {
+        let t = Table(names: ["id", "name", "value"], columns: [
+            .int([1, 2, 3]), .string(StringColumn(["plain", "a,b", "q\"uote"])), .double([0.1, 1e-300, 12]),
+        ])
+        let bytes = CSVWriter.encode(t)
+        #expect(String(decoding: bytes, as: UTF8.self) == "id,name,value\n1,plain,0.1\n2,\"a,b\",1e-300\n3,\"q\"\"uote\",12\n")
+        let back = try CSVReader.read(bytes: bytes, source: "w.csv", schema: schema)
+        #expect(back == Table(source: "w.csv", names: t.names, columns: t.columns))
+    }
+
+    @Test("atomic writes leave no temporary file and replace the target")
+    func atomic() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atomic-\(UUID().uuidString)").path
+        let path = dir + "/out.csv"
+        try AtomicFile.write("one", to: path)
+        try AtomicFile.write("two", to: path)
+        #expect(String(decoding: FileManager.default.contents(atPath: path)!, as: UTF8.self) == "two")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out.csv"])
+        #expect(try AtomicFile.writeIfChanged(Array("two".utf8), to: path) == false)
+        try FileManager.default.removeItem(atPath: dir)
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Provenance
+import Reporting
+import Tabular
+
+/// Benchmarks of the pipeline's hot paths. Figures are measured in this run on this machine;
+/// compare tools with ratios from the same run (`make bench-compare`), never with fixed times.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline-bench",
+        abstract: "Benchmarks: CSV parse throughput (MB/s, rows/s) and peak memory on the real data files.")
+
+    @Option(help: "Folder with the raw data files.")
+    var raw = "data/raw"
+
+    @Option(help: "Timed repetitions per file (the median is reported).")
+    var repeats = 5
+
+    @Option(help: "Internal: parse one file in this process and print its peak memory.")
+    var parseOne: String?
+
+    static let schemas: [String: CSVSchema] = [
+        "hillstrom.csv": CSVSchema([
+            ColumnSpec("recency", .int), ColumnSpec("history_segment", .string), ColumnSpec("history", .double),
+            ColumnSpec("mens", .int), ColumnSpec("womens", .int), ColumnSpec("zip_code", .string), ColumnSpec("newbie", .int),
+            ColumnSpec("channel", .string), ColumnSpec("segment", .string), ColumnSpec("visit", .int),
+            ColumnSpec("conversion", .int), ColumnSpec("spend", .double),
+        ]),
+        "online_retail_II.csv": CSVSchema([
+            ColumnSpec("Invoice", .string), ColumnSpec("StockCode", .string), ColumnSpec("Description", .string),
+            ColumnSpec("Quantity", .int), ColumnSpec("InvoiceDate", .string), ColumnSpec("Price", .double),
+            ColumnSpec("Customer ID", .double, nullable: true), ColumnSpec("Country", .string),
+        ]),
+    ]
+
+    func run() throws {
+        if let file = parseOne {
+            let t0 = DispatchTime.now()
+            let table = try CSVReader.read(path: raw + "/" + file, schema: Bench.schemas[file]!)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            print("\(table.rowCount) \(seconds) \(usage.ru_maxrss)")
+            return
+        }
+        print("CSV reader (release build, \(ProcessInfo.processInfo.activeProcessorCount) cores), median of \(repeats) parses; peak memory from a separate process per file")
+        print(row(["file", "MB", "seconds", "rows", "MB/s", "rows/s", "peak/file"]))
+        for file in ["hillstrom.csv", "online_retail_II.csv"] {
+            let path = raw + "/" + file
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.doubleValue else {
+                throw DataError(file: path, message: "missing; run `make data` first")
+            }
+            var times: [Double] = []
+            var rows = 0
+            for _ in 0..<repeats {
+                let t0 = DispatchTime.now()
+                let table = try CSVReader.read(path: path, schema: Bench.schemas[file]!)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+                rows = table.rowCount
+            }
+            times.sort()
+            let median = times[times.count / 2]
+            let me = CommandLine.arguments[0]
+            let child = try Shell.run([me, "--raw", raw, "--parse-one", file])
+            let peakKB = Double(child.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "") ?? .nan
+            let mb = size / 1e6
+            print(row([file, Fmt.fixed(mb, 1), Fmt.fixed(median, 4), String(rows), Fmt.fixed(mb / median, 1),
+                       Fmt.fixed(Double(rows) / median, 0), Fmt.fixed(peakKB * 1024 / size, 2) + "x"]))
+        }
+    }
+}
+
+/// A table row: first column left-aligned in 24 characters, the rest right-aligned in 12.
+func row(_ cells: [String]) -> String {
+    cells.enumerated().map { i, c in
+        let width = i == 0 ? 24 : 12
+        let pad = String(repeating: " ", count: max(0, width - c.count))
+        return i == 0 ? c + pad : pad + c
+    }.joined(separator: " ")
+}
+
+Bench.pipelineMain()

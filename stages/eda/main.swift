@@ -1,0 +1,65 @@
+import ArgumentParser
+import Experiment
+import Foundation
+import Provenance
+import Reporting
+import Stats
+import Tabular
+
+struct EDAStage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stage-eda",
+        abstract: "Analyses the randomized experiment: arm balance, sample-ratio check, outcome rates and lifts with CIs and tests, power, lifts by segment.",
+        discussion: "Reads the prepare stage's train.csv, test.csv and dataset.json (the full randomized data is their union). Writes CSV tables and manifest.json into --out, figures into --figures and the report to --report.")
+
+    @Option(help: "Stage parameters (YAML).")
+    var params = "stages/eda/params.yaml"
+
+    @Option(help: "The prepare stage's output directory.")
+    var prepared = "data/processed/prepare"
+
+    @Option(help: "Output directory for tables and the manifest.")
+    var out = "data/processed/eda"
+
+    @Option(help: "Directory for figures (PNG with their data and gnuplot scripts).")
+    var figures = "reports/figures/eda"
+
+    @Option(help: "Markdown report to write.")
+    var report = "reports/eda.md"
+
+    func run() throws {
+        disableGSLAbort()
+        let (p, raw) = try Params.load(EDAParams.self, from: params)
+        let datasetPath = prepared + "/dataset.json"
+        let dataset = try JSONValue.parse(file: datasetPath)
+        guard let specValue = dataset["spec"] else { throw ProvenanceError("\(datasetPath): no 'spec' entry") }
+        let spec = try JSONDecoder().decode(DatasetSpec.self, from: Data(specValue.rendered().utf8))
+
+        let run = StageRun(stage: "eda", manifestPath: out + "/manifest.json", gnuplot: true)
+        run.parameters = raw
+        for path in [params, datasetPath, prepared + "/train.csv", prepared + "/test.csv"] { run.input(path) }
+
+        let train = try CSVReader.read(path: prepared + "/train.csv", schema: spec.preparedSchema)
+        let test = try CSVReader.read(path: prepared + "/test.csv", schema: spec.preparedSchema)
+        let full = try train.concatenated(with: test).sorted(byInt: spec.idColumn)
+
+        let result = try EDA.analyse(full, spec: spec, params: p)
+        let tables: [(String, Table)] = [
+            ("arms", result.arms), ("srm", result.srm), ("balance", result.balance), ("outcomes", result.outcomes),
+            ("lifts", result.lifts), ("power", result.power), ("segment_lifts", result.segmentLifts),
+            ("positive_distribution", result.positiveDistribution),
+        ]
+        for (name, table) in tables { try run.write(table, to: "\(out)/\(name).csv") }
+
+        try EDAFigures.render(result, spec: spec, params: p, directory: figures) { bytes, path in
+            try run.write(bytes, to: path)
+        }
+        let relativeFigures = relativePath(from: report, to: figures)
+        let markdown = try EDAReport.build(result, spec: spec, params: p, figureDir: relativeFigures, tableDir: relativePath(from: report, to: out))
+        try run.write(markdown, to: report)
+        try run.finish()
+        print("eda: \(full.rowCount) rows, \(tables.count) tables, report \(report)")
+    }
+}
+
+EDAStage.pipelineMain()
