@@ -14,8 +14,10 @@ func make(_ args: [String]) throws -> String {
 
 func touch(_ relative: String) throws {
     let path = projectRoot + "/" + relative
-    // Modification times are compared by make; push this one clearly past every output's.
-    try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(2)], ofItemAtPath: path)
+    // make compares modification times (nanosecond resolution here); the previous run's outputs
+    // are all older than now. A time in the future would make the next run re-run it again.
+    Thread.sleep(forTimeInterval: 0.05)
+    try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path)
 }
 
 func ran(_ output: String, _ stage: String) -> Bool {
