@@ -29,7 +29,7 @@ RAW := data/raw
 PREP := data/processed/prepare
 EDA := data/processed/eda
 
-.PHONY: all help deps build data prepare eda report test bench clean distclean
+.PHONY: all help deps build data prepare eda report test bench bench-compare clean distclean
 
 all: reports/index.md ## Run the whole pipeline (installs system packages, builds, fetches data, runs every stage)
 
@@ -118,6 +118,10 @@ test: $(STAMPS)/build $(RAW)/manifest.json ## Run the tests (unit and integratio
 
 bench: $(STAMPS)/build $(RAW)/manifest.json ## Benchmarks: CSV parsing throughput and peak memory
 	$(BIN)/pipeline-bench --raw $(RAW)
+
+bench-compare: $(STAMPS)/build $(RAW)/manifest.json ## (optional, not in CI) the same tasks with pandas, in a throwaway virtualenv
+	[ -x .build/bench-venv/bin/python ] || (python3 -m venv .build/bench-venv && .build/bench-venv/bin/pip install -q pandas)
+	.build/bench-venv/bin/python bench/compare.py --raw $(RAW) --swift-bench $(BIN)/pipeline-bench
 
 # --- cleaning ----------------------------------------------------------------------------------
 clean: ## Remove generated artifacts (processed data, models, reports); keeps raw data and the build

@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "Reporting", dependencies: ["Tabular"]),
         .target(name: "Workbook", dependencies: ["Tabular", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "RawData", dependencies: ["Tabular", "Provenance", "Workbook"]),
+        .target(name: "Transactions", dependencies: ["Tabular"]),
+        .target(name: "CLV", dependencies: ["CGSL", "Stats", "Tabular"]),
         .target(name: "Experiment", dependencies: ["Tabular", "Stats", "Provenance", "Reporting"]),
 
         .executableTarget(name: "stage-data", dependencies: ["Tabular", "Provenance", "RawData", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/data", exclude: ["params.yaml"]),
@@ -43,6 +45,8 @@ let package = Package(
         .testTarget(name: "WorkbookTests", dependencies: ["Workbook", "Tabular"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Tabular", "Stats"]),
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Provenance", "Tabular"]),
+        .testTarget(name: "TransactionsTests", dependencies: ["Transactions", "Tabular"]),
+        .testTarget(name: "CLVTests", dependencies: ["CLV", "Tabular", "Stats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance"]),
     ]
 )

@@ -34,10 +34,15 @@ struct Bench: ParsableCommand {
         ]),
     ]
 
+    @Option(help: "With --parse-one: read only these columns (repeatable), to see what each costs.")
+    var column: [String] = []
+
     func run() throws {
         if let file = parseOne {
+            var schema = Bench.schemas[file]!
+            if !column.isEmpty { schema.columns = schema.columns.filter { column.contains($0.name) } }
             let t0 = DispatchTime.now()
-            let table = try CSVReader.read(path: raw + "/" + file, schema: Bench.schemas[file]!)
+            let table = try CSVReader.read(path: raw + "/" + file, schema: schema)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)

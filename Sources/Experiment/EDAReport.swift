@@ -82,7 +82,6 @@ public enum EDAFigures {
             set grid xtics
             set ytics nomirror font ",9"
             set yrange [-0.7:\(Double(labels.count) - 0.3)]
-            set xzeroaxis
             set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb "gray40" dt 2
             plot \(segPlots.joined(separator: ", \\\n     "))
             """, data: [("segment_lift.dat", segData.bytes)], width: 1000, height: max(420, 26 * labels.count + 140)))

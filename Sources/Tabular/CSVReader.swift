@@ -57,10 +57,48 @@ public enum CSVReader {
             slotOfField[fieldIndex] = builders.count
             builders.append(ColumnBuilder(spec: spec, field: fieldIndex))
         }
-        let estimatedRows = estimateRowCount(buffer, from: cursor.position)
-        for i in builders.indices { builders[i].reserve(estimatedRows) }
-
         let fieldCount = header.count
+        let bodyStart = cursor.position
+        let chunks = chunkBoundaries(buffer, from: bodyStart, firstLine: cursor.line,
+                                     parts: buffer.count - bodyStart >= parallelThreshold ? (ProcessInfo.processInfo.environment["CSV_THREADS"].flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount) : 1)
+        let template = builders
+        let fieldSlots = slotOfField
+        let shared = UncheckedBuffer(buffer: buffer)
+        let results = ResultSlots<[ColumnBuilder]>(count: chunks.count)
+        let parseChunk: @Sendable (Int) -> Void = { k in
+            let chunk = chunks[k]
+            results.set(k, Result {
+                try parseRecords(UnsafeBufferPointer(rebasing: shared.buffer[chunk.start..<chunk.end]), firstLine: chunk.line,
+                                 source: source, delimiter: delimiter, fieldCount: fieldCount, slotOfField: fieldSlots, builders: template)
+            })
+        }
+        if chunks.count == 1 {
+            parseChunk(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: chunks.count, execute: parseChunk)
+        }
+        // The first error in file order wins, as in a sequential read.
+        var merged = try results.get(0).get()
+        for k in 1..<chunks.count {
+            let part = try results.get(k).get()
+            for i in merged.indices { merged[i].append(contentsOf: part[i]) }
+        }
+
+        var table = Table(source: source)
+        for b in merged { table.append(b.spec.name, b.finish()) }
+        return table
+    }
+
+    /// Files at least this large are parsed in parallel chunks.
+    static let parallelThreshold = 4 << 20
+
+    static func parseRecords(_ buffer: UnsafeBufferPointer<UInt8>, firstLine: Int, source: String, delimiter: UInt8,
+                             fieldCount: Int, slotOfField: [Int], builders template: [ColumnBuilder]) throws -> [ColumnBuilder] {
+        var builders = template
+        var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter, skipBOM: false)
+        cursor.line = firstLine
+        let estimatedRows = estimateRowCount(buffer, from: 0)
+        for i in builders.indices { builders[i].reserve(estimatedRows) }
         var scratch: [UInt8] = []
         while !cursor.atEnd {
             if cursor.atBlankTail() { break }
@@ -89,11 +127,104 @@ public enum CSVReader {
                                 message: "ragged row: expected \(fieldCount) fields as in the header, found \(field)")
             }
         }
-
-        var table = Table(source: source)
-        for b in builders { table.append(b.spec.name, b.finish()) }
-        return table
+        return builders
     }
+}
+
+struct Chunk: Sendable {
+    var start: Int
+    var end: Int
+    /// Physical line number of the chunk's first byte.
+    var line: Int
+}
+
+/// Splits the body into `parts` chunks that each start at a record boundary: after a line feed
+/// that is outside quotes (quote parity is tracked from the start of the body).
+func chunkBoundaries(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int, firstLine: Int, parts: Int) -> [Chunk] {
+    let n = buffer.count
+    guard parts > 1, n > start else { return [Chunk(start: start, end: n, line: firstLine)] }
+    var chunks: [Chunk] = []
+    var position = start, line = firstLine
+    var inQuotes = false
+    var chunkStart = start, chunkLine = firstLine
+    for k in 1..<parts {
+        let target = start + (n - start) * k / parts
+        if target <= position { continue }
+        // Advance to the target, counting quotes (for parity) and line feeds.
+        let counts = countQuotesAndLineFeeds(buffer, from: position, to: target)
+        if counts.quotes & 1 == 1 { inQuotes.toggle() }
+        line += counts.lineFeeds
+        position = target
+        // Then to the next line feed outside quotes.
+        while position < n {
+            let b = buffer[position]
+            position += 1
+            if b == 0x22 { inQuotes.toggle() } else if b == 0x0A {
+                line += 1
+                if !inQuotes { break }
+            }
+        }
+        if position >= n { break }
+        chunks.append(Chunk(start: chunkStart, end: position, line: chunkLine))
+        chunkStart = position
+        chunkLine = line
+    }
+    chunks.append(Chunk(start: chunkStart, end: n, line: chunkLine))
+    return chunks
+}
+
+/// Counts '"' and LF bytes in [from, to), eight bytes at a time.
+func countQuotesAndLineFeeds(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> (quotes: Int, lineFeeds: Int) {
+    var quotes = 0, lineFeeds = 0
+    var p = from
+    if let base = buffer.baseAddress {
+        let raw = UnsafeRawPointer(base)
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let quote: UInt64 = 0x2222_2222_2222_2222, lf: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
+        // Exact zero-byte mask: the high bit of each byte that is zero.
+        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { ~(((x & low7) &+ low7) | x | low7) }
+        while p + 8 <= to {
+            let w = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+            quotes += zeroBytes(w ^ quote).nonzeroBitCount
+            lineFeeds += zeroBytes(w ^ lf).nonzeroBitCount
+            p += 8
+        }
+    }
+    while p < to {
+        if buffer[p] == 0x22 { quotes += 1 } else if buffer[p] == 0x0A { lineFeeds += 1 }
+        p += 1
+    }
+    return (quotes, lineFeeds)
+}
+
+/// Equality of two byte ranges of the same length, eight bytes at a time.
+@inline(__always)
+func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    var i = 0
+    while i + 8 <= n {
+        if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+        i += 8
+    }
+    while i < n {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
+}
+
+/// A read-only byte buffer shared by parsing threads (the file stays mapped while they run).
+struct UncheckedBuffer: @unchecked Sendable {
+    let buffer: UnsafeBufferPointer<UInt8>
+}
+
+/// One result slot per parallel task; each task writes only its own slot.
+final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [Result<T, Error>?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: Result<T, Error>) { lock.lock(); slots[i] = r; lock.unlock() }
+    func get(_ i: Int) -> Result<T, Error> { lock.lock(); defer { lock.unlock() }; return slots[i]! }
 }
 
 /// Rows in the file, estimated from the mean line length of its first 64 KiB (for reserving capacity).
@@ -115,11 +246,11 @@ struct Cursor {
     var position = 0
     var line = 1
 
-    init(buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8) {
+    init(buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8, skipBOM: Bool = true) {
         self.buffer = buffer
         self.source = source
         self.delimiter = delimiter
-        if buffer.count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { position = 3 }
+        if skipBOM, buffer.count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { position = 3 }
     }
 
     var atEnd: Bool { position >= buffer.count }
@@ -194,6 +325,24 @@ struct Cursor {
         }
         let start = p
         let d = delimiter
+        // Eight bytes at a time: a byte equal to the delimiter, LF or CR gives a zero byte after
+        // XOR with its broadcast pattern; the classic has-zero-byte test finds the first one.
+        if let base = buffer.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            let dMask = UInt64(d) &* ones, lf = 0x0A &* ones, cr = 0x0D &* ones
+            while p + 8 <= n {
+                let w = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+                let a = w ^ dMask, b = w ^ lf, c = w ^ cr
+                let hit = ((a &- ones) & ~a | (b &- ones) & ~b | (c &- ones) & ~c) & highs
+                if hit != 0 {
+                    p += hit.trailingZeroBitCount >> 3
+                    position = p
+                    return (start, p, false)
+                }
+                p += 8
+            }
+        }
         while p < n {
             let b = buffer[p]
             if b == d || b == 0x0A || b == 0x0D { break }
@@ -276,6 +425,15 @@ struct ColumnBuilder {
         return DataError(file: source, line: line, column: field + 1, columnName: spec.name, message: message)
     }
 
+    /// Appends the rows another builder of the same column collected (the next chunk of the file).
+    mutating func append(contentsOf other: ColumnBuilder) {
+        switch spec.kind {
+        case .int: ints.append(contentsOf: other.ints)
+        case .double: doubles.append(contentsOf: other.doubles)
+        case .string: interner.append(contentsOf: other.interner)
+        }
+    }
+
     func finish() -> ColumnData {
         switch spec.kind {
         case .int: return .int(ints)
@@ -293,29 +451,59 @@ struct ByteInterner {
     private var store: [UInt8] = []
     private var offsets: [Int] = [0]
     private var hashes: [UInt64] = []
-    private var slots = [Int32](repeating: -1, count: 64)
+    /// Open-addressing table: each entry packs the high 32 bits of the hash with code + 1
+    /// (0 = empty), so a probe reads one word.
+    private var slots = [UInt64](repeating: 0, count: 64)
 
+    /// Word-at-a-time multiplicative hash (8 bytes per step; the tail is packed into one word).
     @inline(__always)
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in bytes {
-            h = (h ^ UInt64(b)) &* 0x100000001b3
+        let n = bytes.count
+        var h: UInt64 = 0x9E3779B97F4A7C15 ^ UInt64(truncatingIfNeeded: n)
+        guard let base = bytes.baseAddress else { return h }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        while i + 8 <= n {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = (h ^ w) &* 0xFF51AFD7ED558CCD
+            h ^= h >> 32
+            i += 8
         }
-        return h ^ (h >> 29)
+        if i < n {
+            var w: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                w |= UInt64(base[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = (h ^ w) &* 0xC4CEB9FE1A85EC53
+        }
+        h ^= h >> 29
+        return h
     }
 
     /// Returns false if the bytes are not valid UTF-8 (checked once per distinct value).
     @inline(__always)
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        // Consecutive rows often repeat a value (lines of one invoice): check the last one first.
+        if let last = codes.last, equals(Int(last), bytes) {
+            codes.append(last)
+            return true
+        }
         let h = ByteInterner.hash(bytes)
+        let tag = h & 0xFFFF_FFFF_0000_0000
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
-            let code = slots[i]
-            if code < 0 { break }
-            if hashes[Int(code)] == h && equals(Int(code), bytes) {
-                codes.append(code)
-                return true
+            let entry = slots[i]
+            if entry == 0 { break }
+            if entry & 0xFFFF_FFFF_0000_0000 == tag {
+                let code = Int(entry & 0xFFFF_FFFF) - 1
+                if equals(code, bytes) {
+                    codes.append(Int32(code))
+                    return true
+                }
             }
             i = (i + 1) & mask
         }
@@ -325,33 +513,44 @@ struct ByteInterner {
         hashes.append(h)
         store.append(contentsOf: bytes)
         offsets.append(store.count)
-        slots[i] = code
+        slots[i] = tag | UInt64(code + 1)
         codes.append(code)
         if levels.count * 2 > slots.count { grow() }
         return true
+    }
+
+    /// Appends another interner's codes, re-coded into this one's levels (new levels keep their
+    /// first-seen order, so the result equals reading both parts in sequence).
+    mutating func append(contentsOf other: ByteInterner) {
+        var remap = [Int32](repeating: 0, count: other.levels.count)
+        other.store.withUnsafeBufferPointer { store in
+            for code in 0..<other.levels.count {
+                let bytes = UnsafeBufferPointer(rebasing: store[other.offsets[code]..<other.offsets[code + 1]])
+                _ = append(bytes)
+                remap[code] = codes.removeLast()
+            }
+        }
+        codes.reserveCapacity(codes.count + other.codes.count)
+        for c in other.codes { codes.append(remap[Int(c)]) }
     }
 
     @inline(__always)
     private func equals(_ code: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let a = offsets[code], b = offsets[code + 1]
         if b - a != bytes.count { return false }
+        if bytes.count == 0 { return true }
         return store.withUnsafeBufferPointer { s in
-            var k = 0
-            while k < bytes.count {
-                if s[a + k] != bytes[k] { return false }
-                k += 1
-            }
-            return true
+            bytesEqual(s.baseAddress! + a, bytes.baseAddress!, bytes.count)
         }
     }
 
     private mutating func grow() {
-        var newSlots = [Int32](repeating: -1, count: slots.count * 2)
+        var newSlots = [UInt64](repeating: 0, count: slots.count * 2)
         let mask = newSlots.count - 1
         for code in 0..<levels.count {
             var i = Int(truncatingIfNeeded: hashes[code]) & mask
-            while newSlots[i] >= 0 { i = (i + 1) & mask }
-            newSlots[i] = Int32(code)
+            while newSlots[i] != 0 { i = (i + 1) & mask }
+            newSlots[i] = (hashes[code] & 0xFFFF_FFFF_0000_0000) | UInt64(code + 1)
         }
         slots = newSlots
     }

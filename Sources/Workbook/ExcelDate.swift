@@ -8,7 +8,20 @@ public enum ExcelDate {
     /// 1900-03-01. Day 60 is shown as `1900-02-29`, as Excel shows it. The 1904 system
     /// (`date1904`) counts days from 1904-01-01 with no such quirk.
     public static func string(serial: Double, date1904: Bool = false) -> String? {
-        guard let (days, seconds) = split(serial) else { return nil }
+        let out = ByteBuffer(capacity: 32)
+        return append(serial: serial, date1904: date1904, to: out) ? out.string : nil
+    }
+
+    /// `HH:MM:SS` for the time-of-day part of a serial (used for time-only formats), rounded to the
+    /// nearest second; nil for negative or non-finite serials.
+    public static func timeString(serial: Double) -> String? {
+        let out = ByteBuffer(capacity: 16)
+        return appendTime(serial: serial, to: out) ? out.string : nil
+    }
+
+    /// Appends what `string(serial:date1904:)` returns; false (appending nothing) when that is nil.
+    static func append(serial: Double, date1904: Bool, to out: ByteBuffer) -> Bool {
+        guard let (days, seconds) = split(serial) else { return false }
         var y = 0, m = 0, d = 0
         if date1904 {
             (y, m, d) = civil(fromDays: daysFromCivil(1904, 1, 1) + days)
@@ -19,22 +32,19 @@ public enum ExcelDate {
         } else {
             (y, m, d) = civil(fromDays: daysFromCivil(1899, 12, 31) + days)
         }
-        guard y <= 9999 else { return nil }
-        var out = [UInt8](repeating: 0, count: 19)
-        put(y, 4, &out, 0); out[4] = 0x2D
-        put(m, 2, &out, 5); out[7] = 0x2D
-        put(d, 2, &out, 8); out[10] = 0x20
-        putTime(seconds, &out, 11)
-        return String(decoding: out, as: UTF8.self)
+        guard y <= 9999 else { return false }
+        put(y, 4, out); out.append(0x2D)
+        put(m, 2, out); out.append(0x2D)
+        put(d, 2, out); out.append(0x20)
+        putTime(seconds, out)
+        return true
     }
 
-    /// `HH:MM:SS` for the time-of-day part of a serial (used for time-only formats), rounded to the
-    /// nearest second; nil for negative or non-finite serials.
-    public static func timeString(serial: Double) -> String? {
-        guard let (_, seconds) = split(serial) else { return nil }
-        var out = [UInt8](repeating: 0, count: 8)
-        putTime(seconds, &out, 0)
-        return String(decoding: out, as: UTF8.self)
+    /// Appends what `timeString(serial:)` returns; false (appending nothing) when that is nil.
+    static func appendTime(serial: Double, to out: ByteBuffer) -> Bool {
+        guard let (_, seconds) = split(serial) else { return false }
+        putTime(seconds, out)
+        return true
     }
 
     /// Whole days and seconds into the day, after rounding to the nearest second.
@@ -44,19 +54,20 @@ public enum ExcelDate {
         return (total / 86_400, total % 86_400)
     }
 
-    private static func putTime(_ seconds: Int, _ out: inout [UInt8], _ at: Int) {
-        put(seconds / 3600, 2, &out, at); out[at + 2] = 0x3A
-        put(seconds / 60 % 60, 2, &out, at + 3); out[at + 5] = 0x3A
-        put(seconds % 60, 2, &out, at + 6)
+    private static func putTime(_ seconds: Int, _ out: ByteBuffer) {
+        put(seconds / 3600, 2, out); out.append(0x3A)
+        put(seconds / 60 % 60, 2, out); out.append(0x3A)
+        put(seconds % 60, 2, out)
     }
 
-    @inline(__always) private static func put(_ value: Int, _ width: Int, _ out: inout [UInt8], _ at: Int) {
+    @inline(__always) private static func put(_ value: Int, _ width: Int, _ out: ByteBuffer) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
         var v = value
-        var k = at + width - 1
-        while k >= at {
-            out[k] = UInt8(0x30 + v % 10)
-            v /= 10
-            k -= 1
+        while divisor > 0 {
+            out.append(UInt8(0x30 + v / divisor % 10))
+            v %= divisor
+            divisor /= 10
         }
     }
 

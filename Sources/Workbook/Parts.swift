@@ -92,26 +92,61 @@ struct StylesHandler: XMLEventHandler {
     }
 }
 
+/// The shared string table, stored flat: item i is `bytes[offsets[i] ..< offsets[i + 1]]`.
+struct SharedStringTable {
+    let bytes: ByteBuffer
+    let offsets: [Int]
+
+    static func empty() -> SharedStringTable { SharedStringTable(bytes: ByteBuffer(capacity: 16), offsets: [0]) }
+
+    init(bytes: ByteBuffer, offsets: [Int]) {
+        self.bytes = bytes
+        self.offsets = offsets
+    }
+
+    init(_ strings: [String]) {
+        let buffer = ByteBuffer()
+        var offsets = [0]
+        for var s in strings {
+            s.withUTF8 { buffer.append($0) }
+            offsets.append(buffer.count)
+        }
+        self.bytes = buffer
+        self.offsets = offsets
+    }
+
+    var count: Int { offsets.count - 1 }
+
+    @inline(__always) func item(_ i: Int) -> XMLBytes {
+        bytes.bytes.slice(offsets[i], offsets[i + 1])
+    }
+
+    var strings: [String] { (0..<count).map { item($0).utf8String } }
+}
+
 /// `xl/sharedStrings.xml`: `<si>` items, each plain `<t>` text or rich-text `<r><t>` runs.
 /// Phonetic runs (`<rPh>`) are not part of the text.
 struct SharedStringsHandler: XMLEventHandler {
-    var strings: [String] = []
+    private let bytes = ByteBuffer(capacity: 1 << 16)
+    private var offsets: [Int] = [0]
     private var inItem = false
     private var phoneticDepth = 0
     private var capturing = false
-    private var text: [UInt8] = []
+    private let text = ByteBuffer()
+
+    var table: SharedStringTable { SharedStringTable(bytes: bytes, offsets: offsets) }
 
     mutating func startElement(_ name: XMLBytes, attributes: XMLAttributes, isEmpty: Bool) throws {
         if name.equals("si") {
             inItem = true
-            text.removeAll(keepingCapacity: true)
+            text.reset()
         } else if name.equals("t") {
             capturing = inItem && phoneticDepth == 0 && !isEmpty
         } else if name.equals("rPh") {
             phoneticDepth += 1
         } else if name.equals("sst") {
             if let count = try attributes.int("uniqueCount") {
-                strings.reserveCapacity(min(count, 4_000_000))
+                offsets.reserveCapacity(min(count, 4_000_000) + 1)
             }
         }
     }
@@ -120,8 +155,9 @@ struct SharedStringsHandler: XMLEventHandler {
         if name.equals("t") {
             capturing = false
         } else if name.equals("si") {
-            XMLText.decodeOOXMLEscapes(&text)
-            strings.append(String(decoding: text, as: UTF8.self))
+            XMLText.decodeOOXMLEscapes(text)
+            bytes.append(text)
+            offsets.append(bytes.count)
             inItem = false
         } else if name.equals("rPh") {
             phoneticDepth -= 1
@@ -130,6 +166,6 @@ struct SharedStringsHandler: XMLEventHandler {
 
     mutating func characters(_ raw: XMLBytes, isCDATA: Bool) throws {
         guard capturing else { return }
-        if isCDATA { text.append(contentsOf: raw) } else { try XMLText.decode(raw, into: &text) }
+        if isCDATA { text.append(raw) } else { try XMLText.decode(raw, into: text) }
     }
 }

@@ -21,7 +21,7 @@ public final class Workbook {
     private let sheetParts: [String]
     private let sharedStringsPart: String?
     private let stylesPart: String?
-    private var cachedSharedStrings: [String]? = nil
+    private var cachedSharedStrings: SharedStringTable? = nil
     private var cachedFormatKinds: [NumberFormatKind]? = nil
 
     private static let relationshipTypeSuffix = (
@@ -99,18 +99,8 @@ public final class Workbook {
     /// `values` holds one entry per column from A up to the row's last non-empty cell (cells
     /// missing from the sparse XML are ""); `rowNumber` is the 1-based row number in the sheet.
     public func forEachRow(sheet: String, _ body: (_ rowNumber: Int, _ values: [String]) throws -> Void) throws {
-        guard let index = sheetNames.firstIndex(of: sheet) else {
-            throw DataError(file: path, message: "the workbook has no sheet '\(sheet)' (sheets: \(sheetNames.map { "'\($0)'" }.joined(separator: ", ")))")
-        }
-        let strings = try sharedStrings()
-        let kinds = try formatKinds()
-        let part = sheetParts[index]
         try withoutActuallyEscaping(body) { body in
-            var stream = XMLStream(handler: SheetHandler(sharedStrings: strings, formatKinds: kinds, date1904: date1904, body: body))
-            try Self.translatingErrors(path, "sheet '\(sheet)' (\(part))") {
-                try zip.stream(part) { try stream.feed($0) }
-                try stream.finish()
-            }
+            _ = try scan(sheet: sheet, sink: StringRowSink(body: body))
         }
     }
 
@@ -123,13 +113,17 @@ public final class Workbook {
 
     /// The shared string table (empty when the workbook has none).
     public func sharedStrings() throws -> [String] {
+        try sharedStringTable().strings
+    }
+
+    private func sharedStringTable() throws -> SharedStringTable {
         if let cachedSharedStrings { return cachedSharedStrings }
-        var strings: [String] = []
+        var table = SharedStringTable.empty()
         if let part = sharedStringsPart {
-            strings = try Self.parse(zip, path, part, SharedStringsHandler()).strings
+            table = try Self.parse(zip, path, part, SharedStringsHandler()).table
         }
-        cachedSharedStrings = strings
-        return strings
+        cachedSharedStrings = table
+        return table
     }
 
     /// How each cell style (the `s` attribute of a cell) shows numbers.
@@ -141,6 +135,21 @@ public final class Workbook {
         }
         cachedFormatKinds = kinds
         return kinds
+    }
+
+    /// Streams a sheet's rows into `sink` and returns the sink.
+    private func scan<S: RowSink>(sheet: String, sink: S) throws -> S {
+        guard let index = sheetNames.firstIndex(of: sheet) else {
+            throw DataError(file: path, message: "the workbook has no sheet '\(sheet)' (sheets: \(sheetNames.map { "'\($0)'" }.joined(separator: ", ")))")
+        }
+        let handler = SheetHandler(sharedStrings: try sharedStringTable(), formatKinds: try formatKinds(), date1904: date1904, sink: sink)
+        var stream = XMLStream(handler: handler)
+        let part = sheetParts[index]
+        try Self.translatingErrors(path, "sheet '\(sheet)' (\(part))") {
+            try zip.stream(part) { try stream.feed($0) }
+            try stream.finish()
+        }
+        return stream.handler.sink
     }
 
     // MARK: - CSV
@@ -165,52 +174,19 @@ public final class Workbook {
         guard !names.isEmpty else {
             throw DataError(file: path, message: "the workbook has no sheets to convert")
         }
-        var writer = CSVWriter()
-        var header: [String] = []
-        var headerSheet = ""
+        let out = ByteBuffer(capacity: 1 << 20)
+        var header: [[UInt8]]? = nil
         var rowCount = 0
         for name in names {
-            var sheetHeader: [String]? = nil
-            try forEachRow(sheet: name) { rowNumber, values in
-                guard sheetHeader != nil else {
-                    sheetHeader = values
-                    if headerSheet.isEmpty {
-                        header = values
-                        headerSheet = name
-                        writer.writeRow(values)
-                    } else if values != header {
-                        throw DataError(file: path, message: Self.headerMismatch(name, rowNumber, values, headerSheet, header))
-                    }
-                    return
-                }
-                if values.count == header.count {
-                    writer.writeRow(values)
-                } else if values.count < header.count {
-                    var padded = values
-                    padded.append(contentsOf: repeatElement("", count: header.count - values.count))
-                    writer.writeRow(padded)
-                } else {
-                    let col = values.indices.last!
-                    throw DataError(file: path, message: "sheet '\(name)', cell \(Self.columnName(col))\(rowNumber): value '\(values[col])' lies to the right of the header's \(header.count) columns")
-                }
-                rowCount += 1
-            }
-            if sheetHeader == nil {
+            let sink = CSVRowSink(out: out, file: path, sheet: name, header: header, headerSheet: names[0])
+            let done = try scan(sheet: name, sink: sink)
+            guard done.sawHeader else {
                 throw DataError(file: path, message: "sheet '\(name)' is empty: it has no header row")
             }
+            header = done.header
+            rowCount += done.dataRows
         }
-        return (writer.bytes, rowCount, names)
-    }
-
-    private static func headerMismatch(_ sheet: String, _ row: Int, _ values: [String], _ firstSheet: String, _ header: [String]) -> String {
-        var detail = ""
-        if let k = (0..<min(values.count, header.count)).first(where: { values[$0] != header[$0] }) {
-            detail = "column \(columnName(k)) is '\(values[k])' where '\(firstSheet)' has '\(header[k])'"
-        } else {
-            detail = "it has \(values.count) columns where '\(firstSheet)' has \(header.count)"
-        }
-        return "sheet '\(sheet)' has a different header (row \(row)) than sheet '\(firstSheet)': \(detail); "
-            + "all sheets must share the first sheet's header [\(header.joined(separator: ", "))]"
+        return (Array(out.bytes), rowCount, names)
     }
 
     // MARK: - Helpers

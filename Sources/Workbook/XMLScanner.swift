@@ -32,6 +32,30 @@ struct PartContentError: Error {
 
 // MARK: - Byte helpers
 
+/// Index of the first `byte` in `p[from..<n]`, or nil. Short distances (the usual case between
+/// tags) are scanned inline; longer ones go to the vectorized `memchr`.
+@inline(__always) func findByte(_ byte: UInt8, _ p: UnsafePointer<UInt8>, _ from: Int, _ n: Int) -> Int? {
+    var k = from
+    let inlineEnd = min(n, from + 24)
+    while k < inlineEnd {
+        if p[k] == byte { return k }
+        k += 1
+    }
+    guard k < n, let hit = memchr(p + k, Int32(byte), n - k) else { return nil }
+    return UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - p
+}
+
+/// Byte-wise equality of short ranges without a call.
+@inline(__always) func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    if n > 16 { return memcmp(a, b, n) == 0 }
+    var k = 0
+    while k < n {
+        if a[k] != b[k] { return false }
+        k += 1
+    }
+    return true
+}
+
 @inline(__always) func isXMLSpace(_ b: UInt8) -> Bool {
     b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09
 }
@@ -45,7 +69,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
     @inline(__always) func equals(_ s: StaticString) -> Bool {
         guard count == s.utf8CodeUnitCount else { return false }
         if count == 0 { return true }
-        return memcmp(baseAddress!, s.utf8Start, count) == 0
+        return bytesEqual(baseAddress!, s.utf8Start, count)
     }
 
     /// Without leading and trailing XML white space.
@@ -71,69 +95,137 @@ extension UnsafeBufferPointer where Element == UInt8 {
 
 // MARK: - Attributes
 
-/// The raw attribute text of a start tag, scanned on demand.
+/// The raw attribute text of a start tag, scanned on demand: `while let (name, value) = try attrs.next()`.
 struct XMLAttributes {
-    var raw: XMLBytes
+    let raw: XMLBytes
+    private var position = 0
 
-    /// Calls `body` with (qualified name, raw value) for each attribute; stops when it returns false.
-    /// Throws on syntax that is not `name = "value"` / `name = 'value'`.
-    func forEach(_ body: (XMLBytes, XMLBytes) throws -> Bool) throws {
-        guard raw.count > 0 else { return }
+    init(raw: XMLBytes) {
+        self.raw = raw
+    }
+
+    /// The next (qualified name, raw value) pair, or nil at the end. Throws on syntax that is not
+    /// `name = "value"` / `name = 'value'`.
+    mutating func next() throws -> (name: XMLBytes, value: XMLBytes)? {
         let n = raw.count
-        var i = 0
-        while true {
-            while i < n && isXMLSpace(raw[i]) { i += 1 }
-            if i >= n { return }
-            let nameStart = i
-            while i < n && raw[i] != 0x3D && !isXMLSpace(raw[i]) { i += 1 }
-            let name = raw.slice(nameStart, i)
-            while i < n && isXMLSpace(raw[i]) { i += 1 }
-            guard i < n, raw[i] == 0x3D, name.count > 0 else {
-                throw PartContentError(message: "malformed attribute list '\(raw.utf8String)'")
-            }
-            i += 1
-            while i < n && isXMLSpace(raw[i]) { i += 1 }
-            guard i < n, raw[i] == 0x22 || raw[i] == 0x27 else {
-                throw PartContentError(message: "attribute '\(name.utf8String)' has no quoted value")
-            }
-            let quote = raw[i]
-            i += 1
-            let valueStart = i
-            while i < n && raw[i] != quote { i += 1 }
-            guard i < n else {
-                throw PartContentError(message: "unterminated value of attribute '\(name.utf8String)'")
-            }
-            let value = raw.slice(valueStart, i)
-            i += 1
-            if try !body(name, value) { return }
+        var i = position
+        while i < n && isXMLSpace(raw[i]) { i += 1 }
+        if i >= n { position = n; return nil }
+        let nameStart = i
+        while i < n && raw[i] != 0x3D && !isXMLSpace(raw[i]) { i += 1 }
+        let name = raw.slice(nameStart, i)
+        while i < n && isXMLSpace(raw[i]) { i += 1 }
+        guard i < n, raw[i] == 0x3D, name.count > 0 else {
+            throw PartContentError(message: "malformed attribute list '\(raw.utf8String)'")
         }
+        i += 1
+        while i < n && isXMLSpace(raw[i]) { i += 1 }
+        guard i < n, raw[i] == 0x22 || raw[i] == 0x27 else {
+            throw PartContentError(message: "attribute '\(name.utf8String)' has no quoted value")
+        }
+        let quote = raw[i]
+        i += 1
+        let valueStart = i
+        while i < n && raw[i] != quote { i += 1 }
+        guard i < n else {
+            throw PartContentError(message: "unterminated value of attribute '\(name.utf8String)'")
+        }
+        position = i + 1
+        return (name, raw.slice(valueStart, i))
     }
 
     /// The raw (still entity-encoded) value of the attribute with this local name.
     func value(_ localName: StaticString) throws -> XMLBytes? {
-        var found: XMLBytes? = nil
-        try forEach { name, value in
-            if name.localName().equals(localName) {
-                found = value
-                return false
-            }
-            return true
+        var it = XMLAttributes(raw: raw)
+        while let (name, value) = try it.next() {
+            if name.localName().equals(localName) { return value }
         }
-        return found
+        return nil
     }
 
     /// The decoded value of the attribute with this local name.
     func string(_ localName: StaticString) throws -> String? {
         guard let v = try value(localName) else { return nil }
-        var out: [UInt8] = []
-        try XMLText.decode(v, into: &out)
-        return String(decoding: out, as: UTF8.self)
+        let out = ByteBuffer(capacity: v.count)
+        try XMLText.decode(v, into: out)
+        return out.string
     }
 
     func int(_ localName: StaticString) throws -> Int? {
         guard let v = try value(localName) else { return nil }
         return parseDecimalInt(v.trimmingXMLSpace())
     }
+}
+
+/// A growable byte buffer that is cheap to clear and refill (unlike an Array, whose
+/// `removeAll(keepingCapacity:)` is comparatively slow in a per-cell loop).
+final class ByteBuffer {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int = 256) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) func reset() { count = 0 }
+
+    @inline(__always) func append(_ byte: UInt8) {
+        if count == capacity { grow(count + 1) }
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always) func append(_ bytes: XMLBytes) {
+        let n = bytes.count
+        guard n > 0 else { return }
+        if count + n > capacity { grow(count + n) }
+        let src = bytes.baseAddress!
+        let dst = base + count
+        if n <= 16 {
+            var k = 0
+            while k < n {
+                dst[k] = src[k]
+                k += 1
+            }
+        } else {
+            dst.update(from: src, count: n)
+        }
+        count += n
+    }
+
+    func append(_ other: ByteBuffer) { append(other.bytes) }
+
+    func truncate(to n: Int) { count = min(count, n) }
+
+    private func grow(_ needed: Int) {
+        var c = capacity * 2
+        while c < needed { c *= 2 }
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        p.update(from: base, count: count)
+        base.deallocate()
+        base = p
+        capacity = c
+    }
+
+    @inline(__always) var bytes: XMLBytes { XMLBytes(start: base, count: count) }
+    var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    func equals(_ other: ByteBuffer) -> Bool {
+        count == other.count && (count == 0 || bytesEqual(base, other.base, count))
+    }
+
+    func copy(from other: ByteBuffer) {
+        reset()
+        append(other.bytes)
+    }
+
+    /// Overwrites byte `i` (which must be below `count`).
+    @inline(__always) func set(_ i: Int, _ byte: UInt8) { base[i] = byte }
+    @inline(__always) subscript(i: Int) -> UInt8 { base[i] }
 }
 
 /// Non-negative decimal integer; nil if empty, not all digits or absurdly long.
@@ -153,8 +245,7 @@ struct XMLAttributes {
 enum XMLText {
     /// Appends `raw` to `out` with the five predefined entities and character references decoded and
     /// line ends normalized (CR LF and lone CR become LF), as an XML parser would.
-    /// With `ooxmlEscapes`, also decodes the OOXML `_xHHHH_` escapes of shared/inline strings.
-    static func decode(_ raw: XMLBytes, into out: inout [UInt8], ooxmlEscapes: Bool = false) throws {
+    static func decode(_ raw: XMLBytes, into out: ByteBuffer) throws {
         let n = raw.count
         guard n > 0 else { return }
         var i = 0
@@ -162,7 +253,7 @@ enum XMLText {
         while i < n {
             let b = raw[i]
             if b == 0x26 { // &
-                if i > runStart { out.append(contentsOf: raw.slice(runStart, i)) }
+                if i > runStart { out.append(raw.slice(runStart, i)) }
                 var j = i + 1
                 while j < n && raw[j] != 0x3B && j - i < 12 { j += 1 }
                 guard j < n, raw[j] == 0x3B else {
@@ -178,14 +269,14 @@ enum XMLText {
                     guard let scalar = parseCharRef(name.slice(1, name.count)) else {
                         throw PartContentError(message: "invalid character reference '&\(name.utf8String);'")
                     }
-                    appendUTF8(scalar, to: &out)
+                    appendUTF8(scalar, to: out)
                 } else {
                     throw PartContentError(message: "unknown entity '&\(name.utf8String);'")
                 }
                 i = j + 1
                 runStart = i
             } else if b == 0x0D { // CR
-                if i > runStart { out.append(contentsOf: raw.slice(runStart, i)) }
+                if i > runStart { out.append(raw.slice(runStart, i)) }
                 out.append(0x0A)
                 i += 1
                 if i < n && raw[i] == 0x0A { i += 1 }
@@ -194,42 +285,39 @@ enum XMLText {
                 i += 1
             }
         }
-        if n > runStart { out.append(contentsOf: raw.slice(runStart, n)) }
+        if n > runStart { out.append(raw.slice(runStart, n)) }
     }
 
     /// Decodes `_xHHHH_` escapes (ECMA-376 ST_Xstring) in place. `_x005F_` is an escaped underscore.
-    static func decodeOOXMLEscapes(_ bytes: inout [UInt8], from start: Int = 0) {
-        guard bytes.count - start >= 7 else { return }
-        var hasEscape = false
-        var k = start
-        while k + 6 < bytes.count {
-            if bytes[k] == 0x5F && bytes[k + 1] == 0x78 && bytes[k + 6] == 0x5F { hasEscape = true; break }
-            k += 1
-        }
-        guard hasEscape else { return }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        out.append(contentsOf: bytes[0..<start])
-        var i = start
-        let n = bytes.count
-        while i < n {
-            if bytes[i] == 0x5F, i + 6 < n, bytes[i + 1] == 0x78, bytes[i + 6] == 0x5F {
+    static func decodeOOXMLEscapes(_ buf: ByteBuffer) {
+        let n = buf.count
+        guard n >= 7 else { return }
+        // Fast exit: most strings have no '_'.
+        guard memchr(buf.base, 0x5F, n) != nil else { return }
+        var r = 0, w = 0
+        var scalarBytes = [UInt8]()
+        while r < n {
+            if buf[r] == 0x5F, r + 6 < n, buf[r + 1] == 0x78, buf[r + 6] == 0x5F {
                 var v: UInt32 = 0
                 var ok = true
-                for q in (i + 2)..<(i + 6) {
-                    guard let h = hexValue(bytes[q]) else { ok = false; break }
+                for q in (r + 2)..<(r + 6) {
+                    guard let h = hexValue(buf[q]) else { ok = false; break }
                     v = v << 4 | UInt32(h)
                 }
                 if ok, let scalar = Unicode.Scalar(v) {
-                    appendUTF8(scalar, to: &out)
-                    i += 7
+                    // The UTF-8 form (at most 3 bytes for a BMP code point) is shorter than the 7-byte escape.
+                    scalarBytes.removeAll(keepingCapacity: true)
+                    for u in String(Character(scalar)).utf8 { scalarBytes.append(u) }
+                    for u in scalarBytes { buf.set(w, u); w += 1 }
+                    r += 7
                     continue
                 }
             }
-            out.append(bytes[i])
-            i += 1
+            buf.set(w, buf[r])
+            w += 1
+            r += 1
         }
-        bytes = out
+        buf.truncate(to: w)
     }
 
     private static func parseCharRef(_ s: XMLBytes) -> Unicode.Scalar? {
@@ -260,7 +348,7 @@ enum XMLText {
         }
     }
 
-    static func appendUTF8(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
+    static func appendUTF8(_ scalar: Unicode.Scalar, to out: ByteBuffer) {
         let v = scalar.value
         switch v {
         case 0..<0x80:
@@ -289,12 +377,11 @@ struct XMLTokenizer {
     /// Bytes of the document consumed before the current buffer (for error offsets).
     private(set) var consumedBefore = 0
     /// Open elements: their qualified names concatenated, with the lengths alongside.
-    private var openNames: [UInt8] = []
+    private let openNames = ByteBuffer(capacity: 256)
     private var openLengths: [Int] = []
     private(set) var sawRoot = false
 
     init() {
-        openNames.reserveCapacity(256)
         openLengths.reserveCapacity(32)
     }
 
@@ -313,7 +400,7 @@ struct XMLTokenizer {
         var i = 0
         scanning: while i < n {
             if p[i] != 0x3C { // text up to the next '<'
-                guard let lt = memchr(p + i, 0x3C, n - i) else {
+                guard let j = findByte(0x3C, p, i, n) else {
                     if !isFinal { break scanning }
                     if !openLengths.isEmpty {
                         try handler.characters(buf.slice(i, n), isCDATA: false)
@@ -323,7 +410,6 @@ struct XMLTokenizer {
                     i = n
                     break scanning
                 }
-                let j = lt.assumingMemoryBound(to: UInt8.self) - UnsafeMutablePointer(mutating: p)
                 if !openLengths.isEmpty {
                     try handler.characters(buf.slice(i, j), isCDATA: false)
                 } else {
@@ -339,11 +425,10 @@ struct XMLTokenizer {
             }
             let next = p[i + 1]
             if next == 0x2F { // </name>
-                guard let gt = memchr(p + i + 2, 0x3E, n - i - 2) else {
+                guard let g = findByte(0x3E, p, i + 2, n) else {
                     if isFinal { throw fail(i, "unterminated end tag") }
                     break scanning
                 }
-                let g = gt.assumingMemoryBound(to: UInt8.self) - UnsafeMutablePointer(mutating: p)
                 let qname = buf.slice(i + 2, g).trimmingXMLSpace()
                 try popElement(qname, at: i)
                 try handler.endElement(qname.localName())
@@ -455,14 +540,14 @@ struct XMLTokenizer {
 
     private func finish(at pos: Int) throws {
         if let last = openLengths.last {
-            let name = String(decoding: openNames[(openNames.count - last)...], as: UTF8.self)
+            let name = openNames.bytes.slice(openNames.count - last, openNames.count).utf8String
             throw fail(pos, "document ends before element <\(name)> is closed")
         }
         if !sawRoot { throw fail(pos, "no root element (empty document)") }
     }
 
     @inline(__always) private mutating func pushElement(_ qname: XMLBytes) {
-        openNames.append(contentsOf: qname)
+        openNames.append(qname)
         openLengths.append(qname.count)
     }
 
@@ -471,14 +556,12 @@ struct XMLTokenizer {
             throw fail(pos, "end tag </\(qname.utf8String)> without a start tag")
         }
         let start = openNames.count - len
-        let same = len == qname.count && openNames.withUnsafeBufferPointer { names in
-            len == 0 || memcmp(names.baseAddress! + start, qname.baseAddress!, len) == 0
-        }
+        let same = len == qname.count && (len == 0 || bytesEqual(openNames.base + start, qname.baseAddress!, len))
         guard same else {
-            let open = String(decoding: openNames[start...], as: UTF8.self)
+            let open = openNames.bytes.slice(start, openNames.count).utf8String
             throw fail(pos, "end tag </\(qname.utf8String)> does not match start tag <\(open)>")
         }
-        openNames.removeLast(len)
+        openNames.truncate(to: start)
         openLengths.removeLast()
     }
 

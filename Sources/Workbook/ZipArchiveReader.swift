@@ -66,8 +66,7 @@ final class ZipContainer {
     private var orderedPaths: [String] = []
 
     /// Size of the chunks the decompressor hands over.
-    static let chunkSize = Int(ProcessInfo.processInfo.environment["WB_CHUNK"] ?? "") ?? (1 << 18)
-    static let skipCRC = ProcessInfo.processInfo.environment["WB_SKIPCRC"] != nil
+    static let chunkSize = 1 << 18
 
     init(path: String, kind: String = "a zip archive") throws {
         self.path = path
@@ -106,16 +105,28 @@ final class ZipContainer {
         return entry
     }
 
+    /// Members at least this large are decompressed on a helper thread while the calling thread
+    /// consumes the chunks (inflating and CRC-checking is about a third of converting a sheet).
+    static let pipelineThreshold: UInt64 = 1 << 20
+
     /// Hands the member's decompressed bytes to `body` chunk by chunk, then checks the CRC.
+    /// Errors thrown by `body` pass through unchanged.
     func stream(_ member: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let entry = try entry(member)
-        // Errors from `body` pass through unchanged; anything else comes from the archive itself.
+        if entry.uncompressedSize >= Self.pipelineThreshold {
+            try streamPipelined(member, entry, body)
+            return
+        }
         var bodyError: Error? = nil
-        let crc: CRC32
+        var crc = CRC32Checksum()
         do {
-            crc = try archive.extract(entry, bufferSize: Self.chunkSize, skipCRC32: Self.skipCRC) { data in
+            // ZIPFoundation's own CRC-32 (a byte-wise table on Linux) is skipped for a faster one.
+            _ = try archive.extract(entry, bufferSize: Self.chunkSize, skipCRC32: true) { data in
                 do {
-                    try data.withUnsafeBytes { try body($0) }
+                    try data.withUnsafeBytes { chunk in
+                        crc.update(chunk)
+                        try body(chunk)
+                    }
                 } catch {
                     bodyError = error
                     throw error
@@ -123,11 +134,37 @@ final class ZipContainer {
             }
         } catch {
             if let bodyError { throw bodyError }
-            throw DataError(file: path, message: "cannot read member '\(member)' (corrupted archive?): \(error)")
+            throw archiveError(member, error)
         }
-        guard Self.skipCRC || crc == entry.checksum else {
-            throw DataError(file: path, message: "member '\(member)' is corrupted (CRC-32 mismatch)")
+        guard crc.value == entry.checksum else {
+            throw archiveError(member, ChecksumMismatch())
         }
+    }
+
+    private func streamPipelined(_ member: String, _ entry: Entry, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let pipe = ChunkPipe()
+        let producer = ChunkProducer(archive: archive, entry: entry, pipe: pipe)
+        let thread = Thread { producer.run() }
+        thread.name = "Workbook.unzip"
+        thread.start()
+        do {
+            while let chunk = pipe.take() {
+                try chunk.withUnsafeBytes { try body($0) }
+            }
+        } catch {
+            pipe.cancelAndWait() // the archive must be idle again before anything else reads it
+            throw error
+        }
+        if let failure = pipe.failure {
+            throw archiveError(member, failure)
+        }
+    }
+
+    private func archiveError(_ member: String, _ error: Error) -> DataError {
+        if error is ChecksumMismatch {
+            return DataError(file: path, message: "member '\(member)' is corrupted (CRC-32 mismatch)")
+        }
+        return DataError(file: path, message: "cannot read member '\(member)' (corrupted archive?): \(error)")
     }
 
     /// The member's bytes, read into memory.
@@ -137,5 +174,102 @@ final class ZipContainer {
         bytes.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 30)))
         try stream(member) { bytes.append(contentsOf: $0) }
         return bytes
+    }
+}
+
+private struct ChecksumMismatch: Error {}
+
+/// Decompresses one member on its own thread into a `ChunkPipe`. Only this thread touches the
+/// archive until the pipe reports the producer finished.
+private final class ChunkProducer: @unchecked Sendable {
+    let archive: Archive
+    let entry: Entry
+    let pipe: ChunkPipe
+
+    init(archive: Archive, entry: Entry, pipe: ChunkPipe) {
+        self.archive = archive
+        self.entry = entry
+        self.pipe = pipe
+    }
+
+    func run() {
+        var crc = CRC32Checksum()
+        do {
+            _ = try archive.extract(entry, bufferSize: ZipContainer.chunkSize, skipCRC32: true) { data in
+                // Copied: a decompressor may reuse the buffer behind `data` for the next chunk.
+                let chunk = data.withUnsafeBytes { raw -> [UInt8] in
+                    crc.update(raw)
+                    return [UInt8](unsafeUninitializedCapacity: raw.count) { buffer, count in
+                        if let base = raw.baseAddress, raw.count > 0 {
+                            buffer.baseAddress!.update(from: base.assumingMemoryBound(to: UInt8.self), count: raw.count)
+                        }
+                        count = raw.count
+                    }
+                }
+                try self.pipe.put(chunk)
+            }
+            pipe.finish(crc.value == entry.checksum ? nil : ChecksumMismatch())
+        } catch {
+            pipe.finish(error)
+        }
+    }
+}
+
+/// A bounded queue of chunks from one producer thread to one consumer thread.
+private final class ChunkPipe: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var chunks: [[UInt8]] = []
+    private var producing = true
+    private var cancelled = false
+    private var producerError: Error?
+    private static let capacity = 8
+
+    struct Cancelled: Error {}
+
+    /// Producer: waits while the queue is full; throws once the consumer has cancelled.
+    func put(_ chunk: [UInt8]) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        while chunks.count >= Self.capacity && !cancelled { condition.wait() }
+        if cancelled { throw Cancelled() }
+        chunks.append(chunk)
+        condition.broadcast()
+    }
+
+    /// Producer: no more chunks; `error` says why if it stopped early.
+    func finish(_ error: Error?) {
+        condition.lock()
+        producerError = error
+        producing = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Consumer: the next chunk, or nil once the producer has finished and the queue is drained.
+    func take() -> [UInt8]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while chunks.isEmpty && producing { condition.wait() }
+        if chunks.isEmpty { return nil }
+        let chunk = chunks.removeFirst()
+        condition.broadcast()
+        return chunk
+    }
+
+    /// Consumer: stops the producer and waits until it has finished.
+    func cancelAndWait() {
+        condition.lock()
+        cancelled = true
+        chunks.removeAll()
+        condition.broadcast()
+        while producing { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Why the producer stopped early (nil if it delivered everything). Read after `take` returned nil.
+    var failure: Error? {
+        condition.lock()
+        defer { condition.unlock() }
+        return producerError
     }
 }

@@ -392,7 +392,8 @@ private let header = ["Invoice", "StockCode", "Description", "Quantity", "Invoic
 /// Collects rows from a sheet scanned through the streaming path, fed in chunks of a given size.
 private func scanInChunks(_ xml: String, chunk: Int, strings: [String] = []) throws -> [[String]] {
     var rows: [[String]] = []
-    let handler = SheetHandler(sharedStrings: strings, formatKinds: [.number, .dateTime], date1904: false) { _, v in rows.append(v) }
+    let sink = StringRowSink { _, v in rows.append(v) }
+    let handler = SheetHandler(sharedStrings: SharedStringTable(strings), formatKinds: [.number, .dateTime], date1904: false, sink: sink)
     var stream = XMLStream(handler: handler)
     let bytes = Array(xml.utf8)
     var i = 0
@@ -439,4 +440,148 @@ private func scanInChunks(_ xml: String, chunk: Int, strings: [String] = []) thr
     #expect(lines.count == n + 1)
     #expect(lines[1] == "2,0.02,even")
     #expect(lines[n] == "\(n + 1),\(formatDouble(Double(n + 1) / 100)),\"odd, \"\"quoted\"\"\"")
+}
+
+// MARK: - Fast paths agree with the reference implementations
+
+@Test func numberFastPathMatchesFormatDouble() {
+    var samples = ["0", "-0", "1", "-1", "10", "100", "6.95", "0.29", "-12", "13085", "0.1", "0.0001", "0.00001",
+                   "0.001234", "123456789012345", "1234567890123456", "99999999999999.9", "0.000123456789012345",
+                   "1.5", "1.50", "01", "00", "0.", ".5", "-.5", "1e5", "1E-3", "+3", "2.1000000000000001",
+                   "0.30000000000000004", "4503599627370496.5", "-0.0001", "-0.00001", "7.0", "1.000000000000001"]
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<20_000 {
+        let digits = Int.random(in: 1...17, using: &generator)
+        var s = Int.random(in: 0...3, using: &generator) == 0 ? "-" : ""
+        let point = Int.random(in: 0...digits, using: &generator)
+        for k in 0..<digits {
+            if k == point && k > 0 { s += "." }
+            s += String(Int.random(in: 0...9, using: &generator))
+        }
+        samples.append(s)
+    }
+    for sample in samples {
+        var bytes = Array(sample.utf8)
+        let fast = bytes.withUnsafeMutableBufferPointer { NumberText.isShortestForm(UnsafeBufferPointer($0)) }
+        guard fast else { continue }
+        let reference = formatDouble(NumberParsing.parseDouble(sample)!)
+        #expect(reference == sample, "fast path copies '\(sample)' but formatDouble prints '\(reference)'")
+    }
+}
+
+@Test func csvQuotingMatchesCSVWriter() throws {
+    let dir = try makeTempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/quoting.xlsx"
+    let fields = ["plain", "a,b", "say \"hi\"", "two\nlines", "cr\rhere", "", " lead", "trail ", "\"", ",", "x"]
+    func cell(_ c: Int, _ r: Int, _ v: String) -> String {
+        let escaped = v.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "\r", with: "&#13;")
+        return "<c r=\"\(columnLetters(c))\(r)\" t=\"inlineStr\"><is><t>\(escaped)</t></is></c>"
+    }
+    let head = (0..<fields.count).map { "h\($0)" }
+    var sheetData = inlineRow(1, head)
+    sheetData += "<row r=\"2\">" + fields.enumerated().map { cell($0.offset, 2, $0.element) }.joined() + "</row>"
+    sheetData += "<row r=\"3\">" + fields.reversed().enumerated().map { cell($0.offset, 3, $0.element) }.joined() + "</row>"
+    try makeXLSX(at: path, sheets: [(name: "Q", sheetData: sheetData)])
+    let (bytes, rows, _) = try Workbook.open(path: path).csv()
+    #expect(rows == 2)
+    var writer = CSVWriter(header: head)
+    writer.writeRow(fields)
+    writer.writeRow(fields.reversed())
+    #expect(bytes == writer.bytes, "\(String(decoding: bytes, as: UTF8.self))")
+}
+
+@Test func outOfOrderAndDuplicateCellsAreSorted() throws {
+    let dir = try makeTempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/order.xlsx"
+    let sheetData = #"<row r="1"><c r="C1"><v>3</v></c><c r="A1"><v>1</v></c><c r="C1"><v>33</v></c><c r="B1"><v>2</v></c></row>"#
+    try makeXLSX(at: path, sheets: [(name: "S", sheetData: sheetData)])
+    #expect(try Workbook.open(path: path).rows(sheet: "S") == [["1", "2", "33"]])
+}
+
+@Test func corruptedMemberFailsTheCRCCheck() throws {
+    let dir = try makeTempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/corrupt.zip"
+    try writeZip([("data.txt", "hello, world")], to: path)
+    #expect(try ZipArchiveReader.data(member: "data.txt", from: path) == Data("hello, world".utf8))
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    let at = bytes.range(of: Data("hello".utf8))!.lowerBound
+    bytes[at] = UInt8(ascii: "j")
+    try bytes.write(to: URL(fileURLWithPath: path))
+    let error = dataError { _ = try ZipArchiveReader.data(member: "data.txt", from: path) }
+    #expect(error?.message == "member 'data.txt' is corrupted (CRC-32 mismatch)")
+}
+
+@Test func crc32MatchesKnownValues() {
+    func crc(_ s: String) -> UInt32 {
+        var c = CRC32Checksum()
+        Array(s.utf8).withUnsafeBytes { c.update($0) }
+        return c.value
+    }
+    #expect(crc("") == 0)
+    #expect(crc("123456789") == 0xCBF4_3926)
+    #expect(crc("The quick brown fox jumps over the lazy dog") == 0x414F_A339)
+    // Fed in pieces of every size, the result is the same.
+    let text = Array(String(repeating: "Online Retail II, 489434, 6.95\n", count: 40).utf8)
+    for piece in [1, 3, 7, 8, 9, 64] {
+        var c = CRC32Checksum()
+        var i = 0
+        while i < text.count {
+            let end = min(text.count, i + piece)
+            text[i..<end].withUnsafeBytes { c.update($0) }
+            i = end
+        }
+        #expect(c.value == crc32(text))
+    }
+}
+
+// MARK: - Large members (decompressed on a helper thread)
+
+@Test func largeMemberStopsCleanlyWhenTheBodyThrows() throws {
+    struct Stop: Error {}
+    let dir = try makeTempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/large.xlsx"
+    var sheetData = inlineRow(1, ["n"])
+    for r in 2...40_001 { sheetData += "<row r=\"\(r)\"><c r=\"A\(r)\"><v>\(r)</v></c></row>" }
+    try makeXLSX(at: path, sheets: [(name: "A", sheetData: sheetData), (name: "B", sheetData: sheetData)])
+    let book = try Workbook.open(path: path)
+    for stopAt in [1, 5_000, 39_999] {
+        var seen = 0
+        #expect(throws: Stop.self) {
+            try book.forEachRow(sheet: "A") { _, _ in
+                seen += 1
+                if seen == stopAt { throw Stop() }
+            }
+        }
+        #expect(seen == stopAt)
+    }
+    // The archive is usable again afterwards.
+    var last = 0
+    try book.forEachRow(sheet: "B") { n, _ in last = n }
+    #expect(last == 40_001)
+    #expect(try book.csv().rows == 80_000)
+}
+
+@Test func largeCorruptedMemberFailsTheCRCCheck() throws {
+    let dir = try makeTempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/corrupt-large.zip"
+    let text = String(repeating: "0123456789abcdef", count: 200_000) + "THE END"
+    try writeZip([("big.txt", text)], to: path)
+    #expect(try ZipArchiveReader.data(member: "big.txt", from: path).count == text.utf8.count)
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    let at = bytes.range(of: Data("THE END".utf8))!.lowerBound
+    bytes[at] = UInt8(ascii: "t")
+    try bytes.write(to: URL(fileURLWithPath: path))
+    let error = dataError { _ = try ZipArchiveReader.data(member: "big.txt", from: path) }
+    #expect(error?.message == "member 'big.txt' is corrupted (CRC-32 mismatch)")
+    let target = dir + "/big.txt"
+    let extractError = dataError { try ZipArchiveReader.extract(member: "big.txt", from: path, to: target) }
+    #expect(extractError?.message == "member 'big.txt' is corrupted (CRC-32 mismatch)")
+    #expect(!FileManager.default.fileExists(atPath: target))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["corrupt-large.zip"])
 }

@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import Tabular
+@testable import Transactions
+
+private func scratchFile(_ name: String, _ text: String) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tx-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let path = dir + "/" + name
+    try AtomicFile.write(text, to: path)
+    return path
+}
+
+private func retailSpec(_ file: String) -> TransactionSpec {
+    TransactionSpec(name: "retail", file: file, format: .csv, customer: "Customer ID", date: "InvoiceDate",
+                    quantity: "Quantity", price: "Price", invoice: "Invoice", product: "StockCode",
+                    cleaning: .init(cancellationPrefix: "C", nonMerchandiseCodes: ["POST", "M"]))
+}
+
+/// The real data: DATA_MIRROR, else ../shared/data, else data/raw.
+func realDataFile(_ name: String) throws -> String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    var candidates: [String] = []
+    if let m = ProcessInfo.processInfo.environment["DATA_MIRROR"], !m.isEmpty { candidates.append(m.hasPrefix("/") ? m : root + "/" + m) }
+    candidates += [root + "/../shared/data", root + "/data/raw"]
+    for dir in candidates where FileManager.default.fileExists(atPath: dir + "/" + name) { return dir + "/" + name }
+    throw DataError(file: name, message: "real data not found in \(candidates); set DATA_MIRROR or run `make data`")
+}
+
+@Suite("Transaction logs")
+struct TransactionTests {
+    @Test("calendar days round-trip and reject impossible dates")
+    func days() {
+        #expect(CalendarDay.parse("1970-01-01") == 0)
+        #expect(CalendarDay.parse("2009-12-01 07:45:00") == CalendarDay.days(year: 2009, month: 12, day: 1))
+        #expect(CalendarDay.parse("19970101") == CalendarDay.days(year: 1997, month: 1, day: 1))
+        #expect(CalendarDay.string(CalendarDay.days(year: 2011, month: 12, day: 9)) == "2011-12-09")
+        #expect(CalendarDay.parse("2011-02-29") == nil)
+        #expect(CalendarDay.parse("2012-02-29") != nil)
+        #expect(CalendarDay.parse("2011-13-01") == nil)
+        #expect(CalendarDay.parse("yesterday") == nil)
+        #expect(CalendarDay.parse("2011-01-01 xx") == nil)
+    }
+
+    @Test("each cleaning rule removes its rows, customers and revenue; days are aggregated")
+    func cleaning() throws {
+        let path = try scratchFile("t.csv", """
+            Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
+            1,A,a,2,2010-01-01 10:00:00,1.5,100,UK
+            1,B,b,1,2010-01-01 10:00:00,4,100,UK
+            2,A,a,1,2010-01-01 15:00:00,1.5,100,UK
+            C3,A,a,-1,2010-01-02 10:00:00,1.5,100,UK
+            4,A,a,3,2010-01-05 10:00:00,1.5,,UK
+            5,A,a,-2,2010-01-06 10:00:00,1.5,200,UK
+            6,A,a,1,2010-01-06 10:00:00,0,300,UK
+            7,POST,postage,1,2010-01-07 10:00:00,18,400,UK
+            8,A,a,4,2010-01-08 10:00:00,2,100,UK
+
+            """)
+        let log = try TransactionLog.load(retailSpec(path))
+        #expect(log.rawRows == 9)
+        #expect(log.rawCustomers == 4)
+        #expect(log.steps.map(\.rule) == ["cancellation (invoice starts with 'C')", "no customer id", "quantity <= 0", "price <= 0", "non-merchandise product code"])
+        #expect(log.steps.map(\.rows) == [1, 1, 1, 1, 1])
+        #expect(log.steps.map(\.customers) == [0, 0, 1, 1, 1])
+        #expect(log.steps.map(\.revenue) == [-1.5, 4.5, -3, 0, 18])
+        #expect(log.droppedCodes == [DroppedCode(code: "POST", rows: 1, revenue: 18), DroppedCode(code: "M", rows: 0, revenue: 0)])
+        let days = log.customerDays
+        #expect(days.customerIDs == ["100"])
+        #expect(days.days == [CalendarDay.parse("2010-01-01")!, CalendarDay.parse("2010-01-08")!])
+        #expect(days.values == [3 + 4 + 1.5, 8])
+        #expect(log.keptRows == 4)
+    }
+
+    @Test("summaries: frequency, recency, age, monetary and holdout counts")
+    func summaries() {
+        // Customer a: days 0, 7, 14 (calibration), 30 (holdout). b: day 21 only. c: born in holdout.
+        let log = CustomerDays(customerIDs: ["a", "b", "c"], offsets: [0, 4, 5, 6], days: [0, 7, 14, 30, 21, 29], values: [10, 20, 40, 5, 7, 9])
+        let s = RFMSummaries.build(log, calibrationEnd: 28, observationEnd: 35, unitDays: 7)
+        #expect(s.customerIDs == ["a", "b"])
+        #expect(s.frequency == [2, 0])
+        #expect(s.recency == [2, 0])
+        #expect(s.age == [4, 1])
+        #expect(s.monetary[0] == 30 && s.monetary[1].isNaN)
+        #expect(s.holdoutTransactions == [1, 0])
+        #expect(s.holdoutValue == [5, 0])
+        #expect(s.holdoutLength == 1)
+        let weekly = RFMSummaries.repeatTransactionsByPeriod(log, customers: Set(s.customerIDs), start: 0, end: 34, periodDays: 7)
+        #expect(weekly == [0, 1, 1, 0, 1])
+    }
+
+    @Test("bad files: missing columns and unparsable dates name file, line and column")
+    func badFiles() throws {
+        let missing = try scratchFile("m.csv", "Invoice,StockCode,Quantity,InvoiceDate,Price\n1,A,1,2010-01-01,2\n")
+        #expect(throws: DataError.self) { try TransactionLog.load(retailSpec(missing)) }
+        do { _ = try TransactionLog.load(retailSpec(missing)) } catch let e as DataError {
+            #expect(e.description.contains("missing column 'Customer ID'"))
+        }
+        let badDate = try scratchFile("d.csv", "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID\n1,A,1,2010-01-01,2,5\n2,A,1,01/02/2010,2,5\n")
+        do {
+            _ = try TransactionLog.load(retailSpec(badDate))
+            Issue.record("expected an error")
+        } catch let e as DataError {
+            #expect(e.line == 3)
+            #expect(e.columnName == "InvoiceDate")
+            #expect(e.message.contains("'01/02/2010'"))
+        }
+        let badNumber = try scratchFile("n.csv", "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID\n1,A,x,2010-01-01,2,5\n")
+        do {
+            _ = try TransactionLog.load(retailSpec(badNumber))
+            Issue.record("expected an error")
+        } catch let e as DataError {
+            #expect(e.line == 2 && e.column == 3)
+        }
+    }
+
+    @Test("whitespace logs (CDNOW format) with CRLF line ends")
+    func whitespace() throws {
+        let path = try scratchFile("cd.txt", "00001 19970101 1 11.77\r\n00002 19970112  1  12.00\r\n00002 19970112 5 77.00\r\n")
+        let spec = TransactionSpec(name: "cdnow", file: path, format: .whitespace, columnNames: ["customer", "date", "cds", "value"],
+                                   customer: "customer", date: "date", quantity: "cds", value: "value")
+        let log = try TransactionLog.load(spec)
+        #expect(log.customerDays.customerIDs == ["00001", "00002"])
+        #expect(log.customerDays.values == [11.77, 89])
+        let ragged = try scratchFile("r.txt", "00001 19970101 1 11.77\n00002 19970112 1\n")
+        do {
+            _ = try TransactionLog.load(TransactionSpec(name: "cdnow", file: ragged, format: .whitespace, columnNames: ["customer", "date", "cds", "value"],
+                                                         customer: "customer", date: "date", value: "value"))
+            Issue.record("expected an error")
+        } catch let e as DataError {
+            #expect(e.line == 2)
+        }
+    }
+
+    @Test("Online Retail II (integration): raw rows, customers and the cleaning totals add up")
+    func onlineRetail() throws {
+        let log = try TransactionLog.load(retailSpec(try realDataFile("online_retail_II.csv")))
+        #expect(log.rawRows == 1_067_370)
+        #expect(log.rawCustomers == 5_942)
+        #expect(log.keptRows + log.steps.map(\.rows).reduce(0, +) == log.rawRows)
+        #expect(abs(log.keptRevenue + log.steps.map(\.revenue).reduce(0, +) - log.rawRevenue) < 1e-6 * abs(log.rawRevenue))
+        #expect(log.customerDays.customerCount <= 5_942)
+        #expect(CalendarDay.string(log.customerDays.lastDay) == "2011-12-09")
+        #expect(CalendarDay.string(log.customerDays.firstDay) == "2009-12-01")
+    }
+}
