@@ -46,7 +46,6 @@ let package = Package(
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Tabular", "Stats"]),
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Provenance", "Tabular"]),
         .testTarget(name: "TransactionsTests", dependencies: ["Transactions", "Tabular"]),
-        .testTarget(name: "CLVTests", dependencies: ["CLV", "Tabular", "Stats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance"]),
     ]
 )

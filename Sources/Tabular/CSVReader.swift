@@ -37,7 +37,8 @@ public enum CSVReader {
         }
     }
 
-    static func parse(_ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8) throws -> Table {
+    static func parse(_ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8,
+                      blockBytes: Int = CSVReader.blockBytes, threads requestedThreads: Int? = nil) throws -> Table {
         var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)
         let header = try cursor.readHeader()
 
@@ -57,144 +58,311 @@ public enum CSVReader {
             slotOfField[fieldIndex] = builders.count
             builders.append(ColumnBuilder(spec: spec, field: fieldIndex))
         }
-        let fieldCount = header.count
-        let bodyStart = cursor.position
-        let chunks = chunkBoundaries(buffer, from: bodyStart, firstLine: cursor.line,
-                                     parts: buffer.count - bodyStart >= parallelThreshold ? (ProcessInfo.processInfo.environment["CSV_THREADS"].flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount) : 1)
-        let template = builders
-        let fieldSlots = slotOfField
-        let shared = UncheckedBuffer(buffer: buffer)
-        let results = ResultSlots<[ColumnBuilder]>(count: chunks.count)
-        let parseChunk: @Sendable (Int) -> Void = { k in
-            let chunk = chunks[k]
-            results.set(k, Result {
-                try parseRecords(UnsafeBufferPointer(rebasing: shared.buffer[chunk.start..<chunk.end]), firstLine: chunk.line,
-                                 source: source, delimiter: delimiter, fieldCount: fieldCount, slotOfField: fieldSlots, builders: template)
-            })
-        }
-        if chunks.count == 1 {
-            parseChunk(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: chunks.count, execute: parseChunk)
-        }
-        // The first error in file order wins, as in a sequential read.
-        var merged = try results.get(0).get()
-        for k in 1..<chunks.count {
-            let part = try results.get(k).get()
-            for i in merged.indices { merged[i].append(contentsOf: part[i]) }
+        var position = cursor.position
+        var blockLine = cursor.line
+        _ = position
+        let estimatedRows = estimateRowCount(buffer, from: position)
+        for i in builders.indices { builders[i].reserve(estimatedRows) }
+
+        // Two passes per block of about `blockBytes`: pass 1 records the byte range of every needed
+        // field in a flat index (one tight loop over the bytes); pass 2 converts column by column,
+        // the columns in parallel. One column at a time keeps its dictionary hot in cache, and the
+        // result does not depend on the thread count: each column is converted in row order by one task.
+        // Two field indexes: while the columns of one block are converted, the next block is
+        // scanned into the other (one more task beside the column tasks).
+        var current = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField)
+        var next = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField)
+        let trace = ProcessInfo.processInfo.environment["CSV_TRACE"] != nil
+        let threads = max(1, requestedThreads ?? ProcessInfo.processInfo.environment["CSV_THREADS"].flatMap { Int($0) }
+            ?? ProcessInfo.processInfo.activeProcessorCount)
+        guard position < buffer.count else { return emptyTable(builders, source: source) }
+        let minimumParallelRows = blockBytes < CSVReader.blockBytes ? 1 : 4096
+        var scan = current.scan(buffer, from: position, limit: min(buffer.count, position + blockBytes), line: blockLine, delimiter: delimiter)
+        while true {
+            let t0 = DispatchTime.now()
+            let blockStart = position
+            let more = !scan.finished
+            let errors = ColumnErrors(count: builders.count)
+            let shared = SharedBlock(buffer: buffer, index: current)
+            let ahead = ScanSlot(index: next)
+            let nextStart = scan.end, nextLine = scan.endLine
+            let columns = builders.count
+            builders.withUnsafeMutableBufferPointer { bp in
+                let target = UncheckedBuilders(builders: bp)
+                let task: @Sendable (Int) -> Void = { k in
+                    if k == columns {
+                        ahead.result = ahead.index.scan(shared.buffer, from: nextStart, limit: min(shared.buffer.count, nextStart + blockBytes),
+                                                        line: nextLine, delimiter: delimiter)
+                    } else if let failure = target.builders[k].appendBlock(shared.buffer, index: shared.index, column: k) {
+                        errors.set(k, failure)
+                    }
+                }
+                let tasks = columns + (more ? 1 : 0)
+                if threads == 1 || current.rows < minimumParallelRows {
+                    for k in 0..<tasks { task(k) }
+                } else {
+                    DispatchQueue.concurrentPerform(iterations: tasks, execute: task)
+                }
+            }
+            if trace {
+                FileHandle.standardError.write(Data("block of \(current.rows) rows: \(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6) ms\n".utf8))
+            }
+            // The first error in file order: the earliest row, then the leftmost field; a
+            // structural error (ragged row, bad quoting) comes after the rows before it.
+            if let (c, failure) = errors.first(fieldOf: { builders[$0].field }) {
+                let line = blockLine + countLineFeeds(buffer, from: blockStart, to: failure.offset)
+                throw builders[c].error(failure, line: line, source: source)
+            }
+            if let structural = scan.error {
+                throw DataError(file: source, line: structural.line, column: structural.column, message: structural.message)
+            }
+            guard more, let following = ahead.result else { break }
+            position = nextStart
+            blockLine = nextLine
+            scan = following
+            swap(&current, &next)
         }
 
         var table = Table(source: source)
-        for b in merged { table.append(b.spec.name, b.finish()) }
+        for b in builders { table.append(b.spec.name, b.finish()) }
         return table
     }
 
-    /// Files at least this large are parsed in parallel chunks.
-    static let parallelThreshold = 4 << 20
+    /// Bytes per block of the two-pass parse: large enough to amortize the threads, small enough
+    /// that the block's field index stays small (16 bytes per needed field).
+    static let blockBytes = 8 << 20
+}
 
-    static func parseRecords(_ buffer: UnsafeBufferPointer<UInt8>, firstLine: Int, source: String, delimiter: UInt8,
-                             fieldCount: Int, slotOfField: [Int], builders template: [ColumnBuilder]) throws -> [ColumnBuilder] {
-        var builders = template
-        var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter, skipBOM: false)
-        cursor.line = firstLine
-        let estimatedRows = estimateRowCount(buffer, from: 0)
-        for i in builders.indices { builders[i].reserve(estimatedRows) }
-        var scratch: [UInt8] = []
-        while !cursor.atEnd {
-            if cursor.atBlankTail() { break }
-            let recordLine = cursor.line
-            var field = 0
-            while true {
-                let (start, end, quoted) = try cursor.nextField(scratch: &scratch)
-                if field < fieldCount {
-                    let slot = slotOfField[field]
-                    if slot >= 0 {
-                        if quoted {
-                            try scratch.withUnsafeBufferPointer { s in
-                                try builders[slot].append(UnsafeBufferPointer(rebasing: s[0..<s.count]), line: recordLine, source: source)
+/// Byte ranges of the needed fields of one block, column-major in one flat buffer: for column c
+/// and row r, `spans[2(c·capacityRows + r)]` is the start and the next entry the end (absolute
+/// file offsets), so pass 2 reads each column's ranges sequentially. A quoted field's range excludes its quotes; `escapedBit` set in its end means the
+/// field has doubled quotes to undo.
+final class FieldIndex {
+    let columns: Int
+    let fieldCount: Int
+    let slotOfField: [Int]
+    private(set) var spans: UnsafeMutablePointer<Int>
+    private(set) var capacityRows: Int
+    private(set) var rows = 0
+    /// Per column: whether any field of the block has doubled quotes.
+    private(set) var escaped: [Bool]
+    static let escapedBit = 1 << 62
+
+    init(columns: Int, fieldCount: Int, slotOfField: [Int]) {
+        self.columns = columns
+        self.fieldCount = fieldCount
+        self.slotOfField = slotOfField
+        capacityRows = 1024
+        spans = .allocate(capacity: capacityRows * max(1, columns) * 2)
+        escaped = Array(repeating: false, count: columns)
+    }
+
+    deinit { spans.deallocate() }
+
+    private func grow() {
+        let bigger = UnsafeMutablePointer<Int>.allocate(capacity: capacityRows * 2 * max(1, columns) * 2)
+        for c in 0..<columns {
+            (bigger + 2 * c * capacityRows * 2).update(from: spans + 2 * c * capacityRows, count: rows * 2)
+        }
+        spans.deallocate()
+        spans = bigger
+        capacityRows *= 2
+    }
+
+    struct StructuralError {
+        var line: Int
+        var column: Int?
+        var message: String
+    }
+
+    struct Scan {
+        /// Offset after the last complete record scanned.
+        var end: Int
+        var endLine: Int
+        /// True when the end of the data was reached (or an error stopped the scan).
+        var finished: Bool
+        var error: StructuralError?
+    }
+
+    /// Pass 1: scans whole records from `from` until the first record ending at or after `limit`.
+    func scan(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, limit: Int, line startLine: Int, delimiter d: UInt8) -> Scan {
+        rows = 0
+        for c in 0..<columns { escaped[c] = false }
+        let n = buffer.count
+        guard let base = buffer.baseAddress else { return Scan(end: n, endLine: startLine, finished: true) }
+        let raw = UnsafeRawPointer(base)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let dMask = UInt64(d) &* ones, lf = 0x0A &* ones, cr = 0x0D &* ones
+        let columns = self.columns, fieldCount = self.fieldCount
+        var p = from
+        var line = startLine
+        return slotOfField.withUnsafeBufferPointer { slotOf in
+            while p < n {
+                if p >= limit { return Scan(end: p, endLine: line, finished: false) }
+                // Only line breaks left: the end of the data.
+                var q = p
+                while q < n && (base[q] == 0x0A || base[q] == 0x0D) { q += 1 }
+                if q == n { return Scan(end: n, endLine: line, finished: true) }
+
+                if rows == capacityRows { grow() }
+                let row = spans + 2 * rows
+                let columnStride = 2 * capacityRows
+                let recordLine = line
+                var field = 0
+                while true {
+                    var start = p, end: Int
+                    var escapedField = false
+                    if p < n && base[p] == 0x22 {
+                        let openLine = line
+                        p += 1
+                        start = p
+                        while true {
+                            guard p < n else {
+                                return Scan(end: p, endLine: line, finished: true,
+                                            error: StructuralError(line: openLine, column: field + 1, message: "unterminated quoted field (the closing quote is missing)"))
                             }
-                        } else {
-                            try builders[slot].append(UnsafeBufferPointer(rebasing: buffer[start..<end]), line: recordLine, source: source)
+                            let b = base[p]
+                            if b == 0x22 {
+                                if p + 1 < n && base[p + 1] == 0x22 {
+                                    escapedField = true
+                                    p += 2
+                                    continue
+                                }
+                                break
+                            }
+                            if b == 0x0A { line += 1 }
+                            p += 1
+                        }
+                        end = p
+                        p += 1
+                        if p < n && base[p] != d && base[p] != 0x0A && base[p] != 0x0D {
+                            return Scan(end: p, endLine: line, finished: true,
+                                        error: StructuralError(line: line, column: field + 1, message: "unexpected character after a closing quote"))
+                        }
+                    } else {
+                        // Eight bytes at a time: a byte equal to the delimiter, LF or CR becomes
+                        // zero after XOR with its broadcast; the has-zero-byte test finds the first.
+                        var found = false
+                        while p + 8 <= n {
+                            let w = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+                            let a = w ^ dMask, b = w ^ lf, c = w ^ cr
+                            let hit = ((a &- ones) & ~a | (b &- ones) & ~b | (c &- ones) & ~c) & highs
+                            if hit != 0 {
+                                p += hit.trailingZeroBitCount >> 3
+                                found = true
+                                break
+                            }
+                            p += 8
+                        }
+                        if !found {
+                            while p < n {
+                                let b = base[p]
+                                if b == d || b == 0x0A || b == 0x0D { break }
+                                p += 1
+                            }
+                        }
+                        end = p
+                    }
+                    if field < fieldCount {
+                        let slot = slotOf[field]
+                        if slot >= 0 {
+                            row[columnStride * slot] = start
+                            if escapedField {
+                                row[columnStride * slot + 1] = end | FieldIndex.escapedBit
+                                escaped[slot] = true
+                            } else {
+                                row[columnStride * slot + 1] = end
+                            }
                         }
                     }
+                    field += 1
+                    if p >= n { break }
+                    let b = base[p]
+                    if b == d { p += 1; continue }
+                    if b == 0x0D { p += 1; if p < n && base[p] == 0x0A { p += 1 } } else { p += 1 }
+                    line += 1
+                    break
                 }
-                field += 1
-                let terminator = cursor.consumeTerminator()
-                if terminator != .delimiter { break }
+                if field != fieldCount {
+                    return Scan(end: p, endLine: line, finished: true,
+                                error: StructuralError(line: recordLine, column: min(field, fieldCount + 1),
+                                                       message: "ragged row: expected \(fieldCount) fields as in the header, found \(field)"))
+                }
+                rows += 1
             }
-            if field != fieldCount {
-                throw DataError(file: source, line: recordLine, column: min(field, fieldCount + 1),
-                                message: "ragged row: expected \(fieldCount) fields as in the header, found \(field)")
-            }
+            return Scan(end: n, endLine: line, finished: true)
         }
-        return builders
     }
 }
 
-struct Chunk: Sendable {
-    var start: Int
-    var end: Int
-    /// Physical line number of the chunk's first byte.
-    var line: Int
+/// The scan of the next block, written by the one task that runs it.
+final class ScanSlot: @unchecked Sendable {
+    let index: FieldIndex
+    var result: FieldIndex.Scan?
+    init(index: FieldIndex) { self.index = index }
 }
 
-/// Splits the body into `parts` chunks that each start at a record boundary: after a line feed
-/// that is outside quotes (quote parity is tracked from the start of the body).
-func chunkBoundaries(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int, firstLine: Int, parts: Int) -> [Chunk] {
-    let n = buffer.count
-    guard parts > 1, n > start else { return [Chunk(start: start, end: n, line: firstLine)] }
-    var chunks: [Chunk] = []
-    var position = start, line = firstLine
-    var inQuotes = false
-    var chunkStart = start, chunkLine = firstLine
-    for k in 1..<parts {
-        let target = start + (n - start) * k / parts
-        if target <= position { continue }
-        // Advance to the target, counting quotes (for parity) and line feeds.
-        let counts = countQuotesAndLineFeeds(buffer, from: position, to: target)
-        if counts.quotes & 1 == 1 { inQuotes.toggle() }
-        line += counts.lineFeeds
-        position = target
-        // Then to the next line feed outside quotes.
-        while position < n {
-            let b = buffer[position]
-            position += 1
-            if b == 0x22 { inQuotes.toggle() } else if b == 0x0A {
-                line += 1
-                if !inQuotes { break }
-            }
+func emptyTable(_ builders: [ColumnBuilder], source: String) -> Table {
+    var table = Table(source: source)
+    for b in builders { table.append(b.spec.name, b.finish()) }
+    return table
+}
+
+/// The file and the block's index, shared read-only by the converting tasks.
+struct SharedBlock: @unchecked Sendable {
+    let buffer: UnsafeBufferPointer<UInt8>
+    let index: FieldIndex
+}
+
+struct UncheckedBuilders: @unchecked Sendable {
+    let builders: UnsafeMutableBufferPointer<ColumnBuilder>
+}
+
+/// A conversion failure in pass 2: the row in the block, the field's offset, and its text.
+struct ConversionFailure: Sendable {
+    var row: Int
+    var offset: Int
+    var text: String
+    var what: String
+}
+
+/// The first failure of each column (each slot written by one task only).
+final class ColumnErrors: @unchecked Sendable {
+    private var slots: [ConversionFailure?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ c: Int, _ f: ConversionFailure) { lock.lock(); slots[c] = f; lock.unlock() }
+    /// The failure earliest in the file: lowest row, then lowest field index.
+    func first(fieldOf: (Int) -> Int) -> (Int, ConversionFailure)? {
+        lock.lock(); defer { lock.unlock() }
+        var best: (Int, ConversionFailure)?
+        for (c, f) in slots.enumerated() {
+            guard let f else { continue }
+            if let b = best, (b.1.row, fieldOf(b.0)) <= (f.row, fieldOf(c)) { continue }
+            best = (c, f)
         }
-        if position >= n { break }
-        chunks.append(Chunk(start: chunkStart, end: position, line: chunkLine))
-        chunkStart = position
-        chunkLine = line
+        return best
     }
-    chunks.append(Chunk(start: chunkStart, end: n, line: chunkLine))
-    return chunks
 }
 
-/// Counts '"' and LF bytes in [from, to), eight bytes at a time.
-func countQuotesAndLineFeeds(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> (quotes: Int, lineFeeds: Int) {
-    var quotes = 0, lineFeeds = 0
+/// Line feeds in [from, to), eight bytes at a time (for line numbers of errors).
+func countLineFeeds(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Int {
+    var count = 0
     var p = from
     if let base = buffer.baseAddress {
         let raw = UnsafeRawPointer(base)
-        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-        let quote: UInt64 = 0x2222_2222_2222_2222, lf: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
-        // Exact zero-byte mask: the high bit of each byte that is zero.
-        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { ~(((x & low7) &+ low7) | x | low7) }
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, lf: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
         while p + 8 <= to {
-            let w = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)
-            quotes += zeroBytes(w ^ quote).nonzeroBitCount
-            lineFeeds += zeroBytes(w ^ lf).nonzeroBitCount
+            let x = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self) ^ lf
+            count += (~(((x & low7) &+ low7) | x | low7)).nonzeroBitCount
             p += 8
         }
     }
     while p < to {
-        if buffer[p] == 0x22 { quotes += 1 } else if buffer[p] == 0x0A { lineFeeds += 1 }
+        if buffer[p] == 0x0A { count += 1 }
         p += 1
     }
-    return (quotes, lineFeeds)
+    return count
 }
 
 /// Equality of two byte ranges of the same length, eight bytes at a time.
@@ -211,20 +379,6 @@ func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) 
         i += 1
     }
     return true
-}
-
-/// A read-only byte buffer shared by parsing threads (the file stays mapped while they run).
-struct UncheckedBuffer: @unchecked Sendable {
-    let buffer: UnsafeBufferPointer<UInt8>
-}
-
-/// One result slot per parallel task; each task writes only its own slot.
-final class ResultSlots<T>: @unchecked Sendable {
-    private var slots: [Result<T, Error>?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<T, Error>) { lock.lock(); slots[i] = r; lock.unlock() }
-    func get(_ i: Int) -> Result<T, Error> { lock.lock(); defer { lock.unlock() }; return slots[i]! }
 }
 
 /// Rows in the file, estimated from the mean line length of its first 64 KiB (for reserving capacity).
@@ -380,6 +534,7 @@ struct ColumnBuilder {
     let field: Int
     var ints: [Int] = []
     var doubles: [Double] = []
+    var codes: [Int32] = []
     var interner = ByteInterner()
 
     init(spec: ColumnSpec, field: Int) {
@@ -391,31 +546,28 @@ struct ColumnBuilder {
         switch spec.kind {
         case .int: ints.reserveCapacity(n)
         case .double: doubles.reserveCapacity(n)
-        case .string: interner.codes.reserveCapacity(n)
+        case .string: codes.reserveCapacity(n)
         }
     }
 
-    @inline(__always)
+    /// Appends one field (used by readers that convert as they scan).
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>, line: Int, source: String) throws {
         switch spec.kind {
         case .int:
-            guard let v = NumberParsing.parseInt(bytes) else {
-                throw error(bytes, line: line, source: source, what: "an integer")
-            }
+            guard let v = NumberParsing.parseInt(bytes) else { throw error(bytes, line: line, source: source, what: "an integer") }
             ints.append(v)
         case .double:
             if bytes.isEmpty && spec.nullable {
                 doubles.append(.nan)
                 return
             }
-            guard let v = NumberParsing.parseDouble(bytes) else {
-                throw error(bytes, line: line, source: source, what: "a finite number")
-            }
+            guard let v = NumberParsing.parseDouble(bytes) else { throw error(bytes, line: line, source: source, what: "a finite number") }
             doubles.append(v)
         case .string:
-            guard interner.append(bytes) else {
+            guard let code = interner.code(for: bytes, previous: codes.last) else {
                 throw DataError(file: source, line: line, column: field + 1, columnName: spec.name, message: "text is not valid UTF-8")
             }
+            codes.append(code)
         }
     }
 
@@ -425,20 +577,104 @@ struct ColumnBuilder {
         return DataError(file: source, line: line, column: field + 1, columnName: spec.name, message: message)
     }
 
-    /// Appends the rows another builder of the same column collected (the next chunk of the file).
-    mutating func append(contentsOf other: ColumnBuilder) {
-        switch spec.kind {
-        case .int: ints.append(contentsOf: other.ints)
-        case .double: doubles.append(contentsOf: other.doubles)
-        case .string: interner.append(contentsOf: other.interner)
+    func error(_ f: ConversionFailure, line: Int, source: String) -> DataError {
+        let message: String
+        if spec.kind == .string {
+            message = "text is not valid UTF-8"
+        } else {
+            message = f.text.isEmpty ? "empty value where \(f.what) is required" : "cannot parse '\(f.text)' as \(f.what)"
         }
+        return DataError(file: source, line: line, column: field + 1, columnName: spec.name, message: message)
+    }
+
+    /// Pass 2: converts this column's fields of one block, writing into storage grown once per
+    /// block. On failure the block's rows of this column are dropped (the read stops anyway).
+    mutating func appendBlock(_ buffer: UnsafeBufferPointer<UInt8>, index: FieldIndex, column c: Int) -> ConversionFailure? {
+        let rows = index.rows
+        let stride = 2
+        let spans = index.spans + 2 * c * index.capacityRows
+        let hasEscapes = index.escaped[c]
+        var scratch: [UInt8] = []
+        /// The field's bytes (unescaped into `scratch` when it has doubled quotes).
+        @inline(__always) func bytes(_ r: Int, _ scratch: inout [UInt8]) -> UnsafeBufferPointer<UInt8> {
+            let start = spans[r * stride], end = spans[r * stride + 1]
+            if !hasEscapes || end & FieldIndex.escapedBit == 0 {
+                return UnsafeBufferPointer(rebasing: buffer[start..<end])
+            }
+            scratch.removeAll(keepingCapacity: true)
+            var k = start
+            let stop = end ^ FieldIndex.escapedBit
+            while k < stop {
+                scratch.append(buffer[k])
+                k += buffer[k] == 0x22 ? 2 : 1
+            }
+            return scratch.withUnsafeBufferPointer { $0 }
+        }
+        func failure(_ r: Int, _ what: String) -> ConversionFailure {
+            var s: [UInt8] = []
+            let b = bytes(r, &s)
+            return ConversionFailure(row: r, offset: spans[r * stride], text: String(decoding: b, as: UTF8.self), what: what)
+        }
+        switch spec.kind {
+        case .int:
+            let base = ints.count
+            ints.append(contentsOf: repeatElement(0, count: rows))
+            let failed: Int? = ints.withUnsafeMutableBufferPointer { out in
+                for r in 0..<rows {
+                    guard let v = NumberParsing.parseInt(bytes(r, &scratch)) else { return r }
+                    out[base + r] = v
+                }
+                return nil
+            }
+            if let r = failed {
+                ints.removeLast(rows)
+                return failure(r, "an integer")
+            }
+        case .double:
+            let base = doubles.count
+            let nullable = spec.nullable
+            doubles.append(contentsOf: repeatElement(0, count: rows))
+            let failed: Int? = doubles.withUnsafeMutableBufferPointer { out in
+                for r in 0..<rows {
+                    let b = bytes(r, &scratch)
+                    if b.isEmpty && nullable {
+                        out[base + r] = .nan
+                        continue
+                    }
+                    guard let v = NumberParsing.parseDouble(b) else { return r }
+                    out[base + r] = v
+                }
+                return nil
+            }
+            if let r = failed {
+                doubles.removeLast(rows)
+                return failure(r, "a finite number")
+            }
+        case .string:
+            let base = codes.count
+            codes.append(contentsOf: repeatElement(0, count: rows))
+            var previous: Int32? = base > 0 ? codes[base - 1] : nil
+            let failed: Int? = codes.withUnsafeMutableBufferPointer { out in
+                for r in 0..<rows {
+                    guard let code = interner.code(for: bytes(r, &scratch), previous: previous) else { return r }
+                    out[base + r] = code
+                    previous = code
+                }
+                return nil
+            }
+            if let r = failed {
+                codes.removeLast(rows)
+                return failure(r, "valid UTF-8 text")
+            }
+        }
+        return nil
     }
 
     func finish() -> ColumnData {
         switch spec.kind {
         case .int: return .int(ints)
         case .double: return .double(doubles)
-        case .string: return .string(StringColumn(codes: interner.codes, levels: interner.levels))
+        case .string: return .string(StringColumn(codes: codes, levels: interner.levels))
         }
     }
 }
@@ -446,7 +682,6 @@ struct ColumnBuilder {
 /// Dictionary-encodes byte strings without creating a `String` per field:
 /// an open-addressing hash table over the distinct values' bytes.
 struct ByteInterner {
-    var codes: [Int32] = []
     var levels: [String] = []
     private var store: [UInt8] = []
     private var offsets: [Int] = [0]
@@ -483,14 +718,12 @@ struct ByteInterner {
         return h
     }
 
-    /// Returns false if the bytes are not valid UTF-8 (checked once per distinct value).
+    /// The code of a value, adding it as a new level when unseen; nil if the bytes are not valid
+    /// UTF-8 (checked once per distinct value). `previous` is tried first: consecutive rows often
+    /// repeat a value (the lines of one invoice).
     @inline(__always)
-    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        // Consecutive rows often repeat a value (lines of one invoice): check the last one first.
-        if let last = codes.last, equals(Int(last), bytes) {
-            codes.append(last)
-            return true
-        }
+    mutating func code(for bytes: UnsafeBufferPointer<UInt8>, previous: Int32?) -> Int32? {
+        if let previous, equals(Int(previous), bytes) { return previous }
         let h = ByteInterner.hash(bytes)
         let tag = h & 0xFFFF_FFFF_0000_0000
         let mask = slots.count - 1
@@ -500,38 +733,19 @@ struct ByteInterner {
             if entry == 0 { break }
             if entry & 0xFFFF_FFFF_0000_0000 == tag {
                 let code = Int(entry & 0xFFFF_FFFF) - 1
-                if equals(code, bytes) {
-                    codes.append(Int32(code))
-                    return true
-                }
+                if equals(code, bytes) { return Int32(code) }
             }
             i = (i + 1) & mask
         }
-        guard let s = String(validating: bytes, as: UTF8.self) else { return false }
+        guard let s = String(validating: bytes, as: UTF8.self) else { return nil }
         let code = Int32(levels.count)
         levels.append(s)
         hashes.append(h)
         store.append(contentsOf: bytes)
         offsets.append(store.count)
         slots[i] = tag | UInt64(code + 1)
-        codes.append(code)
         if levels.count * 2 > slots.count { grow() }
-        return true
-    }
-
-    /// Appends another interner's codes, re-coded into this one's levels (new levels keep their
-    /// first-seen order, so the result equals reading both parts in sequence).
-    mutating func append(contentsOf other: ByteInterner) {
-        var remap = [Int32](repeating: 0, count: other.levels.count)
-        other.store.withUnsafeBufferPointer { store in
-            for code in 0..<other.levels.count {
-                let bytes = UnsafeBufferPointer(rebasing: store[other.offsets[code]..<other.offsets[code + 1]])
-                _ = append(bytes)
-                remap[code] = codes.removeLast()
-            }
-        }
-        codes.reserveCapacity(codes.count + other.codes.count)
-        for c in other.codes { codes.append(remap[Int(c)]) }
+        return code
     }
 
     @inline(__always)

@@ -225,7 +225,7 @@ public final class Workbook {
         do {
             return try body()
         } catch let e as XMLSyntaxError {
-            throw DataError(file: file, message: "malformed XML in \(what) at byte \(e.offset): \(e.message)")
+            throw DataError(file: file, message: "malformed XML in \(what) at byte offset \(e.offset): \(e.message)")
         } catch let e as PartContentError {
             throw DataError(file: file, message: "\(what): \(e.message)")
         }

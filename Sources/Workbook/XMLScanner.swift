@@ -602,9 +602,25 @@ struct XMLStream<H: XMLEventHandler> {
             let used = try tokenizer.scan(bytes, isFinal: false, handler: &handler)
             if used < bytes.count { pending.append(contentsOf: bytes.slice(used, bytes.count)) }
         } else {
-            pending.append(contentsOf: bytes)
+            // Complete the carried-over token with a prefix of the chunk, then scan the rest of
+            // the chunk in place instead of copying all of it behind the carried-over bytes.
+            let carried = pending.count
+            let prefix = min(bytes.count, 4096)
+            pending.append(contentsOf: bytes.slice(0, prefix))
             let used = try pending.withUnsafeBufferPointer { try tokenizer.scan($0, isFinal: false, handler: &handler) }
-            pending.removeFirst(used)
+            if used >= carried {
+                pending.removeAll(keepingCapacity: true)
+                let offset = used - carried
+                let rest = bytes.slice(offset, bytes.count)
+                let usedRest = try tokenizer.scan(rest, isFinal: false, handler: &handler)
+                if usedRest < rest.count { pending.append(contentsOf: rest.slice(usedRest, rest.count)) }
+            } else {
+                // A token longer than the prefix (a long text): carry on the simple way.
+                pending.removeFirst(used)
+                pending.append(contentsOf: bytes.slice(prefix, bytes.count))
+                let usedAll = try pending.withUnsafeBufferPointer { try tokenizer.scan($0, isFinal: false, handler: &handler) }
+                pending.removeFirst(usedAll)
+            }
         }
     }
 

@@ -161,3 +161,64 @@ struct CSVReaderTests {
         try FileManager.default.removeItem(atPath: dir)
     }
 }
+
+@Suite("CSV reader blocks and threads")
+struct CSVBlockTests {
+    /// A file with quoted fields, doubled quotes and embedded line breaks, so that block
+    /// boundaries fall in every kind of place.
+    static func sample(rows: Int) -> [UInt8] {
+        var text = "id,name,value,skip\r\n"
+        for i in 0..<rows {
+            let name: String
+            switch i % 5 {
+            case 0: name = "\"a,\(i)\""
+            case 1: name = "\"say \"\"\(i)\"\"\""
+            case 2: name = "\"two\nlines \(i)\""
+            default: name = "plain\(i % 7)"
+            }
+            text += "\(i),\(name),\(Double(i) / 8),x\r\n"
+        }
+        return Array(text.utf8)
+    }
+
+    static let schema = CSVSchema([ColumnSpec("id", .int), ColumnSpec("name", .string), ColumnSpec("value", .double)])
+
+    func parse(_ bytes: [UInt8], block: Int, threads: Int) throws -> Table {
+        try bytes.withUnsafeBufferPointer {
+            try CSVReader.parse($0, source: "b.csv", schema: Self.schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads)
+        }
+    }
+
+    @Test("any block size and thread count gives the same table")
+    func sameTable() throws {
+        let bytes = Self.sample(rows: 3000)
+        let whole = try parse(bytes, block: 1 << 30, threads: 1)
+        #expect(whole.rowCount == 3000)
+        #expect(try whole.strings("name")[1] == "say \"1\"")
+        #expect(try whole.strings("name")[2] == "two\nlines 2")
+        for block in [1, 7, 100, 4096] {
+            for threads in [1, 2] {
+                #expect(try parse(bytes, block: block, threads: threads) == whole, "block \(block), threads \(threads)")
+            }
+        }
+    }
+
+    @Test("errors in later blocks name the right physical line")
+    func laterBlockErrors() throws {
+        var bytes = Self.sample(rows: 200)
+        // Row 153 (0-based) gets a bad value; the rows before it hold 31 embedded line breaks
+        // (rows 2, 7, ..., 152), so it sits on line 2 + 153 + 31.
+        let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "153,plain6,19.125,x", with: "153,plain6,oops,x")
+        #expect(text.contains("oops"))
+        bytes = Array(text.utf8)
+        for block in [50, 1 << 30] {
+            do {
+                _ = try parse(bytes, block: block, threads: 2)
+                Issue.record("expected an error")
+            } catch let e as DataError {
+                #expect(e.line == 186, "block \(block)")
+                #expect(e.column == 3)
+            }
+        }
+    }
+}

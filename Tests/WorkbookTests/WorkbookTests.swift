@@ -114,6 +114,16 @@ private let header = ["Invoice", "StockCode", "Description", "Quantity", "Invoic
     #expect(error?.message.contains("no workbook part 'xl/workbook.xml'") == true)
 }
 
+@Test func malformedWorkbookPartIsAnError() throws {
+    let dir = try makeTempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/badbook.xlsx"
+    try writeZip([("xl/workbook.xml", #"<workbook><sheets><sheet name="A" r:id="rId1"></sheets></workbook>"#)], to: path)
+    let error = dataError { _ = try Workbook.open(path: path) }
+    #expect(error?.file == path)
+    #expect(error?.message == "malformed XML in xl/workbook.xml at byte offset 46: end tag </sheets> does not match start tag <sheet>")
+}
+
 @Test func missingSheetPartIsAnError() throws {
     let dir = try makeTempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -419,6 +429,27 @@ private func scanInChunks(_ xml: String, chunk: Int, strings: [String] = []) thr
     #expect(try scanInChunks(xml, chunk: 1 << 20, strings: ["shared"]) == expected)
     for chunk in [1, 2, 3, 5, 7, 64] {
         #expect(try scanInChunks(xml, chunk: chunk, strings: ["shared"]) == expected, "chunk size \(chunk)")
+    }
+
+    // Texts and tags longer than a chunk, and many rows across chunk boundaries.
+    let long = String(repeating: "0123456789 &amp; ", count: 700)
+    let longDecoded = String(repeating: "0123456789 & ", count: 700)
+    let attrs = String(repeating: " x=\"1\"", count: 1_000)
+    var big = "<worksheet><sheetData>"
+    var bigExpected: [[String]] = []
+    for r in 1...300 {
+        big += "<row r=\"\(r)\"\(r % 50 == 0 ? attrs : "")><c r=\"A\(r)\"><v>\(r)</v></c>"
+        if r % 40 == 0 {
+            big += "<c r=\"B\(r)\" t=\"str\"><v>\(long)</v></c>"
+            bigExpected.append([String(r), longDecoded])
+        } else {
+            bigExpected.append([String(r)])
+        }
+        big += "</row>"
+    }
+    big += "</sheetData></worksheet>"
+    for chunk in [100, 3_000, 4_097, 9_000, 1 << 18] {
+        #expect(try scanInChunks(big, chunk: chunk) == bigExpected, "chunk size \(chunk)")
     }
 }
 
