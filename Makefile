@@ -16,7 +16,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)
 STAMPS := .build/stamps
-EXES := stage-data stage-prepare stage-eda stage-report
+EXES := stage-data stage-prepare stage-eda stage-clv stage-report
 
 # Data mirror: DATA_MIRROR from the environment, else ../shared/data when it exists.
 DATA_MIRROR ?= $(if $(wildcard ../shared/data),../shared/data,)
@@ -28,8 +28,9 @@ APT_PACKAGES := libgsl-dev libglpk-dev gnuplot-nox pkg-config zlib1g-dev
 RAW := data/raw
 PREP := data/processed/prepare
 EDA := data/processed/eda
+CLV := data/processed/clv
 
-.PHONY: all help deps build data prepare eda report test bench bench-compare clean distclean
+.PHONY: all help deps build data prepare eda clv report test bench bench-compare clean distclean
 
 all: reports/index.md ## Run the whole pipeline (installs system packages, builds, fetches data, runs every stage)
 
@@ -105,7 +106,14 @@ $(EDA)/manifest.json: stages/eda/params.yaml $(PREP_OUT) $(STAMPS)/stage-eda
 
 reports/eda.md: $(EDA)/manifest.json ;
 
-MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json
+clv: $(CLV)/manifest.json ## CLV models (BG/NBD, Pareto/NBD, Gamma-Gamma), validation, CDNOW replication -> reports/clv.md
+
+$(CLV)/manifest.json: stages/clv/params.yaml $(RAW)/online_retail_II.csv $(RAW)/CDNOW_master.txt $(RAW)/cdnow_customers_summary.csv $(STAMPS)/stage-clv
+	$(BIN)/stage-clv --params stages/clv/params.yaml --out $(CLV) --figures reports/figures/clv --report reports/clv.md
+
+reports/clv.md: $(CLV)/manifest.json ;
+
+MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json
 
 report: reports/index.md ## Index report with every stage's provenance
 
@@ -116,7 +124,7 @@ reports/index.md: $(MANIFESTS) $(STAMPS)/stage-report
 test: $(STAMPS)/build $(RAW)/manifest.json ## Run the tests (unit and integration; needs the data)
 	$(SWIFT) test
 
-bench: $(STAMPS)/build $(RAW)/manifest.json ## Benchmarks: CSV parsing throughput and peak memory
+bench: $(STAMPS)/build $(RAW)/manifest.json ## Benchmarks: CSV parsing throughput and peak memory, CLV fit times
 	$(BIN)/pipeline-bench --raw $(RAW)
 
 bench-compare: $(STAMPS)/build $(RAW)/manifest.json ## (optional, not in CI) the same tasks with pandas, in a throwaway virtualenv

@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "stage-data", targets: ["stage-data"]),
         .executable(name: "stage-prepare", targets: ["stage-prepare"]),
         .executable(name: "stage-eda", targets: ["stage-eda"]),
+        .executable(name: "stage-clv", targets: ["stage-clv"]),
         .executable(name: "stage-report", targets: ["stage-report"]),
         .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
     ],
@@ -31,13 +32,15 @@ let package = Package(
         .target(name: "RawData", dependencies: ["Tabular", "Provenance", "Workbook"]),
         .target(name: "Transactions", dependencies: ["Tabular"]),
         .target(name: "CLV", dependencies: ["CGSL", "Stats", "Tabular"]),
+        .target(name: "CLVAnalysis", dependencies: ["CLV", "Transactions", "Tabular", "Stats", "Reporting", "Provenance"]),
         .target(name: "Experiment", dependencies: ["Tabular", "Stats", "Provenance", "Reporting"]),
 
         .executableTarget(name: "stage-data", dependencies: ["Tabular", "Provenance", "RawData", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/data", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-prepare", dependencies: ["Tabular", "Provenance", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/prepare", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-eda", dependencies: ["Tabular", "Provenance", "Experiment", "Stats", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/eda", exclude: ["params.yaml"]),
+        .executableTarget(name: "stage-clv", dependencies: ["CLV", "CLVAnalysis", "Transactions", "Tabular", "Provenance", "Reporting", "Stats", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/clv", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-report", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
-        .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench"),
+        .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench"),
 
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Tabular", "Stats"]),
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Provenance", "Tabular"]),
         .testTarget(name: "TransactionsTests", dependencies: ["Transactions", "Tabular"]),
+        .testTarget(name: "CLVTests", dependencies: ["CLV", "Tabular", "Stats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance"]),
     ]
 )

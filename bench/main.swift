@@ -1,4 +1,8 @@
 import ArgumentParser
+import CLV
+import CLVAnalysis
+import Stats
+import Transactions
 import Foundation
 import Provenance
 import Reporting
@@ -73,9 +77,37 @@ struct Bench: ParsableCommand {
             print(row([file, Fmt.fixed(mb, 1), Fmt.fixed(median, 4), String(rows), Fmt.fixed(mb / median, 1),
                        Fmt.fixed(Double(rows) / median, 0), Fmt.fixed(peakKB * 1024 / size, 2) + "x"]))
         }
+        try clvBenchmarks()
+    }
+
+    /// Fit times (median of repeated fits) and the whole CLV analysis on Online Retail II.
+    func clvBenchmarks() throws {
+        disableGSLAbort()
+        func median(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+            var times: [Double] = []
+            for _ in 0..<runs {
+                let t0 = DispatchTime.now()
+                try body()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+            }
+            return times.sorted()[runs / 2]
+        }
+        let sample = try CustomerSummaries.read(path: raw + "/cdnow_customers_summary.csv")
+        let bg = try median(21) { _ = try BGNBD.fit(sample) }
+        let pareto = try median(7) { _ = try ParetoNBD.fit(sample) }
+        print("")
+        print("CLV fits on the 2,357-customer CDNOW sample (median of repeated fits)")
+        print(row(["model", "ms"]))
+        print(row(["BG/NBD", Fmt.fixed(bg * 1000, 2)]))
+        print(row(["Pareto/NBD", Fmt.fixed(pareto * 1000, 2)]))
+        var (params, _) = try Params.load(CLVParams.self, from: "stages/clv/params.yaml")
+        params.retail.file = raw + "/online_retail_II.csv"
+        params.cdnow.sampleFile = raw + "/cdnow_customers_summary.csv"
+        params.cdnow.master.file = raw + "/CDNOW_master.txt"
+        let whole = try median(1) { _ = try CLVAnalysis.run(params) }
+        print(row(["whole CLV analysis (s)", Fmt.fixed(whole, 2)]))
     }
 }
-
 /// A table row: first column left-aligned in 24 characters, the rest right-aligned in 12.
 func row(_ cells: [String]) -> String {
     cells.enumerated().map { i, c in

@@ -16,4 +16,7 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_deriv.h>
 static inline const char *cgsl_runtime_version(void) { return gsl_version; }
+/* CLV: the minimizer types are C globals, which Swift 6 rejects as shared mutable state. */
+static inline const gsl_multimin_fdfminimizer_type *cgsl_multimin_bfgs2(void) { return gsl_multimin_fdfminimizer_vector_bfgs2; }
+static inline const gsl_multimin_fminimizer_type *cgsl_multimin_nmsimplex2(void) { return gsl_multimin_fminimizer_nmsimplex2; }
 #endif

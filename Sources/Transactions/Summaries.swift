@@ -7,7 +7,8 @@ import Foundation
 /// the time from the first to the last calibration transaction; age T is the time from the first
 /// transaction to the end of calibration; all in `unitDays` days (7 = weeks). Days on or before
 /// `calibrationEnd` are calibration; days after it, up to `observationEnd`, are holdout.
-/// Customers whose first transaction falls in the holdout are not in the summaries.
+/// Customers whose first transaction falls in the holdout, or on the last calibration day itself
+/// (age T = 0: no time observed), are not in the summaries.
 public struct RFMSummaries: Sendable {
     public var customerIDs: [String]
     public var firstDay: [Int]
@@ -34,7 +35,7 @@ public struct RFMSummaries: Sendable {
                              observationEnd: observationEnd, unitDays: unitDays)
         for c in 0..<log.customerCount {
             let r = log.range(c)
-            guard let first = r.first, log.days[first] <= calibrationEnd else { continue }
+            guard let first = r.first, log.days[first] < calibrationEnd else { continue }
             var x = 0, last = log.days[first]
             var repeatValue = 0.0
             var holdoutCount = 0, holdoutValue = 0.0

@@ -1,0 +1,309 @@
+import CGSL
+import Foundation
+
+/// A model of repeat-transaction counts usable for CLV: expected transactions in (T, T + t] for a customer
+/// with summary (x, t_x, T). `t` is in the same time unit as the summaries; `t = .infinity` asks for the
+/// expected number of future transactions over the whole lifetime (finite only under conditions stated by
+/// each model).
+public protocol TransactionModel: Sendable {
+    func conditionalExpectedTransactions(_ t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double
+}
+
+/// BG/NBD model (Fader, Hardie & Lee 2005, "Counting your customers the easy way: an alternative to the
+/// Pareto/NBD model", Marketing Science 24(2)). While active, a customer buys at Poisson rate lambda ~
+/// Gamma(r, alpha); after each purchase she drops out with probability p ~ Beta(a, b).
+public struct BGNBD: TransactionModel, Sendable, Equatable {
+    public var r: Double
+    public var alpha: Double
+    public var a: Double
+    public var b: Double
+    /// Boundary parameters reported by `fit` (empty for a model built from parameters). When non-empty every
+    /// prediction throws `ModelUndefined`, because the MLE is a degenerate limit of the model.
+    public var boundary: [String]
+
+    public init(r: Double, alpha: Double, a: Double, b: Double, boundary: [String] = []) {
+        self.r = r
+        self.alpha = alpha
+        self.a = a
+        self.b = b
+        self.boundary = boundary
+    }
+
+    public static let parameterNames = ["r", "alpha", "a", "b"]
+
+    // MARK: likelihood
+
+    /// Log-likelihood of one customer, FHL (2005) eq. (6) in log-sum-exp form:
+    /// LL = ln G(r+x) - ln G(r) + r ln alpha + ln B(a, b+x) - ln B(a, b)
+    ///      + ln( (alpha+T)^-(r+x) + [x > 0] a/(b+x-1) (alpha+t_x)^-(r+x) ).
+    public func logLikelihood(x: Double, tx: Double, T: Double) -> Double {
+        let a1 = gsl_sf_lngamma(r + x) - gsl_sf_lngamma(r) + r * log(alpha)
+        let a2 = gsl_sf_lngamma(a + b) + gsl_sf_lngamma(b + x) - gsl_sf_lngamma(b) - gsl_sf_lngamma(a + b + x)
+        let e3 = -(r + x) * log(alpha + T)
+        guard x > 0 else { return a1 + a2 + e3 }
+        let e4 = log(a) - log(b + x - 1) - (r + x) * log(alpha + tx)
+        let m = max(e3, e4)
+        return a1 + a2 + m + log(exp(e3 - m) + exp(e4 - m))
+    }
+
+    /// Per-customer log-likelihoods.
+    public func logLikelihoods(_ s: CustomerSummaries) -> [Double] {
+        (0..<s.count).map { logLikelihood(x: s.frequency[$0], tx: s.recency[$0], T: s.age[$0]) }
+    }
+
+    /// Total log-likelihood (the fast kernel used by `fit`).
+    public func logLikelihood(_ s: CustomerSummaries) -> Double {
+        BGNBDKernel(CompressedSummaries(s)).logLikelihood(r, alpha, a, b, gradient: nil)
+    }
+
+    /// Total log-likelihood and its gradient d LL / d (r, alpha, a, b), analytic.
+    public func logLikelihoodGradient(_ s: CustomerSummaries) -> (logLikelihood: Double, gradient: [Double]) {
+        var g = [0.0, 0, 0, 0]
+        let ll = g.withUnsafeMutableBufferPointer {
+            BGNBDKernel(CompressedSummaries(s)).logLikelihood(r, alpha, a, b, gradient: $0.baseAddress!)
+        }
+        return (ll, g)
+    }
+
+    // MARK: fitting
+
+    /// Maximum-likelihood fit (see `FitResult` for the method, standard errors and boundary rules).
+    public static func fit(_ s: CustomerSummaries) throws -> (BGNBD, FitResult) {
+        let data = CompressedSummaries(s)
+        let kernel = BGNBDKernel(data)
+        let scaleT = data.meanAge
+        let prob = MLEProblem(model: "BG/NBD", names: parameterNames, kinds: [.shape, .scale, .shape, .shape],
+                              scales: [1, scaleT, 1, 1], n: data.customers) { p, g in
+            kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g)
+        }
+        // Deterministic starts: r in {0.25, 1} with alpha matching the observed purchase rate (r/alpha = mean x /
+        // mean T when nobody drops out), a in {0.5, 2}, b in {2, 8}.
+        let rate = max(data.meanFrequency, 0.05) / scaleT
+        var starts: [[Double]] = []
+        for r in [0.25, 1.0] { for a in [0.5, 2.0] { for b in [2.0, 8.0] { starts.append([r, r / rate, a, b]) } } }
+        let result = try Optimizer.fit(prob, candidates: starts, dataScales: [1, scaleT, 1, 1])
+        let e = result.estimates
+        return (BGNBD(r: e[0], alpha: e[1], a: e[2], b: e[3], boundary: result.boundary), result)
+    }
+
+    // MARK: predictions
+
+    private func checkUsable(_ quantity: String) throws(ModelUndefined) {
+        if !boundary.isEmpty {
+            throw ModelUndefined(quantity: quantity, reason: "the fitted BG/NBD is at a boundary of the parameter space (\(boundary.joined(separator: ", "))): the MLE is a degenerate limit of the model, so its predictions are not meaningful")
+        }
+        guard r > 0, alpha > 0, a > 0, b > 0, r.isFinite, alpha.isFinite, a.isFinite, b.isFinite else {
+            throw ModelUndefined(quantity: quantity, reason: "parameters must be finite and > 0 (r=\(r), alpha=\(alpha), a=\(a), b=\(b))")
+        }
+    }
+
+    /// P(customer still active at T | x, t_x, T) = 1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)).
+    public func probabilityAlive(x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
+        try checkUsable("P(alive)")
+        return alive(x: x, tx: tx, T: T)
+    }
+
+    func alive(x: Double, tx: Double, T: Double) -> Double {
+        guard x > 0 else { return 1 }
+        let lr = log(a) - log(b + x - 1) + (r + x) * (log(alpha + T) - log(alpha + tx))
+        return 1 / (1 + exp(lr))
+    }
+
+    /// Unconditional E[X(t)] for a new customer (FHL 2005 eq. 7):
+    /// (a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))].
+    /// Finite t: defined when a + b > 1 (the 2F1 needs c = a+b-1 > 0); valid for a < 1 too (analytic
+    /// continuation; the point a = 1 is a removable singularity, evaluated by interpolation). t = infinity:
+    /// (a+b-1)/(a-1) when a > 1, else infinite (throws).
+    public func expectedTransactions(_ t: Double) throws(ModelUndefined) -> Double {
+        let q = "E[X(t)]"
+        try checkUsable(q)
+        guard t >= 0, !t.isNaN else { throw ModelUndefined(quantity: q, reason: "t = \(t) must be >= 0") }
+        if t == 0 { return 0 }
+        if t == .infinity {
+            guard a > 1 else { throw ModelUndefined(quantity: q, reason: "a = \(a) <= 1: the expected number of lifetime transactions E[1/p] is infinite") }
+            return (a + b - 1) / (a - 1)
+        }
+        guard a + b > 1 else {
+            throw ModelUndefined(quantity: q, reason: "a + b = \(a + b) <= 1: the closed form needs 2F1(r, b; a+b-1; z) with a+b-1 > 0")
+        }
+        let (r, alpha, b) = (self.r, self.alpha, self.b)
+        let v = nearOne(a) { a in
+            let z = t / (alpha + t)
+            let lf = Hypergeometric.logTwoF1(r, b, a + b - 1, z)
+            let inner = lf.logMagnitude - r * log1p(t / alpha)
+            return (a + b - 1) / (a - 1) * (-expm1(inner)) * (lf.sign == 1 ? 1 : .nan)
+        }
+        guard v.isFinite else { throw ModelUndefined(quantity: q, reason: "2F1 evaluation failed for r=\(r), b=\(b), c=\(a + b - 1), z=\(t / (alpha + t))") }
+        return v
+    }
+
+    /// E[Y(t) | x, t_x, T]: expected transactions in (T, T+t] (FHL 2005 eq. 10):
+    /// (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))] * P(alive).
+    /// Finite t: defined whenever a+b+x-1 > 0 (always for x > 0), including a < 1 (FHL's own CDNOW example has
+    /// a = 0.79); a = 1 is a removable singularity handled by interpolation. t = infinity: requires a > 1
+    /// (otherwise the expected number of lifetime transactions is infinite) and equals (a+b+x-1)/(a-1) P(alive).
+    public func conditionalExpectedTransactions(_ t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
+        let q = "E[Y(t) | x, t_x, T]"
+        try checkUsable(q)
+        guard t >= 0, !t.isNaN, x >= 0, tx >= 0, T >= tx else {
+            throw ModelUndefined(quantity: q, reason: "need t >= 0, x >= 0, 0 <= t_x <= T (got t=\(t), x=\(x), t_x=\(tx), T=\(T))")
+        }
+        if t == 0 { return 0 }
+        let pAlive = alive(x: x, tx: tx, T: T)
+        if t == .infinity {
+            guard a > 1 else { throw ModelUndefined(quantity: q, reason: "a = \(a) <= 1: the expected number of lifetime transactions is infinite") }
+            return (a + b + x - 1) / (a - 1) * pAlive
+        }
+        guard a + b + x - 1 > 0 else {
+            throw ModelUndefined(quantity: q, reason: "a + b + x - 1 = \(a + b + x - 1) <= 0: the closed form needs 2F1(r+x, b+x; a+b+x-1; z) with a+b+x-1 > 0")
+        }
+        let (r, alpha, b) = (self.r, self.alpha, self.b)
+        let v = nearOne(a) { a in
+            let z = t / (alpha + T + t)
+            let lf = Hypergeometric.logTwoF1(r + x, b + x, a + b + x - 1, z)
+            let inner = lf.logMagnitude - (r + x) * log1p(t / (alpha + T))
+            return (a + b + x - 1) / (a - 1) * (-expm1(inner)) * (lf.sign == 1 ? 1 : .nan)
+        }
+        guard v.isFinite else {
+            throw ModelUndefined(quantity: q, reason: "2F1 evaluation failed for a=\(r + x), b=\(b + x), c=\(a + b + x - 1), z=\(t / (alpha + T + t))")
+        }
+        return v * pAlive
+    }
+
+    /// Conditional expectations for every customer of `s` over the next `t` time units.
+    public func conditionalExpectedTransactions(_ t: Double, for s: CustomerSummaries) throws(ModelUndefined) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(s.count)
+        for i in 0..<s.count { out.append(try conditionalExpectedTransactions(t, x: s.frequency[i], tx: s.recency[i], T: s.age[i])) }
+        return out
+    }
+}
+
+/// Evaluates f(a), a function with a removable singularity at a = 1 of the form g(a)/(a-1), by cubic
+/// interpolation from a = 1 +- h, 1 +- 2h when |a - 1| < h (h = 1e-3): interpolation error O(h^4) ~ 1e-12,
+/// cancellation in each node ~ eps/h ~ 1e-13.
+func nearOne(_ a: Double, _ f: (Double) -> Double) -> Double {
+    let h = 1e-3
+    let e = a - 1
+    guard abs(e) < h else { return f(a) }
+    let nodes: [Double] = [-2 * h, -h, h, 2 * h]
+    var acc = 0.0
+    for i in 0..<4 {
+        var li = 1.0
+        for j in 0..<4 where j != i { li *= (e - nodes[j]) / (nodes[i] - nodes[j]) }
+        acc += li * f(1 + nodes[i])
+    }
+    return acc
+}
+
+/// The BG/NBD likelihood over compressed summaries, with per-evaluation tables so that the per-customer work is
+/// two table lookups, one exp and one log1p.
+final class BGNBDKernel {
+    let d: CompressedSummaries
+    private var logAT: [Double]
+    private var invAT: [Double]
+    // Per x = 0...maxX: sum_{k<x} ln(r+k), sum 1/(r+k), ln B(a,b+x)-ln B(a,b) and its a, b derivatives, ln(b+x-1), 1/(b+x-1).
+    private var tabS: [Double], tabD: [Double], tabB: [Double], tabBa: [Double], tabBb: [Double], tabLb: [Double], tabIb: [Double]
+
+    init(_ d: CompressedSummaries) {
+        self.d = d
+        logAT = [Double](repeating: 0, count: d.times.count)
+        invAT = logAT
+        let m = d.maxX + 1
+        tabS = [Double](repeating: 0, count: m)
+        tabD = tabS; tabB = tabS; tabBa = tabS; tabBb = tabS; tabLb = tabS; tabIb = tabS
+    }
+
+    func logLikelihood(_ r: Double, _ alpha: Double, _ a: Double, _ b: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
+        let nt = d.times.count
+        d.times.withUnsafeBufferPointer { tp in
+            logAT.withUnsafeMutableBufferPointer { la in
+                invAT.withUnsafeMutableBufferPointer { ia in
+                    for k in 0..<nt {
+                        let v = alpha + tp[k]
+                        la[k] = log(v)
+                        ia[k] = 1 / v
+                    }
+                }
+            }
+        }
+        let maxX = d.maxX
+        if maxX > 0 {
+            var s = 0.0, dr = 0.0, lb = 0.0, lba = 0.0, lbb = 0.0
+            let ab = a + b
+            for x in 1...maxX {
+                let k = Double(x - 1)
+                let lbk = log(b + k)
+                s += log(r + k)
+                dr += 1 / (r + k)
+                lb += lbk - log(ab + k)
+                let iab = 1 / (ab + k), ib = 1 / (b + k)
+                lba -= iab
+                lbb += ib - iab
+                tabS[x] = s; tabD[x] = dr; tabB[x] = lb; tabBa[x] = lba; tabBb[x] = lbb
+                tabLb[x] = lbk; tabIb[x] = ib
+            }
+        }
+        let lalpha = log(alpha), la = log(a)
+        let ia = 1 / a
+        var total = 0.0, wsum = 0.0
+        var gr = 0.0, gal = 0.0, ga = 0.0, gb = 0.0
+        let wantGrad = gradient != nil
+        let n = d.x.count
+        d.x.withUnsafeBufferPointer { xs in
+        d.txIndex.withUnsafeBufferPointer { itx in
+        d.TIndex.withUnsafeBufferPointer { iT in
+        d.weight.withUnsafeBufferPointer { w in
+        logAT.withUnsafeBufferPointer { lt in
+        invAT.withUnsafeBufferPointer { it in
+        tabS.withUnsafeBufferPointer { S in
+        tabD.withUnsafeBufferPointer { D in
+        tabB.withUnsafeBufferPointer { B in
+        tabBa.withUnsafeBufferPointer { Ba in
+        tabBb.withUnsafeBufferPointer { Bb in
+        tabLb.withUnsafeBufferPointer { Lb in
+        tabIb.withUnsafeBufferPointer { Ib in
+            for i in 0..<n {
+                let x = Int(xs[i])
+                let wi = w[i]
+                let jT = Int(iT[i])
+                wsum += wi
+                if x == 0 {
+                    total -= wi * r * lt[jT]
+                    if wantGrad {
+                        gr -= wi * lt[jT]
+                        gal -= wi * r * it[jT]
+                    }
+                    continue
+                }
+                let jx = Int(itx[i])
+                let rx = r + Double(x)
+                let e3 = -rx * lt[jT]
+                let e4 = la - Lb[x] - rx * lt[jx]
+                // log(e^e3 + e^e4) = max + log(1 + e), e = e^(min - max) in (0, 1]; log(1 + e) rather than
+                // log1p(e) is faster and its absolute error (what matters in a sum) is still ~1e-16.
+                let m: Double, e: Double, p3: Double, p4: Double
+                if e3 >= e4 {
+                    e = exp(e4 - e3); m = e3
+                    p3 = 1 / (1 + e); p4 = e * p3
+                } else {
+                    e = exp(e3 - e4); m = e4
+                    p4 = 1 / (1 + e); p3 = e * p4
+                }
+                total += wi * (S[x] + B[x] + m + log(1 + e))
+                if wantGrad {
+                    gr += wi * (D[x] - p3 * lt[jT] - p4 * lt[jx])
+                    gal -= wi * rx * (p3 * it[jT] + p4 * it[jx])
+                    ga += wi * (Ba[x] + p4 * ia)
+                    gb += wi * (Bb[x] - p4 * Ib[x])
+                }
+            }
+        }}}}}}}}}}}}}
+        // Terms common to every customer: r ln alpha (gradient ln alpha and r/alpha).
+        total += wsum * r * lalpha
+        if let g = gradient {
+            g[0] = gr + wsum * lalpha; g[1] = gal + wsum * r / alpha; g[2] = ga; g[3] = gb
+        }
+        return total
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Tabular
+
+/// Errors raised for invalid inputs or failed fits.
+public enum CLVError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The customer summaries or arguments are not usable; the message says which value and why.
+    case invalidInput(String)
+    /// The maximum-likelihood fit could not produce any finite solution.
+    case fitFailed(String)
+
+    public var description: String {
+        switch self {
+        case .invalidInput(let m): return "invalid input: \(m)"
+        case .fitFailed(let m): return "fit failed: \(m)"
+        }
+    }
+}
+
+/// A prediction that the model cannot make for these parameters (instead of returning an infinity or a
+/// meaningless number). `reason` says why, e.g. "a = 0.79 <= 1: expected lifetime transactions are infinite".
+public struct ModelUndefined: Error, CustomStringConvertible, Equatable, Sendable {
+    public var quantity: String
+    public var reason: String
+    public init(quantity: String, reason: String) {
+        self.quantity = quantity
+        self.reason = reason
+    }
+    public var description: String { "\(quantity) is undefined: \(reason)" }
+}
+
+/// Per-customer RFM summaries, the input of every model in this module.
+///
+/// * `frequency` x: number of repeat transactions (whole number >= 0).
+/// * `recency` t_x: time of the last repeat transaction, measured from the first transaction (0 when x = 0).
+/// * `age` T: time between the first transaction and the end of the calibration period (> 0).
+/// * `monetary` m: mean value of the repeat transactions; NaN when x = 0 (zeros given for x = 0 are
+///   stored as NaN). Only the Gamma-Gamma model uses it; when not available the whole column is NaN.
+///
+/// Recency and age are in one time unit of the caller's choosing (weeks in the CDNOW examples); the model
+/// scale parameters (alpha, beta) come out in that unit. See `discountedCLV` for how the unit is declared.
+public struct CustomerSummaries: Sendable, Equatable {
+    public let frequency: [Double]
+    public let recency: [Double]
+    public let age: [Double]
+    public let monetary: [Double]
+
+    public var count: Int { frequency.count }
+    /// True when a monetary value was supplied for the customers with repeat transactions.
+    public var hasMonetary: Bool { zip(frequency, monetary).contains { $0.0 > 0 && !$0.1.isNaN } }
+
+    /// Validates and stores the summaries. Throws `CLVError.invalidInput` naming the first bad customer (0-based
+    /// index) and the rule it breaks.
+    public init(frequency: [Double], recency: [Double], age: [Double], monetary: [Double]? = nil) throws {
+        let n = frequency.count
+        guard recency.count == n, age.count == n else {
+            throw CLVError.invalidInput("frequency, recency and age must have equal length (got \(n), \(recency.count), \(age.count))")
+        }
+        if let m = monetary, m.count != n {
+            throw CLVError.invalidInput("monetary has \(m.count) values but there are \(n) customers")
+        }
+        guard n > 0 else { throw CLVError.invalidInput("no customers") }
+        var mon = monetary ?? [Double](repeating: .nan, count: n)
+        for i in 0..<n {
+            let x = frequency[i], tx = recency[i], T = age[i]
+            guard x.isFinite, x >= 0, x == x.rounded() else {
+                throw CLVError.invalidInput("customer \(i): frequency \(x) is not a whole number >= 0")
+            }
+            guard T.isFinite, T > 0 else {
+                throw CLVError.invalidInput("customer \(i): age T = \(T) must be finite and > 0")
+            }
+            guard tx.isFinite, tx >= 0 else {
+                throw CLVError.invalidInput("customer \(i): recency t_x = \(tx) must be finite and >= 0")
+            }
+            guard tx <= T * (1 + 1e-12) else {
+                throw CLVError.invalidInput("customer \(i): recency t_x = \(tx) exceeds age T = \(T)")
+            }
+            if x == 0 && tx != 0 {
+                throw CLVError.invalidInput("customer \(i): frequency 0 requires recency 0 (got \(tx))")
+            }
+            if monetary != nil {
+                let m = mon[i]
+                if x == 0 {
+                    guard m.isNaN || m == 0 else {
+                        throw CLVError.invalidInput("customer \(i): frequency 0 but monetary value \(m) (expected NaN or 0)")
+                    }
+                    mon[i] = .nan
+                } else {
+                    guard m.isNaN || (m.isFinite && m > 0) else {
+                        throw CLVError.invalidInput("customer \(i): monetary value \(m) must be > 0 (or NaN when unknown)")
+                    }
+                }
+            }
+        }
+        self.frequency = frequency
+        self.recency = recency.enumerated().map { min($0.element, age[$0.offset]) }
+        self.age = age
+        self.monetary = mon
+    }
+
+    /// Reads the named columns of a table (for example one read with `CSVReader`).
+    public init(table: Table, frequency: String = "frequency", recency: String = "recency", age: String = "T",
+                monetary: String? = nil) throws {
+        try self.init(frequency: try table.doubles(frequency), recency: try table.doubles(recency),
+                      age: try table.doubles(age), monetary: try monetary.map { try table.doubles($0) })
+    }
+
+    /// Reads a CSV file with the given column names (default `frequency,recency,T` as in the CDNOW summary).
+    public static func read(path: String, frequency: String = "frequency", recency: String = "recency",
+                            age: String = "T", monetary: String? = nil) throws -> CustomerSummaries {
+        var cols = [ColumnSpec(frequency, .double), ColumnSpec(recency, .double), ColumnSpec(age, .double)]
+        if let m = monetary { cols.append(ColumnSpec(m, .double, nullable: true)) }
+        let table = try CSVReader.read(path: path, schema: CSVSchema(cols))
+        return try CustomerSummaries(table: table, frequency: frequency, recency: recency, age: age, monetary: monetary)
+    }
+
+    /// The customers at the given indices.
+    public func subset(_ indices: [Int]) throws -> CustomerSummaries {
+        try CustomerSummaries(frequency: indices.map { frequency[$0] }, recency: indices.map { recency[$0] },
+                              age: indices.map { age[$0] }, monetary: indices.map { monetary[$0] })
+    }
+}
+
+/// Compressed form of the summaries for the likelihood loops: identical (x, t_x, T) triples are merged with a
+/// weight, and every distinct time value is stored once so that log(alpha + t) is computed once per value.
+struct CompressedSummaries: Sendable {
+    let customers: Int
+    /// Distinct values of t_x and T (sorted); always contains 0.
+    let times: [Double]
+    let x: [Int32]
+    let txIndex: [Int32]
+    let TIndex: [Int32]
+    let weight: [Double]
+    let maxX: Int
+    let meanAge: Double
+    let meanFrequency: Double
+
+    init(_ s: CustomerSummaries) {
+        customers = s.count
+        var keys: [(Int32, Double, Double)] = []
+        keys.reserveCapacity(s.count)
+        for i in 0..<s.count { keys.append((Int32(s.frequency[i]), s.recency[i], s.age[i])) }
+        keys.sort { a, b in
+            if a.0 != b.0 { return a.0 < b.0 }
+            if a.2 != b.2 { return a.2 < b.2 }
+            return a.1 < b.1
+        }
+        var timeSet = Set<Double>([0])
+        for k in keys { timeSet.insert(k.1); timeSet.insert(k.2) }
+        let times = timeSet.sorted()
+        var index: [Double: Int32] = [:]
+        for (i, t) in times.enumerated() { index[t] = Int32(i) }
+        var xs: [Int32] = [], itx: [Int32] = [], iT: [Int32] = [], w: [Double] = []
+        for k in keys {
+            if let last = xs.indices.last, xs[last] == k.0, times[Int(itx[last])] == k.1, times[Int(iT[last])] == k.2 {
+                w[last] += 1
+            } else {
+                xs.append(k.0); itx.append(index[k.1]!); iT.append(index[k.2]!); w.append(1)
+            }
+        }
+        self.times = times
+        self.x = xs
+        self.txIndex = itx
+        self.TIndex = iT
+        self.weight = w
+        self.maxX = Int(xs.max() ?? 0)
+        self.meanAge = s.age.reduce(0, +) / Double(s.count)
+        self.meanFrequency = s.frequency.reduce(0, +) / Double(s.count)
+    }
+}

@@ -1,0 +1,482 @@
+import CGSL
+import Foundation
+import Stats
+
+/// A two-sided confidence interval.
+public struct ConfidenceInterval: Sendable, Equatable, CustomStringConvertible {
+    public var lower: Double
+    public var upper: Double
+    public var level: Double
+    public init(lower: Double, upper: Double, level: Double) {
+        self.lower = lower
+        self.upper = upper
+        self.level = level
+    }
+    public func contains(_ v: Double) -> Bool { lower <= v && v <= upper }
+    public var description: String { "[\(lower), \(upper)]" }
+}
+
+/// The outcome of a maximum-likelihood fit.
+///
+/// * Optimisation is over theta_i = log(p_i / scale_i) (scale 1 for shape parameters, the mean age T for the
+///   time-scale parameters alpha and beta, the mean spend for gamma), so every parameter stays positive and the
+///   problem is well scaled. The objective is the mean negative log-likelihood, with analytic gradients
+///   (BG/NBD, Gamma-Gamma fully analytic; Pareto/NBD analytic except where 2F1(1, P; Q; z) has z > 0.9 and a
+///   continued fraction is used, whose P, Q, z derivatives are central differences).
+/// * Search: the log-likelihood is evaluated at 4-8 deterministic starting points; GSL's
+///   `vector_bfgs2` runs from the best two until the mean-log-likelihood gradient is < 1e-6 (or GSL reports no
+///   progress with it < 1e-5); if neither run converges, `nmsimplex2` runs from the best start and BFGS polishes
+///   its result. The best converged run is refined by up to 4 Newton steps with the numeric Hessian (accepted
+///   only if the likelihood does not drop and the gradient shrinks). `converged` is true when BFGS/simplex
+///   converged or the final mean gradient is < 1e-7. Same input, same result, bit for bit (no randomness,
+///   no threads, fixed summation order).
+/// * `standardErrors`: from the inverse of the Hessian of the negative log-likelihood with respect to
+///   log-parameters, computed by central differences (step 1e-4 in log units) of the analytic gradient, and
+///   mapped to the natural scale with the delta method: se(p) = p * se(log p). NaN when the Hessian is not
+///   positive definite (e.g. at a boundary, or with unidentified parameters).
+/// * `confidenceIntervals` (95%): computed on the log scale and transformed back, exp(log p +- 1.96 se(log p)),
+///   so they are asymmetric and always positive (better coverage for positive parameters than p +- 1.96 se).
+/// * `gradientNorm`: Euclidean norm of the gradient of the total log-likelihood with respect to the
+///   log-parameters at the solution.
+/// * `boundary`: names of parameters at the edge of the parameter space. A shape parameter (r, a, b, s, p, q) is
+///   reported when its estimate is < 1e-4 (collapsed to 0) or > 1e4 (exploded); a scale parameter (alpha, beta,
+///   gamma) when its ratio to the data scale (mean customer age T, or mean spend for gamma) is < 1e-4 or > 1e4.
+///   Also reported: a parameter whose move alone to either threshold (1e-4 or 1e4 times its reference scale)
+///   does not lower the log-likelihood by more than 1e-9 relative (the likelihood rises or stays flat towards
+///   the edge, so the optimiser stopped on a slope, or the parameter is not identified, as a and b are when
+///   nobody repeats). A non-empty list means the MLE is (close to) a limiting sub-model; models returned by
+///   `fit` carry the list and refuse to make predictions (they throw `ModelUndefined`).
+public struct FitResult: Sendable, CustomStringConvertible {
+    public var model: String
+    public var parameterNames: [String]
+    public var estimates: [Double]
+    public var standardErrors: [Double]
+    public var confidenceIntervals: [ConfidenceInterval]
+    public var logLikelihood: Double
+    public var aic: Double
+    public var bic: Double
+    /// Number of customers whose likelihood was used.
+    public var n: Int
+    public var converged: Bool
+    /// GSL's status text for the final iteration (`gsl_strerror`), plus our own notes after a semicolon.
+    public var status: String
+    /// "bfgs2" (gsl_multimin_fdfminimizer_vector_bfgs2) or "nmsimplex2" (gsl_multimin_fminimizer_nmsimplex2).
+    public var method: String
+    public var iterations: Int
+    public var gradientNorm: Double
+    public var boundary: [String]
+    /// One line per boundary parameter with the estimate and the threshold.
+    public var boundaryDetails: [String]
+    /// Starting points tried (natural scale) and other remarks.
+    public var notes: [String]
+
+    public func estimate(_ name: String) -> Double? {
+        parameterNames.firstIndex(of: name).map { estimates[$0] }
+    }
+
+    public var description: String {
+        var s = "\(model) fit (\(method), \(converged ? "converged" : "NOT converged"), \(iterations) iterations, |grad| = \(gradientNorm), status: \(status))\n"
+        for i in parameterNames.indices {
+            s += "  \(parameterNames[i]) = \(estimates[i])  se \(standardErrors[i])  95% CI \(confidenceIntervals[i])\n"
+        }
+        s += "  LL = \(logLikelihood), AIC = \(aic), BIC = \(bic), n = \(n)"
+        if !boundary.isEmpty { s += "\n  boundary: " + boundaryDetails.joined(separator: "; ") }
+        return s
+    }
+}
+
+enum ParameterKind { case shape, scale }
+
+/// Thresholds for boundary detection (see `FitResult.boundary`).
+enum BoundaryRule {
+    static let low = 1e-4
+    static let high = 1e4
+    /// Relative log-likelihood tolerance of the edge probe.
+    static let edgeTolerance = 1e-9
+}
+
+/// A likelihood to maximise: `evaluate(p, grad)` returns the total log-likelihood at natural parameters `p`
+/// and, when `grad` is non-nil, stores d LL / d p there.
+final class MLEProblem {
+    typealias Evaluate = (UnsafePointer<Double>, UnsafeMutablePointer<Double>?) -> Double
+    let model: String
+    let names: [String]
+    let kinds: [ParameterKind]
+    let scales: [Double]
+    let n: Int
+    let evaluate: Evaluate
+    var dim: Int { names.count }
+    /// Likelihood evaluations so far (reported in the fit notes).
+    var evaluations = 0
+    // Scratch buffers (no allocation per evaluation).
+    var p: [Double]
+    var g: [Double]
+    /// |theta| beyond this gets a quadratic penalty, keeping the optimiser inside exp(+-18.4) = 1e-8 .. 1e8.
+    static let thetaBound = 18.420680743952367
+
+    init(model: String, names: [String], kinds: [ParameterKind], scales: [Double], n: Int, evaluate: @escaping Evaluate) {
+        self.model = model
+        self.names = names
+        self.kinds = kinds
+        self.scales = scales
+        self.n = n
+        self.evaluate = evaluate
+        p = [Double](repeating: 0, count: names.count)
+        g = [Double](repeating: 0, count: names.count)
+    }
+
+    func natural(_ theta: [Double]) -> [Double] { zip(theta, scales).map { $1 * exp($0) } }
+    func theta(_ natural: [Double]) -> [Double] { zip(natural, scales).map { log($0 / $1) } }
+
+    /// Objective: mean negative log-likelihood plus the box penalty, and its gradient wrt theta.
+    // Cache of the last evaluation (theta, LL, d LL / d p): GSL's bfgs2 line search often asks for the gradient
+    // at a point whose value it has just requested, so every evaluation computes the gradient as well.
+    private var cacheTheta: [Double] = []
+    private var cacheLL = Double.nan
+    static let alwaysGradient = true
+
+    func objective(_ theta: UnsafePointer<Double>, stride: Int, gradOut: UnsafeMutablePointer<Double>?, gradStride: Int) -> Double {
+        let k = dim
+        var penalty = 0.0
+        var hit = cacheTheta.count == k
+        for i in 0..<k {
+            let th = theta[i * stride]
+            if hit && cacheTheta[i].bitPattern != th.bitPattern { hit = false }
+            let over = abs(th) - MLEProblem.thetaBound
+            if over > 0 { penalty += over * over }
+        }
+        let inv = 1.0 / Double(n)
+        if !hit || (gradOut != nil && !MLEProblem.alwaysGradient) {
+            if cacheTheta.count != k { cacheTheta = [Double](repeating: 0, count: k) }
+            for i in 0..<k {
+                cacheTheta[i] = theta[i * stride]
+                p[i] = scales[i] * exp(cacheTheta[i])
+            }
+            evaluations += 1
+            let withGrad = gradOut != nil || MLEProblem.alwaysGradient
+            cacheLL = p.withUnsafeBufferPointer { pb in
+                g.withUnsafeMutableBufferPointer { gb in
+                    evaluate(pb.baseAddress!, withGrad ? gb.baseAddress! : nil)
+                }
+            }
+            if !withGrad { cacheTheta = [] }
+        }
+        let ll = cacheLL
+        guard ll.isFinite else {
+            if let go = gradOut { for i in 0..<k { go[i * gradStride] = 0 } }
+            return 1e100
+        }
+        if let go = gradOut {
+            for i in 0..<k {
+                let th = theta[i * stride]
+                let over = abs(th) - MLEProblem.thetaBound
+                var d = -g[i] * p[i] * inv
+                if over > 0 { d += 2 * over * (th > 0 ? 1 : -1) }
+                go[i * gradStride] = d.isFinite ? d : 0
+            }
+        }
+        return -ll * inv + penalty
+    }
+
+    /// Total LL and its gradient wrt log-parameters (no penalty) at theta.
+    func logLikelihoodAndThetaGradient(_ theta: [Double]) -> (Double, [Double]) {
+        let pp = natural(theta)
+        evaluations += 1
+        var gg = [Double](repeating: 0, count: dim)
+        let ll = pp.withUnsafeBufferPointer { pb in gg.withUnsafeMutableBufferPointer { evaluate(pb.baseAddress!, $0.baseAddress!) } }
+        return (ll, (0..<dim).map { gg[$0] * pp[$0] })
+    }
+
+    func logLikelihood(_ theta: [Double]) -> Double {
+        let pp = natural(theta)
+        evaluations += 1
+        return pp.withUnsafeBufferPointer { evaluate($0.baseAddress!, nil) }
+    }
+}
+
+private func problemFrom(_ params: UnsafeMutableRawPointer?) -> MLEProblem {
+    Unmanaged<MLEProblem>.fromOpaque(params!).takeUnretainedValue()
+}
+
+private let fCallback: @convention(c) (UnsafePointer<gsl_vector>?, UnsafeMutableRawPointer?) -> Double = { v, params in
+    let prob = problemFrom(params)
+    let vec = v!.pointee
+    return prob.objective(vec.data, stride: vec.stride, gradOut: nil, gradStride: 1)
+}
+
+private let dfCallback: @convention(c) (UnsafePointer<gsl_vector>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<gsl_vector>?) -> Void = { v, params, df in
+    let prob = problemFrom(params)
+    let vec = v!.pointee
+    let out = df!.pointee
+    _ = prob.objective(vec.data, stride: vec.stride, gradOut: out.data, gradStride: out.stride)
+}
+
+private let fdfCallback: @convention(c) (UnsafePointer<gsl_vector>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<gsl_vector>?) -> Void = { v, params, f, df in
+    let prob = problemFrom(params)
+    let vec = v!.pointee
+    let out = df!.pointee
+    f!.pointee = prob.objective(vec.data, stride: vec.stride, gradOut: out.data, gradStride: out.stride)
+}
+
+private func statusText(_ s: Int32) -> String { String(cString: gsl_strerror(s)) }
+
+struct RunOutcome {
+    var theta: [Double]
+    var objective: Double
+    var converged: Bool
+    var status: String
+    var method: String
+    var iterations: Int
+    var evaluations = 0
+}
+
+enum Optimizer {
+    /// BFGS stops when the gradient of the mean log-likelihood (per customer) wrt log-parameters is below this;
+    /// Newton steps with the numeric Hessian then refine the optimum (see `newtonPolish`).
+    static let gradientTolerance = 1e-6
+    /// Accepted when BFGS stops making progress (GSL_ENOPROG) with a gradient this small.
+    static let looseGradientTolerance = 1e-5
+    /// Final convergence criterion on the mean log-likelihood gradient after Newton refinement.
+    static let finalGradientTolerance = 1e-7
+    static let maxIterations = 500
+
+    static func bfgs(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
+        let k = prob.dim
+        let unmanaged = Unmanaged.passUnretained(prob)
+        var fdf = gsl_multimin_function_fdf(f: fCallback, df: dfCallback, fdf: fdfCallback, n: k,
+                                            params: unmanaged.toOpaque())
+        let x = gsl_vector_alloc(k)!
+        defer { gsl_vector_free(x) }
+        for i in 0..<k { gsl_vector_set(x, i, start[i]) }
+        let s = gsl_multimin_fdfminimizer_alloc(cgsl_multimin_bfgs2(), k)!
+        defer { gsl_multimin_fdfminimizer_free(s) }
+        var status = gsl_multimin_fdfminimizer_set(s, &fdf, x, 0.1, 0.1)
+        var iterations = 0
+        var converged = false
+        func gradNorm() -> Double {
+            let gvec = gsl_multimin_fdfminimizer_gradient(s)!
+            var acc = 0.0
+            for i in 0..<k { let v = gsl_vector_get(gvec, i); acc += v * v }
+            return acc.squareRoot()
+        }
+        if status == GSL_SUCCESS {
+            if gradNorm() < gradientTolerance { converged = true }
+            while !converged && iterations < maxIterations {
+                iterations += 1
+                status = gsl_multimin_fdfminimizer_iterate(s)
+                if status != GSL_SUCCESS { break }
+                if gradNorm() < gradientTolerance { converged = true }
+            }
+        }
+        let fval = gsl_multimin_fdfminimizer_minimum(s)
+        if !converged && status == GSL_ENOPROG && gradNorm() < looseGradientTolerance && fval.isFinite {
+            converged = true
+        }
+        let xs = gsl_multimin_fdfminimizer_x(s)!
+        let theta = (0..<k).map { gsl_vector_get(xs, $0) }
+        var text = statusText(status)
+        if !converged && iterations >= maxIterations { text += "; iteration limit \(maxIterations) reached" }
+        return RunOutcome(theta: theta, objective: fval, converged: converged && fval < 1e99, status: text,
+                          method: "bfgs2", iterations: iterations)
+    }
+
+    static func simplex(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
+        let k = prob.dim
+        let unmanaged = Unmanaged.passUnretained(prob)
+        var fn = gsl_multimin_function(f: fCallback, n: k, params: unmanaged.toOpaque())
+        let x = gsl_vector_alloc(k)!
+        let step = gsl_vector_alloc(k)!
+        defer { gsl_vector_free(x); gsl_vector_free(step) }
+        for i in 0..<k { gsl_vector_set(x, i, start[i]); gsl_vector_set(step, i, 0.5) }
+        let s = gsl_multimin_fminimizer_alloc(cgsl_multimin_nmsimplex2(), k)!
+        defer { gsl_multimin_fminimizer_free(s) }
+        var status = gsl_multimin_fminimizer_set(s, &fn, x, step)
+        var iterations = 0
+        var converged = false
+        while status == GSL_SUCCESS && iterations < 5000 {
+            iterations += 1
+            status = gsl_multimin_fminimizer_iterate(s)
+            if status != GSL_SUCCESS { break }
+            let size = gsl_multimin_fminimizer_size(s)
+            if gsl_multimin_test_size(size, 1e-7) == GSL_SUCCESS { converged = true; break }
+        }
+        let xs = gsl_multimin_fminimizer_x(s)!
+        let theta = (0..<k).map { gsl_vector_get(xs, $0) }
+        let fval = gsl_multimin_fminimizer_minimum(s)
+        return RunOutcome(theta: theta, objective: fval, converged: converged && fval < 1e99,
+                          status: statusText(status) + (converged ? "" : "; simplex did not shrink below 1e-7"),
+                          method: "nmsimplex2", iterations: iterations)
+    }
+
+    /// Multi-start maximum likelihood:
+    /// 1. the objective is evaluated at every deterministic candidate start; BFGS runs from the best two;
+    /// 2. if neither converges, Nelder-Mead (nmsimplex2) runs from the best candidate and BFGS polishes its
+    ///    result (reported as method "nmsimplex2");
+    /// 3. the converged run with the highest likelihood wins (if none converged: the highest likelihood, with
+    ///    `converged = false`).
+    static func fit(_ prob: MLEProblem, candidates: [[Double]], dataScales: [Double]) throws -> FitResult {
+        let thetas = candidates.map { prob.theta($0) }
+        var scored: [(Int, Double)] = []
+        for (i, th) in thetas.enumerated() {
+            let ll = prob.logLikelihood(th)
+            scored.append((i, ll.isFinite ? -ll : Double.infinity))
+        }
+        scored.sort { (u: (Int, Double), v: (Int, Double)) -> Bool in
+            u.1 < v.1 || (u.1 == v.1 && u.0 < v.0)
+        }
+        var runs: [RunOutcome] = []
+        for (i, _) in scored.prefix(2) {
+            let before = prob.evaluations
+            runs.append(bfgs(prob, start: thetas[i]))
+            runs[runs.count - 1].evaluations = prob.evaluations - before
+        }
+        var notes = ["starts (natural scale) tried with BFGS: " + scored.prefix(2).map { "\(candidates[$0.0])" }.joined(separator: ", "),
+                     "BFGS runs: " + runs.map { "\($0.iterations) iterations, \($0.evaluations) evaluations, -LL/n = \($0.objective), \($0.converged ? "converged" : "not converged")" }.joined(separator: "; ")]
+        if !runs.contains(where: \.converged) {
+            let best = scored[0].0
+            var sx = simplex(prob, start: thetas[best])
+            let polish = bfgs(prob, start: sx.theta)
+            if polish.objective.isFinite && polish.objective <= sx.objective {
+                sx.theta = polish.theta
+                sx.objective = polish.objective
+                sx.converged = polish.converged || sx.converged
+                sx.status += "; then bfgs2 polish: " + polish.status
+                sx.iterations += polish.iterations
+            }
+            notes.append("BFGS did not converge from any start; fell back to nmsimplex2 from \(candidates[best])")
+            runs.append(sx)
+        }
+        let pool = runs.contains(where: \.converged) ? runs.filter(\.converged) : runs
+        guard var best = pool.filter({ $0.objective.isFinite && $0.objective < 1e99 }).min(by: { $0.objective < $1.objective }) else {
+            throw CLVError.fitFailed("\(prob.model): no starting point gave a finite likelihood")
+        }
+        let (theta, hessian, steps) = newtonPolish(prob, best.theta)
+        best.theta = theta
+        if steps > 0 { best.status += "; \(steps) Newton refinement step\(steps == 1 ? "" : "s")" }
+        notes.append("likelihood evaluations in total: \(prob.evaluations)")
+        return summarize(prob, best, hessian: hessian, dataScales: dataScales, notes: notes)
+    }
+
+    /// Hessian of -LL (total) wrt theta by central differences (step 1e-4) of the analytic gradient, symmetrised,
+    /// and the gradient of LL at theta.
+    static func hessian(_ prob: MLEProblem, _ theta: [Double]) -> (H: [Double], ll: Double, grad: [Double]) {
+        let k = prob.dim
+        let (ll, grad) = prob.logLikelihoodAndThetaGradient(theta)
+        let h = 1e-4
+        var H = [Double](repeating: 0, count: k * k)
+        for j in 0..<k {
+            var tp = theta, tm = theta
+            tp[j] += h
+            tm[j] -= h
+            let gp = prob.logLikelihoodAndThetaGradient(tp).1
+            let gm = prob.logLikelihoodAndThetaGradient(tm).1
+            for i in 0..<k { H[i * k + j] = -(gp[i] - gm[i]) / (2 * h) }
+        }
+        for i in 0..<k {
+            for j in 0..<k where j > i {
+                let m = 0.5 * (H[i * k + j] + H[j * k + i])
+                H[i * k + j] = m
+                H[j * k + i] = m
+            }
+        }
+        return (H, ll, grad)
+    }
+
+    /// Up to 4 Newton steps theta <- theta + H^-1 grad LL (H = numeric Hessian of -LL), each accepted only when it
+    /// does not lower the log-likelihood (beyond 1e-12 relative rounding) and shrinks the gradient. BFGS's line
+    /// search compares function values and stalls (GSL_ENOPROG) once changes reach rounding level, while the
+    /// analytic gradient still carries information: this brings the gradient down to rounding level cheaply.
+    /// Returns the final theta, the Hessian there (or nil when not positive definite) and the steps taken.
+    static func newtonPolish(_ prob: MLEProblem, _ start: [Double]) -> ([Double], [Double]?, Int) {
+        let k = prob.dim
+        var theta = start
+        var (H, ll, grad) = hessian(prob, theta)
+        var steps = 0
+        for _ in 0..<4 {
+            let gnorm = grad.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard gnorm > 1e-9 * Double(prob.n), let cov = invertSPD(H, k) else { break }
+            var step = (0..<k).map { i in (0..<k).reduce(0.0) { $0 + cov[i * k + $1] * grad[$1] } }
+            let len = step.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            if len > 1 { step = step.map { $0 / len } }
+            let cand = (0..<k).map { theta[$0] + step[$0] }
+            guard cand.allSatisfy({ abs($0) < MLEProblem.thetaBound }) else { break }
+            let (llNew, gNew) = prob.logLikelihoodAndThetaGradient(cand)
+            let gNewNorm = gNew.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard llNew.isFinite, llNew >= ll - 1e-12 * abs(ll), gNewNorm < gnorm else { break }
+            theta = cand
+            steps += 1
+            (H, ll, grad) = hessian(prob, theta)
+        }
+        return (theta, invertSPD(H, k) == nil ? nil : H, steps)
+    }
+
+    static func summarize(_ prob: MLEProblem, _ run: RunOutcome, hessian H: [Double]?, dataScales: [Double], notes: [String]) -> FitResult {
+        let k = prob.dim
+        let theta = run.theta
+        let est = prob.natural(theta)
+        let (ll, grad) = prob.logLikelihoodAndThetaGradient(theta)
+        let gnorm = grad.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        var notes = notes
+        var seTheta = [Double](repeating: .nan, count: k)
+        if let H, let cov = invertSPD(H, k) {
+            for i in 0..<k where cov[i * k + i] > 0 { seTheta[i] = cov[i * k + i].squareRoot() }
+        } else {
+            notes.append("Hessian of -LL is not positive definite: standard errors unavailable")
+        }
+        let converged = run.converged || gnorm < finalGradientTolerance * Double(prob.n)
+        let zq = Normal.quantile(0.975)
+        let se = (0..<k).map { est[$0] * seTheta[$0] }
+        let ci = (0..<k).map { i -> ConfidenceInterval in
+            seTheta[i].isFinite
+                ? ConfidenceInterval(lower: est[i] * exp(-zq * seTheta[i]), upper: est[i] * exp(zq * seTheta[i]), level: 0.95)
+                : ConfidenceInterval(lower: .nan, upper: .nan, level: 0.95)
+        }
+        var boundary: [String] = [], details: [String] = []
+        for i in 0..<k {
+            let ref = prob.kinds[i] == .shape ? 1.0 : dataScales[i]
+            let ratio = est[i] / ref
+            let what = prob.kinds[i] == .shape ? "estimate" : "estimate / data scale \(ref)"
+            if ratio < BoundaryRule.low {
+                boundary.append(prob.names[i])
+                details.append("\(prob.names[i]) collapsed to 0 (\(what) = \(ratio) < \(BoundaryRule.low))")
+            } else if ratio > BoundaryRule.high {
+                boundary.append(prob.names[i])
+                details.append("\(prob.names[i]) exploded (\(what) = \(ratio) > \(BoundaryRule.high))")
+            } else {
+                // Edge probe: the optimiser may stop early on a likelihood that keeps creeping up towards the
+                // edge (e.g. everyone with x = 0: LL -> 0 as r -> 0 or alpha -> infinity). Moving this parameter
+                // alone to a threshold (1e-4 or 1e4 times its reference scale) must lower the likelihood.
+                for edge in [log(BoundaryRule.low), log(BoundaryRule.high)] {
+                    var probe = theta
+                    probe[i] = edge + log(ref / prob.scales[i])
+                    let llEdge = prob.logLikelihood(probe)
+                    if llEdge.isFinite && llEdge >= ll - BoundaryRule.edgeTolerance * max(1, abs(ll)) {
+                        boundary.append(prob.names[i])
+                        let to = edge < 0 ? "0" : "infinity"
+                        details.append("\(prob.names[i]): the likelihood does not decrease as \(prob.names[i]) -> \(to) (LL \(llEdge) at \(prob.names[i]) = \(prob.scales[i] * exp(probe[i])) vs \(ll) at the estimate): the MLE is on the boundary or \(prob.names[i]) is not identified")
+                        break
+                    }
+                }
+            }
+        }
+        let nn = Double(prob.n)
+        return FitResult(model: prob.model, parameterNames: prob.names, estimates: est, standardErrors: se,
+                         confidenceIntervals: ci, logLikelihood: ll, aic: 2 * Double(k) - 2 * ll,
+                         bic: Double(k) * log(nn) - 2 * ll, n: prob.n, converged: converged,
+                         status: run.status, method: run.method, iterations: run.iterations, gradientNorm: gnorm,
+                         boundary: boundary, boundaryDetails: details, notes: notes)
+    }
+
+    /// Inverse of a symmetric positive-definite matrix by Cholesky (GSL); nil when not positive definite.
+    static func invertSPD(_ a: [Double], _ k: Int) -> [Double]? {
+        guard a.allSatisfy(\.isFinite) else { return nil }
+        let m = gsl_matrix_alloc(k, k)!
+        defer { gsl_matrix_free(m) }
+        for i in 0..<k { for j in 0..<k { gsl_matrix_set(m, i, j, a[i * k + j]) } }
+        guard gsl_linalg_cholesky_decomp1(m) == GSL_SUCCESS else { return nil }
+        guard gsl_linalg_cholesky_invert(m) == GSL_SUCCESS else { return nil }
+        var out = [Double](repeating: 0, count: k * k)
+        for i in 0..<k { for j in 0..<k { out[i * k + j] = gsl_matrix_get(m, i, j) } }
+        return out.allSatisfy(\.isFinite) ? out : nil
+    }
+}

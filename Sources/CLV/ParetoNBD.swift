@@ -1,0 +1,417 @@
+import CGSL
+import Foundation
+
+/// Pareto/NBD model (Schmittlein, Morrison & Colombo 1987). While active a customer buys at Poisson rate
+/// lambda ~ Gamma(r, alpha); her lifetime is exponential with rate mu ~ Gamma(s, beta).
+///
+/// Likelihood as in Fader & Hardie (2005), "A Note on Deriving the Pareto/NBD Model and Related Expressions":
+/// L = G(r+x) alpha^r beta^s / G(r) * { (alpha+T)^-(r+x) (beta+T)^-s + s/(r+s+x) A0 }, where for alpha >= beta
+/// A0 = 2F1(r+s+x, s+1; r+s+x+1; (alpha-beta)/(alpha+t_x)) / (alpha+t_x)^(r+s+x) - (same at T), and for
+/// alpha < beta A0 = 2F1(r+s+x, r+x; r+s+x+1; (beta-alpha)/(beta+t_x)) / (beta+t_x)^(r+s+x) - (same at T).
+///
+/// Numerically, s/(r+s+x) A0 = s [I(t_x) - I(T)] with I(t) = integral_t^inf (alpha+u)^-(r+x) (beta+u)^-(s+1) du,
+/// and each I(t) is computed in log space through the Euler transform of the c = a+1 hypergeometric function,
+/// 2F1(A, B; A+1; z) = (1-z)^(1-B) 2F1(1, A+1-B; A+1; z), whose series has positive, monotonically decreasing
+/// terms (ratio < z). Its parameter derivatives are summed alongside (analytic gradient). For z > 0.9 (alpha and
+/// beta an order of magnitude apart with small t) the series needs O(1/(1-z)) terms, so the Gauss continued
+/// fraction of the same function is used instead (O((1-z)^-1/2) terms; derivatives in the 2F1 parameters by
+/// central differences), and the general `Hypergeometric.logTwoF1` if that fails to converge.
+public struct ParetoNBD: TransactionModel, Sendable, Equatable {
+    public var r: Double
+    public var alpha: Double
+    public var s: Double
+    public var beta: Double
+    /// Boundary parameters reported by `fit`; predictions throw when non-empty.
+    public var boundary: [String]
+
+    public init(r: Double, alpha: Double, s: Double, beta: Double, boundary: [String] = []) {
+        self.r = r
+        self.alpha = alpha
+        self.s = s
+        self.beta = beta
+        self.boundary = boundary
+    }
+
+    public static let parameterNames = ["r", "alpha", "s", "beta"]
+
+    // MARK: likelihood
+
+    /// log I(t) (see the type documentation) for one customer.
+    func logI(x: Double, t: Double) -> Double {
+        ParetoNBDKernel.logI(r: r, alpha: alpha, s: s, beta: beta, x: x, t: t, la: log(alpha + t), lb: log(beta + t),
+                             ia: 1 / (alpha + t), ib: 1 / (beta + t), grad: nil)
+    }
+
+    /// Log-likelihood of one customer.
+    public func logLikelihood(x: Double, tx: Double, T: Double) -> Double {
+        let logC = gsl_sf_lngamma(r + x) - gsl_sf_lngamma(r) + r * log(alpha) + s * log(beta)
+        let lt1 = -(r + x) * log(alpha + T) - s * log(beta + T)
+        let lA = log(s) + logI(x: x, t: tx)
+        let lB = log(s) + logI(x: x, t: T)
+        let m = max(lt1, lA)
+        return logC + m + log(exp(lt1 - m) + exp(lA - m) - exp(lB - m))
+    }
+
+    public func logLikelihoods(_ c: CustomerSummaries) -> [Double] {
+        (0..<c.count).map { logLikelihood(x: c.frequency[$0], tx: c.recency[$0], T: c.age[$0]) }
+    }
+
+    /// Total log-likelihood (the fast kernel used by `fit`).
+    public func logLikelihood(_ c: CustomerSummaries) -> Double {
+        ParetoNBDKernel(CompressedSummaries(c)).logLikelihood(r, alpha, s, beta, gradient: nil)
+    }
+
+    /// Total log-likelihood and its analytic gradient d LL / d (r, alpha, s, beta).
+    public func logLikelihoodGradient(_ c: CustomerSummaries) -> (logLikelihood: Double, gradient: [Double]) {
+        var g = [0.0, 0, 0, 0]
+        let ll = g.withUnsafeMutableBufferPointer {
+            ParetoNBDKernel(CompressedSummaries(c)).logLikelihood(r, alpha, s, beta, gradient: $0.baseAddress!)
+        }
+        return (ll, g)
+    }
+
+    // MARK: fitting
+
+    public static func fit(_ c: CustomerSummaries) throws -> (ParetoNBD, FitResult) {
+        let data = CompressedSummaries(c)
+        let kernel = ParetoNBDKernel(data)
+        let scaleT = data.meanAge
+        let prob = MLEProblem(model: "Pareto/NBD", names: parameterNames, kinds: [.shape, .scale, .shape, .scale],
+                              scales: [1, scaleT, 1, scaleT], n: data.customers) { p, g in
+            kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g)
+        }
+        // Deterministic starts: r in {0.5, 2} with alpha matching the observed purchase rate, s in {0.5, 2} with
+        // mean lifetime beta/s (for s > 1: beta/(s-1)) of 1 or 4 mean ages.
+        let rate = max(data.meanFrequency, 0.05) / scaleT
+        var starts: [[Double]] = []
+        for r in [0.5, 2.0] { for s in [0.5, 2.0] { for life in [1.0, 4.0] { starts.append([r, r / rate, s, s * life * scaleT]) } } }
+        let result = try Optimizer.fit(prob, candidates: starts, dataScales: [1, scaleT, 1, scaleT])
+        let e = result.estimates
+        return (ParetoNBD(r: e[0], alpha: e[1], s: e[2], beta: e[3], boundary: result.boundary), result)
+    }
+
+    // MARK: predictions
+
+    private func checkUsable(_ quantity: String) throws(ModelUndefined) {
+        if !boundary.isEmpty {
+            throw ModelUndefined(quantity: quantity, reason: "the fitted Pareto/NBD is at a boundary of the parameter space (\(boundary.joined(separator: ", "))): the MLE is a degenerate limit of the model, so its predictions are not meaningful")
+        }
+        guard r > 0, alpha > 0, s > 0, beta > 0, r.isFinite, alpha.isFinite, s.isFinite, beta.isFinite else {
+            throw ModelUndefined(quantity: quantity, reason: "parameters must be finite and > 0 (r=\(r), alpha=\(alpha), s=\(s), beta=\(beta))")
+        }
+    }
+
+    func alive(x: Double, tx: Double, T: Double) -> Double {
+        let lt1 = -(r + x) * log(alpha + T) - s * log(beta + T)
+        let lA = log(s) + logI(x: x, t: tx)
+        let lB = log(s) + logI(x: x, t: T)
+        let m = max(lt1, lA)
+        let e1 = exp(lt1 - m)
+        return e1 / (e1 + exp(lA - m) - exp(lB - m))
+    }
+
+    /// P(alive | x, t_x, T) = (alpha+T)^-(r+x) (beta+T)^-s / {same + s [I(t_x) - I(T)]}.
+    public func probabilityAlive(x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
+        try checkUsable("P(alive)")
+        return alive(x: x, tx: tx, T: T)
+    }
+
+    /// [1 - (k/(k+t))^(s-1)] / (s-1), stable through s = 1 (where it is ln(1 + t/k)).
+    private func survivalIntegral(_ k: Double, _ t: Double) -> Double {
+        let l = -log1p(t / k)
+        let e = s - 1
+        return e == 0 ? -l : -expm1(e * l) / e
+    }
+
+    /// Unconditional E[X(t)] = (r beta / alpha) [1 - (beta/(beta+t))^(s-1)] / (s-1). Finite for every s > 0 when t
+    /// is finite; t = infinity requires s > 1 (expected lifetime transactions r beta / (alpha (s-1))).
+    public func expectedTransactions(_ t: Double) throws(ModelUndefined) -> Double {
+        let q = "E[X(t)]"
+        try checkUsable(q)
+        guard t >= 0, !t.isNaN else { throw ModelUndefined(quantity: q, reason: "t = \(t) must be >= 0") }
+        if t == .infinity {
+            guard s > 1 else { throw ModelUndefined(quantity: q, reason: "s = \(s) <= 1: the expected lifetime is infinite, so are lifetime transactions") }
+            return r * beta / (alpha * (s - 1))
+        }
+        return r * beta / alpha * survivalIntegral(beta, t)
+    }
+
+    /// E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) [1 - ((beta+T)/(beta+T+t))^(s-1)]/(s-1) P(alive)
+    /// (Schmittlein et al. 1987; Fader & Hardie's note). For finite t this is finite for every s > 0 (the bracket
+    /// over s-1 tends to ln(1 + t/(beta+T)) at s = 1), so it is computed for s <= 1 as well (CDNOW's s = 0.61);
+    /// t = infinity requires s > 1.
+    public func conditionalExpectedTransactions(_ t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
+        let q = "E[Y(t) | x, t_x, T]"
+        try checkUsable(q)
+        guard t >= 0, !t.isNaN, x >= 0, tx >= 0, T >= tx else {
+            throw ModelUndefined(quantity: q, reason: "need t >= 0, x >= 0, 0 <= t_x <= T (got t=\(t), x=\(x), t_x=\(tx), T=\(T))")
+        }
+        if t == 0 { return 0 }
+        let pa = alive(x: x, tx: tx, T: T)
+        let pre = (r + x) * (beta + T) / (alpha + T)
+        if t == .infinity {
+            guard s > 1 else { throw ModelUndefined(quantity: q, reason: "s = \(s) <= 1: the expected remaining lifetime is infinite, so are lifetime transactions") }
+            return pre / (s - 1) * pa
+        }
+        let v = pre * survivalIntegral(beta + T, t) * pa
+        guard v.isFinite else { throw ModelUndefined(quantity: q, reason: "numerical failure for x=\(x), t_x=\(tx), T=\(T)") }
+        return v
+    }
+
+    public func conditionalExpectedTransactions(_ t: Double, for c: CustomerSummaries) throws(ModelUndefined) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(c.count)
+        for i in 0..<c.count { out.append(try conditionalExpectedTransactions(t, x: c.frequency[i], tx: c.recency[i], T: c.age[i])) }
+        return out
+    }
+}
+
+/// Likelihood kernel over compressed summaries: I(t) is computed once per distinct (x, t) pair.
+final class ParetoNBDKernel {
+    let d: CompressedSummaries
+    // Distinct (x, time index) pairs and, per triple, the pair index of (x, t_x) and (x, T).
+    let pairX: [Int32], pairT: [Int32]
+    let tripleTx: [Int32], tripleT: [Int32]
+    private var LA: [Double], LB: [Double], IA: [Double], IB: [Double]
+    private var logIv: [Double]
+    private var dI: [Double]   // 4 per pair: d log I / d (r, alpha, s, beta)
+    private var tabS: [Double], tabD: [Double]
+
+    init(_ d: CompressedSummaries) {
+        self.d = d
+        var index: [Int64: Int32] = [:]
+        var px: [Int32] = [], pt: [Int32] = []
+        func pair(_ x: Int32, _ t: Int32) -> Int32 {
+            let key = Int64(x) << 32 | Int64(t)
+            if let i = index[key] { return i }
+            let i = Int32(px.count)
+            px.append(x); pt.append(t); index[key] = i
+            return i
+        }
+        var ttx: [Int32] = [], tT: [Int32] = []
+        for i in 0..<d.x.count {
+            ttx.append(pair(d.x[i], d.txIndex[i]))
+            tT.append(pair(d.x[i], d.TIndex[i]))
+        }
+        pairX = px; pairT = pt; tripleTx = ttx; tripleT = tT
+        let nt = d.times.count
+        LA = [Double](repeating: 0, count: nt); LB = LA; IA = LA; IB = LA
+        logIv = [Double](repeating: 0, count: px.count)
+        dI = [Double](repeating: 0, count: 4 * px.count)
+        tabS = [Double](repeating: 0, count: d.maxX + 1); tabD = tabS
+    }
+
+    /// G(P, Q, z) = 2F1(1, P; Q; z) = sum_n (P)_n/(Q)_n z^n for 0 <= z < 1, Q > P > 0: returns log G and, when
+    /// `grad`, d log G / dP, d log G / dQ, d log G / dz.
+    @inline(__always)
+    static func logG(_ P: Double, _ Q: Double, _ z: Double, grad: Bool) -> (Double, Double, Double, Double) {
+        if z == 0 { return (0, 0, 0, P / Q) }
+        if z <= 0.9 { return logGSeries(P, Q, z, grad: grad, maxTerms: 100_000)! }
+        // Above 0.9 the series still converges fast when Q >> P (terms ratio z (P+n)/(Q+n)), e.g. for customers
+        // with many transactions; try it with a small budget first.
+        if let v = logGSeries(P, Q, z, grad: grad, maxTerms: 400) { return v }
+        // 0.9 < z <= 1 - 1e-4: Gauss continued fraction (converges in O((1-z)^-1/2) terms, at most ~1000 here,
+        // instead of O(1/(1-z)) for the series); derivatives by central differences of it. Closer to 1, and if
+        // the fraction does not converge: the general 2F1 (linear transformation z -> 1-z).
+        if z > 1 - 1e-4 { return logGGeneral(P, Q, z, grad: grad) }
+        guard let lg = logGContinuedFraction(P, Q, z) else { return logGGeneral(P, Q, z, grad: grad) }
+        guard grad else { return (lg, 0, 0, 0) }
+        let hp = 1e-6 * max(1, P), hq = 1e-6 * max(1, Q), hz = 1e-6 * (1 - z)
+        guard let p1 = logGContinuedFraction(P + hp, Q, z), let p0 = logGContinuedFraction(P - hp, Q, z),
+              let q1 = logGContinuedFraction(P, Q + hq, z), let q0 = logGContinuedFraction(P, Q - hq, z),
+              let z1 = logGContinuedFraction(P, Q, z + hz), let z0 = logGContinuedFraction(P, Q, z - hz) else {
+            return logGGeneral(P, Q, z, grad: grad)
+        }
+        return (lg, (p1 - p0) / (2 * hp), (q1 - q0) / (2 * hq), (z1 - z0) / (2 * hz))
+    }
+
+    /// The series of G with its derivative sums; nil when not converged within `maxTerms` terms.
+    @inline(__always)
+    static func logGSeries(_ P: Double, _ Q: Double, _ z: Double, grad: Bool, maxTerms: Int) -> (Double, Double, Double, Double)? {
+        var term = 1.0, sum = 1.0, n = 0.0
+        let cap = Double(maxTerms)
+        if !grad {
+            // Term ratios increase towards z, so the tail after a term is below term * z / (1 - z).
+            let tailFactor = 1e-17 * (1 - z) / z
+            while n < cap {
+                term *= (P + n) / (Q + n) * z
+                n += 1
+                sum += term
+                if term <= tailFactor * sum { return (log(sum), 0, 0, 0) }
+            }
+            return nil
+        }
+        var hP = 0.0, hQ = 0.0, sP = 0.0, sQ = 0.0, sZ = 0.0
+        let tol = 1e-17 * (1 - z) * (1 - z)
+        while n < cap {
+            let iP = 1 / (P + n), iQ = 1 / (Q + n)
+            hP += iP
+            hQ += iQ
+            term *= (P + n) * iQ * z
+            n += 1
+            sum += term
+            sP += term * hP
+            sQ += term * hQ
+            sZ += n * term
+            if term * (n + hP + hQ) <= tol * sum {
+                let inv = 1 / sum
+                return (log(sum), sP * inv, -sQ * inv, sZ * inv / z)
+            }
+        }
+        return nil
+    }
+
+    /// log 2F1(1, P; Q; z) by the continued fraction of 2F1(a+b, 1; a+1; z) with a = Q-1, b = P-Q+1 (the one
+    /// behind the incomplete beta function, Numerical Recipes' betacf, evaluated by the modified Lentz method).
+    /// nil when it has not converged after 20000 terms.
+    static func logGContinuedFraction(_ P: Double, _ Q: Double, _ z: Double) -> Double? {
+        let a = Q - 1, b = P - Q + 1
+        let qab = a + b, qap = a + 1, qam = a - 1
+        let tiny = 1e-300
+        var c = 1.0
+        var d = 1 - qab * z / qap
+        if abs(d) < tiny { d = tiny }
+        d = 1 / d
+        var h = d
+        for mi in 1..<20000 {
+            let m = Double(mi), m2 = 2 * m
+            var aa = m * (b - m) * z / ((qam + m2) * (a + m2))
+            d = 1 + aa * d
+            if abs(d) < tiny { d = tiny }
+            c = 1 + aa / c
+            if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            h *= d * c
+            aa = -(a + m) * (qab + m) * z / ((a + m2) * (qap + m2))
+            d = 1 + aa * d
+            if abs(d) < tiny { d = tiny }
+            c = 1 + aa / c
+            if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            let del = d * c
+            h *= del
+            if abs(del - 1) < 3e-16 { return h > 0 && h.isFinite ? log(h) : nil }
+        }
+        return nil
+    }
+
+    static func logGGeneral(_ P: Double, _ Q: Double, _ z: Double, grad: Bool) -> (Double, Double, Double, Double) {
+        let f = Hypergeometric.logTwoF1(1, P, Q, z)
+        let lg = f.sign == 1 ? f.logMagnitude : .nan
+        guard grad else { return (lg, 0, 0, 0) }
+        let hp = 1e-6 * max(1, P), hq = 1e-6 * max(1, Q)
+        let dP = (Hypergeometric.logTwoF1(1, P + hp, Q, z).logMagnitude - Hypergeometric.logTwoF1(1, P - hp, Q, z).logMagnitude) / (2 * hp)
+        let dQ = (Hypergeometric.logTwoF1(1, P, Q + hq, z).logMagnitude - Hypergeometric.logTwoF1(1, P, Q - hq, z).logMagnitude) / (2 * hq)
+        // d/dz 2F1(1,P;Q;z) = (P/Q) 2F1(2, P+1; Q+1; z)
+        let f2 = Hypergeometric.logTwoF1(2, P + 1, Q + 1, z)
+        let dz = P / Q * exp(f2.logMagnitude - lg)
+        return (lg, dP, dQ, dz)
+    }
+
+    /// log I(t) and (optionally) its gradient wrt (r, alpha, s, beta). la = log(alpha+t), lb = log(beta+t),
+    /// ia = 1/(alpha+t), ib = 1/(beta+t).
+    @inline(__always)
+    static func logI(r: Double, alpha: Double, s: Double, beta: Double, x: Double, t: Double,
+                     la: Double, lb: Double, ia: Double, ib: Double, grad: UnsafeMutablePointer<Double>?) -> Double {
+        let A = r + s + x
+        let Q = A + 1
+        let iA = 1 / A
+        let rx = r + x
+        if alpha >= beta {
+            // Case alpha >= beta: B = s+1, z = (alpha-beta)/(alpha+t), Euler series parameter P = r+x.
+            let z = (alpha - beta) * ia
+            let (lg, gP, gQ, gz) = logG(rx, Q, z, grad: grad != nil)
+            if let g = grad {
+                g[0] = -la - iA + gP + gQ
+                g[1] = -rx * ia + gz * ia * (1 - z)
+                g[2] = -lb - iA + gQ
+                g[3] = -s * ib - gz * ia
+            }
+            return -rx * la - s * lb - log(A) + lg
+        } else {
+            // Case alpha < beta: B = r+x, z = (beta-alpha)/(beta+t), P = s+1.
+            let z = (beta - alpha) * ib
+            let (lg, gP, gQ, gz) = logG(s + 1, Q, z, grad: grad != nil)
+            if let g = grad {
+                g[0] = -la - iA + gQ
+                g[1] = -rx * ia + ia - gz * ib
+                g[2] = -lb - iA + gP + gQ
+                g[3] = -s * ib - ib + gz * ib * (1 - z)
+            }
+            return -rx * la - s * lb + (la - lb) - log(A) + lg
+        }
+    }
+
+    func logLikelihood(_ r: Double, _ alpha: Double, _ s: Double, _ beta: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
+        let nt = d.times.count
+        let wantGrad = gradient != nil
+        d.times.withUnsafeBufferPointer { tp in
+            LA.withUnsafeMutableBufferPointer { la in LB.withUnsafeMutableBufferPointer { lb in
+            IA.withUnsafeMutableBufferPointer { ia in IB.withUnsafeMutableBufferPointer { ib in
+                for k in 0..<nt {
+                    let va = alpha + tp[k], vb = beta + tp[k]
+                    la[k] = log(va); lb[k] = log(vb); ia[k] = 1 / va; ib[k] = 1 / vb
+                }
+            }}}}
+        }
+        if d.maxX > 0 {
+            var acc = 0.0, dacc = 0.0
+            for x in 1...d.maxX {
+                let k = Double(x - 1)
+                acc += log(r + k)
+                dacc += 1 / (r + k)
+                tabS[x] = acc; tabD[x] = dacc
+            }
+        }
+        let np = pairX.count
+        pairX.withUnsafeBufferPointer { px in pairT.withUnsafeBufferPointer { pt in
+        d.times.withUnsafeBufferPointer { tp in
+        LA.withUnsafeBufferPointer { la in LB.withUnsafeBufferPointer { lb in
+        IA.withUnsafeBufferPointer { ia in IB.withUnsafeBufferPointer { ib in
+        logIv.withUnsafeMutableBufferPointer { li in dI.withUnsafeMutableBufferPointer { di in
+            for j in 0..<np {
+                let k = Int(pt[j])
+                li[j] = ParetoNBDKernel.logI(r: r, alpha: alpha, s: s, beta: beta, x: Double(px[j]), t: tp[k],
+                                             la: la[k], lb: lb[k], ia: ia[k], ib: ib[k],
+                                             grad: wantGrad ? di.baseAddress! + 4 * j : nil)
+            }
+        }}}}}}}}}
+        let lalpha = log(alpha), lbeta = log(beta), ls = log(s)
+        var total = 0.0
+        var g0 = 0.0, g1 = 0.0, g2 = 0.0, g3 = 0.0
+        let n = d.x.count
+        d.x.withUnsafeBufferPointer { xs in d.TIndex.withUnsafeBufferPointer { iT in
+        d.weight.withUnsafeBufferPointer { w in
+        tripleTx.withUnsafeBufferPointer { ptx in tripleT.withUnsafeBufferPointer { pT in
+        LA.withUnsafeBufferPointer { la in LB.withUnsafeBufferPointer { lb in
+        IA.withUnsafeBufferPointer { ia in IB.withUnsafeBufferPointer { ib in
+        logIv.withUnsafeBufferPointer { li in dI.withUnsafeBufferPointer { di in
+        tabS.withUnsafeBufferPointer { S in tabD.withUnsafeBufferPointer { D in
+            for i in 0..<n {
+                let x = Int(xs[i])
+                let rx = r + Double(x)
+                let kT = Int(iT[i])
+                let jA = Int(ptx[i]), jB = Int(pT[i])
+                let logC = S[x] + r * lalpha + s * lbeta
+                let lt1 = -rx * la[kT] - s * lb[kT]
+                let lA = ls + li[jA]
+                let lB = ls + li[jB]
+                let m = max(lt1, lA)
+                let e1 = exp(lt1 - m), eA = exp(lA - m), eB = jA == jB ? eA : exp(lB - m)
+                let L = e1 + eA - eB
+                let wi = w[i]
+                total += wi * (logC + m + log(L))
+                if wantGrad {
+                    let f = wi / L
+                    let dA = di.baseAddress! + 4 * jA, dB = di.baseAddress! + 4 * jB
+                    g0 += wi * (D[x] + lalpha) + f * (e1 * (-la[kT]) + eA * dA[0] - eB * dB[0])
+                    g1 += wi * (r / alpha) + f * (e1 * (-rx * ia[kT]) + eA * dA[1] - eB * dB[1])
+                    g2 += wi * lbeta + f * (e1 * (-lb[kT]) + eA * (dA[2] + 1 / s) - eB * (dB[2] + 1 / s))
+                    g3 += wi * (s / beta) + f * (e1 * (-s * ib[kT]) + eA * dA[3] - eB * dB[3])
+                }
+            }
+        }}}}}}}}}}}}}
+        if let g = gradient { g[0] = g0; g[1] = g1; g[2] = g2; g[3] = g3 }
+        return total
+    }
+}

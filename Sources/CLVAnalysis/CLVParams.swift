@@ -1,0 +1,86 @@
+import Foundation
+import Tabular
+import Transactions
+
+public struct RFMRule: Codable, Sendable, Equatable {
+    public var name: String
+    /// Inclusive recency-score range (5 = most recent).
+    public var r: [Int]
+    /// Inclusive frequency-score range (5 = most frequent).
+    public var f: [Int]
+
+    public func matches(r score: Int, f fScore: Int) -> Bool {
+        score >= r[0] && score <= r[1] && fScore >= f[0] && fScore <= f[1]
+    }
+}
+
+public struct CDNOWParams: Codable, Sendable, Equatable {
+    public var sampleFile: String
+    public var calibrationEnd: String
+    public var observationEnd: String
+    public var master: TransactionSpec
+
+    enum CodingKeys: String, CodingKey {
+        case master
+        case sampleFile = "sample_file"
+        case calibrationEnd = "calibration_end"
+        case observationEnd = "observation_end"
+    }
+}
+
+public struct CLVParams: Codable, Sendable, Equatable {
+    public enum ProductionModel: String, Codable, Sendable { case auto, bgnbd, paretonbd }
+
+    public var retail: TransactionSpec
+    public var unitDays: Double
+    public var holdoutWeeks: Int
+    public var observationEnd: String?
+    public var horizonWeeks: Double
+    public var margin: Double
+    public var annualDiscountRate: Double
+    public var clvYears: Double
+    public var productionModel: ProductionModel
+    public var topCustomers: Int
+    public var calibrationGroups: Int
+    public var cdnow: CDNOWParams
+    public var rfmSegments: [RFMRule]
+
+    enum CodingKeys: String, CodingKey {
+        case retail, margin, cdnow
+        case unitDays = "unit_days"
+        case holdoutWeeks = "holdout_weeks"
+        case observationEnd = "observation_end"
+        case horizonWeeks = "horizon_weeks"
+        case annualDiscountRate = "annual_discount_rate"
+        case clvYears = "clv_years"
+        case productionModel = "production_model"
+        case topCustomers = "top_customers"
+        case calibrationGroups = "calibration_groups"
+        case rfmSegments = "rfm_segments"
+    }
+
+    /// Checks ranges; errors name the parameter file.
+    public func validate(source: String) throws {
+        func bad(_ message: String) -> DataError { DataError(file: source, message: message) }
+        guard unitDays > 0 else { throw bad("unit_days must be > 0") }
+        guard holdoutWeeks > 0 else { throw bad("holdout_weeks must be > 0") }
+        guard horizonWeeks > 0 else { throw bad("horizon_weeks must be > 0") }
+        guard margin > 0 && margin <= 1 else { throw bad("margin must be in (0, 1]") }
+        guard annualDiscountRate > -1 else { throw bad("annual_discount_rate must be > -1") }
+        guard clvYears > 0 else { throw bad("clv_years must be > 0") }
+        guard topCustomers > 0, calibrationGroups > 0 else { throw bad("top_customers and calibration_groups must be > 0") }
+        if let end = observationEnd, CalendarDay.parse(end) == nil { throw bad("observation_end '\(end)' is not a date (YYYY-MM-DD)") }
+        for d in [cdnow.calibrationEnd, cdnow.observationEnd] where CalendarDay.parse(d) == nil {
+            throw bad("cdnow date '\(d)' is not a date (YYYY-MM-DD)")
+        }
+        for rule in rfmSegments where rule.r.count != 2 || rule.f.count != 2 {
+            throw bad("rfm segment '\(rule.name)' needs r: [min, max] and f: [min, max]")
+        }
+        // Every score pair must fall in some segment.
+        for r in 1...5 {
+            for f in 1...5 where !rfmSegments.contains(where: { $0.matches(r: r, f: f) }) {
+                throw bad("rfm_segments leave recency score \(r), frequency score \(f) without a segment")
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import CLV
+import Foundation
+import Provenance
+import Reporting
+import Tabular
+import Transactions
+
+extension FitResult {
+    /// The fit as JSON for `fit_<model>.json`.
+    public var json: JSONValue {
+        var params: [String: JSONValue] = [:]
+        for (k, name) in parameterNames.enumerated() {
+            params[name] = .object([
+                "estimate": .number(estimates[k]), "std_error": .number(standardErrors[k]),
+                "ci95_low": .number(confidenceIntervals[k].lower), "ci95_high": .number(confidenceIntervals[k].upper),
+            ])
+        }
+        return .object([
+            "model": .string(model), "parameters": .object(params), "parameter_order": .array(parameterNames.map { .string($0) }),
+            "log_likelihood": .number(logLikelihood), "aic": .number(aic), "bic": .number(bic), "n": .number(Double(n)),
+            "converged": .bool(converged), "status": .string(status), "method": .string(method),
+            "iterations": .number(Double(iterations)), "gradient_norm": .number(gradientNorm),
+            "boundary": .array(boundary.map { .string($0) }), "boundary_details": .array(boundaryDetails.map { .string($0) }),
+            "notes": .array(notes.map { .string($0) }),
+        ])
+    }
+}
+
+public enum CLVFigures {
+    static let colours = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
+        .enumerated().map { "set linetype \($0.offset + 1) lc rgb \"\($0.element)\"" }.joined(separator: "\n")
+
+    public static func figures(_ r: CLVResult) throws -> [Figure] {
+        var figs: [Figure] = []
+        // Calibration plot: mean holdout transactions by calibration frequency.
+        var cal = GnuplotData(comment: "columns: x group actual predicted per model")
+        let groups = try r.calibrationPlot.strings("frequency_group").values
+        for i in 0..<r.calibrationPlot.rowCount {
+            var row = [String(i), groups[i], formatDouble(try r.calibrationPlot.number("actual", i))]
+            for e in r.evaluations { row.append(formatDouble(try r.calibrationPlot.number("predicted_\(e.key)", i))) }
+            cal.row(row.map { $0.isEmpty ? "NaN" : $0 })
+        }
+        let calPlots = ["'calibration.dat' using 1:3:xtic(2) with linespoints lw 2 pt 7 lt 1 title \"actual\""]
+            + r.evaluations.enumerated().map { "'' using 1:\($0.offset + 4) with linespoints lw 2 pt 5 dt 2 lt \($0.offset + 2) title \"\($0.element.name)\"" }
+        figs.append(Figure(name: "calibration", script: """
+            \(colours)
+            set title "Mean holdout transactions by calibration-period frequency"
+            set xlabel "repeat transactions in calibration"
+            set ylabel "mean transactions in the holdout"
+            set key top left
+            set grid
+            plot \(calPlots.joined(separator: ", \\\n     "))
+            """, data: [("calibration.dat", cal.bytes)]))
+
+        // Tracking plot: cumulative repeat transactions per week.
+        var tr = GnuplotData(comment: "columns: week actual predicted per model")
+        var firstHoldoutWeek = 0
+        for i in 0..<r.tracking.rowCount {
+            if firstHoldoutWeek == 0, try r.tracking.number("holdout", i) == 1 { firstHoldoutWeek = i + 1 }
+            var row = [String(i + 1), formatDouble(try r.tracking.number("actual_cumulative", i))]
+            for e in r.evaluations { row.append(formatDouble(try r.tracking.number("predicted_\(e.key)", i))) }
+            tr.row(row.map { $0.isEmpty ? "NaN" : $0 })
+        }
+        let trPlots = ["'tracking.dat' using 1:2 with lines lw 2 lt 1 title \"actual\""]
+            + r.evaluations.enumerated().map { "'' using 1:\($0.offset + 3) with lines lw 2 dt 2 lt \($0.offset + 2) title \"\($0.element.name)\"" }
+        figs.append(Figure(name: "tracking", script: """
+            \(colours)
+            set title "Cumulative repeat transactions of the calibration customers (week 1 starts \(CalendarDay.string(r.log.customerDays.firstDay)))"
+            set xlabel "week"
+            set ylabel "cumulative repeat transactions"
+            set key top left
+            set grid
+            set arrow from \(firstHoldoutWeek), graph 0 to \(firstHoldoutWeek), graph 1 nohead dt 3 lc rgb "gray30"
+            set label "holdout starts" at \(firstHoldoutWeek), graph 0.95 offset 0.5,0
+            plot \(trPlots.joined(separator: ", \\\n     "))
+            """, data: [("tracking.dat", tr.bytes)]))
+
+        // RFM segments: customer share and revenue share.
+        var seg = GnuplotData(comment: "columns: x segment customer_share revenue_share (percent)")
+        for i in 0..<r.segments.rowCount {
+            seg.row([String(i), try r.segments.text("segment", i), formatDouble(try r.segments.number("customer_share", i) * 100),
+                     formatDouble(try r.segments.number("revenue_share", i) * 100)])
+        }
+        figs.append(Figure(name: "rfm_segments", script: """
+            \(colours)
+            set title "RFM segments: share of customers and of revenue"
+            set style data histograms
+            set style histogram clustered gap 1
+            set style fill solid 0.8 border -1
+            set ylabel "%"
+            set xtics rotate by -25
+            set grid ytics
+            set key top right
+            plot 'rfm_segments.dat' using 3:xtic(2) title "customers" lt 1, '' using 4 title "revenue" lt 2
+            """, data: [("rfm_segments.dat", seg.bytes)]))
+        return figs
+    }
+}
+
+public enum CLVReport {
+    public static func build(_ r: CLVResult, params p: CLVParams, figureDir: String, tableDir: String) throws -> String {
+        var md = Markdown()
+        let log = r.log
+        md.heading(1, "Customer lifetime value: \(p.retail.name)")
+        let calStart = CalendarDay.string(log.customerDays.firstDay)
+        md.paragraph("Buy-till-you-die models fitted by maximum likelihood (GSL): BG/NBD and Pareto/NBD for the number of transactions, Gamma-Gamma for their value. Time unit: \(formatDouble(p.unitDays)) days. Calibration period \(calStart) to \(CalendarDay.string(r.calibrationEnd)); holdout \(CalendarDay.string(r.calibrationEnd + 1)) to \(CalendarDay.string(r.observationEnd)) (\(p.holdoutWeeks) weeks).")
+
+        // Summary.
+        md.heading(2, "Summary")
+        var bullets: [String] = []
+        bullets.append("Cleaning kept \(Fmt.int(log.keptRows)) of \(Fmt.int(log.rawRows)) rows (\(Fmt.percent(Double(log.keptRows) / Double(log.rawRows), 1))) and \(Fmt.percent(log.keptRevenue / log.rawRevenue, 1)) of the raw revenue; \(Fmt.int(log.customerDays.customerCount)) customers with \(Fmt.int(log.customerDays.days.count)) customer-days (one transaction per customer per day).")
+        for e in r.evaluations {
+            if let why = e.undefined {
+                bullets.append("**\(e.name)** cannot predict on this data: \(why). Its predictions are reported as undefined, not as numbers.")
+            } else {
+                bullets.append("**\(e.name)** (calibration fit, \(e.fit.converged ? "converged" : "NOT converged"), no boundary parameters): holdout MAE \(Fmt.fixed(e.mae, 3)) transactions per customer, RMSE \(Fmt.fixed(e.rmse, 3)), aggregate holdout transactions \(Fmt.signedPercent(e.aggregateError, 1)) off the actual.")
+            }
+        }
+        bullets.append("Production model for forward predictions: **\(r.productionModel)** (\(r.productionReason)), refitted on the whole period.")
+        bullets.append("Gamma-Gamma assumes spend per transaction is independent of frequency: the correlation between frequency and mean repeat spend is \(Fmt.fixed(r.correlation.correlation, 3)) (p = \(Fmt.pValue(r.correlation.pValue)), n = \(Fmt.int(r.correlation.n))).")
+        if let i = try? r.segments.rows(where: ["segment": p.rfmSegments.first?.name ?? ""]).first {
+            bullets.append("RFM segment '\(try r.segments.text("segment", i))' holds \(Fmt.percent(try r.segments.number("customer_share", i), 1)) of customers and \(Fmt.percent(try r.segments.number("revenue_share", i), 1)) of revenue.")
+        }
+        md.bullets(bullets)
+
+        // Cleaning.
+        md.heading(2, "Transactions and cleaning")
+        md.paragraph("Raw log: \(Fmt.int(log.rawRows)) rows, \(Fmt.int(log.rawCustomers)) customers, revenue \(Fmt.fixed(log.rawRevenue, 2)). Rules apply in this order; each row shows what that rule removed (customers: those left with no rows).")
+        var rows: [[String]] = []
+        for i in 0..<r.cleaning.rowCount {
+            rows.append([try r.cleaning.text("rule", i), Fmt.int(try r.cleaning.number("rows", i)), Fmt.int(try r.cleaning.number("customers", i)),
+                         Fmt.fixed(try r.cleaning.number("revenue", i), 2)])
+        }
+        rows.append(["kept", Fmt.int(log.keptRows), Fmt.int(log.customerDays.customerCount), Fmt.fixed(log.keptRevenue, 2)])
+        md.table(["rule", "rows removed", "customers removed", "revenue removed"], rows, rightAligned: [false, true, true, true])
+        md.paragraph("Non-merchandise stock codes dropped (rows and revenue among the rows still present when that rule applies):")
+        var codeRows: [[String]] = []
+        for i in 0..<r.droppedCodes.rowCount where try r.droppedCodes.number("rows", i) > 0 {
+            codeRows.append([try r.droppedCodes.text("stock_code", i), Fmt.int(try r.droppedCodes.number("rows", i)), Fmt.fixed(try r.droppedCodes.number("revenue", i), 2)])
+        }
+        md.table(["stock code", "rows", "revenue"], codeRows, rightAligned: [false, true, true])
+        let repeaters = r.calibration.frequency.filter { $0 > 0 }.count
+        md.paragraph("Calibration summaries: \(Fmt.int(r.calibration.count)) customers with a first purchase before \(CalendarDay.string(r.calibrationEnd)), \(Fmt.int(repeaters)) of them with repeat purchases in calibration.")
+
+        // Fits.
+        md.heading(2, "Model fits on the calibration period")
+        for fit in r.evaluations.map(\.fit) + [r.spendFitCalibration] { fitTable(&md, fit) }
+        md.paragraph("Standard errors from the inverse Hessian of the log-likelihood; 95% intervals computed on the log scale (parameters are positive). A parameter collapsing to 0 or exploding is listed as a boundary and the model then refuses to predict.")
+
+        // Validation.
+        md.heading(2, "Holdout validation")
+        var comp: [[String]] = []
+        for i in 0..<r.comparison.rowCount {
+            comp.append([try r.comparison.text("model", i), Fmt.fixed(try r.comparison.number("log_likelihood", i), 1),
+                         Fmt.fixed(try r.comparison.number("aic", i), 1), Fmt.fixed(try r.comparison.number("bic", i), 1),
+                         Fmt.fixed(try r.comparison.number("holdout_mae", i), 4), Fmt.fixed(try r.comparison.number("holdout_rmse", i), 4),
+                         Fmt.signedPercent(try r.comparison.number("aggregate_error", i), 2)])
+        }
+        md.table(["model", "log-likelihood", "AIC", "BIC", "holdout MAE", "holdout RMSE", "aggregate error"], comp,
+                 rightAligned: [false, true, true, true, true, true, true])
+        md.paragraph("MAE and RMSE are per customer, on the number of holdout transactions; aggregate error is (predicted − actual) / actual over all calibration customers.")
+        var calRows: [[String]] = []
+        for i in 0..<r.calibrationPlot.rowCount {
+            var row = [try r.calibrationPlot.text("frequency_group", i), Fmt.int(try r.calibrationPlot.number("customers", i)),
+                       Fmt.fixed(try r.calibrationPlot.number("actual", i), 3)]
+            for e in r.evaluations { row.append(Fmt.fixed(try r.calibrationPlot.number("predicted_\(e.key)", i), 3)) }
+            calRows.append(row)
+        }
+        md.table(["calibration frequency", "customers", "actual"] + r.evaluations.map(\.name), calRows,
+                 rightAligned: [false, true, true] + r.evaluations.map { _ in true })
+        md.image("Calibration plot", figureDir + "/calibration.png")
+        md.image("Tracking plot", figureDir + "/tracking.png")
+
+        // Forward predictions.
+        md.heading(2, "Forward predictions")
+        md.paragraph("Models refitted on the whole period (\(calStart) to \(CalendarDay.string(r.observationEnd))); predictions for the next \(formatDouble(p.horizonWeeks)) weeks with \(r.productionModel); CLV = margin \(formatDouble(p.margin)) × expected value per transaction × expected transactions per month over \(formatDouble(p.clvYears)) year(s), discounted at \(Fmt.percent(p.annualDiscountRate, 1)) a year.")
+        for fit in r.fullFits { fitTable(&md, fit) }
+        let clv = try r.predictions.doubles("clv")
+        let order = clv.indices.filter { !clv[$0].isNaN }.sorted { clv[$0] > clv[$1] || (clv[$0] == clv[$1] && $0 < $1) }
+        var top: [[String]] = []
+        for i in order.prefix(p.topCustomers) {
+            top.append([try r.predictions.text("customer_id", i), Fmt.int(try r.predictions.number("frequency", i) + 1),
+                        Fmt.fixed(try r.predictions.number("revenue", i), 2), Fmt.percent(try r.predictions.number("p_alive", i), 1),
+                        Fmt.fixed(try r.predictions.number("expected_transactions", i), 2), Fmt.fixed(try r.predictions.number("expected_value", i), 2),
+                        Fmt.fixed(try r.predictions.number("clv", i), 2), try r.predictions.text("segment", i)])
+        }
+        md.paragraph("Top \(p.topCustomers) customers by CLV (all customers in `\(tableDir)/predictions.csv`):")
+        md.table(["customer", "transactions", "revenue", "P(alive)", "expected transactions", "expected value", "CLV", "segment"], top,
+                 rightAligned: [false, true, true, true, true, true, true, false])
+
+        // RFM.
+        md.heading(2, "RFM segments")
+        md.paragraph("Recency, frequency and monetary quintile scores (5 best) over the whole period; segments by recency and frequency score ranges from the parameters.")
+        var segRows: [[String]] = []
+        for i in 0..<r.segments.rowCount {
+            segRows.append([try r.segments.text("segment", i), Fmt.int(try r.segments.number("customers", i)),
+                            Fmt.percent(try r.segments.number("customer_share", i), 1), Fmt.percent(try r.segments.number("revenue_share", i), 1),
+                            Fmt.fixed(try r.segments.number("mean_clv", i), 2), Fmt.percent(try r.segments.number("mean_p_alive", i), 1)])
+        }
+        md.table(["segment", "customers", "share", "revenue share", "mean CLV", "mean P(alive)"], segRows,
+                 rightAligned: [false, true, true, true, true, true])
+        md.image("RFM segments", figureDir + "/rfm_segments.png")
+
+        // CDNOW.
+        md.heading(2, "Replication on CDNOW")
+        md.paragraph("The 2,357-customer CDNOW sample (39-week calibration, weeks) and the full master file (calibration to \(p.cdnow.calibrationEnd)), beside the published estimates for the sample (Fader, Hardie & Lee 2005; Gamma-Gamma from their 'RFM and CLV' paper, which uses the sample's spend, not in this data set — hence only the master file's fit is shown for it).")
+        var rep: [[String]] = []
+        for i in 0..<r.replication.rowCount {
+            rep.append([try r.replication.text("data", i), try r.replication.text("model", i), try r.replication.text("parameter", i),
+                        Fmt.fixed(try r.replication.number("estimate", i), 4), Fmt.fixed(try r.replication.number("std_error", i), 4),
+                        Fmt.fixed(try r.replication.number("published_sample", i), 3)])
+        }
+        md.table(["data", "model", "parameter", "estimate", "std. error", "published (sample)"], rep,
+                 rightAligned: [false, false, false, true, true, true])
+
+        md.heading(2, "Files")
+        md.paragraph("In `\(tableDir)/`: cleaning.csv, dropped_codes.csv, calibration_summaries.csv, fit_<model>.json (calibration and whole-period fits), model_comparison.csv, calibration_plot.csv, tracking.csv, predictions.csv, rfm_segments.csv, cdnow_replication.csv. Figures with their data and gnuplot scripts in `\(figureDir)/`.")
+        return md.text
+    }
+
+    static func fitTable(_ md: inout Markdown, _ fit: FitResult) {
+        var rows: [[String]] = []
+        for (k, name) in fit.parameterNames.enumerated() {
+            rows.append([name, Fmt.fixed(fit.estimates[k], 4), Fmt.fixed(fit.standardErrors[k], 4),
+                         Fmt.interval(fit.confidenceIntervals[k].lower, fit.confidenceIntervals[k].upper) { Fmt.fixed($0, 4) }])
+        }
+        md.paragraph("**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.fixed(fit.logLikelihood, 2)), AIC \(Fmt.fixed(fit.aic, 1)), BIC \(Fmt.fixed(fit.bic, 1)); \(fit.method), \(fit.converged ? "converged" : "**not converged**") in \(fit.iterations) iterations, gradient norm \(String(format: "%.1e", fit.gradientNorm))\(fit.boundary.isEmpty ? "" : "; **boundary: \(fit.boundaryDetails.joined(separator: "; "))**").")
+        md.table(["parameter", "estimate", "std. error", "95% CI"], rows, rightAligned: [false, true, true, true])
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import CLV
+import CLVAnalysis
+import Foundation
+import Provenance
+import Reporting
+import Stats
+import Tabular
+import Transactions
+
+struct CLVStage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stage-clv",
+        abstract: "Fits BG/NBD, Pareto/NBD and Gamma-Gamma on a cleaned transaction log, validates them on a holdout, predicts CLV, scores RFM segments, and replicates the published CDNOW estimates.",
+        discussion: "Reads the transaction logs named in --params. Writes tables, fit_<model>.json and manifest.json into --out, figures into --figures and the report to --report.")
+
+    @Option(help: "Stage parameters (YAML).")
+    var params = "stages/clv/params.yaml"
+
+    @Option(help: "Output directory for tables, fits and the manifest.")
+    var out = "data/processed/clv"
+
+    @Option(help: "Directory for figures (PNG with their data and gnuplot scripts).")
+    var figures = "reports/figures/clv"
+
+    @Option(help: "Markdown report to write.")
+    var report = "reports/clv.md"
+
+    func run() throws {
+        disableGSLAbort()
+        let (p, raw) = try Params.load(CLVParams.self, from: params)
+        try p.validate(source: params)
+        let run = StageRun(stage: "clv", manifestPath: out + "/manifest.json", gnuplot: true)
+        run.parameters = raw
+        for path in [params, p.retail.file, p.cdnow.sampleFile, p.cdnow.master.file] { run.input(path) }
+        let progress = ProgressReporter()
+        let result = try CLVAnalysis.run(p) { progress.say($0) }
+
+        let summaries = result.calibration
+        let calibrationTable = Table(names: ["customer_id", "first_purchase", "frequency", "recency", "T", "monetary", "holdout_transactions", "holdout_value"], columns: [
+            .string(StringColumn(summaries.customerIDs)), .string(StringColumn(summaries.firstDay.map(CalendarDay.string))),
+            .double(summaries.frequency), .double(summaries.recency), .double(summaries.age), .double(summaries.monetary),
+            .double(summaries.holdoutTransactions), .double(summaries.holdoutValue),
+        ])
+        let tables: [(String, Table)] = [
+            ("cleaning", result.cleaning), ("dropped_codes", result.droppedCodes), ("calibration_summaries", calibrationTable),
+            ("model_comparison", result.comparison), ("calibration_plot", result.calibrationPlot), ("tracking", result.tracking),
+            ("predictions", result.predictions), ("rfm_segments", result.segments), ("cdnow_replication", result.replication),
+        ]
+        for (name, table) in tables { try run.write(table, to: "\(out)/\(name).csv") }
+        let fullByModel = Dictionary(uniqueKeysWithValues: result.fullFits.map { ($0.model, $0) })
+        for (key, fit) in result.evaluations.map({ ($0.key, $0.fit) }) + [("gammagamma", result.spendFitCalibration)] {
+            var object: [String: JSONValue] = ["calibration": fit.json]
+            if let full = fullByModel[fit.model] { object["whole_period"] = full.json }
+            try run.write(JSONValue.object(object).rendered() + "\n", to: "\(out)/fit_\(key).json")
+        }
+        for figure in try CLVFigures.figures(result) {
+            _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
+        }
+        let markdown = try CLVReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out))
+        try run.write(markdown, to: report)
+        try run.finish()
+        print("clv: \(result.calibration.count) calibration customers, production model \(result.productionModel), report \(report)")
+    }
+}
+
+CLVStage.pipelineMain()
