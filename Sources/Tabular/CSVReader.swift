@@ -14,9 +14,14 @@ public enum CSVReader {
         } catch {
             throw DataError(file: path, message: "cannot read file: \(error.localizedDescription)")
         }
-        return try data.withUnsafeBytes { raw in
+        let t0 = DispatchTime.now()
+        let table = try data.withUnsafeBytes { raw in
             try parse(raw.bindMemory(to: UInt8.self), source: path, schema: schema, delimiter: delimiter)
         }
+        if ProcessInfo.processInfo.environment["CSV_TRACE"] != nil {
+            FileHandle.standardError.write(Data("parse total \(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6) ms\n".utf8))
+        }
+        return table
     }
 
     public static func read(bytes: [UInt8], source: String, schema: CSVSchema, delimiter: UInt8 = UInt8(ascii: ",")) throws -> Table {
@@ -70,14 +75,21 @@ public enum CSVReader {
         // result does not depend on the thread count: each column is converted in row order by one task.
         // Two field indexes: while the columns of one block are converted, the next block is
         // scanned into the other (one more task beside the column tasks).
-        var current = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField)
-        var next = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField)
+        // Rows per block, from the mean line length (a little over, so the index rarely grows).
+        let rowsPerBlock = Int(Double(estimatedRows) * min(1, Double(blockBytes) / Double(max(1, buffer.count - position))) * 1.1)
+        var current = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField, expectedRows: rowsPerBlock)
+        var next = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField, expectedRows: rowsPerBlock)
         let trace = ProcessInfo.processInfo.environment["CSV_TRACE"] != nil
         let threads = max(1, requestedThreads ?? ProcessInfo.processInfo.environment["CSV_THREADS"].flatMap { Int($0) }
             ?? ProcessInfo.processInfo.activeProcessorCount)
         guard position < buffer.count else { return emptyTable(builders, source: source) }
         let minimumParallelRows = blockBytes < CSVReader.blockBytes ? 1 : 4096
+        let tFirst = DispatchTime.now()
+        defer {
+            if trace { FileHandle.standardError.write(Data("from first scan to end: \(Double(DispatchTime.now().uptimeNanoseconds - tFirst.uptimeNanoseconds) / 1e6) ms\n".utf8)) }
+        }
         var scan = current.scan(buffer, from: position, limit: min(buffer.count, position + blockBytes), line: blockLine, delimiter: delimiter)
+        if trace { FileHandle.standardError.write(Data("first scan: \(Double(DispatchTime.now().uptimeNanoseconds - tFirst.uptimeNanoseconds) / 1e6) ms\n".utf8)) }
         while true {
             let t0 = DispatchTime.now()
             let blockStart = position
@@ -134,25 +146,27 @@ public enum CSVReader {
 }
 
 /// Byte ranges of the needed fields of one block, column-major in one flat buffer: for column c
-/// and row r, `spans[2(c·capacityRows + r)]` is the start and the next entry the end (absolute
-/// file offsets), so pass 2 reads each column's ranges sequentially. A quoted field's range excludes its quotes; `escapedBit` set in its end means the
+/// and row r, `spans[2(c·capacityRows + r)]` is the start and the next entry the end (32-bit
+/// offsets from the block's `origin`, so the index costs 8 bytes per needed field), so pass 2 reads each column's ranges sequentially. A quoted field's range excludes its quotes; `escapedBit` set in its end means the
 /// field has doubled quotes to undo.
 final class FieldIndex {
     let columns: Int
     let fieldCount: Int
     let slotOfField: [Int]
-    private(set) var spans: UnsafeMutablePointer<Int>
+    private(set) var spans: UnsafeMutablePointer<UInt32>
+    /// File offset the block's spans are relative to.
+    private(set) var origin = 0
     private(set) var capacityRows: Int
     private(set) var rows = 0
     /// Per column: whether any field of the block has doubled quotes.
     private(set) var escaped: [Bool]
-    static let escapedBit = 1 << 62
+    static let escapedBit: UInt32 = 1 << 31
 
-    init(columns: Int, fieldCount: Int, slotOfField: [Int]) {
+    init(columns: Int, fieldCount: Int, slotOfField: [Int], expectedRows: Int = 1024) {
         self.columns = columns
         self.fieldCount = fieldCount
         self.slotOfField = slotOfField
-        capacityRows = 1024
+        capacityRows = max(1024, expectedRows)
         spans = .allocate(capacity: capacityRows * max(1, columns) * 2)
         escaped = Array(repeating: false, count: columns)
     }
@@ -160,7 +174,7 @@ final class FieldIndex {
     deinit { spans.deallocate() }
 
     private func grow() {
-        let bigger = UnsafeMutablePointer<Int>.allocate(capacity: capacityRows * 2 * max(1, columns) * 2)
+        let bigger = UnsafeMutablePointer<UInt32>.allocate(capacity: capacityRows * 2 * max(1, columns) * 2)
         for c in 0..<columns {
             (bigger + 2 * c * capacityRows * 2).update(from: spans + 2 * c * capacityRows, count: rows * 2)
         }
@@ -187,6 +201,7 @@ final class FieldIndex {
     /// Pass 1: scans whole records from `from` until the first record ending at or after `limit`.
     func scan(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, limit: Int, line startLine: Int, delimiter d: UInt8) -> Scan {
         rows = 0
+        origin = from
         for c in 0..<columns { escaped[c] = false }
         let n = buffer.count
         guard let base = buffer.baseAddress else { return Scan(end: n, endLine: startLine, finished: true) }
@@ -263,10 +278,15 @@ final class FieldIndex {
                         }
                         end = p
                     }
+                    if end - from >= Int(FieldIndex.escapedBit) {
+                        return Scan(end: p, endLine: line, finished: true,
+                                    error: StructuralError(line: recordLine, column: field + 1, message: "record too long (over 2 GiB)"))
+                    }
                     if field < fieldCount {
                         let slot = slotOf[field]
                         if slot >= 0 {
-                            row[columnStride * slot] = start
+                            row[columnStride * slot] = UInt32(truncatingIfNeeded: start - from)
+                            let end = UInt32(truncatingIfNeeded: end - from)
                             if escapedField {
                                 row[columnStride * slot + 1] = end | FieldIndex.escapedBit
                                 escaped[slot] = true
@@ -593,17 +613,18 @@ struct ColumnBuilder {
         let rows = index.rows
         let stride = 2
         let spans = index.spans + 2 * c * index.capacityRows
+        let origin = index.origin
         let hasEscapes = index.escaped[c]
         var scratch: [UInt8] = []
         /// The field's bytes (unescaped into `scratch` when it has doubled quotes).
         @inline(__always) func bytes(_ r: Int, _ scratch: inout [UInt8]) -> UnsafeBufferPointer<UInt8> {
-            let start = spans[r * stride], end = spans[r * stride + 1]
-            if !hasEscapes || end & FieldIndex.escapedBit == 0 {
-                return UnsafeBufferPointer(rebasing: buffer[start..<end])
+            let start = origin + Int(spans[r * stride]), rawEnd = spans[r * stride + 1]
+            if !hasEscapes || rawEnd & FieldIndex.escapedBit == 0 {
+                return UnsafeBufferPointer(rebasing: buffer[start..<(origin + Int(rawEnd))])
             }
             scratch.removeAll(keepingCapacity: true)
             var k = start
-            let stop = end ^ FieldIndex.escapedBit
+            let stop = origin + Int(rawEnd ^ FieldIndex.escapedBit)
             while k < stop {
                 scratch.append(buffer[k])
                 k += buffer[k] == 0x22 ? 2 : 1
@@ -613,7 +634,7 @@ struct ColumnBuilder {
         func failure(_ r: Int, _ what: String) -> ConversionFailure {
             var s: [UInt8] = []
             let b = bytes(r, &s)
-            return ConversionFailure(row: r, offset: spans[r * stride], text: String(decoding: b, as: UTF8.self), what: what)
+            return ConversionFailure(row: r, offset: origin + Int(spans[r * stride]), text: String(decoding: b, as: UTF8.self), what: what)
         }
         switch spec.kind {
         case .int:
