@@ -1,3 +1,5 @@
+import Tabular
+
 /// Excel serial date-times (days since an epoch, with the time of day as the fraction).
 public enum ExcelDate {
     /// `YYYY-MM-DD HH:MM:SS` for a serial date-time, rounded to the nearest second; nil when the
@@ -24,13 +26,13 @@ public enum ExcelDate {
         guard let (days, seconds) = split(serial) else { return false }
         var y = 0, m = 0, d = 0
         if date1904 {
-            (y, m, d) = civil(fromDays: daysFromCivil(1904, 1, 1) + days)
+            (y, m, d) = CalendarDay.civil(CalendarDay.days(year: 1904, month: 1, day: 1) + days)
         } else if days >= 61 {
-            (y, m, d) = civil(fromDays: daysFromCivil(1899, 12, 30) + days)
+            (y, m, d) = CalendarDay.civil(CalendarDay.days(year: 1899, month: 12, day: 30) + days)
         } else if days == 60 {
             (y, m, d) = (1900, 2, 29)
         } else {
-            (y, m, d) = civil(fromDays: daysFromCivil(1899, 12, 31) + days)
+            (y, m, d) = CalendarDay.civil(CalendarDay.days(year: 1899, month: 12, day: 31) + days)
         }
         guard y <= 9999 else { return false }
         put(y, 4, out); out.append(0x2D)
@@ -69,29 +71,6 @@ public enum ExcelDate {
             v %= divisor
             divisor /= 10
         }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }
 
