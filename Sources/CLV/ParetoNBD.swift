@@ -13,9 +13,10 @@ import Foundation
 /// and each I(t) is computed in log space through the Euler transform of the c = a+1 hypergeometric function,
 /// 2F1(A, B; A+1; z) = (1-z)^(1-B) 2F1(1, A+1-B; A+1; z), whose series has positive, monotonically decreasing
 /// terms (ratio < z). Its parameter derivatives are summed alongside (analytic gradient). For z > 0.9 (alpha and
-/// beta an order of magnitude apart with small t) the series needs O(1/(1-z)) terms, so the Gauss continued
-/// fraction of the same function is used instead (O((1-z)^-1/2) terms; derivatives in the 2F1 parameters by
-/// central differences), and the general `Hypergeometric.logTwoF1` if that fails to converge.
+/// beta an order of magnitude apart with small t) the series needs O(1/(1-z)) terms, so Euler's integral of the
+/// same function is evaluated by double-exponential quadrature instead (value and analytic gradient in one pass,
+/// 1 - z passed exactly), with the Gauss continued fraction and the general `Hypergeometric.logTwoF1` (derivatives
+/// by central differences) as fallbacks should it not converge.
 public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     public var r: Double
     public var alpha: Double
@@ -166,8 +167,28 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     }
 }
 
+/// The per-pair inputs and outputs of `ParetoNBDKernel.logLikelihood`, shared by its worker threads (each
+/// writes only its own pairs' slots).
+private struct PairBuffers: @unchecked Sendable {
+    let px: UnsafeBufferPointer<Int32>, pt: UnsafeBufferPointer<Int32>, tp: UnsafeBufferPointer<Double>
+    let la: UnsafeBufferPointer<Double>, lb: UnsafeBufferPointer<Double>
+    let ia: UnsafeBufferPointer<Double>, ib: UnsafeBufferPointer<Double>
+    let li: UnsafeMutableBufferPointer<Double>, di: UnsafeMutableBufferPointer<Double>
+
+    func run(_ r: Double, _ alpha: Double, _ s: Double, _ beta: Double, _ wantGrad: Bool, from: Int, to: Int) {
+        for j in from..<to {
+            let k = Int(pt[j])
+            li[j] = ParetoNBDKernel.logI(r: r, alpha: alpha, s: s, beta: beta, x: Double(px[j]), t: tp[k],
+                                         la: la[k], lb: lb[k], ia: ia[k], ib: ib[k],
+                                         grad: wantGrad ? di.baseAddress! + 4 * j : nil)
+        }
+    }
+}
+
 /// Likelihood kernel over compressed summaries: I(t) is computed once per distinct (x, t) pair.
 final class ParetoNBDKernel {
+    static let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
     let d: CompressedSummaries
     // Distinct (x, time index) pairs and, per triple, the pair index of (x, t_x) and (x, T).
     let pairX: [Int32], pairT: [Int32]
@@ -204,15 +225,21 @@ final class ParetoNBDKernel {
     /// G(P, Q, z) = 2F1(1, P; Q; z) = sum_n (P)_n/(Q)_n z^n for 0 <= z < 1, Q > P > 0: returns log G and, when
     /// `grad`, d log G / dP, d log G / dQ, d log G / dz.
     @inline(__always)
-    static func logG(_ P: Double, _ Q: Double, _ z: Double, grad: Bool) -> (Double, Double, Double, Double) {
+    /// `oneMinusZ`: 1 - z when known more accurately than from z (NaN: computed from z).
+    static func logG(_ P: Double, _ Q: Double, _ z: Double, grad: Bool, oneMinusZ: Double = .nan) -> (Double, Double, Double, Double) {
         if z == 0 { return (0, 0, 0, P / Q) }
         if z <= 0.9 { return logGSeries(P, Q, z, grad: grad, maxTerms: 100_000)! }
         // Above 0.9 the series still converges fast when Q >> P (terms ratio z (P+n)/(Q+n)), e.g. for customers
         // with many transactions; try it with a small budget first.
-        if let v = logGSeries(P, Q, z, grad: grad, maxTerms: 400) { return v }
-        // 0.9 < z <= 1 - 1e-4: Gauss continued fraction (converges in O((1-z)^-1/2) terms, at most ~1000 here,
-        // instead of O(1/(1-z)) for the series); derivatives by central differences of it. Closer to 1, and if
-        // the fraction does not converge: the general 2F1 (linear transformation z -> 1-z).
+        // Within 400 terms it stops only if the 400th term T_400 = (P)_400/(Q)_400 z^400 is below its tolerance
+        // times the sum, at most 1e-17 (1-z) * 1/(1-z) (terms <= z^n as P < Q): skip the attempt when that fails.
+        let logT400 = gsl_sf_lngamma(P + 400) - gsl_sf_lngamma(P) - gsl_sf_lngamma(Q + 400) + gsl_sf_lngamma(Q) + 400 * log(z)
+        if logT400 <= log(1e-17) + 1, let v = logGSeries(P, Q, z, grad: grad, maxTerms: 400) { return v }
+        // Otherwise quadrature of Euler's integral (value and analytic gradient in one pass, a few hundred
+        // integrand evaluations). Should it not converge: for 0.9 < z <= 1 - 1e-4 the Gauss continued fraction
+        // (O((1-z)^-1/2) terms; derivatives by central differences of it), closer to 1 and if the fraction does
+        // not converge either the general 2F1 (linear transformation z -> 1-z).
+        if let v = logGQuadrature(P, Q, z, oneMinusZ.isNaN ? 1 - z : oneMinusZ, grad: grad) { return v }
         if z > 1 - 1e-4 { return logGGeneral(P, Q, z, grad: grad) }
         guard let lg = logGContinuedFraction(P, Q, z) else { return logGGeneral(P, Q, z, grad: grad) }
         guard grad else { return (lg, 0, 0, 0) }
@@ -259,6 +286,91 @@ final class ParetoNBDKernel {
             }
         }
         return nil
+    }
+
+    /// Nodes of the double-exponential map u(t) = exp(t - e^-t) and du/dt on t = j h_min, j = jMin ... jMax
+    /// (h_min = 2^-(quadLevels+1)), shared by every `logGQuadrature` call.
+    static let quadLevels = 8
+    static let quadJMin = -8 << (quadLevels + 1), quadJMax = 12 << (quadLevels + 1)
+    static let quadNodes: [(u: Double, du: Double)] = {
+        let hMin = 1 / Double(1 << (quadLevels + 1))
+        return (quadJMin...quadJMax).map { j in
+            let t = Double(j) * hMin
+            let e = exp(-t)
+            let u = exp(t - e)
+            return (u, u * (1 + e))
+        }
+    }()
+
+    /// log G = log 2F1(1, P; Q; z) and its gradient by quadrature of Euler's integral
+    /// G = (Q-1) int_0^inf exp(-(Q-1) y) ((1-z) + z e^-y)^-P dy (y = -log(1-u)), whose log-integrand is concave
+    /// in y (slope from P z - (Q-1) at 0 to -(Q-1) at infinity, bend at y0 = log(z/(1-z))). The derivative
+    /// integrals (weights -log D, -y, P (1-e^-y)/D with D = (1-z) + z e^-y) are summed alongside, so one pass gives
+    /// value and gradient. Double-exponential trapezoidal rule y = L exp(t - e^-t) (L: the integrand's length
+    /// scale) with step halving from h = 1/2 (the nodes of coarser levels are reused) until two levels agree to
+    /// 1e-11 relative; the error of the finer level is then far smaller (the rule converges quadratically in the
+    /// number of digits, the integrand being analytic in |Im y| < pi). nil when not converged.
+    static func logGQuadrature(_ P: Double, _ Q: Double, _ z: Double, _ w: Double, grad: Bool) -> (Double, Double, Double, Double)? {
+        guard w > 0, z > 0, Q > 1, P > 0 else { return nil }
+        let q1 = Q - 1
+        let y0 = log(z / w)
+        let r0 = q1 - P * z
+        let L = (r0 > 0 ? min(1 / r0, y0) : y0) + 1 / q1
+        // Scale: log-integrand at the centre node t = 0 (u = 1/e).
+        let yc = L * exp(-1.0)
+        let ref = -q1 * yc - P * log(w + z * exp(-yc))
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        return quadNodes.withUnsafeBufferPointer { nodes -> (Double, Double, Double, Double)? in
+            let j0 = -quadJMin   // buffer index of t = 0
+            let jLast = quadJMax - quadJMin
+            // Walks from buffer index `from` by `stride` (either sign) until two consecutive negligible terms;
+            // false when it runs off the table first.
+            @inline(__always) func sweep(from: Int, stride: Int) -> Bool {
+                var i = from
+                var small = 0
+                while i >= 0 && i <= jLast {
+                    let nd = nodes[i]
+                    let y = L * nd.u
+                    let ey = exp(-y)
+                    let D = w + z * ey
+                    let lD = log(D)
+                    let v = exp(-q1 * y - P * lD - ref) * nd.du
+                    s0 += v
+                    if grad {
+                        s1 += v * lD
+                        s2 += v * y
+                        s3 += v * (y > 0.5 ? 1 - ey : -expm1(-y)) / D
+                    }
+                    if !(v > 1e-18 * s0) {
+                        small += 1
+                        if small >= 2 { return true }
+                    } else {
+                        small = 0
+                    }
+                    i += stride
+                }
+                return false
+            }
+            var stride = 1 << quadLevels   // h = 1/2
+            guard sweep(from: j0, stride: stride), sweep(from: j0 - stride, stride: -stride) else { return nil }
+            var h = 0.5
+            var prev = s0 * h
+            for _ in 0..<quadLevels {
+                stride >>= 1
+                h *= 0.5
+                guard sweep(from: j0 + stride, stride: 2 * stride), sweep(from: j0 - stride, stride: -2 * stride) else { return nil }
+                let cur = s0 * h
+                guard cur > 0, cur.isFinite else { return nil }
+                if abs(cur - prev) <= 1e-11 * cur {
+                    let lg = log(q1 * L) + ref + log(cur)
+                    guard grad else { return (lg, 0, 0, 0) }
+                    let inv = 1 / s0
+                    return (lg, -s1 * inv, 1 / q1 - s2 * inv, P * s3 * inv)
+                }
+                prev = cur
+            }
+            return nil
+        }
     }
 
     /// log 2F1(1, P; Q; z) by the continued fraction of 2F1(a+b, 1; a+1; z) with a = Q-1, b = P-Q+1 (the one
@@ -320,7 +432,7 @@ final class ParetoNBDKernel {
         if alpha >= beta {
             // Case alpha >= beta: B = s+1, z = (alpha-beta)/(alpha+t), Euler series parameter P = r+x.
             let z = (alpha - beta) * ia
-            let (lg, gP, gQ, gz) = logG(rx, Q, z, grad: grad != nil)
+            let (lg, gP, gQ, gz) = logG(rx, Q, z, grad: grad != nil, oneMinusZ: (beta + t) * ia)
             if let g = grad {
                 g[0] = -la - iA + gP + gQ
                 g[1] = -rx * ia + gz * ia * (1 - z)
@@ -331,7 +443,7 @@ final class ParetoNBDKernel {
         } else {
             // Case alpha < beta: B = r+x, z = (beta-alpha)/(beta+t), P = s+1.
             let z = (beta - alpha) * ib
-            let (lg, gP, gQ, gz) = logG(s + 1, Q, z, grad: grad != nil)
+            let (lg, gP, gQ, gz) = logG(s + 1, Q, z, grad: grad != nil, oneMinusZ: (alpha + t) * ib)
             if let g = grad {
                 g[0] = -la - iA + gQ
                 g[1] = -rx * ia + ia - gz * ib
@@ -369,11 +481,16 @@ final class ParetoNBDKernel {
         LA.withUnsafeBufferPointer { la in LB.withUnsafeBufferPointer { lb in
         IA.withUnsafeBufferPointer { ia in IB.withUnsafeBufferPointer { ib in
         logIv.withUnsafeMutableBufferPointer { li in dI.withUnsafeMutableBufferPointer { di in
-            for j in 0..<np {
-                let k = Int(pt[j])
-                li[j] = ParetoNBDKernel.logI(r: r, alpha: alpha, s: s, beta: beta, x: Double(px[j]), t: tp[k],
-                                             la: la[k], lb: lb[k], ia: ia[k], ib: ib[k],
-                                             grad: wantGrad ? di.baseAddress! + 4 * j : nil)
+            // Each pair's I(t) is independent of the others (and written to its own slots), so the pairs are
+            // spread over the cores when there are enough of them; the results do not depend on the split.
+            let buffers = PairBuffers(px: px, pt: pt, tp: tp, la: la, lb: lb, ia: ia, ib: ib, li: li, di: di)
+            let chunks = np >= 512 ? min(ParetoNBDKernel.workers, np / 256) : 1
+            if chunks <= 1 {
+                buffers.run(r, alpha, s, beta, wantGrad, from: 0, to: np)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: 4 * chunks) { c in
+                    buffers.run(r, alpha, s, beta, wantGrad, from: c * np / (4 * chunks), to: (c + 1) * np / (4 * chunks))
+                }
             }
         }}}}}}}}}
         let lalpha = log(alpha), lbeta = log(beta), ls = log(s)
