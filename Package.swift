@@ -42,14 +42,15 @@ let package = Package(
         .executableTarget(name: "stage-report", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
         .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench"),
 
+        .target(name: "TestSupport", dependencies: ["Tabular"], path: "Tests/TestSupport"),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance"]),
         .testTarget(name: "WorkbookTests", dependencies: ["Workbook", "Tabular"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Tabular", "Stats"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Tabular", "Stats"]),
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Provenance", "Tabular"]),
-        .testTarget(name: "TransactionsTests", dependencies: ["Transactions", "Tabular"]),
-        .testTarget(name: "CLVTests", dependencies: ["CLV", "Tabular", "Stats"]),
+        .testTarget(name: "TransactionsTests", dependencies: ["TestSupport", "Transactions", "Tabular"]),
+        .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "Tabular", "Stats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance"]),
     ]
 )

@@ -14,14 +14,9 @@ public enum CSVReader {
         } catch {
             throw DataError(file: path, message: "cannot read file: \(error.localizedDescription)")
         }
-        let t0 = DispatchTime.now()
-        let table = try data.withUnsafeBytes { raw in
+        return try data.withUnsafeBytes { raw in
             try parse(raw.bindMemory(to: UInt8.self), source: path, schema: schema, delimiter: delimiter)
         }
-        if ProcessInfo.processInfo.environment["CSV_TRACE"] != nil {
-            FileHandle.standardError.write(Data("parse total \(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6) ms\n".utf8))
-        }
-        return table
     }
 
     public static func read(bytes: [UInt8], source: String, schema: CSVSchema, delimiter: UInt8 = UInt8(ascii: ",")) throws -> Table {
@@ -65,7 +60,6 @@ public enum CSVReader {
         }
         var position = cursor.position
         var blockLine = cursor.line
-        _ = position
         let estimatedRows = estimateRowCount(buffer, from: position)
         for i in builders.indices { builders[i].reserve(estimatedRows) }
 
@@ -79,19 +73,12 @@ public enum CSVReader {
         let rowsPerBlock = Int(Double(estimatedRows) * min(1, Double(blockBytes) / Double(max(1, buffer.count - position))) * 1.1)
         var current = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField, expectedRows: rowsPerBlock)
         var next = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField, expectedRows: rowsPerBlock)
-        let trace = ProcessInfo.processInfo.environment["CSV_TRACE"] != nil
         let threads = max(1, requestedThreads ?? ProcessInfo.processInfo.environment["CSV_THREADS"].flatMap { Int($0) }
             ?? ProcessInfo.processInfo.activeProcessorCount)
         guard position < buffer.count else { return emptyTable(builders, source: source) }
         let minimumParallelRows = blockBytes < CSVReader.blockBytes ? 1 : 4096
-        let tFirst = DispatchTime.now()
-        defer {
-            if trace { FileHandle.standardError.write(Data("from first scan to end: \(Double(DispatchTime.now().uptimeNanoseconds - tFirst.uptimeNanoseconds) / 1e6) ms\n".utf8)) }
-        }
         var scan = current.scan(buffer, from: position, limit: min(buffer.count, position + blockBytes), line: blockLine, delimiter: delimiter)
-        if trace { FileHandle.standardError.write(Data("first scan: \(Double(DispatchTime.now().uptimeNanoseconds - tFirst.uptimeNanoseconds) / 1e6) ms\n".utf8)) }
         while true {
-            let t0 = DispatchTime.now()
             let blockStart = position
             let more = !scan.finished
             let errors = ColumnErrors(count: builders.count)
@@ -115,9 +102,6 @@ public enum CSVReader {
                 } else {
                     DispatchQueue.concurrentPerform(iterations: tasks, execute: task)
                 }
-            }
-            if trace {
-                FileHandle.standardError.write(Data("block of \(current.rows) rows: \(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6) ms\n".utf8))
             }
             // The first error in file order: the earliest row, then the leftmost field; a
             // structural error (ragged row, bad quoting) comes after the rows before it.

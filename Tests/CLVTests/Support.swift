@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Stats
+import TestSupport
 @testable import CLV
 
 /// |a - b| <= tol * max(1, |b|)
@@ -14,28 +15,10 @@ func rounded(_ v: Double, _ decimals: Int) -> Double {
 }
 
 enum TestData {
-    static var packageRoot: URL {
-        // <root>/Tests/CLVTests/Support.swift
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    /// The CDNOW 2,357-customer summary: $DATA_MIRROR, else <root>/../shared/data, else <root>/data/raw.
-    /// Returns nil (and the caller fails the test) when none exists.
-    static func cdnowPath() -> (path: String?, tried: [String]) {
-        var dirs: [String] = []
-        if let m = ProcessInfo.processInfo.environment["DATA_MIRROR"], !m.isEmpty { dirs.append(m) }
-        dirs.append(packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data").path)
-        dirs.append(packageRoot.appendingPathComponent("data/raw").path)
-        let tried = dirs.map { ($0 as NSString).appendingPathComponent("cdnow_customers_summary.csv") }
-        return (tried.first { FileManager.default.fileExists(atPath: $0) }, tried)
-    }
+    /// The CDNOW 2,357-customer summary, found by `realDataFile` (which names every place it looked).
+    static func cdnowPath() throws -> String { try realDataFile("cdnow_customers_summary.csv") }
 
     static func cdnow() throws -> CustomerSummaries {
-        let (path, tried) = cdnowPath()
-        guard let path else {
-            Issue.record("cdnow_customers_summary.csv not found; looked at: \(tried.joined(separator: ", ")). Set DATA_MIRROR to the data mirror directory.")
-            throw CLVError.invalidInput("CDNOW data missing")
-        }
-        return try CustomerSummaries.read(path: path)
+        try CustomerSummaries.read(path: try cdnowPath())
     }
 }

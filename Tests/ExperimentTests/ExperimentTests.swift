@@ -3,20 +3,7 @@ import Testing
 @testable import Experiment
 import Stats
 import Tabular
-
-/// The real data: DATA_MIRROR, else ../shared/data, else data/raw (filled by `make data`).
-func dataFile(_ name: String) throws -> String {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    var candidates: [String] = []
-    if let m = ProcessInfo.processInfo.environment["DATA_MIRROR"], !m.isEmpty {
-        candidates.append(m.hasPrefix("/") ? m : root + "/" + m)
-    }
-    candidates += [root + "/../shared/data", root + "/data/raw"]
-    for dir in candidates where FileManager.default.fileExists(atPath: dir + "/" + name) {
-        return dir + "/" + name
-    }
-    throw DataError(file: name, message: "real data not found in \(candidates); set DATA_MIRROR or run `make data`")
-}
+import TestSupport
 
 let hillstromSpec = DatasetSpec(
     name: "hillstrom", file: "hillstrom.csv", armColumn: "segment", controlArm: "No E-Mail",
@@ -52,7 +39,7 @@ struct SplitTests {
 struct HillstromTests {
     @Test("arm counts and outcome means of the real file")
     func armsAndMeans() throws {
-        let path = try dataFile("hillstrom.csv")
+        let path = try realDataFile("hillstrom.csv")
         let (table, arms) = try Prepare.loadRaw(spec: hillstromSpec, path: path)
         #expect(table.rowCount == 64_000)
         #expect(arms.names == ["No E-Mail", "Mens E-Mail", "Womens E-Mail"])

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tabular
+import TestSupport
 @testable import Transactions
 
 private func scratchFile(_ name: String, _ text: String) throws -> String {
@@ -15,16 +16,6 @@ private func retailSpec(_ file: String) -> TransactionSpec {
     TransactionSpec(name: "retail", file: file, format: .csv, customer: "Customer ID", date: "InvoiceDate",
                     quantity: "Quantity", price: "Price", invoice: "Invoice", product: "StockCode",
                     cleaning: .init(cancellationPrefix: "C", nonMerchandiseCodes: ["POST", "M"]))
-}
-
-/// The real data: DATA_MIRROR, else ../shared/data, else data/raw.
-func realDataFile(_ name: String) throws -> String {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    var candidates: [String] = []
-    if let m = ProcessInfo.processInfo.environment["DATA_MIRROR"], !m.isEmpty { candidates.append(m.hasPrefix("/") ? m : root + "/" + m) }
-    candidates += [root + "/../shared/data", root + "/data/raw"]
-    for dir in candidates where FileManager.default.fileExists(atPath: dir + "/" + name) { return dir + "/" + name }
-    throw DataError(file: name, message: "real data not found in \(candidates); set DATA_MIRROR or run `make data`")
 }
 
 @Suite("Transaction logs")
