@@ -16,7 +16,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)
 STAMPS := .build/stamps
-EXES := stage-data stage-prepare stage-eda stage-clv stage-report
+EXES := stage-data stage-prepare stage-eda stage-clv stage-uplift stage-report
 
 # Data mirror: DATA_MIRROR from the environment, else ../shared/data when it exists.
 DATA_MIRROR ?= $(if $(wildcard ../shared/data),../shared/data,)
@@ -29,8 +29,10 @@ RAW := data/raw
 PREP := data/processed/prepare
 EDA := data/processed/eda
 CLV := data/processed/clv
+UPLIFT := data/processed/uplift
+MODELS := models
 
-.PHONY: all help deps build data prepare eda clv report test bench bench-compare clean distclean
+.PHONY: all help deps build data prepare eda clv uplift report test bench bench-compare clean distclean
 
 all: reports/index.md ## Run the whole pipeline (installs system packages, builds, fetches data, runs every stage)
 
@@ -113,7 +115,18 @@ $(CLV)/manifest.json: stages/clv/params.yaml $(RAW)/online_retail_II.csv $(RAW)/
 
 reports/clv.md: $(CLV)/manifest.json ;
 
-MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json
+uplift: $(UPLIFT)/manifest.json ## Uplift learners, held-out evaluation, frozen models in models/ -> reports/uplift.md
+
+UPLIFT_OUT := $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(MODELS)/encoder.json $(MODELS)/forests.bin \
+              data/schema/required_features_schema.csv reports/uplift.md
+
+$(UPLIFT)/manifest.json: stages/uplift/params.yaml $(PREP_OUT) $(STAMPS)/stage-uplift
+	$(BIN)/stage-uplift --params stages/uplift/params.yaml --prepared $(PREP) --out $(UPLIFT) --models $(MODELS) \
+	  --schema data/schema/required_features_schema.csv --figures reports/figures/uplift --report reports/uplift.md
+
+$(UPLIFT_OUT): $(UPLIFT)/manifest.json ;
+
+MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json $(UPLIFT)/manifest.json
 
 report: reports/index.md ## Index report with every stage's provenance
 
@@ -133,7 +146,7 @@ bench-compare: $(STAMPS)/build $(RAW)/manifest.json ## (optional, not in CI) the
 
 # --- cleaning ----------------------------------------------------------------------------------
 clean: ## Remove generated artifacts (processed data, models, reports); keeps raw data and the build
-	rm -rf data/processed models reports/*.md reports/figures
+	rm -rf data/processed data/schema models reports/*.md reports/figures
 
 distclean: clean ## Also remove the raw data and the build
 	rm -rf $(RAW) .build

@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "stage-prepare", targets: ["stage-prepare"]),
         .executable(name: "stage-eda", targets: ["stage-eda"]),
         .executable(name: "stage-clv", targets: ["stage-clv"]),
+        .executable(name: "stage-uplift", targets: ["stage-uplift"]),
         .executable(name: "stage-report", targets: ["stage-report"]),
         .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
     ],
@@ -34,11 +35,15 @@ let package = Package(
         .target(name: "CLV", dependencies: ["CGSL", "Stats", "Tabular"]),
         .target(name: "CLVAnalysis", dependencies: ["CLV", "Transactions", "Tabular", "Stats", "Reporting", "Provenance"]),
         .target(name: "Experiment", dependencies: ["Tabular", "Stats", "Provenance", "Reporting"]),
+        .target(name: "Forest", dependencies: ["Stats", "Provenance"]),
+        .target(name: "Uplift", dependencies: ["Forest", "Tabular", "Stats", "Provenance"]),
+        .target(name: "UpliftAnalysis", dependencies: ["Uplift", "Forest", "Experiment", "Tabular", "Stats", "Provenance", "Reporting"]),
 
         .executableTarget(name: "stage-data", dependencies: ["Tabular", "Provenance", "RawData", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/data", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-prepare", dependencies: ["Tabular", "Provenance", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/prepare", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-eda", dependencies: ["Tabular", "Provenance", "Experiment", "Stats", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/eda", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-clv", dependencies: ["CLV", "CLVAnalysis", "Transactions", "Tabular", "Provenance", "Reporting", "Stats", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/clv", exclude: ["params.yaml"]),
+        .executableTarget(name: "stage-uplift", dependencies: ["Uplift", "UpliftAnalysis", "Forest", "Stats", "Experiment", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/uplift", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-report", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
         .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench"),
 
@@ -51,6 +56,8 @@ let package = Package(
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Provenance", "Tabular"]),
         .testTarget(name: "TransactionsTests", dependencies: ["TestSupport", "Transactions", "Tabular"]),
         .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "Tabular", "Stats"]),
+        .testTarget(name: "ForestTests", dependencies: ["Forest", "Stats"]),
+        .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Provenance", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance"]),
     ]
 )

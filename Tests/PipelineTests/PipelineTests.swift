@@ -30,7 +30,7 @@ struct PipelineTests {
     func caching() throws {
         _ = try make(["all"])
         let second = try make(["all"])
-        for stage in ["stage-data", "stage-prepare", "stage-eda", "stage-report"] {
+        for stage in ["stage-data", "stage-prepare", "stage-eda", "stage-clv", "stage-uplift", "stage-report"] {
             #expect(!ran(second, stage), "second run re-ran \(stage):\n\(second)")
         }
         #expect(second.contains("Nothing to be done"))
@@ -49,6 +49,7 @@ struct PipelineTests {
         #expect(ran(afterPrepare, "stage-prepare"))
         #expect(!ran(afterPrepare, "stage-data"))
         #expect(!ran(afterPrepare, "stage-eda"))
+        #expect(!ran(afterPrepare, "stage-uplift"))
         #expect(ran(afterPrepare, "stage-report"))
 
         let last = try make(["all"])
@@ -79,6 +80,39 @@ struct PipelineTests {
             digests.append(d)
         }
         #expect(digests[0].count >= 15)
+        #expect(digests[0] == digests[1])
+        try? FileManager.default.removeItem(atPath: tmp)
+    }
+
+    @Test("uplift: byte-identical models, scores and report with 1 and 2 threads")
+    func upliftThreads() throws {
+        let bin = projectRoot + "/.build/release"
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-threads-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        // Smaller forests than the pipeline's, same code paths (every learner, per-arm models, bootstrap).
+        let params = try String(contentsOfFile: projectRoot + "/stages/uplift/params.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "n_trees: 300", with: "n_trees: 12")
+            .replacingOccurrences(of: "n_trees: 100", with: "n_trees: 8")
+            .replacingOccurrences(of: "final_trees: 300", with: "final_trees: 12")
+            .replacingOccurrences(of: "outcomes: [spend, visit, conversion]", with: "outcomes: [spend, conversion]")
+        try params.write(toFile: tmp + "/params.yaml", atomically: true, encoding: .utf8)
+        var digests: [[String: String]] = []
+        for threads in [1, 2] {
+            let base = "\(tmp)/threads\(threads)"
+            let r = try Shell.run(["/usr/bin/env", "FOREST_THREADS=\(threads)", bin + "/stage-uplift", "--params", tmp + "/params.yaml",
+                                   "--out", base + "/out", "--models", base + "/models", "--schema", base + "/schema.csv",
+                                   "--figures", base + "/figures", "--report", base + "/uplift.md"], directory: projectRoot)
+            #expect(r.status == 0, "stage-uplift failed: \(r.stderr)")
+            var d: [String: String] = [:]
+            for f in FileManager.default.enumerator(atPath: base)!.compactMap({ $0 as? String }) where !f.hasSuffix("manifest.json") {
+                var isDir: ObjCBool = false
+                FileManager.default.fileExists(atPath: base + "/" + f, isDirectory: &isDir)
+                if !isDir.boolValue { d[f] = try SHA256.hex(ofFile: base + "/" + f) }
+            }
+            digests.append(d)
+        }
+        #expect(digests[0]["models/forests.bin"] != nil)
+        #expect(digests[0]["out/test_scores.csv"] != nil)
         #expect(digests[0] == digests[1])
         try? FileManager.default.removeItem(atPath: tmp)
     }

@@ -80,3 +80,18 @@ struct StatsTests {
         #expect(d1.next() != d2.next())
     }
 }
+
+@Suite("Distribution functions outside their domain")
+struct DomainTests {
+    // Without the guards these reach GSL, whose default handler aborts the whole process
+    // (a Welch test on two constant groups has df = NaN).
+    @Test func outOfDomainGivesNaNInsteadOfAborting() {
+        #expect(StudentT.quantile(0.975, df: .nan).isNaN)
+        #expect(StudentT.quantile(0.975, df: 0).isNaN)
+        #expect(StudentT.twoSidedP(.nan, df: 10).isNaN)
+        #expect(ChiSquare.sf(1, df: -1).isNaN)
+        #expect(Normal.quantile(1.5).isNaN)
+        let same = Inference.welch(treated: Moments([1, 1, 1]), control: Moments([1, 1]))
+        #expect(same.difference == 0)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+
+public struct TrainingSummary: Sendable, Equatable {
+    /// Per training row: mean prediction of the trees that did not see the row; NaN where the
+    /// row was in every tree's bootstrap (or bootstrap is off).
+    public var oobPredictions: [Double]
+    /// Over rows with at least one out-of-bag tree; nil if there are none or bootstrap is off.
+    public var oobMSE: Double?
+    public var oobRows: Int
+
+    public init(oobPredictions: [Double], oobMSE: Double?, oobRows: Int) {
+        self.oobPredictions = oobPredictions
+        self.oobMSE = oobMSE
+        self.oobRows = oobRows
+    }
+
+    // Equatable by bit pattern, so two summaries with NaN for the same rows compare equal.
+    public static func == (a: TrainingSummary, b: TrainingSummary) -> Bool {
+        a.oobRows == b.oobRows && a.oobMSE?.bitPattern == b.oobMSE?.bitPattern
+            && a.oobPredictions.map(\.bitPattern) == b.oobPredictions.map(\.bitPattern)
+    }
+}
+
+public enum ForestTrainer {
+    /// `FOREST_THREADS` if set to a positive integer, else the number of active processors.
+    public static var defaultThreads: Int {
+        if let s = ProcessInfo.processInfo.environment["FOREST_THREADS"], let t = Int(s), t > 0 { return t }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Trains on the rows of `x` (all rows) with targets `y` (y.count == x.rowCount).
+    /// `progress` is called with the number of finished trees (from any thread; may be nil).
+    /// Calls are serialized and the counts increase by one each time.
+    public static func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int = defaultThreads,
+                             progress: (@Sendable (Int) -> Void)? = nil) throws -> (forest: RandomForest, summary: TrainingSummary) {
+        try validate(x, y, params)
+        let threads = max(1, threads)
+        let data = PreparedData(x, y, threads: threads)
+        let slots = TreeSlots(count: params.nTrees, progress: progress)
+        let counter = TaskCounter(limit: params.nTrees)
+        let work: @Sendable (Int) -> Void = { _ in
+            let builder = TreeBuilder(data: data, params: params)
+            while let i = counter.next() {
+                let (tree, bag) = builder.build(treeIndex: i, bootstrap: params.bootstrap)
+                slots.store(i, tree: tree, inBag: bag)
+            }
+        }
+        let workers = min(threads, params.nTrees)
+        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+
+        let (trees, bags) = slots.results()
+        let forest = RandomForest(featureCount: x.columnCount, trees: trees)
+        guard params.bootstrap, let bags else {
+            return (forest, TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0))
+        }
+        let oob = PackedForest(forest, columnCount: x.columnCount).predict(x, threads: threads, inBag: bags)
+        var predictions = [Double](repeating: .nan, count: x.rowCount)
+        var squares = 0.0, rowsWithOOB = 0
+        for r in 0..<x.rowCount where oob[r].count > 0 {
+            predictions[r] = oob[r].sum / Double(oob[r].count)
+            let e = predictions[r] - y[r]
+            squares += e * e
+            rowsWithOOB += 1
+        }
+        let mse = rowsWithOOB > 0 ? squares / Double(rowsWithOOB) : nil
+        return (forest, TrainingSummary(oobPredictions: predictions, oobMSE: mse, oobRows: rowsWithOOB))
+    }
+
+    /// One tree on all rows, no bootstrap, all features unless `maxFeatures` (then sampled with the
+    /// generator of tree 0). `nTrees` and `bootstrap` are ignored.
+    public static func trainTree(_ x: FeatureMatrix, _ y: [Double], params: ForestParams) throws -> RegressionTree {
+        var single = params
+        single.nTrees = 1
+        try validate(x, y, single)
+        let data = PreparedData(x, y, threads: 1)
+        return TreeBuilder(data: data, params: single).build(treeIndex: 0, bootstrap: false).tree
+    }
+
+    static func validate(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams) throws {
+        if x.rowCount == 0 { throw ForestError("empty training data: x has no rows") }
+        if x.columnCount == 0 { throw ForestError("empty training data: x has no feature columns") }
+        if x.rowCount >= Int(Int32.max) { throw ForestError("too many training rows (\(x.rowCount)); at most \(Int32.max - 1)") }
+        if y.count != x.rowCount { throw ForestError("y has \(y.count) values but x has \(x.rowCount) rows") }
+        if let problem = params.problem(columnCount: x.columnCount) { throw ForestError("bad forest parameters: \(problem)") }
+        if let r = y.firstIndex(where: { !$0.isFinite }) { throw ForestError("y row \(r) is not finite (\(y[r]))") }
+        if let i = x.values.firstIndex(where: { !$0.isFinite }) {
+            throw ForestError("x row \(i % x.rowCount) column \(i / x.rowCount) is not finite (\(x.values[i]))")
+        }
+    }
+}
+
+/// Finished trees stored by tree index, so the forest's order never depends on which thread
+/// finished first.
+final class TreeSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var trees: [RegressionTree?]
+    private var bags: [[UInt64]?]
+    private var finished = 0
+    private let progress: (@Sendable (Int) -> Void)?
+
+    init(count: Int, progress: (@Sendable (Int) -> Void)?) {
+        trees = Array(repeating: nil, count: count)
+        bags = Array(repeating: nil, count: count)
+        self.progress = progress
+    }
+
+    func store(_ i: Int, tree: RegressionTree, inBag: [UInt64]?) {
+        lock.lock(); defer { lock.unlock() }
+        trees[i] = tree
+        bags[i] = inBag
+        finished += 1
+        progress?(finished)
+    }
+
+    func results() -> (trees: [RegressionTree], inBag: [[UInt64]]?) {
+        lock.lock(); defer { lock.unlock() }
+        let trees = self.trees.map { $0! }
+        let bags = self.bags.compactMap { $0 }
+        return (trees, bags.count == trees.count ? bags : nil)
+    }
+}

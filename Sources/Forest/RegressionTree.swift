@@ -1,0 +1,238 @@
+import Foundation
+
+/// A binary regression tree in flat arrays, nodes in pre-order (left subtree first).
+/// A leaf has `feature == -1`, `left == right == -1` and `threshold == 0`.
+public struct RegressionTree: Sendable, Equatable {
+    public var feature: [Int32]
+    /// Go left when `x[feature] <= threshold`.
+    public var threshold: [Double]
+    public var left: [Int32]
+    public var right: [Int32]
+    /// Weighted mean of the node's training targets; the prediction at leaves.
+    public var value: [Double]
+
+    public init(feature: [Int32], threshold: [Double], left: [Int32], right: [Int32], value: [Double]) {
+        precondition(threshold.count == feature.count && left.count == feature.count
+                     && right.count == feature.count && value.count == feature.count,
+                     "RegressionTree: node arrays differ in length")
+        self.feature = feature
+        self.threshold = threshold
+        self.left = left
+        self.right = right
+        self.value = value
+    }
+
+    public var nodeCount: Int { feature.count }
+
+    /// Every step is bounds-checked (children must point forward, features must exist in `x`),
+    /// because the arrays are public and may have been assembled by hand.
+    public func predict(_ x: FeatureMatrix, row: Int) -> Double {
+        precondition(row >= 0 && row < x.rowCount, "RegressionTree.predict: row \(row) out of range")
+        let count = feature.count
+        precondition(count > 0 && threshold.count == count && left.count == count && right.count == count
+                     && value.count == count, "RegressionTree.predict: malformed tree")
+        let rows = x.rowCount, columns = x.columnCount
+        return feature.withUnsafeBufferPointer { f in
+            threshold.withUnsafeBufferPointer { t in
+                left.withUnsafeBufferPointer { l in
+                    right.withUnsafeBufferPointer { r in
+                        x.values.withUnsafeBufferPointer { xv in
+                            var n = 0
+                            while true {
+                                let ft = Int(f[n])
+                                if ft < 0 { return value[n] }
+                                precondition(ft < columns, "RegressionTree.predict: feature \(ft) not in x")
+                                let next = Int(xv[ft &* rows &+ row] <= t[n] ? l[n] : r[n])
+                                precondition(next > n && next < count, "RegressionTree.predict: bad child index")
+                                n = next
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The first structural problem (nil if none): children must point forward inside the tree,
+    /// so every walk ends at a leaf; features must be below `featureLimit`.
+    func structuralProblem(featureLimit: Int) -> String? {
+        let count = feature.count
+        if count == 0 { return "tree has no nodes" }
+        if threshold.count != count || left.count != count || right.count != count || value.count != count {
+            return "node arrays differ in length"
+        }
+        for n in 0..<count {
+            let f = Int(feature[n]), l = Int(left[n]), r = Int(right[n])
+            if f == -1 {
+                if l != -1 || r != -1 { return "leaf node \(n) has children \(l), \(r) (must be -1)" }
+            } else {
+                if f < 0 || f >= featureLimit { return "node \(n) uses feature \(f), outside 0..<\(featureLimit)" }
+                if l <= n || l >= count { return "node \(n) has left child \(l), outside \(n + 1)..<\(count)" }
+                if r <= n || r >= count { return "node \(n) has right child \(r), outside \(n + 1)..<\(count)" }
+            }
+        }
+        return nil
+    }
+}
+
+public struct RandomForest: Sendable, Equatable {
+    public var featureCount: Int
+    public var trees: [RegressionTree]
+
+    public init(featureCount: Int, trees: [RegressionTree]) {
+        self.featureCount = featureCount
+        self.trees = trees
+    }
+
+    /// Mean of the trees' predictions, summed in tree order (bit-identical whatever the threads).
+    public func predict(_ x: FeatureMatrix, row: Int) -> Double {
+        precondition(!trees.isEmpty, "RandomForest.predict: no trees")
+        precondition(x.columnCount >= featureCount, "RandomForest.predict: x has \(x.columnCount) columns, forest needs \(featureCount)")
+        var sum = 0.0
+        for tree in trees { sum += tree.predict(x, row: row) }
+        return sum / Double(trees.count)
+    }
+
+    public func predict(_ x: FeatureMatrix, threads: Int = ForestTrainer.defaultThreads) -> [Double] {
+        precondition(!trees.isEmpty, "RandomForest.predict: no trees")
+        precondition(x.columnCount >= featureCount, "RandomForest.predict: x has \(x.columnCount) columns, forest needs \(featureCount)")
+        let packed = PackedForest(self, columnCount: x.columnCount)
+        return packed.predict(x, threads: threads, inBag: nil).map { $0.sum / Double($0.count) }
+    }
+}
+
+/// All nodes of a forest in one validated array, so the batch walk needs no per-step checks
+/// and a node's fields share a cache line. A leaf points to itself on both sides and reads
+/// column 0, so a walk can take extra steps at a leaf without branching.
+struct PackedNode: Sendable {
+    var threshold: Double
+    var value: Double
+    var column: Int32
+    var left: Int32
+    var right: Int32
+    var isLeaf: UInt8
+}
+
+struct PackedForest: Sendable {
+    let nodes: [PackedNode]
+    let roots: [Int]
+
+    init(_ forest: RandomForest, columnCount: Int) {
+        var nodes: [PackedNode] = []
+        nodes.reserveCapacity(forest.trees.reduce(0) { $0 + $1.nodeCount })
+        var roots: [Int] = []
+        for (i, tree) in forest.trees.enumerated() {
+            if let problem = tree.structuralProblem(featureLimit: min(forest.featureCount, columnCount)) {
+                preconditionFailure("RandomForest: tree \(i): \(problem)")
+            }
+            roots.append(nodes.count)
+            for n in 0..<tree.nodeCount {
+                let leaf = tree.feature[n] < 0
+                nodes.append(PackedNode(threshold: tree.threshold[n], value: tree.value[n], column: leaf ? 0 : tree.feature[n],
+                                        left: leaf ? Int32(n) : tree.left[n], right: leaf ? Int32(n) : tree.right[n],
+                                        isLeaf: leaf ? 1 : 0))
+            }
+        }
+        self.nodes = nodes
+        self.roots = roots
+    }
+
+    /// Rows walked side by side through one tree: their chains of dependent loads overlap.
+    private static let group = 8
+
+    /// Per row, the sum of the tree predictions added in tree order, and how many trees contributed.
+    /// With `inBag` (one bitset per tree), a tree is skipped for the rows it was trained on.
+    func predict(_ x: FeatureMatrix, threads: Int, inBag: [[UInt64]]?) -> [(sum: Double, count: Int)] {
+        let n = x.rowCount
+        // A forest of bare leaves may meet a matrix without columns; the walk below reads column 0.
+        let xValues = x.values.isEmpty ? [0.0] : x.values
+        let result = [(sum: Double, count: Int)](unsafeUninitializedCapacity: n) { buffer, initialized in
+            let out = SharedBuffer(buffer)
+            parallelChunks(total: n, chunk: 512, threads: threads) { range in
+                var sums = [Double](repeating: 0, count: range.count)
+                var counts = [Int](repeating: 0, count: range.count)
+                var selected = [Int](repeating: 0, count: range.count)
+                nodes.withUnsafeBufferPointer { nodes in
+                    xValues.withUnsafeBufferPointer { xv in
+                        let xb = xv.baseAddress!
+                        for (t, root) in roots.enumerated() {
+                            let tree = nodes.baseAddress! + root
+                            var m = 0
+                            for row in range {
+                                if let inBag, inBag[t][row >> 6] & (1 << UInt64(row & 63)) != 0 { continue }
+                                selected[m] = row
+                                m += 1
+                            }
+                            selected.withUnsafeBufferPointer { rows in
+                                var i = 0
+                                while i < m {
+                                    let g = min(PackedForest.group, m - i)
+                                    var at = (0, 0, 0, 0, 0, 0, 0, 0)
+                                    withUnsafeMutableBytes(of: &at) { raw in
+                                        let at = raw.bindMemory(to: Int.self)
+                                        while true {
+                                            var done: UInt8 = 1
+                                            for j in 0..<g { done &= tree[at[j]].isLeaf }
+                                            if done != 0 { break }
+                                            for j in 0..<g {
+                                                let node = tree[at[j]]
+                                                let v = xb[Int(node.column) &* n &+ rows[i + j]]
+                                                at[j] = Int(v <= node.threshold ? node.left : node.right)
+                                            }
+                                        }
+                                        for j in 0..<g {
+                                            let k = rows[i + j] - range.lowerBound
+                                            sums[k] += tree[at[j]].value
+                                            counts[k] += 1
+                                        }
+                                    }
+                                    i += g
+                                }
+                            }
+                        }
+                    }
+                }
+                for row in range {
+                    (out.base + row).initialize(to: (sum: sums[row - range.lowerBound], count: counts[row - range.lowerBound]))
+                }
+            }
+            initialized = n
+        }
+        return result
+    }
+}
+
+/// Disjoint slices of one output buffer written from several threads.
+struct SharedBuffer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+    init(_ buffer: UnsafeMutableBufferPointer<T>) { base = buffer.baseAddress ?? UnsafeMutablePointer<T>(bitPattern: 8)! }
+}
+
+/// Runs `body` over `0..<total` in chunks, on at most `threads` threads. Chunks are handed out
+/// from a shared counter, so which thread runs a chunk varies but every chunk's work is fixed.
+func parallelChunks(total: Int, chunk: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let chunks = (total + chunk - 1) / chunk
+    guard chunks > 0 else { return }
+    let workers = max(1, min(threads, chunks))
+    if workers == 1 {
+        for c in 0..<chunks { body(c * chunk..<min(total, (c + 1) * chunk)) }
+        return
+    }
+    let counter = TaskCounter(limit: chunks)
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        while let c = counter.next() { body(c * chunk..<min(total, (c + 1) * chunk)) }
+    }
+}
+
+final class TaskCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    private let limit: Int
+    init(limit: Int) { self.limit = limit }
+    func next() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Stats
+
+/// Held-out evaluation of an uplift ranking on randomized data. Rows are ranked by predicted
+/// uplift (descending; ties by row order, so the ranking is deterministic).
+///
+/// Definitions (n rows in rank order, treated flag T, outcome Y, propensity e; a bootstrap
+/// replicate gives row i the weight w_i, the plain evaluation w_i = 1):
+/// - IPW contribution z_i = T·Y/e − (1 − T)·Y/(1 − e); its mean over all rows estimates the average
+///   effect, its sum over the top k the incremental outcome from treating them.
+/// - Uplift curve V(k) = Σ_{j≤k} w_j z_j, drawn per customer of the population (V(k)/W).
+/// - Qini curve (binary outcomes) Q(k) = R_t(k) − R_c(k)·N_t(k)/N_c(k) with weighted responder
+///   counts R and group sizes N among the top k.
+/// - Area of a curve C: Σ_k w_k (C(k) − (W_k/W)·C(n)), i.e. above the random-targeting line.
+/// - Normalized AUUC / Qini coefficient: the area of the model's ranking divided by the area of
+///   the best possible ranking of the same rows (z descending; for Qini treated responders first,
+///   control responders last). 1 is perfect, 0 random, negative worse than random.
+public struct UpliftEvaluator: Sendable {
+    public let order: [Int]
+    public let treated: [Bool]
+    public let y: [Double]
+    public let e: Double
+    let z: [Double]
+    let perfectZOrder: [Int]
+    let perfectQiniOrder: [Int]
+
+    public init(scores: [Double], treated: [Bool], y: [Double], propensity e: Double) {
+        precondition(scores.count == treated.count && treated.count == y.count)
+        self.treated = treated
+        self.y = y
+        self.e = e
+        order = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        let z = y.indices.map { treated[$0] ? y[$0] / e : -y[$0] / (1 - e) }
+        self.z = z
+        perfectZOrder = z.indices.sorted { z[$0] > z[$1] || (z[$0] == z[$1] && $0 < $1) }
+        let key = y.indices.map { i -> Int in y[i] > 0 ? (treated[i] ? 2 : 0) : 1 }
+        perfectQiniOrder = key.indices.sorted { key[$0] > key[$1] || (key[$0] == key[$1] && $0 < $1) }
+    }
+
+    public var count: Int { order.count }
+
+    // MARK: curves
+
+    /// Cumulative weighted IPW contribution after each row of `ranking`.
+    func upliftPath(_ ranking: [Int], weights: [Double]?) -> (values: [Double], cumulativeWeight: [Double]) {
+        var v = 0.0, w = 0.0
+        var values = [Double](repeating: 0, count: ranking.count)
+        var cw = [Double](repeating: 0, count: ranking.count)
+        for (k, i) in ranking.enumerated() {
+            let wi = weights?[i] ?? 1
+            v += wi * z[i]
+            w += wi
+            values[k] = v
+            cw[k] = w
+        }
+        return (values, cw)
+    }
+
+    func qiniPath(_ ranking: [Int], weights: [Double]?) -> (values: [Double], cumulativeWeight: [Double]) {
+        var rt = 0.0, rc = 0.0, nt = 0.0, nc = 0.0
+        var values = [Double](repeating: 0, count: ranking.count)
+        var cw = [Double](repeating: 0, count: ranking.count)
+        for (k, i) in ranking.enumerated() {
+            let wi = weights?[i] ?? 1
+            if treated[i] { nt += wi; rt += wi * y[i] } else { nc += wi; rc += wi * y[i] }
+            values[k] = nc > 0 ? rt - rc * nt / nc : rt
+            cw[k] = nt + nc
+        }
+        return (values, cw)
+    }
+
+    func area(_ path: (values: [Double], cumulativeWeight: [Double]), ranking: [Int], weights: [Double]?) -> Double {
+        guard let total = path.values.last, let w = path.cumulativeWeight.last, w > 0 else { return 0 }
+        var a = 0.0
+        for k in 0..<ranking.count {
+            let wi = weights?[ranking[k]] ?? 1
+            if wi == 0 { continue }
+            a += wi * (path.values[k] - path.cumulativeWeight[k] / w * total)
+        }
+        return a
+    }
+
+    /// Normalized AUUC of the model's ranking (IPW uplift curve).
+    public func normalizedAUUC(weights: [Double]? = nil) -> Double {
+        let model = area(upliftPath(order, weights: weights), ranking: order, weights: weights)
+        let best = area(upliftPath(perfectZOrder, weights: weights), ranking: perfectZOrder, weights: weights)
+        return best > 0 ? model / best : .nan
+    }
+
+    /// Qini coefficient of the model's ranking (binary outcomes).
+    public func qiniCoefficient(weights: [Double]? = nil) -> Double {
+        let model = area(qiniPath(order, weights: weights), ranking: order, weights: weights)
+        let best = area(qiniPath(perfectQiniOrder, weights: weights), ranking: perfectQiniOrder, weights: weights)
+        return best > 0 ? model / best : .nan
+    }
+
+    /// The model's uplift curve per customer of the population at shares 0, 1/points, …, 1:
+    /// (share targeted, incremental outcome per customer).
+    public func upliftCurve(points: Int = 100) -> [(share: Double, value: Double)] {
+        let path = upliftPath(order, weights: nil)
+        return sample(path.values, points: points).map { ($0.share, $0.value / Double(count)) }
+    }
+
+    /// The Qini curve at shares 0, 1/points, …, 1: (share targeted, incremental responders).
+    public func qiniCurve(points: Int = 100) -> [(share: Double, value: Double)] {
+        sample(qiniPath(order, weights: nil).values, points: points)
+    }
+
+    func sample(_ values: [Double], points: Int) -> [(share: Double, value: Double)] {
+        let n = values.count
+        return (0...points).map { p in
+            let k = Int((Double(n) * Double(p) / Double(points)).rounded())
+            return (Double(p) / Double(points), k == 0 ? 0 : values[k - 1])
+        }
+    }
+
+    // MARK: deciles
+
+    public struct Decile: Sendable, Equatable {
+        public var index: Int
+        public var rows: Int
+        public var treatedRows: Int
+        public var controlRows: Int
+        public var meanPredicted: Double
+        /// Mean outcome of treated minus control rows in the group, with a Welch interval.
+        public var observed: Double
+        public var observedCI: Interval
+    }
+
+    /// Rank-ordered groups of (nearly) equal size; group 1 has the highest predicted uplift.
+    public func deciles(scores: [Double], groups: Int = 10, level: Double = 0.95) -> [Decile] {
+        let n = count
+        return (0..<groups).map { g in
+            let members = order[(g * n / groups)..<((g + 1) * n / groups)]
+            let t = members.filter { treated[$0] }.map { y[$0] }
+            let c = members.filter { !treated[$0] }.map { y[$0] }
+            let cmp = Inference.welch(treated: Moments(t), control: Moments(c), level: level)
+            let predicted = members.reduce(0.0) { $0 + scores[$1] } / Double(members.count)
+            return Decile(index: g + 1, rows: members.count, treatedRows: t.count, controlRows: c.count,
+                          meanPredicted: predicted, observed: cmp.difference, observedCI: cmp.differenceCI)
+        }
+    }
+
+    // MARK: bootstrap
+
+    /// Row weights (multiplicities) of bootstrap replicate `index`: n draws with replacement from
+    /// a generator derived from the seed and the replicate index, so every learner evaluated with
+    /// the same seed sees the same replicates (paired comparisons) whatever the thread count.
+    public static func bootstrapWeights(rows n: Int, seed: UInt64, replicate index: Int) -> [Double] {
+        var g = SeededGenerator.derived(seed: seed, index: UInt64(index))
+        var w = [Double](repeating: 0, count: n)
+        for _ in 0..<n { w[g.next(below: n)] += 1 }
+        return w
+    }
+
+    /// Runs `metric` on `replicates` bootstrap replicates in parallel; results in replicate order.
+    public static func bootstrap(rows n: Int, replicates: Int, seed: UInt64, threads: Int,
+                                 _ metric: @Sendable ([Double]) -> [Double]) -> [[Double]] {
+        let results = ResultSlots<[Double]>(count: replicates)
+        let workers = max(1, min(threads, replicates))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var r = worker
+            while r < replicates {
+                results.set(r, metric(bootstrapWeights(rows: n, seed: seed, replicate: r)))
+                r += workers
+            }
+        }
+        return results.values
+    }
+}
+
+/// Percentile interval (linear interpolation between order statistics) of finite values.
+public func percentileInterval(_ values: [Double], level: Double = 0.95) -> Interval {
+    let v = values.filter(\.isFinite).sorted()
+    guard !v.isEmpty else { return Interval(.nan, .nan) }
+    func q(_ p: Double) -> Double {
+        let h = p * Double(v.count - 1)
+        let lo = Int(h.rounded(.down))
+        let hi = min(lo + 1, v.count - 1)
+        return v[lo] + (h - Double(lo)) * (v[hi] - v[lo])
+    }
+    let a = (1 - level) / 2
+    return Interval(q(a), q(1 - a))
+}
+
+/// Per-index result slots written from concurrent workers, each slot by exactly one worker.
+final class ResultSlots<T: Sendable>: @unchecked Sendable {
+    private var storage: [T?]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: T) {
+        lock.lock()
+        storage[i] = value
+        lock.unlock()
+    }
+    var values: [T] { storage.map { $0! } }
+}

@@ -1,0 +1,128 @@
+import Experiment
+import Forest
+import Foundation
+import Provenance
+import Tabular
+import Uplift
+
+/// The stage's CSV tables and model files, built from a result.
+public enum UpliftOutputs {
+    static func f(_ v: Double) -> String { formatDouble(v) }
+
+    public static func comparison(_ r: UpliftResult) -> [UInt8] {
+        var w = CSVWriter(header: ["outcome", "learner", "normalized_auuc", "auuc_ci_lower", "auuc_ci_upper",
+                                   "auuc_vs_baseline", "auuc_vs_baseline_ci_lower", "auuc_vs_baseline_ci_upper",
+                                   "qini", "qini_ci_lower", "qini_ci_upper", "qini_vs_baseline", "qini_vs_baseline_ci_lower", "qini_vs_baseline_ci_upper",
+                                   "mean_predicted_uplift", "test_ipw_ate", "decile_correlation", "settings"])
+        for o in r.outcomes {
+            for l in o.learners {
+                w.writeRow([o.outcome, l.learner.rawValue, f(l.auuc.value), f(l.auuc.ci.lower), f(l.auuc.ci.upper),
+                            f(l.auucVsBaseline.value), f(l.auucVsBaseline.ci.lower), f(l.auucVsBaseline.ci.upper),
+                            f(l.qini?.value ?? .nan), f(l.qini?.ci.lower ?? .nan), f(l.qini?.ci.upper ?? .nan),
+                            f(l.qiniVsBaseline?.value ?? .nan), f(l.qiniVsBaseline?.ci.lower ?? .nan), f(l.qiniVsBaseline?.ci.upper ?? .nan),
+                            f(l.meanPredicted), f(o.testATE), f(l.decileCorrelation), settingsLabel(l.settings)])
+            }
+        }
+        return w.bytes
+    }
+
+    public static func settingsLabel(_ c: LearnerConfig) -> String {
+        switch c.kind {
+        case .t: "outcome forests: \(c.outcome.label)"
+        case .x: "outcome and effect forests: \(c.outcome.label)"
+        case .dr: "outcome and effect forests: \(c.outcome.label); \(c.folds)-fold cross-fitting"
+        }
+    }
+
+    public static func arms(_ r: UpliftResult) -> [UInt8] {
+        var w = CSVWriter(header: ["outcome", "learner", "arm", "normalized_auuc", "ci_lower", "ci_upper"])
+        for o in r.outcomes {
+            for l in o.learners {
+                for a in l.armAUUC {
+                    w.writeRow([o.outcome, l.learner.rawValue, a.arm, f(a.estimate.value), f(a.estimate.ci.lower), f(a.estimate.ci.upper)])
+                }
+            }
+        }
+        return w.bytes
+    }
+
+    public static func deciles(_ r: UpliftResult) -> [UInt8] {
+        var w = CSVWriter(header: ["outcome", "learner", "decile", "rows", "treated_rows", "control_rows", "mean_predicted_uplift",
+                                   "observed_uplift", "observed_ci_lower", "observed_ci_upper"])
+        for o in r.outcomes {
+            for l in o.learners {
+                for d in l.deciles {
+                    w.writeRow([o.outcome, l.learner.rawValue, String(d.index), String(d.rows), String(d.treatedRows), String(d.controlRows),
+                                f(d.meanPredicted), f(d.observed), f(d.observedCI.lower), f(d.observedCI.upper)])
+                }
+            }
+        }
+        return w.bytes
+    }
+
+    public static func curves(_ r: UpliftResult) -> [UInt8] {
+        var w = CSVWriter(header: ["outcome", "learner", "curve", "share_targeted", "value"])
+        for o in r.outcomes {
+            for l in o.learners {
+                for pt in l.upliftCurve { w.writeRow([o.outcome, l.learner.rawValue, "uplift_per_customer", f(pt.share), f(pt.value)]) }
+                for pt in l.qiniCurve ?? [] { w.writeRow([o.outcome, l.learner.rawValue, "qini", f(pt.share), f(pt.value)]) }
+            }
+        }
+        return w.bytes
+    }
+
+    public static func tuning(_ r: UpliftResult) -> [UInt8] {
+        var w = CSVWriter(header: ["outcome", "n_trees", "max_depth", "min_samples_leaf", "oob_mse_control", "oob_mse_treated", "oob_mse_weighted", "chosen"])
+        for o in r.outcomes {
+            for t in o.tuning {
+                let chosen = t.settings.maxDepth == o.tuned.maxDepth && t.settings.minSamplesLeaf == o.tuned.minSamplesLeaf
+                w.writeRow([o.outcome, String(t.settings.nTrees), t.settings.maxDepth.map(String.init) ?? "", String(t.settings.minSamplesLeaf),
+                            f(t.oobControl), f(t.oobTreated), f(t.score), chosen ? "1" : "0"])
+            }
+        }
+        return w.bytes
+    }
+
+    /// Scores of the test split by the production model, computed in the training process.
+    public static func testScores(ids: [Int], scores: UpliftScores, outputs: ModelOutputs, idColumn: String) -> [UInt8] {
+        var w = CSVWriter(header: [idColumn, "y1_hat", "y0_hat", "uplift_hat"] + outputs.arms.map(\.column))
+        for i in 0..<ids.count {
+            w.writeRow([String(ids[i]), f(scores.y1[i]), f(scores.y0[i]), f(scores.uplift[i])] + scores.armUplift.map { f($0[i]) })
+        }
+        return w.bytes
+    }
+
+    /// `column,type` of the inputs a file to be scored must have.
+    public static func requiredFeatures(_ encoder: FeatureEncoder) -> [UInt8] {
+        var w = CSVWriter(header: ["column", "type"])
+        for i in encoder.inputs { w.writeRow([i.name, i.kind.rawValue]) }
+        return w.bytes
+    }
+
+    public static func meta(_ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, trainingFile: String, trainingSHA256: String,
+                            forestsSHA256: String) -> ModelMeta {
+        let enc = r.encoder
+        var categories: [String: [String]] = [:]
+        for i in enc.inputs where i.kind == .categorical { categories[i.name] = i.categories ?? [] }
+        var learnerParams = r.productionConfig.json
+        if case .object(var o) = learnerParams {
+            o["name"] = .string(params.productionLearner.rawValue)
+            o["seed"] = .string(String(params.seed))
+            learnerParams = .object(o)
+        }
+        let treatedArms = r.armNames.dropFirst().joined(separator: ", ")
+        return ModelMeta(
+            formatVersion: UpliftModel.formatVersion, dataset: spec.name, idColumn: spec.idColumn,
+            featureCols: enc.featureNames,
+            numCols: enc.inputs.filter { $0.kind == .numeric }.map(\.name),
+            catCols: enc.inputs.filter { $0.kind == .categorical }.map(\.name),
+            categories: categories,
+            treatment: .init(armColumn: spec.armColumn, controlArm: spec.controlArm, arms: r.armNames, treatmentColumn: spec.treatmentColumn,
+                             definition: "treated = \(spec.armColumn) is any of [\(treatedArms)]; control = \(spec.controlArm). y1_hat and uplift_hat refer to any treatment; uplift_<arm> to that arm vs control.",
+                             propensity: r.productionFit.propensity, armPropensities: r.productionFit.armPropensities),
+            target: params.primaryOutcome, learner: params.productionLearner.rawValue, learnerParams: learnerParams,
+            trainingFile: trainingFile, trainingFileSHA256: trainingSHA256, trainingRows: r.trainRows,
+            forestsFile: UpliftModel.forestsFile, forestsSHA256: forestsSHA256, forestFormatVersion: Int(ForestFormat.version),
+            outputs: r.production.outputs)
+    }
+}

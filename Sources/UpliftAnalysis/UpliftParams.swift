@@ -1,0 +1,89 @@
+import Foundation
+import Uplift
+
+/// The grid searched for the tuned, depth-limited forests (chosen by out-of-bag error on the
+/// training split only; the test split is never used for choices).
+public struct TuningGrid: Codable, Sendable, Equatable {
+    public var nTrees: Int
+    public var maxDepth: [Int]
+    public var minSamplesLeaf: [Int]
+    public var maxFeatures: Int?
+    /// Trees of the final tuned forests.
+    public var finalTrees: Int
+
+    enum CodingKeys: String, CodingKey {
+        case nTrees = "n_trees"
+        case maxDepth = "max_depth"
+        case minSamplesLeaf = "min_samples_leaf"
+        case maxFeatures = "max_features"
+        case finalTrees = "final_trees"
+    }
+}
+
+public enum LearnerName: String, Codable, Sendable, CaseIterable {
+    case tBaseline = "t_baseline"
+    case tTuned = "t_tuned"
+    case x = "x"
+    case dr = "dr"
+
+    public var title: String {
+        switch self {
+        case .tBaseline: "T-learner (baseline)"
+        case .tTuned: "T-learner (tuned)"
+        case .x: "X-learner"
+        case .dr: "DR-learner"
+        }
+    }
+
+    public var kind: LearnerKind {
+        switch self {
+        case .tBaseline, .tTuned: .t
+        case .x: .x
+        case .dr: .dr
+        }
+    }
+}
+
+public struct UpliftParams: Codable, Sendable, Equatable {
+    public var seed: UInt64
+    public var primaryOutcome: String
+    public var outcomes: [String]
+    public var baseline: ForestSettings
+    public var tuning: TuningGrid
+    public var learners: [LearnerName]
+    public var productionLearner: LearnerName
+    public var drFolds: Int
+    public var bootstrapReplicates: Int
+    public var confidenceLevel: Double
+    public var deciles: Int
+    public var curvePoints: Int
+
+    enum CodingKeys: String, CodingKey {
+        case seed, outcomes, baseline, tuning, learners, deciles
+        case primaryOutcome = "primary_outcome"
+        case productionLearner = "production_learner"
+        case drFolds = "dr_folds"
+        case bootstrapReplicates = "bootstrap_replicates"
+        case confidenceLevel = "confidence_level"
+        case curvePoints = "curve_points"
+    }
+
+    public func validate(source: String, outcomeNames: [String]) throws {
+        func fail(_ m: String) -> Error { UpliftParamsError(description: "\(source): \(m)") }
+        for o in outcomes + [primaryOutcome] where !outcomeNames.contains(o) {
+            throw fail("outcome '\(o)' is not in the data set spec (outcomes: \(outcomeNames.joined(separator: ", ")))")
+        }
+        if !outcomes.contains(primaryOutcome) { throw fail("primary_outcome '\(primaryOutcome)' must be listed in outcomes") }
+        if !learners.contains(productionLearner) { throw fail("production_learner '\(productionLearner.rawValue)' must be listed in learners") }
+        if !learners.contains(.tBaseline) { throw fail("learners must include t_baseline (the comparisons are against it)") }
+        if bootstrapReplicates < 200 { throw fail("bootstrap_replicates must be at least 200") }
+        if !(confidenceLevel > 0 && confidenceLevel < 1) { throw fail("confidence_level must be in (0, 1)") }
+        if deciles < 2 { throw fail("deciles must be at least 2") }
+        if drFolds < 2 { throw fail("dr_folds must be at least 2") }
+        if tuning.maxDepth.isEmpty || tuning.minSamplesLeaf.isEmpty { throw fail("the tuning grid is empty") }
+    }
+}
+
+public struct UpliftParamsError: Error, CustomStringConvertible {
+    public var description: String
+}

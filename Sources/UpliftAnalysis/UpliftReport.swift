@@ -1,0 +1,233 @@
+import Foundation
+import Reporting
+import Stats
+import Tabular
+import Uplift
+
+public enum UpliftFigures {
+    static let colours = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860"]
+        .enumerated().map { "set linetype \($0.offset + 1) lc rgb \"\($0.element)\"" }.joined(separator: "\n")
+
+    public static func figures(_ r: UpliftResult, params p: UpliftParams) -> [Figure] {
+        var figs: [Figure] = []
+        for o in r.outcomes {
+            // Uplift curve (IPW incremental outcome per customer of the test population).
+            var data = GnuplotData(comment: "columns: share_targeted, then per learner incremental \(o.outcome) per customer; last: random targeting")
+            let curves = o.learners.map(\.upliftCurve)
+            for i in curves[0].indices {
+                let share = curves[0][i].share
+                data.row([formatDouble(share)] + curves.map { formatDouble($0[i].value) } + [formatDouble(share * o.testATE)])
+            }
+            let plots = o.learners.enumerated().map { "'uplift_\(o.outcome).dat' using 1:\($0.offset + 2) with lines lw 2 lt \($0.offset + 1) title \"\($0.element.learner.title)\"" }
+                + ["'' using 1:\(o.learners.count + 2) with lines lw 1 dt 2 lc rgb \"#444444\" title \"random targeting\""]
+            figs.append(Figure(name: "uplift_curve_\(o.outcome)", script: """
+                \(colours)
+                set title "Uplift curve on the held-out test split: \(o.outcome) (inverse-propensity weighted)"
+                set xlabel "share of customers targeted (ranked by predicted uplift)"
+                set ylabel "incremental \(o.outcome) per customer of the population"
+                set key bottom right
+                set grid
+                plot \(plots.joined(separator: ", \\\n     "))
+                """, data: [("uplift_\(o.outcome).dat", data.bytes)]))
+
+            if o.binary {
+                var q = GnuplotData(comment: "columns: share_targeted, then per learner Qini value (incremental responders); last: random targeting")
+                let qc = o.learners.map { $0.qiniCurve! }
+                let total = qc[0].last!.value
+                for i in qc[0].indices {
+                    q.row([formatDouble(qc[0][i].share)] + qc.map { formatDouble($0[i].value) } + [formatDouble(qc[0][i].share * total)])
+                }
+                let qp = o.learners.enumerated().map { "'qini_\(o.outcome).dat' using 1:\($0.offset + 2) with lines lw 2 lt \($0.offset + 1) title \"\($0.element.learner.title)\"" }
+                    + ["'' using 1:\(o.learners.count + 2) with lines lw 1 dt 2 lc rgb \"#444444\" title \"random targeting\""]
+                figs.append(Figure(name: "qini_\(o.outcome)", script: """
+                    \(colours)
+                    set title "Qini curve on the held-out test split: \(o.outcome)"
+                    set xlabel "share of customers targeted (ranked by predicted uplift)"
+                    set ylabel "incremental responders (Qini)"
+                    set key bottom right
+                    set grid
+                    plot \(qp.joined(separator: ", \\\n     "))
+                    """, data: [("qini_\(o.outcome).dat", q.bytes)]))
+            }
+        }
+        // Calibration by decile for every learner on the primary outcome.
+        if let o = r.outcomes.first(where: { $0.outcome == p.primaryOutcome }) {
+            for l in o.learners {
+                var d = GnuplotData(comment: "columns: decile, mean predicted uplift, observed uplift, CI lower, CI upper")
+                for dec in l.deciles {
+                    d.row([String(dec.index), formatDouble(dec.meanPredicted), formatDouble(dec.observed), formatDouble(dec.observedCI.lower), formatDouble(dec.observedCI.upper)])
+                }
+                let name = "deciles_\(o.outcome)_\(l.learner.rawValue)"
+                figs.append(Figure(name: name, script: """
+                    \(colours)
+                    set title "\(l.learner.title): predicted vs observed uplift in \(o.outcome) by decile (test split)"
+                    set xlabel "decile of predicted uplift (1 = highest)"
+                    set ylabel "uplift in \(o.outcome) per customer"
+                    set xrange [0.5:\(Double(l.deciles.count) + 0.5)]
+                    set xtics 1
+                    set key top right
+                    set grid
+                    set style fill solid 0.5
+                    set boxwidth 0.4
+                    plot '\(name).dat' using ($1-0.2):2 with boxes lt 1 title "predicted (mean)", \\
+                         '' using ($1+0.2):3:4:5 with yerrorbars lt 4 pt 7 lw 1.5 title "observed, \(Int((p.confidenceLevel * 100).rounded()))% CI", \\
+                         0 with lines lc rgb "#444444" notitle
+                    """, data: [("\(name).dat", d.bytes)]))
+            }
+        }
+        return figs
+    }
+}
+
+public enum UpliftReport {
+    static func est(_ e: Estimate, _ digits: Int = 3) -> String {
+        "\(Fmt.fixed(e.value, digits)) [\(Fmt.fixed(e.ci.lower, digits)), \(Fmt.fixed(e.ci.upper, digits))]"
+    }
+
+    static func signed(_ e: Estimate, _ digits: Int = 3) -> String {
+        let v = (e.value >= 0 ? "+" : "") + Fmt.fixed(e.value, digits)
+        return "\(v) [\(Fmt.fixed(e.ci.lower, digits)), \(Fmt.fixed(e.ci.upper, digits))]"
+    }
+
+    public static func build(_ r: UpliftResult, params p: UpliftParams, figureDir: String, tableDir: String, modelDir: String,
+                             modelFiles: [(String, String)]) -> String {
+        var md = Markdown()
+        let level = "\(Int((p.confidenceLevel * 100).rounded()))%"
+        md.heading(1, "Uplift: who responds to an e-mail because of it")
+        md.paragraph("""
+            Models of the *incremental* effect of an e-mail, trained on the \(Fmt.int(r.trainRows)) rows of the training split and \
+            evaluated only on the \(Fmt.int(r.testRows)) held-out rows of the randomized test split. Treated = any e-mail \
+            (\(r.armNames.dropFirst().joined(separator: ", "))); control = \(r.armNames[0]). The propensity is known from \
+            randomization: \(Fmt.percent(r.propensity, 2)) of training rows were treated. Primary outcome: **\(p.primaryOutcome)**; \
+            also evaluated: \(p.outcomes.filter { $0 != p.primaryOutcome }.joined(separator: ", ")). Intervals are \(level) \
+            percentile intervals from \(p.bootstrapReplicates) bootstrap replicates of the test split (seeded; every learner is \
+            evaluated on the same replicates, so differences between learners are paired).
+            """)
+        if r.unknownInTest.total > 0 {
+            md.paragraph("Categories not seen in training (scored as all-zero one-hot): " +
+                         r.unknownInTest.counts.map { "\($0.input): \($0.rows) rows (\($0.categories.joined(separator: ", ")))" }.joined(separator: "; ") + ".")
+        } else {
+            md.paragraph("Every category in the test split was seen in training (no unknown categories).")
+        }
+
+        md.heading(2, "Learners")
+        md.bullets([
+            "**T-learner (baseline)**: the notebook's configuration, two forests (treated, control) of \(p.baseline.label).",
+            "**T-learner (tuned)**: the same two-model design with depth-limited forests; depth and leaf size chosen by out-of-bag error on the training split only (table below).",
+            "**X-learner** (Künzel et al. 2019): imputed individual effects (treated outcome minus the control model's prediction, and vice versa) regressed on the features in each arm, blended with the propensity: τ(x) = e·τ₀(x) + (1 − e)·τ₁(x).",
+            "**DR-learner** (Kennedy 2023): the doubly robust pseudo-outcome μ₁(x) − μ₀(x) + T(y − μ₁(x))/e − (1 − T)(y − μ₀(x))/(1 − e) with \(p.drFolds)-fold cross-fitted outcome models, regressed on the features.",
+            "Per-arm uplift (\(r.armNames.dropFirst().joined(separator: ", ")) each vs control) comes from the same learner fitted on that arm and the control rows; the policy stage uses it to choose which e-mail to send.",
+        ])
+        md.paragraph("""
+            Metrics (definitions in `Sources/Uplift/Evaluation.swift`): the **uplift curve** is the inverse-propensity-weighted \
+            incremental outcome among the customers ranked highest by predicted uplift; the **normalized AUUC** is the area \
+            between that curve and random targeting divided by the same area for the best possible ranking of the test rows \
+            (1 = perfect, 0 = random). The **Qini coefficient** is the same ratio for the Qini curve of a binary outcome.
+            """)
+
+        for o in r.outcomes where o.outcome == p.primaryOutcome {
+            md.heading(2, "Comparison on \(o.outcome) (primary)")
+            md.paragraph("Average effect of an e-mail on \(o.outcome) in the test split (IPW): \(Fmt.fixed(o.testATE, 4)) per customer.")
+            md.table(["learner", "normalized AUUC [\(level) CI]", "vs baseline (paired) [\(level) CI]", "mean predicted uplift", "decile correlation", "settings"],
+                     o.learners.map { l in
+                         [l.learner.title, est(l.auuc), l.learner == .tBaseline ? "–" : signed(l.auucVsBaseline),
+                          Fmt.fixed(l.meanPredicted, 4), Fmt.fixed(l.decileCorrelation, 2), UpliftOutputs.settingsLabel(l.settings)]
+                     }, rightAligned: [false, true, true, true, true, false])
+            md.image("Uplift curve, \(o.outcome)", "\(figureDir)/uplift_curve_\(o.outcome).png")
+            let armRows = o.learners.flatMap { l in l.armAUUC.map { [l.learner.title, $0.arm, est($0.estimate)] } }
+            if !armRows.isEmpty {
+                md.heading(3, "Per-arm uplift (each e-mail vs control, on that arm's and the control's test rows)")
+                md.table(["learner", "arm", "normalized AUUC [\(level) CI]"], armRows, rightAligned: [false, false, true])
+            }
+            md.heading(3, "Tuning (training split only, out-of-bag error)")
+            md.table(["max depth", "min leaf", "OOB MSE control", "OOB MSE treated", "weighted", "chosen"],
+                     o.tuning.map { t in
+                         [t.settings.maxDepth.map(String.init) ?? "full", String(t.settings.minSamplesLeaf), Fmt.fixed(t.oobControl, 3),
+                          Fmt.fixed(t.oobTreated, 3), Fmt.fixed(t.score, 3),
+                          t.settings.maxDepth == o.tuned.maxDepth && t.settings.minSamplesLeaf == o.tuned.minSamplesLeaf ? "✓" : ""]
+                     }, rightAligned: [true, true, true, true, true, false])
+            let depths = Set(o.tuning.compactMap(\.settings.maxDepth)), leaves = Set(o.tuning.map(\.settings.minSamplesLeaf))
+            var edge: [String] = []
+            if let d = o.tuned.maxDepth, d == depths.min() || d == depths.max() { edge.append("depth \(d)") }
+            if o.tuned.minSamplesLeaf == leaves.min() || o.tuned.minSamplesLeaf == leaves.max() { edge.append("leaf size \(o.tuned.minSamplesLeaf)") }
+            if !edge.isEmpty {
+                md.paragraph("The chosen \(edge.joined(separator: " and ")) lies on the edge of the grid. The out-of-bag errors differ in the third or fourth significant digit: the outcome models gain little from any feature, and the most regularized forests fit best. Widening the grid in `stages/uplift/params.yaml` is cheap.")
+            }
+            if let prod = o.learners.first(where: { $0.learner == p.productionLearner }) {
+                md.heading(3, "Calibration of the production learner by decile")
+                md.table(["decile", "rows (treated/control)", "mean predicted", "observed [\(level) CI]"],
+                         prod.deciles.map { d in
+                             [String(d.index), "\(Fmt.int(d.rows)) (\(Fmt.int(d.treatedRows))/\(Fmt.int(d.controlRows)))", Fmt.fixed(d.meanPredicted, 3),
+                              "\(Fmt.fixed(d.observed, 3)) [\(Fmt.fixed(d.observedCI.lower, 3)), \(Fmt.fixed(d.observedCI.upper, 3))]"]
+                         }, rightAligned: [true, true, true, true])
+                md.paragraph("Decile figures of every learner:")
+                md.bullets(o.learners.map { "[\($0.learner.title)](\(figureDir)/deciles_\(o.outcome)_\($0.learner.rawValue).png)" })
+                md.image("Deciles, production learner", "\(figureDir)/deciles_\(o.outcome)_\(prod.learner.rawValue).png")
+            }
+        }
+
+        let secondary = r.outcomes.filter { $0.outcome != p.primaryOutcome }
+        if !secondary.isEmpty {
+            md.heading(2, "Visit and conversion")
+            md.paragraph("Each learner is also fitted on each binary outcome (same configurations, tuned separately) and evaluated by its Qini coefficient.")
+            var rows: [[String]] = []
+            for o in secondary {
+                for l in o.learners {
+                    rows.append([o.outcome, l.learner.title, l.qini.map { est($0) } ?? "–",
+                                 l.learner == .tBaseline ? "–" : (l.qiniVsBaseline.map { signed($0) } ?? "–"), est(l.auuc)])
+                }
+            }
+            md.table(["outcome", "learner", "Qini coefficient [\(level) CI]", "vs baseline (paired)", "normalized AUUC"], rows,
+                     rightAligned: [false, false, true, true, true])
+            for o in secondary where o.binary { md.image("Qini curve, \(o.outcome)", "\(figureDir)/qini_\(o.outcome).png") }
+        }
+
+        md.heading(2, "Which learner goes to production, and why")
+        md.paragraph(choice(r, params: p))
+
+        md.heading(2, "Frozen model")
+        md.paragraph("""
+            `\(modelDir)/` holds what the shipped scorer loads: `meta.json` (features, categories, treatment definition, target, \
+            learner and parameters, SHA-256 of the training file and of the forests, format version), `encoder.json` and \
+            `forests.bin` (the binary forest format of `docs/forest-format.md`, with its own SHA-256 trailer). Every score is a \
+            fixed linear combination of forest predictions recorded in `meta.json`, so the scorer needs no learner-specific code. \
+            The pipeline's own scores of the test split are in `\(tableDir)/test_scores.csv`.
+            """)
+        md.table(["file", "SHA-256"], modelFiles.map { ["`\($0.0)`", "`\($0.1)`"] })
+        md.paragraph("Tables: `\(tableDir)/comparison.csv`, `arm_comparison.csv`, `deciles.csv`, `curves.csv`, `tuning.csv`, `test_scores.csv`.")
+        return md.text
+    }
+
+    /// The production choice in words, from the comparison numbers.
+    static func choice(_ r: UpliftResult, params p: UpliftParams) -> String {
+        guard let o = r.outcomes.first(where: { $0.outcome == p.primaryOutcome }),
+              let chosen = o.learners.first(where: { $0.learner == p.productionLearner }),
+              let base = o.learners.first(where: { $0.learner == .tBaseline }) else { return "" }
+        let best = o.learners.max { $0.auuc.value < $1.auuc.value }!
+        var s = "The params entry `production_learner` selects **\(chosen.learner.title)**. On held-out \(o.outcome) its normalized AUUC is \(est(chosen.auuc))"
+        if chosen.learner != .tBaseline {
+            s += ", against \(est(base.auuc)) for the notebook's baseline; the paired difference is \(signed(chosen.auucVsBaseline))"
+            let d = chosen.auucVsBaseline
+            s += d.ci.lower > 0 ? ", better than the baseline beyond bootstrap noise. " : d.ci.upper < 0 ? ", worse than the baseline. " : ", not distinguishable from the baseline at this sample size. "
+        } else {
+            s += ". "
+        }
+        if best.learner == chosen.learner {
+            s += "It has the highest AUUC of the \(o.learners.count) learners. "
+        } else {
+            s += "The highest AUUC is \(best.learner.title)'s (\(est(best.auuc))); the chosen learner's AUUC lies "
+            s += best.auuc.ci.lower <= chosen.auuc.value ? "inside that interval, so the two are not distinguishable on this test split. " : "below that interval. "
+        }
+        s += "Its decile calibration correlation is \(Fmt.fixed(chosen.decileCorrelation, 2)) (baseline \(Fmt.fixed(base.decileCorrelation, 2))): "
+        s += chosen.decileCorrelation > base.decileCorrelation ? "its predicted uplift tracks the observed uplift across deciles more closely. " : "the baseline's deciles track the observed uplift at least as closely. "
+        for sec in r.outcomes where sec.binary && sec.outcome != p.primaryOutcome {
+            if let l = sec.learners.first(where: { $0.learner == p.productionLearner }), let q = l.qini,
+               let bq = sec.learners.first(where: { $0.learner == .tBaseline })?.qini {
+                s += "On \(sec.outcome), its Qini coefficient is \(est(q)) (baseline \(est(bq))). "
+            }
+        }
+        s += "Choosing the best of \(o.learners.count) learners on the same test split that measures them flatters the winner a little; the paired intervals above show how far apart the learners really are. "
+        s += "The ranking, not the level, drives targeting; the policy stage converts these uplifts into expected profit and estimates the profit a policy really earns on the same held-out split."
+        return s
+    }
+}

@@ -1,0 +1,225 @@
+import Experiment
+import Forest
+import Foundation
+import Provenance
+import Stats
+import Tabular
+import Uplift
+
+public struct TuningRow: Sendable {
+    public var settings: ForestSettings
+    public var oobControl: Double
+    public var oobTreated: Double
+    /// Row-weighted mean of the two out-of-bag errors: the selection criterion.
+    public var score: Double
+}
+
+/// A metric with its bootstrap interval.
+public struct Estimate: Sendable {
+    public var value: Double
+    public var ci: Interval
+}
+
+public struct LearnerEvaluation: Sendable {
+    public var learner: LearnerName
+    public var settings: LearnerConfig
+    public var oobMSE: [String: Double]
+    public var auuc: Estimate
+    /// AUUC minus the baseline's on the same bootstrap replicates (paired).
+    public var auucVsBaseline: Estimate
+    /// Qini coefficient (binary outcomes only).
+    public var qini: Estimate?
+    public var qiniVsBaseline: Estimate?
+    public var meanPredicted: Double
+    public var deciles: [UpliftEvaluator.Decile]
+    /// Correlation across deciles between predicted and observed uplift.
+    public var decileCorrelation: Double
+    public var upliftCurve: [(share: Double, value: Double)]
+    public var qiniCurve: [(share: Double, value: Double)]?
+    /// Per treated arm (primary outcome): AUUC of that arm's uplift on its own arm vs control.
+    public var armAUUC: [(arm: String, estimate: Estimate)]
+}
+
+public struct OutcomeEvaluation: Sendable {
+    public var outcome: String
+    public var binary: Bool
+    public var tuning: [TuningRow]
+    public var tuned: ForestSettings
+    /// IPW estimate of the average effect of treatment in the test split.
+    public var testATE: Double
+    public var learners: [LearnerEvaluation]
+}
+
+public struct UpliftResult: Sendable {
+    public var encoder: FeatureEncoder
+    public var unknownInTest: FeatureEncoder.UnknownCounts
+    public var armNames: [String]
+    public var trainRows: Int
+    public var testRows: Int
+    public var propensity: Double
+    public var outcomes: [OutcomeEvaluation]
+    public var production: UpliftModel
+    public var productionConfig: LearnerConfig
+    public var productionFit: LearnerFit
+    public var testIDs: [Int]
+    public var testScores: UpliftScores
+}
+
+public enum UpliftAnalysis {
+    public static func run(_ p: UpliftParams, spec: DatasetSpec, train: Table, test: Table,
+                           threads: Int = ForestTrainer.defaultThreads,
+                           progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> UpliftResult {
+        try p.validate(source: "uplift params", outcomeNames: spec.outcomes.map(\.name))
+        let encoder = try FeatureEncoder(fitting: train, features: spec.features.map { ($0.name, $0.type == .categorical) })
+        let (xTrain, _) = try encoder.encode(train)
+        let (xTest, unknownTest) = try encoder.encode(test)
+
+        let trainArms = try Arms(column: try train.strings(spec.armColumn), control: spec.controlArm, source: train.source, columnName: spec.armColumn)
+        let armNames = trainArms.names
+        let testArmStrings = try test.strings(spec.armColumn)
+        let testArm: [Int] = try (0..<test.rowCount).map { r in
+            guard let a = armNames.firstIndex(of: testArmStrings[r]) else {
+                throw DataError(file: test.source, line: r + 2, columnName: spec.armColumn, message: "arm '\(testArmStrings[r])' does not occur in training")
+            }
+            return a
+        }
+        let testIDs = try test.ints(spec.idColumn)
+        let testTreated = testArm.map { $0 != 0 }
+
+        var outcomes: [OutcomeEvaluation] = []
+        var production: (UpliftModel, LearnerConfig, LearnerFit, UpliftScores)?
+        // Everything the bootstrap needs, per (outcome, learner): evaluators and which metrics.
+        var evaluators: [(outcome: Int, learner: Int, pooled: UpliftEvaluator, binary: Bool, arms: [(String, UpliftEvaluator, [Int])])] = []
+
+        for outcomeName in p.outcomes {
+            let binary = spec.outcomes.first { $0.name == outcomeName }!.type == .binary
+            let yTrain = try train.doubles(outcomeName)
+            let yTest = try test.doubles(outcomeName)
+            let data = TrainingData(x: xTrain, y: yTrain, arm: trainArms.index, armNames: armNames)
+            let isPrimary = outcomeName == p.primaryOutcome
+
+            progress("uplift: \(outcomeName): tuning depth-limited forests on out-of-bag error")
+            let tuning = try tune(data: data, grid: p.tuning, seed: Learners.seed(p.seed, "tuning_\(outcomeName)"), threads: threads)
+            let best = tuning.min { $0.score < $1.score }!
+            let tuned = ForestSettings(nTrees: p.tuning.finalTrees, maxDepth: best.settings.maxDepth,
+                                       minSamplesLeaf: best.settings.minSamplesLeaf, maxFeatures: p.tuning.maxFeatures)
+
+            var learnerEvals: [LearnerEvaluation] = []
+            for (li, learner) in p.learners.enumerated() {
+                let config = learner == .tBaseline ? LearnerConfig(kind: .t, outcome: p.baseline)
+                                                   : LearnerConfig(kind: learner.kind, outcome: tuned, effect: tuned, folds: p.drFolds)
+                progress("uplift: \(outcomeName): fitting \(learner.title)")
+                let fit = try Learners.fit(config, data: data, perArm: isPrimary, seed: Learners.seed(p.seed, "\(outcomeName)/\(learner.rawValue)"),
+                                           threads: threads, progress: { progress("  forest \($0)") })
+                let model = UpliftModel(encoder: encoder, forests: fit.forests, outputs: fit.outputs)
+                let scores = model.score(xTest, threads: threads)
+                if isPrimary && learner == p.productionLearner { production = (model, config, fit, scores) }
+
+                let pooled = UpliftEvaluator(scores: scores.uplift, treated: testTreated, y: yTest, propensity: fit.propensity)
+                var armEvals: [(String, UpliftEvaluator, [Int])] = []
+                for (k, armOut) in fit.outputs.arms.enumerated() {
+                    let armIndex = armNames.firstIndex(of: armOut.arm)!
+                    let rows = testArm.indices.filter { testArm[$0] == 0 || testArm[$0] == armIndex }
+                    let ev = UpliftEvaluator(scores: rows.map { scores.armUplift[k][$0] }, treated: rows.map { testTreated[$0] },
+                                             y: rows.map { yTest[$0] }, propensity: fit.armPropensities[armOut.arm]!)
+                    armEvals.append((armOut.arm, ev, rows))
+                }
+                evaluators.append((outcomes.count, li, pooled, binary, armEvals))
+                let deciles = pooled.deciles(scores: scores.uplift, groups: p.deciles, level: p.confidenceLevel)
+                learnerEvals.append(LearnerEvaluation(
+                    learner: learner, settings: config, oobMSE: fit.oobMSE,
+                    auuc: Estimate(value: pooled.normalizedAUUC(), ci: Interval(.nan, .nan)),
+                    auucVsBaseline: Estimate(value: .nan, ci: Interval(.nan, .nan)),
+                    qini: binary ? Estimate(value: pooled.qiniCoefficient(), ci: Interval(.nan, .nan)) : nil, qiniVsBaseline: nil,
+                    meanPredicted: scores.uplift.reduce(0, +) / Double(scores.count),
+                    deciles: deciles, decileCorrelation: pearson(deciles.map(\.meanPredicted), deciles.map(\.observed)),
+                    upliftCurve: pooled.upliftCurve(points: p.curvePoints),
+                    qiniCurve: binary ? pooled.qiniCurve(points: p.curvePoints) : nil,
+                    armAUUC: armEvals.map { ($0.0, Estimate(value: $0.1.normalizedAUUC(), ci: Interval(.nan, .nan))) }))
+            }
+            let pTrain = data.treatedShare
+            let ate = zip(testTreated, yTest).reduce(0.0) { $0 + ($1.0 ? $1.1 / pTrain : -$1.1 / (1 - pTrain)) } / Double(yTest.count)
+            outcomes.append(OutcomeEvaluation(outcome: outcomeName, binary: binary, tuning: tuning, tuned: tuned, testATE: ate, learners: learnerEvals))
+        }
+
+        // Paired bootstrap: every replicate re-weights the test rows once and evaluates every
+        // learner on those weights.
+        progress("uplift: bootstrap (\(p.bootstrapReplicates) replicates)")
+        let snapshot = evaluators
+        let n = test.rowCount
+        let replicates = UpliftEvaluator.bootstrap(rows: n, replicates: p.bootstrapReplicates, seed: Learners.seed(p.seed, "bootstrap"),
+                                                   threads: threads) { w in
+            var out: [Double] = []
+            for item in snapshot {
+                out.append(item.pooled.normalizedAUUC(weights: w))
+                out.append(item.binary ? item.pooled.qiniCoefficient(weights: w) : .nan)
+                for (_, ev, rows) in item.arms { out.append(ev.normalizedAUUC(weights: rows.map { w[$0] })) }
+            }
+            return out
+        }
+        var offset = 0
+        var baselineOffset: [Int: Int] = [:]
+        for item in snapshot {
+            let oi = item.outcome, li = item.learner
+            if outcomes[oi].learners[li].learner == .tBaseline { baselineOffset[oi] = offset }
+            offset += 2 + item.arms.count
+        }
+        offset = 0
+        for item in snapshot {
+            let oi = item.outcome, li = item.learner
+            let base = baselineOffset[oi]!
+            var le = outcomes[oi].learners[li]
+            le.auuc.ci = percentileInterval(replicates.map { $0[offset] }, level: p.confidenceLevel)
+            le.auucVsBaseline = Estimate(value: le.auuc.value - outcomes[oi].learners.first { $0.learner == .tBaseline }!.auuc.value,
+                                         ci: percentileInterval(replicates.map { $0[offset] - $0[base] }, level: p.confidenceLevel))
+            if item.binary {
+                le.qini!.ci = percentileInterval(replicates.map { $0[offset + 1] }, level: p.confidenceLevel)
+                le.qiniVsBaseline = Estimate(value: le.qini!.value - outcomes[oi].learners.first { $0.learner == .tBaseline }!.qini!.value,
+                                             ci: percentileInterval(replicates.map { $0[offset + 1] - $0[base + 1] }, level: p.confidenceLevel))
+            }
+            for k in le.armAUUC.indices {
+                le.armAUUC[k].estimate.ci = percentileInterval(replicates.map { $0[offset + 2 + k] }, level: p.confidenceLevel)
+            }
+            outcomes[oi].learners[li] = le
+            offset += 2 + item.arms.count
+        }
+
+        guard let (model, config, fit, scores) = production else {
+            throw UpliftParamsError(description: "production learner was not fitted")
+        }
+        return UpliftResult(encoder: encoder, unknownInTest: unknownTest, armNames: armNames, trainRows: train.rowCount, testRows: test.rowCount,
+                            propensity: fit.propensity, outcomes: outcomes, production: model, productionConfig: config, productionFit: fit,
+                            testIDs: testIDs, testScores: scores)
+    }
+
+    /// Out-of-bag error of control and treated outcome forests over the grid.
+    static func tune(data: TrainingData, grid: TuningGrid, seed: UInt64, threads: Int) throws -> [TuningRow] {
+        let control = data.arm.indices.filter { data.arm[$0] == 0 }
+        let treated = data.arm.indices.filter { data.arm[$0] != 0 }
+        let xc = data.x.rows(control), xt = data.x.rows(treated)
+        let yc = control.map { data.y[$0] }, yt = treated.map { data.y[$0] }
+        var rows: [TuningRow] = []
+        for depth in grid.maxDepth {
+            for leaf in grid.minSamplesLeaf {
+                let s = ForestSettings(nTrees: grid.nTrees, maxDepth: depth, minSamplesLeaf: leaf, maxFeatures: grid.maxFeatures)
+                let c = try ForestTrainer.train(xc, yc, params: s.params(seed: Learners.seed(seed, "control")), threads: threads).summary
+                let t = try ForestTrainer.train(xt, yt, params: s.params(seed: Learners.seed(seed, "treated")), threads: threads).summary
+                let mc = c.oobMSE ?? .nan, mt = t.oobMSE ?? .nan
+                let score = (Double(c.oobRows) * mc + Double(t.oobRows) * mt) / Double(c.oobRows + t.oobRows)
+                rows.append(TuningRow(settings: s, oobControl: mc, oobTreated: mt, score: score))
+            }
+        }
+        return rows
+    }
+
+    static func pearson(_ a: [Double], _ b: [Double]) -> Double {
+        let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
+        var sab = 0.0, saa = 0.0, sbb = 0.0
+        for (x, y) in zip(a, b) {
+            sab += (x - ma) * (y - mb)
+            saa += (x - ma) * (x - ma)
+            sbb += (y - mb) * (y - mb)
+        }
+        return sab / (saa * sbb).squareRoot()
+    }
+}

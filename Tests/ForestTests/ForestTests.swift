@@ -1,0 +1,361 @@
+import Foundation
+import Testing
+import Stats
+@testable import Forest
+
+/// Column-major matrix from row-major literal rows (easier to read in tests).
+private func matrix(_ rows: [[Double]]) -> FeatureMatrix {
+    let n = rows.count, p = rows.first?.count ?? 0
+    var values = [Double](repeating: 0, count: n * p)
+    for r in 0..<n { for c in 0..<p { values[c * n + r] = rows[r][c] } }
+    return FeatureMatrix(rowCount: n, columnCount: p, values: values)
+}
+
+private func normal(_ g: inout SeededGenerator) -> Double {
+    let u1 = 1 - g.nextUnit(), u2 = g.nextUnit()
+    return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+}
+
+/// n rows of p uniform features; y = 3·x0 + noise·N(0,1).
+private func synthetic(rows n: Int, features p: Int, noise: Double, seed: UInt64) -> (x: FeatureMatrix, y: [Double], truth: [Double]) {
+    var g = SeededGenerator(seed: seed)
+    var values = [Double](repeating: 0, count: n * p)
+    for i in values.indices { values[i] = g.nextUnit() }
+    let truth = (0..<n).map { 3 * values[$0] }
+    let y = truth.map { $0 + noise * normal(&g) }
+    return (FeatureMatrix(rowCount: n, columnCount: p, values: values), y, truth)
+}
+
+private func errorText(_ body: () throws -> Void) -> String? {
+    do { try body(); return nil } catch { return "\(error)" }
+}
+
+private func correlation(_ a: [Double], _ b: [Double]) -> Double {
+    let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
+    var sab = 0.0, saa = 0.0, sbb = 0.0
+    for i in a.indices { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) * (a[i] - ma); sbb += (b[i] - mb) * (b[i] - mb) }
+    return sab / (saa * sbb).squareRoot()
+}
+
+private func bits(_ tree: RegressionTree) -> [[UInt64]] {
+    [tree.feature.map { UInt64(UInt32(bitPattern: $0)) }, tree.threshold.map(\.bitPattern),
+     tree.left.map { UInt64(UInt32(bitPattern: $0)) }, tree.right.map { UInt64(UInt32(bitPattern: $0)) }, tree.value.map(\.bitPattern)]
+}
+
+@Suite("CART trees checked by hand")
+struct HandCheckedTrees {
+    let x = matrix([[1], [2], [3], [4], [5], [6]])
+    let y: [Double] = [1, 1, 1, 5, 5, 9]
+
+    @Test("one feature, fully grown: root at 3.5, right child at 5.5")
+    func fullyGrown() throws {
+        let tree = try ForestTrainer.trainTree(x, y, params: ForestParams(nTrees: 1, seed: 1))
+        #expect(tree.feature == [0, -1, 0, -1, -1])
+        #expect(tree.threshold == [3.5, 0, 5.5, 0, 0])
+        #expect(tree.left == [1, -1, 3, -1, -1])
+        #expect(tree.right == [2, -1, 4, -1, -1])
+        #expect(tree.value == [22.0 / 6.0, 1, 19.0 / 3.0, 5, 9])
+    }
+
+    @Test("max depth 1 gives a stump")
+    func stump() throws {
+        let tree = try ForestTrainer.trainTree(x, y, params: ForestParams(nTrees: 1, maxDepth: 1, seed: 1))
+        #expect(tree.feature == [0, -1, -1])
+        #expect(tree.threshold == [3.5, 0, 0])
+        #expect(tree.left == [1, -1, -1])
+        #expect(tree.right == [2, -1, -1])
+        #expect(tree.value == [22.0 / 6.0, 1, 19.0 / 3.0])
+        let root = try ForestTrainer.trainTree(x, y, params: ForestParams(nTrees: 1, maxDepth: 0, seed: 1))
+        #expect(root.feature == [-1] && root.value == [22.0 / 6.0])
+    }
+
+    @Test("two features: the best split is on the second; equal scores keep the lower threshold")
+    func secondFeature() throws {
+        // x1 separates {0, 1, 0} from {10, 10, 11} (score 3·3·10² = 900); the best x0 split scores 204.8.
+        // In the left child (y 0, 1, 0 at x0 = 1, 3, 5) thresholds 2 and 4 tie at 0.5: 2 is found first.
+        let x2 = matrix([[1, 0], [2, 1], [3, 0], [4, 1], [5, 0], [6, 1]])
+        let y2: [Double] = [0, 10, 1, 10, 0, 11]
+        let tree = try ForestTrainer.trainTree(x2, y2, params: ForestParams(nTrees: 1, seed: 1))
+        #expect(tree.feature == [1, 0, -1, 0, -1, -1, 0, -1, -1])
+        #expect(tree.threshold == [0.5, 2, 0, 4, 0, 0, 5, 0, 0])
+        #expect(tree.left == [1, 2, -1, 4, -1, -1, 7, -1, -1])
+        #expect(tree.right == [6, 3, -1, 5, -1, -1, 8, -1, -1])
+        #expect(tree.value == [32.0 / 6.0, 1.0 / 3.0, 0, 0.5, 1, 0, 31.0 / 3.0, 10, 11])
+    }
+
+    @Test("equal scores on different features: the lower feature index wins, whatever the feature kinds")
+    func tieAcrossFeatures() throws {
+        // Column a has 100 levels (kept presorted), column b is 0/1; both split rows at 50 identically.
+        let a = (0..<100).map(Double.init), b = a.map { $0 >= 50 ? 1.0 : 0.0 }
+        let y = b.map { $0 * 3 }
+        let ab = try ForestTrainer.trainTree(FeatureMatrix(rowCount: 100, columnCount: 2, values: a + b), y, params: ForestParams(nTrees: 1, seed: 1))
+        #expect(ab.feature == [0, -1, -1] && ab.threshold[0] == 49.5)
+        let ba = try ForestTrainer.trainTree(FeatureMatrix(rowCount: 100, columnCount: 2, values: b + a), y, params: ForestParams(nTrees: 1, seed: 1))
+        #expect(ba.feature == [0, -1, -1] && ba.threshold[0] == 0.5)
+    }
+
+    @Test("minSamplesLeaf forbids the otherwise best split")
+    func minSamplesLeaf() throws {
+        let yl: [Double] = [0, 0, 0, 0, 0, 12]
+        let free = try ForestTrainer.trainTree(x, yl, params: ForestParams(nTrees: 1, seed: 1))
+        #expect(free.threshold[0] == 5.5)
+        // With 2 per leaf: 4.5 scores 4·2·6² = 288 > 3.5 (144) > 2.5 (72); the right child [0, 12]
+        // has 2 < 2·2 samples and stays a leaf.
+        let tree = try ForestTrainer.trainTree(x, yl, params: ForestParams(nTrees: 1, minSamplesLeaf: 2, seed: 1))
+        #expect(tree.feature == [0, -1, -1])
+        #expect(tree.threshold == [4.5, 0, 0])
+        #expect(tree.left == [1, -1, -1])
+        #expect(tree.right == [2, -1, -1])
+        #expect(tree.value == [2, 0, 6])
+        let split = try ForestTrainer.trainTree(x, yl, params: ForestParams(nTrees: 1, minSamplesSplit: 7, seed: 1))
+        #expect(split.nodeCount == 1)
+    }
+
+    @Test("no split when both sides have the same mean")
+    func zeroImprovement() throws {
+        let tree = try ForestTrainer.trainTree(matrix([[1], [1], [2], [2]]), [0, 1, 0, 1], params: ForestParams(nTrees: 1, seed: 1))
+        #expect(tree.feature == [-1] && tree.value == [0.5])
+    }
+}
+
+@Suite("Forest training")
+struct ForestTraining {
+    @Test("same seed gives the same forest for 1, 2 and 3 threads; another seed differs")
+    func determinism() throws {
+        let (x, y, _) = synthetic(rows: 400, features: 6, noise: 0.5, seed: 11)
+        let params = ForestParams(nTrees: 24, maxFeatures: 2, seed: 42)
+        let one = try ForestTrainer.train(x, y, params: params, threads: 1)
+        let two = try ForestTrainer.train(x, y, params: params, threads: 2)
+        let three = try ForestTrainer.train(x, y, params: params, threads: 3)
+        #expect(one.forest == two.forest && one.forest == three.forest)
+        #expect(one.forest.trees.map(bits) == two.forest.trees.map(bits))
+        #expect(one.summary == two.summary && one.summary == three.summary)
+        #expect(one.forest.predict(x, threads: 1).map(\.bitPattern) == two.forest.predict(x, threads: 2).map(\.bitPattern))
+        var other = params
+        other.seed = 43
+        let different = try ForestTrainer.train(x, y, params: other, threads: 2)
+        #expect(different.forest != one.forest)
+        // Tree i depends only on (seed, i): the first trees of a larger forest are the same trees.
+        var more = params
+        more.nTrees = 30
+        let larger = try ForestTrainer.train(x, y, params: more, threads: 2)
+        #expect(Array(larger.forest.trees.prefix(24)) == one.forest.trees)
+    }
+
+    @Test("every tree matches a plain reference CART (binary, few-level and many-level features)",
+          arguments: [ForestParams(nTrees: 6, seed: 21), ForestParams(nTrees: 6, maxFeatures: 2, seed: 22),
+                      ForestParams(nTrees: 6, maxDepth: 4, minSamplesLeaf: 3, minSamplesSplit: 8, maxFeatures: 3, seed: 23),
+                      ForestParams(nTrees: 2, bootstrap: false, seed: 24)])
+    func matchesReference(params: ForestParams) throws {
+        // Columns: two 0/1, one with 5 levels, one with ~100 integer levels (ties), one continuous,
+        // and one constant. Integer targets, mostly zero, keep all sums exact.
+        let n = 160
+        var g = SeededGenerator(seed: 77)
+        var columns: [[Double]] = [
+            (0..<n).map { _ in g.nextUnit() < 0.3 ? 1 : 0 }, (0..<n).map { _ in g.nextUnit() < 0.6 ? 1 : 0 },
+            (0..<n).map { _ in Double(g.next(below: 5)) }, (0..<n).map { _ in Double(g.next(below: 100)) },
+            (0..<n).map { _ in g.nextUnit() * 10 - 5 }, (0..<n).map { _ in 7 },
+        ]
+        columns.swapAt(0, 4)  // a presorted feature comes first
+        let x = FeatureMatrix(rowCount: n, columnCount: columns.count, values: columns.flatMap { $0 })
+        let y = (0..<n).map { r -> Double in g.nextUnit() < 0.7 ? 0 : Double(1 + g.next(below: 3)) + columns[1][r] }
+        let forest = try ForestTrainer.train(x, y, params: params, threads: 2).forest
+        let reference = ReferenceCART(x: x, y: y, params: params)
+        for i in 0..<params.nTrees {
+            let expected = reference.forestTree(i)
+            #expect(forest.trees[i] == expected, "tree \(i)")
+            #expect(bits(forest.trees[i]) == bits(expected))
+        }
+        #expect(forest.trees.map(\.nodeCount).reduce(0, +) > 20 * params.nTrees || params.maxDepth != nil)
+    }
+
+    @Test("OOB error near the noise variance; predictions track the truth on fresh data")
+    func accuracy() throws {
+        let noise = 0.5
+        let (x, y, _) = synthetic(rows: 2000, features: 5, noise: noise, seed: 7)
+        let (forest, summary) = try ForestTrainer.train(x, y, params: ForestParams(nTrees: 100, seed: 3), threads: 2)
+        let mse = try #require(summary.oobMSE)
+        // Fully grown trees fit the noise, but averaging 100 of them cancels most of it: the OOB MSE
+        // is 0.2589 with these seeds against σ² = 0.25; the correlation below is 0.985.
+        #expect(mse > 0.8 * noise * noise && mse < 1.25 * noise * noise, "OOB MSE \(mse)")
+        #expect(summary.oobRows == 2000)
+        let oob = summary.oobPredictions
+        let check = zip(oob, y).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / 2000
+        #expect(abs(check - mse) < 1e-12)
+        let (fresh, _, truth) = synthetic(rows: 1000, features: 5, noise: noise, seed: 8)
+        let predicted = forest.predict(fresh, threads: 2)
+        let r = correlation(predicted, truth)
+        #expect(r > 0.9, "correlation \(r)")
+        for row in stride(from: 0, to: 1000, by: 37) {
+            #expect(forest.predict(fresh, row: row).bitPattern == predicted[row].bitPattern)
+        }
+    }
+
+    @Test("without bootstrap there is no OOB estimate; progress counts every tree")
+    func noBootstrap() throws {
+        let (x, y, _) = synthetic(rows: 100, features: 3, noise: 0.1, seed: 5)
+        let seen = ProgressLog()
+        let (forest, summary) = try ForestTrainer.train(x, y, params: ForestParams(nTrees: 7, bootstrap: false, seed: 1), threads: 2,
+                                                         progress: { seen.add($0) })
+        #expect(summary.oobMSE == nil && summary.oobRows == 0 && summary.oobPredictions.allSatisfy(\.isNaN))
+        #expect(seen.values == Array(1...7))
+        // Without bootstrap or feature sampling every tree is the same tree.
+        #expect(Set(forest.trees.map(bits)).count == 1)
+    }
+
+    @Test("a fully grown tree without bootstrap reproduces the training targets exactly")
+    func memorizes() throws {
+        let (x, y, _) = synthetic(rows: 300, features: 3, noise: 1, seed: 9)
+        let tree = try ForestTrainer.trainTree(x, y, params: ForestParams(nTrees: 1, seed: 1))
+        for r in 0..<x.rowCount { #expect(tree.predict(x, row: r).bitPattern == y[r].bitPattern) }
+        // One tree: the forest's mean (0 + p) / 1 is p itself; with more trees the division may round.
+        let forest = try ForestTrainer.train(x, y, params: ForestParams(nTrees: 1, bootstrap: false, seed: 1), threads: 2).forest
+        #expect(forest.predict(x, threads: 2).map(\.bitPattern) == y.map(\.bitPattern))
+        // Adjacent doubles: the midpoint rounds to the upper value, so the lower one is the threshold.
+        let a = 1.0, b = 1.0.nextUp
+        let tight = try ForestTrainer.trainTree(matrix([[a], [b], [a], [b]]), [0, 1, 0, 1], params: ForestParams(nTrees: 1, seed: 1))
+        #expect(tight.threshold[0] == a)
+        #expect([a, b, a, b].indices.map { tight.predict(matrix([[a], [b], [a], [b]]), row: $0) } == [0, 1, 0, 1])
+    }
+
+    @Test("a row-subset matrix keeps the chosen rows in order")
+    func featureMatrix() {
+        let x = matrix([[1, 10], [2, 20], [3, 30]])
+        #expect(x[2, 1] == 30)
+        #expect(x.rows([2, 0, 2]) == matrix([[3, 30], [1, 10], [3, 30]]))
+    }
+
+    @Test("bad input is rejected with a clear message")
+    func validation() {
+        let x = matrix([[1, 2], [3, 4], [5, 6]])
+        let y: [Double] = [1, 2, 3]
+        let ok = ForestParams(nTrees: 2, seed: 1)
+        func message(_ x: FeatureMatrix, _ y: [Double], _ p: ForestParams) -> String {
+            errorText { _ = try ForestTrainer.train(x, y, params: p, threads: 1) } ?? "no error"
+        }
+        #expect(message(FeatureMatrix(rowCount: 0, columnCount: 2, values: []), [], ok).contains("empty training data"))
+        #expect(message(x, [1, 2], ok).contains("y has 2 values but x has 3 rows"))
+        var bad = x
+        bad.values[1 * 3 + 2] = .nan
+        #expect(message(bad, y, ok).contains("x row 2 column 1 is not finite"))
+        #expect(message(x, [1, .infinity, 3], ok).contains("y row 1 is not finite"))
+        #expect(message(x, y, ForestParams(nTrees: 0, seed: 1)).contains("nTrees"))
+        #expect(message(x, y, ForestParams(nTrees: 1, minSamplesLeaf: 0, seed: 1)).contains("minSamplesLeaf"))
+        #expect(message(x, y, ForestParams(nTrees: 1, maxFeatures: 0, seed: 1)).contains("maxFeatures must be nil or in 1...2 (got 0)"))
+        #expect(message(x, y, ForestParams(nTrees: 1, maxFeatures: 3, seed: 1)).contains("maxFeatures"))
+        #expect(message(x, y, ForestParams(nTrees: 1, maxDepth: -1, seed: 1)).contains("maxDepth"))
+        #expect(errorText { _ = try ForestTrainer.trainTree(x, [1, 2], params: ok) } != nil)
+        #expect(message(x, y, ok) == "no error")
+    }
+}
+
+final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var log: [Int] = []
+    func add(_ v: Int) { lock.lock(); log.append(v); lock.unlock() }
+    var values: [Int] { lock.lock(); defer { lock.unlock() }; return log }
+}
+
+@Suite("Forest file format")
+struct FormatTests {
+    /// Random, structurally valid trees whose doubles include the awkward cases.
+    func randomForest(_ g: inout SeededGenerator, features: Int) -> RandomForest {
+        let specials: [Double] = [-0.0, 0.0, Double.leastNonzeroMagnitude, Double(bitPattern: 0x000F_FFFF_FFFF_FFFF), -Double.leastNonzeroMagnitude, 1e308, -1e308,
+                                  Double.greatestFiniteMagnitude, Double.leastNormalMagnitude, 1.0.nextUp, -1.0 / 3.0]
+        func double() -> Double { g.next(below: 3) == 0 ? specials[g.next(below: specials.count)] : (g.nextUnit() - 0.5) * 1e6 }
+        var trees: [RegressionTree] = []
+        for _ in 0..<(1 + g.next(below: 4)) {
+            var t = RegressionTree(feature: [-1], threshold: [0], left: [-1], right: [-1], value: [double()])
+            // Split random leaves: a new node pair appended keeps children after their parent.
+            for _ in 0..<g.next(below: 12) {
+                let leaves = t.feature.indices.filter { t.feature[$0] == -1 }
+                let leaf = leaves[g.next(below: leaves.count)]
+                let l = Int32(t.nodeCount)
+                t.feature[leaf] = Int32(g.next(below: features))
+                t.threshold[leaf] = double()
+                t.left[leaf] = l
+                t.right[leaf] = l + 1
+                for _ in 0..<2 {
+                    t.feature.append(-1); t.threshold.append(0); t.left.append(-1); t.right.append(-1); t.value.append(double())
+                }
+            }
+            trees.append(t)
+        }
+        return RandomForest(featureCount: features, trees: trees)
+    }
+
+    func bundle() throws -> [(name: String, forest: RandomForest)] {
+        var g = SeededGenerator(seed: 99)
+        let (x, y, _) = synthetic(rows: 200, features: 4, noise: 0.3, seed: 4)
+        let trained = try ForestTrainer.train(x, y, params: ForestParams(nTrees: 5, seed: 2), threads: 2).forest
+        return [("zeta", randomForest(&g, features: 3)), ("mu/treated", trained), ("alpha", randomForest(&g, features: 7)),
+                ("été", randomForest(&g, features: 1))]
+    }
+
+    @Test("encode then decode is bit-exact, names sorted by bytes")
+    func roundTrip() throws {
+        let forests = try bundle()
+        let bytes = ForestFormat.encode(forests)
+        #expect(Array(bytes.prefix(8)) == Array("UPLFRST".utf8) + [0])
+        #expect(ForestFormat.encode(forests.reversed()) == bytes)
+        let decoded = try ForestFormat.decode(bytes, source: "m.forest")
+        #expect(decoded.map(\.name) == ["alpha", "mu/treated", "zeta", "été"])
+        for (name, forest) in decoded {
+            let original = try #require(forests.first { $0.name == name }?.forest)
+            #expect(forest.featureCount == original.featureCount)
+            #expect(forest.trees.map(bits) == original.trees.map(bits))
+        }
+        #expect(ForestFormat.encode(decoded) == bytes)
+        #expect(try ForestFormat.decode(ForestFormat.encode([]), source: "empty").isEmpty)
+        // One large trained forest alone, so no later data can hide a size mistake.
+        let trained = try #require(forests.first { $0.name == "mu/treated" }?.forest)
+        let alone = try ForestFormat.decode(ForestFormat.encode([("only", trained)]), source: "only.forest")
+        #expect(alone.count == 1 && alone[0].forest.trees.map(bits) == trained.trees.map(bits))
+        #expect(ForestFormat.encode([("only", trained)]).count == 16 + 4 + 4 + 8 + trained.trees.reduce(0) { $0 + 4 + 28 * $1.nodeCount } + 32)
+    }
+
+    @Test("damaged files are rejected with the reason and the source")
+    func rejects() throws {
+        let bytes = ForestFormat.encode(try bundle())
+        func message(_ b: [UInt8]) -> String { errorText { _ = try ForestFormat.decode(b, source: "m.forest") } ?? "no error" }
+        var magic = bytes
+        magic[0] = UInt8(ascii: "X")
+        #expect(message(magic) == "m.forest: not a forest file (bad magic)")
+        #expect(message(Array("hello".utf8)) == "m.forest: not a forest file (bad magic)")
+        var version = bytes
+        version[8] = 2
+        #expect(message(version) == "m.forest: format version 2, this program reads 1")
+        for cut in [bytes.count - 1, bytes.count - 32, bytes.count / 2, 13, 4] {
+            #expect(message(Array(bytes.prefix(cut))).hasPrefix("m.forest: truncated forest file"), "cut at \(cut)")
+        }
+        var flipped = bytes
+        flipped[bytes.count - 40] ^= 0x10  // inside the last tree's values
+        #expect(message(flipped) == "m.forest: corrupt: checksum mismatch")
+        #expect(message(bytes + [0, 0, 0]) == "m.forest: 3 trailing bytes after the checksum")
+    }
+
+    @Test("structurally invalid trees are rejected even with a good checksum")
+    func invalidTrees() {
+        let leaf = RegressionTree(feature: [-1], threshold: [0], left: [-1], right: [-1], value: [1])
+        func message(_ tree: RegressionTree, features: Int = 2) -> String {
+            let bytes = ForestFormat.encode([("f", RandomForest(featureCount: features, trees: [leaf, tree]))])
+            return errorText { _ = try ForestFormat.decode(bytes, source: "bad.forest") } ?? "no error"
+        }
+        let good = RegressionTree(feature: [1, -1, -1], threshold: [0.5, 0, 0], left: [1, -1, -1], right: [2, -1, -1], value: [0, 1, 2])
+        #expect(message(good) == "no error")
+        var child = good
+        child.right[0] = 3
+        #expect(message(child) == "bad.forest: forest f, tree 1: node 0 has right child 3, outside 1..<3")
+        var cycle = good
+        cycle.left[0] = 0
+        #expect(message(cycle).contains("left child 0"))
+        #expect(message(good, features: 1) == "bad.forest: forest f, tree 1: node 0 uses feature 1, outside 0..<1")
+        #expect(message(RegressionTree(feature: [], threshold: [], left: [], right: [], value: [])).contains("no nodes"))
+        let duplicate = ForestFormat.encode([("a", RandomForest(featureCount: 1, trees: [leaf]))])
+        // Splice a second copy of forest "a" into the bundle and re-checksum it.
+        let body = Array(duplicate[16..<(duplicate.count - 32)])
+        var twice = Array(duplicate[0..<12]) + [2, 0, 0, 0] + body + body
+        twice += ForestFormat.sha256(twice[...])
+        #expect((errorText { _ = try ForestFormat.decode(twice, source: "dup") } ?? "").contains("not sorted and distinct"))
+    }
+}
