@@ -16,7 +16,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)
 STAMPS := .build/stamps
-EXES := stage-data stage-prepare stage-eda stage-clv stage-uplift stage-report
+EXES := stage-data stage-prepare stage-eda stage-clv stage-uplift stage-parity stage-report score
 
 # Data mirror: DATA_MIRROR from the environment, else ../shared/data when it exists.
 DATA_MIRROR ?= $(if $(wildcard ../shared/data),../shared/data,)
@@ -30,9 +30,10 @@ PREP := data/processed/prepare
 EDA := data/processed/eda
 CLV := data/processed/clv
 UPLIFT := data/processed/uplift
+PARITY := data/processed/parity
 MODELS := models
 
-.PHONY: all help deps build data prepare eda clv uplift report test bench bench-compare clean distclean
+.PHONY: all help deps build data prepare eda clv uplift parity report test bench bench-compare clean distclean
 
 all: reports/index.md ## Run the whole pipeline (installs system packages, builds, fetches data, runs every stage)
 
@@ -117,7 +118,7 @@ reports/clv.md: $(CLV)/manifest.json ;
 
 uplift: $(UPLIFT)/manifest.json ## Uplift learners, held-out evaluation, frozen models in models/ -> reports/uplift.md
 
-UPLIFT_OUT := $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(MODELS)/encoder.json $(MODELS)/forests.bin \
+UPLIFT_OUT := $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(MODELS)/encoder.json $(MODELS)/forests.bin $(MODELS)/drift_reference.json \
               data/schema/required_features_schema.csv reports/uplift.md
 
 $(UPLIFT)/manifest.json: stages/uplift/params.yaml $(PREP_OUT) $(STAMPS)/stage-uplift
@@ -126,7 +127,15 @@ $(UPLIFT)/manifest.json: stages/uplift/params.yaml $(PREP_OUT) $(STAMPS)/stage-u
 
 $(UPLIFT_OUT): $(UPLIFT)/manifest.json ;
 
-MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json $(UPLIFT)/manifest.json
+parity: $(PARITY)/manifest.json ## The shipped scorer must reproduce the pipeline's test scores exactly (CI gate) -> reports/parity.md
+
+$(PARITY)/manifest.json: $(UPLIFT_OUT) $(PREP)/test.csv $(STAMPS)/score $(STAMPS)/stage-parity
+	$(BIN)/stage-parity --scorer $(BIN)/score --models $(MODELS) --test $(PREP)/test.csv --expected $(UPLIFT)/test_scores.csv \
+	  --out $(PARITY) --report reports/parity.md
+
+reports/parity.md: $(PARITY)/manifest.json ;
+
+MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json $(UPLIFT)/manifest.json $(PARITY)/manifest.json
 
 report: reports/index.md ## Index report with every stage's provenance
 

@@ -10,7 +10,9 @@ let package = Package(
         .executable(name: "stage-eda", targets: ["stage-eda"]),
         .executable(name: "stage-clv", targets: ["stage-clv"]),
         .executable(name: "stage-uplift", targets: ["stage-uplift"]),
+        .executable(name: "stage-parity", targets: ["stage-parity"]),
         .executable(name: "stage-report", targets: ["stage-report"]),
+        .executable(name: "score", targets: ["score"]),
         .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
     ],
     dependencies: [
@@ -37,6 +39,7 @@ let package = Package(
         .target(name: "Experiment", dependencies: ["Tabular", "Stats", "Provenance", "Reporting"]),
         .target(name: "Forest", dependencies: ["Stats", "Provenance"]),
         .target(name: "Uplift", dependencies: ["Forest", "Tabular", "Stats", "Provenance"]),
+        .target(name: "Scoring", dependencies: ["Uplift", "Forest", "Tabular", "Provenance"]),
         .target(name: "UpliftAnalysis", dependencies: ["Uplift", "Forest", "Experiment", "Tabular", "Stats", "Provenance", "Reporting"]),
 
         .executableTarget(name: "stage-data", dependencies: ["Tabular", "Provenance", "RawData", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/data", exclude: ["params.yaml"]),
@@ -44,6 +47,8 @@ let package = Package(
         .executableTarget(name: "stage-eda", dependencies: ["Tabular", "Provenance", "Experiment", "Stats", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/eda", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-clv", dependencies: ["CLV", "CLVAnalysis", "Transactions", "Tabular", "Provenance", "Reporting", "Stats", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/clv", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-uplift", dependencies: ["Uplift", "UpliftAnalysis", "Forest", "Stats", "Experiment", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/uplift", exclude: ["params.yaml"]),
+        .executableTarget(name: "stage-parity", dependencies: ["Scoring", "Uplift", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/parity"),
+        .executableTarget(name: "score", dependencies: ["Scoring", "Tabular", "Provenance", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "cli/score"),
         .executableTarget(name: "stage-report", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
         .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench"),
 

@@ -190,7 +190,7 @@ public struct UpliftModel: Sendable, Equatable {
         try Self.jsonBytes(encoder)
     }
 
-    static func jsonBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
+    public static func jsonBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value)) + [UInt8(ascii: "\n")]

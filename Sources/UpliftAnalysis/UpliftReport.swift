@@ -193,7 +193,7 @@ public enum UpliftReport {
             fixed linear combination of forest predictions recorded in `meta.json`, so the scorer needs no learner-specific code. \
             The pipeline's own scores of the test split are in `\(tableDir)/test_scores.csv`.
             """)
-        md.table(["file", "SHA-256"], modelFiles.map { ["`\($0.0)`", "`\($0.1)`"] })
+        md.table(["file in `\(modelDir)/`", "SHA-256"], modelFiles.map { ["`\($0.0)`", "`\($0.1)`"] })
         md.paragraph("Tables: `\(tableDir)/comparison.csv`, `arm_comparison.csv`, `deciles.csv`, `curves.csv`, `tuning.csv`, `test_scores.csv`.")
         return md.text
     }

@@ -75,6 +75,8 @@ struct UpliftStage: ParsableCommand {
         try run.write(try result.production.encoderJSON(), to: encoderPath)
         let meta = UpliftOutputs.meta(result, spec: spec, params: p, trainingFile: trainPath, trainingSHA256: try SHA256.hex(ofFile: trainPath),
                                       forestsSHA256: SHA256.hex(of: forestBytes))
+        let drift = try DriftReference(training: train, encoder: result.encoder)
+        try run.write(try UpliftModel.jsonBytes(drift), to: models + "/" + DriftReference.file)
         let metaPath = models + "/" + UpliftModel.metaFile
         try run.write(try UpliftModel.metaJSON(meta), to: metaPath)
         // Reload what was written: a model that does not load must fail here, not in the scorer.
@@ -86,7 +88,7 @@ struct UpliftStage: ParsableCommand {
         for figure in UpliftFigures.figures(result, params: p) {
             _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
         }
-        let modelFiles = try [forestsPath, encoderPath, metaPath].map { ($0, try SHA256.hex(ofFile: $0)) }
+        let modelFiles = try [forestsPath, encoderPath, metaPath].map { (($0 as NSString).lastPathComponent, try SHA256.hex(ofFile: $0)) }
         let markdown = UpliftReport.build(result, params: p, figureDir: relativePath(from: report, to: figures),
                                           tableDir: relativePath(from: report, to: out), modelDir: relativePath(from: report, to: models),
                                           modelFiles: modelFiles)

@@ -1,0 +1,182 @@
+import Foundation
+import Provenance
+import Tabular
+import Uplift
+
+/// One scoring run: input CSV → scored CSV, streamed in chunks.
+public struct ScoreOptions: Sendable {
+    public var input: String
+    public var output: String
+    public var models: String
+    public var policy: ContactPolicy
+    public var margin: Double
+    public var cost: Double
+    public var topN: Int?
+    public var idColumn: String?
+    /// Id of the first data row when the input has no id column (so chunks can be numbered).
+    public var firstRowID: Int
+    public var drift: String?
+    public var chunkBytes: Int
+    public var maxRowsInMemory: Int
+
+    public init(input: String, output: String, models: String, policy: ContactPolicy, margin: Double, cost: Double, topN: Int? = nil,
+                idColumn: String? = nil, firstRowID: Int = 0, drift: String? = nil, chunkBytes: Int = 4 << 20, maxRowsInMemory: Int = 1_000_000) {
+        self.input = input
+        self.output = output
+        self.models = models
+        self.policy = policy
+        self.margin = margin
+        self.cost = cost
+        self.topN = topN
+        self.idColumn = idColumn
+        self.firstRowID = firstRowID
+        self.drift = drift
+        self.chunkBytes = chunkBytes
+        self.maxRowsInMemory = maxRowsInMemory
+    }
+}
+
+public struct ScoreSummary: Sendable {
+    public var rows: Int
+    public var contacts: Int
+    public var expectedRevenue: Double
+    public var cost: Double
+    public var expectedProfit: Double
+    public var unknownCategoryRows: Int
+    public var unknownDetail: [String: Int]
+    public var psi: [(feature: String, psi: Double)]
+
+    public var line: String {
+        "scored \(rows) rows; contacts \(contacts); expected incremental revenue \(String(format: "%.2f", expectedRevenue)); "
+            + "cost \(String(format: "%.2f", cost)); expected profit \(String(format: "%.2f", expectedProfit))"
+    }
+}
+
+public enum ScoreRun {
+    public static let psiWarning = 0.2
+
+    public static func run(_ o: ScoreOptions, warn: (String) -> Void) throws -> ScoreSummary {
+        if o.policy == .topn && o.topN == nil { throw DataError(file: o.input, message: "--policy topn needs --topn N") }
+        if let n = o.topN, n < 0 { throw DataError(file: o.input, message: "--topn must be at least 0") }
+        guard o.margin.isFinite, o.cost.isFinite, o.margin >= 0, o.cost >= 0 else {
+            throw DataError(file: o.input, message: "--margin and --cost must be finite and non-negative")
+        }
+        let scorer = try Scorer(modelDirectory: o.models, margin: o.margin, cost: o.cost, idColumn: o.idColumn)
+        let reader = try ChunkedCSVReader(path: o.input, chunkBytes: o.chunkBytes)
+        let (schema, idSource) = try scorer.schema(header: reader.header, source: reader.source)
+
+        // Output goes to a temporary file beside the target and is renamed at the end, so a
+        // failure never leaves a partial file behind.
+        let toStdout = o.output == "-"
+        let tmpDir = FileManager.default.temporaryDirectory.appendingPathComponent("score-\(getpid())-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: tmpDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmpDir) }
+        let partial = toStdout ? "-" : o.output + ".partial-\(getpid())"
+        var renamed = false
+        defer { if !toStdout && !renamed { try? FileManager.default.removeItem(atPath: partial) } }
+
+        var driftAcc = DriftAccumulator(reference: scorer.drift)
+        var unknown: [String: Int] = [:]
+        var rows = 0, contacts = 0
+        var revenue = 0.0, profit = 0.0
+        let spill = RankedSpill(directory: tmpDir, maxRowsInMemory: o.maxRowsInMemory)
+        var writer: BufferedWriter? = nil
+        if !o.policy.needsRanking {
+            writer = try BufferedWriter(path: partial)
+            try writer!.write(CSVWriter(header: scorer.rowColumns + ["contact"]).bytes)
+        }
+        while let (table, _) = try reader.next(schema: schema) {
+            try driftAcc.add(table)
+            let r = try scorer.score(table, idColumn: idSource, firstRow: o.firstRowID + rows)
+            for u in r.unknown.counts { unknown[u.input, default: 0] += u.rows }
+            var out = CSVWriter()
+            for i in 0..<table.rowCount {
+                let fields = scorer.fields(r, i)
+                if o.policy.needsRanking {
+                    var idOnly = CSVWriter()
+                    idOnly.appendField(fields[0])
+                    var line = CSVWriter()
+                    line.writeRow(fields)
+                    var bytes = line.bytes
+                    bytes.removeLast()  // the newline
+                    try spill.add(.init(key: r.scores.uplift[i], seq: Int64(rows + i), profit: r.expectedProfit[i],
+                                        revenue: r.expectedRevenue[i], idLength: UInt32(idOnly.bytes.count), line: bytes))
+                } else {
+                    let contact = r.expectedProfit[i] > 0
+                    if contact { contacts += 1; revenue += r.expectedRevenue[i]; profit += r.expectedProfit[i] }
+                    out.writeRow(fields + [contact ? "1" : "0"])
+                }
+            }
+            if let writer { try writer.write(out.bytes) }
+            rows += table.rowCount
+        }
+
+        if o.policy.needsRanking {
+            // Pass 1 over the sorted rows: how many to contact.
+            var n: Int
+            if o.policy == .topn {
+                n = min(o.topN!, spill.count)
+            } else {
+                var cumulative = 0.0, best = 0.0
+                var m = 0
+                n = 0
+                try spill.forEachSorted { r in
+                    m += 1
+                    cumulative += r.profit
+                    if cumulative > best { best = cumulative; n = m }
+                }
+            }
+            // Pass 2: write in rank order with rank and contact flag.
+            let w = try BufferedWriter(path: partial)
+            let columns = scorer.rowColumns
+            try w.write(CSVWriter(header: [columns[0], "rank"] + columns.dropFirst() + ["contact"]).bytes)
+            var rank = 0
+            var block: [UInt8] = []
+            block.reserveCapacity(1 << 20)
+            try spill.forEachSorted { r in
+                rank += 1
+                let contact = rank <= n
+                if contact { contacts += 1; profit += r.profit; revenue += r.revenue }
+                let id = Int(r.idLength)
+                block.append(contentsOf: r.line[0..<id])
+                block.append(contentsOf: Array(",\(rank)".utf8))
+                block.append(contentsOf: r.line[id...])
+                block.append(contentsOf: contact ? Array(",1\n".utf8) : Array(",0\n".utf8))
+                if block.count >= 1 << 20 { try w.write(block); block.removeAll(keepingCapacity: true) }
+            }
+            try w.write(block)
+            writer = w
+        }
+        try writer?.close()
+
+        let psi = driftAcc.psi
+        for (feature, value) in psi where value > psiWarning {
+            warn("warning: input drift: PSI of '\(feature)' is \(String(format: "%.3f", value)) (> \(psiWarning)) against the training data")
+        }
+        let unknownTotal = unknown.values.reduce(0, +)
+        if unknownTotal > 0 {
+            warn("warning: \(unknownTotal) values had categories not seen in training and were scored as all-zero one-hot: "
+                 + unknown.keys.sorted().map { "\($0) \(unknown[$0]!)" }.joined(separator: ", "))
+        }
+        let driftPath = o.drift ?? (toStdout ? nil : o.output + ".drift.json")
+        if let driftPath {
+            var features: [String: JSONValue] = [:]
+            for (k, f) in scorer.drift.features.enumerated() {
+                features[f.name] = .object(["psi": .number(psi[k].psi), "training_shares": .array(f.shares.map { .number($0) }),
+                                            "input_counts": .array(driftAcc.counts[k].map { .number($0) }),
+                                            "warning": .bool(psi[k].psi > psiWarning)])
+            }
+            let doc = JSONValue.object(["rows": .number(Double(rows)), "threshold": .number(psiWarning), "features": .object(features)])
+            try AtomicFile.write(doc.rendered() + "\n", to: driftPath)
+        }
+        if !toStdout {
+            guard rename(partial, o.output) == 0 else {
+                throw DataError(file: o.output, message: "cannot move the scored file into place: \(String(cString: strerror(errno)))")
+            }
+            renamed = true
+        }
+        return ScoreSummary(rows: rows, contacts: contacts, expectedRevenue: revenue, cost: Double(contacts) * o.cost, expectedProfit: profit,
+                            unknownCategoryRows: unknownTotal, unknownDetail: unknown, psi: psi)
+    }
+}
+

@@ -1,0 +1,131 @@
+import Forest
+import Foundation
+import Tabular
+import Uplift
+
+/// Contact policies of the scorer.
+public enum ContactPolicy: String, Sendable, CaseIterable {
+    /// Rank by predicted uplift; contact the top N where N maximizes the cumulative expected profit.
+    case bestN
+    /// Contact every customer whose best e-mail has positive expected profit (per row; no ranking).
+    case positive
+    /// Rank by predicted uplift; contact the top `--topn`.
+    case topn
+
+    public var needsRanking: Bool { self != .positive }
+}
+
+/// The frozen-artifact scorer: one code path for the CLI, the parity stage and a server.
+/// Per-row results depend only on the row, so chunks can be scored independently.
+public struct Scorer: Sendable {
+    public let model: UpliftModel
+    public let meta: ModelMeta
+    public let drift: DriftReference
+    public let margin: Double
+    public let cost: Double
+    public let idColumn: String?
+
+    public init(modelDirectory: String, margin: Double, cost: Double, idColumn: String?) throws {
+        (model, meta) = try UpliftModel.load(from: modelDirectory)
+        let driftPath = modelDirectory + "/" + DriftReference.file
+        guard let data = FileManager.default.contents(atPath: driftPath) else {
+            throw ModelError("\(driftPath): cannot read the drift reference")
+        }
+        do { drift = try JSONDecoder().decode(DriftReference.self, from: data) } catch {
+            throw ModelError("\(driftPath): not a valid drift reference (\(error))")
+        }
+        self.margin = margin
+        self.cost = cost
+        self.idColumn = idColumn
+    }
+
+    /// Output columns before the ranking columns.
+    public var rowColumns: [String] {
+        ["row_id", "uplift_hat", "y1_hat", "y0_hat"] + model.outputs.arms.map(\.column)
+            + ["best_arm", "expected_incremental_revenue", "expected_profit"]
+    }
+
+    /// Checks the header: every required feature present (all missing ones named at once), the
+    /// id column present when one was asked for. Returns the schema to read and the id source.
+    public func schema(header: [String], source: String) throws -> (schema: CSVSchema, id: String?) {
+        let required = model.encoder.requiredColumns
+        let missing = required.map(\.name).filter { !header.contains($0) }
+        if !missing.isEmpty {
+            throw DataError(file: source, line: 1, message: "missing required column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the model needs: \(required.map(\.name).joined(separator: ", ")))")
+        }
+        var columns = required
+        var id: String? = nil
+        if let idColumn {
+            guard header.contains(idColumn) else {
+                throw DataError(file: source, line: 1, message: "id column '\(idColumn)' not in the header")
+            }
+            id = idColumn
+        } else if header.contains("row_id") {
+            id = "row_id"
+        }
+        if let id, !columns.contains(where: { $0.name == id }) { columns.append(ColumnSpec(id, .string)) }
+        return (CSVSchema(columns), id)
+    }
+
+    public struct ChunkResult: Sendable {
+        public var ids: [String]
+        public var scores: UpliftScores
+        public var bestArm: [Int]
+        public var expectedRevenue: [Double]
+        public var expectedProfit: [Double]
+        public var unknown: FeatureEncoder.UnknownCounts
+    }
+
+    /// Scores one chunk. `firstRow` numbers rows without an id column (0-based over the input).
+    public func score(_ table: Table, idColumn id: String?, firstRow: Int, threads: Int = ForestTrainer.defaultThreads) throws -> ChunkResult {
+        let (x, unknown) = try model.encoder.encode(table)
+        let scores = model.score(x, threads: threads)
+        let ids: [String] = try id.map { try table.strings($0).values } ?? (0..<table.rowCount).map { String(firstRow + $0) }
+        var best = [Int](repeating: 0, count: table.rowCount)
+        var revenue = [Double](repeating: 0, count: table.rowCount)
+        var profit = [Double](repeating: 0, count: table.rowCount)
+        for i in 0..<table.rowCount {
+            var k = 0
+            for a in 1..<scores.armUplift.count where scores.armUplift[a][i] > scores.armUplift[k][i] { k = a }
+            let u = scores.armUplift.isEmpty ? scores.uplift[i] : scores.armUplift[k][i]
+            best[i] = k
+            revenue[i] = u
+            profit[i] = u * margin - cost
+        }
+        return ChunkResult(ids: ids, scores: scores, bestArm: best, expectedRevenue: revenue, expectedProfit: profit, unknown: unknown)
+    }
+
+    /// The per-row output fields of row `i` of a chunk.
+    public func fields(_ r: ChunkResult, _ i: Int) -> [String] {
+        let armName = model.outputs.arms.isEmpty ? "any" : model.outputs.arms[r.bestArm[i]].arm
+        return [r.ids[i], formatDouble(r.scores.uplift[i]), formatDouble(r.scores.y1[i]), formatDouble(r.scores.y0[i])]
+            + r.scores.armUplift.map { formatDouble($0[i]) }
+            + [armName, formatDouble(r.expectedRevenue[i]), formatDouble(r.expectedProfit[i])]
+    }
+}
+
+/// Per-feature bin counts of the scored input, for the PSI against the training reference.
+public struct DriftAccumulator: Sendable {
+    public let reference: DriftReference
+    public private(set) var counts: [[Double]]
+    public private(set) var rows = 0
+
+    public init(reference: DriftReference) {
+        self.reference = reference
+        counts = reference.features.map { [Double](repeating: 0, count: $0.shares.count) }
+    }
+
+    public mutating func add(_ table: Table) throws {
+        for (k, f) in reference.features.enumerated() {
+            switch f.kind {
+            case .numeric: f.accumulate(numbers: try table.column(f.name).asDoubles!, into: &counts[k])
+            case .categorical: f.accumulate(strings: try table.strings(f.name), into: &counts[k])
+            }
+        }
+        rows += table.rowCount
+    }
+
+    public var psi: [(feature: String, psi: Double)] {
+        reference.features.enumerated().map { ($0.element.name, $0.element.psi(counts: counts[$0.offset])) }
+    }
+}

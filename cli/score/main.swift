@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Provenance
+import Scoring
+import Tabular
+
+extension ContactPolicy: ExpressibleByArgument {}
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Scores a contact list with the frozen uplift model and chooses whom to e-mail.",
+        discussion: """
+            Reads a CSV with the model's feature columns (data/schema/required_features_schema.csv), writes per customer: \
+            row_id, uplift_hat, y1_hat, y0_hat, the per-e-mail uplifts, the best e-mail, the expected incremental revenue \
+            (uplift of the best e-mail), the expected profit per contact (revenue × margin − cost) and the contact flag.
+
+            Policies: positive (contact where the expected profit is positive; rows stay in input order and every row's output \
+            depends only on that row, so chunks of a file can be scored separately and concatenated), bestN (rank by uplift_hat \
+            and contact the top N that maximizes the cumulative expected profit) and topn (rank by uplift_hat, contact the top \
+            --topn). The ranking policies add a rank column and write rows in rank order; they sort beyond memory with temporary \
+            run files.
+
+            Drift: the population stability index of every feature against the training data is written to a sidecar JSON \
+            (default <out>.drift.json) and a warning is printed above 0.2. Exit codes: 0 success, 1 failure, 2 bad input.
+            """)
+
+    @Option(name: .customLong("in"), help: "Input CSV ('-' for standard input).")
+    var input: String
+
+    @Option(help: "Output CSV ('-' for standard output).")
+    var out: String
+
+    @Option(help: "Directory of the frozen model (meta.json, encoder.json, forests.bin, drift_reference.json).")
+    var models = "models"
+
+    @Option(help: "Contact policy: bestN, positive or topn.")
+    var policy: ContactPolicy = .bestN
+
+    @Option(help: "Share of incremental revenue that is profit.")
+    var margin = 0.30
+
+    @Option(help: "Cost per contact.")
+    var cost = 0.05
+
+    @Option(help: "Number of customers to contact with --policy topn.")
+    var topn: Int?
+
+    @Option(name: .customLong("id-col"), help: "Id column to carry through (default: row_id if present, else the 0-based row number).")
+    var idCol: String?
+
+    @Option(name: .customLong("first-row-id"), help: "Row number of the first data row when ids are created from row numbers (for scoring chunks).")
+    var firstRowID = 0
+
+    @Option(help: "Where to write the drift report (default: <out>.drift.json; none when writing to standard output).")
+    var drift: String?
+
+    @Option(name: .customLong("max-rows-in-memory"), help: "Rows held in memory before the ranking policies spill a sorted run to disk.")
+    var maxRowsInMemory = 1_000_000
+
+    func validate() throws {
+        if maxRowsInMemory < 1 { throw ValidationError("--max-rows-in-memory must be at least 1") }
+    }
+
+    func run() throws {
+        let options = ScoreOptions(input: input, output: out, models: models, policy: policy, margin: margin, cost: cost, topN: topn,
+                                   idColumn: idCol, firstRowID: firstRowID, drift: drift, maxRowsInMemory: maxRowsInMemory)
+        let summary = try ScoreRun.run(options) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let line = summary.line + "\n"
+        if out == "-" { FileHandle.standardError.write(Data(line.utf8)) } else { print(line, terminator: "") }
+    }
+}
+
+Score.pipelineMain()
