@@ -27,6 +27,7 @@ let package = Package(
             pkgConfig: "gsl",
             providers: [.apt(["libgsl-dev"])]
         ),
+        .systemLibrary(name: "CGLPK", path: "Sources/CGLPK", providers: [.apt(["libglpk-dev"])]),
         .target(name: "Tabular"),
         .target(name: "Provenance", dependencies: ["CGSL", "Tabular", .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "Stats", dependencies: ["CGSL"]),
@@ -41,6 +42,7 @@ let package = Package(
         .target(name: "Uplift", dependencies: ["Forest", "Tabular", "Stats", "Provenance"]),
         .target(name: "Scoring", dependencies: ["Uplift", "Forest", "Tabular", "Provenance"]),
         .target(name: "UpliftAnalysis", dependencies: ["Uplift", "Forest", "Experiment", "Tabular", "Stats", "Provenance", "Reporting"]),
+        .target(name: "Policy", dependencies: ["CGLPK", "Stats"]),
 
         .executableTarget(name: "stage-data", dependencies: ["Tabular", "Provenance", "RawData", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/data", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-prepare", dependencies: ["Tabular", "Provenance", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/prepare", exclude: ["params.yaml"]),
@@ -63,6 +65,8 @@ let package = Package(
         .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "Tabular", "Stats"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest", "Stats"]),
         .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Provenance", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Uplift", "Forest", "Provenance", "Stats", "Tabular"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Stats"]),
     ]
 )

@@ -58,13 +58,17 @@ struct Score: ParsableCommand {
     @Option(name: .customLong("max-rows-in-memory"), help: "Rows held in memory before the ranking policies spill a sorted run to disk.")
     var maxRowsInMemory = 1_000_000
 
+    @Option(name: .customLong("chunk-bytes"), help: "Bytes of input parsed at a time (memory use scales with it).")
+    var chunkBytes = 4 << 20
+
     func validate() throws {
+        if chunkBytes < 1024 { throw ValidationError("--chunk-bytes must be at least 1024") }
         if maxRowsInMemory < 1 { throw ValidationError("--max-rows-in-memory must be at least 1") }
     }
 
     func run() throws {
         let options = ScoreOptions(input: input, output: out, models: models, policy: policy, margin: margin, cost: cost, topN: topn,
-                                   idColumn: idCol, firstRowID: firstRowID, drift: drift, maxRowsInMemory: maxRowsInMemory)
+                                   idColumn: idCol, firstRowID: firstRowID, drift: drift, chunkBytes: chunkBytes, maxRowsInMemory: maxRowsInMemory)
         let summary = try ScoreRun.run(options) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let line = summary.line + "\n"
         if out == "-" { FileHandle.standardError.write(Data(line.utf8)) } else { print(line, terminator: "") }

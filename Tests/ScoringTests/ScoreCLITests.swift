@@ -1,0 +1,196 @@
+import Forest
+import Foundation
+import Provenance
+import Stats
+import Tabular
+import Testing
+import Uplift
+
+/// The `score` executable end to end (release build from `make test`), on a small model trained
+/// here on synthetic data with numeric and categorical features.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let scoreBinary = root + "/.build/release/score"
+
+struct Fixture {
+    let dir: String
+    let models: String
+
+    static let zips = ["Rural", "Surburban", "Urban"]
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("score-cli-\(UUID().uuidString)").path
+        models = dir + "/models"
+        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
+        var g = SeededGenerator(seed: 42)
+        let n = 3000
+        var recency = [Double](), history = [Double](), zip = [String](), arm = [Int](), y = [Double]()
+        for _ in 0..<n {
+            let r = Double(1 + g.next(below: 12)), h = 30 + 500 * g.nextUnit(), z = Fixture.zips[g.next(below: 3)], a = g.next(below: 3)
+            recency.append(r); history.append(h); zip.append(z); arm.append(a)
+            let effect = a == 0 ? 0 : (a == 1 ? 0.01 * h : 3 - 0.2 * r)
+            y.append(effect + (z == "Urban" ? 1 : 0) + g.nextUnit())
+        }
+        let table = Table(source: "train.csv", names: ["recency", "history", "zip_code"],
+                          columns: [.double(recency), .double(history), .string(StringColumn(zip))])
+        let encoder = try FeatureEncoder(fitting: table, features: [("recency", false), ("history", false), ("zip_code", true)])
+        let (x, _) = try encoder.encode(table)
+        let fit = try Learners.fit(LearnerConfig(kind: .t, outcome: ForestSettings(nTrees: 20, maxDepth: 5, minSamplesLeaf: 10)),
+                                   data: TrainingData(x: x, y: y, arm: arm, armNames: ["No E-Mail", "Mens E-Mail", "Womens E-Mail"]),
+                                   perArm: true, seed: 9)
+        let model = UpliftModel(encoder: encoder, forests: fit.forests, outputs: fit.outputs)
+        let forests = model.forestBytes()
+        let meta = ModelMeta(formatVersion: UpliftModel.formatVersion, dataset: "synthetic", idColumn: "row_id", featureCols: encoder.featureNames,
+                             numCols: ["recency", "history"], catCols: ["zip_code"], categories: ["zip_code": Fixture.zips],
+                             treatment: .init(armColumn: "segment", controlArm: "No E-Mail", arms: ["No E-Mail", "Mens E-Mail", "Womens E-Mail"],
+                                              treatmentColumn: "treatment", definition: "any e-mail", propensity: fit.propensity,
+                                              armPropensities: fit.armPropensities),
+                             target: "spend", learner: "t", learnerParams: .null, trainingFile: "train.csv", trainingFileSHA256: "-",
+                             trainingRows: n, forestsFile: UpliftModel.forestsFile, forestsSHA256: SHA256.hex(of: forests),
+                             forestFormatVersion: Int(ForestFormat.version), outputs: fit.outputs)
+        try AtomicFile.write(forests, to: models + "/forests.bin")
+        try AtomicFile.write(try model.encoderJSON(), to: models + "/encoder.json")
+        try AtomicFile.write(try UpliftModel.metaJSON(meta), to: models + "/meta.json")
+        try AtomicFile.write(try UpliftModel.jsonBytes(try DriftReference(training: table, encoder: encoder)), to: models + "/drift_reference.json")
+    }
+
+    /// A contact list in the model's schema (plus an id and an unused column).
+    func contacts(rows: Int, seed: UInt64, recencyShift: Double = 0, withID: Bool = true) -> String {
+        var g = SeededGenerator(seed: seed)
+        var text = (withID ? "row_id," : "") + "channel,recency,history,zip_code\n"
+        for i in 0..<rows {
+            let r = Double(1 + g.next(below: 12)) + recencyShift, h = 30 + 500 * g.nextUnit()
+            text += (withID ? "\(1000 + i)," : "") + "Web,\(formatDouble(r)),\(formatDouble(h)),\(Fixture.zips[g.next(below: 3)])\n"
+        }
+        return text
+    }
+
+    func write(_ text: String, _ name: String) throws -> String {
+        let path = dir + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func score(_ args: [String], input: String? = nil) throws -> Shell.Result {
+        try Shell.run([scoreBinary, "--models", models] + args, input: input.map { Array($0.utf8) })
+    }
+
+    func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+}
+
+@Suite("score CLI", .serialized)
+struct ScoreCLITests {
+    let f: Fixture
+    init() throws { f = try Fixture() }
+
+    @Test func missingColumnsAreNamedAndNoOutputIsLeft() throws {
+        let input = try f.write("row_id,channel,zip_code\n1,Web,Urban\n", "missing.csv")
+        let out = f.dir + "/out.csv"
+        let r = try f.score(["--in", input, "--out", out, "--policy", "positive"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("missing required columns 'recency', 'history'"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test(arguments: [("abc", "cannot parse 'abc'"), ("", "empty"), ("NaN", "NaN")])
+    func badNumbersNameLineAndColumn(value: String, fragment: String) throws {
+        // Small chunks, so the bad value sits in a later chunk than the first: its line must still be right.
+        var text = f.contacts(rows: 5000, seed: 1)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var fields = lines[4321].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        fields[2] = value
+        lines[4321] = fields.joined(separator: ",")
+        text = lines.joined(separator: "\n")
+        let input = try f.write(text, "bad.csv")
+        let out = f.dir + "/bad-out.csv"
+        let r = try Shell.run([scoreBinary, "--models", f.models, "--in", input, "--out", out, "--policy", "bestN", "--chunk-bytes", "4096"])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("error: \(input):4322:3 (column 'recency')"), "\(r.stderr)")
+        #expect(r.stderr.lowercased().contains(fragment.lowercased()), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(!FileManager.default.fileExists(atPath: out + ".drift.json"))
+    }
+
+    @Test func unknownCategoriesAreScoredAndCounted() throws {
+        let input = try f.write("row_id,recency,history,zip_code\n1,3,100,Mars\n2,3,100,Urban\n3,4,90,Venus\n", "unknown.csv")
+        let r = try f.score(["--in", input, "--out", f.dir + "/unknown-out.csv", "--policy", "positive"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("2 values had categories not seen in training"), "\(r.stderr)")
+        #expect(try f.read(f.dir + "/unknown-out.csv").split(separator: "\n").count == 4)
+    }
+
+    @Test func stdinAndStdoutGiveTheFileResult() throws {
+        let text = f.contacts(rows: 500, seed: 2)
+        let input = try f.write(text, "io.csv")
+        let out = f.dir + "/io-out.csv"
+        #expect(try f.score(["--in", input, "--out", out, "--policy", "bestN"]).status == 0)
+        let piped = try f.score(["--in", "-", "--out", "-", "--policy", "bestN"], input: text)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout == (try f.read(out)))
+        #expect(piped.stderr.contains("scored 500 rows"))
+    }
+
+    @Test func chunksConcatenatedEqualTheWholeFile() throws {
+        for withID in [true, false] {
+            let text = f.contacts(rows: 900, seed: 3, withID: withID)
+            let lines = text.split(separator: "\n").map(String.init)
+            let header = lines[0]
+            let whole = f.dir + "/whole-\(withID).csv"
+            #expect(try f.score(["--in", try f.write(text, "whole-in-\(withID).csv"), "--out", whole, "--policy", "positive"]).status == 0)
+            var concatenated: [Substring] = []
+            for (k, range) in [1..<300, 300..<651, 651..<901].enumerated() {
+                let part = try f.write(([header] + lines[range]).joined(separator: "\n") + "\n", "part\(k)-\(withID).csv")
+                let out = f.dir + "/part\(k)-out-\(withID).csv"
+                let r = try f.score(["--in", part, "--out", out, "--policy", "positive", "--first-row-id", String(range.lowerBound - 1)])
+                #expect(r.status == 0, "\(r.stderr)")
+                let body = try f.read(out).split(separator: "\n")
+                concatenated += k == 0 ? body : Array(body.dropFirst())
+            }
+            #expect(concatenated.joined(separator: "\n") + "\n" == (try f.read(whole)))
+        }
+    }
+
+    @Test func rankingBeyondMemoryEqualsInMemory() throws {
+        let input = try f.write(f.contacts(rows: 1234, seed: 4), "rank.csv")
+        for policy in ["bestN", "topn"] {
+            let a = f.dir + "/rank-mem-\(policy).csv", b = f.dir + "/rank-spill-\(policy).csv"
+            let extra = policy == "topn" ? ["--topn", "100"] : []
+            #expect(try f.score(["--in", input, "--out", a, "--policy", policy] + extra).status == 0)
+            #expect(try f.score(["--in", input, "--out", b, "--policy", policy, "--max-rows-in-memory", "50"] + extra).status == 0)
+            let ranked = try f.read(a)
+            #expect(ranked == (try f.read(b)))
+            let rows = ranked.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            // Ranks 1...n in order, uplift non-increasing.
+            #expect(rows.map { Int($0[1])! } == Array(1...1234))
+            let uplift = rows.map { Double($0[2])! }
+            #expect(zip(uplift, uplift.dropFirst()).allSatisfy { $0 >= $1 })
+            if policy == "topn" { #expect(rows.filter { $0.last == "1" }.count == 100) }
+        }
+        let r = try f.score(["--in", input, "--out", f.dir + "/x.csv", "--policy", "topn"])
+        #expect(r.status == 2 && r.stderr.contains("--topn"))
+    }
+
+    @Test func driftFlagsAShiftedInput() throws {
+        let same = try f.write(f.contacts(rows: 3000, seed: 5), "same.csv")
+        let shifted = try f.write(f.contacts(rows: 3000, seed: 5, recencyShift: 6), "shifted.csv")
+        let a = try f.score(["--in", same, "--out", f.dir + "/same-out.csv", "--policy", "positive"])
+        #expect(a.status == 0 && !a.stderr.contains("drift"), "\(a.stderr)")
+        let b = try f.score(["--in", shifted, "--out", f.dir + "/shifted-out.csv", "--policy", "positive"])
+        #expect(b.status == 0)
+        #expect(b.stderr.contains("PSI of 'recency'"), "\(b.stderr)")
+        #expect(!b.stderr.contains("PSI of 'history'"))
+        let sidecar = try JSONValue.parse(file: f.dir + "/shifted-out.csv.drift.json")
+        #expect(sidecar["features"]?["recency"]?["warning"] == .bool(true))
+        #expect(sidecar["features"]?["history"]?["warning"] == .bool(false))
+    }
+
+    @Test func corruptModelIsRejected() throws {
+        var bytes = [UInt8](FileManager.default.contents(atPath: f.models + "/forests.bin")!)
+        bytes[bytes.count / 3] ^= 1
+        try AtomicFile.write(bytes, to: f.models + "/forests.bin")
+        let input = try f.write(f.contacts(rows: 10, seed: 6), "c.csv")
+        let r = try f.score(["--in", input, "--out", f.dir + "/c-out.csv"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("corrupt or replaced"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: f.dir + "/c-out.csv"))
+    }
+}
