@@ -68,7 +68,7 @@ $(STAMPS)/deps: Makefile
 	@touch $@
 
 # --- build -------------------------------------------------------------------------------------
-SOURCES := Package.swift $(shell find Sources stages bench -type f \( -name '*.swift' -o -name '*.h' -o -name '*.modulemap' \) 2>/dev/null | sort)
+SOURCES := Package.swift $(shell find Sources stages bench cli -type f \( -name '*.swift' -o -name '*.h' -o -name '*.modulemap' \) 2>/dev/null | sort)
 
 build: $(STAMPS)/build ## Build the stage executables (release)
 
@@ -146,11 +146,12 @@ reports/index.md: $(MANIFESTS) $(STAMPS)/stage-report
 test: $(STAMPS)/build $(RAW)/manifest.json ## Run the tests (unit and integration; needs the data)
 	$(SWIFT) test
 
-bench: $(STAMPS)/build $(RAW)/manifest.json ## Benchmarks: CSV parsing throughput and peak memory, CLV fit times
+bench: $(STAMPS)/build $(RAW)/manifest.json $(UPLIFT_OUT) ## Benchmarks: CSV parsing, CLV fit times, scorer throughput
 	$(BIN)/pipeline-bench --raw $(RAW)
 
-bench-compare: $(STAMPS)/build $(RAW)/manifest.json ## (optional, not in CI) the same tasks with pandas, in a throwaway virtualenv
-	[ -x .build/bench-venv/bin/python ] || (python3 -m venv .build/bench-venv && .build/bench-venv/bin/pip install -q pandas)
+bench-compare: $(STAMPS)/build $(RAW)/manifest.json $(UPLIFT_OUT) ## (optional, not in CI) the same tasks with pandas and scikit-learn, in a throwaway virtualenv
+	[ -x .build/bench-venv/bin/python ] || python3 -m venv .build/bench-venv
+	.build/bench-venv/bin/python -c 'import pandas, sklearn' 2>/dev/null || .build/bench-venv/bin/pip install -q pandas scikit-learn
 	.build/bench-venv/bin/python bench/compare.py --raw $(RAW) --swift-bench $(BIN)/pipeline-bench
 
 # --- cleaning ----------------------------------------------------------------------------------

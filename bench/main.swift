@@ -41,7 +41,26 @@ struct Bench: ParsableCommand {
     @Option(help: "With --parse-one: read only these columns (repeatable), to see what each costs.")
     var column: [String] = []
 
+    @Option(help: "Rows of the generated contact list for the scorer benchmark.")
+    var scorerRows = 1_000_000
+
+    @Option(help: "The scorer executable.")
+    var scorer = ".build/release/score"
+
+    @Option(help: "The frozen model directory.")
+    var models = "models"
+
+    @Option(help: "Rows to sample contacts from (the Hillstrom schema).")
+    var contactSource = "data/processed/prepare/test.csv"
+
+    @Flag(help: "Internal: only write the generated contact list and print its path.")
+    var makeContacts = false
+
     func run() throws {
+        if makeContacts {
+            print(try contactList())
+            return
+        }
         if let file = parseOne {
             var schema = Bench.schemas[file]!
             if !column.isEmpty { schema.columns = schema.columns.filter { column.contains($0.name) } }
@@ -78,6 +97,51 @@ struct Bench: ParsableCommand {
                        Fmt.fixed(Double(rows) / median, 0), Fmt.fixed(peakKB * 1024 / size, 2) + "x"]))
         }
         try clvBenchmarks()
+        try scorerBenchmarks()
+    }
+
+    /// A contact list of `scorerRows` rows in the Hillstrom schema: rows drawn with a fixed seed
+    /// from the test split, numbered afresh. Written once under .build/bench/.
+    func contactList() throws -> String {
+        let path = ".build/bench/contacts_\(scorerRows).csv"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        let text = try String(contentsOfFile: contactSource, encoding: .utf8)
+        var lines = text.split(separator: "\n")
+        let header = lines.removeFirst()
+        guard let comma = header.firstIndex(of: ","), header[..<comma] == "row_id" else {
+            throw DataError(file: contactSource, line: 1, message: "expected row_id as the first column")
+        }
+        var g = SeededGenerator(seed: 1_000_003)
+        var out: [UInt8] = Array(header.utf8) + [10]
+        out.reserveCapacity(scorerRows * (lines[0].utf8.count + 4))
+        for i in 0..<scorerRows {
+            let line = lines[g.next(below: lines.count)]
+            let rest = line[line.firstIndex(of: ",")!...]
+            out += Array(String(i).utf8) + Array(rest.utf8) + [10]
+        }
+        try FileManager.default.createDirectory(atPath: ".build/bench", withIntermediateDirectories: true)
+        try AtomicFile.write(out, to: path)
+        return path
+    }
+
+    /// End-to-end scorer throughput (parse, encode, score, write), median of 3 runs.
+    func scorerBenchmarks() throws {
+        let input = try contactList()
+        let size = (try FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.doubleValue ?? 0
+        print("")
+        print("Scorer end to end on \(scorerRows) generated rows (\(Fmt.fixed(size / 1e6, 1)) MB), median of 3 runs")
+        print(row(["policy", "seconds", "rows/s"]))
+        for policy in ["positive", "bestN"] {
+            var times: [Double] = []
+            for _ in 0..<3 {
+                let t0 = DispatchTime.now()
+                let r = try Shell.run([scorer, "--in", input, "--out", ".build/bench/scored.csv", "--models", models, "--policy", policy])
+                guard r.status == 0 else { throw DataError(file: input, message: "scorer failed: \(r.stderr)") }
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+            }
+            let median = times.sorted()[1]
+            print(row([policy, Fmt.fixed(median, 3), Fmt.fixed(Double(scorerRows) / median, 0)]))
+        }
     }
 
     /// Fit times (median of repeated fits) and the whole CLV analysis on Online Retail II.

@@ -96,6 +96,9 @@ public struct RandomForest: Sendable, Equatable {
     public func predict(_ x: FeatureMatrix, threads: Int = ForestTrainer.defaultThreads) -> [Double] {
         precondition(!trees.isEmpty, "RandomForest.predict: no trees")
         precondition(x.columnCount >= featureCount, "RandomForest.predict: x has \(x.columnCount) columns, forest needs \(featureCount)")
+        if let shallow = LevelForest(self, columnCount: x.columnCount) {
+            return shallow.predict(x, threads: threads)
+        }
         let packed = PackedForest(self, columnCount: x.columnCount)
         return packed.predict(x, threads: threads, inBag: nil).map { $0.sum / Double($0.count) }
     }

@@ -359,3 +359,34 @@ struct FormatTests {
         #expect((errorText { _ = try ForestFormat.decode(twice, source: "dup") } ?? "").contains("not sorted and distinct"))
     }
 }
+
+@Suite("Batch prediction")
+struct BatchPrediction {
+    /// The batch paths (complete-tree levels for shallow forests, the packed walk for deep ones)
+    /// must give the bits of the plain per-row walk, including trees whose leaves sit at different depths.
+    @Test("batch prediction is bit-identical to the per-row walk, shallow and deep forests",
+          arguments: [1, 2, 3, 4, 6, 8, 9, nil] as [Int?])
+    func batchEqualsWalk(depth: Int?) throws {
+        var g = SeededGenerator(seed: 77)
+        let n = 700
+        var values = [Double](repeating: 0, count: n * 4)
+        for r in 0..<n {
+            values[r] = Double(g.next(below: 2))               // binary
+            values[n + r] = Double(1 + g.next(below: 12))      // few levels
+            values[2 * n + r] = g.nextUnit() * 1000            // continuous
+            values[3 * n + r] = Double(g.next(below: 3))
+        }
+        let x = FeatureMatrix(rowCount: n, columnCount: 4, values: values)
+        let y = (0..<n).map { r in (values[r] == 1 ? 5.0 : 0) + values[2 * n + r] / 100 + (g.nextUnit() < 0.9 ? 0 : 30 * g.nextUnit()) }
+        let params = ForestParams(nTrees: 40, maxDepth: depth, minSamplesLeaf: depth == nil ? 1 : 25, seed: 5)
+        let forest = try ForestTrainer.train(x, y, params: params, threads: 2).forest
+        let walked = (0..<n).map { forest.predict(x, row: $0) }
+        for threads in [1, 2] {
+            #expect(forest.predict(x, threads: threads).map(\.bitPattern) == walked.map(\.bitPattern))
+        }
+        // Which path ran: the level layout for depth-limited forests up to its maximum, the walk for fully grown ones.
+        let levelled = LevelForest(forest, columnCount: 4) != nil
+        if let depth, depth <= LevelForest.maximumDepth { #expect(levelled) }
+        if depth == nil { #expect(!levelled) }
+    }
+}
