@@ -7,9 +7,8 @@ import Foundation
 /// of the original tree, and rows add the trees in tree order: results are bit-identical to
 /// `RegressionTree.predict`.
 ///
-/// Two evaluation schemes: for depth ≤ 3 every node of a level is compared for every row of the
-/// block and the row's own node selected (contiguous loads, vectorizable); deeper trees gather
-/// each row's node per level.
+/// Two evaluation schemes: trees of depth ≤ 3 are evaluated in one fused, branch-free pass per
+/// block (every node compared, the row's path selected); deeper trees gather each row's node per level.
 struct LevelForest: Sendable {
     static let maximumDepth = 8
     static let blockRows = 256
@@ -88,33 +87,50 @@ struct LevelForest: Sendable {
                 for r in 0..<b { sums[r] = 0 }
                 for t in 0..<treeCount {
                     let f = fp.baseAddress! + t * inner, th = tp.baseAddress! + t * inner
-                    for r in 0..<b { idx[r] = 0 }
-                    if depth <= 3 {
-                        var levelStart = 0
-                        for level in 0..<depth {
-                            let width = 1 << level
-                            for j in levelStart..<(levelStart + width) {
-                                let column = xv.baseAddress! + Int(f[j]) * n + start
-                                let limit = th[j]
-                                let jj = Int32(j), left = Int32(2 * j + 1), right = Int32(2 * j + 2)
-                                for r in 0..<b {
-                                    let child = column[r] <= limit ? left : right
-                                    idx[r] = idx[r] == jj ? child : idx[r]
-                                }
-                            }
-                            levelStart += width
+                    let x0 = (xv.baseAddress ?? UnsafePointer(bitPattern: 8)!) + start  // no columns: only depth 0, which reads none
+                    func col(_ j: Int) -> UnsafePointer<Double> { x0 + Int(f[j]) * n }
+                    let leaf = lp.baseAddress! + t * leaves
+                    // Depths 1–3 in one fused pass per tree: every node's comparison is computed
+                    // for every row from contiguous columns and the row's leaf value selected, so
+                    // the loop has no data-dependent loads and vectorizes.
+                    switch depth {
+                    case 0:
+                        for r in 0..<b { sums[r] += leaf[0] }
+                        continue
+                    case 1:
+                        let c0 = col(0), t0 = th[0], v0 = leaf[0], v1 = leaf[1]
+                        for r in 0..<b { sums[r] += c0[r] <= t0 ? v0 : v1 }
+                        continue
+                    case 2:
+                        let c0 = col(0), c1 = col(1), c2 = col(2), t0 = th[0], t1 = th[1], t2 = th[2]
+                        let v0 = leaf[0], v1 = leaf[1], v2 = leaf[2], v3 = leaf[3]
+                        for r in 0..<b {
+                            let a = c1[r] <= t1 ? v0 : v1, bb = c2[r] <= t2 ? v2 : v3
+                            sums[r] += c0[r] <= t0 ? a : bb
                         }
-                    } else {
-                        for _ in 0..<depth {
-                            for r in 0..<b {
-                                let j = Int(idx[r])
-                                let v = xv[Int(f[j]) &* n &+ start &+ r]
-                                idx[r] = Int32(v <= th[j] ? 2 * j + 1 : 2 * j + 2)
-                            }
+                        continue
+                    case 3:
+                        let c0 = col(0), c1 = col(1), c2 = col(2), c3 = col(3), c4 = col(4), c5 = col(5), c6 = col(6)
+                        let t0 = th[0], t1 = th[1], t2 = th[2], t3 = th[3], t4 = th[4], t5 = th[5], t6 = th[6]
+                        let v0 = leaf[0], v1 = leaf[1], v2 = leaf[2], v3 = leaf[3], v4 = leaf[4], v5 = leaf[5], v6 = leaf[6], v7 = leaf[7]
+                        for r in 0..<b {
+                            let l3 = c3[r] <= t3 ? v0 : v1, l4 = c4[r] <= t4 ? v2 : v3, l5 = c5[r] <= t5 ? v4 : v5, l6 = c6[r] <= t6 ? v6 : v7
+                            let left = c1[r] <= t1 ? l3 : l4, right = c2[r] <= t2 ? l5 : l6
+                            sums[r] += c0[r] <= t0 ? left : right
+                        }
+                        continue
+                    default:
+                        break
+                    }
+                    for r in 0..<b { idx[r] = 0 }
+                    for _ in 0..<depth {
+                        for r in 0..<b {
+                            let j = Int(idx[r])
+                            let v = xv[Int(f[j]) &* n &+ start &+ r]
+                            idx[r] = Int32(v <= th[j] ? 2 * j + 1 : 2 * j + 2)
                         }
                     }
-                    let leaf = lp.baseAddress! + t * leaves - inner
-                    for r in 0..<b { sums[r] += leaf[Int(idx[r])] }
+                    for r in 0..<b { sums[r] += leaf[Int(idx[r]) - inner] }
                 }
                 for r in 0..<b { out[start + r] = sums[r] }
                 start += b

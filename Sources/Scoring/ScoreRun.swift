@@ -89,25 +89,25 @@ public enum ScoreRun {
             try driftAcc.add(table)
             let r = try scorer.score(table, idColumn: idSource, firstRow: o.firstRowID + rows)
             for u in r.unknown.counts { unknown[u.input, default: 0] += u.rows }
-            var out = CSVWriter()
-            for i in 0..<table.rowCount {
-                let fields = scorer.fields(r, i)
-                if o.policy.needsRanking {
+            if o.policy.needsRanking {
+                let lines = scorer.lines(r, suffix: { _ in "" })
+                for i in 0..<table.rowCount {
                     var idOnly = CSVWriter()
-                    idOnly.appendField(fields[0])
-                    var line = CSVWriter()
-                    line.writeRow(fields)
-                    var bytes = line.bytes
-                    bytes.removeLast()  // the newline
+                    idOnly.appendField(r.ids[i])
                     try spill.add(.init(key: r.scores.uplift[i], seq: Int64(rows + i), profit: r.expectedProfit[i],
-                                        revenue: r.expectedRevenue[i], idLength: UInt32(idOnly.bytes.count), line: bytes))
-                } else {
-                    let contact = r.expectedProfit[i] > 0
-                    if contact { contacts += 1; revenue += r.expectedRevenue[i]; profit += r.expectedProfit[i] }
-                    out.writeRow(fields + [contact ? "1" : "0"])
+                                        revenue: r.expectedRevenue[i], idLength: UInt32(idOnly.bytes.count), line: lines[i]))
                 }
+            } else {
+                let profits = r.expectedProfit
+                let lines = scorer.lines(r, suffix: { profits[$0] > 0 ? ",1\n" : ",0\n" })
+                var out: [UInt8] = []
+                out.reserveCapacity(lines.reduce(0) { $0 + $1.count })
+                for (i, line) in lines.enumerated() {
+                    if profits[i] > 0 { contacts += 1; revenue += r.expectedRevenue[i]; profit += profits[i] }
+                    out += line
+                }
+                try writer!.write(out)
             }
-            if let writer { try writer.write(out.bytes) }
             rows += table.rowCount
         }
 

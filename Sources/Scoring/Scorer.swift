@@ -95,13 +95,41 @@ public struct Scorer: Sendable {
         return ChunkResult(ids: ids, scores: scores, bestArm: best, expectedRevenue: revenue, expectedProfit: profit, unknown: unknown)
     }
 
-    /// The per-row output fields of row `i` of a chunk.
-    public func fields(_ r: ChunkResult, _ i: Int) -> [String] {
-        let armName = model.outputs.arms.isEmpty ? "any" : model.outputs.arms[r.bestArm[i]].arm
-        return [r.ids[i], formatDouble(r.scores.uplift[i]), formatDouble(r.scores.y1[i]), formatDouble(r.scores.y0[i])]
-            + r.scores.armUplift.map { formatDouble($0[i]) }
-            + [armName, formatDouble(r.expectedRevenue[i]), formatDouble(r.expectedProfit[i])]
+    /// The CSV line of row `i` (per-row fields, then `suffix`), appended to `out`.
+    public func appendLine(_ r: ChunkResult, _ i: Int, suffix: String, to out: inout [UInt8]) {
+        var w = CSVWriter()
+        w.appendField(r.ids[i])
+        out += w.bytes
+        func number(_ v: Double) { out.append(0x2C); out += formatDouble(v).utf8 }
+        number(r.scores.uplift[i]); number(r.scores.y1[i]); number(r.scores.y0[i])
+        for a in r.scores.armUplift { number(a[i]) }
+        out.append(0x2C)
+        var arm = CSVWriter()
+        arm.appendField(model.outputs.arms.isEmpty ? "any" : model.outputs.arms[r.bestArm[i]].arm)
+        out += arm.bytes
+        number(r.expectedRevenue[i]); number(r.expectedProfit[i])
+        out += suffix.utf8
     }
+
+    /// Lines of all rows of a chunk, formatted in parallel slices joined in row order.
+    public func lines(_ r: ChunkResult, suffix: @Sendable (Int) -> String, threads: Int = ForestTrainer.defaultThreads) -> [[UInt8]] {
+        let n = r.ids.count
+        let slices = max(1, min(threads * 4, n / 2048))
+        let parts = Slots<[[UInt8]]>(count: slices)
+        DispatchQueue.concurrentPerform(iterations: slices) { k in
+            var lines: [[UInt8]] = []
+            lines.reserveCapacity(n / slices + 1)
+            for i in (k * n / slices)..<((k + 1) * n / slices) {
+                var line: [UInt8] = []
+                line.reserveCapacity(160)
+                appendLine(r, i, suffix: suffix(i), to: &line)
+                lines.append(line)
+            }
+            parts.set(k, lines)
+        }
+        return parts.values.flatMap { $0 }
+    }
+
 }
 
 /// Per-feature bin counts of the scored input, for the PSI against the training reference.
@@ -128,4 +156,17 @@ public struct DriftAccumulator: Sendable {
     public var psi: [(feature: String, psi: Double)] {
         reference.features.enumerated().map { ($0.element.name, $0.element.psi(counts: counts[$0.offset])) }
     }
+}
+
+/// Per-index slots written from concurrent workers, each slot by exactly one worker.
+final class Slots<T: Sendable>: @unchecked Sendable {
+    private var storage: [T?]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: T) {
+        lock.lock()
+        storage[i] = value
+        lock.unlock()
+    }
+    var values: [T] { storage.map { $0! } }
 }

@@ -365,7 +365,7 @@ struct BatchPrediction {
     /// The batch paths (complete-tree levels for shallow forests, the packed walk for deep ones)
     /// must give the bits of the plain per-row walk, including trees whose leaves sit at different depths.
     @Test("batch prediction is bit-identical to the per-row walk, shallow and deep forests",
-          arguments: [1, 2, 3, 4, 6, 8, 9, nil] as [Int?])
+          arguments: [0, 1, 2, 3, 4, 6, 8, 9, nil] as [Int?])
     func batchEqualsWalk(depth: Int?) throws {
         var g = SeededGenerator(seed: 77)
         let n = 700
