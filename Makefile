@@ -16,7 +16,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)
 STAMPS := .build/stamps
-EXES := stage-data stage-prepare stage-eda stage-clv stage-uplift stage-parity stage-report score
+EXES := stage-data stage-prepare stage-eda stage-clv stage-uplift stage-policy stage-parity stage-report score
 
 # Data mirror: DATA_MIRROR from the environment, else ../shared/data when it exists.
 DATA_MIRROR ?= $(if $(wildcard ../shared/data),../shared/data,)
@@ -31,9 +31,10 @@ EDA := data/processed/eda
 CLV := data/processed/clv
 UPLIFT := data/processed/uplift
 PARITY := data/processed/parity
+POLICY := data/processed/policy
 MODELS := models
 
-.PHONY: all help deps build data prepare eda clv uplift parity report test bench bench-compare clean distclean
+.PHONY: all help deps build data prepare eda clv uplift policy parity report test bench bench-compare clean distclean
 
 all: reports/index.md ## Run the whole pipeline (installs system packages, builds, fetches data, runs every stage)
 
@@ -127,6 +128,14 @@ $(UPLIFT)/manifest.json: stages/uplift/params.yaml $(PREP_OUT) $(STAMPS)/stage-u
 
 $(UPLIFT_OUT): $(UPLIFT)/manifest.json ;
 
+policy: $(POLICY)/manifest.json ## Profit curve, constrained assignment (GLPK), sensitivity, held-out policy value -> reports/policy.md
+
+$(POLICY)/manifest.json: stages/policy/params.yaml $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(PREP)/test.csv $(PREP)/train.csv $(STAMPS)/stage-policy
+	$(BIN)/stage-policy --params stages/policy/params.yaml --prepared $(PREP) --scores $(UPLIFT)/test_scores.csv --models $(MODELS) \
+	  --out $(POLICY) --figures reports/figures/policy --report reports/policy.md
+
+reports/policy.md $(POLICY)/policy_summary.json $(POLICY)/contact_list.csv: $(POLICY)/manifest.json ;
+
 parity: $(PARITY)/manifest.json ## The shipped scorer must reproduce the pipeline's test scores exactly (CI gate) -> reports/parity.md
 
 $(PARITY)/manifest.json: $(UPLIFT_OUT) $(PREP)/test.csv $(STAMPS)/score $(STAMPS)/stage-parity
@@ -135,7 +144,7 @@ $(PARITY)/manifest.json: $(UPLIFT_OUT) $(PREP)/test.csv $(STAMPS)/score $(STAMPS
 
 reports/parity.md: $(PARITY)/manifest.json ;
 
-MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json $(UPLIFT)/manifest.json $(PARITY)/manifest.json
+MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json $(UPLIFT)/manifest.json $(POLICY)/manifest.json $(PARITY)/manifest.json
 
 report: reports/index.md ## Index report with every stage's provenance
 

@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "stage-eda", targets: ["stage-eda"]),
         .executable(name: "stage-clv", targets: ["stage-clv"]),
         .executable(name: "stage-uplift", targets: ["stage-uplift"]),
+        .executable(name: "stage-policy", targets: ["stage-policy"]),
         .executable(name: "stage-parity", targets: ["stage-parity"]),
         .executable(name: "stage-report", targets: ["stage-report"]),
         .executable(name: "score", targets: ["score"]),
@@ -40,6 +41,7 @@ let package = Package(
         .target(name: "Experiment", dependencies: ["Tabular", "Stats", "Provenance", "Reporting"]),
         .target(name: "Forest", dependencies: ["Stats", "Provenance"]),
         .target(name: "Uplift", dependencies: ["Forest", "Tabular", "Stats", "Provenance"]),
+        .target(name: "PolicyAnalysis", dependencies: ["Policy", "Uplift", "Workbook", "Tabular", "Stats", "Provenance", "Reporting"]),
         .target(name: "Scoring", dependencies: ["Uplift", "Forest", "Tabular", "Provenance"]),
         .target(name: "UpliftAnalysis", dependencies: ["Uplift", "Forest", "Experiment", "Tabular", "Stats", "Provenance", "Reporting"]),
         .target(name: "Policy", dependencies: ["CGLPK", "Stats"]),
@@ -49,6 +51,7 @@ let package = Package(
         .executableTarget(name: "stage-eda", dependencies: ["Tabular", "Provenance", "Experiment", "Stats", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/eda", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-clv", dependencies: ["CLV", "CLVAnalysis", "Transactions", "Tabular", "Provenance", "Reporting", "Stats", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/clv", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-uplift", dependencies: ["Uplift", "UpliftAnalysis", "Forest", "Stats", "Experiment", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/uplift", exclude: ["params.yaml"]),
+        .executableTarget(name: "stage-policy", dependencies: ["PolicyAnalysis", "Uplift", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/policy", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-parity", dependencies: ["Scoring", "Uplift", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/parity"),
         .executableTarget(name: "score", dependencies: ["Scoring", "Tabular", "Provenance", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "cli/score"),
         .executableTarget(name: "stage-report", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
@@ -66,7 +69,7 @@ let package = Package(
         .testTarget(name: "ForestTests", dependencies: ["Forest", "Stats"]),
         .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Provenance", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Uplift", "Forest", "Provenance", "Stats", "Tabular"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Provenance", "Workbook"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Stats"]),
     ]
 )

@@ -75,11 +75,29 @@ public enum Targeting {
     /// on the integer program, which can never do worse.
     public static func greedy(profit p: ProfitMatrix, limits: ContactLimits = .none) throws -> Assignment {
         try limits.validate(arms: p.arms)
+        return greedyFill(profit: p, limits: limits, start: Array(repeating: nil, count: p.customers), usage: Usage(arms: p.arms))
+    }
+
+    /// Greedy completion of a partial assignment `start` whose resource use is `usage`.
+    /// Orders the solver tries for its warm start: profit per cost suits a budget, profit suits a
+    /// contact limit, and regret (profit over the customer's next-best arm) suits arm caps.
+    enum GreedyOrder { case profitPerCost, profit, regret }
+
+    static func greedyFill(profit p: ProfitMatrix, limits: ContactLimits, start: [Int?], usage: Usage,
+                           order: GreedyOrder = .profitPerCost) -> Assignment {
         var pairs: [(i: Int, k: Int, profit: Double, ratio: Double)] = []
-        for i in 0..<p.customers {
+        for i in 0..<p.customers where start[i] == nil {
             for k in 0..<p.arms where p[i, k] > 0 {
-                let c = p.costs[k]
-                pairs.append((i, k, p[i, k], c > 0 ? p[i, k] / c : .infinity))
+                let key: Double
+                switch order {
+                case .profitPerCost: key = p.costs[k] > 0 ? p[i, k] / p.costs[k] : .infinity
+                case .profit: key = p[i, k]
+                case .regret:
+                    var alternative = 0.0
+                    for o in 0..<p.arms where o != k { alternative = max(alternative, p[i, o]) }
+                    key = p[i, k] - alternative
+                }
+                pairs.append((i, k, p[i, k], key))
             }
         }
         pairs.sort { a, b in
@@ -87,17 +105,12 @@ public enum Targeting {
             if a.profit != b.profit { return a.profit > b.profit }
             return a.i != b.i ? a.i < b.i : a.k < b.k
         }
-        var arms = [Int?](repeating: nil, count: p.customers)
-        var spent = 0.0, contacts = 0
-        var perArm = [Int](repeating: 0, count: p.arms)
+        var arms = start, used = usage
         for pair in pairs where arms[pair.i] == nil {
-            if let m = limits.maxContacts, contacts >= m { break }
-            if let b = limits.budget, spent + p.costs[pair.k] > b { continue }
-            if let cap = limits.cap(pair.k), perArm[pair.k] >= cap { continue }
+            if let m = limits.maxContacts, used.contacts >= m { break }
+            guard used.allows(arm: pair.k, cost: p.costs[pair.k], limits: limits) else { continue }
             arms[pair.i] = pair.k
-            spent += p.costs[pair.k]
-            contacts += 1
-            perArm[pair.k] += 1
+            used.add(arm: pair.k, cost: p.costs[pair.k])
         }
         return Assignment(arms: arms)
     }

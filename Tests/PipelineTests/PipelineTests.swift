@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Provenance
+import Workbook
 
 /// End-to-end checks of the Make-driven pipeline. Run through `make test`, which builds the
 /// release executables first (a nested `swift build` inside `swift test` would wait on SwiftPM's lock).
@@ -51,6 +52,15 @@ struct PipelineTests {
         #expect(!ran(afterPrepare, "stage-eda"))
         #expect(!ran(afterPrepare, "stage-uplift"))
         #expect(ran(afterPrepare, "stage-report"))
+
+        // Policy params: policy re-runs, and the index; nothing upstream, not the parity gate.
+        try touch("stages/policy/params.yaml")
+        let afterPolicy = try make(["all"])
+        #expect(ran(afterPolicy, "stage-policy"))
+        #expect(ran(afterPolicy, "stage-report"))
+        for stage in ["stage-data", "stage-prepare", "stage-eda", "stage-clv", "stage-uplift", "stage-parity"] {
+            #expect(!ran(afterPolicy, stage), "touching policy params re-ran \(stage)")
+        }
 
         let last = try make(["all"])
         #expect(last.contains("Nothing to be done"))
@@ -115,6 +125,22 @@ struct PipelineTests {
         #expect(digests[0]["out/test_scores.csv"] != nil)
         #expect(digests[0] == digests[1])
         try? FileManager.default.removeItem(atPath: tmp)
+    }
+
+    @Test("the policy spreadsheet pack reads back with the project's workbook reader and matches the CSV tables")
+    func policyPack() throws {
+        _ = try make(["policy"])
+        let book = try Workbook.open(path: projectRoot + "/data/processed/policy/policy_pack.xlsx")
+        #expect(book.sheetNames == ["profit curve", "deciles", "sensitivity", "policies", "contact list sample"])
+        for (sheet, csv) in [("profit curve", "policy_curve.csv"), ("sensitivity", "policy_sensitivity.csv"), ("deciles", "policy_deciles.csv")] {
+            let rows = try book.rows(sheet: sheet)
+            let text = try String(contentsOfFile: projectRoot + "/data/processed/policy/" + csv, encoding: .utf8)
+            let lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            #expect(rows == lines, "sheet \(sheet) differs from \(csv)")
+        }
+        let sample = try book.rows(sheet: "contact list sample")
+        #expect(sample.first == ["row_id", "arm", "rank", "uplift", "expected_profit"])
+        #expect(sample.count > 1)
     }
 
     @Test("bad input: one clear error line, exit code 2, no output left behind")

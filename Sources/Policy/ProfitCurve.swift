@@ -1,0 +1,99 @@
+import Foundation
+
+/// Expected profit of contacting the top m customers of the best-arm-uplift ranking, each with their
+/// best-uplift arm, for m = 0…n. The ranking is fixed by the uplift model, not by profit, because
+/// that is the list a campaign manager would cut: the curve answers "how deep into the list".
+public struct ProfitCurve: Sendable, Equatable {
+    /// Customers in ranking order.
+    public let order: [Int]
+    /// The arm given to `order[j]`.
+    public let arms: [Int]
+    /// `cumulative[m]` is the expected profit of contacting `order[0..<m]`; `cumulative[0] = 0`.
+    public let cumulative: [Double]
+
+    public init(uplift: ArmMatrix, profit: ProfitMatrix, rankBy scores: [Double]? = nil) throws {
+        guard uplift.rows == profit.customers, uplift.arms == profit.arms else {
+            throw PolicyError.dimensionMismatch("uplift is \(uplift.rows) × \(uplift.arms), profit \(profit.customers) × \(profit.arms)")
+        }
+        order = try Targeting.ranking(uplift: uplift, scores: scores)
+        arms = order.map { uplift.bestArm($0) }
+        var c = [Double](repeating: 0, count: order.count + 1)
+        for (j, i) in order.enumerated() { c[j + 1] = c[j] + profit[i, arms[j]] }
+        cumulative = c
+    }
+
+    public var customers: Int { order.count }
+
+    /// The smallest number of contacts that reaches the curve's maximum.
+    public var argmax: Int { curveArgmax(cumulative) }
+    public var maximum: Double { cumulative[argmax] }
+
+    /// Contacts the top `m` customers with their arms (identical to `Targeting.bestN`).
+    public func assignment(contacts m: Int) -> Assignment {
+        var a = [Int?](repeating: nil, count: customers)
+        for j in 0..<min(max(m, 0), customers) { a[order[j]] = arms[j] }
+        return Assignment(arms: a)
+    }
+
+    public struct Point: Sendable, Equatable {
+        public var share: Double
+        public var contacts: Int
+        public var profit: Double
+    }
+
+    /// The curve at shares 0, 1/points, …, 1 (contacts rounded to the nearest customer), plus the
+    /// exact maximum when it falls between samples, so a plot never misses the peak.
+    public func sampled(points: Int, includeMaximum: Bool = true) throws -> [Point] {
+        guard points >= 1 else { throw PolicyError.invalidParameter("at least one curve segment is needed (got \(points))") }
+        let n = customers
+        var out: [Point] = (0...points).map { p in
+            let m = Int((Double(n) * Double(p) / Double(points)).rounded())
+            return Point(share: Double(p) / Double(points), contacts: m, profit: cumulative[m])
+        }
+        let best = argmax
+        if includeMaximum, n > 0, !out.contains(where: { $0.contacts == best }) {
+            out.append(Point(share: Double(best) / Double(n), contacts: best, profit: cumulative[best]))
+            out.sort { $0.contacts < $1.contacts }
+        }
+        return out
+    }
+}
+
+func curveArgmax(_ c: [Double]) -> Int {
+    var best = 0
+    for m in c.indices where c[m] > c[best] { best = m }
+    return best
+}
+
+/// One cell of the margin × cost-per-contact grid.
+public struct SensitivityCell: Sendable, Equatable {
+    public var margin: Double
+    public var costPerContact: Double
+    public var bestContacts: Int
+    public var bestShare: Double
+    public var bestProfit: Double
+}
+
+public enum Sensitivity {
+    /// For every (margin, cost) pair, margins outermost, the peak of the profit curve when every
+    /// contact costs the same. The ranking does not depend on margin or cost, so it is computed once.
+    public static func grid(uplift: ArmMatrix, margins: [Double], costsPerContact: [Double], rankBy scores: [Double]? = nil,
+                            threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [SensitivityCell] {
+        if let m = margins.first(where: { !$0.isFinite }) { throw PolicyError.nonFinite("margin = \(m)") }
+        try validateCosts(costsPerContact)
+        let order = try Targeting.ranking(uplift: uplift, scores: scores)
+        let best = order.map { uplift[$0, uplift.bestArm($0)] }
+        let n = best.count
+        let cells = margins.flatMap { m in costsPerContact.map { (m, $0) } }
+        return parallelMap(count: cells.count, threads: threads) { c in
+            let (margin, cost) = cells[c]
+            var s = 0.0, top = 0.0, at = 0
+            for j in 0..<n {
+                s += best[j] * margin - cost
+                if s > top { top = s; at = j + 1 }
+            }
+            return SensitivityCell(margin: margin, costPerContact: cost, bestContacts: at,
+                                   bestShare: n > 0 ? Double(at) / Double(n) : 0, bestProfit: top)
+        }
+    }
+}

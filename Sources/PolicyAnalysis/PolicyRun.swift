@@ -1,0 +1,185 @@
+import Foundation
+import Policy
+import Provenance
+import Stats
+import Tabular
+import Uplift
+
+public struct PolicyParams: Codable, Sendable, Equatable {
+    public struct SensitivityGrid: Codable, Sendable, Equatable {
+        public var margins: [Double]
+        public var costs: [Double]
+    }
+
+    public enum Recommended: String, Codable, Sendable { case bestN = "best_n", positive, constrained }
+
+    public var seed: UInt64
+    public var outcome: String
+    public var margin: Double
+    public var cost: Double
+    public var armCosts: [String: Double]
+    public var budget: Double?
+    public var armCaps: [String: Int]
+    public var solverTimeLimitSeconds: Double
+    public var recommendedPolicy: Recommended
+    public var sensitivity: SensitivityGrid
+    public var bootstrapReplicates: Int
+    public var confidenceLevel: Double
+    public var curvePoints: Int
+    public var deciles: Int
+    public var contactListSample: Int
+
+    enum CodingKeys: String, CodingKey {
+        case seed, outcome, margin, cost, budget, sensitivity, deciles
+        case armCosts = "arm_costs"
+        case armCaps = "arm_caps"
+        case solverTimeLimitSeconds = "solver_time_limit_seconds"
+        case recommendedPolicy = "recommended_policy"
+        case bootstrapReplicates = "bootstrap_replicates"
+        case confidenceLevel = "confidence_level"
+        case curvePoints = "curve_points"
+        case contactListSample = "contact_list_sample"
+    }
+}
+
+/// One evaluated policy: what the model expects and what the held-out split says.
+public struct PolicyRow: Sendable {
+    public var key: String
+    public var name: String
+    public var contacts: Double
+    public var armContacts: [Double]
+    public var cost: Double
+    public var modelExpectedProfit: Double
+    public var estimate: PolicyEstimate
+}
+
+public struct PolicyResult: Sendable {
+    public var armNames: [String]            // treated arms, in the model's order
+    public var customers: Int
+    public var propensities: [Double]        // control first
+    public var costs: [Double]
+    public var curve: ProfitCurve
+    public var curvePoints: [ProfitCurve.Point]
+    public var bestN: Int
+    public var sensitivity: [SensitivityCell]
+    public var solution: ConstrainedSolution
+    public var greedyObjective: Double
+    public var rows: [PolicyRow]
+    public var recommended: PolicyRow
+    public var recommendedAssignment: Assignment
+    public var ids: [String]
+    public var upliftHat: [Double]
+    public var armUplift: ArmMatrix
+    public var profit: ProfitMatrix
+    public var deciles: [UpliftEvaluator.Decile]
+}
+
+public enum PolicyAnalysis {
+    public static func run(_ p: PolicyParams, meta: ModelMeta, scores: Table, test: Table, trainArms: StringColumn,
+                           threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> PolicyResult {
+        let arms = meta.outputs.arms
+        guard !arms.isEmpty else { throw DataError(file: "models/meta.json", message: "the model has no per-arm uplifts to choose an e-mail from") }
+        let armNames = arms.map(\.arm)
+        for name in p.armCosts.keys.sorted() + p.armCaps.keys.sorted() where !armNames.contains(name) {
+            throw DataError(file: "policy params", message: "unknown e-mail '\(name)' (the model's e-mails: \(armNames.joined(separator: ", ")))")
+        }
+        // Join the pipeline's test scores with the test split's observed arm and outcome.
+        let scoreIDs = try scores.ints("row_id")
+        let testIDs = try test.ints(meta.idColumn)
+        let testRow = Dictionary(testIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let order: [Int] = try scoreIDs.enumerated().map { (i, id) in
+            guard let r = testRow[id] else {
+                throw DataError(file: scores.source, line: i + 2, columnName: "row_id", message: "row \(id) is not in the test split")
+            }
+            return r
+        }
+        guard order.count == testIDs.count else {
+            throw DataError(file: scores.source, message: "\(order.count) scored rows for \(testIDs.count) test rows")
+        }
+        let allArms = meta.treatment.arms  // control first
+        let armColumn = try test.strings(meta.treatment.armColumn)
+        let observedArm: [Int] = try order.map { r in
+            guard let a = allArms.firstIndex(of: armColumn[r]) else {
+                throw DataError(file: test.source, line: r + 2, columnName: meta.treatment.armColumn, message: "unknown arm '\(armColumn[r])'")
+            }
+            return a
+        }
+        let outcome = try test.doubles(p.outcome)
+        let y = order.map { outcome[$0] }
+        let upliftHat = try scores.doubles("uplift_hat")
+        let y0 = try scores.doubles("y0_hat")
+        let armUpliftColumns = try arms.map { try scores.doubles($0.column) }
+        let uplift = try ArmMatrix(columns: armUpliftColumns, name: "uplift")
+        let costs = armNames.map { p.armCosts[$0] ?? p.cost }
+        let economics = try ProfitModel(margin: p.margin, costs: costs)
+        let profit = try economics.profit(uplift: uplift)
+        let n = scoreIDs.count
+
+        // Known propensities: the arm shares of the training split (randomized assignment).
+        var counts = [Double](repeating: 0, count: allArms.count)
+        for code in trainArms.codes {
+            guard let a = allArms.firstIndex(of: trainArms.levels[Int(code)]) else { continue }
+            counts[a] += 1
+        }
+        let propensities = counts.map { $0 / counts.reduce(0, +) }
+
+        let curve = try ProfitCurve(uplift: uplift, profit: profit, rankBy: upliftHat)
+        let bestN = curve.argmax
+        let bestNAssignment = curve.assignment(contacts: bestN)
+        let positive = Targeting.positiveOnly(profit: profit)
+        let limits = ContactLimits(budget: p.budget, maxContacts: nil, armCaps: armNames.map { p.armCaps[$0] })
+        let solution = try ConstrainedTargeting.solve(profit: profit, limits: limits, options: SolverOptions(timeLimitSeconds: p.solverTimeLimitSeconds))
+        let greedy = try Targeting.greedy(profit: profit, limits: limits)
+        let sensitivity = try Sensitivity.grid(uplift: uplift, margins: p.sensitivity.margins, costsPerContact: p.sensitivity.costs,
+                                               rankBy: upliftHat, threads: threads)
+
+        // Off-policy evaluation on the held-out rows.
+        var predictions: [[Double]] = [y0]
+        for column in armUpliftColumns { predictions.append(zip(y0, column).map { $0 + $1 }) }
+        let sample = try RandomizedSample(arms: observedArm, outcomes: y, propensities: propensities,
+                                          predictions: try ArmMatrix(columns: predictions, name: "predictions"))
+        let evaluator = try OffPolicyEvaluator(sample: sample, economics: economics)
+        let mix = (0..<armNames.count).map { k in Double(bestNAssignment.contacts(arm: k)) / Double(max(1, bestN)) }
+        var policies: [(String, String, TargetPolicy, Double, [Double])] = []
+        func add(_ key: String, _ name: String, _ a: Assignment) {
+            policies.append((key, name, .assignment(a), a.profit(profit), (0..<armNames.count).map { Double(a.contacts(arm: $0)) }))
+        }
+        add("nobody", "contact nobody", .nobody(customers: n))
+        for (k, arm) in armNames.enumerated() { add("everybody_\(slug(arm))", "everybody, \(arm)", .everybody(customers: n, arm: k)) }
+        // Random targeting at best-N's volume and e-mail mix: the model's expectation is the mean
+        // profit per customer times the volume.
+        var meanProfit = 0.0
+        for i in 0..<n { for k in 0..<armNames.count { meanProfit += mix[k] * profit[i, k] } }
+        policies.append(("random", "random, best-N volume", .random(volume: bestN, armMix: mix), meanProfit / Double(n) * Double(bestN),
+                         mix.map { $0 * Double(bestN) }))
+        add("best_n", "best-N by uplift (N = \(bestN))", bestNAssignment)
+        add("positive", "positive expected profit", positive)
+        add("constrained", "constrained assignment (GLPK)", solution.assignment)
+
+        let estimates = try evaluator.evaluate(policies: policies.map(\.2), replicates: p.bootstrapReplicates, seed: p.seed,
+                                               level: p.confidenceLevel, threads: threads)
+        let rows = zip(policies, estimates).map { pol, est in
+            PolicyRow(key: pol.0, name: pol.1, contacts: est.contacts, armContacts: pol.4, cost: est.cost, modelExpectedProfit: pol.3, estimate: est)
+        }
+        let recommendedKey = p.recommendedPolicy.rawValue
+        let recommended = rows.first { $0.key == recommendedKey }!
+        let recommendedAssignment: Assignment = switch p.recommendedPolicy {
+        case .bestN: bestNAssignment
+        case .positive: positive
+        case .constrained: solution.assignment
+        }
+
+        let evaluatorForDeciles = UpliftEvaluator(scores: upliftHat, treated: observedArm.map { $0 != 0 }, y: y,
+                                                  propensity: 1 - propensities[0])
+        return PolicyResult(armNames: armNames, customers: n, propensities: propensities, costs: costs, curve: curve,
+                            curvePoints: try curve.sampled(points: p.curvePoints), bestN: bestN, sensitivity: sensitivity,
+                            solution: solution, greedyObjective: greedy.profit(profit), rows: rows, recommended: recommended,
+                            recommendedAssignment: recommendedAssignment, ids: scoreIDs.map(String.init), upliftHat: upliftHat,
+                            armUplift: uplift, profit: profit,
+                            deciles: evaluatorForDeciles.deciles(scores: upliftHat, groups: p.deciles, level: p.confidenceLevel))
+    }
+}
+
+public enum PolicyToolVersion {
+    public static var glpk: String { ConstrainedTargeting.glpkVersion }
+}

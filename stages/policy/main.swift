@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import PolicyAnalysis
+import Provenance
+import Reporting
+import Tabular
+import Uplift
+
+struct PolicyStage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stage-policy",
+        abstract: "Chooses whom to e-mail and with which e-mail under a profit objective, and estimates on the held-out split what each policy really earns.",
+        discussion: "Reads the uplift stage's test scores and model metadata and the prepare stage's test and train splits. Writes tables, the contact list, policy_summary.json, policy_pack.xlsx and manifest.json into --out, figures into --figures and the report to --report.")
+
+    @Option(help: "Stage parameters (YAML).")
+    var params = "stages/policy/params.yaml"
+
+    @Option(help: "The prepare stage's output directory.")
+    var prepared = "data/processed/prepare"
+
+    @Option(help: "The uplift stage's test scores.")
+    var scores = "data/processed/uplift/test_scores.csv"
+
+    @Option(help: "The frozen model directory (for meta.json).")
+    var models = "models"
+
+    @Option(help: "Output directory.")
+    var out = "data/processed/policy"
+
+    @Option(help: "Directory for figures.")
+    var figures = "reports/figures/policy"
+
+    @Option(help: "Markdown report to write.")
+    var report = "reports/policy.md"
+
+    func run() throws {
+        let (p, raw) = try Params.load(PolicyParams.self, from: params)
+        let run = StageRun(stage: "policy", manifestPath: out + "/manifest.json", gnuplot: true, extraTools: ["glpk": PolicyToolVersion.glpk])
+        run.parameters = raw
+        let metaPath = models + "/" + UpliftModel.metaFile
+        for path in [params, scores, metaPath, prepared + "/test.csv", prepared + "/train.csv"] { run.input(path) }
+        let meta = try JSONDecoder().decode(ModelMeta.self, from: Data(contentsOf: URL(fileURLWithPath: metaPath)))
+        let scoreHeader = try CSVReader.header(path: scores)
+        let scoreTable = try CSVReader.read(path: scores, schema: CSVSchema(scoreHeader.map { ColumnSpec($0, $0 == "row_id" ? .int : .double) }))
+        let testSchema = CSVSchema([ColumnSpec(meta.idColumn, .int), ColumnSpec(meta.treatment.armColumn, .string), ColumnSpec(p.outcome, .double)])
+        let test = try CSVReader.read(path: prepared + "/test.csv", schema: testSchema)
+        let train = try CSVReader.read(path: prepared + "/train.csv", schema: CSVSchema([ColumnSpec(meta.treatment.armColumn, .string)]))
+        let result = try PolicyAnalysis.run(p, meta: meta, scores: scoreTable, test: test, trainArms: try train.strings(meta.treatment.armColumn))
+
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try run.write(PolicyOutputs.curve(result), to: out + "/policy_curve.csv")
+        try run.write(PolicyOutputs.sensitivity(result), to: out + "/policy_sensitivity.csv")
+        try run.write(PolicyOutputs.contactList(result), to: out + "/contact_list.csv")
+        try run.write(PolicyOutputs.evaluation(result), to: out + "/policy_evaluation.csv")
+        try run.write(PolicyOutputs.deciles(result), to: out + "/policy_deciles.csv")
+        try run.write(PolicyOutputs.summary(result, params: p).rendered() + "\n", to: out + "/policy_summary.json")
+        try run.write(try PolicyOutputs.pack(result, params: p), to: out + "/policy_pack.xlsx")
+        for figure in PolicyFigures.figures(result, params: p) {
+            _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
+        }
+        try run.write(PolicyReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out)), to: report)
+        try run.finish()
+        let dr = result.recommended.estimate.dr ?? result.recommended.estimate.ipw
+        print("policy: \(result.recommended.key): \(Int(result.recommended.contacts)) contacts, held-out profit \(formatDouble((dr.profit * 100).rounded() / 100)) [\(formatDouble((dr.profitCI.lower * 100).rounded() / 100)), \(formatDouble((dr.profitCI.upper * 100).rounded() / 100))]; GLPK \(result.solution.status.text)")
+    }
+}
+
+PolicyStage.pipelineMain()
