@@ -59,9 +59,11 @@ public enum PolicyReport {
         md.paragraph("""
             At most one e-mail per customer; total contact cost ≤ \(p.budget.map(money) ?? "unlimited")\
             \(p.armCaps.isEmpty ? "" : "; caps: " + p.armCaps.keys.sorted().map { "\($0) ≤ \(Fmt.int(p.armCaps[$0]!))" }.joined(separator: ", ")). \
-            Solved as an integer program with GLPK (branch and cut after presolve): status **\(s.status.text)**, objective \(money(s.objective)), \
+            Solved as an integer program with GLPK (`glp_intopt`, warm-started from the greedy solution; one choice variable per \
+            customer and e-mail, and an integer count per e-mail that carries the budget and the caps, so the rest of the program \
+            is a matching whose relaxation has whole-number solutions; pairs that cannot help are fixed to zero first): status **\(s.status.text)**, objective \(money(s.objective)), \
             LP bound \(money(s.bound)), relative gap \(Fmt.fixed(s.relativeGap, 6))\(s.timeLimitReached ? " (time limit reached)" : ""); \
-            \(Fmt.int(s.variables)) binary variables, \(Fmt.int(s.fixedToZero)) fixed to zero up front because their expected profit is not positive. \
+            \(Fmt.int(s.variables)) customer–e-mail pairs in the program after \(Fmt.int(s.fixedToZero)) were fixed to zero up front (no positive profit, or dominated by an uncapped e-mail for the same customer). \
             The greedy heuristic (profit per cost, descending) reaches \(money(r.greedyObjective)); the program's optimum is \
             \(s.objective >= r.greedyObjective ? "at least as good" : "WORSE — this should not happen"), \
             \(Fmt.fixed(s.objective - r.greedyObjective, 4)) higher.
