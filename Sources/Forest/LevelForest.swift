@@ -99,24 +99,51 @@ struct LevelForest: Sendable {
                         continue
                     case 1:
                         let c0 = col(0), t0 = th[0], v0 = leaf[0], v1 = leaf[1]
-                        for r in 0..<b { sums[r] += c0[r] <= t0 ? v0 : v1 }
+                        var r = 0
+                        while r + 4 <= b {
+                            let x0 = load4(c0, r)
+                            let v = SIMD4(repeating: v1).replacing(with: v0, where: x0 .<= t0)
+                            store4(sums, r, load4(sums, r) + v)
+                            r += 4
+                        }
+                        while r < b { sums[r] += c0[r] <= t0 ? v0 : v1; r += 1 }
                         continue
                     case 2:
                         let c0 = col(0), c1 = col(1), c2 = col(2), t0 = th[0], t1 = th[1], t2 = th[2]
                         let v0 = leaf[0], v1 = leaf[1], v2 = leaf[2], v3 = leaf[3]
-                        for r in 0..<b {
+                        var r = 0
+                        while r + 4 <= b {
+                            let a = SIMD4(repeating: v1).replacing(with: v0, where: load4(c1, r) .<= t1)
+                            let bb = SIMD4(repeating: v3).replacing(with: v2, where: load4(c2, r) .<= t2)
+                            store4(sums, r, load4(sums, r) + bb.replacing(with: a, where: load4(c0, r) .<= t0))
+                            r += 4
+                        }
+                        while r < b {
                             let a = c1[r] <= t1 ? v0 : v1, bb = c2[r] <= t2 ? v2 : v3
                             sums[r] += c0[r] <= t0 ? a : bb
+                            r += 1
                         }
                         continue
                     case 3:
                         let c0 = col(0), c1 = col(1), c2 = col(2), c3 = col(3), c4 = col(4), c5 = col(5), c6 = col(6)
                         let t0 = th[0], t1 = th[1], t2 = th[2], t3 = th[3], t4 = th[4], t5 = th[5], t6 = th[6]
                         let v0 = leaf[0], v1 = leaf[1], v2 = leaf[2], v3 = leaf[3], v4 = leaf[4], v5 = leaf[5], v6 = leaf[6], v7 = leaf[7]
-                        for r in 0..<b {
+                        var r = 0
+                        while r + 4 <= b {
+                            let l3 = SIMD4(repeating: v1).replacing(with: v0, where: load4(c3, r) .<= t3)
+                            let l4 = SIMD4(repeating: v3).replacing(with: v2, where: load4(c4, r) .<= t4)
+                            let l5 = SIMD4(repeating: v5).replacing(with: v4, where: load4(c5, r) .<= t5)
+                            let l6 = SIMD4(repeating: v7).replacing(with: v6, where: load4(c6, r) .<= t6)
+                            let left = l4.replacing(with: l3, where: load4(c1, r) .<= t1)
+                            let right = l6.replacing(with: l5, where: load4(c2, r) .<= t2)
+                            store4(sums, r, load4(sums, r) + right.replacing(with: left, where: load4(c0, r) .<= t0))
+                            r += 4
+                        }
+                        while r < b {
                             let l3 = c3[r] <= t3 ? v0 : v1, l4 = c4[r] <= t4 ? v2 : v3, l5 = c5[r] <= t5 ? v4 : v5, l6 = c6[r] <= t6 ? v6 : v7
                             let left = c1[r] <= t1 ? l3 : l4, right = c2[r] <= t2 ? l5 : l6
                             sums[r] += c0[r] <= t0 ? left : right
+                            r += 1
                         }
                         continue
                     default:
@@ -155,4 +182,19 @@ extension RegressionTree {
         }
         return best
     }
+}
+
+@inline(__always)
+private func load4(_ p: UnsafePointer<Double>, _ r: Int) -> SIMD4<Double> {
+    UnsafeRawPointer(p + r).loadUnaligned(as: SIMD4<Double>.self)
+}
+
+@inline(__always)
+private func load4(_ p: UnsafeMutablePointer<Double>, _ r: Int) -> SIMD4<Double> {
+    UnsafeRawPointer(p + r).loadUnaligned(as: SIMD4<Double>.self)
+}
+
+@inline(__always)
+private func store4(_ p: UnsafeMutablePointer<Double>, _ r: Int, _ v: SIMD4<Double>) {
+    UnsafeMutableRawPointer(p + r).storeBytes(of: v, as: SIMD4<Double>.self)
 }

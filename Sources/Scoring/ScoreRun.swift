@@ -85,7 +85,21 @@ public enum ScoreRun {
             writer = try BufferedWriter(path: partial)
             try writer!.write(CSVWriter(header: scorer.rowColumns + ["contact"]).bytes)
         }
-        while let (table, _) = try reader.next(schema: schema) {
+        // The next chunk is read and parsed while the current one is scored.
+        func prefetch() -> Prefetch {
+            let p = Prefetch()
+            let box = ReaderBox(reader: reader, schema: schema)
+            DispatchQueue.global().async {
+                p.result = Result { try box.reader.next(schema: box.schema)?.table }
+                p.done.signal()
+            }
+            return p
+        }
+        var upcoming = prefetch()
+        while true {
+            upcoming.done.wait()
+            guard let table = try upcoming.result!.get() else { break }
+            upcoming = prefetch()
             try driftAcc.add(table)
             let r = try scorer.score(table, idColumn: idSource, firstRow: o.firstRowID + rows)
             for u in r.unknown.counts { unknown[u.input, default: 0] += u.rows }
@@ -99,14 +113,12 @@ public enum ScoreRun {
                 }
             } else {
                 let profits = r.expectedProfit
-                let lines = scorer.lines(r, suffix: { profits[$0] > 0 ? ",1\n" : ",0\n" })
-                var out: [UInt8] = []
-                out.reserveCapacity(lines.reduce(0) { $0 + $1.count })
-                for (i, line) in lines.enumerated() {
-                    if profits[i] > 0 { contacts += 1; revenue += r.expectedRevenue[i]; profit += profits[i] }
-                    out += line
+                for i in 0..<table.rowCount where profits[i] > 0 {
+                    contacts += 1
+                    revenue += r.expectedRevenue[i]
+                    profit += profits[i]
                 }
-                try writer!.write(out)
+                try writer!.write(scorer.text(r, suffix: { profits[$0] > 0 ? ",1\n" : ",0\n" }))
             }
             rows += table.rowCount
         }
@@ -180,3 +192,15 @@ public enum ScoreRun {
     }
 }
 
+
+/// A chunk being read on another thread; `done` is signalled when `result` is set.
+final class Prefetch: @unchecked Sendable {
+    var result: Result<Table?, Error>?
+    let done = DispatchSemaphore(value: 0)
+}
+
+/// The reader handed to the prefetching thread; only one read is in flight at a time.
+struct ReaderBox: @unchecked Sendable {
+    let reader: ChunkedCSVReader
+    let schema: CSVSchema
+}

@@ -97,18 +97,43 @@ public struct Scorer: Sendable {
 
     /// The CSV line of row `i` (per-row fields, then `suffix`), appended to `out`.
     public func appendLine(_ r: ChunkResult, _ i: Int, suffix: String, to out: inout [UInt8]) {
-        var w = CSVWriter()
-        w.appendField(r.ids[i])
-        out += w.bytes
+        appendField(r.ids[i], to: &out)
         func number(_ v: Double) { out.append(0x2C); out += formatDouble(v).utf8 }
         number(r.scores.uplift[i]); number(r.scores.y1[i]); number(r.scores.y0[i])
         for a in r.scores.armUplift { number(a[i]) }
         out.append(0x2C)
-        var arm = CSVWriter()
-        arm.appendField(model.outputs.arms.isEmpty ? "any" : model.outputs.arms[r.bestArm[i]].arm)
-        out += arm.bytes
+        appendField(model.outputs.arms.isEmpty ? "any" : model.outputs.arms[r.bestArm[i]].arm, to: &out)
         number(r.expectedRevenue[i]); number(r.expectedProfit[i])
         out += suffix.utf8
+    }
+
+    /// A CSV field: quoted only when it must be (the common case copies the bytes).
+    func appendField(_ s: String, to out: inout [UInt8]) {
+        if s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+            var w = CSVWriter()
+            w.appendField(s)
+            out += w.bytes
+        } else {
+            out += s.utf8
+        }
+    }
+
+    /// All rows of a chunk as CSV text, formatted in parallel slices concatenated in row order.
+    public func text(_ r: ChunkResult, suffix: @Sendable (Int) -> String, threads: Int = ForestTrainer.defaultThreads) -> [UInt8] {
+        let n = r.ids.count
+        let slices = max(1, min(threads * 4, n / 2048))
+        let parts = Slots<[UInt8]>(count: slices)
+        DispatchQueue.concurrentPerform(iterations: slices) { k in
+            let range = (k * n / slices)..<((k + 1) * n / slices)
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(range.count * 160)
+            for i in range { appendLine(r, i, suffix: suffix(i), to: &bytes) }
+            parts.set(k, bytes)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(parts.values.reduce(0) { $0 + $1.count })
+        for p in parts.values { out += p }
+        return out
     }
 
     /// Lines of all rows of a chunk, formatted in parallel slices joined in row order.
