@@ -69,7 +69,7 @@ $(STAMPS)/deps: Makefile
 	@touch $@
 
 # --- build -------------------------------------------------------------------------------------
-SOURCES := Package.swift $(shell find Sources stages bench cli -type f \( -name '*.swift' -o -name '*.h' -o -name '*.modulemap' \) 2>/dev/null | sort)
+SOURCES := Package.swift $(shell find Sources stages bench cli -type f \( -name '*.swift' -o -name '*.h' -o -name '*.modulemap' -o -name '*.c' \) 2>/dev/null | sort)
 
 build: $(STAMPS)/build ## Build the stage executables (release)
 

@@ -75,22 +75,28 @@ public enum ScoreRun {
         var renamed = false
         defer { if !toStdout && !renamed { try? FileManager.default.removeItem(atPath: partial) } }
 
-        var driftAcc = DriftAccumulator(reference: scorer.drift)
+        let drift = DriftBox(DriftAccumulator(reference: scorer.drift))
         var unknown: [String: Int] = [:]
         var rows = 0, contacts = 0
         var revenue = 0.0, profit = 0.0
         let spill = RankedSpill(directory: tmpDir, maxRowsInMemory: o.maxRowsInMemory)
         var writer: BufferedWriter? = nil
+        var output = AsyncWriter(nil)
         if !o.policy.needsRanking {
             writer = try BufferedWriter(path: partial)
             try writer!.write(CSVWriter(header: scorer.rowColumns + ["contact"]).bytes)
+            output = AsyncWriter(writer)
         }
         // The next chunk is read and parsed while the current one is scored.
         func prefetch() -> Prefetch {
             let p = Prefetch()
             let box = ReaderBox(reader: reader, schema: schema)
             DispatchQueue.global().async {
-                p.result = Result { try box.reader.next(schema: box.schema)?.table }
+                p.result = Result {
+                    guard let table = try box.reader.next(schema: box.schema)?.table else { return nil }
+                    try drift.value.add(table)
+                    return table
+                }
                 p.done.signal()
             }
             return p
@@ -100,7 +106,6 @@ public enum ScoreRun {
             upcoming.done.wait()
             guard let table = try upcoming.result!.get() else { break }
             upcoming = prefetch()
-            try driftAcc.add(table)
             let r = try scorer.score(table, idColumn: idSource, firstRow: o.firstRowID + rows)
             for u in r.unknown.counts { unknown[u.input, default: 0] += u.rows }
             if o.policy.needsRanking {
@@ -118,7 +123,7 @@ public enum ScoreRun {
                     revenue += r.expectedRevenue[i]
                     profit += profits[i]
                 }
-                try writer!.write(scorer.text(r, suffix: { profits[$0] > 0 ? ",1\n" : ",0\n" }))
+                try output.write(scorer.text(r, suffix: { profits[$0] > 0 ? ",1\n" : ",0\n" }))
             }
             rows += table.rowCount
         }
@@ -159,8 +164,10 @@ public enum ScoreRun {
             try w.write(block)
             writer = w
         }
+        try output.finish()
         try writer?.close()
 
+        let driftAcc = drift.value
         let psi = driftAcc.psi
         for (feature, value) in psi where value > psiWarning {
             warn("warning: input drift: PSI of '\(feature)' is \(String(format: "%.3f", value)) (> \(psiWarning)) against the training data")
@@ -203,4 +210,36 @@ final class Prefetch: @unchecked Sendable {
 struct ReaderBox: @unchecked Sendable {
     let reader: ChunkedCSVReader
     let schema: CSVSchema
+}
+
+/// The drift counts, filled on the reading thread (one read at a time) and read after the last one.
+final class DriftBox: @unchecked Sendable {
+    var value: DriftAccumulator
+    init(_ value: DriftAccumulator) { self.value = value }
+}
+
+/// Writes chunks in order on a serial queue; the first error is kept and rethrown.
+struct AsyncWriter {
+    final class State: @unchecked Sendable {
+        let writer: BufferedWriter?
+        var error: Error?
+        init(_ writer: BufferedWriter?) { self.writer = writer }
+    }
+    let state: State
+    let queue = DispatchQueue(label: "score.output")
+
+    init(_ writer: BufferedWriter?) { state = State(writer) }
+
+    func write(_ bytes: [UInt8]) throws {
+        if let e = queue.sync(execute: { state.error }) { throw e }
+        let s = state
+        queue.async {
+            guard s.error == nil else { return }
+            do { try s.writer?.write(bytes) } catch { s.error = error }
+        }
+    }
+
+    func finish() throws {
+        if let e = queue.sync(execute: { state.error }) { throw e }
+    }
 }

@@ -151,7 +151,9 @@ public enum UpliftReport {
             if let d = o.tuned.maxDepth, d == depths.min() || d == depths.max() { edge.append("depth \(d)") }
             if o.tuned.minSamplesLeaf == leaves.min() || o.tuned.minSamplesLeaf == leaves.max() { edge.append("leaf size \(o.tuned.minSamplesLeaf)") }
             if !edge.isEmpty {
-                md.paragraph("The chosen \(edge.joined(separator: " and ")) lies on the edge of the grid. The out-of-bag errors differ in the third or fourth significant digit: the outcome models gain little from any feature, and the most regularized forests fit best. Widening the grid in `stages/uplift/params.yaml` is cheap.")
+                let scores = o.tuning.map(\.score)
+                let spread = (scores.max()! - scores.min()!) / scores.min()!
+                md.paragraph("The chosen \(edge.joined(separator: " and ")) \(edge.count > 1 ? "lie" : "lies") on the edge of the grid. The weighted out-of-bag errors of the whole grid lie within \(Fmt.percent(spread, 2)) of each other: the outcome models gain little from any feature, and the most regularized forests fit best. Widening the grid in `stages/uplift/params.yaml` is cheap.")
             }
             if let prod = o.learners.first(where: { $0.learner == p.productionLearner }) {
                 md.heading(3, "Calibration of the production learner by decile")
