@@ -59,20 +59,21 @@ struct LevelForest: Sendable {
     }
 
     /// Mean over trees per row.
-    func predict(_ x: FeatureMatrix, threads: Int) -> [Double] {
+    /// `kernel: false` forces the Swift path (tests compare both).
+    func predict(_ x: FeatureMatrix, threads: Int, kernel: Bool = true) -> [Double] {
         let n = x.rowCount
         let trees = Double(treeCount)
         return [Double](unsafeUninitializedCapacity: n) { buffer, initialized in
             let out = SharedBuffer(buffer)
             parallelChunks(total: n, chunk: 4096, threads: threads) { range in
-                self.predictRange(x, range, into: out.base)
+                self.predictRange(x, range, into: out.base, kernel: kernel)
                 for r in range { out.base[r] = out.base[r] / trees }
             }
             initialized = n
         }
     }
 
-    private func predictRange(_ x: FeatureMatrix, _ range: Range<Int>, into out: UnsafeMutablePointer<Double>) {
+    private func predictRange(_ x: FeatureMatrix, _ range: Range<Int>, into out: UnsafeMutablePointer<Double>, kernel: Bool) {
         let n = x.rowCount
         let inner = (1 << depth) - 1, leaves = 1 << depth
         let idx = UnsafeMutablePointer<Int32>.allocate(capacity: Self.blockRows)
@@ -87,7 +88,7 @@ struct LevelForest: Sendable {
                 let b = min(Self.blockRows, range.upperBound - start)
                 for r in 0..<b { sums[r] = 0 }
                 // The AVX2 kernel does the same arithmetic four lanes at a time when the CPU has it.
-                if depth >= 1 && depth <= 3,
+                if kernel, depth >= 1 && depth <= 3,
                    forest_kernel_accumulate(Int32(depth), Int32(treeCount), fp.baseAddress!, tp.baseAddress!, lp.baseAddress!,
                                             xv.baseAddress!, n, start, b, sums) == 0 {
                     for r in 0..<b { out[start + r] = sums[r] }

@@ -385,7 +385,10 @@ struct BatchPrediction {
             #expect(forest.predict(x, threads: threads).map(\.bitPattern) == walked.map(\.bitPattern))
         }
         // Which path ran: the level layout for depth-limited forests up to its maximum, the walk for fully grown ones.
-        let levelled = LevelForest(forest, columnCount: 4) != nil
+        let level = LevelForest(forest, columnCount: 4)
+        let levelled = level != nil
+        // Both the AVX2 kernel (when the CPU has it) and the portable Swift path.
+        if let level { #expect(level.predict(x, threads: 2, kernel: false).map(\.bitPattern) == walked.map(\.bitPattern)) }
         if let depth, depth <= LevelForest.maximumDepth { #expect(levelled) }
         if depth == nil { #expect(!levelled) }
     }
