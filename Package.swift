@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(name: "stage-parity", dependencies: ["Scoring", "Uplift", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/parity"),
         .executableTarget(name: "score", dependencies: ["Scoring", "Tabular", "Provenance", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "cli/score"),
         .executableTarget(name: "stage-report", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
-        .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench"),
+        .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench", exclude: ["compare.py"]),
 
         .target(name: "TestSupport", dependencies: ["Tabular"], path: "Tests/TestSupport"),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
