@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Forest", dependencies: ["Stats", "Provenance", "CForestKernel"]),
         .target(name: "Uplift", dependencies: ["Forest", "Tabular", "Stats", "Provenance"]),
         .target(name: "PolicyAnalysis", dependencies: ["Policy", "Uplift", "Workbook", "Tabular", "Stats", "Provenance", "Reporting"]),
-        .target(name: "Scoring", dependencies: ["Uplift", "Forest", "Tabular", "Provenance"]),
+        .target(name: "Scoring", dependencies: ["Uplift", "Forest", "Tabular", "Provenance", "Stats"]),
         .target(name: "UpliftAnalysis", dependencies: ["Uplift", "Forest", "Experiment", "Tabular", "Stats", "Provenance", "Reporting"]),
         .target(name: "Policy", dependencies: ["CGLPK", "Stats"]),
 
@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(name: "stage-clv", dependencies: ["CLV", "CLVAnalysis", "Transactions", "Tabular", "Provenance", "Reporting", "Stats", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/clv", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-uplift", dependencies: ["Uplift", "UpliftAnalysis", "Forest", "Stats", "Experiment", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/uplift", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-policy", dependencies: ["PolicyAnalysis", "Uplift", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/policy", exclude: ["params.yaml"]),
-        .executableTarget(name: "stage-parity", dependencies: ["Scoring", "Uplift", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/parity"),
+        .executableTarget(name: "stage-parity", dependencies: ["Scoring", "Uplift", "Stats", "Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/parity"),
         .executableTarget(name: "score", dependencies: ["Scoring", "Tabular", "Provenance", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "cli/score"),
         .executableTarget(name: "stage-report", dependencies: ["Tabular", "Provenance", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
         .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench", exclude: ["compare.py"]),

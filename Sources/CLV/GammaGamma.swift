@@ -102,16 +102,10 @@ public struct GammaGamma: Sendable, Equatable {
         let d = try GammaGammaData(c)
         let n = d.x.count
         guard n >= 3 else { throw CLVError.invalidInput("need at least 3 customers with repeat transactions for the correlation check") }
-        let mx = d.x.reduce(0, +) / Double(n), mm = d.m.reduce(0, +) / Double(n)
-        var sxy = 0.0, sxx = 0.0, syy = 0.0
-        for i in 0..<n {
-            let u = d.x[i] - mx, v = d.m[i] - mm
-            sxy += u * v; sxx += u * u; syy += v * v
-        }
-        guard sxx > 0, syy > 0 else {
+        let r = Inference.pearson(d.x, d.m)
+        guard !r.isNaN else {
             return CorrelationCheck(correlation: .nan, pValue: .nan, n: n)
         }
-        let r = sxy / (sxx * syy).squareRoot()
         let df = Double(n - 2)
         let pValue: Double
         if abs(r) >= 1 {

@@ -83,7 +83,7 @@ public struct OffPolicyEvaluation: Sendable, Equatable {
     /// Percentile interval of profit(a) − profit(b) over the paired replicates.
     public func profitDifferenceCI(_ a: Int, _ b: Int, doublyRobust: Bool = false, level: Double = 0.95) -> Interval {
         let reps = doublyRobust ? (drProfitReplicates ?? []) : ipwProfitReplicates
-        return percentileInterval(reps.map { $0[a] - $0[b] }, level: level)
+        return Bootstrap.percentileInterval(reps.map { $0[a] - $0[b] }, level: level)
     }
 }
 
@@ -159,10 +159,8 @@ public struct OffPolicyEvaluator: Sendable {
         }
 
         let point = statistics(nil)
-        let reps = parallelMap(count: replicates, threads: threads) { r in
-            statistics(Self.bootstrapWeights(rows: n, seed: seed, replicate: r))
-        }
-        func ci(_ index: Int) -> Interval { percentileInterval(reps.map { $0[index] }, level: level) }
+        let reps = Bootstrap.replicates(replicates, rows: n, seed: seed, threads: threads) { statistics($0) }
+        func ci(_ index: Int) -> Interval { Bootstrap.percentileInterval(reps.map { $0[index] }, level: level) }
         func value(_ base: Int) -> EstimatorValue {
             EstimatorValue(value: point[base], valueCI: ci(base), incrementalValue: point[base + 1], incrementalValueCI: ci(base + 1),
                            profit: point[base + 2], profitCI: ci(base + 2))
@@ -227,29 +225,4 @@ public struct OffPolicyEvaluator: Sendable {
         }
         return t
     }
-}
-
-extension OffPolicyEvaluator {
-    /// Row multiplicities of bootstrap replicate `index`: n draws with replacement from a generator
-    /// derived from the seed and the replicate index (the same scheme as the uplift stage's bootstrap).
-    public static func bootstrapWeights(rows n: Int, seed: UInt64, replicate index: Int) -> [Double] {
-        var g = SeededGenerator.derived(seed: seed, index: UInt64(index))
-        var w = [Double](repeating: 0, count: n)
-        for _ in 0..<n { w[g.next(below: n)] += 1 }
-        return w
-    }
-}
-
-/// Percentile interval (linear interpolation between order statistics) of the finite values.
-func percentileInterval(_ values: [Double], level: Double = 0.95) -> Interval {
-    let v = values.filter(\.isFinite).sorted()
-    guard !v.isEmpty else { return Interval(.nan, .nan) }
-    func q(_ p: Double) -> Double {
-        let h = p * Double(v.count - 1)
-        let lo = Int(h.rounded(.down))
-        let hi = min(lo + 1, v.count - 1)
-        return v[lo] + (h - Double(lo)) * (v[hi] - v[lo])
-    }
-    let a = (1 - level) / 2
-    return Interval(q(a), q(1 - a))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Stats
 
 /// Expected profit of contacting the top m customers of the best-arm-uplift ranking, each with their
 /// best-uplift arm, for m = 0…n. The ranking is fixed by the uplift model, not by profit, because

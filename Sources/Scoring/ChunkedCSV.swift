@@ -105,32 +105,3 @@ public final class ChunkedCSVReader {
         }
     }
 }
-
-extension CSVReader {
-    /// Parses a header line held in memory.
-    public static func header(bytes: [UInt8], source: String) throws -> [String] {
-        // Split the single header record on commas outside quotes, undoing doubled quotes.
-        var fields: [String] = []
-        var field: [UInt8] = []
-        var inQuotes = false
-        var i = 0
-        while i < bytes.count {
-            let c = bytes[i]
-            if inQuotes {
-                if c == 0x22 {
-                    if i + 1 < bytes.count && bytes[i + 1] == 0x22 { field.append(0x22); i += 1 } else { inQuotes = false }
-                } else { field.append(c) }
-            } else if c == 0x22 {
-                inQuotes = true
-            } else if c == 0x2C {
-                fields.append(String(decoding: field, as: UTF8.self)); field = []
-            } else if c != 0x0A && c != 0x0D {
-                field.append(c)
-            }
-            i += 1
-        }
-        fields.append(String(decoding: field, as: UTF8.self))
-        if fields == [""] { throw DataError(file: source, line: 1, message: "empty header line") }
-        return fields
-    }
-}

@@ -111,10 +111,10 @@ public enum ScoreRun {
             if o.policy.needsRanking {
                 let lines = scorer.lines(r, suffix: { _ in "" })
                 for i in 0..<table.rowCount {
-                    var idOnly = CSVWriter()
-                    idOnly.appendField(r.ids[i])
+                    var idField: [UInt8] = []
+                    CSVWriter.appendField(r.ids[i], to: &idField)
                     try spill.add(.init(key: r.scores.uplift[i], seq: Int64(rows + i), profit: r.expectedProfit[i],
-                                        revenue: r.expectedRevenue[i], idLength: UInt32(idOnly.bytes.count), line: lines[i]))
+                                        revenue: r.expectedRevenue[i], idLength: UInt32(idField.count), line: lines[i]))
                 }
             } else {
                 let profits = r.expectedProfit

@@ -1,5 +1,6 @@
 import Forest
 import Foundation
+import Stats
 import Tabular
 import Uplift
 
@@ -27,13 +28,7 @@ public struct Scorer: Sendable {
 
     public init(modelDirectory: String, margin: Double, cost: Double, idColumn: String?) throws {
         (model, meta) = try UpliftModel.load(from: modelDirectory)
-        let driftPath = modelDirectory + "/" + DriftReference.file
-        guard let data = FileManager.default.contents(atPath: driftPath) else {
-            throw ModelError("\(driftPath): cannot read the drift reference")
-        }
-        do { drift = try JSONDecoder().decode(DriftReference.self, from: data) } catch {
-            throw ModelError("\(driftPath): not a valid drift reference (\(error))")
-        }
+        drift = try UpliftModel.decodeJSON(DriftReference.self, path: modelDirectory + "/" + DriftReference.file)
         self.margin = margin
         self.cost = cost
         self.idColumn = idColumn
@@ -97,64 +92,44 @@ public struct Scorer: Sendable {
 
     /// The CSV line of row `i` (per-row fields, then `suffix`), appended to `out`.
     public func appendLine(_ r: ChunkResult, _ i: Int, suffix: String, to out: inout [UInt8]) {
-        appendField(r.ids[i], to: &out)
+        CSVWriter.appendField(r.ids[i], to: &out)
         func number(_ v: Double) { out.append(0x2C); out += formatDouble(v).utf8 }
         number(r.scores.uplift[i]); number(r.scores.y1[i]); number(r.scores.y0[i])
         for a in r.scores.armUplift { number(a[i]) }
         out.append(0x2C)
-        appendField(model.outputs.arms.isEmpty ? "any" : model.outputs.arms[r.bestArm[i]].arm, to: &out)
+        CSVWriter.appendField(model.outputs.arms.isEmpty ? "any" : model.outputs.arms[r.bestArm[i]].arm, to: &out)
         number(r.expectedRevenue[i]); number(r.expectedProfit[i])
         out += suffix.utf8
     }
 
-    /// A CSV field: quoted only when it must be (the common case copies the bytes).
-    func appendField(_ s: String, to out: inout [UInt8]) {
-        if s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
-            var w = CSVWriter()
-            w.appendField(s)
-            out += w.bytes
-        } else {
-            out += s.utf8
-        }
-    }
-
     /// All rows of a chunk as CSV text, formatted in parallel slices concatenated in row order.
     public func text(_ r: ChunkResult, suffix: @Sendable (Int) -> String, threads: Int = ForestTrainer.defaultThreads) -> [UInt8] {
-        let n = r.ids.count
-        let slices = max(1, min(threads * 4, n / 2048))
-        let parts = Slots<[UInt8]>(count: slices)
-        DispatchQueue.concurrentPerform(iterations: slices) { k in
-            let range = (k * n / slices)..<((k + 1) * n / slices)
+        let parts = slices(rows: r.ids.count, threads: threads) { range in
             var bytes: [UInt8] = []
             bytes.reserveCapacity(range.count * 160)
             for i in range { appendLine(r, i, suffix: suffix(i), to: &bytes) }
-            parts.set(k, bytes)
+            return bytes
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(parts.values.reduce(0) { $0 + $1.count })
-        for p in parts.values { out += p }
-        return out
+        return Array(parts.joined())
     }
 
-    /// Lines of all rows of a chunk, formatted in parallel slices joined in row order.
+    /// The line of every row of a chunk (for the ranking policies, which sort rows), in row order.
     public func lines(_ r: ChunkResult, suffix: @Sendable (Int) -> String, threads: Int = ForestTrainer.defaultThreads) -> [[UInt8]] {
-        let n = r.ids.count
-        let slices = max(1, min(threads * 4, n / 2048))
-        let parts = Slots<[[UInt8]]>(count: slices)
-        DispatchQueue.concurrentPerform(iterations: slices) { k in
-            var lines: [[UInt8]] = []
-            lines.reserveCapacity(n / slices + 1)
-            for i in (k * n / slices)..<((k + 1) * n / slices) {
+        slices(rows: r.ids.count, threads: threads) { range in
+            range.map { i -> [UInt8] in
                 var line: [UInt8] = []
                 line.reserveCapacity(160)
                 appendLine(r, i, suffix: suffix(i), to: &line)
-                lines.append(line)
+                return line
             }
-            parts.set(k, lines)
-        }
-        return parts.values.flatMap { $0 }
+        }.flatMap { $0 }
     }
 
+    /// `body` over consecutive slices of the rows, in parallel, results in row order.
+    private func slices<T: Sendable>(rows n: Int, threads: Int, _ body: @Sendable (Range<Int>) -> T) -> [T] {
+        let count = max(1, min(threads * 4, n / 2048))
+        return parallelMap(count: count, threads: threads) { k in body((k * n / count)..<((k + 1) * n / count)) }
+    }
 }
 
 /// Per-feature bin counts of the scored input, for the PSI against the training reference.
@@ -181,17 +156,4 @@ public struct DriftAccumulator: Sendable {
     public var psi: [(feature: String, psi: Double)] {
         reference.features.enumerated().map { ($0.element.name, $0.element.psi(counts: counts[$0.offset])) }
     }
-}
-
-/// Per-index slots written from concurrent workers, each slot by exactly one worker.
-final class Slots<T: Sendable>: @unchecked Sendable {
-    private var storage: [T?]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T) {
-        lock.lock()
-        storage[i] = value
-        lock.unlock()
-    }
-    var values: [T] { storage.map { $0! } }
 }

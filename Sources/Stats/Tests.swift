@@ -140,6 +140,20 @@ public enum Inference {
     }
 
     /// Standardized mean difference (treated − control) / sqrt((var_t + var_c) / 2).
+    /// Pearson correlation of two equally long samples; NaN when either is constant.
+    public static func pearson(_ a: [Double], _ b: [Double]) -> Double {
+        precondition(a.count == b.count, "pearson: samples differ in length")
+        let n = Double(a.count)
+        let ma = a.reduce(0, +) / n, mb = b.reduce(0, +) / n
+        var sab = 0.0, saa = 0.0, sbb = 0.0
+        for i in a.indices {
+            let u = a[i] - ma, v = b[i] - mb
+            sab += u * v; saa += u * u; sbb += v * v
+        }
+        guard saa > 0, sbb > 0 else { return .nan }
+        return sab / (saa * sbb).squareRoot()
+    }
+
     public static func standardizedMeanDifference(treated: Moments, control: Moments) -> Double {
         let pooled = ((treated.variance + control.variance) / 2).squareRoot()
         return pooled > 0 ? (treated.mean - control.mean) / pooled : 0

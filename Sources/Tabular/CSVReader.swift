@@ -37,6 +37,14 @@ public enum CSVReader {
         }
     }
 
+    /// Reads the header of CSV text held in memory (after an optional BOM).
+    public static func header(bytes: [UInt8], source: String, delimiter: UInt8 = UInt8(ascii: ",")) throws -> [String] {
+        try bytes.withUnsafeBufferPointer { buffer in
+            var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)
+            return try cursor.readHeader()
+        }
+    }
+
     static func parse(_ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8,
                       blockBytes: Int = CSVReader.blockBytes, threads requestedThreads: Int? = nil) throws -> Table {
         var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)

@@ -19,6 +19,11 @@ public struct CSVWriter {
     }
 
     public mutating func appendField(_ field: String) {
+        CSVWriter.appendField(field, to: &bytes)
+    }
+
+    /// Appends one field to `bytes`, quoted only when it contains a comma, quote or line break.
+    public static func appendField(_ field: String, to bytes: inout [UInt8]) {
         var needsQuotes = false
         for b in field.utf8 where b == 0x2C || b == 0x22 || b == 0x0A || b == 0x0D {
             needsQuotes = true

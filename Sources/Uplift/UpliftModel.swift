@@ -232,7 +232,8 @@ public struct UpliftModel: Sendable, Equatable {
         return (UpliftModel(encoder: encoder, forests: forests, outputs: meta.outputs), meta)
     }
 
-    static func decodeJSON<T: Decodable>(_ type: T.Type, path: String) throws -> T {
+    /// Decodes one of the model directory's JSON files, with errors that name the file and field.
+    public static func decodeJSON<T: Decodable>(_ type: T.Type, path: String) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError("\(path): cannot read file")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Tabular
 import Uplift
 
 /// The grid searched for the tuned, depth-limited forests (chosen by out-of-bag error on the
@@ -69,7 +70,8 @@ public struct UpliftParams: Codable, Sendable, Equatable {
     }
 
     public func validate(source: String, outcomeNames: [String]) throws {
-        func fail(_ m: String) -> Error { UpliftParamsError(description: "\(source): \(m)") }
+        // Bad parameters are bad input (exit 2), reported against the parameter file.
+        func fail(_ m: String) -> Error { DataError(file: source, message: m) }
         for o in outcomes + [primaryOutcome] where !outcomeNames.contains(o) {
             throw fail("outcome '\(o)' is not in the data set spec (outcomes: \(outcomeNames.joined(separator: ", ")))")
         }
@@ -82,8 +84,4 @@ public struct UpliftParams: Codable, Sendable, Equatable {
         if drFolds < 2 { throw fail("dr_folds must be at least 2") }
         if tuning.maxDepth.isEmpty || tuning.minSamplesLeaf.isEmpty { throw fail("the tuning grid is empty") }
     }
-}
-
-public struct UpliftParamsError: Error, CustomStringConvertible {
-    public var description: String
 }

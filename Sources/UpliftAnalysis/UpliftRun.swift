@@ -66,10 +66,10 @@ public struct UpliftResult: Sendable {
 }
 
 public enum UpliftAnalysis {
-    public static func run(_ p: UpliftParams, spec: DatasetSpec, train: Table, test: Table,
+    public static func run(_ p: UpliftParams, paramsSource: String = "uplift params", spec: DatasetSpec, train: Table, test: Table,
                            threads: Int = ForestTrainer.defaultThreads,
                            progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> UpliftResult {
-        try p.validate(source: "uplift params", outcomeNames: spec.outcomes.map(\.name))
+        try p.validate(source: paramsSource, outcomeNames: spec.outcomes.map(\.name))
         let encoder = try FeatureEncoder(fitting: train, features: spec.features.map { ($0.name, $0.type == .categorical) })
         let (xTrain, _) = try encoder.encode(train)
         let (xTest, unknownTest) = try encoder.encode(test)
@@ -132,7 +132,7 @@ public enum UpliftAnalysis {
                     auucVsBaseline: Estimate(value: .nan, ci: Interval(.nan, .nan)),
                     qini: binary ? Estimate(value: pooled.qiniCoefficient(), ci: Interval(.nan, .nan)) : nil, qiniVsBaseline: nil,
                     meanPredicted: scores.uplift.reduce(0, +) / Double(scores.count),
-                    deciles: deciles, decileCorrelation: pearson(deciles.map(\.meanPredicted), deciles.map(\.observed)),
+                    deciles: deciles, decileCorrelation: Inference.pearson(deciles.map(\.meanPredicted), deciles.map(\.observed)),
                     upliftCurve: pooled.upliftCurve(points: p.curvePoints),
                     qiniCurve: binary ? pooled.qiniCurve(points: p.curvePoints) : nil,
                     armAUUC: armEvals.map { ($0.0, Estimate(value: $0.1.normalizedAUUC(), ci: Interval(.nan, .nan))) }))
@@ -147,8 +147,8 @@ public enum UpliftAnalysis {
         progress("uplift: bootstrap (\(p.bootstrapReplicates) replicates)")
         let snapshot = evaluators
         let n = test.rowCount
-        let replicates = UpliftEvaluator.bootstrap(rows: n, replicates: p.bootstrapReplicates, seed: Learners.seed(p.seed, "bootstrap"),
-                                                   threads: threads) { w in
+        let replicates = Bootstrap.replicates(p.bootstrapReplicates, rows: n, seed: Learners.seed(p.seed, "bootstrap"),
+                                              threads: threads) { w in
             var out: [Double] = []
             for item in snapshot {
                 out.append(item.pooled.normalizedAUUC(weights: w))
@@ -169,23 +169,23 @@ public enum UpliftAnalysis {
             let oi = item.outcome, li = item.learner
             let base = baselineOffset[oi]!
             var le = outcomes[oi].learners[li]
-            le.auuc.ci = percentileInterval(replicates.map { $0[offset] }, level: p.confidenceLevel)
+            le.auuc.ci = Bootstrap.percentileInterval(replicates.map { $0[offset] }, level: p.confidenceLevel)
             le.auucVsBaseline = Estimate(value: le.auuc.value - outcomes[oi].learners.first { $0.learner == .tBaseline }!.auuc.value,
-                                         ci: percentileInterval(replicates.map { $0[offset] - $0[base] }, level: p.confidenceLevel))
+                                         ci: Bootstrap.percentileInterval(replicates.map { $0[offset] - $0[base] }, level: p.confidenceLevel))
             if item.binary {
-                le.qini!.ci = percentileInterval(replicates.map { $0[offset + 1] }, level: p.confidenceLevel)
+                le.qini!.ci = Bootstrap.percentileInterval(replicates.map { $0[offset + 1] }, level: p.confidenceLevel)
                 le.qiniVsBaseline = Estimate(value: le.qini!.value - outcomes[oi].learners.first { $0.learner == .tBaseline }!.qini!.value,
-                                             ci: percentileInterval(replicates.map { $0[offset + 1] - $0[base + 1] }, level: p.confidenceLevel))
+                                             ci: Bootstrap.percentileInterval(replicates.map { $0[offset + 1] - $0[base + 1] }, level: p.confidenceLevel))
             }
             for k in le.armAUUC.indices {
-                le.armAUUC[k].estimate.ci = percentileInterval(replicates.map { $0[offset + 2 + k] }, level: p.confidenceLevel)
+                le.armAUUC[k].estimate.ci = Bootstrap.percentileInterval(replicates.map { $0[offset + 2 + k] }, level: p.confidenceLevel)
             }
             outcomes[oi].learners[li] = le
             offset += 2 + item.arms.count
         }
 
         guard let (model, config, fit, scores) = production else {
-            throw UpliftParamsError(description: "production learner was not fitted")
+            preconditionFailure("the production learner is validated to be among the fitted learners")
         }
         return UpliftResult(encoder: encoder, unknownInTest: unknownTest, armNames: armNames, trainRows: train.rowCount, testRows: test.rowCount,
                             propensity: fit.propensity, outcomes: outcomes, production: model, productionConfig: config, productionFit: fit,
@@ -210,16 +210,5 @@ public enum UpliftAnalysis {
             }
         }
         return rows
-    }
-
-    static func pearson(_ a: [Double], _ b: [Double]) -> Double {
-        let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
-        var sab = 0.0, saa = 0.0, sbb = 0.0
-        for (x, y) in zip(a, b) {
-            sab += (x - ma) * (y - mb)
-            saa += (x - ma) * (x - ma)
-            sbb += (y - mb) * (y - mb)
-        }
-        return sab / (saa * sbb).squareRoot()
     }
 }

@@ -30,12 +30,7 @@ private func errorText(_ body: () throws -> Void) -> String? {
     do { try body(); return nil } catch { return "\(error)" }
 }
 
-private func correlation(_ a: [Double], _ b: [Double]) -> Double {
-    let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
-    var sab = 0.0, saa = 0.0, sbb = 0.0
-    for i in a.indices { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) * (a[i] - ma); sbb += (b[i] - mb) * (b[i] - mb) }
-    return sab / (saa * sbb).squareRoot()
-}
+private func correlation(_ a: [Double], _ b: [Double]) -> Double { Inference.pearson(a, b) }
 
 private func bits(_ tree: RegressionTree) -> [[UInt64]] {
     [tree.feature.map { UInt64(UInt32(bitPattern: $0)) }, tree.threshold.map(\.bitPattern),

@@ -95,3 +95,19 @@ struct DomainTests {
         #expect(same.difference == 0)
     }
 }
+
+@Suite("Bootstrap and correlation")
+struct BootstrapTests {
+    @Test func pearsonByHand() {
+        // x = 1, 2, 3; y = 2, 4, 7: deviations (−1, 0, 1) and (−7/3, −1/3, 8/3): r = 5 / sqrt(2 · 38/3).
+        #expect(abs(Inference.pearson([1, 2, 3], [2, 4, 7]) - 5 / (2 * 38.0 / 3).squareRoot()) < 1e-15)
+        #expect(Inference.pearson([1, 1, 1], [1, 2, 3]).isNaN)
+    }
+
+    @Test func replicateWeightsSumToTheRowsAndDependOnlyOnSeedAndIndex() {
+        let w = Bootstrap.weights(rows: 50, seed: 9, replicate: 4)
+        #expect(w.reduce(0, +) == 50)
+        #expect(w == Bootstrap.weights(rows: 50, seed: 9, replicate: 4))
+        #expect(w != Bootstrap.weights(rows: 50, seed: 9, replicate: 5))
+    }
+}

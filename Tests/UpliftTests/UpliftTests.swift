@@ -72,8 +72,8 @@ import Testing
     }
 
     @Test func bootstrapIsDeterministicWhateverTheThreads() {
-        let a = UpliftEvaluator.bootstrap(rows: 100, replicates: 50, seed: 3, threads: 1) { [$0.reduce(0, +), $0[0]] }
-        let b = UpliftEvaluator.bootstrap(rows: 100, replicates: 50, seed: 3, threads: 2) { [$0.reduce(0, +), $0[0]] }
+        let a = Bootstrap.replicates(50, rows: 100, seed: 3, threads: 1) { [$0.reduce(0, +), $0[0]] }
+        let b = Bootstrap.replicates(50, rows: 100, seed: 3, threads: 2) { [$0.reduce(0, +), $0[0]] }
         #expect(a == b)
         #expect(a.allSatisfy { $0[0] == 100 })
         #expect(Set(a.map { $0[1] }).count > 1)
@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func percentileIntervalInterpolates() {
-        let iv = percentileInterval((0...100).map(Double.init), level: 0.9)
+        let iv = Bootstrap.percentileInterval((0...100).map(Double.init), level: 0.9)
         #expect(abs(iv.lower - 5) < 1e-9 && abs(iv.upper - 95) < 1e-9)
     }
 }
@@ -120,12 +120,7 @@ struct Synthetic {
 }
 
 @Suite struct LearnerTests {
-    static func correlation(_ a: [Double], _ b: [Double]) -> Double {
-        let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
-        var sab = 0.0, saa = 0.0, sbb = 0.0
-        for (x, y) in zip(a, b) { sab += (x - ma) * (y - mb); saa += (x - ma) * (x - ma); sbb += (y - mb) * (y - mb) }
-        return sab / (saa * sbb).squareRoot()
-    }
+    static func correlation(_ a: [Double], _ b: [Double]) -> Double { Inference.pearson(a, b) }
 
     @Test(arguments: [LearnerKind.t, .x, .dr])
     func learnersRecoverAKnownEffect(kind: LearnerKind) throws {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Provenance
 import Reporting
+import Stats
 import Tabular
 
 struct ParityStage: ParsableCommand {
@@ -32,6 +33,9 @@ struct ParityStage: ParsableCommand {
 
     @Option(help: "Markdown report to write.")
     var report = "reports/parity.md"
+
+    /// The gate: scores must be identical; the correlation allows only the last bits of a sum.
+    static let correlationTolerance = 1e-12
 
     @Option(name: .customLong("top"), parsing: .upToNextOption, help: "Top-N sizes for the overlap check.")
     var tops: [Int] = [100, 1000, 5000]
@@ -71,7 +75,7 @@ struct ParityStage: ParsableCommand {
             let diff = pairs.reduce(0.0) { max($0, abs($1.0 - $1.1)) }
             worstCorrelation = min(worstCorrelation, r.isNaN ? -1 : r)
             worstDiff = max(worstDiff, diff)
-            if !(r >= 1 - 1e-12) || diff > 0 { pass = false }
+            if !(r >= 1 - Self.correlationTolerance) || diff > 0 { pass = false }
             columns.append(.object(["column": .string(c), "pearson": .number(r), "max_abs_diff": .number(diff)]))
             rows.append([c, formatDouble(r), formatDouble(diff)])
         }
@@ -100,7 +104,7 @@ struct ParityStage: ParsableCommand {
             The scorer CLI (`\(command.joined(separator: " "))`) loads the frozen model from `\(models)/` and scores the test split; \
             its output is compared with the scores the uplift stage computed in the training process (`\(expected)`). \
             **\(pass ? "PASS" : "FAIL")**: \(common.count) of \(eIDs.count) rows in common (scorer wrote \(aIDs.count)); the gate needs \
-            the same rows, Pearson correlation ≥ 1 − 1e-12 and maximum absolute difference 0 for every score column, and top-N overlap 1.
+            the same rows, Pearson correlation ≥ 1 − \(Self.correlationTolerance) and maximum absolute difference 0 for every score column, and top-N overlap 1.
             """)
         md.table(["column", "Pearson correlation", "max absolute difference"], rows, rightAligned: [false, true, true])
         md.table(["N", "top-N overlap (by uplift_hat)"], overlapRows, rightAligned: [true, true])
@@ -118,13 +122,9 @@ struct ParityStage: ParsableCommand {
         return Set(order.prefix(n).map { ids[$0] })
     }
 
+    /// Identical columns correlate exactly 1, also when constant (where Pearson is undefined).
     func pearson(_ a: [Double], _ b: [Double]) -> Double {
-        guard a.count > 1 else { return .nan }
-        let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
-        var sab = 0.0, saa = 0.0, sbb = 0.0
-        for (x, y) in zip(a, b) { sab += (x - ma) * (y - mb); saa += (x - ma) * (x - ma); sbb += (y - mb) * (y - mb) }
-        if saa == sbb && sab == saa { return 1 }  // identical columns, also when constant
-        return sab / (saa * sbb).squareRoot()
+        a.map(\.bitPattern) == b.map(\.bitPattern) ? 1 : Inference.pearson(a, b)
     }
 }
 

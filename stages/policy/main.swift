@@ -39,7 +39,7 @@ struct PolicyStage: ParsableCommand {
         run.parameters = raw
         let metaPath = models + "/" + UpliftModel.metaFile
         for path in [params, scores, metaPath, prepared + "/test.csv", prepared + "/train.csv"] { run.input(path) }
-        let meta = try JSONDecoder().decode(ModelMeta.self, from: Data(contentsOf: URL(fileURLWithPath: metaPath)))
+        let meta = try UpliftModel.decodeJSON(ModelMeta.self, path: metaPath)
         let scoreHeader = try CSVReader.header(path: scores)
         let scoreTable = try CSVReader.read(path: scores, schema: CSVSchema(scoreHeader.map { ColumnSpec($0, $0 == "row_id" ? .int : .double) }))
         let testSchema = CSVSchema([ColumnSpec(meta.idColumn, .int), ColumnSpec(meta.treatment.armColumn, .string), ColumnSpec(p.outcome, .double)])

@@ -47,7 +47,6 @@ struct UpliftStage: ParsableCommand {
         let dataset = try JSONValue.parse(file: datasetPath)
         guard let specValue = dataset["spec"] else { throw ProvenanceError("\(datasetPath): no 'spec' entry") }
         let spec = try JSONDecoder().decode(DatasetSpec.self, from: Data(specValue.rendered().utf8))
-        try p.validate(source: params, outcomeNames: spec.outcomes.map(\.name))
 
         let run = StageRun(stage: "uplift", manifestPath: out + "/manifest.json", gnuplot: true)
         run.parameters = raw
@@ -57,7 +56,7 @@ struct UpliftStage: ParsableCommand {
         let progress = ProgressReporter()
         let train = try CSVReader.read(path: trainPath, schema: spec.preparedSchema)
         let test = try CSVReader.read(path: testPath, schema: spec.preparedSchema)
-        let result = try UpliftAnalysis.run(p, spec: spec, train: train, test: test, progress: { progress.say($0) })
+        let result = try UpliftAnalysis.run(p, paramsSource: params, spec: spec, train: train, test: test, progress: { progress.say($0) })
 
         let tables: [(String, [UInt8])] = [
             ("comparison", UpliftOutputs.comparison(result)), ("arm_comparison", UpliftOutputs.arms(result)),
