@@ -1,4 +1,5 @@
 import Foundation
+import Provenance
 import Tabular
 
 /// Describes a randomized campaign data set: which file, which column holds the arm and which
@@ -78,6 +79,14 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
         s.columns.insert(ColumnSpec(idColumn, .int), at: 0)
         s.columns.append(ColumnSpec(treatmentColumn, .int))
         return s
+    }
+
+    /// The spec the prepare stage resolved, from `<prepared>/dataset.json`, and that file's path.
+    public static func load(prepared: String) throws -> (spec: DatasetSpec, path: String) {
+        let path = prepared + "/dataset.json"
+        let dataset = try JSONValue.parse(file: path)
+        guard let specValue = dataset["spec"] else { throw ProvenanceError("\(path): no 'spec' entry") }
+        return (try JSONDecoder().decode(DatasetSpec.self, from: Data(specValue.rendered().utf8)), path)
     }
 
     /// Checks the spec is internally consistent (names unique, something to analyse).

@@ -30,10 +30,7 @@ struct EDAStage: ParsableCommand {
     func run() throws {
         disableGSLAbort()
         let (p, raw) = try Params.load(EDAParams.self, from: params)
-        let datasetPath = prepared + "/dataset.json"
-        let dataset = try JSONValue.parse(file: datasetPath)
-        guard let specValue = dataset["spec"] else { throw ProvenanceError("\(datasetPath): no 'spec' entry") }
-        let spec = try JSONDecoder().decode(DatasetSpec.self, from: Data(specValue.rendered().utf8))
+        let (spec, datasetPath) = try DatasetSpec.load(prepared: prepared)
 
         let run = StageRun(stage: "eda", manifestPath: out + "/manifest.json", gnuplot: true)
         run.parameters = raw

@@ -43,10 +43,7 @@ struct UpliftStage: ParsableCommand {
     func run() throws {
         disableGSLAbort()
         let (p, raw) = try Params.load(UpliftParams.self, from: params)
-        let datasetPath = prepared + "/dataset.json"
-        let dataset = try JSONValue.parse(file: datasetPath)
-        guard let specValue = dataset["spec"] else { throw ProvenanceError("\(datasetPath): no 'spec' entry") }
-        let spec = try JSONDecoder().decode(DatasetSpec.self, from: Data(specValue.rendered().utf8))
+        let (spec, datasetPath) = try DatasetSpec.load(prepared: prepared)
 
         let run = StageRun(stage: "uplift", manifestPath: out + "/manifest.json", gnuplot: true)
         run.parameters = raw
