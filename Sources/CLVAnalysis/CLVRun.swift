@@ -73,10 +73,12 @@ public enum CLVAnalysis {
         }
         do {
             let (model, fit) = try ParetoNBD.fit(calSummaries)
+            progress("clv: Pareto/NBD fitted")
             evaluations.append(evaluate(key: "paretonbd", name: "Pareto/NBD", fit: fit, calibration: calibration, groups: groups,
                                         predict: { try model.conditionalExpectedTransactions($0, x: $1, tx: $2, T: $3) },
                                         unconditional: { try model.expectedTransactions($0) }, births: births, start: start, weeks: weeks, unitDays: p.unitDays))
         }
+        progress("clv: Pareto/NBD evaluated")
         let (_, spendFit) = try GammaGamma.fit(calSummaries)
         let correlation = try GammaGamma.frequencyValueCorrelation(calSummaries)
 

@@ -37,12 +37,18 @@ extension ParsableCommand {
     }
 }
 
-/// Progress lines on stderr, only when stderr is a terminal.
+/// Progress lines on stderr, each with the seconds since the reporter was made: only when stderr
+/// is a terminal, or when the environment sets `PIPELINE_PROGRESS=1` (to see where a stage spends
+/// its time in a log).
 public struct ProgressReporter: Sendable {
     public let enabled: Bool
-    public init() { enabled = isatty(STDERR_FILENO) != 0 }
+    private let started = DispatchTime.now()
+    public init() {
+        enabled = isatty(STDERR_FILENO) != 0 || ProcessInfo.processInfo.environment["PIPELINE_PROGRESS"] == "1"
+    }
     public func say(_ message: String) {
         guard enabled else { return }
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        FileHandle.standardError.write(Data(("[" + String(format: "%6.2f", seconds) + " s] " + message + "\n").utf8))
     }
 }

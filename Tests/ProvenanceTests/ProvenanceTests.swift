@@ -29,6 +29,29 @@ struct ProvenanceTests {
         #expect(SHA256.hex(h.finalize()) == SHA256.hex(of: bytes))
     }
 
+    @Test("the SHA-NI kernel and the portable code give the same digests (random lengths and splits)")
+    func sha256KernelMatchesPortable() {
+        var seed: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 11 }
+        for n in [0, 1, 55, 56, 63, 64, 65, 119, 127, 128, 129, 1000, 4096, 100_003] + (0..<40).map({ _ in Int(next() % 5000) }) {
+            let bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) }
+            var portable = SHA256(portable: true)
+            portable.update(bytes)
+            var accelerated = SHA256()
+            var i = 0
+            while i < bytes.count {
+                let end = min(bytes.count, i + 1 + Int(next() % 700))
+                accelerated.update(Array(bytes[i..<end]))
+                i = end
+            }
+            #expect(SHA256.hex(portable.finalize()) == SHA256.hex(accelerated.finalize()), "length \(n)")
+        }
+        // The FIPS vector through the portable path too (the default path uses the kernel when the CPU has it).
+        var p = SHA256(portable: true)
+        p.update(Data(repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(SHA256.hex(p.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
     @Test("JSON rendering sorts keys and is stable")
     func json() {
         let v: JSONValue = .object(["b": .number(1.5), "a": .array([.string("x\"y"), .bool(true), .null]), "c": .number(3)])

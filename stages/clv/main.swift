@@ -47,6 +47,7 @@ struct CLVStage: ParsableCommand {
             ("model_comparison", result.comparison), ("calibration_plot", result.calibrationPlot), ("tracking", result.tracking),
             ("predictions", result.predictions), ("rfm_segments", result.segments), ("cdnow_replication", result.replication),
         ]
+        progress.say("clv: writing tables and fits")
         for (name, table) in tables { try run.write(table, to: "\(out)/\(name).csv") }
         let fullByModel = Dictionary(uniqueKeysWithValues: result.fullFits.map { ($0.model, $0) })
         for (key, fit) in result.evaluations.map({ ($0.key, $0.fit) }) + [("gammagamma", result.spendFitCalibration)] {
@@ -54,11 +55,13 @@ struct CLVStage: ParsableCommand {
             if let full = fullByModel[fit.model] { object["whole_period"] = full.json }
             try run.write(JSONValue.object(object).rendered() + "\n", to: "\(out)/fit_\(key).json")
         }
+        progress.say("clv: rendering figures")
         for figure in try CLVFigures.figures(result) {
             _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
         }
         let markdown = try CLVReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out))
         try run.write(markdown, to: report)
+        progress.say("clv: writing the manifest")
         try run.finish()
         print("clv: \(result.calibration.count) calibration customers, production model \(result.productionModel), report \(report)")
     }
