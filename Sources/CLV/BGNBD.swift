@@ -76,6 +76,8 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
                               scales: [1, scaleT, 1, 1], n: data.customers) { p, g in
             kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g)
         }
+        prob.ridges = [Ridge(indices: [2, 3], meaning: "the Beta distribution of dropout probabilities collapses to a single probability shared by all customers",
+                             ratio: { ("a/(a+b)", $0[2] / ($0[2] + $0[3])) })]
         // Deterministic starts: r in {0.25, 1} with alpha matching the observed purchase rate (r/alpha = mean x /
         // mean T when nobody drops out), a in {0.5, 2}, b in {2, 8}.
         let rate = max(data.meanFrequency, 0.05) / scaleT

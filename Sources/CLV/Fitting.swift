@@ -1,6 +1,7 @@
 import CGSL
 import Foundation
 import Stats
+import Tabular
 
 /// A two-sided confidence interval.
 public struct ConfidenceInterval: Sendable, Equatable, CustomStringConvertible {
@@ -70,6 +71,9 @@ public struct FitResult: Sendable, CustomStringConvertible {
     /// Starting points tried (natural scale) and other remarks.
     public var notes: [String]
 
+    /// True when BFGS stopped because the likelihood kept increasing along a ridge (see `boundary`).
+    public var stoppedOnRidge: Bool { status.contains(Optimizer.ridgeStopText) }
+
     public func estimate(_ name: String) -> Double? {
         parameterNames.firstIndex(of: name).map { estimates[$0] }
     }
@@ -93,6 +97,21 @@ enum BoundaryRule {
     static let high = 1e4
     /// Relative log-likelihood tolerance of the edge probe.
     static let edgeTolerance = 1e-9
+    /// A ridge probe multiplies the ridge's parameters together by this factor (their ratios kept).
+    static let ridgeFactor = 1e3
+}
+
+/// A direction along which a mixing distribution degenerates to a point: its shape and scale parameters
+/// grow together with their ratio fixed (Gamma(s, beta) -> the single rate s/beta; Beta(a, b) -> the single
+/// probability a/(a+b)). The likelihood can keep increasing along it without bound in the parameters: the
+/// MLE is then the limit, a boundary of the model, and BFGS only creeps along the ridge.
+struct Ridge {
+    /// Parameter indices multiplied together.
+    var indices: [Int]
+    /// What the limit means, for the report (the ratio's value is appended).
+    var meaning: String
+    /// The ratio that stays fixed along the ridge, from the natural parameters.
+    var ratio: ([Double]) -> (name: String, value: Double)
 }
 
 /// A likelihood to maximise: `evaluate(p, grad)` returns the total log-likelihood at natural parameters `p`
@@ -108,6 +127,8 @@ final class MLEProblem {
     var dim: Int { names.count }
     /// Likelihood evaluations so far (reported in the fit notes).
     var evaluations = 0
+    /// Degenerate directions of the model, probed during and after the fit.
+    var ridges: [Ridge] = []
     // Scratch buffers (no allocation per evaluation).
     var p: [Double]
     var g: [Double]
@@ -192,6 +213,18 @@ final class MLEProblem {
         evaluations += 1
         return pp.withUnsafeBufferPointer { evaluate($0.baseAddress!, nil) }
     }
+
+    /// The first ridge along which the log-likelihood `ll` at `theta` does not decrease when the ridge's
+    /// parameters are multiplied together by `BoundaryRule.ridgeFactor`, with the likelihood there.
+    func ridge(at theta: [Double], ll: Double) -> (Ridge, Double)? {
+        for r in ridges {
+            var probe = theta
+            for i in r.indices { probe[i] += log(BoundaryRule.ridgeFactor) }
+            let far = logLikelihood(probe)
+            if far.isFinite && far >= ll - BoundaryRule.edgeTolerance * max(1, abs(ll)) { return (r, far) }
+        }
+        return nil
+    }
 }
 
 private func problemFrom(_ params: UnsafeMutableRawPointer?) -> MLEProblem {
@@ -239,6 +272,9 @@ enum Optimizer {
     /// Final convergence criterion on the mean log-likelihood gradient after Newton refinement.
     static let finalGradientTolerance = 1e-7
     static let maxIterations = 500
+    /// From this BFGS iteration on, every `ridgeCheckEvery`-th iteration probes the model's ridges.
+    static let ridgeCheckStart = 30, ridgeCheckEvery = 10
+    static let ridgeStopText = "stopped on the ridge"
 
     static func bfgs(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
         let k = prob.dim
@@ -253,6 +289,7 @@ enum Optimizer {
         var status = gsl_multimin_fdfminimizer_set(s, &fdf, x, 0.1, 0.1)
         var iterations = 0
         var converged = false
+        var ridgeNote = ""
         func gradNorm() -> Double {
             let gvec = gsl_multimin_fdfminimizer_gradient(s)!
             var acc = 0.0
@@ -266,6 +303,16 @@ enum Optimizer {
                 status = gsl_multimin_fdfminimizer_iterate(s)
                 if status != GSL_SUCCESS { break }
                 if gradNorm() < gradientTolerance { converged = true }
+                // Creeping along a ridge (see `Ridge`): stop there; `summarize` reports the boundary.
+                if !converged && !prob.ridges.isEmpty && iterations >= ridgeCheckStart && iterations % ridgeCheckEvery == 0 {
+                    let xs = gsl_multimin_fdfminimizer_x(s)!
+                    let theta = (0..<k).map { gsl_vector_get(xs, $0) }
+                    if theta.allSatisfy({ abs($0) < MLEProblem.thetaBound }),
+                       let (ridge, _) = prob.ridge(at: theta, ll: -gsl_multimin_fdfminimizer_minimum(s) * Double(prob.n)) {
+                        ridgeNote = "; " + ridgeStopText + " " + ridge.indices.map { prob.names[$0] }.joined(separator: ", ") + " -> infinity"
+                        converged = true
+                    }
+                }
             }
         }
         let fval = gsl_multimin_fdfminimizer_minimum(s)
@@ -274,7 +321,7 @@ enum Optimizer {
         }
         let xs = gsl_multimin_fdfminimizer_x(s)!
         let theta = (0..<k).map { gsl_vector_get(xs, $0) }
-        var text = statusText(status)
+        var text = statusText(status) + ridgeNote
         if !converged && iterations >= maxIterations { text += "; iteration limit \(maxIterations) reached" }
         return RunOutcome(theta: theta, objective: fval, converged: converged && fval < 1e99, status: text,
                           method: "bfgs2", iterations: iterations)
@@ -458,6 +505,12 @@ enum Optimizer {
                     }
                 }
             }
+        }
+        if let (ridge, far) = prob.ridge(at: theta, ll: ll) {
+            for i in ridge.indices where !boundary.contains(prob.names[i]) { boundary.append(prob.names[i]) }
+            let names = ridge.indices.map { prob.names[$0] }.joined(separator: " and ")
+            let fixed = ridge.ratio(est)
+            details.append("\(names) grow together without the likelihood decreasing (LL \(far) with both multiplied by \(formatDouble(BoundaryRule.ridgeFactor)) vs \(ll) at the estimate): \(ridge.meaning) (\(fixed.name) = \(fixed.value)); the MLE is this limit, a boundary of the model, so \(names) are not identified")
         }
         let nn = Double(prob.n)
         return FitResult(model: prob.model, parameterNames: prob.names, estimates: est, standardErrors: se,

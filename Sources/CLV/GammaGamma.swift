@@ -51,6 +51,8 @@ public struct GammaGamma: Sendable, Equatable {
                               scales: [1, 1, scaleM], n: d.x.count) { pp, g in
             GammaGammaKernel.logLikelihood(d, pp[0], pp[1], pp[2], gradient: g)
         }
+        prob.ridges = [Ridge(indices: [1, 2], meaning: "the Gamma distribution of the customers' spend scale collapses to a single value shared by all customers",
+                             ratio: { ("gamma/q", $0[2] / $0[1]) })]
         // Starts: p in {1, 5}, q in {2, 5}, gamma such that the implied mean spend p gamma/(q-1) equals the mean of m.
         var starts: [[Double]] = []
         for p in [1.0, 5.0] { for q in [2.0, 5.0] { starts.append([p, q, scaleM * (q - 1) / p]) } }

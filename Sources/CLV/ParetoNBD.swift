@@ -81,6 +81,8 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
                               scales: [1, scaleT, 1, scaleT], n: data.customers) { p, g in
             kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g)
         }
+        prob.ridges = [Ridge(indices: [2, 3], meaning: "the Gamma distribution of dropout rates collapses to a single rate shared by all customers",
+                             ratio: { ("s/beta", $0[2] / $0[3]) })]
         // Deterministic starts: r in {0.5, 2} with alpha matching the observed purchase rate, s in {0.5, 2} with
         // mean lifetime beta/s (for s > 1: beta/(s-1)) of 1 or 4 mean ages.
         let rate = max(data.meanFrequency, 0.05) / scaleT

@@ -224,7 +224,7 @@ public enum CLVReport {
             rows.append([name, Fmt.fixed(fit.estimates[k], 4), Fmt.fixed(fit.standardErrors[k], 4),
                          Fmt.interval(fit.confidenceIntervals[k].lower, fit.confidenceIntervals[k].upper) { Fmt.fixed($0, 4) }])
         }
-        md.paragraph("**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.fixed(fit.logLikelihood, 2)), AIC \(Fmt.fixed(fit.aic, 1)), BIC \(Fmt.fixed(fit.bic, 1)); \(fit.method), \(fit.converged ? "converged" : "**not converged**") in \(fit.iterations) iterations, gradient norm \(String(format: "%.1e", fit.gradientNorm))\(fit.boundary.isEmpty ? "" : "; **boundary: \(fit.boundaryDetails.joined(separator: "; "))**").")
+        md.paragraph("**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.fixed(fit.logLikelihood, 2)), AIC \(Fmt.fixed(fit.aic, 1)), BIC \(Fmt.fixed(fit.bic, 1)); \(fit.method), \(fit.stoppedOnRidge ? "stopped on the ridge" : fit.converged ? "converged" : "**not converged**") after \(fit.iterations) iterations, gradient norm \(String(format: "%.1e", fit.gradientNorm))\(fit.boundary.isEmpty ? "" : "; **boundary: \(fit.boundaryDetails.joined(separator: "; "))**").")
         md.table(["parameter", "estimate", "std. error", "95% CI"], rows, rightAligned: [false, true, true, true])
     }
 }

@@ -48,6 +48,8 @@ public struct CLVResult: Sendable {
 
 public enum CLVAnalysis {
     public static func run(_ p: CLVParams, progress: (String) -> Void = { _ in }) throws -> CLVResult {
+        // The CDNOW replication does not depend on the retail data: it runs on its own thread meanwhile.
+        let replicationWork = BackgroundWork { try cdnowReplication(p.cdnow, unitDays: 7) }
         progress("clv: reading \(p.retail.file)")
         let log = try TransactionLog.load(p.retail)
         let days = log.customerDays
@@ -142,8 +144,8 @@ public enum CLVAnalysis {
         let (calibrationPlot, tracking, comparison) = validationTables(evaluations, calibration: calibration, groups: groups,
                                                                         start: start, weeks: weeks, days: days, calibrationEnd: calibrationEnd)
 
-        progress("clv: CDNOW replication")
-        let (replication, replicationFits) = try cdnowReplication(p.cdnow, unitDays: 7)
+        progress("clv: waiting for the CDNOW replication")
+        let (replication, replicationFits) = try replicationWork.value()
 
         let cleaning = Table(names: ["rule", "rows", "customers", "revenue"], columns: [
             .string(StringColumn(log.steps.map(\.rule))), .int(log.steps.map(\.rows)), .int(log.steps.map(\.customers)), .double(log.steps.map(\.revenue)),

@@ -61,3 +61,30 @@ private final class Slots<T: Sendable>: @unchecked Sendable {
     }
     var values: [T] { storage.map { $0! } }
 }
+
+/// Work started on a background thread now and joined later with `value()`, which returns its result or
+/// rethrows its error. For independent parts of a stage (its result does not depend on when it runs).
+public final class BackgroundWork<T>: @unchecked Sendable {
+    private var result: Result<T, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ body: @escaping () throws -> T) {
+        let run = UncheckedClosure(body: body)
+        DispatchQueue.global().async {
+            let r = Result { try run.body() }
+            self.result = r
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the work to finish; every call returns the same result.
+    public func value() throws -> T {
+        done.wait()
+        defer { done.signal() }
+        return try result!.get()
+    }
+}
+
+private struct UncheckedClosure<T>: @unchecked Sendable {
+    let body: () throws -> T
+}

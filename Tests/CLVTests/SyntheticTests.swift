@@ -111,6 +111,36 @@ struct SyntheticTests {
         print(fit)
     }
 
+    /// Pareto/NBD data whose customers all share one dropout rate mu: the MLE is the limit s, beta -> infinity
+    /// with s/beta -> mu. The fit must stop on that ridge (not creep along it), report s and beta as a boundary
+    /// whose ratio estimates mu, and refuse to predict.
+    @Test func paretoCommonDropoutRateIsARidge() throws {
+        var s = Sampler(seed: 31)
+        let (r, alpha, mu) = (1.2, 10.0, 0.02)
+        var x: [Double] = [], tx: [Double] = [], T: [Double] = []
+        for i in 0..<3000 {
+            let TT = 40 + Double(i % 30)
+            let lambda = s.gamma(r, rate: alpha)
+            let life = -log(s.uniform()) / mu
+            var t = 0.0, k = 0, last = 0.0
+            while true {
+                t += -log(s.uniform()) / lambda
+                if t > min(TT, life) { break }
+                k += 1; last = t
+            }
+            x.append(Double(k)); tx.append(last); T.append(TT)
+        }
+        let c = try CustomerSummaries(frequency: x, recency: tx, age: T)
+        let (m, fit) = try ParetoNBD.fit(c)
+        #expect(fit.boundary.contains("s") && fit.boundary.contains("beta"), "\(fit)")
+        #expect(fit.boundaryDetails.contains { $0.contains("s and beta grow together") }, "\(fit)")
+        let ratio = fit.estimates[2] / fit.estimates[3]
+        #expect(abs(ratio / mu - 1) < 0.25, "s/beta = \(ratio), common rate \(mu)")
+        #expect(fit.iterations < 100, "BFGS crept along the ridge: \(fit.iterations) iterations")
+        #expect(throws: ModelUndefined.self) { try m.probabilityAlive(x: 1, tx: 10, T: 40) }
+        print(fit)
+    }
+
     @Test func gammaGammaRecoversParameters() throws {
         var s = Sampler(seed: 99)
         let (p, q, gamma) = (6.0, 4.0, 15.0)
