@@ -377,15 +377,23 @@ func countLineFeeds(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int) ->
     return count
 }
 
-/// Equality of two byte ranges of the same length, eight bytes at a time.
+/// Equality of two byte ranges of the same length, eight bytes at a time (the tail with overlapping loads).
 @inline(__always)
 func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
     let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    var i = 0
-    while i + 8 <= n {
-        if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-        i += 8
+    if n >= 8 {
+        var i = 0
+        while i + 8 <= n {
+            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        return i == n || ra.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
     }
+    if n >= 4 {
+        return ra.loadUnaligned(fromByteOffset: 0, as: UInt32.self) == rb.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
+            && ra.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == rb.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+    }
+    var i = 0
     while i < n {
         if a[i] != b[i] { return false }
         i += 1
@@ -703,12 +711,14 @@ struct ByteInterner {
     /// (0 = empty), so a probe reads one word.
     private var slots = [UInt64](repeating: 0, count: 64)
 
-    /// Word-at-a-time multiplicative hash (8 bytes per step; the tail is packed into one word).
+    /// Word-at-a-time multiplicative hash (8 bytes per step). The last partial word is read with
+    /// overlapping loads instead of byte by byte (short codes and dates are all tail); the length is
+    /// mixed in first, so overlapping reads of different lengths cannot collide systematically.
     @inline(__always)
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         let n = bytes.count
         var h: UInt64 = 0x9E3779B97F4A7C15 ^ UInt64(truncatingIfNeeded: n)
-        guard let base = bytes.baseAddress else { return h }
+        guard let base = bytes.baseAddress, n > 0 else { return h }
         let raw = UnsafeRawPointer(base)
         var i = 0
         while i + 8 <= n {
@@ -718,12 +728,14 @@ struct ByteInterner {
             i += 8
         }
         if i < n {
-            var w: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                w |= UInt64(base[i]) << shift
-                shift += 8
-                i += 1
+            let w: UInt64
+            if n >= 8 {
+                w = raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            } else if n >= 4 {
+                w = UInt64(raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+                    | UInt64(raw.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
+            } else {
+                w = UInt64(base[0]) | UInt64(base[n >> 1]) << 8 | UInt64(base[n - 1]) << 16
             }
             h = (h ^ w) &* 0xC4CEB9FE1A85EC53
         }

@@ -222,3 +222,33 @@ struct CSVBlockTests {
         }
     }
 }
+
+@Suite("String interning")
+struct InternerTests {
+    /// Values of every length 0...40 that differ from each other in exactly one byte (at every position):
+    /// each gets its own code, and the same bytes again get the same code (the hash and the equality test
+    /// read short and partial words with overlapping loads).
+    @Test func everyLengthAndPosition() {
+        var interner = ByteInterner()
+        var expected: [[UInt8]: Int32] = [:]
+        var values: [[UInt8]] = []
+        for n in 0...40 {
+            let base = (0..<n).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+            values.append(base)
+            for k in 0..<n {
+                var v = base
+                v[k] = UInt8(ascii: "#")
+                values.append(v)
+            }
+        }
+        for round in 0..<2 {
+            for v in values {
+                let code = v.withUnsafeBufferPointer { interner.code(for: $0, previous: nil) }!
+                if round == 0 && expected[v] == nil { expected[v] = code }
+                #expect(code == expected[v], "\(String(decoding: v, as: UTF8.self)) (length \(v.count))")
+            }
+        }
+        #expect(interner.levels.count == Set(values).count)
+        #expect(Set(expected.values).count == expected.count)
+    }
+}
