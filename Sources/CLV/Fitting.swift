@@ -65,14 +65,14 @@ public struct FitResult: Sendable, CustomStringConvertible {
     public var method: String
     public var iterations: Int
     public var gradientNorm: Double
+    /// True when BFGS stopped because the likelihood kept increasing along a ridge (see `boundary`).
+    public var stoppedOnRidge: Bool
     public var boundary: [String]
     /// One line per boundary parameter with the estimate and the threshold.
     public var boundaryDetails: [String]
     /// Starting points tried (natural scale) and other remarks.
     public var notes: [String]
 
-    /// True when BFGS stopped because the likelihood kept increasing along a ridge (see `boundary`).
-    public var stoppedOnRidge: Bool { status.contains(Optimizer.ridgeStopText) }
 
     public func estimate(_ name: String) -> Double? {
         parameterNames.firstIndex(of: name).map { estimates[$0] }
@@ -261,6 +261,8 @@ struct RunOutcome {
     var method: String
     var iterations: Int
     var evaluations = 0
+    /// BFGS stopped because the likelihood kept increasing along a ridge.
+    var stoppedOnRidge = false
 }
 
 enum Optimizer {
@@ -274,7 +276,6 @@ enum Optimizer {
     static let maxIterations = 500
     /// From this BFGS iteration on, every `ridgeCheckEvery`-th iteration probes the model's ridges.
     static let ridgeCheckStart = 30, ridgeCheckEvery = 10
-    static let ridgeStopText = "stopped on the ridge"
 
     static func bfgs(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
         let k = prob.dim
@@ -309,7 +310,7 @@ enum Optimizer {
                     let theta = (0..<k).map { gsl_vector_get(xs, $0) }
                     if theta.allSatisfy({ abs($0) < MLEProblem.thetaBound }),
                        let (ridge, _) = prob.ridge(at: theta, ll: -gsl_multimin_fdfminimizer_minimum(s) * Double(prob.n)) {
-                        ridgeNote = "; " + ridgeStopText + " " + ridge.indices.map { prob.names[$0] }.joined(separator: ", ") + " -> infinity"
+                        ridgeNote = "; stopped on the ridge " + ridge.indices.map { prob.names[$0] }.joined(separator: ", ") + " -> infinity"
                         converged = true
                     }
                 }
@@ -324,7 +325,7 @@ enum Optimizer {
         var text = statusText(status) + ridgeNote
         if !converged && iterations >= maxIterations { text += "; iteration limit \(maxIterations) reached" }
         return RunOutcome(theta: theta, objective: fval, converged: converged && fval < 1e99, status: text,
-                          method: "bfgs2", iterations: iterations)
+                          method: "bfgs2", iterations: iterations, stoppedOnRidge: !ridgeNote.isEmpty)
     }
 
     static func simplex(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
@@ -517,6 +518,7 @@ enum Optimizer {
                          confidenceIntervals: ci, logLikelihood: ll, aic: 2 * Double(k) - 2 * ll,
                          bic: Double(k) * log(nn) - 2 * ll, n: prob.n, converged: converged,
                          status: run.status, method: run.method, iterations: run.iterations, gradientNorm: gnorm,
+                         stoppedOnRidge: run.stoppedOnRidge,
                          boundary: boundary, boundaryDetails: details, notes: notes)
     }
 

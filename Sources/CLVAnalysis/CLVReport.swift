@@ -19,7 +19,7 @@ extension FitResult {
             "model": .string(model), "parameters": .object(params), "parameter_order": .array(parameterNames.map { .string($0) }),
             "log_likelihood": .number(logLikelihood), "aic": .number(aic), "bic": .number(bic), "n": .number(Double(n)),
             "converged": .bool(converged), "status": .string(status), "method": .string(method),
-            "iterations": .number(Double(iterations)), "gradient_norm": .number(gradientNorm),
+            "iterations": .number(Double(iterations)), "gradient_norm": .number(gradientNorm), "stopped_on_ridge": .bool(stoppedOnRidge),
             "boundary": .array(boundary.map { .string($0) }), "boundary_details": .array(boundaryDetails.map { .string($0) }),
             "notes": .array(notes.map { .string($0) }),
         ])

@@ -80,7 +80,6 @@ public enum CLVAnalysis {
                                         predict: { try model.conditionalExpectedTransactions($0, x: $1, tx: $2, T: $3) },
                                         unconditional: { try model.expectedTransactions($0) }, births: births, start: start, weeks: weeks, unitDays: p.unitDays))
         }
-        progress("clv: Pareto/NBD evaluated")
         let (_, spendFit) = try GammaGamma.fit(calSummaries)
         let correlation = try GammaGamma.frequencyValueCorrelation(calSummaries)
 

@@ -1,5 +1,6 @@
 import Foundation
 import Provenance
+import Stats
 import Tabular
 import Uplift
 
@@ -88,23 +89,16 @@ public enum ScoreRun {
             output = AsyncWriter(writer)
         }
         // The next chunk is read and parsed while the current one is scored.
-        func prefetch() -> Prefetch {
-            let p = Prefetch()
-            let box = ReaderBox(reader: reader, schema: schema)
-            DispatchQueue.global().async {
-                p.result = Result {
-                    guard let table = try box.reader.next(schema: box.schema)?.table else { return nil }
-                    try drift.value.add(table)
-                    return table
-                }
-                p.done.signal()
+        func prefetch() -> BackgroundWork<Table?> {
+            BackgroundWork {
+                guard let table = try reader.next(schema: schema)?.table else { return nil }
+                try drift.value.add(table)
+                return table
             }
-            return p
         }
         var upcoming = prefetch()
         while true {
-            upcoming.done.wait()
-            guard let table = try upcoming.result!.get() else { break }
+            guard let table = try upcoming.value() else { break }
             upcoming = prefetch()
             let r = try scorer.score(table, idColumn: idSource, firstRow: o.firstRowID + rows)
             for u in r.unknown.counts { unknown[u.input, default: 0] += u.rows }
@@ -199,18 +193,6 @@ public enum ScoreRun {
     }
 }
 
-
-/// A chunk being read on another thread; `done` is signalled when `result` is set.
-final class Prefetch: @unchecked Sendable {
-    var result: Result<Table?, Error>?
-    let done = DispatchSemaphore(value: 0)
-}
-
-/// The reader handed to the prefetching thread; only one read is in flight at a time.
-struct ReaderBox: @unchecked Sendable {
-    let reader: ChunkedCSVReader
-    let schema: CSVSchema
-}
 
 /// The drift counts, filled on the reading thread (one read at a time) and read after the last one.
 final class DriftBox: @unchecked Sendable {

@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// The 64 round constants K of FIPS 180-4 (for the portable implementation as well).
+extern const uint32_t sha256_round_constants[64];
+
 /// 1 when the CPU has the SHA extensions (and SSSE3/SSE4.1) that `sha256_kernel_blocks` needs.
 int sha256_kernel_available(void);
 
