@@ -46,7 +46,8 @@ public enum CSVReader {
     }
 
     static func parse(_ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8,
-                      blockBytes: Int = CSVReader.blockBytes, threads requestedThreads: Int? = nil) throws -> Table {
+                      blockBytes: Int = CSVReader.blockBytes, threads requestedThreads: Int? = nil,
+                      minimumChunkBytes: Int = CSVReader.minimumChunkBytes) throws -> Table {
         var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)
         let header = try cursor.readHeader()
 
@@ -66,75 +67,194 @@ public enum CSVReader {
             slotOfField[fieldIndex] = builders.count
             builders.append(ColumnBuilder(spec: spec, field: fieldIndex))
         }
-        var position = cursor.position
-        var blockLine = cursor.line
-        let estimatedRows = estimateRowCount(buffer, from: position)
-        for i in builders.indices { builders[i].reserve(estimatedRows) }
-
-        // Two passes per block of about `blockBytes`: pass 1 records the byte range of every needed
-        // field in a flat index (one tight loop over the bytes); pass 2 converts column by column,
-        // the columns in parallel. One column at a time keeps its dictionary hot in cache, and the
-        // result does not depend on the thread count: each column is converted in row order by one task.
-        // Two field indexes: while the columns of one block are converted, the next block is
-        // scanned into the other (one more task beside the column tasks).
-        // Rows per block, from the mean line length (a little over, so the index rarely grows).
-        let rowsPerBlock = Int(Double(estimatedRows) * min(1, Double(blockBytes) / Double(max(1, buffer.count - position))) * 1.1)
-        var current = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField, expectedRows: rowsPerBlock)
-        var next = FieldIndex(columns: builders.count, fieldCount: header.count, slotOfField: slotOfField, expectedRows: rowsPerBlock)
+        let dataStart = cursor.position, startLine = cursor.line
+        guard dataStart < buffer.count else { return emptyTable(builders, source: source) }
+        let estimatedRows = estimateRowCount(buffer, from: dataStart)
         let threads = max(1, requestedThreads ?? ProcessInfo.processInfo.environment["CSV_THREADS"].flatMap { Int($0) }
             ?? ProcessInfo.processInfo.activeProcessorCount)
-        guard position < buffer.count else { return emptyTable(builders, source: source) }
-        let minimumParallelRows = blockBytes < CSVReader.blockBytes ? 1 : 4096
-        var scan = current.scan(buffer, from: position, limit: min(buffer.count, position + blockBytes), line: blockLine, delimiter: delimiter)
-        while true {
-            let blockStart = position
-            let more = !scan.finished
-            let errors = ColumnErrors(count: builders.count)
-            let shared = SharedBlock(buffer: buffer, index: current)
-            let ahead = ScanSlot(index: next)
-            let nextStart = scan.end, nextLine = scan.endLine
-            let columns = builders.count
-            builders.withUnsafeMutableBufferPointer { bp in
-                let target = UncheckedBuilders(builders: bp)
-                let task: @Sendable (Int) -> Void = { k in
-                    if k == columns {
-                        ahead.result = ahead.index.scan(shared.buffer, from: nextStart, limit: min(shared.buffer.count, nextStart + blockBytes),
-                                                        line: nextLine, delimiter: delimiter)
-                    } else if let failure = target.builders[k].appendBlock(shared.buffer, index: shared.index, column: k) {
-                        errors.set(k, failure)
-                    }
-                }
-                let tasks = columns + (more ? 1 : 0)
-                if threads == 1 || current.rows < minimumParallelRows {
-                    for k in 0..<tasks { task(k) }
-                } else {
-                    DispatchQueue.concurrentPerform(iterations: tasks, execute: task)
+
+        // The data is cut into one chunk per thread at likely record starts, and each chunk is parsed
+        // on its own (blocks small enough to stay in the core's cache, the chunk's own dictionaries).
+        // A cut is only a guess (a line break may sit inside a quoted field): chunk k's result is used
+        // only if chunk k-1, parsed from a true record start, ended exactly at the cut; otherwise the
+        // rest of the file is parsed again from where chunk k-1 really ended. The chunks are then
+        // joined in file order (string levels keep their order of first appearance), so the table
+        // does not depend on the thread count.
+        let dataBytes = buffer.count - dataStart
+        let wanted = min(threads, max(1, dataBytes / max(1, minimumChunkBytes)))
+        var cuts = [dataStart]
+        if wanted > 1, let base = buffer.baseAddress {
+            for k in 1..<wanted {
+                let guess = dataStart + dataBytes / wanted * k
+                if let cut = likelyRecordStart(base, count: buffer.count, from: guess, delimiter: delimiter), cut > cuts.last!, cut < buffer.count {
+                    cuts.append(cut)
                 }
             }
-            // The first error in file order: the earliest row, then the leftmost field; a
-            // structural error (ragged row, bad quoting) comes after the rows before it.
-            if let (c, failure) = errors.first(fieldOf: { builders[$0].field }) {
-                let line = blockLine + countLineFeeds(buffer, from: blockStart, to: failure.offset)
-                throw builders[c].error(failure, line: line, source: source)
+        }
+        cuts.append(buffer.count)
+        let chunks = (0..<(cuts.count - 1)).map { k in
+            ChunkJob(builders: builders, fieldCount: header.count, slotOfField: slotOfField, from: cuts[k], to: cuts[k + 1],
+                     reserve: k == 0 ? estimatedRows : Int(Double(estimatedRows) * Double(cuts[k + 1] - cuts[k]) / Double(dataBytes) * 1.1) + 16)
+        }
+        let file = SharedBuffer(buffer: buffer)
+        let parseChunk: @Sendable (Int) -> Void = { k in
+            chunks[k].run(file.buffer, source: source, delimiter: delimiter, blockBytes: blockBytes)
+        }
+        if chunks.count == 1 {
+            parseChunk(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: chunks.count, execute: parseChunk)
+        }
+
+        // Join in file order; line numbers of errors are relative to each chunk's first line.
+        let result = chunks[0]
+        var lineBase = startLine
+        for k in chunks.indices {
+            let chunk = k == 0 ? result : chunks[k]
+            if var error = chunk.error {
+                error.line = error.line.map { $0 + lineBase }
+                throw error
             }
-            if let structural = scan.error {
-                throw DataError(file: source, line: structural.line, column: structural.column, message: structural.message)
+            if k > 0 { result.absorb(chunk) }
+            lineBase += chunk.lines
+            if k + 1 < chunks.count && chunk.end != cuts[k + 1] {
+                // The cut was not a record start: parse the rest from where this chunk really ended.
+                let rest = ChunkJob(builders: builders, fieldCount: header.count, slotOfField: slotOfField, from: chunk.end, to: buffer.count, reserve: 0)
+                rest.run(buffer, source: source, delimiter: delimiter, blockBytes: blockBytes)
+                if var error = rest.error {
+                    error.line = error.line.map { $0 + lineBase }
+                    throw error
+                }
+                result.absorb(rest)
+                break
             }
-            guard more, let following = ahead.result else { break }
-            position = nextStart
-            blockLine = nextLine
-            scan = following
-            swap(&current, &next)
         }
 
         var table = Table(source: source)
-        for b in builders { table.append(b.spec.name, b.finish()) }
+        for b in result.builders { table.append(b.spec.name, b.finish()) }
         return table
     }
 
-    /// Bytes per block of the two-pass parse: large enough to amortize the threads, small enough
-    /// that the block's field index stays small (16 bytes per needed field).
-    static let blockBytes = 8 << 20
+    /// Bytes per block of a chunk's two-pass parse: small enough that the block, its field index
+    /// (8 bytes per needed field) and the hot part of the dictionaries stay in the core's cache.
+    static let blockBytes = 256 << 10
+
+    /// A chunk smaller than this is not worth a thread of its own.
+    static let minimumChunkBytes = 1 << 20
+}
+
+/// A likely record start at or after `from`: the byte after the first line feed outside quotes.
+///
+/// Whether `from` itself is inside a quoted field is read off the first quote near it whose
+/// neighbours decide it: a quote followed by an ordinary byte opens a field or is the second of a
+/// doubled pair (either way, counting quotes, the bytes before it are outside), a quote after an
+/// ordinary byte and before a delimiter or line break closes a field (the bytes before it are
+/// inside). With no such quote nearby, `from` is taken to be outside. The caller checks the guess.
+func likelyRecordStart(_ base: UnsafePointer<UInt8>, count n: Int, from: Int, delimiter d: UInt8) -> Int? {
+    let quote: UInt8 = 0x22, lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
+    @inline(__always) func boundary(_ b: UInt8) -> Bool { b == d || b == lf || b == cr }
+    let window = min(n, from + (1 << 16))
+    var insideAtStart = false
+    var quotes = 0
+    var i = from
+    while i < window {
+        if base[i] == quote {
+            let before = i > 0 ? base[i - 1] : lf
+            let after = i + 1 < n ? base[i + 1] : lf
+            if after != quote && !boundary(after) {
+                insideAtStart = quotes % 2 == 1
+                break
+            }
+            if before != quote && !boundary(before) && boundary(after) {
+                insideAtStart = quotes % 2 == 0
+                break
+            }
+            quotes += 1
+        }
+        i += 1
+    }
+    var inside = insideAtStart
+    i = from
+    while i < n {
+        let b = base[i]
+        if b == quote {
+            inside.toggle()
+        } else if b == lf && !inside {
+            return i + 1
+        }
+        i += 1
+    }
+    return nil
+}
+
+/// One chunk of the data: its own column builders (own dictionaries), parsed block by block.
+final class ChunkJob: @unchecked Sendable {
+    var builders: [ColumnBuilder]
+    let fieldCount: Int
+    let slotOfField: [Int]
+    let from: Int
+    let to: Int
+    /// Offset after the last record parsed (the chunk's end if the cut before the next chunk was a record start).
+    private(set) var end = 0
+    /// Line breaks in the chunk's records.
+    private(set) var lines = 0
+    /// The first error, its line relative to the chunk's first line (0).
+    private(set) var error: DataError?
+
+    init(builders: [ColumnBuilder], fieldCount: Int, slotOfField: [Int], from: Int, to: Int, reserve: Int) {
+        self.builders = builders
+        self.fieldCount = fieldCount
+        self.slotOfField = slotOfField
+        self.from = from
+        self.to = to
+        if reserve > 0 { for i in self.builders.indices { self.builders[i].reserve(reserve) } }
+    }
+
+    func run(_ buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8, blockBytes: Int) {
+        let index = FieldIndex(columns: builders.count, fieldCount: fieldCount, slotOfField: slotOfField,
+                               expectedRows: Int(Double(estimateRowCount(buffer, from: from)) * Double(min(blockBytes, to - from)) / Double(max(1, buffer.count - from)) * 1.1))
+        var position = from
+        var line = 0
+        while position < to {
+            let scan = index.scan(buffer, from: position, limit: min(to, position + blockBytes), line: line, delimiter: delimiter)
+            // The first error in file order: the earliest row, then the leftmost field; a
+            // structural error (ragged row, bad quoting) comes after the rows before it.
+            var first: (column: Int, failure: ConversionFailure)?
+            for c in builders.indices {
+                guard let failure = builders[c].appendBlock(buffer, index: index, column: c) else { continue }
+                if let f = first, (f.failure.row, builders[f.column].field) <= (failure.row, builders[c].field) { continue }
+                first = (c, failure)
+            }
+            if let (c, failure) = first {
+                error = builders[c].error(failure, line: line + countLineFeeds(buffer, from: position, to: failure.offset), source: source)
+                return
+            }
+            if let structural = scan.error {
+                error = DataError(file: source, line: structural.line, column: structural.column, message: structural.message)
+                return
+            }
+            position = scan.end
+            line = scan.endLine
+            if scan.finished { break }
+        }
+        end = position
+        lines = line
+    }
+
+    /// Appends the rows of the chunk that follows this one in the file.
+    func absorb(_ next: ChunkJob) {
+        let columns = builders.count
+        builders.withUnsafeMutableBufferPointer { bp in
+            let target = UncheckedBuilders(builders: bp)
+            let work: @Sendable (Int) -> Void = { c in target.builders[c].append(next.builders[c]) }
+            if next.builders.first.map({ $0.count < 65_536 }) ?? true {
+                for c in 0..<columns { work(c) }
+            } else {
+                DispatchQueue.concurrentPerform(iterations: columns, execute: work)
+            }
+        }
+        end = next.end
+    }
 }
 
 /// Byte ranges of the needed fields of one block, column-major in one flat buffer: for column c
@@ -307,23 +427,15 @@ final class FieldIndex {
     }
 }
 
-/// The scan of the next block, written by the one task that runs it.
-final class ScanSlot: @unchecked Sendable {
-    let index: FieldIndex
-    var result: FieldIndex.Scan?
-    init(index: FieldIndex) { self.index = index }
-}
-
 func emptyTable(_ builders: [ColumnBuilder], source: String) -> Table {
     var table = Table(source: source)
     for b in builders { table.append(b.spec.name, b.finish()) }
     return table
 }
 
-/// The file and the block's index, shared read-only by the converting tasks.
-struct SharedBlock: @unchecked Sendable {
+/// The file, shared read-only by the chunk tasks.
+struct SharedBuffer: @unchecked Sendable {
     let buffer: UnsafeBufferPointer<UInt8>
-    let index: FieldIndex
 }
 
 struct UncheckedBuilders: @unchecked Sendable {
@@ -338,23 +450,16 @@ struct ConversionFailure: Sendable {
     var what: String
 }
 
-/// The first failure of each column (each slot written by one task only).
-final class ColumnErrors: @unchecked Sendable {
-    private var slots: [ConversionFailure?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ c: Int, _ f: ConversionFailure) { lock.lock(); slots[c] = f; lock.unlock() }
-    /// The failure earliest in the file: lowest row, then lowest field index.
-    func first(fieldOf: (Int) -> Int) -> (Int, ConversionFailure)? {
-        lock.lock(); defer { lock.unlock() }
-        var best: (Int, ConversionFailure)?
-        for (c, f) in slots.enumerated() {
-            guard let f else { continue }
-            if let b = best, (b.1.row, fieldOf(b.0)) <= (f.row, fieldOf(c)) { continue }
-            best = (c, f)
-        }
-        return best
-    }
+/// Asks the kernel to back the whole 2 MiB pages inside a large, not yet touched allocation with
+/// huge pages (Linux transparent huge pages; elsewhere, or when the kernel declines, nothing changes).
+func adviseHugePages(_ start: UnsafeRawPointer?, bytes: Int) {
+    #if os(Linux)
+    guard let start, bytes >= 4 << 20 else { return }
+    let huge = UInt(2 << 20)
+    let first = (UInt(bitPattern: start) + huge - 1) & ~(huge - 1)
+    let last = (UInt(bitPattern: start) + UInt(bytes)) & ~(huge - 1)
+    if last > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(last - first), MADV_HUGEPAGE) }
+    #endif
 }
 
 /// Line feeds in [from, to), eight bytes at a time (for line numbers of errors).
@@ -562,11 +667,19 @@ struct ColumnBuilder {
         self.field = field
     }
 
+    /// Reserves room for `n` values. Large columns ask for huge pages: a column is written once
+    /// front to back, and on a 4 KiB page every 512 Int64 values cost a page fault.
     mutating func reserve(_ n: Int) {
         switch spec.kind {
-        case .int: ints.reserveCapacity(n)
-        case .double: doubles.reserveCapacity(n)
-        case .string: codes.reserveCapacity(n)
+        case .int:
+            ints.reserveCapacity(n)
+            ints.withUnsafeBufferPointer { adviseHugePages($0.baseAddress, bytes: ints.capacity * 8) }
+        case .double:
+            doubles.reserveCapacity(n)
+            doubles.withUnsafeBufferPointer { adviseHugePages($0.baseAddress, bytes: doubles.capacity * 8) }
+        case .string:
+            codes.reserveCapacity(n)
+            codes.withUnsafeBufferPointer { adviseHugePages($0.baseAddress, bytes: codes.capacity * 4) }
         }
     }
 
@@ -691,6 +804,34 @@ struct ColumnBuilder {
         return nil
     }
 
+    var count: Int {
+        switch spec.kind {
+        case .int: ints.count
+        case .double: doubles.count
+        case .string: codes.count
+        }
+    }
+
+    /// Appends the rows of a builder of the same column that read a later part of the file: its
+    /// string codes are translated into this builder's dictionary (new levels keep their order).
+    mutating func append(_ other: ColumnBuilder) {
+        switch spec.kind {
+        case .int: ints.append(contentsOf: other.ints)
+        case .double: doubles.append(contentsOf: other.doubles)
+        case .string:
+            let translate = interner.absorb(other.interner)
+            let base = codes.count
+            codes.append(contentsOf: repeatElement(0, count: other.codes.count))
+            codes.withUnsafeMutableBufferPointer { out in
+                other.codes.withUnsafeBufferPointer { source in
+                    translate.withUnsafeBufferPointer { t in
+                        for i in source.indices { out[base + i] = t[Int(source[i])] }
+                    }
+                }
+            }
+        }
+    }
+
     func finish() -> ColumnData {
         switch spec.kind {
         case .int: return .int(ints)
@@ -771,6 +912,17 @@ struct ByteInterner {
         slots[i] = tag | UInt64(code + 1)
         if levels.count * 2 > slots.count { grow() }
         return code
+    }
+
+    /// Adds the levels of `other` (in its order) that this dictionary lacks; returns, for each code
+    /// of `other`, the code of the same bytes here.
+    mutating func absorb(_ other: ByteInterner) -> [Int32] {
+        other.store.withUnsafeBufferPointer { bytes in
+            (0..<other.levels.count).map { c in
+                let range = UnsafeBufferPointer(rebasing: bytes[other.offsets[c]..<other.offsets[c + 1]])
+                return code(for: range, previous: nil)!
+            }
+        }
     }
 
     @inline(__always)

@@ -183,13 +183,14 @@ struct CSVBlockTests {
 
     static let schema = CSVSchema([ColumnSpec("id", .int), ColumnSpec("name", .string), ColumnSpec("value", .double)])
 
-    func parse(_ bytes: [UInt8], block: Int, threads: Int) throws -> Table {
+    func parse(_ bytes: [UInt8], block: Int, threads: Int, chunk: Int = 1) throws -> Table {
         try bytes.withUnsafeBufferPointer {
-            try CSVReader.parse($0, source: "b.csv", schema: Self.schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads)
+            try CSVReader.parse($0, source: "b.csv", schema: Self.schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
+                                minimumChunkBytes: chunk)
         }
     }
 
-    @Test("any block size and thread count gives the same table")
+    @Test("any block size, chunk count and thread count gives the same table")
     func sameTable() throws {
         let bytes = Self.sample(rows: 3000)
         let whole = try parse(bytes, block: 1 << 30, threads: 1)
@@ -197,10 +198,74 @@ struct CSVBlockTests {
         #expect(try whole.strings("name")[1] == "say \"1\"")
         #expect(try whole.strings("name")[2] == "two\nlines 2")
         for block in [1, 7, 100, 4096] {
-            for threads in [1, 2] {
+            for threads in [1, 2, 3, 7] {
                 #expect(try parse(bytes, block: block, threads: threads) == whole, "block \(block), threads \(threads)")
             }
         }
+    }
+
+    /// Every field quoted and holding line breaks: most guessed cuts fall inside a quoted field and
+    /// have to be caught (the chunk before a bad cut does not end on it) and parsed again.
+    @Test("cuts inside quoted line breaks are caught")
+    func badCuts() throws {
+        var text = "id,name,value\n"
+        for i in 0..<500 {
+            text += "\(i),\"line \(i % 9)\n\n,\",\"\(i)\"\n"
+        }
+        let bytes = Array(text.utf8)
+        let schema = CSVSchema([ColumnSpec("id", .int), ColumnSpec("name", .string), ColumnSpec("value", .double)])
+        let read = { (threads: Int) in
+            try bytes.withUnsafeBufferPointer {
+                try CSVReader.parse($0, source: "q.csv", schema: schema, delimiter: UInt8(ascii: ","), threads: threads, minimumChunkBytes: 1)
+            }
+        }
+        let one = try read(1)
+        #expect(one.rowCount == 500)
+        #expect(try one.strings("name")[10] == "line 1\n\n,")
+        #expect(try one.ints("id") == Array(0..<500))
+        for threads in [2, 3, 5, 16, 64] {
+            #expect(try read(threads) == one, "threads \(threads)")
+        }
+    }
+
+    /// A quoted field longer than the window the guess looks at, full of line breaks and without
+    /// quotes: the guess takes a line break inside it for a record end; the chunk before the cut
+    /// runs past the cut, and the rest is parsed again from where that chunk ended.
+    @Test("a wrong cut is parsed again")
+    func wrongCut() throws {
+        let long = String(repeating: "text\n", count: 40_000)
+        let text = "id,name,value\n1,a,1\n2,\"\(long)\",2\n3,b,3\n4,c,4\n"
+        let bytes = Array(text.utf8)
+        let cut = bytes.withUnsafeBufferPointer { likelyRecordStart($0.baseAddress!, count: $0.count, from: bytes.count / 2, delimiter: UInt8(ascii: ",")) }
+        #expect(cut.map { bytes[$0 - 2] } == UInt8(ascii: "t"), "the guess falls inside the long field")
+        let schema = CSVSchema([ColumnSpec("id", .int), ColumnSpec("name", .string), ColumnSpec("value", .double)])
+        for threads in [1, 2, 3] {
+            let table = try bytes.withUnsafeBufferPointer {
+                try CSVReader.parse($0, source: "w.csv", schema: schema, delimiter: UInt8(ascii: ","), threads: threads, minimumChunkBytes: 1)
+            }
+            #expect(try table.ints("id") == [1, 2, 3, 4], "threads \(threads)")
+            #expect(try table.strings("name")[1] == long)
+            #expect(try table.doubles("value") == [1, 2, 3, 4])
+        }
+    }
+
+    @Test("a likely record start is read off the quotes near the cut")
+    func likelyStart() {
+        func start(_ text: String, from: Int) -> Int? {
+            let bytes = Array(text.utf8)
+            return bytes.withUnsafeBufferPointer { likelyRecordStart($0.baseAddress!, count: $0.count, from: from, delimiter: UInt8(ascii: ",")) }
+        }
+        // Outside quotes: the next line.
+        #expect(start("a,b\nc,d\n", from: 1) == 4)
+        // Inside a quoted field: its closing quote (after an ordinary byte, before a delimiter) tells.
+        let text = "1,\"x\ny\nz\",2\n3,w,4\n"
+        #expect(start(text, from: 4) == 12)
+        // Before an opening quote (followed by an ordinary byte): outside.
+        #expect(start("1,2\n3,\"a\nb\",4\n", from: 1) == 4)
+        // Right after an opening quote: the doubled-quote rule (\"\" then an ordinary byte) says inside.
+        #expect(start("1,\"ab \"\"q\"\" c\nd\",2\n9,9,9\n", from: 4) == 19)
+        // No line feed after the cut.
+        #expect(start("a,b,c", from: 1) == nil)
     }
 
     @Test("errors in later blocks name the right physical line")
@@ -212,12 +277,14 @@ struct CSVBlockTests {
         #expect(text.contains("oops"))
         bytes = Array(text.utf8)
         for block in [50, 1 << 30] {
-            do {
-                _ = try parse(bytes, block: block, threads: 2)
-                Issue.record("expected an error")
-            } catch let e as DataError {
-                #expect(e.line == 186, "block \(block)")
-                #expect(e.column == 3)
+            for threads in [1, 2, 5] {
+                do {
+                    _ = try parse(bytes, block: block, threads: threads)
+                    Issue.record("expected an error")
+                } catch let e as DataError {
+                    #expect(e.line == 186, "block \(block), threads \(threads)")
+                    #expect(e.column == 3)
+                }
             }
         }
     }
