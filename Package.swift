@@ -31,7 +31,8 @@ let package = Package(
         .systemLibrary(name: "CGLPK", path: "Sources/CGLPK", providers: [.apt(["libglpk-dev"])]),
         // The CSV reader's hot loops mutate column builders through unsafe buffers: runtime exclusivity checks
         // (swift_beginAccess) cost a few percent there and find nothing the static checks miss.
-        .target(name: "Tabular", swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        .target(name: "CCSVKernel"),
+        .target(name: "Tabular", dependencies: ["CCSVKernel"], swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .target(name: "CSHA256"),
         .target(name: "Provenance", dependencies: ["CGSL", "CSHA256", "Tabular", .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "Stats", dependencies: ["CGSL"]),

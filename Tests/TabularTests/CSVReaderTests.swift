@@ -319,3 +319,127 @@ struct InternerTests {
         #expect(Set(expected.values).count == expected.count)
     }
 }
+
+@Suite("CSV vector scan")
+struct CSVVectorScanTests {
+    enum Outcome: Equatable {
+        case table(Table)
+        case error(DataError)
+    }
+
+    static func read(_ bytes: [UInt8], schema: CSVSchema, level: Int, block: Int = CSVReader.blockBytes, threads: Int = 1) -> Outcome {
+        do {
+            return .table(try bytes.withUnsafeBufferPointer {
+                try CSVReader.parse($0, source: "v.csv", schema: schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
+                                    minimumChunkBytes: 1, scanLevel: level)
+            })
+        } catch let e as DataError {
+            return .error(e)
+        } catch {
+            return .error(DataError(file: "?", message: "\(error)"))
+        }
+    }
+
+    /// Every classification this CPU can run (the portable C one always; SSE2 and AVX2 on x86).
+    static var levels: [Int] { Array(0...FieldIndex.bestLevel) }
+
+    @Test("the kernel at every level gives the table of the scalar scanner")
+    func sample() throws {
+        let bytes = CSVBlockTests.sample(rows: 3000)
+        let scalar = Self.read(bytes, schema: CSVBlockTests.schema, level: -1)
+        guard case .table(let t) = scalar else {
+            Issue.record("the sample must parse")
+            return
+        }
+        #expect(t.rowCount == 3000)
+        for level in Self.levels {
+            for block in [100, 4096, 1 << 20] {
+                for threads in [1, 3] {
+                    #expect(Self.read(bytes, schema: CSVBlockTests.schema, level: level, block: block, threads: threads) == scalar,
+                            "level \(level), block \(block), threads \(threads)")
+                }
+            }
+        }
+    }
+
+    /// Fields the kernel must leave to the scalar scanner (which accepts or rejects them), each in
+    /// every field position of a row after and before plain rows.
+    @Test("irregular fields: same table or same error at every level")
+    func irregular() throws {
+        let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("c", .string), ColumnSpec("d", .string)])
+        let fields = ["\"ab\"c", "\"ab\" ", "ab\"c", "ab\"", "\"a\"\"b\"", "\"\"\"\"", "\"\"x", "x\"\"", "\"a\"b\"c\"", "\"\"", "\"", "\"abc"]
+        let plain = String(repeating: "p1,p2,p3,p4\n", count: 30)
+        var compared = 0
+        for field in fields {
+            for position in 0..<4 {
+                var row = ["f1", "f2", "f3", "f4"]
+                row[position] = field
+                for ending in ["\n", "\r\n", "\r", ""] {
+                    let text = "a,b,c,d\n" + plain + row.joined(separator: ",") + ending + (ending.isEmpty ? "" : plain)
+                    let bytes = Array(text.utf8)
+                    let scalar = Self.read(bytes, schema: schema, level: -1)
+                    for level in Self.levels {
+                        #expect(Self.read(bytes, schema: schema, level: level) == scalar, "\(field) at \(position), ending \(ending.debugDescription), level \(level)")
+                        compared += 1
+                    }
+                }
+            }
+        }
+        #expect(compared >= fields.count * 16)
+    }
+
+    /// Random documents, mostly well formed (plain, quoted, doubled-quote, multi-line and empty
+    /// fields; LF, CRLF and lone CR line ends; blank lines), some with one byte changed: the same
+    /// table or the same error (message, line and column) at every level.
+    @Test("random documents: same table or same error at every level")
+    func random() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(bound))
+        }
+        let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("c", .string), ColumnSpec("d", .string)])
+        var differences = 0, errors = 0, tables = 0
+        for document in 0..<400 {
+            var text = "a,b,c,d\n"
+            let rows = 1 + next(60)
+            for _ in 0..<rows {
+                var fields: [String] = []
+                for _ in 0..<4 {
+                    let word = String(repeating: ["x", "yz", "Q1", "long text "][next(4)], count: 1 + next(12))
+                    switch next(8) {
+                    case 0: fields.append("")
+                    case 1: fields.append("\"\(word)\"")
+                    case 2: fields.append("\"\(word),\(word)\"")
+                    case 3: fields.append("\"\(word)\"\"\(word)\"")
+                    case 4: fields.append("\"\(word)\n\(word)\r\n\"")
+                    case 5: fields.append("\"\"")
+                    default: fields.append(word)
+                    }
+                }
+                text += fields.joined(separator: ",") + ["\n", "\r\n", "\r", "\n\n"][next(20) == 0 ? 2 + next(2) : next(2)]
+            }
+            var bytes = Array(text.utf8)
+            if document % 3 == 0 {
+                // One byte replaced by a quote, delimiter, line break or letter.
+                bytes[8 + next(bytes.count - 8)] = [UInt8(ascii: "\""), UInt8(ascii: ","), 0x0A, 0x0D, UInt8(ascii: "k")][next(5)]
+            }
+            let scalar = Self.read(bytes, schema: schema, level: -1, block: 512)
+            if case .table = scalar { tables += 1 } else { errors += 1 }
+            for level in Self.levels {
+                let vector = Self.read(bytes, schema: schema, level: level, block: 512, threads: 1 + document % 3)
+                if vector != scalar {
+                    differences += 1
+                    Issue.record("document \(document), level \(level): \(vector) != \(scalar)")
+                }
+            }
+        }
+        #expect(differences == 0)
+        // Both kinds of outcome were exercised.
+        #expect(tables > 100)
+        #expect(errors > 20)
+    }
+}
