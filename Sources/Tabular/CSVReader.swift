@@ -809,11 +809,33 @@ struct ColumnBuilder {
             let base = codes.count
             codes.append(contentsOf: repeatElement(0, count: rows))
             var previous: Int32? = base > 0 ? codes[base - 1] : nil
+            // The previous row's bytes in the file: a repeat (the lines of one invoice) is found by
+            // comparing with them, without hashing.
+            var previousBytes: UnsafePointer<UInt8>?
+            var previousCount = 0
+            let file = buffer.baseAddress
             let failed: Int? = codes.withUnsafeMutableBufferPointer { out in
                 for r in 0..<rows {
-                    guard let code = interner.code(for: bytes(r, &scratch), previous: previous) else { return r }
-                    out[base + r] = code
-                    previous = code
+                    let rawEnd = spans[r * stride + 1]
+                    if rawEnd & FieldIndex.escapedBit == 0, let file {
+                        let start = origin + Int(spans[r * stride])
+                        let count = origin + Int(rawEnd) - start
+                        let bytes = file + start
+                        if let last = previousBytes, let code = previous, count == previousCount, bytesEqual(last, bytes, count) {
+                            out[base + r] = code
+                            continue
+                        }
+                        guard let code = interner.code(for: UnsafeBufferPointer(start: bytes, count: count), previous: previousBytes == nil ? previous : nil) else { return r }
+                        out[base + r] = code
+                        previous = code
+                        previousBytes = bytes
+                        previousCount = count
+                    } else {
+                        guard let code = interner.code(for: bytes(r, &scratch), previous: previous) else { return r }
+                        out[base + r] = code
+                        previous = code
+                        previousBytes = nil
+                    }
                 }
                 return nil
             }
@@ -869,9 +891,11 @@ struct ByteInterner {
     private var store: [UInt8] = []
     private var offsets: [Int] = [0]
     private var hashes: [UInt64] = []
-    /// Open-addressing table: each entry packs the high 32 bits of the hash with code + 1
-    /// (0 = empty), so a probe reads one word.
-    private var slots = [UInt64](repeating: 0, count: 64)
+    /// Open-addressing table, two words per slot. The first packs the top 24 bits of the hash, the
+    /// length (255 for 255 and more) and code + 1 (0 = empty). The second holds a value of up to
+    /// 8 bytes itself (zero-padded), so short values are found with one memory access; for longer
+    /// ones it is the value's offset in `store`, compared byte for byte.
+    private var slots = [UInt64](repeating: 0, count: 2 * 64)
 
     /// Word-at-a-time multiplicative hash (8 bytes per step). The last partial word is read with
     /// overlapping loads instead of byte by byte (short codes and dates are all tail); the length is
@@ -901,8 +925,33 @@ struct ByteInterner {
             }
             h = (h ^ w) &* 0xC4CEB9FE1A85EC53
         }
-        h ^= h >> 29
+        // Final mix, so that the low bits (the slot) depend on every byte: without it, short values
+        // sharing their first bytes (invoice numbers, stock codes) crowd into runs of slots.
+        h ^= h >> 32
+        h &*= 0xD6E8FEB86659FD93
+        h ^= h >> 32
         return h
+    }
+
+    /// A value of at most 8 bytes as one word: its bytes in order (little-endian), zeros after.
+    @inline(__always)
+    static func packed(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let n = bytes.count
+        guard let base = bytes.baseAddress, n > 0 else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        if n == 8 { return raw.loadUnaligned(as: UInt64.self) }
+        if n >= 4 {
+            // Two overlapping 4-byte loads; the shared bytes are the same in both.
+            return UInt64(raw.loadUnaligned(as: UInt32.self)) | UInt64(raw.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << (8 * (n - 4))
+        }
+        var w: UInt64 = 0
+        for i in 0..<n { w |= UInt64(base[i]) << (8 * i) }
+        return w
+    }
+
+    @inline(__always)
+    static func key(hash h: UInt64, count n: Int) -> UInt64 {
+        (h & 0xFFFF_FF00_0000_0000) | UInt64(min(n, 255)) << 32
     }
 
     /// The code of a value, adding it as a new level when unseen; nil if the bytes are not valid
@@ -911,27 +960,39 @@ struct ByteInterner {
     @inline(__always)
     mutating func code(for bytes: UnsafeBufferPointer<UInt8>, previous: Int32?) -> Int32? {
         if let previous, equals(Int(previous), bytes) { return previous }
+        let n = bytes.count
         let h = ByteInterner.hash(bytes)
-        let tag = h & 0xFFFF_FFFF_0000_0000
-        let mask = slots.count - 1
+        let key = ByteInterner.key(hash: h, count: n)
+        let short = n <= 8
+        let packed = short ? ByteInterner.packed(bytes) : 0
+        let mask = slots.count / 2 - 1
         var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let entry = slots[i]
-            if entry == 0 { break }
-            if entry & 0xFFFF_FFFF_0000_0000 == tag {
-                let code = Int(entry & 0xFFFF_FFFF) - 1
-                if equals(code, bytes) { return Int32(code) }
+        let found: Int32 = slots.withUnsafeBufferPointer { table in
+            store.withUnsafeBufferPointer { stored in
+                while true {
+                    let entry = table[2 * i]
+                    if entry == 0 { return -1 }
+                    if entry & 0xFFFF_FFFF_0000_0000 == key {
+                        let second = table[2 * i + 1]
+                        if short ? second == packed : bytesEqual(stored.baseAddress! + Int(second), bytes.baseAddress!, n) {
+                            return Int32(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
+                        }
+                    }
+                    i = (i + 1) & mask
+                }
             }
-            i = (i + 1) & mask
         }
+        if found >= 0 { return found }
         guard let s = String(validating: bytes, as: UTF8.self) else { return nil }
         let code = Int32(levels.count)
+        let offset = store.count
         levels.append(s)
         hashes.append(h)
         store.append(contentsOf: bytes)
         offsets.append(store.count)
-        slots[i] = tag | UInt64(code + 1)
-        if levels.count * 2 > slots.count { grow() }
+        slots[2 * i] = key | UInt64(code + 1)
+        slots[2 * i + 1] = short ? packed : UInt64(offset)
+        if levels.count * 2 > slots.count / 2 { grow() }
         return code
     }
 
@@ -958,11 +1019,15 @@ struct ByteInterner {
 
     private mutating func grow() {
         var newSlots = [UInt64](repeating: 0, count: slots.count * 2)
-        let mask = newSlots.count - 1
-        for code in 0..<levels.count {
-            var i = Int(truncatingIfNeeded: hashes[code]) & mask
-            while newSlots[i] != 0 { i = (i + 1) & mask }
-            newSlots[i] = (hashes[code] & 0xFFFF_FFFF_0000_0000) | UInt64(code + 1)
+        let mask = newSlots.count / 2 - 1
+        store.withUnsafeBufferPointer { bytes in
+            for code in 0..<levels.count {
+                var i = Int(truncatingIfNeeded: hashes[code]) & mask
+                while newSlots[2 * i] != 0 { i = (i + 1) & mask }
+                let start = offsets[code], n = offsets[code + 1] - start
+                newSlots[2 * i] = ByteInterner.key(hash: hashes[code], count: n) | UInt64(code + 1)
+                newSlots[2 * i + 1] = n <= 8 ? ByteInterner.packed(UnsafeBufferPointer(rebasing: bytes[start..<(start + n)])) : UInt64(start)
+            }
         }
         slots = newSlots
     }

@@ -1,3 +1,4 @@
+import CCSVKernel
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -29,12 +30,6 @@ public enum NumberParsing {
             i += 1
         }
         return value
-    }
-
-    static let exactPowersOfTen: [Double] = (0...22).map { k in
-        var p = 1.0
-        for _ in 0..<k { p *= 10 }
-        return p
     }
 
     /// A finite decimal number. Plain decimals with at most 15 significant digits take an exact
@@ -76,7 +71,7 @@ public enum NumberParsing {
             i += 1
         }
         if simple && sawDigit && digits <= 15 && fractionDigits <= 22 {
-            let v = Double(mantissa) / exactPowersOfTen[fractionDigits]
+            let v = Double(mantissa) / csv_exact_power_of_ten(Int32(fractionDigits))
             return negative ? -v : v
         }
         return parseWithStrtod(bytes)

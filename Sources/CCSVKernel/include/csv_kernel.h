@@ -38,4 +38,11 @@ int csv_scan_records(csv_scan *scan);
 /// The best `level` this CPU supports (2 with AVX2 and an OS that saves its registers).
 int csv_scan_best_level(void);
 
+/// 10^k for k in 0...22, the powers of ten a double holds exactly (for exact decimal parsing).
+static inline double csv_exact_power_of_ten(int k) {
+    static const double powers[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    return powers[k];
+}
+
 #endif
