@@ -93,46 +93,48 @@ public enum CSVReader {
             }
         }
         cuts.append(buffer.count)
-        let chunks = (0..<(cuts.count - 1)).map { k in
-            ChunkJob(builders: builders, fieldCount: header.count, slotOfField: slotOfField, from: cuts[k], to: cuts[k + 1],
-                     reserve: k == 0 ? estimatedRows : Int(Double(estimatedRows) * Double(cuts[k + 1] - cuts[k]) / Double(dataBytes) * 1.1) + 16)
-        }
+        // Rows per block, from the mean line length (a little over, so the field index rarely grows).
+        let blockRows = Int(Double(estimatedRows) * min(1, Double(blockBytes) / Double(dataBytes)) * 1.1)
         let file = SharedBuffer(buffer: buffer)
-        let parseChunk: @Sendable (Int) -> Void = { k in
-            chunks[k].run(file.buffer, source: source, delimiter: delimiter, blockBytes: blockBytes, level: scanLevel)
+        func job(from: Int, to: Int, reserve: Int) -> ChunkJob {
+            ChunkJob(builders: builders, fieldCount: header.count, slotOfField: slotOfField, from: from, to: to, reserve: reserve, blockRows: blockRows)
+        }
+        var chunks = (0..<(cuts.count - 1)).map { k in
+            job(from: cuts[k], to: cuts[k + 1],
+                reserve: k == 0 ? estimatedRows : Int(Double(estimatedRows) * Double(cuts[k + 1] - cuts[k]) / Double(dataBytes) * 1.1) + 16)
+        }
+        let parseChunk: @Sendable (ChunkJob) -> Void = { chunk in
+            chunk.run(file.buffer, source: source, delimiter: delimiter, blockBytes: blockBytes, level: scanLevel)
         }
         if chunks.count == 1 {
-            parseChunk(0)
+            parseChunk(chunks[0])
         } else {
-            DispatchQueue.concurrentPerform(iterations: chunks.count, execute: parseChunk)
+            let all = chunks
+            DispatchQueue.concurrentPerform(iterations: all.count) { parseChunk(all[$0]) }
         }
 
         // Join in file order; line numbers of errors are relative to each chunk's first line.
-        let result = chunks[0]
         var lineBase = startLine
-        for k in chunks.indices {
-            let chunk = k == 0 ? result : chunks[k]
+        var k = 0
+        while k < chunks.count {
+            let chunk = chunks[k]
             if var error = chunk.error {
                 error.line = error.line.map { $0 + lineBase }
                 throw error
             }
-            if k > 0 { result.absorb(chunk) }
+            if k > 0 { chunks[0].absorb(chunk) }
             lineBase += chunk.lines
-            if k + 1 < chunks.count && chunk.end != cuts[k + 1] {
-                // The cut was not a record start: parse the rest from where this chunk really ended.
-                let rest = ChunkJob(builders: builders, fieldCount: header.count, slotOfField: slotOfField, from: chunk.end, to: buffer.count, reserve: 0)
-                rest.run(buffer, source: source, delimiter: delimiter, blockBytes: blockBytes, level: scanLevel)
-                if var error = rest.error {
-                    error.line = error.line.map { $0 + lineBase }
-                    throw error
-                }
-                result.absorb(rest)
-                break
+            if k + 1 < chunks.count && chunk.end != chunks[k + 1].from {
+                // The cut was not a record start: the rest, from where this chunk really ended, is the next chunk.
+                let rest = job(from: chunk.end, to: buffer.count, reserve: 0)
+                parseChunk(rest)
+                chunks[(k + 1)...] = [rest]
             }
+            k += 1
         }
 
         var table = Table(source: source)
-        for b in result.builders { table.append(b.spec.name, b.finish()) }
+        for b in chunks[0].builders { table.append(b.spec.name, b.finish()) }
         return table
     }
 
@@ -202,8 +204,12 @@ final class ChunkJob: @unchecked Sendable {
     /// The first error, its line relative to the chunk's first line (0).
     private(set) var error: DataError?
 
-    init(builders: [ColumnBuilder], fieldCount: Int, slotOfField: [Int], from: Int, to: Int, reserve: Int) {
+    /// Rows a block is expected to hold (the field index's first capacity).
+    let blockRows: Int
+
+    init(builders: [ColumnBuilder], fieldCount: Int, slotOfField: [Int], from: Int, to: Int, reserve: Int, blockRows: Int) {
         self.builders = builders
+        self.blockRows = blockRows
         self.fieldCount = fieldCount
         self.slotOfField = slotOfField
         self.from = from
@@ -212,8 +218,7 @@ final class ChunkJob: @unchecked Sendable {
     }
 
     func run(_ buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8, blockBytes: Int, level: Int) {
-        let index = FieldIndex(columns: builders.count, fieldCount: fieldCount, slotOfField: slotOfField,
-                               expectedRows: Int(Double(estimateRowCount(buffer, from: from)) * Double(min(blockBytes, to - from)) / Double(max(1, buffer.count - from)) * 1.1))
+        let index = FieldIndex(columns: builders.count, fieldCount: fieldCount, slotOfField: slotOfField, expectedRows: blockRows)
         var position = from
         var line = 0
         while position < to {
@@ -254,7 +259,6 @@ final class ChunkJob: @unchecked Sendable {
                 DispatchQueue.concurrentPerform(iterations: columns, execute: work)
             }
         }
-        end = next.end
     }
 }
 

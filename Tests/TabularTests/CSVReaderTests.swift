@@ -369,7 +369,7 @@ struct CSVVectorScanTests {
         let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("c", .string), ColumnSpec("d", .string)])
         let fields = ["\"ab\"c", "\"ab\" ", "ab\"c", "ab\"", "\"a\"\"b\"", "\"\"\"\"", "\"\"x", "x\"\"", "\"a\"b\"c\"", "\"\"", "\"", "\"abc"]
         let plain = String(repeating: "p1,p2,p3,p4\n", count: 30)
-        var compared = 0
+        var accepted = 0, rejected = 0
         for field in fields {
             for position in 0..<4 {
                 var row = ["f1", "f2", "f3", "f4"]
@@ -378,14 +378,17 @@ struct CSVVectorScanTests {
                     let text = "a,b,c,d\n" + plain + row.joined(separator: ",") + ending + (ending.isEmpty ? "" : plain)
                     let bytes = Array(text.utf8)
                     let scalar = Self.read(bytes, schema: schema, level: -1)
+                    if case .table = scalar { accepted += 1 } else { rejected += 1 }
                     for level in Self.levels {
                         #expect(Self.read(bytes, schema: schema, level: level) == scalar, "\(field) at \(position), ending \(ending.debugDescription), level \(level)")
-                        compared += 1
                     }
                 }
             }
         }
-        #expect(compared >= fields.count * 16)
+        // Both kinds of irregular field are there: ones the reader accepts (a doubled quote, a stray
+        // quote inside an unquoted field) and ones it rejects (text after a closing quote).
+        #expect(accepted > 0)
+        #expect(rejected > 0)
     }
 
     /// Random documents, mostly well formed (plain, quoted, doubled-quote, multi-line and empty
