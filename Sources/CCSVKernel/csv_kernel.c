@@ -185,3 +185,46 @@ int csv_scan_records(csv_scan *s) {
 #endif
     return scan_portable(s);
 }
+
+int csv_code_rows(csv_coder *c) {
+    const uint64_t *const slots = c->slots;
+    const size_t mask = c->mask, rows = c->rows;
+    const uint8_t *const store = c->store, *const origin = c->origin;
+    const uint32_t *const spans = c->spans;
+    int32_t *const codes = c->codes;
+    int32_t previous = c->previous;
+    const uint8_t *previous_bytes = c->previous_bytes;
+    size_t previous_count = c->previous_count, r = c->row;
+    int status = CSV_CODE_DONE;
+    for (; r < rows; r++) {
+        const uint32_t start = spans[2 * r], end = spans[2 * r + 1];
+        if (end & 0x80000000u) {
+            status = CSV_CODE_ESCAPED;
+            break;
+        }
+        const uint8_t *const p = origin + start;
+        const size_t n = end - start;
+        if (previous >= 0 && n == previous_count && csv_equal(p, previous_bytes, n)) {
+            codes[r] = previous;
+            continue;
+        }
+        const uint64_t h = csv_hash(p, n);
+        size_t slot;
+        const int32_t code = csv_dict_find(slots, mask, store, p, n, h, &slot);
+        if (code < 0) {
+            c->hash = h;
+            c->slot = slot;
+            status = CSV_CODE_NEW;
+            break;
+        }
+        codes[r] = code;
+        previous = code;
+        previous_bytes = p;
+        previous_count = n;
+    }
+    c->row = r;
+    c->previous = previous;
+    c->previous_bytes = previous_bytes;
+    c->previous_count = previous_count;
+    return status;
+}

@@ -507,30 +507,6 @@ func countLineFeeds(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int) ->
     return count
 }
 
-/// Equality of two byte ranges of the same length, eight bytes at a time (the tail with overlapping loads).
-@inline(__always)
-func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    if n >= 8 {
-        var i = 0
-        while i + 8 <= n {
-            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-            i += 8
-        }
-        return i == n || ra.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-    }
-    if n >= 4 {
-        return ra.loadUnaligned(fromByteOffset: 0, as: UInt32.self) == rb.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
-            && ra.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == rb.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
-    }
-    var i = 0
-    while i < n {
-        if a[i] != b[i] { return false }
-        i += 1
-    }
-    return true
-}
-
 /// Rows in the file, estimated from the mean line length of its first 64 KiB (for reserving capacity).
 func estimateRowCount(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
     let end = min(buffer.count, start + 65_536)
@@ -812,36 +788,42 @@ struct ColumnBuilder {
         case .string:
             let base = codes.count
             codes.append(contentsOf: repeatElement(0, count: rows))
-            var previous: Int32? = base > 0 ? codes[base - 1] : nil
-            // The previous row's bytes in the file: a repeat (the lines of one invoice) is found by
-            // comparing with them, without hashing.
-            var previousBytes: UnsafePointer<UInt8>?
-            var previousCount = 0
-            let file = buffer.baseAddress
-            let failed: Int? = codes.withUnsafeMutableBufferPointer { out in
-                for r in 0..<rows {
-                    let rawEnd = spans[r * stride + 1]
-                    if rawEnd & FieldIndex.escapedBit == 0, let file {
-                        let start = origin + Int(spans[r * stride])
-                        let count = origin + Int(rawEnd) - start
-                        let bytes = file + start
-                        if let last = previousBytes, let code = previous, count == previousCount, bytesEqual(last, bytes, count) {
-                            out[base + r] = code
-                            continue
-                        }
-                        guard let code = interner.code(for: UnsafeBufferPointer(start: bytes, count: count), previous: previousBytes == nil ? previous : nil) else { return r }
-                        out[base + r] = code
-                        previous = code
-                        previousBytes = bytes
-                        previousCount = count
-                    } else {
-                        guard let code = interner.code(for: bytes(r, &scratch), previous: previous) else { return r }
-                        out[base + r] = code
-                        previous = code
-                        previousBytes = nil
-                    }
+            guard rows > 0, let file = buffer.baseAddress else { return nil }
+            // The C loop codes rows until a value new to the dictionary or a field with doubled
+            // quotes; those are added here, and the loop goes on after them.
+            var coder = csv_coder()
+            coder.origin = UnsafePointer(file + origin)
+            coder.spans = UnsafePointer(spans)
+            coder.rows = rows
+            coder.previous = base > 0 ? codes[base - 1] : -1
+            var previousInStore = true
+            var failed: Int?
+            while coder.row < rows {
+                let status = codes.withUnsafeMutableBufferPointer { out in
+                    coder.codes = out.baseAddress! + base
+                    return interner.run(&coder, previousInStore: previousInStore)
                 }
-                return nil
+                if status == Int32(CSV_CODE_DONE) { break }
+                let r = coder.row
+                let code: Int32?
+                if status == Int32(CSV_CODE_NEW) {
+                    let start = Int(spans[r * stride]), count = Int(spans[r * stride + 1]) - start
+                    let value = UnsafeBufferPointer(start: file + origin + start, count: count)
+                    code = interner.insert(value, hash: coder.hash, slot: coder.slot)
+                    coder.previous_bytes = value.baseAddress
+                    coder.previous_count = count
+                    previousInStore = false
+                } else {
+                    code = interner.code(for: bytes(r, &scratch), previous: coder.previous >= 0 ? coder.previous : nil)
+                    previousInStore = true
+                }
+                guard let code else {
+                    failed = r
+                    break
+                }
+                codes[base + r] = code
+                coder.previous = code
+                coder.row = r + 1
             }
             if let r = failed {
                 codes.removeLast(rows)
@@ -883,130 +865,114 @@ struct ColumnBuilder {
         switch spec.kind {
         case .int: return .int(ints)
         case .double: return .double(doubles)
-        case .string: return .string(StringColumn(codes: codes, levels: interner.levels))
+        case .string: return .string(StringColumn(codes: codes, levels: interner.makeLevels()))
         }
     }
 }
 
-/// Dictionary-encodes byte strings without creating a `String` per field:
-/// an open-addressing hash table over the distinct values' bytes.
+/// Dictionary-encodes byte strings without creating a `String` per field: an open-addressing
+/// hash table over the distinct values' bytes (layout, hash and lookup in `CCSVKernel`, shared with
+/// the C loop that codes a block's rows). The levels become `String`s once, in `makeLevels()`.
 struct ByteInterner {
-    var levels: [String] = []
+    /// Distinct values so far (codes 0..<count, in order of first appearance).
+    private(set) var count = 0
     private var store: [UInt8] = []
     private var offsets: [Int] = [0]
     private var hashes: [UInt64] = []
-    /// Open-addressing table, two words per slot. The first packs the top 24 bits of the hash, the
-    /// length (255 for 255 and more) and code + 1 (0 = empty). The second holds a value of up to
-    /// 8 bytes itself (zero-padded), so short values are found with one memory access; for longer
-    /// ones it is the value's offset in `store`, compared byte for byte.
+    /// Two words per slot (see `csv_dict_find`).
     private var slots = [UInt64](repeating: 0, count: 2 * 64)
 
-    /// Word-at-a-time multiplicative hash (8 bytes per step). The last partial word is read with
-    /// overlapping loads instead of byte by byte (short codes and dates are all tail); the length is
-    /// mixed in first, so overlapping reads of different lengths cannot collide systematically.
-    @inline(__always)
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        let n = bytes.count
-        var h: UInt64 = 0x9E3779B97F4A7C15 ^ UInt64(truncatingIfNeeded: n)
-        guard let base = bytes.baseAddress, n > 0 else { return h }
-        let raw = UnsafeRawPointer(base)
-        var i = 0
-        while i + 8 <= n {
-            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            h = (h ^ w) &* 0xFF51AFD7ED558CCD
-            h ^= h >> 32
-            i += 8
+    /// The levels as strings, in code order (their bytes were validated as UTF-8 when added).
+    func makeLevels() -> [String] {
+        store.withUnsafeBufferPointer { bytes in
+            (0..<count).map { String(decoding: UnsafeBufferPointer(rebasing: bytes[offsets[$0]..<offsets[$0 + 1]]), as: UTF8.self) }
         }
-        if i < n {
-            let w: UInt64
-            if n >= 8 {
-                w = raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-            } else if n >= 4 {
-                w = UInt64(raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
-                    | UInt64(raw.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
-            } else {
-                w = UInt64(base[0]) | UInt64(base[n >> 1]) << 8 | UInt64(base[n - 1]) << 16
-            }
-            h = (h ^ w) &* 0xC4CEB9FE1A85EC53
-        }
-        // Final mix, so that the low bits (the slot) depend on every byte: without it, short values
-        // sharing their first bytes (invoice numbers, stock codes) crowd into runs of slots.
-        h ^= h >> 32
-        h &*= 0xD6E8FEB86659FD93
-        h ^= h >> 32
-        return h
-    }
-
-    /// A value of at most 8 bytes as one word: its bytes in order (little-endian), zeros after.
-    @inline(__always)
-    static func packed(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        let n = bytes.count
-        guard let base = bytes.baseAddress, n > 0 else { return 0 }
-        let raw = UnsafeRawPointer(base)
-        if n == 8 { return raw.loadUnaligned(as: UInt64.self) }
-        if n >= 4 {
-            // Two overlapping 4-byte loads; the shared bytes are the same in both.
-            return UInt64(raw.loadUnaligned(as: UInt32.self)) | UInt64(raw.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << (8 * (n - 4))
-        }
-        var w: UInt64 = 0
-        for i in 0..<n { w |= UInt64(base[i]) << (8 * i) }
-        return w
-    }
-
-    @inline(__always)
-    static func key(hash h: UInt64, count n: Int) -> UInt64 {
-        (h & 0xFFFF_FF00_0000_0000) | UInt64(min(n, 255)) << 32
     }
 
     /// The code of a value, adding it as a new level when unseen; nil if the bytes are not valid
     /// UTF-8 (checked once per distinct value). `previous` is tried first: consecutive rows often
     /// repeat a value (the lines of one invoice).
-    @inline(__always)
     mutating func code(for bytes: UnsafeBufferPointer<UInt8>, previous: Int32?) -> Int32? {
         if let previous, equals(Int(previous), bytes) { return previous }
-        let n = bytes.count
-        let h = ByteInterner.hash(bytes)
-        let key = ByteInterner.key(hash: h, count: n)
-        let short = n <= 8
-        let packed = short ? ByteInterner.packed(bytes) : 0
-        let mask = slots.count / 2 - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        let found: Int32 = slots.withUnsafeBufferPointer { table in
+        let h = csv_hash(bytes.baseAddress, bytes.count)
+        var slot = 0
+        let found = find(bytes, hash: h, slot: &slot)
+        return found >= 0 ? found : insert(bytes, hash: h, slot: slot)
+    }
+
+    /// The code of `bytes` (hash `h`), or -1 with `slot` the empty slot where they belong.
+    @inline(__always)
+    private func find(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64, slot: inout Int) -> Int32 {
+        slots.withUnsafeBufferPointer { table in
             store.withUnsafeBufferPointer { stored in
-                while true {
-                    let entry = table[2 * i]
-                    if entry == 0 { return -1 }
-                    if entry & 0xFFFF_FFFF_0000_0000 == key {
-                        let second = table[2 * i + 1]
-                        if short ? second == packed : bytesEqual(stored.baseAddress! + Int(second), bytes.baseAddress!, n) {
-                            return Int32(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
-                        }
-                    }
-                    i = (i + 1) & mask
-                }
+                csv_dict_find(table.baseAddress, table.count / 2 - 1, stored.baseAddress, bytes.baseAddress, bytes.count, h, &slot)
             }
         }
-        if found >= 0 { return found }
-        guard let s = String(validating: bytes, as: UTF8.self) else { return nil }
-        let code = Int32(levels.count)
+    }
+
+    /// Adds a value not in the dictionary at the empty `slot` `find` gave; nil (and nothing added)
+    /// if it is not valid UTF-8.
+    mutating func insert(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64, slot: Int, validated: Bool = false) -> Int32? {
+        guard validated || ByteInterner.isValidUTF8(bytes) else { return nil }
+        let code = Int32(count)
         let offset = store.count
-        levels.append(s)
-        hashes.append(h)
         store.append(contentsOf: bytes)
         offsets.append(store.count)
-        slots[2 * i] = key | UInt64(code + 1)
-        slots[2 * i + 1] = short ? packed : UInt64(offset)
-        if levels.count * 2 > slots.count / 2 { grow() }
+        hashes.append(h)
+        count += 1
+        slots[2 * slot] = csv_slot_key(h, bytes.count) | UInt64(code + 1)
+        slots[2 * slot + 1] = csv_slot_value(bytes.baseAddress, bytes.count, offset)
+        if count * 2 > slots.count / 2 { grow() }
         return code
+    }
+
+    /// UTF-8 validity, with a fast path for ASCII (eight bytes at a time).
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let n = bytes.count
+        let raw = UnsafeRawPointer(base)
+        var high: UInt64 = 0
+        var i = 0
+        while i + 8 <= n {
+            high |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < n {
+            high |= UInt64(base[i])
+            i += 1
+        }
+        if high & 0x8080_8080_8080_8080 == 0 { return true }
+        return String(validating: bytes, as: UTF8.self) != nil
+    }
+
+    /// Runs the C loop that codes a block's rows (see `csv_code_rows`) against this dictionary's
+    /// current memory. When `previousInStore`, the coder's previous value is read from the store.
+    func run(_ coder: inout csv_coder, previousInStore: Bool) -> Int32 {
+        slots.withUnsafeBufferPointer { table in
+            store.withUnsafeBufferPointer { stored in
+                coder.slots = table.baseAddress
+                coder.mask = table.count / 2 - 1
+                coder.store = stored.baseAddress
+                if previousInStore && coder.previous >= 0 {
+                    let start = offsets[Int(coder.previous)]
+                    coder.previous_bytes = stored.baseAddress.map { UnsafePointer($0 + start) }
+                    coder.previous_count = offsets[Int(coder.previous) + 1] - start
+                }
+                return csv_code_rows(&coder)
+            }
+        }
     }
 
     /// Adds the levels of `other` (in its order) that this dictionary lacks; returns, for each code
     /// of `other`, the code of the same bytes here.
     mutating func absorb(_ other: ByteInterner) -> [Int32] {
         other.store.withUnsafeBufferPointer { bytes in
-            (0..<other.levels.count).map { c in
-                let range = UnsafeBufferPointer(rebasing: bytes[other.offsets[c]..<other.offsets[c + 1]])
-                return code(for: range, previous: nil)!
+            (0..<other.count).map { c in
+                let value = UnsafeBufferPointer(rebasing: bytes[other.offsets[c]..<other.offsets[c + 1]])
+                let h = other.hashes[c]
+                var slot = 0
+                let found = find(value, hash: h, slot: &slot)
+                return found >= 0 ? found : insert(value, hash: h, slot: slot, validated: true)!
             }
         }
     }
@@ -1016,21 +982,19 @@ struct ByteInterner {
         let a = offsets[code], b = offsets[code + 1]
         if b - a != bytes.count { return false }
         if bytes.count == 0 { return true }
-        return store.withUnsafeBufferPointer { s in
-            bytesEqual(s.baseAddress! + a, bytes.baseAddress!, bytes.count)
-        }
+        return store.withUnsafeBufferPointer { s in csv_equal(s.baseAddress! + a, bytes.baseAddress!, bytes.count) != 0 }
     }
 
     private mutating func grow() {
         var newSlots = [UInt64](repeating: 0, count: slots.count * 2)
         let mask = newSlots.count / 2 - 1
         store.withUnsafeBufferPointer { bytes in
-            for code in 0..<levels.count {
+            for code in 0..<count {
                 var i = Int(truncatingIfNeeded: hashes[code]) & mask
                 while newSlots[2 * i] != 0 { i = (i + 1) & mask }
                 let start = offsets[code], n = offsets[code + 1] - start
-                newSlots[2 * i] = ByteInterner.key(hash: hashes[code], count: n) | UInt64(code + 1)
-                newSlots[2 * i + 1] = n <= 8 ? ByteInterner.packed(UnsafeBufferPointer(rebasing: bytes[start..<(start + n)])) : UInt64(start)
+                newSlots[2 * i] = csv_slot_key(hashes[code], n) | UInt64(code + 1)
+                newSlots[2 * i + 1] = csv_slot_value(bytes.baseAddress.map { $0 + start }, n, start)
             }
         }
         slots = newSlots

@@ -315,8 +315,60 @@ struct InternerTests {
                 #expect(code == expected[v], "\(String(decoding: v, as: UTF8.self)) (length \(v.count))")
             }
         }
-        #expect(interner.levels.count == Set(values).count)
+        #expect(interner.count == Set(values).count)
+        #expect(interner.makeLevels() == values.map { String(decoding: $0, as: UTF8.self) }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } })
         #expect(Set(expected.values).count == expected.count)
+    }
+
+    /// String columns read from random documents equal the values written, coded in order of first
+    /// appearance, for any block size and thread count: runs of repeats (compared with the row before,
+    /// also across blocks and chunks), doubled quotes (coded in Swift between runs of the C loop),
+    /// values new to a chunk, non-ASCII text, empty values, values of every length around 8 bytes.
+    @Test("coded string columns equal the values written")
+    func codedColumns() throws {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let pool = ["", "a", "Q1", "2009-12-01 07:45:00", "2009-12-01 07:45:01", "12345678", "123456789", "1234567", "85123A",
+                    "WHITE HANGING HEART T-LIGHT HOLDER", "café crème", "Ünïcödé", "say \"hi\"", "\"\"", "x,y", "line\nbreak", "ab\"c"]
+        let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("b", .string)])
+        for document in 0..<40 {
+            var a: [String] = [], b: [String] = []
+            var text = "a,n,b\n"
+            var current = pool[0]
+            for row in 0..<(200 + next(400)) {
+                if next(4) == 0 { current = next(3) == 0 ? "v\(next(1000))-\(document)" : pool[next(pool.count)] }
+                let other = pool[next(pool.count)] + (next(2) == 0 ? "" : String(next(50)))
+                a.append(current)
+                b.append(other)
+                func field(_ v: String) -> String {
+                    v.contains(where: { $0 == "\"" || $0 == "," || $0 == "\n" }) || next(5) == 0
+                        ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
+                }
+                text += field(current) + "," + String(row) + "," + field(other) + "\n"
+            }
+            let bytes = Array(text.utf8)
+            for (block, threads) in [(CSVReader.blockBytes, 1), (64, 1), (300, 2), (1000, 3)] {
+                let table = try bytes.withUnsafeBufferPointer {
+                    try CSVReader.parse($0, source: "s.csv", schema: schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
+                                        minimumChunkBytes: 1)
+                }
+                #expect(try table.strings("a") == StringColumn(a), "document \(document), block \(block), threads \(threads)")
+                #expect(try table.strings("b") == StringColumn(b), "document \(document), block \(block), threads \(threads)")
+            }
+        }
+    }
+
+    @Test("invalid UTF-8 in a string column names its line and column")
+    func invalidUTF8() {
+        var bytes = Array("a,b\nok,x\nok,x\nok,y\n".utf8)
+        bytes += [UInt8(ascii: "o"), UInt8(ascii: "k"), UInt8(ascii: ","), 0xC3, 0x28, 0x0A]
+        let error = dataError { _ = try CSVReader.read(bytes: bytes, source: "u.csv", schema: CSVSchema([ColumnSpec("a", .string), ColumnSpec("b", .string)])) }
+        #expect(error?.line == 5)
+        #expect(error?.column == 2)
+        #expect(error?.message.contains("UTF-8") == true)
     }
 }
 
