@@ -3,8 +3,8 @@
 // Structural scan of CSV records, 64 bytes at a time: each block of bytes becomes bitmasks of
 // quotes, delimiters, line feeds and carriage returns; a prefix XOR of the quote mask marks the
 // bytes inside quoted fields, and the delimiters and line breaks outside them are the field ends,
-// visited in order with count-trailing-zeros. Quote and line-feed counts up to any byte come from
-// population counts, so a field's quotes are checked without looking at its bytes.
+// visited in order with count-trailing-zeros. The quotes are checked for a whole block with a few
+// mask operations, and line numbers come from population counts of the line-feed mask.
 
 typedef struct {
     uint64_t quote, delimiter, lf, cr;
@@ -78,6 +78,11 @@ static inline uint64_t prefix_xor(uint64_t x) {
     return x;
 }
 
+// Quotes are checked a block at a time: in a plain record, every quote that opens a quoted span
+// sits at the start of a field (the byte before it ends a field, or it starts the record) and every
+// quote that closes one is followed by the end of its field. A doubled quote inside a field, a
+// stray quote or text after a closing quote breaks one of the two. The records before the first
+// bad quote are scanned; the record that holds it is left to the Swift scanner.
 static inline __attribute__((always_inline)) int scan_records(csv_scan *s, const int level) {
     const uint8_t *const base = s->base;
     const size_t n = s->count, origin = s->origin, limit = s->limit;
@@ -94,11 +99,13 @@ static inline __attribute__((always_inline)) int scan_records(csv_scan *s, const
     uint32_t *row = s->spans + 2 * rows;
     size_t field_start = record;
     intptr_t field = 0;
-    // Counts from `s->position` to the current block of 64 bytes, and quotes before the current field.
-    uint64_t quotes_before = 0, lfs_before = 0, lone_crs = 0, quotes_at_field = 0;
-    uint64_t inside = 0;  // all ones when the block starts inside a quoted field
+    uint64_t lfs_before = 0, lone_crs = 0;  // counts from `s->position` to the current block
+    uint64_t inside = 0;                    // all ones when the block starts inside a quoted field
+    uint64_t start_carry = 1;               // bit 0: the block's first byte may open a quoted field
     if (record >= n || base[record] == '\n' || base[record] == '\r') goto done;
     for (size_t c = record; c + 64 <= n; c += 64) {
+        // Offsets must fit in 31 bits (the top bit of a span's end marks doubled quotes).
+        if (c + 64 - origin >= 0x80000000u) goto done;
         masks64 m;
 #if defined(__x86_64__) || defined(__i386__)
         if (level == 2) m = masks_avx2(base + c, d);
@@ -110,40 +117,45 @@ static inline __attribute__((always_inline)) int scan_records(csv_scan *s, const
         const uint64_t in = prefix_xor(m.quote) ^ inside;
         inside = (uint64_t)((int64_t)in >> 63);
         uint64_t ends = (m.delimiter | m.lf | m.cr) & ~in;
+        const uint64_t starts = ends << 1 | start_carry;
+        start_carry = ends >> 63;
+        uint64_t followed_by_end = ends >> 1;
+        if (c + 64 < n) {
+            const uint8_t next = base[c + 64];
+            followed_by_end |= (uint64_t)(next == d || next == '\n' || next == '\r') << 63;
+        }
+        const uint64_t bad = (m.quote & in & ~starts) | (m.quote & ~in & ~followed_by_end);
+        const size_t stop = bad ? c + (size_t)__builtin_ctzll(bad) : (size_t)-1;
         while (ends) {
             const unsigned bit = (unsigned)__builtin_ctzll(ends);
             ends &= ends - 1;
             const size_t e = c + bit;
+            if (e > stop) goto done;        // the current record holds a bad quote
             if (e < field_start) continue;  // the line feed of a CR LF
-            const uint64_t below = bit == 0 ? 0 : ~0ULL >> (64 - bit);
-            const uint64_t quotes = quotes_before + (uint64_t)__builtin_popcountll(m.quote & below);
+            if (field >= field_count) goto done;
             size_t start = field_start, end = e;
-            if (quotes != quotes_at_field) {
-                // Quoted: the field's only quotes are its first and last byte.
-                if (quotes - quotes_at_field != 2 || e - field_start < 2 || base[field_start] != '"' || base[e - 1] != '"') goto done;
+            if (base[start] == '"') {
+                // A quoted field (its quotes were checked above): the span is what they enclose.
                 start += 1;
                 end -= 1;
             }
-            if (e - origin >= 0x80000000u) goto done;
-            if (field < field_count) {
-                const intptr_t slot = slot_of[field];
-                if (slot >= 0) {
-                    row[stride * (size_t)slot] = (uint32_t)(start - origin);
-                    row[stride * (size_t)slot + 1] = (uint32_t)(end - origin);
-                }
+            const intptr_t slot = slot_of[field];
+            if (slot >= 0) {
+                row[stride * (size_t)slot] = (uint32_t)(start - origin);
+                row[stride * (size_t)slot + 1] = (uint32_t)(end - origin);
             }
             field += 1;
-            quotes_at_field = quotes;
-            const uint8_t b = base[e];
-            if (b == d) {
+            if ((m.delimiter >> bit) & 1) {
                 field_start = e + 1;
                 continue;
             }
             // A line break ends the record.
             if (field != field_count) goto done;
+            const uint8_t b = base[e];
             size_t next = e + 1;
             const int crlf = b == '\r' && next < n && base[next] == '\n';
             if (crlf) next += 1;
+            const uint64_t below = bit == 0 ? 0 : ~0ULL >> (64 - bit);
             line = first_line + lfs_before + (uint64_t)__builtin_popcountll(m.lf & below) + lone_crs + 1;
             if (b == '\r' && !crlf) lone_crs += 1;
             rows += 1;
@@ -161,7 +173,7 @@ static inline __attribute__((always_inline)) int scan_records(csv_scan *s, const
             }
             if (record >= n || base[record] == '\n' || base[record] == '\r') goto done;
         }
-        quotes_before += (uint64_t)__builtin_popcountll(m.quote);
+        if (bad) goto done;
         lfs_before += (uint64_t)__builtin_popcountll(m.lf);
     }
 done:
@@ -227,4 +239,91 @@ int csv_code_rows(csv_coder *c) {
     c->previous_bytes = previous_bytes;
     c->previous_count = previous_count;
     return status;
+}
+
+int csv_parse_ints(csv_numbers *c) {
+    const uint8_t *const origin = c->origin;
+    const uint32_t *const spans = c->spans;
+    int64_t *const out = (int64_t *)c->values;
+    const size_t rows = c->rows;
+    size_t r = c->row;
+    int stopped = 0;
+    for (; r < rows; r++) {
+        const uint32_t start = spans[2 * r], end = spans[2 * r + 1];
+        // An escaped field has the top bit of its end set: too long to pass the digit count.
+        const uint8_t *p = origin + start, *const stop = origin + (end & 0x7FFFFFFFu);
+        const int negative = p < stop && *p == '-';
+        if (p < stop && (*p == '-' || *p == '+')) p++;
+        const size_t digits = (size_t)(stop - p);
+        if (digits == 0 || digits > 18 || (end & 0x80000000u)) {
+            stopped = 1;
+            break;
+        }
+        uint64_t v = 0;
+        int ok = 1;
+        for (; p < stop; p++) {
+            const unsigned d = (unsigned)*p - '0';
+            ok &= d <= 9;
+            v = v * 10 + d;
+        }
+        if (!ok) {
+            stopped = 1;
+            break;
+        }
+        out[r] = negative ? -(int64_t)v : (int64_t)v;
+    }
+    c->row = r;
+    return stopped;
+}
+
+int csv_parse_doubles(csv_numbers *c) {
+    const uint8_t *const origin = c->origin;
+    const uint32_t *const spans = c->spans;
+    double *const out = (double *)c->values;
+    const size_t rows = c->rows;
+    const int nullable = c->nullable;
+    size_t r = c->row;
+    int stopped = 0;
+    for (; r < rows; r++) {
+        const uint32_t start = spans[2 * r], end = spans[2 * r + 1];
+        if (end & 0x80000000u) {
+            stopped = 1;
+            break;
+        }
+        const uint8_t *p = origin + start, *const stop = origin + end;
+        if (p == stop && nullable) {
+            out[r] = __builtin_nan("");
+            continue;
+        }
+        const int negative = p < stop && *p == '-';
+        if (p < stop && (*p == '-' || *p == '+')) p++;
+        // At most 15 digits in all (so at most 15 significant ones) and at most one point; anything
+        // else (more digits, leading zeros beyond that, exponents) is left to Swift.
+        const uint8_t *const first = p, *point = NULL;
+        uint64_t mantissa = 0;
+        if (stop - p > 16) {
+            stopped = 1;
+            break;
+        }
+        for (; p < stop; p++) {
+            const unsigned d = (unsigned)*p - '0';
+            if (d <= 9) {
+                mantissa = mantissa * 10 + d;
+            } else if (*p == '.' && !point) {
+                point = p;
+            } else {
+                break;
+            }
+        }
+        const ptrdiff_t length = stop - first, fraction = point ? stop - point - 1 : 0;
+        const ptrdiff_t digits = length - (point != NULL);
+        if (p != stop || digits == 0 || digits > 15) {
+            stopped = 1;
+            break;
+        }
+        const double v = (double)mantissa / csv_exact_power_of_ten((int)fraction);
+        out[r] = negative ? -v : v;
+    }
+    c->row = r;
+    return stopped;
 }

@@ -754,10 +754,17 @@ struct ColumnBuilder {
         case .int:
             let base = ints.count
             ints.append(contentsOf: repeatElement(0, count: rows))
+            // Plain integers are converted in C; any other field (sign only, too many digits, not a
+            // number, doubled quotes) is converted or reported here, and the C loop goes on after it.
+            var numbers = csv_numbers(origin: buffer.baseAddress.map { UnsafePointer($0 + origin) }, spans: UnsafePointer(spans),
+                                      values: nil, row: 0, rows: rows, nullable: 0)
             let failed: Int? = ints.withUnsafeMutableBufferPointer { out in
-                for r in 0..<rows {
+                numbers.values = UnsafeMutableRawPointer(out.baseAddress! + base)
+                while csv_parse_ints(&numbers) != 0 {
+                    let r = numbers.row
                     guard let v = NumberParsing.parseInt(bytes(r, &scratch)) else { return r }
                     out[base + r] = v
+                    numbers.row = r + 1
                 }
                 return nil
             }
@@ -769,15 +776,22 @@ struct ColumnBuilder {
             let base = doubles.count
             let nullable = spec.nullable
             doubles.append(contentsOf: repeatElement(0, count: rows))
+            // Plain decimals are converted in C; any other field (exponents, many digits, not a
+            // number, doubled quotes) is converted or reported here, and the C loop goes on after it.
+            var numbers = csv_numbers(origin: buffer.baseAddress.map { UnsafePointer($0 + origin) }, spans: UnsafePointer(spans),
+                                      values: nil, row: 0, rows: rows, nullable: nullable ? 1 : 0)
             let failed: Int? = doubles.withUnsafeMutableBufferPointer { out in
-                for r in 0..<rows {
+                numbers.values = UnsafeMutableRawPointer(out.baseAddress! + base)
+                while csv_parse_doubles(&numbers) != 0 {
+                    let r = numbers.row
                     let b = bytes(r, &scratch)
                     if b.isEmpty && nullable {
                         out[base + r] = .nan
-                        continue
+                    } else {
+                        guard let v = NumberParsing.parseDouble(b) else { return r }
+                        out[base + r] = v
                     }
-                    guard let v = NumberParsing.parseDouble(b) else { return r }
-                    out[base + r] = v
+                    numbers.row = r + 1
                 }
                 return nil
             }

@@ -64,6 +64,51 @@ struct CSVReaderTests {
         #expect(NumberParsing.parseInt("99999999999999999999") == nil)
     }
 
+    /// Number columns are converted by a C loop that stops at any field it does not take (more
+    /// digits, exponents, signs alone, doubled quotes, text), which Swift then converts or reports:
+    /// every value gives strtod's double or Swift's Int, or an error naming its line and column,
+    /// wherever it sits in a block.
+    @Test("number columns: the fast loop and the fallback agree with strtod and Int")
+    func numberColumns() throws {
+        var state: UInt64 = 0x853C_49E6_748F_EA9B
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        var doubles = ["0.1", "142.44", "6.95", "-0.000001", "1e-5", "2.5E+10", "0", "-0", "+7", "00012.500", "1.", ".5", "-.5",
+                       "123456789012345", "1234567890123456", "12345678901234567890", "0.000000000000001", "9007199254740993",
+                       "000000000000000000001.5", "1.7976931348623157e308", "4.9e-324", "\"3.25\""]
+        for _ in 0..<2000 {
+            var digits = String((0..<(1 + next(18))).map { _ in Character(String(next(10))) })
+            if next(3) > 0 { digits.insert(".", at: digits.index(digits.startIndex, offsetBy: next(digits.count + 1))) }
+            doubles.append(["", "-", "+"][next(3)] + digits)
+        }
+        let doubleSchema = CSVSchema([ColumnSpec("x", .double)])
+        for (k, value) in doubles.enumerated() {
+            let rows = ["1.5"] + Array(repeating: "2", count: k % 7) + [value, "3.75"]
+            let table = try read("x\n" + rows.joined(separator: "\n") + "\n", doubleSchema)
+            let unquoted = value.replacingOccurrences(of: "\"", with: "")
+            let expected = rows.map { $0 == value ? strtod(unquoted, nil) : strtod($0, nil) }
+            #expect(try table.doubles("x").map(\.bitPattern) == expected.map(\.bitPattern), "\(value)")
+        }
+        let ints = ["0", "-0", "+12", "-42", "999999999999999999", "9223372036854775807", "-9223372036854775808", "000000000000000000007",
+                    "\"15\""] + (0..<500).map { _ in ["", "-", "+"][next(3)] + String((0..<(1 + next(18))).map { _ in Character(String(next(10))) }) }
+        let intSchema = CSVSchema([ColumnSpec("n", .int)])
+        for (k, value) in ints.enumerated() {
+            let rows = ["1"] + Array(repeating: "2", count: k % 7) + [value, "3"]
+            let table = try read("n\n" + rows.joined(separator: "\n") + "\n", intSchema)
+            #expect(try table.ints("n") == rows.map { Int($0.replacingOccurrences(of: "\"", with: ""))! }, "\(value)")
+        }
+        for (bad, kind) in [("9223372036854775808", intSchema), ("1-2", intSchema), ("-", intSchema), ("\"1\"\"2\"", intSchema), ("12 ", intSchema),
+                            ("1.2.3", doubleSchema), ("nan", doubleSchema), ("-", doubleSchema), ("1e", doubleSchema), ("", doubleSchema), ("0x10", doubleSchema)] {
+            let name = kind.columns[0].name
+            let text = "\(name)\n1\n2\n\(bad)\n4\n"
+            let error = dataError { _ = try read(text, kind) }
+            #expect(error?.line == 4, "\(bad)")
+            #expect(error?.column == 1, "\(bad)")
+        }
+    }
+
     @Test("shortest round-trip formatting reads back bit-identically")
     func roundTrip() {
         var g: UInt64 = 12345
@@ -419,7 +464,9 @@ struct CSVVectorScanTests {
     @Test("irregular fields: same table or same error at every level")
     func irregular() throws {
         let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("c", .string), ColumnSpec("d", .string)])
-        let fields = ["\"ab\"c", "\"ab\" ", "ab\"c", "ab\"", "\"a\"\"b\"", "\"\"\"\"", "\"\"x", "x\"\"", "\"a\"b\"c\"", "\"\"", "\"", "\"abc"]
+        let fields = ["\"ab\"c", "\"ab\" ", "ab\"c", "ab\"", "\"a\"\"b\"", "\"\"\"\"", "\"\"x", "x\"\"", "\"a\"b\"c\"", "\"\"", "\"", "\"abc",
+                      // Two stray quotes around a delimiter: not a quoted span (the first is not at a field start).
+                      "ab\"c,d\"", "ab\"c\nd\""]
         let plain = String(repeating: "p1,p2,p3,p4\n", count: 30)
         var accepted = 0, rejected = 0
         for field in fields {

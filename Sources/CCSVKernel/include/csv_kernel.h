@@ -163,4 +163,26 @@ enum {
 /// repeats the row before it is found by comparing bytes, without hashing. Returns a `CSV_CODE_` value.
 int csv_code_rows(csv_coder *coder);
 
+// --- Numbers (pass 2 of Tabular's reader) -------------------------------------------------------
+
+/// Converting one numeric column of a block: the state shared with Swift.
+typedef struct {
+    const uint8_t *origin;  ///< the data at the block's origin (span offsets are relative to it)
+    const uint32_t *spans;  ///< the column's (start, end) pairs, row r at 2r
+    void *values;           ///< out: int64_t or double per row
+    size_t row;             ///< in: first row to convert; out: the row that stopped the loop, or `rows`
+    size_t rows;            ///< rows in the block
+    int nullable;           ///< doubles: an empty field is NaN
+} csv_numbers;
+
+/// Converts plain decimal integers (optional sign, at most 18 digits) from `row` on; stops at any
+/// other field (for Swift to convert or report). Returns 1 if it stopped, 0 at the end of the block.
+int csv_parse_ints(csv_numbers *numbers);
+
+/// Converts plain decimals (optional sign, at most 15 digits in all with at most one point: an
+/// exact integer divided by an exact power of ten, which rounds correctly) from `row` on; stops at
+/// any other field (more digits, exponents, not a number), which Swift converts or reports. Returns
+/// 1 if it stopped, 0 at the end of the block.
+int csv_parse_doubles(csv_numbers *numbers);
+
 #endif
