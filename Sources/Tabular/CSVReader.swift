@@ -245,6 +245,7 @@ final class ChunkJob: @unchecked Sendable {
         }
         end = position
         lines = line
+        for c in builders.indices where builders[c].spec.kind == .string { builders[c].interner.makeStrings() }
     }
 
     /// Appends the rows of the chunk that follows this one in the file.
@@ -462,6 +463,7 @@ func emptyTable(_ builders: [ColumnBuilder], source: String) -> Table {
 struct SharedBuffer: @unchecked Sendable {
     let buffer: UnsafeBufferPointer<UInt8>
 }
+
 
 struct UncheckedBuilders: @unchecked Sendable {
     let builders: UnsafeMutableBufferPointer<ColumnBuilder>
@@ -879,14 +881,16 @@ struct ColumnBuilder {
         switch spec.kind {
         case .int: return .int(ints)
         case .double: return .double(doubles)
-        case .string: return .string(StringColumn(codes: codes, levels: interner.makeLevels()))
+        case .string:
+            var interner = interner
+            return .string(StringColumn(codes: codes, levels: interner.makeLevels()))
         }
     }
 }
 
 /// Dictionary-encodes byte strings without creating a `String` per field: an open-addressing
 /// hash table over the distinct values' bytes (layout, hash and lookup in `CCSVKernel`, shared with
-/// the C loop that codes a block's rows). The levels become `String`s once, in `makeLevels()`.
+/// the C loop that codes a block's rows). Levels become `String`s once, in `makeStrings()`.
 struct ByteInterner {
     /// Distinct values so far (codes 0..<count, in order of first appearance).
     private(set) var count = 0
@@ -896,11 +900,25 @@ struct ByteInterner {
     /// Two words per slot (see `csv_dict_find`).
     private var slots = [UInt64](repeating: 0, count: 2 * 64)
 
-    /// The levels as strings, in code order (their bytes were validated as UTF-8 when added).
-    func makeLevels() -> [String] {
+    /// The levels made into strings so far (the first `strings.count` codes): see `makeStrings()`.
+    private(set) var strings: [String] = []
+
+    /// Makes the levels not yet made into strings (their bytes were validated as UTF-8 when added).
+    /// A chunk makes its own at its end, on its own core; joining chunks reuses them.
+    mutating func makeStrings() {
+        guard strings.count < count else { return }
+        strings.reserveCapacity(count)
         store.withUnsafeBufferPointer { bytes in
-            (0..<count).map { String(decoding: UnsafeBufferPointer(rebasing: bytes[offsets[$0]..<offsets[$0 + 1]]), as: UTF8.self) }
+            for code in strings.count..<count {
+                strings.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[offsets[code]..<offsets[code + 1]]), as: UTF8.self))
+            }
         }
+    }
+
+    /// The levels as strings, in code order.
+    mutating func makeLevels() -> [String] {
+        makeStrings()
+        return strings
     }
 
     /// The code of a value, adding it as a new level when unseen; nil if the bytes are not valid
@@ -980,13 +998,17 @@ struct ByteInterner {
     /// Adds the levels of `other` (in its order) that this dictionary lacks; returns, for each code
     /// of `other`, the code of the same bytes here.
     mutating func absorb(_ other: ByteInterner) -> [Int32] {
-        other.store.withUnsafeBufferPointer { bytes in
+        // New levels take their strings from `other` when both have made theirs.
+        let reuse = strings.count == count && other.strings.count == other.count
+        return other.store.withUnsafeBufferPointer { bytes in
             (0..<other.count).map { c in
                 let value = UnsafeBufferPointer(rebasing: bytes[other.offsets[c]..<other.offsets[c + 1]])
                 let h = other.hashes[c]
                 var slot = 0
                 let found = find(value, hash: h, slot: &slot)
-                return found >= 0 ? found : insert(value, hash: h, slot: slot, validated: true)!
+                if found >= 0 { return found }
+                if reuse { strings.append(other.strings[c]) }
+                return insert(value, hash: h, slot: slot, validated: true)!
             }
         }
     }
