@@ -122,7 +122,7 @@ public enum CSVReader {
                 error.line = error.line.map { $0 + lineBase }
                 throw error
             }
-            if k > 0 { chunks[0].absorb(chunk) }
+            if k > 0 { chunks[0].absorb(chunk, last: k == chunks.count - 1) }
             lineBase += chunk.lines
             if k + 1 < chunks.count && chunk.end != chunks[k + 1].from {
                 // The cut was not a record start: the rest, from where this chunk really ended, is the next chunk.
@@ -248,12 +248,12 @@ final class ChunkJob: @unchecked Sendable {
         for c in builders.indices where builders[c].spec.kind == .string { builders[c].interner.makeStrings() }
     }
 
-    /// Appends the rows of the chunk that follows this one in the file.
-    func absorb(_ next: ChunkJob) {
+    /// Appends the rows of the chunk that follows this one in the file (`last`: no chunk follows it).
+    func absorb(_ next: ChunkJob, last: Bool) {
         let columns = builders.count
         builders.withUnsafeMutableBufferPointer { bp in
             let target = UncheckedBuilders(builders: bp)
-            let work: @Sendable (Int) -> Void = { c in target.builders[c].append(next.builders[c]) }
+            let work: @Sendable (Int) -> Void = { c in target.builders[c].append(next.builders[c], last: last) }
             if next.builders.first.map({ $0.count < 65_536 }) ?? true {
                 for c in 0..<columns { work(c) }
             } else {
@@ -859,12 +859,12 @@ struct ColumnBuilder {
 
     /// Appends the rows of a builder of the same column that read a later part of the file: its
     /// string codes are translated into this builder's dictionary (new levels keep their order).
-    mutating func append(_ other: ColumnBuilder) {
+    mutating func append(_ other: ColumnBuilder, last: Bool = false) {
         switch spec.kind {
         case .int: ints.append(contentsOf: other.ints)
         case .double: doubles.append(contentsOf: other.doubles)
         case .string:
-            let translate = interner.absorb(other.interner)
+            let translate = interner.absorb(other.interner, indexing: !last)
             let base = codes.count
             codes.append(contentsOf: repeatElement(0, count: other.codes.count))
             codes.withUnsafeMutableBufferPointer { out in
@@ -899,6 +899,8 @@ struct ByteInterner {
     private var hashes: [UInt64] = []
     /// Two words per slot (see `csv_dict_find`).
     private var slots = [UInt64](repeating: 0, count: 2 * 64)
+    /// False once levels were added without a slot (the last chunk's, joined): no more lookups then.
+    private var complete = true
 
     /// The levels made into strings so far (the first `strings.count` codes): see `makeStrings()`.
     private(set) var strings: [String] = []
@@ -935,16 +937,17 @@ struct ByteInterner {
     /// The code of `bytes` (hash `h`), or -1 with `slot` the empty slot where they belong.
     @inline(__always)
     private func find(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64, slot: inout Int) -> Int32 {
-        slots.withUnsafeBufferPointer { table in
+        precondition(complete, "lookup in a dictionary whose table lacks levels")
+        return slots.withUnsafeBufferPointer { table in
             store.withUnsafeBufferPointer { stored in
                 csv_dict_find(table.baseAddress, table.count / 2 - 1, stored.baseAddress, bytes.baseAddress, bytes.count, h, &slot)
             }
         }
     }
 
-    /// Adds a value not in the dictionary at the empty `slot` `find` gave; nil (and nothing added)
-    /// if it is not valid UTF-8.
-    mutating func insert(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64, slot: Int, validated: Bool = false) -> Int32? {
+    /// Adds a value not in the dictionary at the empty `slot` `find` gave (nil: a level that will
+    /// never be looked up, see `absorb`); nil (and nothing added) if it is not valid UTF-8.
+    mutating func insert(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64, slot: Int?, validated: Bool = false) -> Int32? {
         guard validated || ByteInterner.isValidUTF8(bytes) else { return nil }
         let code = Int32(count)
         let offset = store.count
@@ -952,6 +955,7 @@ struct ByteInterner {
         offsets.append(store.count)
         hashes.append(h)
         count += 1
+        guard let slot else { return code }
         slots[2 * slot] = csv_slot_key(h, bytes.count) | UInt64(code + 1)
         slots[2 * slot + 1] = csv_slot_value(bytes.baseAddress, bytes.count, offset)
         if count * 2 > slots.count / 2 { grow() }
@@ -980,7 +984,8 @@ struct ByteInterner {
     /// Runs the C loop that codes a block's rows (see `csv_code_rows`) against this dictionary's
     /// current memory. When `previousInStore`, the coder's previous value is read from the store.
     func run(_ coder: inout csv_coder, previousInStore: Bool) -> Int32 {
-        slots.withUnsafeBufferPointer { table in
+        precondition(complete, "lookup in a dictionary whose table lacks levels")
+        return slots.withUnsafeBufferPointer { table in
             store.withUnsafeBufferPointer { stored in
                 coder.slots = table.baseAddress
                 coder.mask = table.count / 2 - 1
@@ -996,10 +1001,13 @@ struct ByteInterner {
     }
 
     /// Adds the levels of `other` (in its order) that this dictionary lacks; returns, for each code
-    /// of `other`, the code of the same bytes here.
-    mutating func absorb(_ other: ByteInterner) -> [Int32] {
+    /// of `other`, the code of the same bytes here. Unless `indexing`, the new levels get no slot in
+    /// the table (the last chunk joined: nothing is looked up after it), which spares growing it.
+    mutating func absorb(_ other: ByteInterner, indexing: Bool = true) -> [Int32] {
         // New levels take their strings from `other` when both have made theirs.
         let reuse = strings.count == count && other.strings.count == other.count
+        // Levels of `other` are distinct, so the lookups of this loop never need the slots it skips.
+        defer { if !indexing { complete = false } }
         return other.store.withUnsafeBufferPointer { bytes in
             (0..<other.count).map { c in
                 let value = UnsafeBufferPointer(rebasing: bytes[other.offsets[c]..<other.offsets[c + 1]])
@@ -1008,7 +1016,7 @@ struct ByteInterner {
                 let found = find(value, hash: h, slot: &slot)
                 if found >= 0 { return found }
                 if reuse { strings.append(other.strings[c]) }
-                return insert(value, hash: h, slot: slot, validated: true)!
+                return insert(value, hash: h, slot: indexing ? slot : nil, validated: true)!
             }
         }
     }
