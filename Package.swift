@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Provenance", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench", exclude: ["compare.py"]),
 
         .target(name: "TestSupport", dependencies: ["Tabular"], path: "Tests/TestSupport"),
-        .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
+        .testTarget(name: "TabularTests", dependencies: ["Tabular", "CCSVKernel"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance"]),
         .testTarget(name: "WorkbookTests", dependencies: ["Workbook", "Tabular"], resources: [.copy("Fixtures")]),

@@ -202,6 +202,7 @@ int csv_code_rows(csv_coder *c) {
     const uint64_t *const slots = c->slots;
     const size_t mask = c->mask, rows = c->rows;
     const uint8_t *const store = c->store, *const origin = c->origin;
+    const intptr_t *const offsets = c->offsets;
     const uint32_t *const spans = c->spans;
     int32_t *const codes = c->codes;
     int32_t previous = c->previous;
@@ -222,7 +223,7 @@ int csv_code_rows(csv_coder *c) {
         }
         const uint64_t h = csv_hash(p, n);
         size_t slot;
-        const int32_t code = csv_dict_find(slots, mask, store, p, n, h, &slot);
+        const int32_t code = csv_dict_find(slots, mask, store, offsets, p, n, h, &slot);
         if (code < 0) {
             c->hash = h;
             c->slot = slot;
@@ -250,7 +251,8 @@ int csv_parse_ints(csv_numbers *c) {
     int stopped = 0;
     for (; r < rows; r++) {
         const uint32_t start = spans[2 * r], end = spans[2 * r + 1];
-        // An escaped field has the top bit of its end set: too long to pass the digit count.
+        // A field with doubled quotes (the top bit of its end set) is left to Swift, like any
+        // field that is not an optional sign and 1 to 18 digits.
         const uint8_t *p = origin + start, *const stop = origin + (end & 0x7FFFFFFFu);
         const int negative = p < stop && *p == '-';
         if (p < stop && (*p == '-' || *p == '+')) p++;

@@ -265,8 +265,9 @@ final class ChunkJob: @unchecked Sendable {
 
 /// Byte ranges of the needed fields of one block, column-major in one flat buffer: for column c
 /// and row r, `spans[2(c·capacityRows + r)]` is the start and the next entry the end (32-bit
-/// offsets from the block's `origin`, so the index costs 8 bytes per needed field), so pass 2 reads each column's ranges sequentially. A quoted field's range excludes its quotes; `escapedBit` set in its end means the
-/// field has doubled quotes to undo.
+/// offsets from the block's `origin`, so the index costs 8 bytes per needed field), so pass 2
+/// reads each column's ranges sequentially. A quoted field's range excludes its quotes;
+/// `escapedBit` set in its end means the field has doubled quotes to undo.
 final class FieldIndex {
     let columns: Int
     let fieldCount: Int
@@ -731,12 +732,13 @@ struct ColumnBuilder {
         let spans = index.spans + 2 * c * index.capacityRows
         let origin = index.origin
         let hasEscapes = index.escaped[c]
+        guard rows > 0 else { return nil }
         var scratch: [UInt8] = []
-        /// The field's bytes (unescaped into `scratch` when it has doubled quotes).
-        @inline(__always) func bytes(_ r: Int, _ scratch: inout [UInt8]) -> UnsafeBufferPointer<UInt8> {
+        /// `body` of the field's bytes (unescaped into `scratch` when it has doubled quotes).
+        @inline(__always) func withField<T>(_ r: Int, _ scratch: inout [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
             let start = origin + Int(spans[r * stride]), rawEnd = spans[r * stride + 1]
             if !hasEscapes || rawEnd & FieldIndex.escapedBit == 0 {
-                return UnsafeBufferPointer(rebasing: buffer[start..<(origin + Int(rawEnd))])
+                return body(UnsafeBufferPointer(rebasing: buffer[start..<(origin + Int(rawEnd))]))
             }
             scratch.removeAll(keepingCapacity: true)
             var k = start
@@ -745,12 +747,12 @@ struct ColumnBuilder {
                 scratch.append(buffer[k])
                 k += buffer[k] == 0x22 ? 2 : 1
             }
-            return scratch.withUnsafeBufferPointer { $0 }
+            return scratch.withUnsafeBufferPointer(body)
         }
         func failure(_ r: Int, _ what: String) -> ConversionFailure {
             var s: [UInt8] = []
-            let b = bytes(r, &s)
-            return ConversionFailure(row: r, offset: origin + Int(spans[r * stride]), text: String(decoding: b, as: UTF8.self), what: what)
+            let text = withField(r, &s) { String(decoding: $0, as: UTF8.self) }
+            return ConversionFailure(row: r, offset: origin + Int(spans[r * stride]), text: text, what: what)
         }
         switch spec.kind {
         case .int:
@@ -764,7 +766,7 @@ struct ColumnBuilder {
                 numbers.values = UnsafeMutableRawPointer(out.baseAddress! + base)
                 while csv_parse_ints(&numbers) != 0 {
                     let r = numbers.row
-                    guard let v = NumberParsing.parseInt(bytes(r, &scratch)) else { return r }
+                    guard let v = withField(r, &scratch, NumberParsing.parseInt) else { return r }
                     out[base + r] = v
                     numbers.row = r + 1
                 }
@@ -786,13 +788,9 @@ struct ColumnBuilder {
                 numbers.values = UnsafeMutableRawPointer(out.baseAddress! + base)
                 while csv_parse_doubles(&numbers) != 0 {
                     let r = numbers.row
-                    let b = bytes(r, &scratch)
-                    if b.isEmpty && nullable {
-                        out[base + r] = .nan
-                    } else {
-                        guard let v = NumberParsing.parseDouble(b) else { return r }
-                        out[base + r] = v
-                    }
+                    let value = withField(r, &scratch) { b in b.isEmpty && nullable ? Double.nan : NumberParsing.parseDouble(b) }
+                    guard let value else { return r }
+                    out[base + r] = value
                     numbers.row = r + 1
                 }
                 return nil
@@ -804,7 +802,7 @@ struct ColumnBuilder {
         case .string:
             let base = codes.count
             codes.append(contentsOf: repeatElement(0, count: rows))
-            guard rows > 0, let file = buffer.baseAddress else { return nil }
+            guard let file = buffer.baseAddress else { return nil }
             // The C loop codes rows until a value new to the dictionary or a field with doubled
             // quotes; those are added here, and the loop goes on after them.
             var coder = csv_coder()
@@ -830,7 +828,8 @@ struct ColumnBuilder {
                     coder.previous_count = count
                     previousInStore = false
                 } else {
-                    code = interner.code(for: bytes(r, &scratch), previous: coder.previous >= 0 ? coder.previous : nil)
+                    let previous = coder.previous >= 0 ? coder.previous : nil
+                    code = withField(r, &scratch) { interner.code(for: $0, previous: previous) }
                     previousInStore = true
                 }
                 guard let code else {
@@ -940,13 +939,16 @@ struct ByteInterner {
         precondition(complete, "lookup in a dictionary whose table lacks levels")
         return slots.withUnsafeBufferPointer { table in
             store.withUnsafeBufferPointer { stored in
-                csv_dict_find(table.baseAddress, table.count / 2 - 1, stored.baseAddress, bytes.baseAddress, bytes.count, h, &slot)
+                offsets.withUnsafeBufferPointer { ranges in
+                    csv_dict_find(table.baseAddress, table.count / 2 - 1, stored.baseAddress, ranges.baseAddress, bytes.baseAddress, bytes.count, h, &slot)
+                }
             }
         }
     }
 
-    /// Adds a value not in the dictionary at the empty `slot` `find` gave (nil: a level that will
-    /// never be looked up, see `absorb`); nil (and nothing added) if it is not valid UTF-8.
+    /// Adds a value not in the dictionary at the empty `slot` that `find` gave; with no slot, the
+    /// level is added but can never be found (see `absorb`). Returns its code, or nil (and adds
+    /// nothing) if the bytes are not valid UTF-8.
     mutating func insert(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64, slot: Int?, validated: Bool = false) -> Int32? {
         guard validated || ByteInterner.isValidUTF8(bytes) else { return nil }
         let code = Int32(count)
@@ -987,15 +989,18 @@ struct ByteInterner {
         precondition(complete, "lookup in a dictionary whose table lacks levels")
         return slots.withUnsafeBufferPointer { table in
             store.withUnsafeBufferPointer { stored in
-                coder.slots = table.baseAddress
-                coder.mask = table.count / 2 - 1
-                coder.store = stored.baseAddress
-                if previousInStore && coder.previous >= 0 {
-                    let start = offsets[Int(coder.previous)]
-                    coder.previous_bytes = stored.baseAddress.map { UnsafePointer($0 + start) }
-                    coder.previous_count = offsets[Int(coder.previous) + 1] - start
+                offsets.withUnsafeBufferPointer { ranges in
+                    coder.slots = table.baseAddress
+                    coder.mask = table.count / 2 - 1
+                    coder.store = stored.baseAddress
+                    coder.offsets = ranges.baseAddress
+                    if previousInStore && coder.previous >= 0 {
+                        let start = ranges[Int(coder.previous)]
+                        coder.previous_bytes = stored.baseAddress.map { UnsafePointer($0 + start) }
+                        coder.previous_count = ranges[Int(coder.previous) + 1] - start
+                    }
+                    return csv_code_rows(&coder)
                 }
-                return csv_code_rows(&coder)
             }
         }
     }

@@ -1,3 +1,4 @@
+import CCSVKernel
 import Foundation
 import Testing
 @testable import Tabular
@@ -363,6 +364,28 @@ struct InternerTests {
         #expect(interner.count == Set(values).count)
         #expect(interner.makeLevels() == values.map { String(decoding: $0, as: UTF8.self) }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } })
         #expect(Set(expected.values).count == expected.count)
+    }
+
+    /// A slot holds lengths up to 254 exactly and 255 for all longer ones: a long value whose slot
+    /// carries the hash bits of another long value (a collision the table must survive) is not
+    /// taken for it, even where the other is its prefix in the store.
+    @Test("values of 255 bytes and more are compared with their own length")
+    func longValues() {
+        let w = [UInt8](repeating: UInt8(ascii: "a"), count: 300), y = [UInt8](repeating: UInt8(ascii: "b"), count: 100)
+        let store = w + y, offsets = [0, 300, 400]
+        let v = w + y  // W followed by the start of the next stored value: 400 bytes equal to the store's first 400
+        let h = csv_hash(v, v.count)
+        var slots = [UInt64](repeating: 0, count: 2 * 16)
+        let i = Int(h & 15)
+        slots[2 * i] = csv_slot_key(h, w.count) | 1  // code 0 (W), with V's hash bits
+        slots[2 * i + 1] = 0                         // W's offset in the store
+        var slot = -1
+        #expect(csv_dict_find(slots, 15, store, offsets, v, v.count, h, &slot) == -1)
+        #expect(slot == (i + 1) & 15)
+        // Through the dictionary: both are added, each found again with its own code.
+        var interner = ByteInterner()
+        let codes = [w, v, w, v].map { value in value.withUnsafeBufferPointer { interner.code(for: $0, previous: nil)! } }
+        #expect(codes == [0, 1, 0, 1])
     }
 
     /// String columns read from random documents equal the values written, coded in order of first

@@ -8,8 +8,9 @@
 ///
 /// The kernel records the byte range of every needed field of whole, plain records: unquoted
 /// fields without quotes, and quoted fields whose only quotes are the enclosing pair. Whatever
-/// else it meets (a doubled quote, a stray quote, a ragged or empty line, the last 64 bytes of the
-/// data) it leaves to the Swift scanner, stopping at the start of that record.
+/// else it meets (a doubled quote, a stray quote, a ragged or empty line, a record that does not
+/// end inside the data's last whole 64 bytes, offsets of 2 GiB and more) it leaves to the Swift
+/// scanner, stopping at the start of that record.
 typedef struct {
     const uint8_t *base;            ///< the whole data
     size_t count;                   ///< its length
@@ -115,8 +116,9 @@ static inline uint64_t csv_slot_value(const uint8_t *p, size_t n, size_t offset)
 }
 
 /// The code of the `n` bytes at `p` (hash `h`) in a dictionary of `mask + 1` slots, or -1 when
-/// absent; then `*slot` is the empty slot where they belong.
-static inline int32_t csv_dict_find(const uint64_t *slots, size_t mask, const uint8_t *store,
+/// absent; then `*slot` is the empty slot where they belong. `offsets[code]` ..< `offsets[code + 1]`
+/// is a level's range in `store` (read for lengths of 255 and more, which the slot does not hold).
+static inline int32_t csv_dict_find(const uint64_t *slots, size_t mask, const uint8_t *store, const intptr_t *offsets,
                                     const uint8_t *p, size_t n, uint64_t h, size_t *slot) {
     const uint64_t key = csv_slot_key(h, n);
     const int is_short = n <= 8;
@@ -129,8 +131,13 @@ static inline int32_t csv_dict_find(const uint64_t *slots, size_t mask, const ui
             return -1;
         }
         if ((entry & 0xFFFFFFFF00000000ULL) == key) {
+            const int32_t code = (int32_t)(uint32_t)entry - 1;
             const uint64_t second = slots[2 * i + 1];
-            if (is_short ? second == packed : csv_equal(store + second, p, n)) return (int32_t)(uint32_t)entry - 1;
+            if (is_short) {
+                if (second == packed) return code;
+            } else if ((n < 255 || (size_t)(offsets[code + 1] - offsets[code]) == n) && csv_equal(store + second, p, n)) {
+                return code;
+            }
         }
         i = (i + 1) & mask;
     }
@@ -141,13 +148,15 @@ typedef struct {
     const uint64_t *slots;          ///< the dictionary: slots (2 words each)
     size_t mask;                    ///< slot count - 1
     const uint8_t *store;           ///< bytes of its values longer than 8 bytes
+    const intptr_t *offsets;        ///< each value's range in `store` (see `csv_dict_find`)
     const uint8_t *origin;          ///< the data at the block's origin (span offsets are relative to it)
     const uint32_t *spans;          ///< the column's (start, end) pairs, row r at 2r
     int32_t *codes;                 ///< out: row r's code at codes[r]
     size_t row;                     ///< in: first row to code; out: the row that stopped the loop, or `rows`
     size_t rows;                    ///< rows in the block
     int32_t previous;               ///< code of the row before `row` (-1: none); in and out
-    const uint8_t *previous_bytes;  ///< its bytes (when `previous` >= 0); in and out
+    const uint8_t *previous_bytes;  ///< its bytes (when `previous` >= 0); in and out. In the data, or in
+                                    ///< `store` (then valid only until Swift adds a value: set it again)
     size_t previous_count;          ///< their length
     uint64_t hash;                  ///< out (CSV_CODE_NEW): the new value's hash
     size_t slot;                    ///< out (CSV_CODE_NEW): the empty slot it belongs in
