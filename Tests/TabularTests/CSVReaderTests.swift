@@ -12,6 +12,19 @@ private func dataError(_ body: () throws -> Void) -> DataError? {
     return nil
 }
 
+/// Draws for the randomized tests (SplitMix64: small, fixed, the same on every machine).
+private struct Draws {
+    var state: UInt64
+
+    mutating func next(_ bound: Int) -> Int {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int((z ^ (z >> 31)) % UInt64(bound))
+    }
+}
+
 @Suite("CSV reader")
 struct CSVReaderTests {
     let schema = CSVSchema([ColumnSpec("id", .int), ColumnSpec("name", .string), ColumnSpec("value", .double)])
@@ -71,11 +84,8 @@ struct CSVReaderTests {
     /// wherever it sits in a block.
     @Test("number columns: the fast loop and the fallback agree with strtod and Int")
     func numberColumns() throws {
-        var state: UInt64 = 0x853C_49E6_748F_EA9B
-        func next(_ bound: Int) -> Int {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int((state >> 33) % UInt64(bound))
-        }
+        var draws = Draws(state: 0x853C_49E6_748F_EA9B)
+        func next(_ bound: Int) -> Int { draws.next(bound) }
         var doubles = ["0.1", "142.44", "6.95", "-0.000001", "1e-5", "2.5E+10", "0", "-0", "+7", "00012.500", "1.", ".5", "-.5",
                        "123456789012345", "1234567890123456", "12345678901234567890", "0.000000000000001", "9007199254740993",
                        "000000000000000000001.5", "1.7976931348623157e308", "4.9e-324", "\"3.25\""]
@@ -394,11 +404,8 @@ struct InternerTests {
     /// values new to a chunk, non-ASCII text, empty values, values of every length around 8 bytes.
     @Test("coded string columns equal the values written")
     func codedColumns() throws {
-        var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        func next(_ bound: Int) -> Int {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int((state >> 33) % UInt64(bound))
-        }
+        var draws = Draws(state: 0x2545_F491_4F6C_DD1D)
+        func next(_ bound: Int) -> Int { draws.next(bound) }
         let pool = ["", "a", "Q1", "2009-12-01 07:45:00", "2009-12-01 07:45:01", "12345678", "123456789", "1234567", "85123A",
                     "WHITE HANGING HEART T-LIGHT HOLDER", "café crème", "Ünïcödé", "say \"hi\"", "\"\"", "x,y", "line\nbreak", "ab\"c"]
         let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("b", .string)])
@@ -518,14 +525,8 @@ struct CSVVectorScanTests {
     /// table or the same error (message, line and column) at every level.
     @Test("random documents: same table or same error at every level")
     func random() throws {
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func next(_ bound: Int) -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(bound))
-        }
+        var draws = Draws(state: 0x9E37_79B9_7F4A_7C15)
+        func next(_ bound: Int) -> Int { draws.next(bound) }
         let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("c", .string), ColumnSpec("d", .string)])
         var differences = 0, errors = 0, tables = 0
         for document in 0..<400 {
