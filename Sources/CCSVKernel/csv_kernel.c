@@ -242,89 +242,34 @@ int csv_code_rows(csv_coder *c) {
     return status;
 }
 
-int csv_parse_ints(csv_numbers *c) {
+int csv_parse_numbers(csv_numbers *c) {
     const uint8_t *const origin = c->origin;
     const uint32_t *const spans = c->spans;
-    int64_t *const out = (int64_t *)c->values;
     const size_t rows = c->rows;
+    const int integers = c->integers, nullable = c->nullable;
     size_t r = c->row;
     int stopped = 0;
     for (; r < rows; r++) {
         const uint32_t start = spans[2 * r], end = spans[2 * r + 1];
-        // A field with doubled quotes (the top bit of its end set) is left to Swift, like any
-        // field that is not an optional sign and 1 to 18 digits.
-        const uint8_t *p = origin + start, *const stop = origin + (end & 0x7FFFFFFFu);
-        const int negative = p < stop && *p == '-';
-        if (p < stop && (*p == '-' || *p == '+')) p++;
-        const size_t digits = (size_t)(stop - p);
-        if (digits == 0 || digits > 18 || (end & 0x80000000u)) {
+        if (end & 0x80000000u) {  // doubled quotes to undo
             stopped = 1;
             break;
         }
-        uint64_t v = 0;
-        int ok = 1;
-        for (; p < stop; p++) {
-            const unsigned d = (unsigned)*p - '0';
-            ok &= d <= 9;
-            v = v * 10 + d;
+        const uint8_t *const p = origin + start;
+        const size_t n = end - start;
+        int ok;
+        if (integers) {
+            ok = csv_parse_int(p, n, (int64_t *)c->values + r);
+        } else if (n == 0 && nullable) {
+            ((double *)c->values)[r] = __builtin_nan("");
+            ok = 1;
+        } else {
+            ok = csv_parse_decimal(p, n, (double *)c->values + r);
         }
         if (!ok) {
             stopped = 1;
             break;
         }
-        out[r] = negative ? -(int64_t)v : (int64_t)v;
-    }
-    c->row = r;
-    return stopped;
-}
-
-int csv_parse_doubles(csv_numbers *c) {
-    const uint8_t *const origin = c->origin;
-    const uint32_t *const spans = c->spans;
-    double *const out = (double *)c->values;
-    const size_t rows = c->rows;
-    const int nullable = c->nullable;
-    size_t r = c->row;
-    int stopped = 0;
-    for (; r < rows; r++) {
-        const uint32_t start = spans[2 * r], end = spans[2 * r + 1];
-        if (end & 0x80000000u) {
-            stopped = 1;
-            break;
-        }
-        const uint8_t *p = origin + start, *const stop = origin + end;
-        if (p == stop && nullable) {
-            out[r] = __builtin_nan("");
-            continue;
-        }
-        const int negative = p < stop && *p == '-';
-        if (p < stop && (*p == '-' || *p == '+')) p++;
-        // At most 15 digits in all (so at most 15 significant ones) and at most one point; anything
-        // else (more digits, leading zeros beyond that, exponents) is left to Swift.
-        const uint8_t *const first = p, *point = NULL;
-        uint64_t mantissa = 0;
-        if (stop - p > 16) {
-            stopped = 1;
-            break;
-        }
-        for (; p < stop; p++) {
-            const unsigned d = (unsigned)*p - '0';
-            if (d <= 9) {
-                mantissa = mantissa * 10 + d;
-            } else if (*p == '.' && !point) {
-                point = p;
-            } else {
-                break;
-            }
-        }
-        const ptrdiff_t length = stop - first, fraction = point ? stop - point - 1 : 0;
-        const ptrdiff_t digits = length - (point != NULL);
-        if (p != stop || digits == 0 || digits > 15) {
-            stopped = 1;
-            break;
-        }
-        const double v = (double)mantissa / csv_exact_power_of_ten((int)fraction);
-        out[r] = negative ? -v : v;
     }
     c->row = r;
     return stopped;

@@ -73,7 +73,6 @@ public struct FitResult: Sendable, CustomStringConvertible {
     /// Starting points tried (natural scale) and other remarks.
     public var notes: [String]
 
-
     public func estimate(_ name: String) -> Double? {
         parameterNames.firstIndex(of: name).map { estimates[$0] }
     }

@@ -193,7 +193,6 @@ public enum ScoreRun {
     }
 }
 
-
 /// The drift counts, filled on the reading thread (one read at a time) and read after the last one.
 final class DriftBox: @unchecked Sendable {
     var value: DriftAccumulator

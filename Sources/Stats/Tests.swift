@@ -139,7 +139,6 @@ public enum Inference {
         return (stat, df, ChiSquare.sf(stat, df: df))
     }
 
-    /// Standardized mean difference (treated − control) / sqrt((var_t + var_c) / 2).
     /// Pearson correlation of two equally long samples; NaN when either is constant.
     public static func pearson(_ a: [Double], _ b: [Double]) -> Double {
         precondition(a.count == b.count, "pearson: samples differ in length")
@@ -154,6 +153,7 @@ public enum Inference {
         return sab / (saa * sbb).squareRoot()
     }
 
+    /// Standardized mean difference (treated − control) / sqrt((var_t + var_c) / 2).
     public static func standardizedMeanDifference(treated: Moments, control: Moments) -> Double {
         let pooled = ((treated.variance + control.variance) / 2).squareRoot()
         return pooled > 0 ? (treated.mean - control.mean) / pooled : 0

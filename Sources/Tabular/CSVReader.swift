@@ -9,15 +9,7 @@ import Foundation
 public enum CSVReader {
     /// Reads `path`, keeping only the schema's columns (others are skipped without conversion).
     public static func read(path: String, schema: CSVSchema, delimiter: UInt8 = UInt8(ascii: ",")) throws -> Table {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw DataError(file: path, message: "cannot read file: \(error.localizedDescription)")
-        }
-        return try data.withUnsafeBytes { raw in
-            try parse(raw.bindMemory(to: UInt8.self), source: path, schema: schema, delimiter: delimiter)
-        }
+        try withMappedFile(path) { try parse($0, source: path, schema: schema, delimiter: delimiter) }
     }
 
     public static func read(bytes: [UInt8], source: String, schema: CSVSchema, delimiter: UInt8 = UInt8(ascii: ",")) throws -> Table {
@@ -26,24 +18,28 @@ public enum CSVReader {
 
     /// Reads only the header of `path` (after an optional BOM).
     public static func header(path: String, delimiter: UInt8 = UInt8(ascii: ",")) throws -> [String] {
+        try withMappedFile(path) { try header($0, source: path, delimiter: delimiter) }
+    }
+
+    /// Reads the header of CSV text held in memory (after an optional BOM).
+    public static func header(bytes: [UInt8], source: String, delimiter: UInt8 = UInt8(ascii: ",")) throws -> [String] {
+        try bytes.withUnsafeBufferPointer { try header($0, source: source, delimiter: delimiter) }
+    }
+
+    static func header(_ buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8) throws -> [String] {
+        var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)
+        return try cursor.readHeader()
+    }
+
+    /// `body` of the file's bytes, mapped into memory.
+    static func withMappedFile<T>(_ path: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
             throw DataError(file: path, message: "cannot read file: \(error.localizedDescription)")
         }
-        return try data.withUnsafeBytes { raw in
-            var cursor = Cursor(buffer: raw.bindMemory(to: UInt8.self), source: path, delimiter: delimiter)
-            return try cursor.readHeader()
-        }
-    }
-
-    /// Reads the header of CSV text held in memory (after an optional BOM).
-    public static func header(bytes: [UInt8], source: String, delimiter: UInt8 = UInt8(ascii: ",")) throws -> [String] {
-        try bytes.withUnsafeBufferPointer { buffer in
-            var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)
-            return try cursor.readHeader()
-        }
+        return try data.withUnsafeBytes { try body($0.bindMemory(to: UInt8.self)) }
     }
 
     static func parse(_ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8,
@@ -320,7 +316,7 @@ final class FieldIndex {
     /// The byte classification the vector kernel uses on this CPU (2 AVX2, 1 SSE2, 0 portable C).
     static let bestLevel = Int(csv_scan_best_level())
 
-    /// Pass 1: scans whole records from `from` until the first record ending at or after `limit`.
+    /// Pass 1: scans whole records from `from` until the first record starting at or after `limit`.
     /// Plain records go through the vector kernel at `level` (-1: none); the records it leaves
     /// (quotes inside a field, ragged or blank lines, the last bytes) are scanned here one by one.
     func scan(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, limit: Int, line startLine: Int, delimiter d: UInt8,
@@ -465,7 +461,7 @@ struct SharedBuffer: @unchecked Sendable {
     let buffer: UnsafeBufferPointer<UInt8>
 }
 
-
+/// The builders of a chunk, each written by one task of the join.
 struct UncheckedBuilders: @unchecked Sendable {
     let builders: UnsafeMutableBufferPointer<ColumnBuilder>
 }
@@ -567,20 +563,18 @@ struct Cursor {
         return names
     }
 
-    /// Scans one field. Unquoted fields are returned as a byte range of the buffer; quoted fields
-    /// are unescaped into `scratch` and `quoted` is true.
-    @inline(__always)
+    /// Scans one field (the header's: data rows go through `FieldIndex.scan`). Unquoted fields are
+    /// returned as a byte range of the buffer; quoted fields are unescaped into `scratch` and
+    /// `quoted` is true.
     mutating func nextField(scratch: inout [UInt8]) throws -> (Int, Int, Bool) {
         let n = buffer.count
         var p = position
         if p < n && buffer[p] == 0x22 {
             let openLine = line
-            let openColumnOffset = p
             scratch.removeAll(keepingCapacity: true)
             p += 1
             while true {
                 guard p < n else {
-                    _ = openColumnOffset
                     throw DataError(file: source, line: openLine, message: "unterminated quoted field (the closing quote is missing)")
                 }
                 let b = buffer[p]
@@ -607,35 +601,15 @@ struct Cursor {
             return (0, 0, true)
         }
         let start = p
-        let d = delimiter
-        // Eight bytes at a time: a byte equal to the delimiter, LF or CR gives a zero byte after
-        // XOR with its broadcast pattern; the classic has-zero-byte test finds the first one.
-        if let base = buffer.baseAddress {
-            let raw = UnsafeRawPointer(base)
-            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-            let dMask = UInt64(d) &* ones, lf = 0x0A &* ones, cr = 0x0D &* ones
-            while p + 8 <= n {
-                let w = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)
-                let a = w ^ dMask, b = w ^ lf, c = w ^ cr
-                let hit = ((a &- ones) & ~a | (b &- ones) & ~b | (c &- ones) & ~c) & highs
-                if hit != 0 {
-                    p += hit.trailingZeroBitCount >> 3
-                    position = p
-                    return (start, p, false)
-                }
-                p += 8
-            }
-        }
         while p < n {
             let b = buffer[p]
-            if b == d || b == 0x0A || b == 0x0D { break }
+            if b == delimiter || b == 0x0A || b == 0x0D { break }
             p += 1
         }
         position = p
         return (start, p, false)
     }
 
-    @inline(__always)
     mutating func consumeTerminator() -> Terminator {
         let n = buffer.count
         guard position < n else { return .end }
@@ -709,9 +683,7 @@ struct ColumnBuilder {
     }
 
     func error(_ bytes: UnsafeBufferPointer<UInt8>, line: Int, source: String, what: String) -> DataError {
-        let text = String(decoding: bytes, as: UTF8.self)
-        let message = text.isEmpty ? "empty value where \(what) is required" : "cannot parse '\(text)' as \(what)"
-        return DataError(file: source, line: line, column: field + 1, columnName: spec.name, message: message)
+        error(ConversionFailure(row: 0, offset: 0, text: String(decoding: bytes, as: UTF8.self), what: what), line: line, source: source)
     }
 
     func error(_ f: ConversionFailure, line: Int, source: String) -> DataError {
@@ -754,49 +726,34 @@ struct ColumnBuilder {
             let text = withField(r, &s) { String(decoding: $0, as: UTF8.self) }
             return ConversionFailure(row: r, offset: origin + Int(spans[r * stride]), text: text, what: what)
         }
-        switch spec.kind {
-        case .int:
-            let base = ints.count
-            ints.append(contentsOf: repeatElement(0, count: rows))
-            // Plain integers are converted in C; any other field (sign only, too many digits, not a
-            // number, doubled quotes) is converted or reported here, and the C loop goes on after it.
+        /// Converts the block's fields of a number column into `values`: plain numbers in C
+        /// (`csv_parse_numbers`), each field the C loop stops at here by `fallback`, and the C loop
+        /// goes on after it. Returns the row of a bad field (`fallback` gave nil; nothing is added).
+        func convert<T: Numeric>(_ values: inout [T], integers: Bool, nullable: Bool = false,
+                                 _ fallback: (UnsafeBufferPointer<UInt8>) -> T?) -> Int? {
+            let base = values.count
+            values.append(contentsOf: repeatElement(0, count: rows))
             var numbers = csv_numbers(origin: buffer.baseAddress.map { UnsafePointer($0 + origin) }, spans: UnsafePointer(spans),
-                                      values: nil, row: 0, rows: rows, nullable: 0)
-            let failed: Int? = ints.withUnsafeMutableBufferPointer { out in
+                                      values: nil, row: 0, rows: rows, integers: integers ? 1 : 0, nullable: nullable ? 1 : 0)
+            let failed: Int? = values.withUnsafeMutableBufferPointer { out in
                 numbers.values = UnsafeMutableRawPointer(out.baseAddress! + base)
-                while csv_parse_ints(&numbers) != 0 {
+                while csv_parse_numbers(&numbers) != 0 {
                     let r = numbers.row
-                    guard let v = withField(r, &scratch, NumberParsing.parseInt) else { return r }
+                    guard let v = withField(r, &scratch, fallback) else { return r }
                     out[base + r] = v
                     numbers.row = r + 1
                 }
                 return nil
             }
-            if let r = failed {
-                ints.removeLast(rows)
-                return failure(r, "an integer")
-            }
+            if failed != nil { values.removeLast(rows) }
+            return failed
+        }
+        switch spec.kind {
+        case .int:
+            if let r = convert(&ints, integers: true, NumberParsing.parseInt) { return failure(r, "an integer") }
         case .double:
-            let base = doubles.count
             let nullable = spec.nullable
-            doubles.append(contentsOf: repeatElement(0, count: rows))
-            // Plain decimals are converted in C; any other field (exponents, many digits, not a
-            // number, doubled quotes) is converted or reported here, and the C loop goes on after it.
-            var numbers = csv_numbers(origin: buffer.baseAddress.map { UnsafePointer($0 + origin) }, spans: UnsafePointer(spans),
-                                      values: nil, row: 0, rows: rows, nullable: nullable ? 1 : 0)
-            let failed: Int? = doubles.withUnsafeMutableBufferPointer { out in
-                numbers.values = UnsafeMutableRawPointer(out.baseAddress! + base)
-                while csv_parse_doubles(&numbers) != 0 {
-                    let r = numbers.row
-                    let value = withField(r, &scratch) { b in b.isEmpty && nullable ? Double.nan : NumberParsing.parseDouble(b) }
-                    guard let value else { return r }
-                    out[base + r] = value
-                    numbers.row = r + 1
-                }
-                return nil
-            }
-            if let r = failed {
-                doubles.removeLast(rows)
+            if let r = convert(&doubles, integers: false, nullable: nullable, { b in b.isEmpty && nullable ? Double.nan : NumberParsing.parseDouble(b) }) {
                 return failure(r, "a finite number")
             }
         case .string:
@@ -858,7 +815,7 @@ struct ColumnBuilder {
 
     /// Appends the rows of a builder of the same column that read a later part of the file: its
     /// string codes are translated into this builder's dictionary (new levels keep their order).
-    mutating func append(_ other: ColumnBuilder, last: Bool = false) {
+    mutating func append(_ other: ColumnBuilder, last: Bool) {
         switch spec.kind {
         case .int: ints.append(contentsOf: other.ints)
         case .double: doubles.append(contentsOf: other.doubles)
@@ -936,12 +893,18 @@ struct ByteInterner {
     /// The code of `bytes` (hash `h`), or -1 with `slot` the empty slot where they belong.
     @inline(__always)
     private func find(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64, slot: inout Int) -> Int32 {
+        withTable { table, stored, ranges in
+            csv_dict_find(table.baseAddress, table.count / 2 - 1, stored.baseAddress, ranges.baseAddress, bytes.baseAddress, bytes.count, h, &slot)
+        }
+    }
+
+    /// `body` of the table's memory for the C lookups: its slots, the store and the levels' ranges in it.
+    @inline(__always)
+    private func withTable<R>(_ body: (UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Int>) -> R) -> R {
         precondition(complete, "lookup in a dictionary whose table lacks levels")
         return slots.withUnsafeBufferPointer { table in
             store.withUnsafeBufferPointer { stored in
-                offsets.withUnsafeBufferPointer { ranges in
-                    csv_dict_find(table.baseAddress, table.count / 2 - 1, stored.baseAddress, ranges.baseAddress, bytes.baseAddress, bytes.count, h, &slot)
-                }
+                offsets.withUnsafeBufferPointer { ranges in body(table, stored, ranges) }
             }
         }
     }
@@ -986,29 +949,24 @@ struct ByteInterner {
     /// Runs the C loop that codes a block's rows (see `csv_code_rows`) against this dictionary's
     /// current memory. When `previousInStore`, the coder's previous value is read from the store.
     func run(_ coder: inout csv_coder, previousInStore: Bool) -> Int32 {
-        precondition(complete, "lookup in a dictionary whose table lacks levels")
-        return slots.withUnsafeBufferPointer { table in
-            store.withUnsafeBufferPointer { stored in
-                offsets.withUnsafeBufferPointer { ranges in
-                    coder.slots = table.baseAddress
-                    coder.mask = table.count / 2 - 1
-                    coder.store = stored.baseAddress
-                    coder.offsets = ranges.baseAddress
-                    if previousInStore && coder.previous >= 0 {
-                        let start = ranges[Int(coder.previous)]
-                        coder.previous_bytes = stored.baseAddress.map { UnsafePointer($0 + start) }
-                        coder.previous_count = ranges[Int(coder.previous) + 1] - start
-                    }
-                    return csv_code_rows(&coder)
-                }
+        withTable { table, stored, ranges in
+            coder.slots = table.baseAddress
+            coder.mask = table.count / 2 - 1
+            coder.store = stored.baseAddress
+            coder.offsets = ranges.baseAddress
+            if previousInStore && coder.previous >= 0 {
+                let start = ranges[Int(coder.previous)]
+                coder.previous_bytes = stored.baseAddress.map { UnsafePointer($0 + start) }
+                coder.previous_count = ranges[Int(coder.previous) + 1] - start
             }
+            return csv_code_rows(&coder)
         }
     }
 
     /// Adds the levels of `other` (in its order) that this dictionary lacks; returns, for each code
     /// of `other`, the code of the same bytes here. Unless `indexing`, the new levels get no slot in
     /// the table (the last chunk joined: nothing is looked up after it), which spares growing it.
-    mutating func absorb(_ other: ByteInterner, indexing: Bool = true) -> [Int32] {
+    mutating func absorb(_ other: ByteInterner, indexing: Bool) -> [Int32] {
         // New levels take their strings from `other` when both have made theirs.
         let reuse = strings.count == count && other.strings.count == other.count
         // Levels of `other` are distinct, so the lookups of this loop never need the slots it skips.

@@ -7,73 +7,23 @@ import Darwin
 
 /// Byte-level number parsing and shortest round-trip formatting.
 public enum NumberParsing {
-    /// Decimal integer with optional sign. nil on empty, non-digits or overflow.
+    /// Decimal integer with optional sign. nil on empty, non-digits or overflow (the parser is
+    /// `csv_parse_int`, shared with the CSV reader's C loops).
     @inline(__always)
     public static func parseInt(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        let n = bytes.count
-        guard n > 0 else { return nil }
-        var i = 0
-        var negative = false
-        if bytes[0] == 0x2D || bytes[0] == 0x2B {
-            negative = bytes[0] == 0x2D
-            i = 1
-            guard n > 1 else { return nil }
-        }
-        var value = 0
-        while i < n {
-            let d = Int(bytes[i]) &- 48
-            guard d >= 0 && d <= 9 else { return nil }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = negative ? m.subtractingReportingOverflow(d) : m.addingReportingOverflow(d)
-            if o1 || o2 { return nil }
-            value = a
-            i += 1
-        }
-        return value
+        var value: Int64 = 0
+        return csv_parse_int(bytes.baseAddress, bytes.count, &value) != 0 ? Int(value) : nil
     }
 
-    /// A finite decimal number. Plain decimals with at most 15 significant digits take an exact
-    /// fast path (an integer divided by an exact power of ten rounds correctly); everything else
-    /// goes through `strtod`. Either way the result is the correctly rounded double.
+    /// A finite decimal number. Plain decimals of at most 15 digits take the exact path of
+    /// `csv_parse_decimal` (an integer divided by an exact power of ten rounds correctly; shared
+    /// with the CSV reader's C loops); everything else goes through `strtod`. Either way the result
+    /// is the correctly rounded double.
     @inline(__always)
     public static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
-        let n = bytes.count
-        guard n > 0 else { return nil }
-        var i = 0
-        var negative = false
-        if bytes[0] == 0x2D || bytes[0] == 0x2B {
-            negative = bytes[0] == 0x2D
-            i = 1
-        }
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var fractionDigits = 0
-        var sawDigit = false
-        var sawPoint = false
-        var simple = true
-        while i < n {
-            let b = bytes[i]
-            if b >= 0x30 && b <= 0x39 {
-                sawDigit = true
-                if mantissa == 0 && b == 0x30 {
-                    // Leading zeros do not count toward significant digits.
-                } else {
-                    digits += 1
-                }
-                mantissa = mantissa &* 10 &+ UInt64(b - 0x30)
-                if sawPoint { fractionDigits += 1 }
-            } else if b == 0x2E && !sawPoint {
-                sawPoint = true
-            } else {
-                simple = false
-                break
-            }
-            i += 1
-        }
-        if simple && sawDigit && digits <= 15 && fractionDigits <= 22 {
-            let v = Double(mantissa) / csv_exact_power_of_ten(Int32(fractionDigits))
-            return negative ? -v : v
-        }
+        guard !bytes.isEmpty else { return nil }
+        var value = 0.0
+        if csv_parse_decimal(bytes.baseAddress, bytes.count, &value) != 0 { return value }
         return parseWithStrtod(bytes)
     }
 

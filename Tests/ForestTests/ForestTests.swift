@@ -30,8 +30,6 @@ private func errorText(_ body: () throws -> Void) -> String? {
     do { try body(); return nil } catch { return "\(error)" }
 }
 
-private func correlation(_ a: [Double], _ b: [Double]) -> Double { Inference.pearson(a, b) }
-
 private func bits(_ tree: RegressionTree) -> [[UInt64]] {
     [tree.feature.map { UInt64(UInt32(bitPattern: $0)) }, tree.threshold.map(\.bitPattern),
      tree.left.map { UInt64(UInt32(bitPattern: $0)) }, tree.right.map { UInt64(UInt32(bitPattern: $0)) }, tree.value.map(\.bitPattern)]
@@ -179,7 +177,7 @@ struct ForestTraining {
         #expect(abs(check - mse) < 1e-12)
         let (fresh, _, truth) = synthetic(rows: 1000, features: 5, noise: noise, seed: 8)
         let predicted = forest.predict(fresh, threads: 2)
-        let r = correlation(predicted, truth)
+        let r = Inference.pearson(predicted, truth)
         #expect(r > 0.9, "correlation \(r)")
         for row in stride(from: 0, to: 1000, by: 37) {
             #expect(forest.predict(fresh, row: row).bitPattern == predicted[row].bitPattern)

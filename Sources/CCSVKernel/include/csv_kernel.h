@@ -172,26 +172,62 @@ enum {
 /// repeats the row before it is found by comparing bytes, without hashing. Returns a `CSV_CODE_` value.
 int csv_code_rows(csv_coder *coder);
 
-// --- Numbers (pass 2 of Tabular's reader) -------------------------------------------------------
+// --- Numbers (Tabular's NumberParsing and pass 2 of its reader) --------------------------------
+
+/// A decimal integer with an optional sign, in `*out`; 0 (and `*out` untouched) when the bytes are
+/// empty, a sign alone, not digits, or out of the range of int64_t.
+static inline int csv_parse_int(const uint8_t *p, size_t n, int64_t *out) {
+    if (n == 0) return 0;
+    const int negative = p[0] == '-';
+    size_t i = p[0] == '-' || p[0] == '+';
+    if (i == n) return 0;
+    int64_t v = 0;
+    for (; i < n; i++) {
+        const unsigned d = (unsigned)p[i] - '0';
+        if (d > 9 || __builtin_mul_overflow(v, 10, &v)) return 0;
+        // Negative numbers are accumulated downwards, so that INT64_MIN is reached.
+        if (negative ? __builtin_sub_overflow(v, (int64_t)d, &v) : __builtin_add_overflow(v, (int64_t)d, &v)) return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/// A plain decimal (optional sign, at most 15 digits in all, at most one point) in `*out`: an
+/// exact integer divided by an exact power of ten, which is the correctly rounded double. 0 for
+/// anything else (more digits, exponents, not a number), which needs `strtod` or is no number.
+static inline int csv_parse_decimal(const uint8_t *p, size_t n, double *out) {
+    const uint8_t *const stop = p + n;
+    const int negative = n > 0 && p[0] == '-';
+    if (n > 0 && (p[0] == '-' || p[0] == '+')) p++;
+    if (stop - p > 16) return 0;
+    const uint8_t *const first = p, *point = NULL;
+    uint64_t mantissa = 0;
+    for (; p < stop; p++) {
+        const unsigned d = (unsigned)*p - '0';
+        if (d <= 9) mantissa = mantissa * 10 + d;
+        else if (*p == '.' && !point) point = p;
+        else return 0;
+    }
+    const ptrdiff_t digits = (stop - first) - (point != NULL);
+    if (digits == 0 || digits > 15) return 0;
+    const double v = (double)mantissa / csv_exact_power_of_ten(point ? (int)(stop - point - 1) : 0);
+    *out = negative ? -v : v;
+    return 1;
+}
 
 /// Converting one numeric column of a block: the state shared with Swift.
 typedef struct {
     const uint8_t *origin;  ///< the data at the block's origin (span offsets are relative to it)
     const uint32_t *spans;  ///< the column's (start, end) pairs, row r at 2r
-    void *values;           ///< out: int64_t or double per row
+    void *values;           ///< out: int64_t (`integers`) or double per row
     size_t row;             ///< in: first row to convert; out: the row that stopped the loop, or `rows`
     size_t rows;            ///< rows in the block
-    int nullable;           ///< doubles: an empty field is NaN
+    int integers;           ///< 1: `csv_parse_int`, 0: `csv_parse_decimal`
+    int nullable;           ///< decimals: an empty field is NaN
 } csv_numbers;
 
-/// Converts plain decimal integers (optional sign, at most 18 digits) from `row` on; stops at any
-/// other field (for Swift to convert or report). Returns 1 if it stopped, 0 at the end of the block.
-int csv_parse_ints(csv_numbers *numbers);
-
-/// Converts plain decimals (optional sign, at most 15 digits in all with at most one point: an
-/// exact integer divided by an exact power of ten, which rounds correctly) from `row` on; stops at
-/// any other field (more digits, exponents, not a number), which Swift converts or reports. Returns
-/// 1 if it stopped, 0 at the end of the block.
-int csv_parse_doubles(csv_numbers *numbers);
+/// Converts the fields from `row` on; stops at a field with doubled quotes or one the parser does
+/// not take, for Swift to convert (`strtod`) or report. Returns 1 if it stopped, 0 at the end.
+int csv_parse_numbers(csv_numbers *numbers);
 
 #endif
