@@ -71,17 +71,24 @@ $(STAMPS)/deps: Makefile
 # --- build -------------------------------------------------------------------------------------
 SOURCES := Package.swift $(shell find Sources stages bench cli -type f \( -name '*.swift' -o -name '*.h' -o -name '*.modulemap' -o -name '*.c' \) 2>/dev/null | sort)
 
-build: $(STAMPS)/build ## Build the stage executables (release)
+# The build is an included makefile: make brings it up to date first and then re-reads everything,
+# so every stage compares its manifest with executable stamps whose times are final. A rebuilt
+# executable whose bytes did not change keeps its old stamp, so `make -n` and `make -q` tell the
+# truth (a dry run after a source edit builds, as GNU make always remakes included makefiles).
+NO_BUILD_GOALS := help clean distclean deps
+ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+include $(STAMPS)/build.mk
+endif
 
-$(STAMPS)/build: $(SOURCES) | $(STAMPS)/deps
+build: $(STAMPS)/build.mk ## Build the stage executables (release)
+
+$(STAMPS)/build.mk: $(SOURCES) | $(STAMPS)/deps
 	$(SWIFT) build -c $(CONFIG)
 	@for e in $(EXES) pipeline-bench; do \
 	  h=$$(sha256sum $(BIN)/$$e | cut -d' ' -f1); \
 	  [ "$$(cat $(STAMPS)/$$e 2>/dev/null)" = "$$h" ] || echo "$$h" > $(STAMPS)/$$e; \
 	done
-	@touch $@
-
-$(addprefix $(STAMPS)/,$(EXES) pipeline-bench): $(STAMPS)/build ;
+	@echo "# built from the sources listed in the Makefile; executables' content stamps: $(STAMPS)/<exe>" > $@
 
 # --- stages ------------------------------------------------------------------------------------
 RAW_FILES := $(RAW)/hillstrom.csv $(RAW)/online_retail_II.csv $(RAW)/CDNOW_master.txt $(RAW)/cdnow_customers_summary.csv
@@ -148,17 +155,25 @@ MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(C
 
 report: reports/index.md ## Index report with every stage's provenance
 
+# A stage that leaves an output unchanged keeps its old time, so what depends on it does not re-run.
+# Make sees that within one run, but the next `make -n` or `make -q` would see an output older than
+# its stage's manifest and call it stale. Once the whole pipeline is up to date, `make -t` settles
+# the times (it touches, in dependency order, what only looks stale; it runs no stage), so a dry
+# run tells the truth. It is called as plain `make` so that `make -n` prints it instead of running it.
+SETTLE := MAKEFLAGS= make --no-print-directory -s -t CONFIG=$(CONFIG)
+
 reports/index.md: $(MANIFESTS) $(STAMPS)/stage-report
 	$(BIN)/stage-report $(addprefix --manifest ,$(MANIFESTS)) --out $@
+	@$(SETTLE) all
 
 # --- tests and benchmarks ----------------------------------------------------------------------
-test: $(STAMPS)/build $(RAW)/manifest.json ## Run the tests (unit and integration; needs the data)
+test: $(STAMPS)/build.mk $(RAW)/manifest.json ## Run the tests (unit and integration; needs the data)
 	$(SWIFT) test
 
-bench: $(STAMPS)/build $(RAW)/manifest.json $(UPLIFT_OUT) ## Benchmarks: CSV parsing, CLV fit times, scorer throughput
+bench: $(STAMPS)/build.mk $(RAW)/manifest.json $(UPLIFT_OUT) ## Benchmarks: CSV parsing, CLV fit times, scorer throughput
 	$(BIN)/pipeline-bench --raw $(RAW)
 
-bench-compare: $(STAMPS)/build $(RAW)/manifest.json $(UPLIFT_OUT) ## (optional, not in CI) the same tasks with pandas and scikit-learn, in a throwaway virtualenv
+bench-compare: $(STAMPS)/build.mk $(RAW)/manifest.json $(UPLIFT_OUT) ## (optional, not in CI) the same tasks with pandas and scikit-learn, in a throwaway virtualenv
 	[ -x .build/bench-venv/bin/python ] || python3 -m venv .build/bench-venv
 	.build/bench-venv/bin/python -c 'import pandas, sklearn' 2>/dev/null || .build/bench-venv/bin/pip install -q pandas scikit-learn
 	.build/bench-venv/bin/python bench/compare.py --raw $(RAW) --swift-bench $(BIN)/pipeline-bench
