@@ -141,13 +141,14 @@ $(POLICY)/manifest.json: stages/policy/params.yaml $(UPLIFT)/test_scores.csv $(M
 	$(BIN)/stage-policy --params stages/policy/params.yaml --prepared $(PREP) --scores $(UPLIFT)/test_scores.csv --models $(MODELS) \
 	  --out $(POLICY) --figures reports/figures/policy --report reports/policy.md
 
-reports/policy.md $(POLICY)/policy_summary.json $(POLICY)/contact_list.csv: $(POLICY)/manifest.json ;
+POLICY_OUT := reports/policy.md $(POLICY)/policy_summary.json $(POLICY)/contact_list.csv $(POLICY)/policy_decisions.csv $(MODELS)/economics.json
+$(POLICY_OUT): $(POLICY)/manifest.json ;
 
 parity: $(PARITY)/manifest.json ## The shipped scorer must reproduce the pipeline's test scores exactly (CI gate) -> reports/parity.md
 
-$(PARITY)/manifest.json: $(UPLIFT_OUT) $(PREP)/test.csv $(STAMPS)/score $(STAMPS)/stage-parity
+$(PARITY)/manifest.json: $(UPLIFT_OUT) $(MODELS)/economics.json $(POLICY)/policy_decisions.csv $(PREP)/test.csv $(STAMPS)/score $(STAMPS)/stage-parity
 	$(BIN)/stage-parity --scorer $(BIN)/score --models $(MODELS) --test $(PREP)/test.csv --expected $(UPLIFT)/test_scores.csv \
-	  --out $(PARITY) --report reports/parity.md
+	  --decisions $(POLICY)/policy_decisions.csv --out $(PARITY) --report reports/parity.md
 
 reports/parity.md: $(PARITY)/manifest.json ;
 

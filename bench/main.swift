@@ -4,6 +4,7 @@ import CLVAnalysis
 import Stats
 import Transactions
 import Foundation
+import PipelineCLI
 import Provenance
 import Reporting
 import Tabular
@@ -146,7 +147,6 @@ struct Bench: ParsableCommand {
 
     /// Fit times (median of repeated fits) and the whole CLV analysis on Online Retail II.
     func clvBenchmarks() throws {
-        disableGSLAbort()
         func median(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
             var times: [Double] = []
             for _ in 0..<runs {

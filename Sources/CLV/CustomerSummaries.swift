@@ -2,7 +2,7 @@ import Foundation
 import Tabular
 
 /// Errors raised for invalid inputs or failed fits.
-public enum CLVError: Error, CustomStringConvertible, Equatable, Sendable {
+public enum CLVError: ClassifiedError, Equatable, Sendable {
     /// The customer summaries or arguments are not usable; the message says which value and why.
     case invalidInput(String)
     /// The maximum-likelihood fit could not produce any finite solution.
@@ -14,11 +14,16 @@ public enum CLVError: Error, CustomStringConvertible, Equatable, Sendable {
         case .fitFailed(let m): return "fit failed: \(m)"
         }
     }
+
+    public var isBadInput: Bool {
+        if case .invalidInput = self { return true }
+        return false
+    }
 }
 
 /// A prediction that the model cannot make for these parameters (instead of returning an infinity or a
 /// meaningless number). `reason` says why, e.g. "a = 0.79 <= 1: expected lifetime transactions are infinite".
-public struct ModelUndefined: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ModelUndefined: ClassifiedError, Equatable, Sendable {
     public var quantity: String
     public var reason: String
     public init(quantity: String, reason: String) {
@@ -26,6 +31,7 @@ public struct ModelUndefined: Error, CustomStringConvertible, Equatable, Sendabl
         self.reason = reason
     }
     public var description: String { "\(quantity) is undefined: \(reason)" }
+    public var isBadInput: Bool { false }
 }
 
 /// Per-customer RFM summaries, the input of every model in this module.

@@ -1,4 +1,5 @@
 import Foundation
+import Base
 import Provenance
 import Tabular
 
@@ -85,7 +86,7 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
     public static func load(prepared: String) throws -> (spec: DatasetSpec, path: String) {
         let path = prepared + "/dataset.json"
         let dataset = try JSONValue.parse(file: path)
-        guard let specValue = dataset["spec"] else { throw ProvenanceError("\(path): no 'spec' entry") }
+        guard let specValue = dataset["spec"] else { throw PipelineError("\(path): no 'spec' entry") }
         return (try JSONDecoder().decode(DatasetSpec.self, from: Data(specValue.rendered().utf8)), path)
     }
 

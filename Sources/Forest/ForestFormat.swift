@@ -1,4 +1,4 @@
-import Provenance
+import Base
 
 /// The binary forest bundle, version 1 (docs/forest-format.md): little-endian, magic
 /// "UPLFRST\0", u32 version, u32 forest count, the forests sorted by name bytes, then a

@@ -1,3 +1,5 @@
+import Tabular
+
 /// Hyper-parameters of a random forest, named and defaulted as in scikit-learn's `RandomForestRegressor`.
 ///
 /// `minSamplesLeaf` and `minSamplesSplit` count *weighted* samples: with bootstrap, a row drawn
@@ -40,7 +42,9 @@ public struct ForestParams: Sendable, Equatable, Codable {
     }
 }
 
-public struct ForestError: Error, CustomStringConvertible {
+/// Forest parameters or a forest file that cannot be used: the user's input.
+public struct ForestError: ClassifiedError {
     public let description: String
     public init(_ description: String) { self.description = description }
+    public var isBadInput: Bool { true }
 }

@@ -1,8 +1,10 @@
+import Economics
 import Foundation
+import Tabular
 
 /// Why a policy computation refused its input or failed. Every case carries a message that names
 /// the offending input, so a stage can print it and exit with "bad input".
-public enum PolicyError: Error, Equatable, CustomStringConvertible, LocalizedError {
+public enum PolicyError: ClassifiedError, Equatable, LocalizedError {
     case dimensionMismatch(String)
     case nonFinite(String)
     case invalidParameter(String)
@@ -19,6 +21,13 @@ public enum PolicyError: Error, Equatable, CustomStringConvertible, LocalizedErr
     }
 
     public var errorDescription: String? { description }
+
+    /// Every case names a value the user gave (costs, budget, caps) or a table that does not fit;
+    /// a solver failure is the program's.
+    public var isBadInput: Bool {
+        if case .solver = self { return false }
+        return true
+    }
 }
 
 /// A dense customers × arms matrix of finite numbers, row-major so one customer's arms are adjacent.
@@ -65,15 +74,7 @@ public struct ArmMatrix: Sendable, Equatable {
     /// The arm with the largest value in row `i`; ties go to the lower arm index so results do not
     /// depend on floating-point noise in the order arms were listed.
     @inline(__always)
-    public func bestArm(_ i: Int) -> Int {
-        var best = 0
-        var v = values[i * arms]
-        for k in 1..<arms where values[i * arms + k] > v {
-            best = k
-            v = values[i * arms + k]
-        }
-        return best
-    }
+    public func bestArm(_ i: Int) -> Int { firstArgmax(arms) { values[i * arms + $0] } }
 }
 
 /// Economics of a campaign: revenue margin and cost of one contact with each treated arm.
@@ -101,7 +102,7 @@ public struct ProfitModel: Sendable, Equatable {
         }
         var v = [Double](repeating: 0, count: uplift.values.count)
         for i in 0..<uplift.rows {
-            for k in 0..<uplift.arms { v[i * uplift.arms + k] = uplift[i, k] * margin - costs[k] }
+            for k in 0..<uplift.arms { v[i * uplift.arms + k] = CampaignEconomics.profit(uplift: uplift[i, k], margin: margin, cost: costs[k]) }
         }
         return try ProfitMatrix(profit: ArmMatrix(rows: uplift.rows, arms: uplift.arms, values: v, name: "profit"), costs: costs)
     }

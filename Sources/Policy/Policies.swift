@@ -50,13 +50,16 @@ public enum Targeting {
         return key.indices.sorted { key[$0] > key[$1] || (key[$0] == key[$1] && $0 < $1) }
     }
 
-    /// Greedy by uplift: the top `count` customers of the ranking, each with their best-uplift arm.
-    /// `count` above the number of customers contacts everybody.
-    public static func bestN(uplift: ArmMatrix, count: Int, rankBy scores: [Double]? = nil) throws -> Assignment {
+    /// Greedy by uplift: the top `count` customers of the ranking, each with their most profitable
+    /// arm. `count` above the number of customers contacts everybody.
+    public static func bestN(uplift: ArmMatrix, profit: ProfitMatrix, count: Int, rankBy scores: [Double]? = nil) throws -> Assignment {
         guard count >= 0 else { throw PolicyError.invalidParameter("number to contact is negative (\(count))") }
+        guard uplift.rows == profit.customers, uplift.arms == profit.arms else {
+            throw PolicyError.dimensionMismatch("uplift is \(uplift.rows) × \(uplift.arms), profit \(profit.customers) × \(profit.arms)")
+        }
         let order = try ranking(uplift: uplift, scores: scores)
         var arms = [Int?](repeating: nil, count: uplift.rows)
-        for i in order.prefix(count) { arms[i] = uplift.bestArm(i) }
+        for i in order.prefix(count) { arms[i] = profit.profit.bestArm(i) }
         return Assignment(arms: arms)
     }
 

@@ -1,8 +1,9 @@
+import Economics
 import Foundation
 import Stats
 
 /// Expected profit of contacting the top m customers of the best-arm-uplift ranking, each with their
-/// best-uplift arm, for m = 0…n. The ranking is fixed by the uplift model, not by profit, because
+/// most profitable arm (the scorer's rule: `CampaignEconomics.bestArm`), for m = 0…n. The ranking is fixed by the uplift model, not by profit, because
 /// that is the list a campaign manager would cut: the curve answers "how deep into the list".
 public struct ProfitCurve: Sendable, Equatable {
     /// Customers in ranking order.
@@ -17,7 +18,7 @@ public struct ProfitCurve: Sendable, Equatable {
             throw PolicyError.dimensionMismatch("uplift is \(uplift.rows) × \(uplift.arms), profit \(profit.customers) × \(profit.arms)")
         }
         order = try Targeting.ranking(uplift: uplift, scores: scores)
-        arms = order.map { uplift.bestArm($0) }
+        arms = order.map { profit.profit.bestArm($0) }
         var c = [Double](repeating: 0, count: order.count + 1)
         for (j, i) in order.enumerated() { c[j + 1] = c[j] + profit[i, arms[j]] }
         cumulative = c
@@ -26,7 +27,7 @@ public struct ProfitCurve: Sendable, Equatable {
     public var customers: Int { order.count }
 
     /// The smallest number of contacts that reaches the curve's maximum.
-    public var argmax: Int { curveArgmax(cumulative) }
+    public var argmax: Int { BestN.argmax(curve: cumulative) }
     public var maximum: Double { cumulative[argmax] }
 
     /// Contacts the top `m` customers with their arms (identical to `Targeting.bestN`).
@@ -60,12 +61,6 @@ public struct ProfitCurve: Sendable, Equatable {
     }
 }
 
-func curveArgmax(_ c: [Double]) -> Int {
-    var best = 0
-    for m in c.indices where c[m] > c[best] { best = m }
-    return best
-}
-
 /// One cell of the margin × cost-per-contact grid.
 public struct SensitivityCell: Sendable, Equatable {
     public var margin: Double
@@ -88,13 +83,10 @@ public enum Sensitivity {
         let cells = margins.flatMap { m in costsPerContact.map { (m, $0) } }
         return parallelMap(count: cells.count, threads: threads) { c in
             let (margin, cost) = cells[c]
-            var s = 0.0, top = 0.0, at = 0
-            for j in 0..<n {
-                s += best[j] * margin - cost
-                if s > top { top = s; at = j + 1 }
-            }
-            return SensitivityCell(margin: margin, costPerContact: cost, bestContacts: at,
-                                   bestShare: n > 0 ? Double(at) / Double(n) : 0, bestProfit: top)
+            var top = BestN()
+            for j in 0..<n { top.add(CampaignEconomics.profit(uplift: best[j], margin: margin, cost: cost)) }
+            return SensitivityCell(margin: margin, costPerContact: cost, bestContacts: top.count,
+                                   bestShare: n > 0 ? Double(top.count) / Double(n) : 0, bestProfit: top.profit)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Policy
+import Base
 import Provenance
 import Reporting
 import Stats
@@ -30,6 +31,14 @@ public enum PolicyOutputs {
                      columns: [.string(StringColumn(chosen.map { r.ids[$0] })), .string(StringColumn(chosen.map { r.armNames[a.arms[$0]!] })),
                                .int(chosen.indices.map { $0 + 1 }),
                                .double(chosen.map { r.armUplift[$0, a.arms[$0]!] }), .double(chosen.map { r.profit[$0, a.arms[$0]!] })])
+    }
+
+    /// Per customer of the test split, the arm best-N and positive-only give (empty: not contacted):
+    /// the decisions the scorer must reproduce from the recorded economics.
+    public static func decisions(_ r: PolicyResult) -> Table {
+        func names(_ a: Assignment) -> StringColumn { StringColumn(a.arms.map { $0.map { r.armNames[$0] } ?? "" }) }
+        return Table(source: "policy_decisions.csv", names: ["row_id", "best_n", "positive"],
+                     columns: [.string(StringColumn(r.ids)), .string(names(r.bestNAssignment)), .string(names(r.positiveAssignment))])
     }
 
     public static func evaluation(_ r: PolicyResult) -> Table {

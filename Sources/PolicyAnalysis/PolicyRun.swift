@@ -1,3 +1,4 @@
+import Economics
 import Foundation
 import Policy
 import Provenance
@@ -11,7 +12,13 @@ public struct PolicyParams: Codable, Sendable, Equatable {
         public var costs: [Double]
     }
 
-    public enum Recommended: String, Codable, Sendable { case bestN = "best_n", positive, constrained }
+    public enum Recommended: String, Codable, Sendable {
+        case bestN = "best_n", positive, constrained
+
+        /// The scorer's policy for this recommendation. The scorer streams lists of any size and
+        /// runs no budget solver, so a constrained recommendation scores as best-N.
+        public var scorerPolicy: String { self == .positive ? "positive" : "bestN" }
+    }
 
     public var seed: UInt64
     public var outcome: String
@@ -67,6 +74,11 @@ public struct PolicyResult: Sendable {
     public var rows: [PolicyRow]
     public var recommended: PolicyRow
     public var recommendedAssignment: Assignment
+    /// Best-N and positive-only, the decisions the scorer reproduces (the parity gate checks them).
+    public var bestNAssignment: Assignment
+    public var positiveAssignment: Assignment
+    /// What the scorer and the service decide with unless told otherwise.
+    public var recorded: RecordedEconomics
     public var ids: [String]
     public var upliftHat: [Double]
     public var armUplift: ArmMatrix
@@ -111,6 +123,7 @@ public enum PolicyAnalysis {
         let armUpliftColumns = try arms.map { try scores.doubles($0.column) }
         let uplift = try ArmMatrix(columns: armUpliftColumns, name: "uplift")
         let costs = armNames.map { p.armCosts[$0] ?? p.cost }
+        let campaign = try CampaignEconomics(margin: p.margin, arms: armNames, costs: costs)
         let economics = try ProfitModel(margin: p.margin, costs: costs)
         let profit = try economics.profit(uplift: uplift)
         let n = scoreIDs.count
@@ -174,7 +187,11 @@ public enum PolicyAnalysis {
         return PolicyResult(armNames: armNames, customers: n, propensities: propensities, costs: costs, curve: curve,
                             curvePoints: try curve.sampled(points: p.curvePoints), bestN: bestN, sensitivity: sensitivity,
                             solution: solution, greedyObjective: greedy.profit(profit), rows: rows, recommended: recommended,
-                            recommendedAssignment: recommendedAssignment, ids: scoreIDs.map(String.init), upliftHat: upliftHat,
+                            recommendedAssignment: recommendedAssignment, bestNAssignment: bestNAssignment,
+                            positiveAssignment: positive,
+                            recorded: RecordedEconomics(economics: campaign, scorerPolicy: p.recommendedPolicy.scorerPolicy,
+                                                        recommendedPolicy: p.recommendedPolicy.rawValue, outcome: p.outcome),
+                            ids: scoreIDs.map(String.init), upliftHat: upliftHat,
                             armUplift: uplift, profit: profit,
                             deciles: evaluatorForDeciles.deciles(scores: upliftHat, groups: p.deciles, level: p.confidenceLevel))
     }

@@ -1,3 +1,4 @@
+import Base
 import CGSL
 import Foundation
 import Tabular
@@ -156,5 +157,21 @@ public enum GitInfo {
         }
         let status = (try? Shell.run(["git", "status", "--porcelain", "--untracked-files=no"]))?.stdout ?? ""
         return .object(["git_commit": .string(commit), "git_dirty": .bool(!status.isEmpty)])
+    }
+}
+
+/// Progress lines on stderr, each with the seconds since the reporter was made: only when stderr
+/// is a terminal, or when the environment sets `PIPELINE_PROGRESS=1` (to see where a stage spends
+/// its time in a log).
+public struct ProgressReporter: Sendable {
+    public let enabled: Bool
+    private let started = DispatchTime.now()
+    public init() {
+        enabled = isatty(STDERR_FILENO) != 0 || ProcessInfo.processInfo.environment["PIPELINE_PROGRESS"] == "1"
+    }
+    public func say(_ message: String) {
+        guard enabled else { return }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        FileHandle.standardError.write(Data(("[" + String(format: "%6.2f", seconds) + " s] " + message + "\n").utf8))
     }
 }

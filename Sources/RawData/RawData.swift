@@ -1,4 +1,5 @@
 import Foundation
+import Base
 import Provenance
 import Tabular
 import Workbook

@@ -10,6 +10,8 @@ final class RankedSpill {
         var seq: Int64
         var profit: Double
         var revenue: Double
+        /// The most profitable arm (for per-arm contacts and costs).
+        var arm: UInt32
         var idLength: UInt32
         var line: [UInt8]
     }
@@ -47,9 +49,9 @@ final class RankedSpill {
 
     static func encode(_ r: Record) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(40 + r.line.count)
+        out.reserveCapacity(RunReader.headerBytes + r.line.count)
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        put(r.key.bitPattern); put(r.seq); put(r.profit.bitPattern); put(r.revenue.bitPattern); put(r.idLength); put(UInt32(r.line.count))
+        put(r.key.bitPattern); put(r.seq); put(r.profit.bitPattern); put(r.revenue.bitPattern); put(r.arm); put(r.idLength); put(UInt32(r.line.count))
         out.append(contentsOf: r.line)
         return out
     }
@@ -94,6 +96,8 @@ final class RankedSpill {
 
 /// Sequential reader of a run file.
 final class RunReader {
+    /// key, seq, profit, revenue (8 bytes each), arm, id length, line length (4 bytes each).
+    static let headerBytes = 44
     private let handle: FileHandle
     private var data: [UInt8] = []
     private var pos = 0
@@ -130,14 +134,14 @@ final class RunReader {
     }
 
     func next() throws -> RankedSpill.Record? {
-        guard ensure(40) else { return nil }
+        guard ensure(Self.headerBytes) else { return nil }
         let key = Double(bitPattern: u64()), seq = Int64(bitPattern: u64()), profit = Double(bitPattern: u64())
         let revenue = Double(bitPattern: u64())
-        let idLength = u32(), length = Int(u32())
+        let arm = u32(), idLength = u32(), length = Int(u32())
         guard ensure(length) else { throw ModelError("truncated spill file") }
         let line = Array(data[pos..<(pos + length)])
         pos += length
-        return RankedSpill.Record(key: key, seq: seq, profit: profit, revenue: revenue, idLength: idLength, line: line)
+        return RankedSpill.Record(key: key, seq: seq, profit: profit, revenue: revenue, arm: arm, idLength: idLength, line: line)
     }
 }
 

@@ -1,5 +1,6 @@
+import Economics
 import Foundation
-import Provenance
+import Base
 import Stats
 import Tabular
 import Uplift
@@ -9,9 +10,8 @@ public struct ScoreOptions: Sendable {
     public var input: String
     public var output: String
     public var models: String
-    public var policy: ContactPolicy
-    public var margin: Double
-    public var cost: Double
+    /// Economics and policy; what is nil comes from the model directory's economics.json.
+    public var economics: EconomicsOverride
     public var topN: Int?
     public var idColumn: String?
     /// Id of the first data row when the input has no id column (so chunks can be numbered).
@@ -20,14 +20,12 @@ public struct ScoreOptions: Sendable {
     public var chunkBytes: Int
     public var maxRowsInMemory: Int
 
-    public init(input: String, output: String, models: String, policy: ContactPolicy, margin: Double, cost: Double, topN: Int? = nil,
+    public init(input: String, output: String, models: String, economics: EconomicsOverride = .none, topN: Int? = nil,
                 idColumn: String? = nil, firstRowID: Int = 0, drift: String? = nil, chunkBytes: Int = 4 << 20, maxRowsInMemory: Int = 1_000_000) {
         self.input = input
         self.output = output
         self.models = models
-        self.policy = policy
-        self.margin = margin
-        self.cost = cost
+        self.economics = economics
         self.topN = topN
         self.idColumn = idColumn
         self.firstRowID = firstRowID
@@ -40,6 +38,10 @@ public struct ScoreOptions: Sendable {
 public struct ScoreSummary: Sendable {
     public var rows: Int
     public var contacts: Int
+    /// Contacts per arm, in the order of `arms`.
+    public var armContacts: [Int]
+    public var arms: [String]
+    public var policy: ContactPolicy
     public var expectedRevenue: Double
     public var cost: Double
     public var expectedProfit: Double
@@ -57,12 +59,12 @@ public enum ScoreRun {
     public static let psiWarning = 0.2
 
     public static func run(_ o: ScoreOptions, warn: (String) -> Void) throws -> ScoreSummary {
-        if o.policy == .topn && o.topN == nil { throw DataError(file: o.input, message: "--policy topn needs --topn N") }
-        if let n = o.topN, n < 0 { throw DataError(file: o.input, message: "--topn must be at least 0") }
-        guard o.margin.isFinite, o.cost.isFinite, o.margin >= 0, o.cost >= 0 else {
-            throw DataError(file: o.input, message: "--margin and --cost must be finite and non-negative")
-        }
-        let scorer = try Scorer(modelDirectory: o.models, margin: o.margin, cost: o.cost, idColumn: o.idColumn)
+        let scorer = try Scorer(modelDirectory: o.models, economics: o.economics, idColumn: o.idColumn)
+        let policy = scorer.policy
+        if policy == .topn && o.topN == nil { throw EconomicsError("--policy topn needs --topn N") }
+        if policy != .topn && o.topN != nil { throw EconomicsError("--topn applies only to --policy topn (the policy is \(policy.rawValue))") }
+        if let n = o.topN, n < 0 { throw EconomicsError("--topn must be at least 0") }
+        let economics = scorer.economics
         let reader = try ChunkedCSVReader(path: o.input, chunkBytes: o.chunkBytes)
         let (schema, idSource) = try scorer.schema(header: reader.header, source: reader.source)
 
@@ -79,11 +81,12 @@ public enum ScoreRun {
         let drift = DriftBox(DriftAccumulator(reference: scorer.drift))
         var unknown: [String: Int] = [:]
         var rows = 0, contacts = 0
-        var revenue = 0.0, profit = 0.0
+        var revenue = 0.0, profit = 0.0, cost = 0.0
+        var armContacts = [Int](repeating: 0, count: economics.arms.count)
         let spill = RankedSpill(directory: tmpDir, maxRowsInMemory: o.maxRowsInMemory)
         var writer: BufferedWriter? = nil
         var output = AsyncWriter(nil)
-        if !o.policy.needsRanking {
+        if !policy.needsRanking {
             writer = try BufferedWriter(path: partial)
             try writer!.write(CSVWriter(header: scorer.rowColumns + ["contact"]).bytes)
             output = AsyncWriter(writer)
@@ -102,40 +105,36 @@ public enum ScoreRun {
             upcoming = prefetch()
             let r = try scorer.score(table, idColumn: idSource, firstRow: o.firstRowID + rows)
             for u in r.unknown.counts { unknown[u.input, default: 0] += u.rows }
-            if o.policy.needsRanking {
+            if policy.needsRanking {
                 let lines = scorer.lines(r, suffix: { _ in "" })
                 for i in 0..<table.rowCount {
                     var idField: [UInt8] = []
                     CSVWriter.appendField(r.ids[i], to: &idField)
                     try spill.add(.init(key: r.scores.uplift[i], seq: Int64(rows + i), profit: r.expectedProfit[i],
-                                        revenue: r.expectedRevenue[i], idLength: UInt32(idField.count), line: lines[i]))
+                                        revenue: r.expectedRevenue[i], arm: UInt32(r.bestArm[i]), idLength: UInt32(idField.count), line: lines[i]))
                 }
             } else {
-                let profits = r.expectedProfit
-                for i in 0..<table.rowCount where profits[i] > 0 {
+                for i in 0..<table.rowCount where r.contactIfProfitable(i) {
                     contacts += 1
+                    armContacts[r.bestArm[i]] += 1
                     revenue += r.expectedRevenue[i]
-                    profit += profits[i]
+                    profit += r.expectedProfit[i]
+                    cost += economics.costs[r.bestArm[i]]
                 }
-                try output.write(scorer.text(r, suffix: { profits[$0] > 0 ? ",1\n" : ",0\n" }))
+                try output.write(scorer.text(r, suffix: { r.contactIfProfitable($0) ? ",1\n" : ",0\n" }))
             }
             rows += table.rowCount
         }
 
-        if o.policy.needsRanking {
+        if policy.needsRanking {
             // Pass 1 over the sorted rows: how many to contact.
             var n: Int
-            if o.policy == .topn {
-                n = min(o.topN!, spill.count)
+            if let topN = o.topN {
+                n = min(topN, spill.count)
             } else {
-                var cumulative = 0.0, best = 0.0
-                var m = 0
-                n = 0
-                try spill.forEachSorted { r in
-                    m += 1
-                    cumulative += r.profit
-                    if cumulative > best { best = cumulative; n = m }
-                }
+                var best = BestN()
+                try spill.forEachSorted { best.add($0.profit) }
+                n = best.count
             }
             // Pass 2: write in rank order with rank and contact flag.
             let w = try BufferedWriter(path: partial)
@@ -147,7 +146,13 @@ public enum ScoreRun {
             try spill.forEachSorted { r in
                 rank += 1
                 let contact = rank <= n
-                if contact { contacts += 1; profit += r.profit; revenue += r.revenue }
+                if contact {
+                    contacts += 1
+                    armContacts[Int(r.arm)] += 1
+                    profit += r.profit
+                    revenue += r.revenue
+                    cost += economics.costs[Int(r.arm)]
+                }
                 let id = Int(r.idLength)
                 block.append(contentsOf: r.line[0..<id])
                 block.append(contentsOf: Array(",\(rank)".utf8))
@@ -188,7 +193,8 @@ public enum ScoreRun {
             }
             renamed = true
         }
-        return ScoreSummary(rows: rows, contacts: contacts, expectedRevenue: revenue, cost: Double(contacts) * o.cost, expectedProfit: profit,
+        return ScoreSummary(rows: rows, contacts: contacts, armContacts: armContacts, arms: economics.arms, policy: policy,
+                            expectedRevenue: revenue, cost: cost, expectedProfit: profit,
                             unknownCategoryRows: unknownTotal, unknownDetail: unknown, psi: psi)
     }
 }

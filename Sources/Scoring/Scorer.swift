@@ -1,3 +1,4 @@
+import Economics
 import Forest
 import Foundation
 import Stats
@@ -16,22 +17,84 @@ public enum ContactPolicy: String, Sendable, CaseIterable {
     public var needsRanking: Bool { self != .positive }
 }
 
-/// The frozen-artifact scorer: one code path for the CLI, the parity stage and a server.
-/// Per-row results depend only on the row, so chunks can be scored independently.
+/// What a caller says about the economics; anything left nil comes from the model directory's
+/// `economics.json` (what the policy stage decided with).
+public struct EconomicsOverride: Sendable, Equatable {
+    public var margin: Double?
+    /// One cost for every arm.
+    public var cost: Double?
+    /// Per-arm costs by arm name; they win over `cost`.
+    public var armCosts: [String: Double]
+    public var policy: ContactPolicy?
+
+    public init(margin: Double? = nil, cost: Double? = nil, armCosts: [String: Double] = [:], policy: ContactPolicy? = nil) {
+        self.margin = margin
+        self.cost = cost
+        self.armCosts = armCosts
+        self.policy = policy
+    }
+
+    public static let none = EconomicsOverride()
+}
+
+/// The frozen-artifact scorer: one code path for the CLI, the parity stage and a server. It takes
+/// rows and returns typed scores and contact decisions; reading, writing and spilling are the
+/// callers' (`ScoreRun` for files). Per-row results depend only on the row, so chunks can be scored
+/// independently.
 public struct Scorer: Sendable {
     public let model: UpliftModel
     public let meta: ModelMeta
     public let drift: DriftReference
-    public let margin: Double
-    public let cost: Double
+    /// The economics in force: recorded with the model, with the caller's overrides applied.
+    public let economics: CampaignEconomics
+    public let policy: ContactPolicy
+    /// What the model directory recorded (nil for a model directory without economics.json).
+    public let recorded: RecordedEconomics?
     public let idColumn: String?
 
-    public init(modelDirectory: String, margin: Double, cost: Double, idColumn: String?) throws {
+    public init(modelDirectory: String, economics override: EconomicsOverride = .none, idColumn: String?) throws {
         (model, meta) = try UpliftModel.load(from: modelDirectory)
         drift = try UpliftModel.decodeJSON(DriftReference.self, path: modelDirectory + "/" + DriftReference.file)
-        self.margin = margin
-        self.cost = cost
+        recorded = try RecordedEconomics.load(directory: modelDirectory)
+        let arms = model.outputs.arms.isEmpty ? ["any"] : model.outputs.arms.map(\.arm)
+        economics = try Self.resolve(recorded: recorded, override: override, arms: arms, directory: modelDirectory)
+        if let p = override.policy {
+            policy = p
+        } else if let name = recorded?.scorerPolicy {
+            guard let p = ContactPolicy(rawValue: name) else {
+                throw EconomicsError("\(modelDirectory)/\(RecordedEconomics.file): unknown scorer policy '\(name)'")
+            }
+            policy = p
+        } else {
+            policy = .bestN
+        }
         self.idColumn = idColumn
+    }
+
+    /// The recorded economics with the caller's overrides; an arm the model does not have, or a
+    /// value that is not given anywhere, is an error that says where to give it.
+    static func resolve(recorded: RecordedEconomics?, override o: EconomicsOverride, arms: [String], directory: String) throws -> CampaignEconomics {
+        let file = directory + "/" + RecordedEconomics.file
+        if let unknown = o.armCosts.keys.sorted().first(where: { !arms.contains($0) }) {
+            throw EconomicsError("no arm '\(unknown)' in the model (its arms: \(arms.joined(separator: ", ")))")
+        }
+        var base: CampaignEconomics? = nil
+        if let r = recorded {
+            guard r.economics.arms == arms else {
+                throw EconomicsError("\(file): arms \(r.economics.arms) differ from the model's \(arms)")
+            }
+            base = r.economics
+        }
+        guard let margin = o.margin ?? base?.margin else {
+            throw EconomicsError("\(file) is missing (the policy stage writes it): give --margin and --cost")
+        }
+        let costs: [Double] = try arms.enumerated().map { k, arm in
+            guard let c = o.armCosts[arm] ?? o.cost ?? base?.costs[k] else {
+                throw EconomicsError("\(file) is missing (the policy stage writes it): give --cost or --arm-cost for '\(arm)'")
+            }
+            return c
+        }
+        return try CampaignEconomics(margin: margin, arms: arms, costs: costs)
     }
 
     /// Output columns before the ranking columns.
@@ -65,10 +128,14 @@ public struct Scorer: Sendable {
     public struct ChunkResult: Sendable {
         public var ids: [String]
         public var scores: UpliftScores
+        /// Per row, the most profitable arm (an index into `economics.arms`).
         public var bestArm: [Int]
         public var expectedRevenue: [Double]
         public var expectedProfit: [Double]
         public var unknown: FeatureEncoder.UnknownCounts
+
+        /// The decision of the positive-profit policy for row `i` (per row, no ranking).
+        public func contactIfProfitable(_ i: Int) -> Bool { expectedProfit[i] > 0 }
     }
 
     /// Scores one chunk. `firstRow` numbers rows without an id column (0-based over the input).
@@ -79,13 +146,13 @@ public struct Scorer: Sendable {
         var best = [Int](repeating: 0, count: table.rowCount)
         var revenue = [Double](repeating: 0, count: table.rowCount)
         var profit = [Double](repeating: 0, count: table.rowCount)
+        let perArm = !scores.armUplift.isEmpty
         for i in 0..<table.rowCount {
-            var k = 0
-            for a in 1..<scores.armUplift.count where scores.armUplift[a][i] > scores.armUplift[k][i] { k = a }
-            let u = scores.armUplift.isEmpty ? scores.uplift[i] : scores.armUplift[k][i]
+            let k = perArm ? economics.bestArm { scores.armUplift[$0][i] } : 0
+            let u = perArm ? scores.armUplift[k][i] : scores.uplift[i]
             best[i] = k
             revenue[i] = u
-            profit[i] = u * margin - cost
+            profit[i] = economics.profit(uplift: u, arm: k)
         }
         return ChunkResult(ids: ids, scores: scores, bestArm: best, expectedRevenue: revenue, expectedProfit: profit, unknown: unknown)
     }
@@ -97,7 +164,7 @@ public struct Scorer: Sendable {
         number(r.scores.uplift[i]); number(r.scores.y1[i]); number(r.scores.y0[i])
         for a in r.scores.armUplift { number(a[i]) }
         out.append(0x2C)
-        CSVWriter.appendField(model.outputs.arms.isEmpty ? "any" : model.outputs.arms[r.bestArm[i]].arm, to: &out)
+        CSVWriter.appendField(economics.arms[r.bestArm[i]], to: &out)
         number(r.expectedRevenue[i]); number(r.expectedProfit[i])
         out += suffix.utf8
     }

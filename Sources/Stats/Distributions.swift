@@ -1,4 +1,5 @@
 import CGSL
+import CGSLRuntime
 
 /// Distribution functions, all from GSL. Arguments outside a function's domain (NaN, a
 /// non-positive df, p outside (0, 1)) give NaN here instead of reaching GSL, whose default error
@@ -23,8 +24,9 @@ public enum ChiSquare {
     public static func cdf(_ x: Double, df: Double) -> Double { df > 0 && !x.isNaN ? gsl_cdf_chisq_P(x, df) : .nan }
 }
 
-/// Turns GSL's default error handler (which aborts the process) off, so that domain errors
-/// come back as status codes and NaNs. Call once at program start.
-public func disableGSLAbort() {
-    gsl_set_error_handler_off()
+/// GSL's default error handler aborts the process; CGSLRuntime switches it off when the program is
+/// loaded, so domain errors come back as status codes and NaNs in every executable and test.
+public enum GSLRuntime {
+    /// Whether a GSL error would still abort the process (false once the load-time switch ran).
+    public static var errorsAbort: Bool { cgsl_runtime_errors_abort() != 0 }
 }

@@ -23,3 +23,21 @@ public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
         return "\(location): \(message)"
     }
 }
+
+/// Exit codes shared by every pipeline command: 0 success, 1 failure, 2 bad input or usage.
+public enum ExitStatus {
+    public static let success: Int32 = 0
+    public static let failure: Int32 = 1
+    public static let badInput: Int32 = 2
+}
+
+/// An error that says whose it is: the user's input (a file, a flag, a parameter: exit 2) or the
+/// program's or the machine's (exit 1). Every error type of the pipeline conforms, so a command
+/// maps any error to its exit code without knowing the modules it came from.
+public protocol ClassifiedError: Error, CustomStringConvertible {
+    var isBadInput: Bool { get }
+}
+
+extension DataError: ClassifiedError {
+    public var isBadInput: Bool { true }
+}

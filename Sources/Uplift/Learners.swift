@@ -1,6 +1,6 @@
 import Forest
 import Foundation
-import Provenance
+import Base
 import Stats
 
 /// Forest hyper-parameters without the seed (each forest gets its own, derived from its name).

@@ -1,6 +1,6 @@
 import Forest
 import Foundation
-import Provenance
+import Base
 import Tabular
 
 /// One term of a model output: `weight × forest(x)`.
@@ -131,9 +131,11 @@ public struct ModelMeta: Codable, Sendable, Equatable {
     }
 }
 
-public struct ModelError: Error, CustomStringConvertible, Sendable {
+/// A model directory that cannot be used (missing, damaged or inconsistent files): the user's input.
+public struct ModelError: ClassifiedError, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+    public var isBadInput: Bool { true }
 }
 
 /// Scores of a set of rows, one array per output.

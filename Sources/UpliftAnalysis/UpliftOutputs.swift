@@ -1,6 +1,7 @@
 import Experiment
 import Forest
 import Foundation
+import Base
 import Provenance
 import Tabular
 import Uplift

@@ -6,7 +6,6 @@ import Stats
 /// Replication of the published CDNOW fits (2,357 customers, 39-week calibration, weeks).
 @Suite("CDNOW replication")
 struct CDNOWTests {
-    init() { disableGSLAbort() }
 
     @Test func bgnbdMatchesFaderHardieLee2005() throws {
         let c = try TestData.cdnow()

@@ -5,7 +5,6 @@ import Stats
 
 @Suite("Discounted CLV")
 struct CLVValueTests {
-    init() { disableGSLAbort() }
 
     let customers = try! CustomerSummaries(frequency: [0, 2, 7], recency: [0, 30.43, 29.43], age: [38.86, 38.86, 35],
                                            monetary: [.nan, 25, 40])

@@ -30,7 +30,6 @@ func numericGradient(_ p: [Double], _ f: ([Double]) -> Double) -> [Double] {
 
 @Suite("Likelihoods against mpmath and gradients against finite differences")
 struct LikelihoodTests {
-    init() { disableGSLAbort() }
 
     @Test func bgnbdPerCustomer() throws {
         for (r, al, a, b, x, tx, T, expected) in Ref.bgnbdLL {

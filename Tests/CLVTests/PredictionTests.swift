@@ -5,7 +5,6 @@ import Stats
 
 @Suite("Predictions against mpmath")
 struct PredictionTests {
-    init() { disableGSLAbort() }
 
     let bg = BGNBD(r: Ref.bgParams.r, alpha: Ref.bgParams.alpha, a: Ref.bgParams.a, b: Ref.bgParams.b)
     let pn = ParetoNBD(r: Ref.pnParams.r, alpha: Ref.pnParams.alpha, s: Ref.pnParams.s, beta: Ref.pnParams.beta)

@@ -54,7 +54,6 @@ func simulateBGNBD(n: Int, seed: UInt64, r: Double, alpha: Double, a: Double, b:
 
 @Suite("Synthetic data: boundaries and parameter recovery")
 struct SyntheticTests {
-    init() { disableGSLAbort() }
 
     @Test func bgnbdEveryoneZero() throws {
         let n = 300

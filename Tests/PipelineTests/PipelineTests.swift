@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Base
 import Provenance
 import Workbook
 

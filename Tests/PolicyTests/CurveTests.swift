@@ -20,24 +20,25 @@ import Testing
             let curve = try ProfitCurve(uplift: u, profit: p)
             var best = 0, bestProfit = 0.0
             for m in 0...u.rows {
-                let value = try Targeting.bestN(uplift: u, count: m).profit(p)
+                let value = try Targeting.bestN(uplift: u, profit: p, count: m).profit(p)
                 #expect(value == curve.cumulative[m])
                 if value > bestProfit { best = m; bestProfit = value }
             }
             #expect(curve.argmax == best)
             #expect(curve.maximum == bestProfit)
-            #expect(curve.assignment(contacts: best) == (try Targeting.bestN(uplift: u, count: best)))
+            #expect(curve.assignment(contacts: best) == (try Targeting.bestN(uplift: u, profit: p, count: best)))
         }
     }
 
     @Test func rankingBreaksTiesByIndexAndArm() throws {
         let u = try ArmMatrix(columns: [[1, 2, 2, 0], [2, 1, 2, -1]], name: "uplift")
+        let p = try ProfitModel(margin: 1, costs: [0, 0]).profit(uplift: u)
         #expect(try Targeting.ranking(uplift: u) == [0, 1, 2, 3])
-        #expect(try Targeting.bestN(uplift: u, count: 2).arms == [1, 0, nil, nil])
-        #expect(try Targeting.bestN(uplift: u, count: 9).arms == [1, 0, 0, 0])
+        #expect(try Targeting.bestN(uplift: u, profit: p, count: 2).arms == [1, 0, nil, nil])
+        #expect(try Targeting.bestN(uplift: u, profit: p, count: 9).arms == [1, 0, 0, 0])
         // A pooled score ranks; the arm is still each customer's best.
-        #expect(try Targeting.bestN(uplift: u, count: 1, rankBy: [0, 0, 0, 5]).arms == [nil, nil, nil, 0])
-        #expect(throws: PolicyError.self) { try Targeting.bestN(uplift: u, count: -1) }
+        #expect(try Targeting.bestN(uplift: u, profit: p, count: 1, rankBy: [0, 0, 0, 5]).arms == [nil, nil, nil, 0])
+        #expect(throws: PolicyError.self) { try Targeting.bestN(uplift: u, profit: p, count: -1) }
     }
 
     @Test func sampledCurveKeepsThePeak() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Base
 import Provenance
 @testable import RawData
 import Tabular

@@ -1,5 +1,6 @@
 import Forest
 import Foundation
+import Base
 import Provenance
 import Stats
 import Tabular

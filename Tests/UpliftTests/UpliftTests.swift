@@ -1,4 +1,5 @@
 import Forest
+import Base
 import Provenance
 import Foundation
 import Stats

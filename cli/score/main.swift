@@ -1,5 +1,7 @@
 import ArgumentParser
+import Economics
 import Foundation
+import PipelineCLI
 import Provenance
 import Scoring
 import Tabular
@@ -12,8 +14,13 @@ struct Score: ParsableCommand {
         abstract: "Scores a contact list with the frozen uplift model and chooses whom to e-mail.",
         discussion: """
             Reads a CSV with the model's feature columns (data/schema/required_features_schema.csv), writes per customer: \
-            row_id, uplift_hat, y1_hat, y0_hat, the per-e-mail uplifts, the best e-mail, the expected incremental revenue \
-            (uplift of the best e-mail), the expected profit per contact (revenue × margin − cost) and the contact flag.
+            row_id, uplift_hat, y1_hat, y0_hat, the per-e-mail uplifts, the best e-mail (the one with the largest expected \
+            profit), the expected incremental revenue (uplift of the best e-mail), the expected profit per contact \
+            (revenue × margin − cost of that e-mail) and the contact flag.
+
+            Economics: by default the margin, the per-e-mail costs and the policy the policy stage decided with, recorded in \
+            <models>/economics.json, so the scorer's contact decisions are the policy stage's. --margin, --cost, --arm-cost and \
+            --policy override them.
 
             Policies: positive (contact where the expected profit is positive; rows stay in input order and every row's output \
             depends only on that row, so chunks of a file can be scored separately and concatenated), bestN (rank by uplift_hat \
@@ -34,14 +41,17 @@ struct Score: ParsableCommand {
     @Option(help: "Directory of the frozen model (meta.json, encoder.json, forests.bin, drift_reference.json).")
     var models = "models"
 
-    @Option(help: "Contact policy: bestN, positive or topn.")
-    var policy: ContactPolicy = .bestN
+    @Option(help: "Contact policy: bestN, positive or topn (default: the one recorded in <models>/economics.json, else bestN).")
+    var policy: ContactPolicy?
 
-    @Option(help: "Share of incremental revenue that is profit.")
-    var margin = 0.30
+    @Option(help: "Share of incremental revenue that is profit, in (0, 1] (default: recorded in <models>/economics.json).")
+    var margin: Double?
 
-    @Option(help: "Cost per contact.")
-    var cost = 0.05
+    @Option(help: "Cost per contact, every e-mail (default: the per-e-mail costs recorded in <models>/economics.json).")
+    var cost: Double?
+
+    @Option(name: .customLong("arm-cost"), help: ArgumentHelp("Cost per contact of one e-mail, as NAME=COST; repeat per e-mail. Wins over --cost.", valueName: "name=cost"))
+    var armCosts: [String] = []
 
     @Option(help: "Number of customers to contact with --policy topn.")
     var topn: Int?
@@ -66,8 +76,22 @@ struct Score: ParsableCommand {
         if maxRowsInMemory < 1 { throw ValidationError("--max-rows-in-memory must be at least 1") }
     }
 
+    func armCostTable() throws -> [String: Double] {
+        var table: [String: Double] = [:]
+        for item in armCosts {
+            guard let eq = item.lastIndex(of: "="), let value = Double(item[item.index(after: eq)...]), !item[..<eq].isEmpty else {
+                throw ValidationError("--arm-cost '\(item)' is not NAME=COST")
+            }
+            let name = String(item[..<eq])
+            guard table[name] == nil else { throw ValidationError("--arm-cost gives '\(name)' twice") }
+            table[name] = value
+        }
+        return table
+    }
+
     func run() throws {
-        let options = ScoreOptions(input: input, output: out, models: models, policy: policy, margin: margin, cost: cost, topN: topn,
+        let economics = EconomicsOverride(margin: margin, cost: cost, armCosts: try armCostTable(), policy: policy)
+        let options = ScoreOptions(input: input, output: out, models: models, economics: economics, topN: topn,
                                    idColumn: idCol, firstRowID: firstRowID, drift: drift, chunkBytes: chunkBytes, maxRowsInMemory: maxRowsInMemory)
         let summary = try ScoreRun.run(options) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let line = summary.line + "\n"

@@ -2,6 +2,8 @@ import ArgumentParser
 import CLV
 import CLVAnalysis
 import Foundation
+import PipelineCLI
+import Base
 import Provenance
 import Reporting
 import Stats
@@ -27,7 +29,6 @@ struct CLVStage: ParsableCommand {
     var report = "reports/clv.md"
 
     func run() throws {
-        disableGSLAbort()
         let (p, raw) = try Params.load(CLVParams.self, from: params)
         try p.validate(source: params)
         let run = StageRun(stage: "clv", manifestPath: out + "/manifest.json", gnuplot: true)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiment
 import Foundation
+import PipelineCLI
 import Provenance
 import Reporting
 import Stats
@@ -28,7 +29,6 @@ struct EDAStage: ParsableCommand {
     var report = "reports/eda.md"
 
     func run() throws {
-        disableGSLAbort()
         let (p, raw) = try Params.load(EDAParams.self, from: params)
         let (spec, datasetPath) = try DatasetSpec.load(prepared: prepared)
 

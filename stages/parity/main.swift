@@ -1,5 +1,9 @@
 import ArgumentParser
+import Economics
 import Foundation
+import Parity
+import PipelineCLI
+import Base
 import Provenance
 import Reporting
 import Stats
@@ -11,9 +15,10 @@ struct ParityStage: ParsableCommand {
         abstract: "Runs the shipped scorer on the test split and checks it reproduces the pipeline's own scores exactly (the CI gate).",
         discussion: """
             Compares the scorer's output with the uplift stage's test_scores.csv: rows in common, Pearson correlation and maximum \
-            absolute difference of every score column, and the overlap of the top N by uplift_hat. Writes parity.json, \
-            manifest.json and the report. Exits 1 if the rows differ, a correlation is below 1 − 1e-12, any absolute difference \
-            is above 0, or an overlap is below 1.
+            absolute difference of every score column, and the overlap of the top N by uplift_hat; and the scorer's contact \
+            decisions (run with no economics flags, so from models/economics.json) with the policy stage's best-N and \
+            positive-profit decisions. Writes parity.json, manifest.json and the report. Exits 1 if the rows differ, a \
+            correlation is below 1 − 1e-12, any absolute difference is above 0, an overlap is below 1, or a decision differs.
             """)
 
     @Option(help: "The scorer executable.")
@@ -34,97 +39,59 @@ struct ParityStage: ParsableCommand {
     @Option(help: "Markdown report to write.")
     var report = "reports/parity.md"
 
-    /// The gate: scores must be identical; the correlation allows only the last bits of a sum.
-    static let correlationTolerance = 1e-12
+    @Option(help: "The policy stage's decisions (row_id, best_n, positive) the scorer must reproduce from the recorded economics.")
+    var decisions = "data/processed/policy/policy_decisions.csv"
 
     @Option(name: .customLong("top"), parsing: .upToNextOption, help: "Top-N sizes for the overlap check.")
     var tops: [Int] = [100, 1000, 5000]
 
     func run() throws {
         let run = StageRun(stage: "parity", manifestPath: out + "/manifest.json")
-        for path in [scorer, models + "/meta.json", models + "/encoder.json", models + "/forests.bin", models + "/drift_reference.json", test, expected] {
-            run.input(path)
-        }
+        let modelFiles = ["meta.json", "encoder.json", "forests.bin", "drift_reference.json", RecordedEconomics.file].map { models + "/" + $0 }
+        for path in [scorer] + modelFiles + [test, expected, decisions] { run.input(path) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let scored = out + "/scored_test.csv"
-        let command = [scorer, "--in", test, "--out", scored, "--models", models, "--policy", "positive", "--drift", out + "/scored_test.drift.json"]
-        let result = try Shell.run(command)
-        guard result.status == 0 else {
-            throw ProvenanceError("the scorer failed (exit \(result.status)): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+
+        // Scores in input order (positive policy), and each policy's decisions, with no economics flags.
+        let scored = out + "/scored_test.csv", ranked = out + "/scored_test_default.csv"
+        let commands = [
+            [scorer, "--in", test, "--out", scored, "--models", models, "--policy", "positive", "--drift", out + "/scored_test.drift.json"],
+            [scorer, "--in", test, "--out", ranked, "--models", models, "--drift", out + "/scored_test_default.drift.json"],
+        ]
+        var summary = ""
+        for command in commands {
+            let result = try Shell.run(command)
+            guard result.status == 0 else {
+                throw PipelineError("the scorer failed (exit \(result.status)): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+            if summary.isEmpty { summary = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
         }
-        run.recordOutput(scored)
-        run.recordOutput(out + "/scored_test.drift.json")
+        for path in [scored, out + "/scored_test.drift.json", ranked, out + "/scored_test_default.drift.json"] { run.recordOutput(path) }
 
         let expectedTable = try CSVReader.read(path: expected, schema: CSVSchema(try CSVReader.header(path: expected).map { ColumnSpec($0, $0 == "row_id" ? .string : .double) }))
         let scoreColumns = expectedTable.names.filter { $0 != "row_id" }
-        let actualTable = try CSVReader.read(path: scored, schema: CSVSchema([ColumnSpec("row_id", .string)] + scoreColumns.map { ColumnSpec($0, .double) }))
-
-        let eIDs = try expectedTable.strings("row_id").values, aIDs = try actualTable.strings("row_id").values
-        let aPosition = Dictionary(aIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        let common = eIDs.filter { aPosition[$0] != nil }
-        let sameRows = common.count == eIDs.count && aIDs.count == eIDs.count && Set(aIDs).count == aIDs.count
-
-        var columns: [JSONValue] = []
-        var rows: [[String]] = []
-        var pass = sameRows
-        var worstCorrelation = 1.0, worstDiff = 0.0
-        for c in scoreColumns {
-            let e = try expectedTable.doubles(c), a = try actualTable.doubles(c)
-            let pairs = eIDs.indices.compactMap { i in aPosition[eIDs[i]].map { (e[i], a[$0]) } }
-            let r = pearson(pairs.map(\.0), pairs.map(\.1))
-            let diff = pairs.reduce(0.0) { max($0, abs($1.0 - $1.1)) }
-            worstCorrelation = min(worstCorrelation, r.isNaN ? -1 : r)
-            worstDiff = max(worstDiff, diff)
-            if !(r >= 1 - Self.correlationTolerance) || diff > 0 { pass = false }
-            columns.append(.object(["column": .string(c), "pearson": .number(r), "max_abs_diff": .number(diff)]))
-            rows.append([c, formatDouble(r), formatDouble(diff)])
+        let decisionSchema = [ColumnSpec("best_arm", .string), ColumnSpec("contact", .int)]
+        let actualTable = try CSVReader.read(path: scored, schema: CSVSchema([ColumnSpec("row_id", .string)] + scoreColumns.map { ColumnSpec($0, .double) } + decisionSchema))
+        let rankedTable = try CSVReader.read(path: ranked, schema: CSVSchema([ColumnSpec("row_id", .string)] + decisionSchema))
+        let decisionTable = try CSVReader.read(path: decisions, schema: CSVSchema([ColumnSpec("row_id", .string), ColumnSpec("best_n", .string), ColumnSpec("positive", .string)]))
+        let recorded = try RecordedEconomics.load(directory: models)
+        let scores = try Parity.compare(expected: expectedTable, actual: actualTable, tops: tops)
+        let checks = [
+            try Parity.compareDecisions(policy: "default (\(recorded?.scorerPolicy ?? "bestN")) vs best-N", expected: decisionTable, column: "best_n", scored: rankedTable),
+            try Parity.compareDecisions(policy: "positive", expected: decisionTable, column: "positive", scored: actualTable),
+        ]
+        try run.write(Parity.json(scores, decisions: checks, commands: commands).rendered() + "\n", to: out + "/parity.json")
+        try run.write(Parity.report(scores, decisions: checks, commands: commands, models: models, expected: expected, scorerSummary: summary), to: report)
+        guard recorded?.scorerPolicy == "bestN" || recorded?.scorerPolicy == nil else {
+            throw PipelineError("the recorded scorer policy is \(recorded!.scorerPolicy); the parity gate compares the default run with best-N")
         }
-        var overlaps: [JSONValue] = []
-        var overlapRows: [[String]] = []
-        let eUplift = try expectedTable.doubles("uplift_hat"), aUplift = try actualTable.doubles("uplift_hat")
-        for n in tops {
-            let te = top(n, ids: eIDs, scores: eUplift), ta = top(n, ids: aIDs, scores: aUplift)
-            let k = min(n, eIDs.count)
-            let overlap = k == 0 ? 1 : Double(te.intersection(ta).count) / Double(k)
-            if overlap < 1 { pass = false }
-            overlaps.append(.object(["n": .number(Double(n)), "overlap": .number(overlap)]))
-            overlapRows.append([String(n), formatDouble(overlap)])
-        }
-        let summary: JSONValue = .object([
-            "pass": .bool(pass), "expected_rows": .number(Double(eIDs.count)), "scored_rows": .number(Double(aIDs.count)),
-            "rows_in_common": .number(Double(common.count)), "same_rows": .bool(sameRows), "columns": .array(columns),
-            "top_n_overlap": .array(overlaps), "min_pearson": .number(worstCorrelation), "max_abs_diff": .number(worstDiff),
-            "scorer_command": .array(command.map { .string($0) }),
-        ])
-        try run.write(summary.rendered() + "\n", to: out + "/parity.json")
-
-        var md = Markdown()
-        md.heading(1, "Parity: the shipped scorer against the pipeline")
-        md.paragraph("""
-            The scorer CLI (`\(command.joined(separator: " "))`) loads the frozen model from `\(models)/` and scores the test split; \
-            its output is compared with the scores the uplift stage computed in the training process (`\(expected)`). \
-            **\(pass ? "PASS" : "FAIL")**: \(common.count) of \(eIDs.count) rows in common (scorer wrote \(aIDs.count)); the gate needs \
-            the same rows, Pearson correlation ≥ 1 − \(Self.correlationTolerance) and maximum absolute difference 0 for every score column, and top-N overlap 1.
-            """)
-        md.table(["column", "Pearson correlation", "max absolute difference"], rows, rightAligned: [false, true, true])
-        md.table(["N", "top-N overlap (by uplift_hat)"], overlapRows, rightAligned: [true, true])
-        md.paragraph("Scorer summary: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
-        try run.write(md.text, to: report)
-        guard pass else {
-            throw ProvenanceError("parity FAILED: rows same \(sameRows), min Pearson \(worstCorrelation), max |diff| \(worstDiff); see \(out)/parity.json")
+        guard scores.pass, checks.allSatisfy(\.pass) else {
+            let failed = checks.filter { !$0.pass }.map { "\($0.policy): \($0.firstDifference!)" }
+            throw PipelineError("parity FAILED: rows same \(scores.sameRows), min Pearson \(scores.minPearson), max |diff| \(scores.maxAbsDiff)"
+                                + (failed.isEmpty ? "" : "; decisions: " + failed.joined(separator: "; ")) + "; see \(out)/parity.json")
         }
         try run.finish()
-        print("parity: PASS on \(common.count) rows (max |diff| \(formatDouble(worstDiff)), min Pearson \(formatDouble(worstCorrelation)))")
-    }
-
-    func top(_ n: Int, ids: [String], scores: [Double]) -> Set<String> {
-        let order = ids.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && (Int(ids[$0]) ?? 0, ids[$0]) < (Int(ids[$1]) ?? 0, ids[$1])) }
-        return Set(order.prefix(n).map { ids[$0] })
-    }
-
-    /// Identical columns correlate exactly 1, also when constant (where Pearson is undefined).
-    func pearson(_ a: [Double], _ b: [Double]) -> Double {
-        a.map(\.bitPattern) == b.map(\.bitPattern) ? 1 : Inference.pearson(a, b)
+        print("parity: PASS on \(scores.rowsInCommon) rows (max |diff| \(formatDouble(scores.maxAbsDiff)), min Pearson \(formatDouble(scores.minPearson))); "
+              + checks.map { "\($0.policy): \($0.agreeing)/\($0.rows) decisions" }.joined(separator: ", "))
     }
 }
 

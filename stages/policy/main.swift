@@ -1,5 +1,7 @@
 import ArgumentParser
+import Economics
 import Foundation
+import PipelineCLI
 import PolicyAnalysis
 import Provenance
 import Reporting
@@ -21,7 +23,7 @@ struct PolicyStage: ParsableCommand {
     @Option(help: "The uplift stage's test scores.")
     var scores = "data/processed/uplift/test_scores.csv"
 
-    @Option(help: "The frozen model directory (for meta.json).")
+    @Option(help: "The frozen model directory (reads meta.json; writes economics.json, the economics the scorer decides with).")
     var models = "models"
 
     @Option(help: "Output directory.")
@@ -51,6 +53,8 @@ struct PolicyStage: ParsableCommand {
         try run.write(PolicyOutputs.curve(result), to: out + "/policy_curve.csv")
         try run.write(PolicyOutputs.sensitivity(result), to: out + "/policy_sensitivity.csv")
         try run.write(PolicyOutputs.contactList(result), to: out + "/contact_list.csv")
+        try run.write(PolicyOutputs.decisions(result), to: out + "/policy_decisions.csv")
+        try run.write(result.recorded.jsonBytes(), to: models + "/" + RecordedEconomics.file)
         try run.write(PolicyOutputs.evaluation(result), to: out + "/policy_evaluation.csv")
         try run.write(PolicyOutputs.deciles(result), to: out + "/policy_deciles.csv")
         try run.write(PolicyOutputs.summary(result, params: p).rendered() + "\n", to: out + "/policy_summary.json")

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Experiment
 import Foundation
+import PipelineCLI
+import Base
 import Provenance
 import Tabular
 

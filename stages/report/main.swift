@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import PipelineCLI
+import Base
 import Provenance
 import Reporting
 import Tabular

@@ -2,6 +2,8 @@ import ArgumentParser
 import Experiment
 import Forest
 import Foundation
+import PipelineCLI
+import Base
 import Provenance
 import Reporting
 import Stats
@@ -41,7 +43,6 @@ struct UpliftStage: ParsableCommand {
     var report = "reports/uplift.md"
 
     func run() throws {
-        disableGSLAbort()
         let (p, raw) = try Params.load(UpliftParams.self, from: params)
         let (spec, datasetPath) = try DatasetSpec.load(prepared: prepared)
 

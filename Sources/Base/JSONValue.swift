@@ -1,4 +1,5 @@
 import Foundation
+import Tabular
 
 /// A JSON value with deterministic encoding (object keys sorted), used for manifests and
 /// other small metadata files whose bytes must not depend on dictionary order.
@@ -128,17 +129,19 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
 
     public static func parse(file path: String) throws -> JSONValue {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ProvenanceError("\(path): cannot read file")
+            throw PipelineError("\(path): cannot read file")
         }
         do {
             return JSONValue(any: try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
         } catch {
-            throw ProvenanceError("\(path): not valid JSON: \(error.localizedDescription)")
+            throw PipelineError("\(path): not valid JSON: \(error.localizedDescription)")
         }
     }
 }
 
-public struct ProvenanceError: Error, CustomStringConvertible, Sendable {
+/// A failure that is not the user's input: a tool that failed, a gate that did not pass (exit 1).
+public struct PipelineError: ClassifiedError, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
+    public var isBadInput: Bool { false }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Base
 import Tabular
 import Yams
 
