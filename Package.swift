@@ -67,7 +67,8 @@ let package = Package(
         .executableTarget(name: "stage-uplift", dependencies: ["Uplift", "UpliftAnalysis", "Forest", "Stats", "Experiment", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/uplift", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-policy", dependencies: ["PolicyAnalysis", "Economics", "Uplift", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/policy", exclude: ["params.yaml"]),
         .executableTarget(name: "stage-parity", dependencies: ["Economics", "Parity", "Scoring", "Uplift", "Stats", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/parity"),
-        .executableTarget(name: "score", dependencies: ["Economics", "Scoring", "Tabular", "Base", "Provenance", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "cli/score"),
+        .executableTarget(name: "score", dependencies: ["ScoreCLI"], path: "cli/score"),
+        .target(name: "ScoreCLI", dependencies: ["Economics", "Scoring", "Tabular", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "stage-report", dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
         .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench", exclude: ["compare.py"]),
 
@@ -82,7 +83,7 @@ let package = Package(
         .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "Tabular", "Stats"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest", "Stats"]),
         .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Base", "Provenance", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
-        .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),
+        .testTarget(name: "ScoringTests", dependencies: ["TestSupport", "ScoreCLI", "PipelineCLI", "Economics", "Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Base", "Provenance", "Workbook"]),
         .testTarget(name: "ParityTests", dependencies: ["Parity", "Tabular"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),

@@ -7,13 +7,13 @@ extension ParsableCommand {
     /// exit 2 for bad input or usage (any `ClassifiedError` that says so, a validation or parsing
     /// error), 1 for every other failure, 0 for success and for `--help`.
     public static func pipelineMain(_ arguments: [String]? = nil) {
-        let status = pipelineRun(arguments) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-        Foundation.exit(status)
+        Foundation.exit(pipelineRun(arguments))
     }
 
-    /// Parses and runs the command in-process and returns its exit status; `report` receives what a
-    /// terminal would show on stderr (help goes to stdout). Tests call this instead of a binary.
-    public static func pipelineRun(_ arguments: [String]?, report: (String) -> Void) -> Int32 {
+    /// Parses and runs the command in-process and returns its exit status; messages go through
+    /// `Console` (tests call this inside `Console.capturing` instead of running a binary).
+    public static func pipelineRun(_ arguments: [String]?) -> Int32 {
+        let report = Console.error
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -27,7 +27,7 @@ extension ParsableCommand {
             let message = fullMessage(for: error)
             if code == .success {
                 // --help, --version: the text goes to stdout.
-                if !message.isEmpty { print(message) }
+                if !message.isEmpty { Console.out(message) }
                 return ExitStatus.success
             }
             if error is ValidationError || code == .validationFailure {
@@ -39,5 +39,41 @@ extension ParsableCommand {
             report(text.hasPrefix("Error: ") ? "error: " + text.dropFirst(7) : "error: " + text)
             return ExitStatus.failure
         }
+    }
+}
+
+/// Where a command's messages go: stdout and stderr, or, inside `Console.capturing`, a buffer a
+/// test reads (commands run in-process by tests must not write to the test runner's streams).
+public enum Console {
+    public final class Capture: @unchecked Sendable {
+        private let lock = NSLock()
+        private var outText = "", errText = ""
+        public init() {}
+        public var stdout: String { lock.lock(); defer { lock.unlock() }; return outText }
+        public var stderr: String { lock.lock(); defer { lock.unlock() }; return errText }
+        func append(_ s: String, error: Bool) {
+            lock.lock()
+            if error { errText += s } else { outText += s }
+            lock.unlock()
+        }
+    }
+
+    @TaskLocal static var capture: Capture?
+
+    /// Runs `body` with the command messages of this task going to a new capture.
+    public static func capturing<T>(_ body: () throws -> T) rethrows -> (T, Capture) {
+        let c = Capture()
+        let value = try $capture.withValue(c) { try body() }
+        return (value, c)
+    }
+
+    /// A line on stdout (a newline is added).
+    public static func out(_ line: String) {
+        if let c = capture { c.append(line + "\n", error: false) } else { print(line) }
+    }
+
+    /// A line on stderr (a newline is added).
+    public static func error(_ line: String) {
+        if let c = capture { c.append(line + "\n", error: true) } else { FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
 }

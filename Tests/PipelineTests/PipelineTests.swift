@@ -5,21 +5,74 @@ import Provenance
 import Workbook
 
 /// End-to-end checks of the Make-driven pipeline. Run through `make test`, which builds the
-/// release executables first (a nested `swift build` inside `swift test` would wait on SwiftPM's lock).
+/// release executables first (a nested `swift build` inside `swift test` would wait on SwiftPM's
+/// lock). Make runs in a temporary copy of the project, never in the working tree.
 let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let releaseDir = projectRoot + "/.build/release"
 
-func make(_ args: [String]) throws -> String {
-    let r = try Shell.run(["make", "--no-print-directory"] + args, directory: projectRoot)
-    #expect(r.status == 0, "make \(args.joined(separator: " ")) failed: \(r.stderr)")
-    return r.stdout + r.stderr
+/// The release executables, refused when any source is newer than the last build (so a test
+/// never passes or fails on a stale binary).
+func releaseBinaries() throws -> String {
+    let stamp = projectRoot + "/.build/stamps/build.mk"
+    func mtime(_ path: String) -> Date? { (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date }
+    guard let built = mtime(stamp) else { throw PipelineError("no release build (\(stamp)): run `make build` or `make test`") }
+    var sources = [projectRoot + "/Package.swift"]
+    for dir in ["Sources", "stages", "cli", "bench"] {
+        for f in FileManager.default.enumerator(atPath: projectRoot + "/" + dir)?.compactMap({ $0 as? String }) ?? []
+        where [".swift", ".c", ".h", ".modulemap"].contains(where: f.hasSuffix) { sources.append(projectRoot + "/" + dir + "/" + f) }
+    }
+    if let newer = sources.first(where: { (mtime($0) ?? .distantPast) > built }) {
+        throw PipelineError("\(newer) is newer than the release build: run `make build` or `make test`")
+    }
+    return releaseDir
 }
 
-func touch(_ relative: String) throws {
-    let path = projectRoot + "/" + relative
-    // make compares modification times (nanosecond resolution here); the previous run's outputs
-    // are all older than now. A time in the future would make the next run re-run it again.
-    Thread.sleep(forTimeInterval: 0.05)
-    try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path)
+/// A copy of the project in a temporary folder: the tracked files, the raw data and whatever the
+/// last run left (times preserved, so make sees the same state), with the build's stamps. Make
+/// runs there with the project's release executables.
+struct ProjectCopy {
+    let dir: String
+
+    init() throws {
+        let bin = try releaseBinaries()
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/.build", withIntermediateDirectories: true)
+        let script = """
+            set -e
+            git ls-files -z | xargs -0 cp -a --parents -t "$1"
+            for d in data/raw data/processed data/schema models reports; do [ -e "$d" ] && cp -a --parents "$d" "$1"; done
+            cp -a .build/stamps "$1/.build/stamps"
+            """
+        let r = try Shell.run(["bash", "-c", script, "copy", dir], directory: projectRoot)
+        guard r.status == 0 else { throw PipelineError("copying the project failed: \(r.stderr)") }
+        _ = bin
+    }
+
+    func make(_ args: [String]) throws -> String {
+        let r = try Shell.run(["make", "--no-print-directory", "BIN=\(releaseDir)"] + args, directory: dir)
+        #expect(r.status == 0, "make \(args.joined(separator: " ")) failed: \(r.stderr)")
+        return r.stdout + r.stderr
+    }
+
+    /// Exit status of `make -q` (0: nothing to do) and the stage commands `make -n` would run.
+    func question(_ args: [String]) throws -> (status: Int32, wouldRun: [String]) {
+        let q = try Shell.run(["make", "--no-print-directory", "-q", "BIN=\(releaseDir)"] + args, directory: dir)
+        let n = try Shell.run(["make", "--no-print-directory", "-n", "BIN=\(releaseDir)"] + args, directory: dir)
+        let stages = n.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix(releaseDir + "/stage-") else { return nil }
+            return String(line.dropFirst(releaseDir.count + 1).prefix { $0 != " " })
+        }
+        return (q.status, stages)
+    }
+
+    func touch(_ relative: String) throws {
+        // make compares modification times (nanosecond resolution here); the previous run's outputs
+        // are all older than now. A time in the future would make the next run re-run it again.
+        Thread.sleep(forTimeInterval: 0.05)
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: dir + "/" + relative)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
 }
 
 func ran(_ output: String, _ stage: String) -> Bool {
@@ -28,48 +81,61 @@ func ran(_ output: String, _ stage: String) -> Bool {
 
 @Suite("Pipeline caching and determinism", .serialized)
 struct PipelineTests {
-    @Test("make all twice: the second run does nothing; touching a params file re-runs only its dependents")
+    @Test("make all twice: the second run does nothing, and a dry run says so; touching a params file re-runs only its dependents")
     func caching() throws {
-        _ = try make(["all"])
-        let second = try make(["all"])
+        let project = try ProjectCopy()
+        defer { project.remove() }
+        _ = try project.make(["all"])
+        let second = try project.make(["all"])
         for stage in ["stage-data", "stage-prepare", "stage-eda", "stage-clv", "stage-uplift", "stage-report"] {
             #expect(!ran(second, stage), "second run re-ran \(stage):\n\(second)")
         }
         #expect(second.contains("Nothing to be done"))
+        let settled = try project.question(["all"])
+        #expect(settled.status == 0, "make -q all after make all")
+        #expect(settled.wouldRun.isEmpty, "make -n all lists \(settled.wouldRun)")
 
-        try touch("stages/eda/params.yaml")
-        let afterEDA = try make(["all"])
+        try project.touch("stages/eda/params.yaml")
+        #expect(try project.question(["all"]).wouldRun == ["stage-eda", "stage-report"])
+        let afterEDA = try project.make(["all"])
         #expect(ran(afterEDA, "stage-eda"))
         #expect(ran(afterEDA, "stage-report"))
         #expect(!ran(afterEDA, "stage-prepare"))
         #expect(!ran(afterEDA, "stage-data"))
+        #expect(try project.question(["all"]).status == 0)
 
         // Prepare re-runs; its outputs come out identical and are left untouched, so the
         // analysis that reads them does not re-run (only the index, which reads the manifest).
-        try touch("stages/prepare/params.yaml")
-        let afterPrepare = try make(["all"])
+        // A dry run cannot know that the outputs will not change, so it lists what depends on them.
+        try project.touch("stages/prepare/params.yaml")
+        #expect(try project.question(["all"]).wouldRun == ["stage-prepare", "stage-eda", "stage-uplift", "stage-policy", "stage-parity", "stage-report"])
+        let afterPrepare = try project.make(["all"])
         #expect(ran(afterPrepare, "stage-prepare"))
         #expect(!ran(afterPrepare, "stage-data"))
         #expect(!ran(afterPrepare, "stage-eda"))
         #expect(!ran(afterPrepare, "stage-uplift"))
         #expect(ran(afterPrepare, "stage-report"))
+        let afterPrepareSettled = try project.question(["all"])
+        #expect(afterPrepareSettled.status == 0 && afterPrepareSettled.wouldRun.isEmpty, "\(afterPrepareSettled.wouldRun)")
 
-        // Policy params: policy re-runs, and the index; nothing upstream, not the parity gate.
-        try touch("stages/policy/params.yaml")
-        let afterPolicy = try make(["all"])
+        // Policy params: policy re-runs, and the index; nothing upstream. Its outputs did not change,
+        // so the parity gate (which reads its decisions and economics) does not re-run either.
+        try project.touch("stages/policy/params.yaml")
+        let afterPolicy = try project.make(["all"])
         #expect(ran(afterPolicy, "stage-policy"))
         #expect(ran(afterPolicy, "stage-report"))
         for stage in ["stage-data", "stage-prepare", "stage-eda", "stage-clv", "stage-uplift", "stage-parity"] {
             #expect(!ran(afterPolicy, stage), "touching policy params re-ran \(stage)")
         }
 
-        let last = try make(["all"])
+        let last = try project.make(["all"])
         #expect(last.contains("Nothing to be done"))
+
     }
 
     @Test("two runs of prepare and eda give byte-identical artifacts")
     func determinism() throws {
-        let bin = projectRoot + "/.build/release"
+        let bin = try releaseBinaries()
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("det-\(UUID().uuidString)").path
         var digests: [[String: String]] = []
         for k in 0..<2 {
@@ -97,7 +163,7 @@ struct PipelineTests {
 
     @Test("uplift: byte-identical models, scores and report with 1 and 2 threads")
     func upliftThreads() throws {
-        let bin = projectRoot + "/.build/release"
+        let bin = try releaseBinaries()
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-threads-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         // Smaller forests than the pipeline's, same code paths (every learner, per-arm models, bootstrap).
@@ -130,12 +196,14 @@ struct PipelineTests {
 
     @Test("the policy spreadsheet pack reads back with the project's workbook reader and matches the CSV tables")
     func policyPack() throws {
-        _ = try make(["policy"])
-        let book = try Workbook.open(path: projectRoot + "/data/processed/policy/policy_pack.xlsx")
+        let project = try ProjectCopy()
+        defer { project.remove() }
+        _ = try project.make(["policy"])
+        let book = try Workbook.open(path: project.dir + "/data/processed/policy/policy_pack.xlsx")
         #expect(book.sheetNames == ["profit curve", "deciles", "sensitivity", "policies", "contact list sample"])
         for (sheet, csv) in [("profit curve", "policy_curve.csv"), ("sensitivity", "policy_sensitivity.csv"), ("deciles", "policy_deciles.csv")] {
             let rows = try book.rows(sheet: sheet)
-            let text = try String(contentsOfFile: projectRoot + "/data/processed/policy/" + csv, encoding: .utf8)
+            let text = try String(contentsOfFile: project.dir + "/data/processed/policy/" + csv, encoding: .utf8)
             let lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
             #expect(rows == lines, "sheet \(sheet) differs from \(csv)")
         }
@@ -154,7 +222,7 @@ struct PipelineTests {
         let params = try String(contentsOfFile: projectRoot + "/stages/prepare/params.yaml", encoding: .utf8)
             .replacingOccurrences(of: "file: data/raw/hillstrom.csv", with: "file: \(csv)")
         try params.write(toFile: tmp + "/params.yaml", atomically: true, encoding: .utf8)
-        let r = try Shell.run([projectRoot + "/.build/release/stage-prepare", "--params", tmp + "/params.yaml", "--out", tmp + "/out"])
+        let r = try Shell.run([try releaseBinaries() + "/stage-prepare", "--params", tmp + "/params.yaml", "--out", tmp + "/out"])
         #expect(r.status == 2)
         #expect(r.stderr == "error: \(csv):2:3 (column 'history'): cannot parse '1x2' as a finite number\n")
         #expect(!FileManager.default.fileExists(atPath: tmp + "/out"))

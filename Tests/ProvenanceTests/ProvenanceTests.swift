@@ -1,6 +1,9 @@
 import Foundation
 import Testing
+@testable import Base
+@testable import PipelineCLI
 @testable import Provenance
+import Stats
 import Tabular
 
 @Suite("Provenance")

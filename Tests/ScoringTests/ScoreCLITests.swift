@@ -1,4 +1,8 @@
+import Economics
 import Forest
+import PipelineCLI
+import ScoreCLI
+import TestSupport
 import Foundation
 import Base
 import Provenance
@@ -7,10 +11,23 @@ import Tabular
 import Testing
 import Uplift
 
-/// The `score` executable end to end (release build from `make test`), on a small model trained
-/// here on synthetic data with numeric and categorical features.
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-let scoreBinary = root + "/.build/release/score"
+/// The `score` command end to end, on a small model trained here on synthetic data with numeric and
+/// categorical features: in-process where files are read and written, as a process of the same
+/// build where standard input and output are.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+func runScore(_ args: [String], input: String? = nil) throws -> CommandResult {
+    if input == nil && !args.contains("-") {
+        let (status, captured) = Console.capturing { ScoreCommand.pipelineRun(args) }
+        return CommandResult(status: status, stdout: captured.stdout, stderr: captured.stderr)
+    }
+    let r = try Shell.run([try builtProduct("score")] + args, input: input.map { Array($0.utf8) })
+    return CommandResult(status: r.status, stdout: r.stdout, stderr: r.stderr)
+}
 
 struct Fixture {
     let dir: String
@@ -52,6 +69,9 @@ struct Fixture {
         try AtomicFile.write(try model.encoderJSON(), to: models + "/encoder.json")
         try AtomicFile.write(try UpliftModel.metaJSON(meta), to: models + "/meta.json")
         try AtomicFile.write(try UpliftModel.jsonBytes(try DriftReference(training: table, encoder: encoder)), to: models + "/drift_reference.json")
+        let economics = try CampaignEconomics(margin: 0.30, arms: ["Mens E-Mail", "Womens E-Mail"], costs: [0.05, 0.05])
+        try AtomicFile.write(RecordedEconomics(economics: economics, scorerPolicy: "bestN", recommendedPolicy: "best_n", outcome: "spend").jsonBytes(),
+                             to: models + "/" + RecordedEconomics.file)
     }
 
     /// A contact list in the model's schema (plus an id and an unused column).
@@ -71,8 +91,8 @@ struct Fixture {
         return path
     }
 
-    func score(_ args: [String], input: String? = nil) throws -> Shell.Result {
-        try Shell.run([scoreBinary, "--models", models] + args, input: input.map { Array($0.utf8) })
+    func score(_ args: [String], input: String? = nil) throws -> CommandResult {
+        try runScore(["--models", models] + args, input: input)
     }
 
     func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
@@ -103,7 +123,7 @@ struct ScoreCLITests {
         text = lines.joined(separator: "\n")
         let input = try f.write(text, "bad.csv")
         let out = f.dir + "/bad-out.csv"
-        let r = try Shell.run([scoreBinary, "--models", f.models, "--in", input, "--out", out, "--policy", "bestN", "--chunk-bytes", "4096"])
+        let r = try f.score(["--in", input, "--out", out, "--policy", "bestN", "--chunk-bytes", "4096"])
         #expect(r.status == 2)
         #expect(r.stderr.hasPrefix("error: \(input):4322:3 (column 'recency')"), "\(r.stderr)")
         #expect(r.stderr.lowercased().contains(fragment.lowercased()), "\(r.stderr)")
@@ -193,5 +213,61 @@ struct ScoreCLITests {
         #expect(r.status != 0)
         #expect(r.stderr.contains("corrupt or replaced"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: f.dir + "/c-out.csv"))
+    }
+
+    @Test func recordedEconomicsDecideAndFlagsOverride() throws {
+        let input = try f.write(f.contacts(rows: 800, seed: 7), "econ.csv")
+        func contacts(_ extra: [String]) throws -> (Int, [String: Int], String) {
+            let out = f.dir + "/econ-out.csv"
+            let r = try f.score(["--in", input, "--out", out, "--policy", "positive"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let rows = try f.read(out).split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            var arms: [String: Int] = [:]
+            for row in rows where row.last == "1" { arms[String(row[row.count - 4]), default: 0] += 1 }
+            return (arms.values.reduce(0, +), arms, r.stdout)
+        }
+        let (recorded, _, _) = try contacts([])
+        // The same numbers as flags: the same decisions.
+        #expect(try contacts(["--margin", "0.3", "--cost", "0.05"]).0 == recorded)
+        // A dearer Womens e-mail moves customers to Mens or out of the list, never into Womens.
+        let (_, before, _) = try contacts([])
+        let (_, after, _) = try contacts(["--arm-cost", "Womens E-Mail=5"])
+        #expect((after["Womens E-Mail"] ?? 0) < (before["Womens E-Mail"] ?? 0))
+        #expect((after["Mens E-Mail"] ?? 0) >= (before["Mens E-Mail"] ?? 0))
+        // Recorded economics with a higher cost contact fewer customers.
+        let economics = try CampaignEconomics(margin: 0.30, arms: ["Mens E-Mail", "Womens E-Mail"], costs: [0.5, 0.5])
+        try AtomicFile.write(RecordedEconomics(economics: economics, scorerPolicy: "positive", recommendedPolicy: "positive", outcome: "spend").jsonBytes(),
+                             to: f.models + "/" + RecordedEconomics.file)
+        #expect(try contacts([]).0 < recorded)
+        // The recorded policy is the default: positive keeps input order (no rank column).
+        let r = try f.score(["--in", input, "--out", f.dir + "/econ-default.csv"])
+        #expect(r.status == 0)
+        #expect(!(try f.read(f.dir + "/econ-default.csv")).hasPrefix("row_id,rank"))
+    }
+
+    @Test(arguments: [
+        (["--margin", "30"], "margin 30.0 is not a share of revenue"),
+        (["--margin", "0"], "margin 0.0 is not a share of revenue"),
+        (["--cost=-1"], "must be finite and non-negative"),
+        (["--arm-cost", "Kids E-Mail=0.1"], "no arm 'Kids E-Mail' in the model"),
+        (["--arm-cost", "Mens E-Mail"], "is not NAME=COST"),
+        (["--topn", "5"], "--topn applies only to --policy topn"),
+    ])
+    func economicFlagsAreChecked(flags: [String], message: String) throws {
+        let input = try f.write(f.contacts(rows: 20, seed: 8), "flags.csv")
+        let out = f.dir + "/flags-out.csv"
+        let r = try f.score(["--in", input, "--out", out] + flags)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(message), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func withoutRecordedEconomicsTheFlagsAreNeeded() throws {
+        try FileManager.default.removeItem(atPath: f.models + "/" + RecordedEconomics.file)
+        let input = try f.write(f.contacts(rows: 20, seed: 9), "noecon.csv")
+        let r = try f.score(["--in", input, "--out", f.dir + "/noecon-out.csv"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("economics.json is missing (the policy stage writes it): give --margin and --cost"), "\(r.stderr)")
+        #expect(try f.score(["--in", input, "--out", f.dir + "/noecon-out.csv", "--margin", "0.3", "--cost", "0.05"]).status == 0)
     }
 }

@@ -18,3 +18,14 @@ public func realDataFile(_ name: String) throws -> String {
     }
     throw DataError(file: name, message: "real data not found in \(candidates); set DATA_MIRROR or run `make data`")
 }
+
+/// An executable of this package from the same build as the running tests (SwiftPM builds every
+/// product before it runs them), so a test never runs a stale binary of another configuration.
+public func builtProduct(_ name: String) throws -> String {
+    let dir = (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).deletingLastPathComponent()
+    for candidate in [dir, dir.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    throw DataError(file: name, message: "no executable '\(name)' beside the test bundle in \(dir.path); build the package first")
+}

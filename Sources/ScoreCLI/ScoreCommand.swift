@@ -1,0 +1,101 @@
+import ArgumentParser
+import Economics
+import Foundation
+import PipelineCLI
+import Scoring
+import Tabular
+
+extension ContactPolicy: ExpressibleByArgument {}
+
+/// The `score` command: the CLI shell over `ScoreRun` (a library, so tests run it in-process).
+public struct ScoreCommand: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Scores a contact list with the frozen uplift model and chooses whom to e-mail.",
+        discussion: """
+            Reads a CSV with the model's feature columns (data/schema/required_features_schema.csv), writes per customer: \
+            row_id, uplift_hat, y1_hat, y0_hat, the per-e-mail uplifts, the best e-mail (the one with the largest expected \
+            profit), the expected incremental revenue (uplift of the best e-mail), the expected profit per contact \
+            (revenue × margin − cost of that e-mail) and the contact flag.
+
+            Economics: by default the margin, the per-e-mail costs and the policy the policy stage decided with, recorded in \
+            <models>/economics.json, so the scorer's contact decisions are the policy stage's. --margin, --cost, --arm-cost and \
+            --policy override them.
+
+            Policies: positive (contact where the expected profit is positive; rows stay in input order and every row's output \
+            depends only on that row, so chunks of a file can be scored separately and concatenated), bestN (rank by uplift_hat \
+            and contact the top N that maximizes the cumulative expected profit) and topn (rank by uplift_hat, contact the top \
+            --topn). The ranking policies add a rank column and write rows in rank order; they sort beyond memory with temporary \
+            run files.
+
+            Drift: the population stability index of every feature against the training data is written to a sidecar JSON \
+            (default <out>.drift.json) and a warning is printed above 0.2. Exit codes: 0 success, 1 failure, 2 bad input.
+            """)
+
+    @Option(name: .customLong("in"), help: "Input CSV ('-' for standard input).")
+    var input: String
+
+    @Option(help: "Output CSV ('-' for standard output).")
+    var out: String
+
+    @Option(help: "Directory of the frozen model (meta.json, encoder.json, forests.bin, drift_reference.json).")
+    var models = "models"
+
+    @Option(help: "Contact policy: bestN, positive or topn (default: the one recorded in <models>/economics.json, else bestN).")
+    var policy: ContactPolicy?
+
+    @Option(help: "Share of incremental revenue that is profit, in (0, 1] (default: recorded in <models>/economics.json).")
+    var margin: Double?
+
+    @Option(help: "Cost per contact, every e-mail (default: the per-e-mail costs recorded in <models>/economics.json).")
+    var cost: Double?
+
+    @Option(name: .customLong("arm-cost"), help: ArgumentHelp("Cost per contact of one e-mail, as NAME=COST; repeat per e-mail. Wins over --cost.", valueName: "name=cost"))
+    var armCosts: [String] = []
+
+    @Option(help: "Number of customers to contact with --policy topn.")
+    var topn: Int?
+
+    @Option(name: .customLong("id-col"), help: "Id column to carry through (default: row_id if present, else the 0-based row number).")
+    var idCol: String?
+
+    @Option(name: .customLong("first-row-id"), help: "Row number of the first data row when ids are created from row numbers (for scoring chunks).")
+    var firstRowID = 0
+
+    @Option(help: "Where to write the drift report (default: <out>.drift.json; none when writing to standard output).")
+    var drift: String?
+
+    @Option(name: .customLong("max-rows-in-memory"), help: "Rows held in memory before the ranking policies spill a sorted run to disk.")
+    var maxRowsInMemory = 1_000_000
+
+    @Option(name: .customLong("chunk-bytes"), help: "Bytes of input parsed at a time (memory use scales with it).")
+    var chunkBytes = 4 << 20
+
+    public func validate() throws {
+        if chunkBytes < 1024 { throw ValidationError("--chunk-bytes must be at least 1024") }
+        if maxRowsInMemory < 1 { throw ValidationError("--max-rows-in-memory must be at least 1") }
+    }
+
+    func armCostTable() throws -> [String: Double] {
+        var table: [String: Double] = [:]
+        for item in armCosts {
+            guard let eq = item.lastIndex(of: "="), let value = Double(item[item.index(after: eq)...]), !item[..<eq].isEmpty else {
+                throw ValidationError("--arm-cost '\(item)' is not NAME=COST")
+            }
+            let name = String(item[..<eq])
+            guard table[name] == nil else { throw ValidationError("--arm-cost gives '\(name)' twice") }
+            table[name] = value
+        }
+        return table
+    }
+
+    public func run() throws {
+        let economics = EconomicsOverride(margin: margin, cost: cost, armCosts: try armCostTable(), policy: policy)
+        let options = ScoreOptions(input: input, output: out, models: models, economics: economics, topN: topn,
+                                   idColumn: idCol, firstRowID: firstRowID, drift: drift, chunkBytes: chunkBytes, maxRowsInMemory: maxRowsInMemory)
+        let summary = try ScoreRun.run(options) { Console.error($0) }
+        if out == "-" { Console.error(summary.line) } else { Console.out(summary.line) }
+    }
+}
