@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Tabular", "Stats"]),
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Provenance", "Tabular"]),
         .testTarget(name: "TransactionsTests", dependencies: ["TestSupport", "Transactions", "Tabular"]),
-        .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "Tabular", "Stats"]),
+        .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "CLVAnalysis", "Transactions", "Tabular", "Stats"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest", "Stats"]),
         .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Provenance", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Uplift", "Forest", "Provenance", "Stats", "Tabular"]),
