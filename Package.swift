@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Tabular", "Stats"]),
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Base", "Provenance", "Tabular"]),
         .testTarget(name: "TransactionsTests", dependencies: ["TestSupport", "Transactions", "Tabular"]),
-        .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "Tabular", "Stats"]),
+        .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "CLVAnalysis", "Transactions", "Tabular", "Stats"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest", "Stats"]),
         .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Base", "Provenance", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
         .testTarget(name: "ScoringTests", dependencies: ["TestSupport", "ScoreCLI", "PipelineCLI", "Economics", "Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),

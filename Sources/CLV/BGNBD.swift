@@ -1,14 +1,6 @@
 import CGSL
 import Foundation
 
-/// A model of repeat-transaction counts usable for CLV: expected transactions in (T, T + t] for a customer
-/// with summary (x, t_x, T). `t` is in the same time unit as the summaries; `t = .infinity` asks for the
-/// expected number of future transactions over the whole lifetime (finite only under conditions stated by
-/// each model).
-public protocol TransactionModel: Sendable {
-    func conditionalExpectedTransactions(_ t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double
-}
-
 /// BG/NBD model (Fader, Hardie & Lee 2005, "Counting your customers the easy way: an alternative to the
 /// Pareto/NBD model", Marketing Science 24(2)). While active, a customer buys at Poisson rate lambda ~
 /// Gamma(r, alpha); after each purchase she drops out with probability p ~ Beta(a, b).
@@ -65,27 +57,34 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
         return (ll, g)
     }
 
-    // MARK: fitting
+    // MARK: fitting (the template is `TransactionModel.fit`)
 
-    /// Maximum-likelihood fit (see `FitResult` for the method, standard errors and boundary rules).
-    public static func fit(_ s: CustomerSummaries) throws -> (BGNBD, FitResult) {
-        let data = CompressedSummaries(s)
-        let kernel = BGNBDKernel(data)
-        let scaleT = data.meanAge
-        let prob = MLEProblem(model: "BG/NBD", names: parameterNames, kinds: [.shape, .scale, .shape, .shape],
-                              scales: [1, scaleT, 1, 1], n: data.customers) { p, g in
-            kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g)
-        }
-        prob.ridges = [Ridge(indices: [2, 3], meaning: "the Beta distribution of dropout probabilities collapses to a single probability shared by all customers",
-                             ratio: { ("a/(a+b)", $0[2] / ($0[2] + $0[3])) })]
-        // Deterministic starts: r in {0.25, 1} with alpha matching the observed purchase rate (r/alpha = mean x /
-        // mean T when nobody drops out), a in {0.5, 2}, b in {2, 8}.
-        let rate = max(data.meanFrequency, 0.05) / scaleT
+    public static let key = "bgnbd"
+    public static let displayName = "BG/NBD"
+    public static let parameterKinds: [ParameterKind] = [.shape, .scale, .shape, .shape]
+    public static var ridges: [Ridge] {
+        [Ridge(indices: [2, 3], meaning: "the Beta distribution of dropout probabilities collapses to a single probability shared by all customers",
+               ratio: { ("a/(a+b)", $0[2] / ($0[2] + $0[3])) })]
+    }
+    /// Fader, Hardie & Lee (2005), table 1.
+    public static let publishedCDNOWSample: [String: Double] = ["r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "LL": -9582.4]
+
+    public init(estimates e: [Double], boundary: [String]) {
+        self.init(r: e[0], alpha: e[1], a: e[2], b: e[3], boundary: boundary)
+    }
+
+    /// Deterministic starts: r in {0.25, 1} with alpha matching the observed purchase rate (r/alpha = mean x /
+    /// mean T when nobody drops out), a in {0.5, 2}, b in {2, 8}.
+    public static func startValues(_ data: CompressedSummaries) -> [[Double]] {
+        let rate = max(data.meanFrequency, 0.05) / data.meanAge
         var starts: [[Double]] = []
         for r in [0.25, 1.0] { for a in [0.5, 2.0] { for b in [2.0, 8.0] { starts.append([r, r / rate, a, b]) } } }
-        let result = try Optimizer.fit(prob, candidates: starts, dataScales: [1, scaleT, 1, 1])
-        let e = result.estimates
-        return (BGNBD(r: e[0], alpha: e[1], a: e[2], b: e[3], boundary: result.boundary), result)
+        return starts
+    }
+
+    public static func logLikelihoodFunction(_ data: CompressedSummaries) -> LogLikelihoodFunction {
+        let kernel = BGNBDKernel(data)
+        return { p, g in kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g) }
     }
 
     // MARK: predictions

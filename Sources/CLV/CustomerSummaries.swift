@@ -128,17 +128,18 @@ public struct CustomerSummaries: Sendable, Equatable {
 
 /// Compressed form of the summaries for the likelihood loops: identical (x, t_x, T) triples are merged with a
 /// weight, and every distinct time value is stored once so that log(alpha + t) is computed once per value.
-struct CompressedSummaries: Sendable {
-    let customers: Int
+/// A transaction model's likelihood (`TransactionModel.logLikelihoodFunction`) is written over this form.
+public struct CompressedSummaries: Sendable {
+    public let customers: Int
     /// Distinct values of t_x and T (sorted); always contains 0.
-    let times: [Double]
-    let x: [Int32]
-    let txIndex: [Int32]
-    let TIndex: [Int32]
-    let weight: [Double]
-    let maxX: Int
-    let meanAge: Double
-    let meanFrequency: Double
+    public let times: [Double]
+    public let x: [Int32]
+    public let txIndex: [Int32]
+    public let TIndex: [Int32]
+    public let weight: [Double]
+    public let maxX: Int
+    public let meanAge: Double
+    public let meanFrequency: Double
 
     init(_ s: CustomerSummaries) {
         customers = s.count

@@ -88,7 +88,9 @@ public struct FitResult: Sendable, CustomStringConvertible {
     }
 }
 
-enum ParameterKind { case shape, scale }
+/// How a parameter is scaled for the optimiser and judged at the boundary: a shape parameter against 1, a
+/// time-scale parameter (alpha, beta) against the mean customer age T.
+public enum ParameterKind: Sendable, Equatable { case shape, scale }
 
 /// Thresholds for boundary detection (see `FitResult.boundary`).
 enum BoundaryRule {
@@ -104,13 +106,19 @@ enum BoundaryRule {
 /// grow together with their ratio fixed (Gamma(s, beta) -> the single rate s/beta; Beta(a, b) -> the single
 /// probability a/(a+b)). The likelihood can keep increasing along it without bound in the parameters: the
 /// MLE is then the limit, a boundary of the model, and BFGS only creeps along the ridge.
-struct Ridge {
+public struct Ridge {
     /// Parameter indices multiplied together.
     var indices: [Int]
     /// What the limit means, for the report (the ratio's value is appended).
     var meaning: String
     /// The ratio that stays fixed along the ridge, from the natural parameters.
     var ratio: ([Double]) -> (name: String, value: Double)
+
+    public init(indices: [Int], meaning: String, ratio: @escaping ([Double]) -> (name: String, value: Double)) {
+        self.indices = indices
+        self.meaning = meaning
+        self.ratio = ratio
+    }
 }
 
 /// A likelihood to maximise: `evaluate(p, grad)` returns the total log-likelihood at natural parameters `p`

@@ -71,26 +71,35 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
         return (ll, g)
     }
 
-    // MARK: fitting
+    // MARK: fitting (the template is `TransactionModel.fit`)
 
-    public static func fit(_ c: CustomerSummaries) throws -> (ParetoNBD, FitResult) {
-        let data = CompressedSummaries(c)
-        let kernel = ParetoNBDKernel(data)
+    public static let key = "paretonbd"
+    public static let displayName = "Pareto/NBD"
+    public static let parameterKinds: [ParameterKind] = [.shape, .scale, .shape, .scale]
+    public static var ridges: [Ridge] {
+        [Ridge(indices: [2, 3], meaning: "the Gamma distribution of dropout rates collapses to a single rate shared by all customers",
+               ratio: { ("s/beta", $0[2] / $0[3]) })]
+    }
+    /// Fader, Hardie & Lee (2005), table 1.
+    public static let publishedCDNOWSample: [String: Double] = ["r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669, "LL": -9595.0]
+
+    public init(estimates e: [Double], boundary: [String]) {
+        self.init(r: e[0], alpha: e[1], s: e[2], beta: e[3], boundary: boundary)
+    }
+
+    /// Deterministic starts: r in {0.5, 2} with alpha matching the observed purchase rate, s in {0.5, 2} with
+    /// mean lifetime beta/s (for s > 1: beta/(s-1)) of 1 or 4 mean ages.
+    public static func startValues(_ data: CompressedSummaries) -> [[Double]] {
         let scaleT = data.meanAge
-        let prob = MLEProblem(model: "Pareto/NBD", names: parameterNames, kinds: [.shape, .scale, .shape, .scale],
-                              scales: [1, scaleT, 1, scaleT], n: data.customers) { p, g in
-            kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g)
-        }
-        prob.ridges = [Ridge(indices: [2, 3], meaning: "the Gamma distribution of dropout rates collapses to a single rate shared by all customers",
-                             ratio: { ("s/beta", $0[2] / $0[3]) })]
-        // Deterministic starts: r in {0.5, 2} with alpha matching the observed purchase rate, s in {0.5, 2} with
-        // mean lifetime beta/s (for s > 1: beta/(s-1)) of 1 or 4 mean ages.
         let rate = max(data.meanFrequency, 0.05) / scaleT
         var starts: [[Double]] = []
         for r in [0.5, 2.0] { for s in [0.5, 2.0] { for life in [1.0, 4.0] { starts.append([r, r / rate, s, s * life * scaleT]) } } }
-        let result = try Optimizer.fit(prob, candidates: starts, dataScales: [1, scaleT, 1, scaleT])
-        let e = result.estimates
-        return (ParetoNBD(r: e[0], alpha: e[1], s: e[2], beta: e[3], boundary: result.boundary), result)
+        return starts
+    }
+
+    public static func logLikelihoodFunction(_ data: CompressedSummaries) -> LogLikelihoodFunction {
+        let kernel = ParetoNBDKernel(data)
+        return { p, g in kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g) }
     }
 
     // MARK: predictions

@@ -1,3 +1,4 @@
+import CLV
 import Foundation
 import Tabular
 import Transactions
@@ -29,8 +30,6 @@ public struct CDNOWParams: Codable, Sendable, Equatable {
 }
 
 public struct CLVParams: Codable, Sendable, Equatable {
-    public enum ProductionModel: String, Codable, Sendable { case auto, bgnbd, paretonbd }
-
     public var retail: TransactionSpec
     public var unitDays: Double
     public var holdoutWeeks: Int
@@ -39,14 +38,17 @@ public struct CLVParams: Codable, Sendable, Equatable {
     public var margin: Double
     public var annualDiscountRate: Double
     public var clvYears: Double
-    public var productionModel: ProductionModel
+    /// Keys of the transaction models to fit, in order (`TransactionModelRegistry`); nil: every registered model.
+    public var models: [String]?
+    /// A key of `models`, or "auto" (the lowest holdout MAE among the models that can predict).
+    public var productionModel: String
     public var topCustomers: Int
     public var calibrationGroups: Int
     public var cdnow: CDNOWParams
     public var rfmSegments: [RFMRule]
 
     enum CodingKeys: String, CodingKey {
-        case retail, margin, cdnow
+        case retail, margin, cdnow, models
         case unitDays = "unit_days"
         case holdoutWeeks = "holdout_weeks"
         case observationEnd = "observation_end"
@@ -59,9 +61,28 @@ public struct CLVParams: Codable, Sendable, Equatable {
         case rfmSegments = "rfm_segments"
     }
 
-    /// Checks ranges; errors name the parameter file.
-    public func validate(source: String) throws {
+    /// The production model's value that picks the model by holdout MAE.
+    public static let automaticProduction = "auto"
+
+    /// The transaction models to fit, looked up in `registry`.
+    public func transactionModels(_ registry: TransactionModelRegistry) throws(UnknownTransactionModel) -> [any TransactionModel.Type] {
+        try registry.models(models)
+    }
+
+    /// Checks ranges and model keys against `registry`; errors name the parameter file.
+    public func validate(source: String, registry: TransactionModelRegistry = .standard) throws {
         func bad(_ message: String) -> DataError { DataError(file: source, message: message) }
+        let analysed: [String]
+        do {
+            analysed = try transactionModels(registry).map { $0.key }
+        } catch {
+            throw bad("models: \(error)")
+        }
+        guard !analysed.isEmpty else { throw bad("models must name at least one of \(registry.keys.joined(separator: ", "))") }
+        guard Set(analysed).count == analysed.count else { throw bad("models lists a model twice: \(analysed.joined(separator: ", "))") }
+        guard productionModel == Self.automaticProduction || analysed.contains(productionModel) else {
+            throw bad("production_model '\(productionModel)' is not one of the models fitted; valid values: \(([Self.automaticProduction] + analysed).joined(separator: ", "))")
+        }
         guard unitDays > 0 else { throw bad("unit_days must be > 0") }
         guard holdoutWeeks > 0 else { throw bad("holdout_weeks must be > 0") }
         guard horizonWeeks > 0 else { throw bad("horizon_weeks must be > 0") }

@@ -6,39 +6,18 @@ import Reporting
 import Tabular
 import Transactions
 
-extension FitResult {
-    /// The fit as JSON for `fit_<model>.json`.
-    public var json: JSONValue {
-        var params: [String: JSONValue] = [:]
-        for (k, name) in parameterNames.enumerated() {
-            params[name] = .object([
-                "estimate": .number(estimates[k]), "std_error": .number(standardErrors[k]),
-                "ci95_low": .number(confidenceIntervals[k].lower), "ci95_high": .number(confidenceIntervals[k].upper),
-            ])
-        }
-        return .object([
-            "model": .string(model), "parameters": .object(params), "parameter_order": .array(parameterNames.map { .string($0) }),
-            "log_likelihood": .number(logLikelihood), "aic": .number(aic), "bic": .number(bic), "n": .number(Double(n)),
-            "converged": .bool(converged), "status": .string(status), "method": .string(method),
-            "iterations": .number(Double(iterations)), "gradient_norm": .number(gradientNorm), "stopped_on_ridge": .bool(stoppedOnRidge),
-            "boundary": .array(boundary.map { .string($0) }), "boundary_details": .array(boundaryDetails.map { .string($0) }),
-            "notes": .array(notes.map { .string($0) }),
-        ])
-    }
-}
-
 public enum CLVFigures {
     static let colours = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
         .enumerated().map { "set linetype \($0.offset + 1) lc rgb \"\($0.element)\"" }.joined(separator: "\n")
 
-    public static func figures(_ r: CLVResult) throws -> [Figure] {
+    public static func figures(_ r: CLVResult) -> [Figure] {
         var figs: [Figure] = []
         // Calibration plot: mean holdout transactions by calibration frequency.
         var cal = GnuplotData(comment: "columns: x group actual predicted per model")
-        let groups = try r.calibrationPlot.strings("frequency_group").values
-        for i in 0..<r.calibrationPlot.rowCount {
-            var row = [String(i), groups[i], formatDouble(try r.calibrationPlot.number("actual", i))]
-            for e in r.evaluations { row.append(formatDouble(try r.calibrationPlot.number("predicted_\(e.key)", i))) }
+        let groups = r.frequencyGroups
+        for i in groups.labels.indices {
+            var row = [String(i), groups.labels[i], formatDouble(groups.actualMean[i])]
+            for e in r.evaluations { row.append(formatDouble(e.calibrationMeans[i])) }
             cal.row(row.map { $0.isEmpty ? "NaN" : $0 })
         }
         let calPlots = ["'calibration.dat' using 1:3:xtic(2) with linespoints lw 2 pt 7 lt 1 title \"actual\""]
@@ -56,10 +35,10 @@ public enum CLVFigures {
         // Tracking plot: cumulative repeat transactions per week.
         var tr = GnuplotData(comment: "columns: week actual predicted per model")
         var firstHoldoutWeek = 0
-        for i in 0..<r.tracking.rowCount {
-            if firstHoldoutWeek == 0, try r.tracking.number("holdout", i) == 1 { firstHoldoutWeek = i + 1 }
-            var row = [String(i + 1), formatDouble(try r.tracking.number("actual_cumulative", i))]
-            for e in r.evaluations { row.append(formatDouble(try r.tracking.number("predicted_\(e.key)", i))) }
+        for i in r.tracking.weekEnd.indices {
+            if firstHoldoutWeek == 0, r.tracking.inHoldout[i] { firstHoldoutWeek = i + 1 }
+            var row = [String(i + 1), formatDouble(r.tracking.actualCumulative[i])]
+            for e in r.evaluations { row.append(formatDouble(e.trackingCumulative[i])) }
             tr.row(row.map { $0.isEmpty ? "NaN" : $0 })
         }
         let trPlots = ["'tracking.dat' using 1:2 with lines lw 2 lt 1 title \"actual\""]
@@ -78,9 +57,8 @@ public enum CLVFigures {
 
         // RFM segments: customer share and revenue share.
         var seg = GnuplotData(comment: "columns: x segment customer_share revenue_share (percent)")
-        for i in 0..<r.segments.rowCount {
-            seg.row([String(i), try r.segments.text("segment", i), formatDouble(try r.segments.number("customer_share", i) * 100),
-                     formatDouble(try r.segments.number("revenue_share", i) * 100)])
+        for (i, segment) in r.segments.enumerated() {
+            seg.row([String(i), segment.name, formatDouble(segment.customerShare * 100), formatDouble(segment.revenueShare * 100)])
         }
         figs.append(Figure(name: "rfm_segments", script: """
             \(colours)
@@ -99,12 +77,12 @@ public enum CLVFigures {
 }
 
 public enum CLVReport {
-    public static func build(_ r: CLVResult, params p: CLVParams, figureDir: String, tableDir: String) throws -> String {
+    public static func build(_ r: CLVResult, params p: CLVParams, figureDir: String, tableDir: String) -> String {
         var md = Markdown()
         let log = r.log
         md.heading(1, "Customer lifetime value: \(p.retail.name)")
         let calStart = CalendarDay.string(log.customerDays.firstDay)
-        md.paragraph("Buy-till-you-die models fitted by maximum likelihood (GSL): BG/NBD and Pareto/NBD for the number of transactions, Gamma-Gamma for their value. Time unit: \(formatDouble(p.unitDays)) days. Calibration period \(calStart) to \(CalendarDay.string(r.calibrationEnd)); holdout \(CalendarDay.string(r.calibrationEnd + 1)) to \(CalendarDay.string(r.observationEnd)) (\(p.holdoutWeeks) weeks).")
+        md.paragraph("Buy-till-you-die models fitted by maximum likelihood (GSL): \(listed(r.evaluations.map(\.name))) for the number of transactions, Gamma-Gamma for their value. Time unit: \(formatDouble(p.unitDays)) days. Calibration period \(calStart) to \(CalendarDay.string(r.calibrationEnd)); holdout \(CalendarDay.string(r.calibrationEnd + 1)) to \(CalendarDay.string(r.observationEnd)) (\(p.holdoutWeeks) weeks).")
 
         // Summary.
         md.heading(2, "Summary")
@@ -119,8 +97,8 @@ public enum CLVReport {
         }
         bullets.append("Production model for forward predictions: **\(r.productionModel)** (\(r.productionReason)), refitted on the whole period.")
         bullets.append("Gamma-Gamma assumes spend per transaction is independent of frequency: the correlation between frequency and mean repeat spend is \(Fmt.fixed(r.correlation.correlation, 3)) (p = \(Fmt.pValue(r.correlation.pValue)), n = \(Fmt.int(r.correlation.n))).")
-        if let i = try? r.segments.rows(where: ["segment": p.rfmSegments.first?.name ?? ""]).first {
-            bullets.append("RFM segment '\(try r.segments.text("segment", i))' holds \(Fmt.percent(try r.segments.number("customer_share", i), 1)) of customers and \(Fmt.percent(try r.segments.number("revenue_share", i), 1)) of revenue.")
+        if let first = r.segments.first(where: { $0.name == p.rfmSegments.first?.name }) {
+            bullets.append("RFM segment '\(first.name)' holds \(Fmt.percent(first.customerShare, 1)) of customers and \(Fmt.percent(first.revenueShare, 1)) of revenue.")
         }
         md.bullets(bullets)
 
@@ -128,16 +106,15 @@ public enum CLVReport {
         md.heading(2, "Transactions and cleaning")
         md.paragraph("Raw log: \(Fmt.int(log.rawRows)) rows, \(Fmt.int(log.rawCustomers)) customers, revenue \(Fmt.fixed(log.rawRevenue, 2)). Rules apply in this order; each row shows what that rule removed (customers: those left with no rows).")
         var rows: [[String]] = []
-        for i in 0..<r.cleaning.rowCount {
-            rows.append([try r.cleaning.text("rule", i), Fmt.int(try r.cleaning.number("rows", i)), Fmt.int(try r.cleaning.number("customers", i)),
-                         Fmt.fixed(try r.cleaning.number("revenue", i), 2)])
+        for step in log.steps {
+            rows.append([step.rule, Fmt.int(step.rows), Fmt.int(step.customers), Fmt.fixed(step.revenue, 2)])
         }
         rows.append(["kept", Fmt.int(log.keptRows), Fmt.int(log.customerDays.customerCount), Fmt.fixed(log.keptRevenue, 2)])
         md.table(["rule", "rows removed", "customers removed", "revenue removed"], rows, rightAligned: [false, true, true, true])
         md.paragraph("Non-merchandise stock codes dropped (rows and revenue among the rows still present when that rule applies):")
         var codeRows: [[String]] = []
-        for i in 0..<r.droppedCodes.rowCount where try r.droppedCodes.number("rows", i) > 0 {
-            codeRows.append([try r.droppedCodes.text("stock_code", i), Fmt.int(try r.droppedCodes.number("rows", i)), Fmt.fixed(try r.droppedCodes.number("revenue", i), 2)])
+        for code in log.droppedCodes where code.rows > 0 {
+            codeRows.append([code.code, Fmt.int(code.rows), Fmt.fixed(code.revenue, 2)])
         }
         md.table(["stock code", "rows", "revenue"], codeRows, rightAligned: [false, true, true])
         let repeaters = r.calibration.frequency.filter { $0 > 0 }.count
@@ -151,20 +128,18 @@ public enum CLVReport {
         // Validation.
         md.heading(2, "Holdout validation")
         var comp: [[String]] = []
-        for i in 0..<r.comparison.rowCount {
-            comp.append([try r.comparison.text("model", i), Fmt.fixed(try r.comparison.number("log_likelihood", i), 1),
-                         Fmt.fixed(try r.comparison.number("aic", i), 1), Fmt.fixed(try r.comparison.number("bic", i), 1),
-                         Fmt.fixed(try r.comparison.number("holdout_mae", i), 4), Fmt.fixed(try r.comparison.number("holdout_rmse", i), 4),
-                         Fmt.signedPercent(try r.comparison.number("aggregate_error", i), 2)])
+        for e in r.evaluations {
+            comp.append([e.name, Fmt.fixed(e.fit.logLikelihood, 1), Fmt.fixed(e.fit.aic, 1), Fmt.fixed(e.fit.bic, 1),
+                         Fmt.fixed(e.mae, 4), Fmt.fixed(e.rmse, 4), Fmt.signedPercent(e.aggregateError, 2)])
         }
         md.table(["model", "log-likelihood", "AIC", "BIC", "holdout MAE", "holdout RMSE", "aggregate error"], comp,
                  rightAligned: [false, true, true, true, true, true, true])
         md.paragraph("MAE and RMSE are per customer, on the number of holdout transactions; aggregate error is (predicted − actual) / actual over all calibration customers.")
         var calRows: [[String]] = []
-        for i in 0..<r.calibrationPlot.rowCount {
-            var row = [try r.calibrationPlot.text("frequency_group", i), Fmt.int(try r.calibrationPlot.number("customers", i)),
-                       Fmt.fixed(try r.calibrationPlot.number("actual", i), 3)]
-            for e in r.evaluations { row.append(Fmt.fixed(try r.calibrationPlot.number("predicted_\(e.key)", i), 3)) }
+        let groups = r.frequencyGroups
+        for i in groups.labels.indices {
+            var row = [groups.labels[i], Fmt.int(groups.customers[i]), Fmt.fixed(groups.actualMean[i], 3)]
+            for e in r.evaluations { row.append(Fmt.fixed(e.calibrationMeans[i], 3)) }
             calRows.append(row)
         }
         md.table(["calibration frequency", "customers", "actual"] + r.evaluations.map(\.name), calRows,
@@ -175,15 +150,14 @@ public enum CLVReport {
         // Forward predictions.
         md.heading(2, "Forward predictions")
         md.paragraph("Models refitted on the whole period (\(calStart) to \(CalendarDay.string(r.observationEnd))); predictions for the next \(formatDouble(p.horizonWeeks)) weeks with \(r.productionModel); CLV = margin \(formatDouble(p.margin)) × expected value per transaction × expected transactions per month over \(formatDouble(p.clvYears)) year(s), discounted at \(Fmt.percent(p.annualDiscountRate, 1)) a year.")
-        for fit in r.fullFits { fitTable(&md, fit) }
-        let clv = try r.predictions.doubles("clv")
+        for keyed in r.wholePeriodFits { fitTable(&md, keyed.fit) }
+        let pr = r.predictions, full = r.full
+        let clv = pr.clv
         let order = clv.indices.filter { !clv[$0].isNaN }.sorted { clv[$0] > clv[$1] || (clv[$0] == clv[$1] && $0 < $1) }
         var top: [[String]] = []
         for i in order.prefix(p.topCustomers) {
-            top.append([try r.predictions.text("customer_id", i), Fmt.int(try r.predictions.number("frequency", i) + 1),
-                        Fmt.fixed(try r.predictions.number("revenue", i), 2), Fmt.percent(try r.predictions.number("p_alive", i), 1),
-                        Fmt.fixed(try r.predictions.number("expected_transactions", i), 2), Fmt.fixed(try r.predictions.number("expected_value", i), 2),
-                        Fmt.fixed(try r.predictions.number("clv", i), 2), try r.predictions.text("segment", i)])
+            top.append([full.customerIDs[i], Fmt.int(full.frequency[i] + 1), Fmt.fixed(pr.revenue[i], 2), Fmt.percent(pr.probabilityAlive[i], 1),
+                        Fmt.fixed(pr.expectedTransactions[i], 2), Fmt.fixed(pr.expectedValue[i], 2), Fmt.fixed(pr.clv[i], 2), pr.segment[i]])
         }
         md.paragraph("Top \(p.topCustomers) customers by CLV (all customers in `\(tableDir)/predictions.csv`):")
         md.table(["customer", "transactions", "revenue", "P(alive)", "expected transactions", "expected value", "CLV", "segment"], top,
@@ -193,10 +167,9 @@ public enum CLVReport {
         md.heading(2, "RFM segments")
         md.paragraph("Recency, frequency and monetary quintile scores (5 best) over the whole period; segments by recency and frequency score ranges from the parameters.")
         var segRows: [[String]] = []
-        for i in 0..<r.segments.rowCount {
-            segRows.append([try r.segments.text("segment", i), Fmt.int(try r.segments.number("customers", i)),
-                            Fmt.percent(try r.segments.number("customer_share", i), 1), Fmt.percent(try r.segments.number("revenue_share", i), 1),
-                            Fmt.fixed(try r.segments.number("mean_clv", i), 2), Fmt.percent(try r.segments.number("mean_p_alive", i), 1)])
+        for segment in r.segments {
+            segRows.append([segment.name, Fmt.int(segment.customers), Fmt.percent(segment.customerShare, 1), Fmt.percent(segment.revenueShare, 1),
+                            Fmt.fixed(segment.meanCLV, 2), Fmt.percent(segment.meanProbabilityAlive, 1)])
         }
         md.table(["segment", "customers", "share", "revenue share", "mean CLV", "mean P(alive)"], segRows,
                  rightAligned: [false, true, true, true, true, true])
@@ -206,10 +179,8 @@ public enum CLVReport {
         md.heading(2, "Replication on CDNOW")
         md.paragraph("The 2,357-customer CDNOW sample (39-week calibration, weeks) and the full master file (calibration to \(p.cdnow.calibrationEnd)), beside the published estimates for the sample (Fader, Hardie & Lee 2005; Gamma-Gamma from their 'RFM and CLV' paper, which uses the sample's spend, not in this data set — hence only the master file's fit is shown for it). The sample file gives recency and age in weeks rounded to two decimals; fitted on those, Pareto/NBD's beta can differ from the published value in its last decimal; the published values are all reproduced when the times are restored to whole days (round(7t)/7), as the CLV tests check.")
         var rep: [[String]] = []
-        for i in 0..<r.replication.rowCount {
-            rep.append([try r.replication.text("data", i), try r.replication.text("model", i), try r.replication.text("parameter", i),
-                        Fmt.fixed(try r.replication.number("estimate", i), 4), Fmt.fixed(try r.replication.number("std_error", i), 4),
-                        Fmt.fixed(try r.replication.number("published_sample", i), 3)])
+        for e in r.replication {
+            rep.append([e.data, e.model, e.parameter, Fmt.fixed(e.estimate, 4), Fmt.fixed(e.standardError, 4), Fmt.fixed(e.publishedSample, 3)])
         }
         md.table(["data", "model", "parameter", "estimate", "std. error", "published (sample)"], rep,
                  rightAligned: [false, false, false, true, true, true])
@@ -217,6 +188,11 @@ public enum CLVReport {
         md.heading(2, "Files")
         md.paragraph("In `\(tableDir)/`: cleaning.csv, dropped_codes.csv, calibration_summaries.csv, fit_<model>.json (calibration and whole-period fits), model_comparison.csv, calibration_plot.csv, tracking.csv, predictions.csv, rfm_segments.csv, cdnow_replication.csv. Figures with their data and gnuplot scripts in `\(figureDir)/`.")
         return md.text
+    }
+
+    /// "A", "A and B", "A, B and C".
+    static func listed(_ names: [String]) -> String {
+        names.count <= 1 ? names.joined() : names.dropLast().joined(separator: ", ") + " and " + names.last!
     }
 
     static func fitTable(_ md: inout Markdown, _ fit: FitResult) {

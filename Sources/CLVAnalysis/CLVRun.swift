@@ -22,34 +22,106 @@ public struct ModelEvaluation: Sendable {
     public var trackingCumulative: [Double]
 }
 
+/// Customers grouped by their repeat transactions in calibration (0, 1, ..., groups - 1, groups+): the
+/// calibration plot's actual side (each model's side is `ModelEvaluation.calibrationMeans`).
+public struct FrequencyGroups: Sendable {
+    /// "0", "1", ..., "7+".
+    public var labels: [String]
+    public var customers: [Int]
+    /// Mean holdout transactions per customer of the group (NaN for an empty group).
+    public var actualMean: [Double]
+}
+
+/// Cumulative repeat transactions of the calibration customers, week by week from the first day of the log
+/// (each model's side is `ModelEvaluation.trackingCumulative`).
+public struct TrackingSeries: Sendable {
+    /// Last day of each week (YYYY-MM-DD).
+    public var weekEnd: [String]
+    /// Whether the week ends after the calibration period.
+    public var inHoldout: [Bool]
+    public var actualCumulative: [Double]
+}
+
+/// Forward predictions for every customer of the whole period (`CLVResult.full`), by the production model;
+/// NaN where no model can predict.
+public struct CustomerPredictions: Sendable {
+    /// First purchase plus the repeat purchases.
+    public var revenue: [Double]
+    public var recencyScore: [Int]
+    public var frequencyScore: [Int]
+    public var monetaryScore: [Int]
+    public var segment: [String]
+    public var probabilityAlive: [Double]
+    public var expectedTransactions: [Double]
+    public var expectedValue: [Double]
+    public var clv: [Double]
+}
+
+/// One RFM segment over the whole period.
+public struct SegmentSummary: Sendable {
+    public var name: String
+    public var customers: Int
+    public var customerShare: Double
+    public var revenue: Double
+    public var revenueShare: Double
+    /// NaN for an empty segment.
+    public var meanCLV: Double
+    public var meanProbabilityAlive: Double
+}
+
+/// A fit labelled by the key that names its `fit_<key>.json`.
+public struct KeyedFit: Sendable {
+    public var key: String
+    public var fit: FitResult
+}
+
+/// One estimate of the CDNOW replication beside the published value for the sample (NaN when none).
+public struct ReplicationEstimate: Sendable {
+    /// Which data: "sample (2,357)" or "master (23,570)".
+    public var data: String
+    public var model: String
+    /// A parameter name, or "LL" for the log-likelihood.
+    public var parameter: String
+    public var estimate: Double
+    public var standardError: Double
+    public var publishedSample: Double
+}
+
 public struct CLVResult: Sendable {
     public var log: CleanedLog
     public var calibrationEnd: Int
     public var observationEnd: Int
     public var calibration: RFMSummaries
+    /// One per transaction model, in the order of the parameters (or of the registry).
     public var evaluations: [ModelEvaluation]
     public var spendFitCalibration: FitResult
     public var correlation: GammaGamma.CorrelationCheck
-    /// Fits on the whole observation period, used for forward predictions.
-    public var fullFits: [FitResult]
+    /// Fits on the whole observation period, used for forward predictions: every transaction model, then
+    /// Gamma-Gamma (key "gammagamma").
+    public var wholePeriodFits: [KeyedFit]
+    /// The production model's name, or "none".
     public var productionModel: String
     public var productionReason: String
     public var full: RFMSummaries
-    public var predictions: Table
-    public var calibrationPlot: Table
-    public var tracking: Table
-    public var comparison: Table
-    public var segments: Table
-    public var replication: Table
-    public var replicationFits: [(String, FitResult)]
-    public var cleaning: Table
-    public var droppedCodes: Table
+    public var predictions: CustomerPredictions
+    public var frequencyGroups: FrequencyGroups
+    public var tracking: TrackingSeries
+    public var segments: [SegmentSummary]
+    public var replication: [ReplicationEstimate]
 }
 
 public enum CLVAnalysis {
-    public static func run(_ p: CLVParams, progress: (String) -> Void = { _ in }) throws -> CLVResult {
+    /// Key of the spend model's fit files.
+    public static let spendModelKey = "gammagamma"
+
+    /// The template control flow: every transaction model named in the parameters goes through the same
+    /// calibration fit, holdout evaluation, whole-period refit and CDNOW replication; the production model's
+    /// refit makes the forward predictions. Models come from `registry` by key.
+    public static func run(_ p: CLVParams, registry: TransactionModelRegistry = .standard,
+                           progress: (String) -> Void = { _ in }) throws -> CLVResult {
+        let models = try p.transactionModels(registry)
         // The CDNOW replication does not depend on the retail data: it runs on its own thread meanwhile.
-        let replicationWork = BackgroundWork { try cdnowReplication(p.cdnow, unitDays: 7) }
+        let replicationWork = BackgroundWork { try cdnowReplication(p.cdnow, models: models, unitDays: 7) }
         progress("clv: reading \(p.retail.file)")
         let log = try TransactionLog.load(p.retail)
         let days = log.customerDays
@@ -67,18 +139,11 @@ public enum CLVAnalysis {
         let start = days.firstDay
         let weeks = (observationEnd - start) / 7 + 1
         let births = birthCounts(calibration)
-        do {
-            let (model, fit) = try BGNBD.fit(calSummaries)
-            evaluations.append(evaluate(key: "bgnbd", name: "BG/NBD", fit: fit, calibration: calibration, groups: groups,
-                                        predict: { try model.conditionalExpectedTransactions($0, x: $1, tx: $2, T: $3) },
-                                        unconditional: { try model.expectedTransactions($0) }, births: births, start: start, weeks: weeks, unitDays: p.unitDays))
-        }
-        do {
-            let (model, fit) = try ParetoNBD.fit(calSummaries)
-            progress("clv: Pareto/NBD fitted")
-            evaluations.append(evaluate(key: "paretonbd", name: "Pareto/NBD", fit: fit, calibration: calibration, groups: groups,
-                                        predict: { try model.conditionalExpectedTransactions($0, x: $1, tx: $2, T: $3) },
-                                        unconditional: { try model.expectedTransactions($0) }, births: births, start: start, weeks: weeks, unitDays: p.unitDays))
+        for m in models {
+            let (model, fit) = try m.fitModel(calSummaries)
+            progress("clv: \(m.displayName) fitted")
+            evaluations.append(evaluate(key: m.key, name: m.displayName, model: model, fit: fit, calibration: calibration, groups: groups,
+                                        births: births, start: start, weeks: weeks, unitDays: p.unitDays))
         }
         let (_, spendFit) = try GammaGamma.fit(calSummaries)
         let correlation = try GammaGamma.frequencyValueCorrelation(calSummaries)
@@ -87,14 +152,16 @@ public enum CLVAnalysis {
         let usable = evaluations.filter { $0.undefined == nil }
         var production: ModelEvaluation?
         var reason: String
-        switch p.productionModel {
-        case .auto:
+        if p.productionModel == CLVParams.automaticProduction {
             production = usable.min { $0.mae < $1.mae }
             reason = production.map { "lowest holdout MAE (\(formatDouble(($0.mae * 1e4).rounded() / 1e4)))" } ?? "no model could predict"
-        case .bgnbd, .paretonbd:
-            production = evaluations.first { $0.key == p.productionModel.rawValue }
+        } else {
+            guard let chosen = evaluations.first(where: { $0.key == p.productionModel }) else {
+                throw UnknownTransactionModel(key: p.productionModel, validKeys: [CLVParams.automaticProduction] + evaluations.map(\.key))
+            }
+            production = chosen
             reason = "chosen in the parameters"
-            if let chosen = production, let why = chosen.undefined {
+            if let why = chosen.undefined {
                 reason = "chosen in the parameters, but it cannot predict: \(why)"
                 production = nil
             }
@@ -104,24 +171,23 @@ public enum CLVAnalysis {
         progress("clv: refitting on the whole period")
         let full = RFMSummaries.build(days, calibrationEnd: observationEnd, observationEnd: observationEnd, unitDays: p.unitDays)
         let fullSummaries = try customerSummaries(full)
-        let (fullBG, fullBGFit) = try BGNBD.fit(fullSummaries)
-        let (fullPareto, fullParetoFit) = try ParetoNBD.fit(fullSummaries)
-        let (fullGG, fullGGFit) = try GammaGamma.fit(fullSummaries)
-        let transactionModel: (any TransactionModel)? = production.map { $0.key == "bgnbd" ? fullBG as any TransactionModel : fullPareto as any TransactionModel }
-        let aliveFunction: ((Double, Double, Double) throws -> Double)? = production.map { e -> (Double, Double, Double) throws -> Double in
-            if e.key == "bgnbd" { return { try fullBG.probabilityAlive(x: $0, tx: $1, T: $2) } }
-            return { try fullPareto.probabilityAlive(x: $0, tx: $1, T: $2) }
+        var fullModels: [(key: String, model: any TransactionModel, fit: FitResult)] = []
+        for m in models {
+            let (model, fit) = try m.fitModel(fullSummaries)
+            fullModels.append((m.key, model, fit))
         }
+        let (fullGG, fullGGFit) = try GammaGamma.fit(fullSummaries)
+        let transactionModel = production.flatMap { e in fullModels.first { $0.key == e.key }?.model }
         let horizon = p.horizonWeeks * 7 / p.unitDays
         var expected = [Double](repeating: .nan, count: full.count)
         var alive = [Double](repeating: .nan, count: full.count)
         var value = [Double](repeating: .nan, count: full.count)
         var clv = [Double](repeating: .nan, count: full.count)
-        if let transactionModel, let aliveFunction {
+        if let transactionModel {
             for i in 0..<full.count {
                 let (x, tx, T) = (full.frequency[i], full.recency[i], full.age[i])
                 expected[i] = (try? transactionModel.conditionalExpectedTransactions(horizon, x: x, tx: tx, T: T)) ?? .nan
-                alive[i] = (try? aliveFunction(x, tx, T)) ?? .nan
+                alive[i] = (try? transactionModel.probabilityAlive(x: x, tx: tx, T: T)) ?? .nan
             }
             if let v = try? fullGG.conditionalExpectedValues(fullSummaries) { value = v }
             if let c = try? discountedCLV(transactions: transactionModel, value: fullGG, customers: fullSummaries, horizonYears: p.clvYears,
@@ -132,32 +198,22 @@ public enum CLVAnalysis {
         }
         let revenue = (0..<full.count).map { full.firstValue[$0] + (full.frequency[$0] > 0 ? full.frequency[$0] * full.monetary[$0] : 0) }
         let (rScore, fScore, mScore, segment) = rfmScores(full, revenue: revenue, rules: p.rfmSegments)
-        let predictions = Table(names: ["customer_id", "frequency", "recency", "T", "monetary", "revenue", "r_score", "f_score", "m_score", "segment",
-                                        "p_alive", "expected_transactions", "expected_value", "clv"], columns: [
-            .string(StringColumn(full.customerIDs)), .double(full.frequency), .double(full.recency), .double(full.age), .double(full.monetary),
-            .double(revenue), .int(rScore), .int(fScore), .int(mScore), .string(StringColumn(segment)),
-            .double(alive), .double(expected), .double(value), .double(clv),
-        ])
+        let predictions = CustomerPredictions(revenue: revenue, recencyScore: rScore, frequencyScore: fScore, monetaryScore: mScore,
+                                              segment: segment, probabilityAlive: alive, expectedTransactions: expected,
+                                              expectedValue: value, clv: clv)
 
-        let segments = segmentTable(segment: segment, revenue: revenue, clv: clv, alive: alive, rules: p.rfmSegments)
-        let (calibrationPlot, tracking, comparison) = validationTables(evaluations, calibration: calibration, groups: groups,
-                                                                        start: start, weeks: weeks, days: days, calibrationEnd: calibrationEnd)
+        let segments = segmentSummaries(segment: segment, revenue: revenue, clv: clv, alive: alive, rules: p.rfmSegments)
+        let frequencyGroups = frequencyGroups(calibration, groups: groups)
+        let tracking = trackingSeries(calibration, start: start, weeks: weeks, days: days, calibrationEnd: calibrationEnd)
 
         progress("clv: waiting for the CDNOW replication")
-        let (replication, replicationFits) = try replicationWork.value()
+        let replication = try replicationWork.value()
 
-        let cleaning = Table(names: ["rule", "rows", "customers", "revenue"], columns: [
-            .string(StringColumn(log.steps.map(\.rule))), .int(log.steps.map(\.rows)), .int(log.steps.map(\.customers)), .double(log.steps.map(\.revenue)),
-        ])
-        let dropped = Table(names: ["stock_code", "rows", "revenue"], columns: [
-            .string(StringColumn(log.droppedCodes.map(\.code))), .int(log.droppedCodes.map(\.rows)), .double(log.droppedCodes.map(\.revenue)),
-        ])
         return CLVResult(log: log, calibrationEnd: calibrationEnd, observationEnd: observationEnd, calibration: calibration,
                          evaluations: evaluations, spendFitCalibration: spendFit, correlation: correlation,
-                         fullFits: [fullBGFit, fullParetoFit, fullGGFit], productionModel: production?.name ?? "none",
-                         productionReason: reason, full: full, predictions: predictions, calibrationPlot: calibrationPlot,
-                         tracking: tracking, comparison: comparison, segments: segments, replication: replication,
-                         replicationFits: replicationFits, cleaning: cleaning, droppedCodes: dropped)
+                         wholePeriodFits: fullModels.map { KeyedFit(key: $0.key, fit: $0.fit) } + [KeyedFit(key: spendModelKey, fit: fullGGFit)],
+                         productionModel: production?.name ?? "none", productionReason: reason, full: full, predictions: predictions,
+                         frequencyGroups: frequencyGroups, tracking: tracking, segments: segments, replication: replication)
     }
 
     static func day(_ text: String) throws -> Int {
@@ -176,16 +232,16 @@ public enum CLVAnalysis {
         return counts.keys.sorted().map { ($0, counts[$0]!) }
     }
 
-    static func evaluate(key: String, name: String, fit: FitResult, calibration s: RFMSummaries, groups: Int,
-                         predict: (Double, Double, Double, Double) throws -> Double,
-                         unconditional: (Double) throws -> Double,
+    /// Holdout evaluation of one model fitted on the calibration period: per-customer predictions, errors,
+    /// calibration-plot means and the tracking curve (all NaN when the model cannot predict).
+    static func evaluate(key: String, name: String, model: any TransactionModel, fit: FitResult, calibration s: RFMSummaries, groups: Int,
                          births: [(day: Int, count: Double)], start: Int, weeks: Int, unitDays: Double) -> ModelEvaluation {
         let t = s.holdoutLength
         var predicted = [Double](repeating: .nan, count: s.count)
         var undefined: String? = fit.boundary.isEmpty ? nil : "parameters at the boundary: \(fit.boundaryDetails.joined(separator: "; "))"
         if undefined == nil {
             do {
-                for i in 0..<s.count { predicted[i] = try predict(t, s.frequency[i], s.recency[i], s.age[i]) }
+                for i in 0..<s.count { predicted[i] = try model.conditionalExpectedTransactions(t, x: s.frequency[i], tx: s.recency[i], T: s.age[i]) }
             } catch {
                 undefined = "\(error)"
                 predicted = [Double](repeating: .nan, count: s.count)
@@ -213,7 +269,7 @@ public enum CLVAnalysis {
                 let end = start + 7 * (k + 1)
                 var total = 0.0
                 for b in births where b.day < end {
-                    total += b.count * ((try? unconditional(Double(end - b.day) / unitDays)) ?? .nan)
+                    total += b.count * ((try? model.expectedTransactions(Double(end - b.day) / unitDays)) ?? .nan)
                 }
                 tracking[k] = total
             }
@@ -223,38 +279,24 @@ public enum CLVAnalysis {
                                calibrationMeans: zip(groupSum, groupN).map { $1 > 0 ? $0 / $1 : .nan }, trackingCumulative: tracking)
     }
 
-    static func validationTables(_ evaluations: [ModelEvaluation], calibration s: RFMSummaries, groups: Int, start: Int, weeks: Int,
-                                 days: CustomerDays, calibrationEnd: Int) -> (Table, Table, Table) {
+    static func frequencyGroups(_ s: RFMSummaries, groups: Int) -> FrequencyGroups {
         var actual = [Double](repeating: 0, count: groups + 1), n = [Int](repeating: 0, count: groups + 1)
         for i in 0..<s.count {
             let g = min(groups, Int(s.frequency[i]))
             actual[g] += s.holdoutTransactions[i]
             n[g] += 1
         }
-        var calibrationPlot = Table()
-        calibrationPlot.append("frequency_group", .string(StringColumn((0...groups).map { $0 == groups ? "\($0)+" : "\($0)" })))
-        calibrationPlot.append("customers", .int(n))
-        calibrationPlot.append("actual", .double(zip(actual, n).map { $1 > 0 ? $0 / Double($1) : .nan }))
-        for e in evaluations { calibrationPlot.append("predicted_\(e.key)", .double(e.calibrationMeans)) }
+        return FrequencyGroups(labels: (0...groups).map { $0 == groups ? "\($0)+" : "\($0)" }, customers: n,
+                               actualMean: zip(actual, n).map { $1 > 0 ? $0 / Double($1) : .nan })
+    }
 
+    static func trackingSeries(_ s: RFMSummaries, start: Int, weeks: Int, days: CustomerDays, calibrationEnd: Int) -> TrackingSeries {
         let weekly = RFMSummaries.repeatTransactionsByPeriod(days, customers: Set(s.customerIDs), start: start, end: start + 7 * weeks - 1, periodDays: 7)
         var cumulative: [Double] = []
         var running = 0.0
         for w in weekly.prefix(weeks) { running += w; cumulative.append(running) }
-        var tracking = Table()
-        tracking.append("week", .int(Array(1...weeks)))
-        tracking.append("week_end", .string(StringColumn((1...weeks).map { CalendarDay.string(start + 7 * $0 - 1) })))
-        tracking.append("holdout", .int((1...weeks).map { start + 7 * $0 - 1 > calibrationEnd ? 1 : 0 }))
-        tracking.append("actual_cumulative", .double(cumulative))
-        for e in evaluations { tracking.append("predicted_\(e.key)", .double(e.trackingCumulative)) }
-
-        let comparison = Table(names: ["model", "log_likelihood", "aic", "bic", "holdout_mae", "holdout_rmse", "aggregate_error", "converged", "boundary"], columns: [
-            .string(StringColumn(evaluations.map(\.name))), .double(evaluations.map(\.fit.logLikelihood)), .double(evaluations.map(\.fit.aic)),
-            .double(evaluations.map(\.fit.bic)), .double(evaluations.map(\.mae)), .double(evaluations.map(\.rmse)),
-            .double(evaluations.map(\.aggregateError)), .int(evaluations.map { $0.fit.converged ? 1 : 0 }),
-            .string(StringColumn(evaluations.map { $0.fit.boundary.joined(separator: " ") })),
-        ])
-        return (calibrationPlot, tracking, comparison)
+        return TrackingSeries(weekEnd: (1...weeks).map { CalendarDay.string(start + 7 * $0 - 1) },
+                              inHoldout: (1...weeks).map { start + 7 * $0 - 1 > calibrationEnd }, actualCumulative: cumulative)
     }
 
     /// Quintile scores 1-5 by rank (ties broken by customer order, so every quintile has its share)
@@ -276,62 +318,46 @@ public enum CLVAnalysis {
         return (r, f, m, segment)
     }
 
-    static func segmentTable(segment: [String], revenue: [Double], clv: [Double], alive: [Double], rules: [RFMRule]) -> Table {
+    static func segmentSummaries(segment: [String], revenue: [Double], clv: [Double], alive: [Double], rules: [RFMRule]) -> [SegmentSummary] {
         let total = revenue.reduce(0, +)
-        var names: [String] = [], customers: [Int] = [], share: [Double] = [], rev: [Double] = [], revShare: [Double] = []
-        var meanCLV: [Double] = [], meanAlive: [Double] = []
-        for rule in rules {
+        return rules.map { rule in
             let idx = segment.indices.filter { segment[$0] == rule.name }
-            names.append(rule.name)
-            customers.append(idx.count)
-            share.append(Double(idx.count) / Double(max(1, segment.count)))
             let r = idx.reduce(0.0) { $0 + revenue[$1] }
-            rev.append(r)
-            revShare.append(r / total)
-            meanCLV.append(idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + clv[$1] } / Double(idx.count))
-            meanAlive.append(idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + alive[$1] } / Double(idx.count))
+            return SegmentSummary(name: rule.name, customers: idx.count, customerShare: Double(idx.count) / Double(max(1, segment.count)),
+                                  revenue: r, revenueShare: r / total,
+                                  meanCLV: idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + clv[$1] } / Double(idx.count),
+                                  meanProbabilityAlive: idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + alive[$1] } / Double(idx.count))
         }
-        return Table(names: ["segment", "customers", "customer_share", "revenue", "revenue_share", "mean_clv", "mean_p_alive"], columns: [
-            .string(StringColumn(names)), .int(customers), .double(share), .double(rev), .double(revShare), .double(meanCLV), .double(meanAlive),
-        ])
     }
 
-    /// Published estimates for the 2,357-customer CDNOW sample (Fader, Hardie & Lee 2005).
-    public static let published: [String: [String: Double]] = [
-        "BG/NBD": ["r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "LL": -9582.4],
-        "Pareto/NBD": ["r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669, "LL": -9595.0],
-        "Gamma-Gamma": ["p": 6.25, "q": 3.74, "gamma": 15.44],
-    ]
+    /// Published Gamma-Gamma estimates for the CDNOW sample (Fader, Hardie & Lee 2005, "RFM and CLV"); the
+    /// transaction models carry theirs (`TransactionModel.publishedCDNOWSample`).
+    public static let publishedGammaGamma: [String: Double] = ["p": 6.25, "q": 3.74, "gamma": 15.44]
 
-    static func cdnowReplication(_ c: CDNOWParams, unitDays: Double) throws -> (Table, [(String, FitResult)]) {
-        var fits: [(String, FitResult)] = []
+    /// Every transaction model fitted on the CDNOW sample and on the master file's calibration period, and
+    /// Gamma-Gamma on the master file (the sample has no spend).
+    static func cdnowReplication(_ c: CDNOWParams, models: [any TransactionModel.Type], unitDays: Double) throws -> [ReplicationEstimate] {
+        var fits: [(label: String, fit: FitResult, published: [String: Double])] = []
         let sample = try CustomerSummaries.read(path: c.sampleFile)
-        fits.append(("sample (2,357)", try BGNBD.fit(sample).1))
-        fits.append(("sample (2,357)", try ParetoNBD.fit(sample).1))
+        let sampleLabel = "sample (\(Fmt.int(sample.count)))"
+        for m in models { fits.append((sampleLabel, try m.fitModel(sample).fit, m.publishedCDNOWSample)) }
         let log = try TransactionLog.load(c.master)
         let master = RFMSummaries.build(log.customerDays, calibrationEnd: try day(c.calibrationEnd), observationEnd: try day(c.observationEnd), unitDays: unitDays)
         let masterSummaries = try customerSummaries(master)
         let label = "master (\(Fmt.int(master.count)))"
-        fits.append((label, try BGNBD.fit(masterSummaries).1))
-        fits.append((label, try ParetoNBD.fit(masterSummaries).1))
-        fits.append((label, try GammaGamma.fit(masterSummaries).1))
+        for m in models { fits.append((label, try m.fitModel(masterSummaries).fit, m.publishedCDNOWSample)) }
+        fits.append((label, try GammaGamma.fit(masterSummaries).1, publishedGammaGamma))
 
-        var data: [String] = [], model: [String] = [], parameter: [String] = [], estimate: [Double] = [], se: [Double] = [], publishedValue: [Double] = []
-        for (label, fit) in fits {
-            let modelName = fit.model
+        var rows: [ReplicationEstimate] = []
+        for (label, fit, published) in fits {
             for (k, name) in fit.parameterNames.enumerated() {
-                data.append(label); model.append(modelName); parameter.append(name)
-                estimate.append(fit.estimates[k]); se.append(fit.standardErrors[k])
-                publishedValue.append(published[modelName]?[name] ?? .nan)
+                rows.append(ReplicationEstimate(data: label, model: fit.model, parameter: name, estimate: fit.estimates[k],
+                                                standardError: fit.standardErrors[k], publishedSample: published[name] ?? .nan))
             }
-            data.append(label); model.append(modelName); parameter.append("LL")
-            estimate.append(fit.logLikelihood); se.append(.nan)
-            publishedValue.append(label.hasPrefix("sample") ? (published[modelName]?["LL"] ?? .nan) : .nan)
+            // The published log-likelihood is the sample's; the master file's is not comparable.
+            rows.append(ReplicationEstimate(data: label, model: fit.model, parameter: "LL", estimate: fit.logLikelihood, standardError: .nan,
+                                            publishedSample: label == sampleLabel ? (published["LL"] ?? .nan) : .nan))
         }
-        let table = Table(names: ["data", "model", "parameter", "estimate", "std_error", "published_sample"], columns: [
-            .string(StringColumn(data)), .string(StringColumn(model)), .string(StringColumn(parameter)),
-            .double(estimate), .double(se), .double(publishedValue),
-        ])
-        return (table, fits)
+        return rows
     }
 }

@@ -13,7 +13,7 @@ import Transactions
 struct CLVStage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage-clv",
-        abstract: "Fits BG/NBD, Pareto/NBD and Gamma-Gamma on a cleaned transaction log, validates them on a holdout, predicts CLV, scores RFM segments, and replicates the published CDNOW estimates.",
+        abstract: "Fits transaction models (\(TransactionModelRegistry.standard.models.map { $0.displayName }.joined(separator: ", "))) and Gamma-Gamma on a cleaned transaction log, validates them on a holdout, predicts CLV, scores RFM segments, and replicates the published CDNOW estimates.",
         discussion: "Reads the transaction logs named in --params. Writes tables, fit_<model>.json and manifest.json into --out, figures into --figures and the report to --report.")
 
     @Option(help: "Stage parameters (YAML).")
@@ -37,30 +37,14 @@ struct CLVStage: ParsableCommand {
         let progress = ProgressReporter()
         let result = try CLVAnalysis.run(p) { progress.say($0) }
 
-        let summaries = result.calibration
-        let calibrationTable = Table(names: ["customer_id", "first_purchase", "frequency", "recency", "T", "monetary", "holdout_transactions", "holdout_value"], columns: [
-            .string(StringColumn(summaries.customerIDs)), .string(StringColumn(summaries.firstDay.map(CalendarDay.string))),
-            .double(summaries.frequency), .double(summaries.recency), .double(summaries.age), .double(summaries.monetary),
-            .double(summaries.holdoutTransactions), .double(summaries.holdoutValue),
-        ])
-        let tables: [(String, Table)] = [
-            ("cleaning", result.cleaning), ("dropped_codes", result.droppedCodes), ("calibration_summaries", calibrationTable),
-            ("model_comparison", result.comparison), ("calibration_plot", result.calibrationPlot), ("tracking", result.tracking),
-            ("predictions", result.predictions), ("rfm_segments", result.segments), ("cdnow_replication", result.replication),
-        ]
         progress.say("clv: writing tables and fits")
-        for (name, table) in tables { try run.write(table, to: "\(out)/\(name).csv") }
-        let fullByModel = Dictionary(uniqueKeysWithValues: result.fullFits.map { ($0.model, $0) })
-        for (key, fit) in result.evaluations.map({ ($0.key, $0.fit) }) + [("gammagamma", result.spendFitCalibration)] {
-            var object: [String: JSONValue] = ["calibration": fit.json]
-            if let full = fullByModel[fit.model] { object["whole_period"] = full.json }
-            try run.write(JSONValue.object(object).rendered() + "\n", to: "\(out)/fit_\(key).json")
-        }
+        for (name, table) in CLVOutputs.tables(result) { try run.write(table, to: "\(out)/\(name).csv") }
+        for (key, json) in CLVOutputs.fitFiles(result) { try run.write(json, to: "\(out)/fit_\(key).json") }
         progress.say("clv: rendering figures")
-        for figure in try CLVFigures.figures(result) {
+        for figure in CLVFigures.figures(result) {
             _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
         }
-        let markdown = try CLVReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out))
+        let markdown = CLVReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out))
         try run.write(markdown, to: report)
         progress.say("clv: writing the manifest")
         try run.finish()
