@@ -16,7 +16,8 @@ public struct OutputTerm: Codable, Sendable, Equatable {
 /// Every score a learner produces is a fixed linear combination of forest predictions
 /// (T: mu1 − mu0; X: e·tau0 + (1 − e)·tau1; DR: tau), so the frozen model needs no
 /// learner-specific scoring code: the pipeline and the shipped scorer evaluate the same terms
-/// in the same order and get the same bits.
+/// in the same order and get the same bits. `LearnerContract.check` holds every fitted learner
+/// to this.
 public struct ModelOutputs: Codable, Sendable, Equatable {
     public struct Arm: Codable, Sendable, Equatable {
         public var arm: String
@@ -34,6 +35,17 @@ public struct ModelOutputs: Codable, Sendable, Equatable {
         var seen: [String] = []
         for t in y1 + y0 + uplift + arms.flatMap(\.uplift) where !seen.contains(t.forest) { seen.append(t.forest) }
         return seen
+    }
+
+    /// Σ weight × prediction, the terms added in order to 0: the scorer's arithmetic, which the
+    /// pipeline's own scores must match bit for bit (so there is one copy of it).
+    static func combine(_ terms: [OutputTerm], predictions: [String: [Double]], rows: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: rows)
+        for t in terms {
+            let p = predictions[t.forest]!
+            for i in 0..<out.count { out[i] += t.weight * p[i] }
+        }
+        return out
     }
 }
 
@@ -169,14 +181,7 @@ public struct UpliftModel: Sendable, Equatable {
         for name in outputs.forestNames {
             predictions[name] = forests[name]!.predict(x, threads: threads)
         }
-        func combine(_ terms: [OutputTerm]) -> [Double] {
-            var out = [Double](repeating: 0, count: x.rowCount)
-            for t in terms {
-                let p = predictions[t.forest]!
-                for i in 0..<out.count { out[i] += t.weight * p[i] }
-            }
-            return out
-        }
+        func combine(_ terms: [OutputTerm]) -> [Double] { ModelOutputs.combine(terms, predictions: predictions, rows: x.rowCount) }
         return UpliftScores(y1: combine(outputs.y1), y0: combine(outputs.y0), uplift: combine(outputs.uplift),
                             armUplift: outputs.arms.map { combine($0.uplift) })
     }

@@ -3,8 +3,10 @@ import Provenance
 import Foundation
 import Stats
 import Tabular
+import TestSupport
 import Testing
 @testable import Uplift
+import UpliftAnalysis
 
 @Suite struct FeatureEncoderTests {
     func table(_ zip: [String], _ recency: [Double]) -> Table {
@@ -212,5 +214,133 @@ struct Synthetic {
         text = text.replacingOccurrences(of: "\"forests_sha256\"", with: "\"forests_sha\"")
         try AtomicFile.write(text, to: dir + "/meta.json")
         #expect { try UpliftModel.load(from: dir) } throws: { "\($0)".contains("missing field 'forests_sha256'") }
+    }
+}
+
+@Suite struct LearnerContractTests {
+    static let settings = ForestSettings(nTrees: 10, maxDepth: 4, minSamplesLeaf: 5)
+    let train = Synthetic(n: 900, seed: 21)
+    let sample = Synthetic(n: 200, seed: 22).data.x
+
+    func fit(_ kind: LearnerKind) throws -> LearnerFit {
+        try Learners.fit(LearnerConfig(kind: kind, outcome: Self.settings, folds: 2), data: train.data, perArm: true, seed: 5)
+    }
+
+    @Test(arguments: LearnerRegistry.all)
+    func everyRegisteredLearnerKeepsTheContract(learner: LearnerDescriptor) throws {
+        let config = learner.config(baseline: Self.settings, tuned: ForestSettings(nTrees: 8, maxDepth: 3, minSamplesLeaf: 10), folds: 2)
+        let fit = try Learners.fit(config, data: train.data, perArm: true, seed: 5)
+        try LearnerContract.check(fit, sample: sample, learner: learner.key)
+        // The frozen model's scores are the learner's own prediction.
+        let frozen = UpliftModel(encoder: FeatureEncoder(inputs: ["x0", "x1", "x2"].map { .init(name: $0, kind: .numeric) }), forests: fit.forests, outputs: fit.outputs).score(sample)
+        let own = fit.prediction(sample, 1)
+        #expect(frozen.uplift == own.uplift)
+        #expect(frozen.armUplift == own.armUplift)
+    }
+
+    /// A T-learner design whose uplift for each group is `predict(mu1, mu0)` but whose model
+    /// records `terms(group)`.
+    static func badKind(terms: @escaping @Sendable (TreatedGroup) -> [OutputTerm],
+                        predict: @escaping @Sendable (_ mu1: Double, _ mu0: Double) -> Double) -> LearnerKind {
+        LearnerKind(name: "bad", usesEffectForests: false, usesCrossFitting: false) { _, g in
+            let mu1 = g.mu1, mu0 = g.mu0
+            return GroupUplift(terms: terms(g)) { x, threads in
+                zip(mu1.predict(x, threads: threads), mu0.predict(x, threads: threads)).map { predict($0, $1) }
+            }
+        }
+    }
+
+    static let tTerms: @Sendable (TreatedGroup) -> [OutputTerm] = { [OutputTerm($0.mu1Name, 1), OutputTerm("mu0", -1)] }
+
+    @Test func theReferenceDesignPasses() throws {
+        // The same construction as the bad learners below, kept honest: it must pass, so the
+        // rejections are due to what each bad learner changes.
+        try LearnerContract.check(try fit(Self.badKind(terms: Self.tTerms, predict: { $0 - $1 })), sample: sample, learner: "t")
+    }
+
+    @Test func aScoreThatIsNotALinearCombinationIsRejected() throws {
+        // Caps its uplift at 0.5: the frozen model cannot express it and would score mu1 − mu0.
+        let capped = try fit(Self.badKind(terms: Self.tTerms, predict: { min($0 - $1, 0.5) }))
+        #expect { try LearnerContract.check(capped, sample: sample, learner: "capped") } throws: {
+            let v = $0 as? LearnerContract.Violation
+            return v?.learner == "capped" && "\($0)".contains("output uplift at sample row") && "\($0)".contains("output uplift_a at sample row")
+        }
+    }
+
+    @Test func aTermOnAMissingForestIsRejected() throws {
+        let missing = try fit(Self.badKind(terms: { [OutputTerm("tau" + $0.suffix, 1)] }, predict: { $0 - $1 }))
+        #expect { try LearnerContract.check(missing, sample: sample, learner: "missing") } throws: {
+            "\($0)".contains("output uplift uses forest 'tau', which the fit does not have")
+        }
+    }
+
+    @Test func aNonFiniteWeightIsRejected() throws {
+        let infinite = try fit(Self.badKind(terms: { [OutputTerm($0.mu1Name, 1 / ($0.propensity - $0.propensity)), OutputTerm("mu0", -1)] },
+                                            predict: { $0 - $1 }))
+        #expect { try LearnerContract.check(infinite, sample: sample, learner: "infinite") } throws: {
+            "\($0)".contains("output uplift weights forest 'mu1' by inf")
+        }
+    }
+
+    @Test func termsThatDisagreeWithTheLearnerAreRejected() throws {
+        // The X-learner's blend weights swapped after fitting: still linear, but not what the learner predicts.
+        var x = try fit(.x)
+        x.outputs.uplift = x.outputs.uplift.map { OutputTerm($0.forest, 1 - $0.weight) }
+        #expect { try LearnerContract.check(x, sample: sample, learner: "x") } throws: { "\($0)".contains("output uplift at sample row") }
+        // A forest the learner did not keep.
+        var dr = try fit(.dr)
+        dr.forests["tau"] = nil
+        #expect { try LearnerContract.check(dr, sample: sample, learner: "dr") } throws: { "\($0)".contains("uses forest 'tau', which the fit does not have") }
+    }
+}
+
+@Suite struct LearnerRegistryTests {
+    @Test func keysAreUniqueAndTheBaselineIsRegistered() {
+        #expect(Set(LearnerRegistry.keys).count == LearnerRegistry.all.count)
+        #expect(LearnerRegistry.all.contains(LearnerRegistry.baseline))
+        #expect(LearnerRegistry.all.allSatisfy { !$0.title.isEmpty && !$0.explanation(LearnerConfig(kind: $0.kind, outcome: ForestSettings(nTrees: 1))).isEmpty })
+    }
+
+    @Test func forestChoiceSelectsTheSettings() {
+        let baseline = ForestSettings(nTrees: 300), tuned = ForestSettings(nTrees: 100, maxDepth: 3, minSamplesLeaf: 400)
+        for learner in LearnerRegistry.all {
+            let c = learner.config(baseline: baseline, tuned: tuned, folds: 3)
+            #expect(c.kind == learner.kind && c.folds == 3)
+            #expect(c.outcome == (learner.forests == .baseline ? baseline : tuned))
+        }
+    }
+
+    func params(learners: String, production: String = "x") throws -> String {
+        let text = try String(contentsOfFile: packageRoot + "/stages/uplift/params.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "learners: [t_baseline, t_tuned, x, dr]", with: "learners: \(learners)")
+            .replacingOccurrences(of: "production_learner: x ", with: "production_learner: \(production) ")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-params-\(UUID().uuidString).yaml").path
+        try AtomicFile.write(text, to: path)
+        return path
+    }
+
+    @Test func theStageParamsNameRegisteredLearners() throws {
+        let (p, _) = try Params.load(UpliftParams.self, from: packageRoot + "/stages/uplift/params.yaml")
+        #expect(p.learners.map(\.key) == ["t_baseline", "t_tuned", "x", "dr"])
+        #expect(p.productionLearner.key == "x")
+    }
+
+    @Test func anUnknownLearnerKeyIsAnErrorNamingTheValidKeys() throws {
+        let path = try params(learners: "[t_baseline, t_tunned, x]")
+        #expect { try Params.load(UpliftParams.self, from: path) } throws: { e in
+            let text = "\(e)"
+            return e is DataError && text.contains("learners") && text.contains("unknown learner 't_tunned'")
+                && text.contains("valid keys: t_baseline, t_tuned, x, dr")
+        }
+        let production = try params(learners: "[t_baseline, x]", production: "xl")
+        #expect { try Params.load(UpliftParams.self, from: production) } throws: { "\($0)".contains("unknown learner 'xl'") }
+    }
+
+    @Test func learnersAreCheckedAgainstEachOther() throws {
+        for (learners, message) in [("[t_tuned, x]", "learners must include t_baseline"), ("[t_baseline, x, x]", "lists 'x' more than once"),
+                                    ("[t_baseline, dr]", "production_learner 'x' must be listed")] {
+            let (p, _) = try Params.load(UpliftParams.self, from: try params(learners: learners))
+            #expect { try p.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: { "\($0)".contains(message) }
+        }
     }
 }

@@ -91,7 +91,7 @@ struct UpliftStage: ParsableCommand {
         try run.write(markdown, to: report)
         try run.finish()
         let prod = result.outcomes.first { $0.outcome == p.primaryOutcome }!.learners.first { $0.learner == p.productionLearner }!
-        print("uplift: \(result.outcomes.count) outcomes × \(p.learners.count) learners; production \(p.productionLearner.rawValue), AUUC \(formatDouble((prod.auuc.value * 1000).rounded() / 1000)); models in \(models)")
+        print("uplift: \(result.outcomes.count) outcomes × \(p.learners.count) learners; production \(p.productionLearner.key), AUUC \(formatDouble((prod.auuc.value * 1000).rounded() / 1000)); models in \(models)")
     }
 }
 
