@@ -203,6 +203,53 @@ public struct UpliftModel: Sendable, Equatable {
 
     public static func metaJSON(_ meta: ModelMeta) throws -> [UInt8] { try jsonBytes(meta) }
 
+    /// One file of a saved model directory.
+    public struct SavedFile: Sendable, Equatable {
+        /// File name inside the model directory.
+        public var name: String
+        public var sha256: String
+    }
+
+    /// What `save` wrote, in writing order.
+    public struct Saved: Sendable {
+        public var meta: ModelMeta
+        public var forests: SavedFile
+        public var encoder: SavedFile
+        public var drift: SavedFile
+        public var metaFile: SavedFile
+    }
+
+    /// Writes the model directory: `forests.bin`, `encoder.json`, `drift_reference.json`, then
+    /// `meta.json`, built by `meta` from the forests' SHA-256. meta.json goes last because it
+    /// names that checksum: a save interrupted half-way leaves a directory that `load` rejects
+    /// instead of one that pairs new forests with old metadata. Every file goes through `write`
+    /// (bytes, path), which must replace files atomically (the stage passes its run's writer,
+    /// which also records the output and leaves identical files untouched). The directory is
+    /// then loaded back and must give this model, this metadata and this drift reference: a
+    /// model that does not load fails here, not in the scorer.
+    @discardableResult
+    public func save(to directory: String, drift: DriftReference,
+                     write: ([UInt8], String) throws -> Void = { try AtomicFile.writeIfChanged($0, to: $1) },
+                     meta: (_ forestsSHA256: String) throws -> ModelMeta) throws -> Saved {
+        func put(_ bytes: [UInt8], _ name: String) throws -> SavedFile {
+            try write(bytes, directory + "/" + name)
+            return SavedFile(name: name, sha256: SHA256.hex(of: bytes))
+        }
+        let forestsFile = try put(forestBytes(), Self.forestsFile)
+        let encoderFile = try put(try encoderJSON(), Self.encoderFile)
+        let driftFile = try put(try Self.jsonBytes(drift), DriftReference.file)
+        let metadata = try meta(forestsFile.sha256)
+        let metaFile = try put(try Self.metaJSON(metadata), Self.metaFile)
+
+        let (reloaded, reloadedMeta) = try Self.load(from: directory)
+        guard reloaded == self else { throw ModelError("\(directory): the saved model loads back different from the fitted one") }
+        guard reloadedMeta == metadata else { throw ModelError("\(directory)/\(Self.metaFile): loads back different from what was written") }
+        guard try Self.decodeJSON(DriftReference.self, path: directory + "/" + DriftReference.file) == drift else {
+            throw ModelError("\(directory)/\(DriftReference.file): loads back different from what was written")
+        }
+        return Saved(meta: metadata, forests: forestsFile, encoder: encoderFile, drift: driftFile, metaFile: metaFile)
+    }
+
     /// Loads and checks a model directory: format version, forests checksum against meta.json,
     /// encoder consistent with meta.json, every forest the outputs name present with the
     /// encoder's feature count.

@@ -91,6 +91,26 @@ public enum UpliftOutputs {
         return w.bytes
     }
 
+    /// The stage's tables by file name (without `.csv`), in writing order.
+    public static func tables(_ r: UpliftResult, idColumn: String) -> [(name: String, bytes: [UInt8])] {
+        [("comparison", comparison(r)), ("arm_comparison", arms(r)), ("deciles", deciles(r)), ("curves", curves(r)), ("tuning", tuning(r)),
+         ("test_scores", testScores(ids: r.testIDs, scores: r.testScores, outputs: r.production.outputs, idColumn: idColumn))]
+    }
+
+    /// Freezes the production model into `directory` (see `UpliftModel.save`): its metadata
+    /// names the training file by `trainingFile` and checksum, and the drift reference is taken
+    /// from `train`, the rows it was fitted on.
+    @discardableResult
+    public static func freezeModel(_ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, train: Table, trainingFile: String,
+                                   into directory: String,
+                                   write: ([UInt8], String) throws -> Void = { try AtomicFile.writeIfChanged($0, to: $1) }) throws -> UpliftModel.Saved {
+        let trainingSHA256 = try SHA256.hex(ofFile: trainingFile)
+        let drift = try DriftReference(training: train, encoder: r.encoder)
+        return try r.production.save(to: directory, drift: drift, write: write) { forestsSHA256 in
+            meta(r, spec: spec, params: params, trainingFile: trainingFile, trainingSHA256: trainingSHA256, forestsSHA256: forestsSHA256)
+        }
+    }
+
     public static func meta(_ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, trainingFile: String, trainingSHA256: String,
                             forestsSHA256: String) -> ModelMeta {
         let enc = r.encoder
