@@ -39,17 +39,6 @@ public struct ForestSettings: Codable, Sendable, Equatable {
     }
 }
 
-public enum LearnerKind: String, Codable, Sendable, CaseIterable {
-    /// Two outcome models, treated and control; uplift is their difference.
-    case t
-    /// Künzel et al.'s X-learner: imputed effects from the other arm's outcome model, one effect
-    /// model per arm, blended by the propensity.
-    case x
-    /// Kennedy's DR-learner: a doubly robust pseudo-outcome from cross-fitted outcome models,
-    /// regressed on the features.
-    case dr
-}
-
 /// The randomized training rows, encoded.
 public struct TrainingData: Sendable {
     public var x: FeatureMatrix
@@ -72,6 +61,7 @@ public struct TrainingData: Sendable {
     }
 }
 
+
 /// What a learner fit produced: the forests, how to combine them, and the out-of-bag error of
 /// each forest (a fit diagnostic, not an uplift metric).
 public struct LearnerFit: Sendable {
@@ -80,6 +70,133 @@ public struct LearnerFit: Sendable {
     public var oobMSE: [String: Double]
     public var propensity: Double
     public var armPropensities: [String: Double]
+    /// The learner's scores computed its own way, from the forest values it trained rather than
+    /// from `outputs` (threads as in `RandomForest.predict`). The frozen model only has
+    /// `outputs`; `LearnerContract.check` holds the two against each other.
+    public var prediction: @Sendable (FeatureMatrix, _ threads: Int) -> UpliftScores
+}
+
+/// One treated group a learner is fitted for (the pooled treatment, or one arm) with what every
+/// learner shares: the rows, the known propensity and the two outcome forests.
+public struct TreatedGroup: Sendable {
+    /// Appended to the names of the group's forests: "" for the pooled treatment, `_<arm slug>` for one arm.
+    public let suffix: String
+    /// Arm indices counted as treated.
+    public let arms: Set<Int>
+    /// Training rows of the treated arms and of the control arm.
+    public let treated: [Int]
+    public let control: [Int]
+    /// Share of treated rows among the group's rows.
+    public let propensity: Double
+    /// Control outcome forest (shared by every group) and its predictions for every training row.
+    public let mu0: RandomForest
+    public let mu0OnTraining: [Double]
+    /// The group's treated outcome forest and its name in the model.
+    public let mu1Name: String
+    public let mu1: RandomForest
+}
+
+/// A learner's uplift for one treated group: the terms the frozen model records, and the same
+/// uplift written the learner's own way (from the forests it trained) for the contract check.
+public struct GroupUplift: Sendable {
+    public var terms: [OutputTerm]
+    public var predict: @Sendable (FeatureMatrix, _ threads: Int) -> [Double]
+
+    public init(terms: [OutputTerm], predict: @escaping @Sendable (FeatureMatrix, _ threads: Int) -> [Double]) {
+        self.terms = terms
+        self.predict = predict
+    }
+}
+
+/// What a learner kind's fit works with: data, configuration, seeds, and the forests kept so far
+/// (every kept forest goes into the model file under its name).
+public struct LearnerFitting {
+    public let config: LearnerConfig
+    public let data: TrainingData
+    public let seed: UInt64
+    public let threads: Int
+    public let progress: (@Sendable (String) -> Void)?
+    public internal(set) var forests: [String: RandomForest] = [:]
+    public internal(set) var oobMSE: [String: Double] = [:]
+
+    /// Trains a forest on `rows` and keeps it under `name`; the name also derives its seed, so a
+    /// forest does not change when other forests are added or trained in another order.
+    @discardableResult
+    public mutating func train(_ name: String, rows: [Int], target: [Double], settings: ForestSettings) throws -> RandomForest {
+        progress?(name)
+        let (forest, summary) = try ForestTrainer.train(data.x.rows(rows), target, params: settings.params(seed: Learners.seed(seed, name)),
+                                                        threads: threads)
+        forests[name] = forest
+        if let m = summary.oobMSE { oobMSE[name] = m }
+        return forest
+    }
+}
+
+/// How a learner turns forests into uplift. Every kind shares the outcome forests (mu0 on the
+/// control rows, mu1 per treated group, which also give y0_hat and y1_hat); `fitGroup` trains
+/// whatever else the kind needs for a treated group and returns its uplift as a fixed linear
+/// combination of forests.
+///
+/// The contract (checked by `LearnerContract.check`, relied on by the shipped scorer): every
+/// score is a linear combination of forest predictions, `Σ weight × forest(x)`, with weights
+/// fixed at fit time and every forest named in the model. Anything a learner wants to do to
+/// the predictions beyond that (clipping, products, a propensity that depends on x) cannot be
+/// frozen and is rejected.
+public struct LearnerKind: Sendable, Equatable, CustomStringConvertible {
+    /// Recorded as `kind` in meta.json's `learner_params`.
+    public let name: String
+    /// Whether the kind trains effect forests (`LearnerConfig.effect`) and cross-fits (`folds`):
+    /// what the model metadata and the settings label mention.
+    public let usesEffectForests: Bool
+    public let usesCrossFitting: Bool
+    let fitGroup: @Sendable (inout LearnerFitting, TreatedGroup) throws -> GroupUplift
+
+    public init(name: String, usesEffectForests: Bool, usesCrossFitting: Bool,
+                fitGroup: @escaping @Sendable (inout LearnerFitting, TreatedGroup) throws -> GroupUplift) {
+        self.name = name
+        self.usesEffectForests = usesEffectForests
+        self.usesCrossFitting = usesCrossFitting
+        self.fitGroup = fitGroup
+    }
+
+    public static func == (a: LearnerKind, b: LearnerKind) -> Bool { a.name == b.name }
+    public var description: String { name }
+}
+
+extension LearnerKind {
+    /// Two outcome models, treated and control; uplift is their difference.
+    public static let t = LearnerKind(name: "t", usesEffectForests: false, usesCrossFitting: false) { _, g in
+        let mu1 = g.mu1, mu0 = g.mu0
+        return GroupUplift(terms: [OutputTerm(g.mu1Name, 1), OutputTerm("mu0", -1)]) { x, threads in
+            zip(mu1.predict(x, threads: threads), mu0.predict(x, threads: threads)).map { $0 - $1 }
+        }
+    }
+
+    /// Künzel et al.'s X-learner: imputed effects from the other arm's outcome model, one effect
+    /// model per arm, blended by the propensity.
+    public static let x = LearnerKind(name: "x", usesEffectForests: true, usesCrossFitting: false) { fitting, g in
+        let data = fitting.data
+        // Imputed effects: treated rows against the control model, control rows against the treated model.
+        let d1 = g.treated.map { data.y[$0] - g.mu0OnTraining[$0] }
+        let mu1OnControl = g.mu1.predict(data.x.rows(g.control), threads: fitting.threads)
+        let d0 = g.control.indices.map { mu1OnControl[$0] - data.y[g.control[$0]] }
+        let tau1 = try fitting.train("tau1" + g.suffix, rows: g.treated, target: d1, settings: fitting.config.effect)
+        let tau0 = try fitting.train("tau0" + g.suffix, rows: g.control, target: d0, settings: fitting.config.effect)
+        let e = g.propensity
+        return GroupUplift(terms: [OutputTerm("tau0" + g.suffix, e), OutputTerm("tau1" + g.suffix, 1 - e)]) { x, threads in
+            zip(tau0.predict(x, threads: threads), tau1.predict(x, threads: threads)).map { e * $0 + (1 - e) * $1 }
+        }
+    }
+
+    /// Kennedy's DR-learner: a doubly robust pseudo-outcome from cross-fitted outcome models,
+    /// regressed on the features.
+    public static let dr = LearnerKind(name: "dr", usesEffectForests: true, usesCrossFitting: true) { fitting, g in
+        let rows = (g.treated + g.control).sorted()
+        let pseudo = try Learners.drPseudoOutcome(rows: rows, data: fitting.data, treatedArms: g.arms, e: g.propensity, config: fitting.config,
+                                                  seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress)
+        let tau = try fitting.train("tau" + g.suffix, rows: rows, target: pseudo, settings: fitting.config.effect)
+        return GroupUplift(terms: [OutputTerm("tau" + g.suffix, 1)]) { x, threads in tau.predict(x, threads: threads) }
+    }
 }
 
 public struct LearnerConfig: Sendable, Equatable {
@@ -99,10 +216,24 @@ public struct LearnerConfig: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        var o: [String: JSONValue] = ["kind": .string(kind.rawValue), "outcome_forest": outcome.json]
-        if kind != .t { o["effect_forest"] = effect.json }
-        if kind == .dr { o["cross_fitting_folds"] = .number(Double(folds)) }
+        var o: [String: JSONValue] = ["kind": .string(kind.name), "outcome_forest": outcome.json]
+        if kind.usesEffectForests { o["effect_forest"] = effect.json }
+        if kind.usesCrossFitting { o["cross_fitting_folds"] = .number(Double(folds)) }
         return .object(o)
+    }
+
+    /// The forests in words, for tables and the report.
+    public var label: String {
+        var parts: [String]
+        if !kind.usesEffectForests {
+            parts = ["outcome forests: \(outcome.label)"]
+        } else if effect == outcome {
+            parts = ["outcome and effect forests: \(outcome.label)"]
+        } else {
+            parts = ["outcome forests: \(outcome.label)", "effect forests: \(effect.label)"]
+        }
+        if kind.usesCrossFitting { parts.append("\(folds)-fold cross-fitting") }
+        return parts.joined(separator: "; ")
     }
 }
 
@@ -120,22 +251,9 @@ public enum Learners {
     public static func fit(_ config: LearnerConfig, data: TrainingData, perArm: Bool, seed: UInt64,
                            threads: Int = ForestTrainer.defaultThreads,
                            progress: (@Sendable (String) -> Void)? = nil) throws -> LearnerFit {
-        var forests: [String: RandomForest] = [:]
-        var oob: [String: Double] = [:]
+        var fitting = LearnerFitting(config: config, data: data, seed: seed, threads: threads, progress: progress)
         let control = data.arm.indices.filter { data.arm[$0] == 0 }
-
-        func train(_ name: String, rows: [Int], target: [Double], settings: ForestSettings, keep: Bool = true) throws -> RandomForest {
-            progress?(name)
-            let (forest, summary) = try ForestTrainer.train(data.x.rows(rows), target, params: settings.params(seed: Self.seed(seed, name)),
-                                                            threads: threads)
-            if keep {
-                forests[name] = forest
-                if let m = summary.oobMSE { oob[name] = m }
-            }
-            return forest
-        }
-
-        let mu0 = try train("mu0", rows: control, target: control.map { data.y[$0] }, settings: config.outcome)
+        let mu0 = try fitting.train("mu0", rows: control, target: control.map { data.y[$0] }, settings: config.outcome)
         let mu0All = mu0.predict(data.x, threads: threads)
 
         var groups: [(suffix: String, armName: String?, arms: Set<Int>)] = [("", nil, Set(1..<data.armNames.count))]
@@ -143,45 +261,31 @@ public enum Learners {
             for k in 1..<data.armNames.count { groups.append(("_" + slug(data.armNames[k]), data.armNames[k], [k])) }
         }
 
-        var pooledUplift: [OutputTerm] = []
-        var armOutputs: [ModelOutputs.Arm] = []
-        var propensity = 0.0
+        var pooled: (uplift: GroupUplift, mu1: RandomForest, propensity: Double)?
+        var arms: [(output: ModelOutputs.Arm, predict: @Sendable (FeatureMatrix, Int) -> [Double])] = []
         var armPropensities: [String: Double] = [:]
         for group in groups {
             let treated = data.arm.indices.filter { group.arms.contains(data.arm[$0]) }
             let e = Double(treated.count) / Double(treated.count + control.count)
             let mu1Name = "mu1" + group.suffix
-            let mu1 = try train(mu1Name, rows: treated, target: treated.map { data.y[$0] }, settings: config.outcome)
-            var uplift: [OutputTerm]
-            switch config.kind {
-            case .t:
-                uplift = [OutputTerm(mu1Name, 1), OutputTerm("mu0", -1)]
-            case .x:
-                // Imputed effects: treated rows against the control model, control rows against the treated model.
-                let d1 = treated.map { data.y[$0] - mu0All[$0] }
-                let controlX = data.x.rows(control)
-                let mu1OnControl = mu1.predict(controlX, threads: threads)
-                let d0 = control.indices.map { mu1OnControl[$0] - data.y[control[$0]] }
-                _ = try train("tau1" + group.suffix, rows: treated, target: d1, settings: config.effect)
-                _ = try train("tau0" + group.suffix, rows: control, target: d0, settings: config.effect)
-                uplift = [OutputTerm("tau0" + group.suffix, e), OutputTerm("tau1" + group.suffix, 1 - e)]
-            case .dr:
-                let rows = (treated + control).sorted()
-                let pseudo = try drPseudoOutcome(rows: rows, data: data, treatedArms: group.arms, e: e, config: config,
-                                                 seed: seed, suffix: group.suffix, threads: threads, progress: progress)
-                _ = try train("tau" + group.suffix, rows: rows, target: pseudo, settings: config.effect)
-                uplift = [OutputTerm("tau" + group.suffix, 1)]
-            }
+            let mu1 = try fitting.train(mu1Name, rows: treated, target: treated.map { data.y[$0] }, settings: config.outcome)
+            let uplift = try config.kind.fitGroup(&fitting, TreatedGroup(suffix: group.suffix, arms: group.arms, treated: treated, control: control,
+                                                                         propensity: e, mu0: mu0, mu0OnTraining: mu0All, mu1Name: mu1Name, mu1: mu1))
             if let armName = group.armName {
-                armOutputs.append(.init(arm: armName, column: "uplift_" + slug(armName), uplift: uplift))
+                arms.append((.init(arm: armName, column: "uplift_" + slug(armName), uplift: uplift.terms), uplift.predict))
                 armPropensities[armName] = e
             } else {
-                pooledUplift = uplift
-                propensity = e
+                pooled = (uplift, mu1, e)
             }
         }
-        let outputs = ModelOutputs(y1: [OutputTerm("mu1", 1)], y0: [OutputTerm("mu0", 1)], uplift: pooledUplift, arms: armOutputs)
-        return LearnerFit(forests: forests, outputs: outputs, oobMSE: oob, propensity: propensity, armPropensities: armPropensities)
+        guard let pooled else { preconditionFailure("the pooled treatment is always the first group") }
+        let outputs = ModelOutputs(y1: [OutputTerm("mu1", 1)], y0: [OutputTerm("mu0", 1)], uplift: pooled.uplift.terms, arms: arms.map(\.output))
+        let mu1 = pooled.mu1, upliftPrediction = pooled.uplift.predict, armPredictions = arms.map(\.predict)
+        return LearnerFit(forests: fitting.forests, outputs: outputs, oobMSE: fitting.oobMSE, propensity: pooled.propensity,
+                          armPropensities: armPropensities) { x, threads in
+            UpliftScores(y1: mu1.predict(x, threads: threads), y0: mu0.predict(x, threads: threads), uplift: upliftPrediction(x, threads),
+                         armUplift: armPredictions.map { $0(x, threads) })
+        }
     }
 
     /// phi = mu1(x) − mu0(x) + T (y − mu1(x)) / e − (1 − T)(y − mu0(x)) / (1 − e), with the outcome

@@ -16,7 +16,8 @@ public struct OutputTerm: Codable, Sendable, Equatable {
 /// Every score a learner produces is a fixed linear combination of forest predictions
 /// (T: mu1 − mu0; X: e·tau0 + (1 − e)·tau1; DR: tau), so the frozen model needs no
 /// learner-specific scoring code: the pipeline and the shipped scorer evaluate the same terms
-/// in the same order and get the same bits.
+/// in the same order and get the same bits. `LearnerContract.check` holds every fitted learner
+/// to this.
 public struct ModelOutputs: Codable, Sendable, Equatable {
     public struct Arm: Codable, Sendable, Equatable {
         public var arm: String
@@ -34,6 +35,17 @@ public struct ModelOutputs: Codable, Sendable, Equatable {
         var seen: [String] = []
         for t in y1 + y0 + uplift + arms.flatMap(\.uplift) where !seen.contains(t.forest) { seen.append(t.forest) }
         return seen
+    }
+
+    /// Σ weight × prediction, the terms added in order to 0: the scorer's arithmetic, which the
+    /// pipeline's own scores must match bit for bit (so there is one copy of it).
+    static func combine(_ terms: [OutputTerm], predictions: [String: [Double]], rows: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: rows)
+        for t in terms {
+            let p = predictions[t.forest]!
+            for i in 0..<out.count { out[i] += t.weight * p[i] }
+        }
+        return out
     }
 }
 
@@ -171,14 +183,7 @@ public struct UpliftModel: Sendable, Equatable {
         for name in outputs.forestNames {
             predictions[name] = forests[name]!.predict(x, threads: threads)
         }
-        func combine(_ terms: [OutputTerm]) -> [Double] {
-            var out = [Double](repeating: 0, count: x.rowCount)
-            for t in terms {
-                let p = predictions[t.forest]!
-                for i in 0..<out.count { out[i] += t.weight * p[i] }
-            }
-            return out
-        }
+        func combine(_ terms: [OutputTerm]) -> [Double] { ModelOutputs.combine(terms, predictions: predictions, rows: x.rowCount) }
         return UpliftScores(y1: combine(outputs.y1), y0: combine(outputs.y0), uplift: combine(outputs.uplift),
                             armUplift: outputs.arms.map { combine($0.uplift) })
     }
@@ -199,6 +204,53 @@ public struct UpliftModel: Sendable, Equatable {
     }
 
     public static func metaJSON(_ meta: ModelMeta) throws -> [UInt8] { try jsonBytes(meta) }
+
+    /// One file of a saved model directory.
+    public struct SavedFile: Sendable, Equatable {
+        /// File name inside the model directory.
+        public var name: String
+        public var sha256: String
+    }
+
+    /// What `save` wrote, in writing order.
+    public struct Saved: Sendable {
+        public var meta: ModelMeta
+        public var forests: SavedFile
+        public var encoder: SavedFile
+        public var drift: SavedFile
+        public var metaFile: SavedFile
+    }
+
+    /// Writes the model directory: `forests.bin`, `encoder.json`, `drift_reference.json`, then
+    /// `meta.json`, built by `meta` from the forests' SHA-256. meta.json goes last because it
+    /// names that checksum: a save interrupted half-way leaves a directory that `load` rejects
+    /// instead of one that pairs new forests with old metadata. Every file goes through `write`
+    /// (bytes, path), which must replace files atomically (the stage passes its run's writer,
+    /// which also records the output and leaves identical files untouched). The directory is
+    /// then loaded back and must give this model, this metadata and this drift reference: a
+    /// model that does not load fails here, not in the scorer.
+    @discardableResult
+    public func save(to directory: String, drift: DriftReference,
+                     write: ([UInt8], String) throws -> Void = { try AtomicFile.writeIfChanged($0, to: $1) },
+                     meta: (_ forestsSHA256: String) throws -> ModelMeta) throws -> Saved {
+        func put(_ bytes: [UInt8], _ name: String) throws -> SavedFile {
+            try write(bytes, directory + "/" + name)
+            return SavedFile(name: name, sha256: SHA256.hex(of: bytes))
+        }
+        let forestsFile = try put(forestBytes(), Self.forestsFile)
+        let encoderFile = try put(try encoderJSON(), Self.encoderFile)
+        let driftFile = try put(try Self.jsonBytes(drift), DriftReference.file)
+        let metadata = try meta(forestsFile.sha256)
+        let metaFile = try put(try Self.metaJSON(metadata), Self.metaFile)
+
+        let (reloaded, reloadedMeta) = try Self.load(from: directory)
+        guard reloaded == self else { throw ModelError("\(directory): the saved model loads back different from the fitted one") }
+        guard reloadedMeta == metadata else { throw ModelError("\(directory)/\(Self.metaFile): loads back different from what was written") }
+        guard try Self.decodeJSON(DriftReference.self, path: directory + "/" + DriftReference.file) == drift else {
+            throw ModelError("\(directory)/\(DriftReference.file): loads back different from what was written")
+        }
+        return Saved(meta: metadata, forests: forestsFile, encoder: encoderFile, drift: driftFile, metaFile: metaFile)
+    }
 
     /// Loads and checks a model directory: format version, forests checksum against meta.json,
     /// encoder consistent with meta.json, every forest the outputs name present with the

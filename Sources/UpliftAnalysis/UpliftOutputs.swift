@@ -17,22 +17,14 @@ public enum UpliftOutputs {
                                    "mean_predicted_uplift", "test_ipw_ate", "decile_correlation", "settings"])
         for o in r.outcomes {
             for l in o.learners {
-                w.writeRow([o.outcome, l.learner.rawValue, f(l.auuc.value), f(l.auuc.ci.lower), f(l.auuc.ci.upper),
+                w.writeRow([o.outcome, l.learner.key, f(l.auuc.value), f(l.auuc.ci.lower), f(l.auuc.ci.upper),
                             f(l.auucVsBaseline.value), f(l.auucVsBaseline.ci.lower), f(l.auucVsBaseline.ci.upper),
                             f(l.qini?.value ?? .nan), f(l.qini?.ci.lower ?? .nan), f(l.qini?.ci.upper ?? .nan),
                             f(l.qiniVsBaseline?.value ?? .nan), f(l.qiniVsBaseline?.ci.lower ?? .nan), f(l.qiniVsBaseline?.ci.upper ?? .nan),
-                            f(l.meanPredicted), f(o.testATE), f(l.decileCorrelation), settingsLabel(l.settings)])
+                            f(l.meanPredicted), f(o.testATE), f(l.decileCorrelation), l.settings.label])
             }
         }
         return w.bytes
-    }
-
-    public static func settingsLabel(_ c: LearnerConfig) -> String {
-        switch c.kind {
-        case .t: "outcome forests: \(c.outcome.label)"
-        case .x: "outcome and effect forests: \(c.outcome.label)"
-        case .dr: "outcome and effect forests: \(c.outcome.label); \(c.folds)-fold cross-fitting"
-        }
     }
 
     public static func arms(_ r: UpliftResult) -> [UInt8] {
@@ -40,7 +32,7 @@ public enum UpliftOutputs {
         for o in r.outcomes {
             for l in o.learners {
                 for a in l.armAUUC {
-                    w.writeRow([o.outcome, l.learner.rawValue, a.arm, f(a.estimate.value), f(a.estimate.ci.lower), f(a.estimate.ci.upper)])
+                    w.writeRow([o.outcome, l.learner.key, a.arm, f(a.estimate.value), f(a.estimate.ci.lower), f(a.estimate.ci.upper)])
                 }
             }
         }
@@ -53,7 +45,7 @@ public enum UpliftOutputs {
         for o in r.outcomes {
             for l in o.learners {
                 for d in l.deciles {
-                    w.writeRow([o.outcome, l.learner.rawValue, String(d.index), String(d.rows), String(d.treatedRows), String(d.controlRows),
+                    w.writeRow([o.outcome, l.learner.key, String(d.index), String(d.rows), String(d.treatedRows), String(d.controlRows),
                                 f(d.meanPredicted), f(d.observed), f(d.observedCI.lower), f(d.observedCI.upper)])
                 }
             }
@@ -65,8 +57,8 @@ public enum UpliftOutputs {
         var w = CSVWriter(header: ["outcome", "learner", "curve", "share_targeted", "value"])
         for o in r.outcomes {
             for l in o.learners {
-                for pt in l.upliftCurve { w.writeRow([o.outcome, l.learner.rawValue, "uplift_per_customer", f(pt.share), f(pt.value)]) }
-                for pt in l.qiniCurve ?? [] { w.writeRow([o.outcome, l.learner.rawValue, "qini", f(pt.share), f(pt.value)]) }
+                for pt in l.upliftCurve { w.writeRow([o.outcome, l.learner.key, "uplift_per_customer", f(pt.share), f(pt.value)]) }
+                for pt in l.qiniCurve ?? [] { w.writeRow([o.outcome, l.learner.key, "qini", f(pt.share), f(pt.value)]) }
             }
         }
         return w.bytes
@@ -100,6 +92,26 @@ public enum UpliftOutputs {
         return w.bytes
     }
 
+    /// The stage's tables by file name (without `.csv`), in writing order.
+    public static func tables(_ r: UpliftResult, idColumn: String) -> [(name: String, bytes: [UInt8])] {
+        [("comparison", comparison(r)), ("arm_comparison", arms(r)), ("deciles", deciles(r)), ("curves", curves(r)), ("tuning", tuning(r)),
+         ("test_scores", testScores(ids: r.testIDs, scores: r.testScores, outputs: r.production.outputs, idColumn: idColumn))]
+    }
+
+    /// Freezes the production model into `directory` (see `UpliftModel.save`): its metadata
+    /// names the training file by `trainingFile` and checksum, and the drift reference is taken
+    /// from `train`, the rows it was fitted on.
+    @discardableResult
+    public static func freezeModel(_ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, train: Table, trainingFile: String,
+                                   into directory: String,
+                                   write: ([UInt8], String) throws -> Void = { try AtomicFile.writeIfChanged($0, to: $1) }) throws -> UpliftModel.Saved {
+        let trainingSHA256 = try SHA256.hex(ofFile: trainingFile)
+        let drift = try DriftReference(training: train, encoder: r.encoder)
+        return try r.production.save(to: directory, drift: drift, write: write) { forestsSHA256 in
+            meta(r, spec: spec, params: params, trainingFile: trainingFile, trainingSHA256: trainingSHA256, forestsSHA256: forestsSHA256)
+        }
+    }
+
     public static func meta(_ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, trainingFile: String, trainingSHA256: String,
                             forestsSHA256: String) -> ModelMeta {
         let enc = r.encoder
@@ -107,7 +119,7 @@ public enum UpliftOutputs {
         for i in enc.inputs where i.kind == .categorical { categories[i.name] = i.categories ?? [] }
         var learnerParams = r.productionConfig.json
         if case .object(var o) = learnerParams {
-            o["name"] = .string(params.productionLearner.rawValue)
+            o["name"] = .string(params.productionLearner.key)
             o["seed"] = .string(String(params.seed))
             learnerParams = .object(o)
         }
@@ -121,7 +133,7 @@ public enum UpliftOutputs {
             treatment: .init(armColumn: spec.armColumn, controlArm: spec.controlArm, arms: r.armNames, treatmentColumn: spec.treatmentColumn,
                              definition: "treated = \(spec.armColumn) is any of [\(treatedArms)]; control = \(spec.controlArm). y1_hat and uplift_hat refer to any treatment; uplift_<arm> to that arm vs control.",
                              propensity: r.productionFit.propensity, armPropensities: r.productionFit.armPropensities),
-            target: params.primaryOutcome, learner: params.productionLearner.rawValue, learnerParams: learnerParams,
+            target: params.primaryOutcome, learner: params.productionLearner.key, learnerParams: learnerParams,
             trainingFile: trainingFile, trainingFileSHA256: trainingSHA256, trainingRows: r.trainRows,
             forestsFile: UpliftModel.forestsFile, forestsSHA256: forestsSHA256, forestFormatVersion: Int(ForestFormat.version),
             outputs: r.production.outputs)

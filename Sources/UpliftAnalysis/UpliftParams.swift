@@ -21,38 +21,15 @@ public struct TuningGrid: Codable, Sendable, Equatable {
     }
 }
 
-public enum LearnerName: String, Codable, Sendable, CaseIterable {
-    case tBaseline = "t_baseline"
-    case tTuned = "t_tuned"
-    case x = "x"
-    case dr = "dr"
-
-    public var title: String {
-        switch self {
-        case .tBaseline: "T-learner (baseline)"
-        case .tTuned: "T-learner (tuned)"
-        case .x: "X-learner"
-        case .dr: "DR-learner"
-        }
-    }
-
-    public var kind: LearnerKind {
-        switch self {
-        case .tBaseline, .tTuned: .t
-        case .x: .x
-        case .dr: .dr
-        }
-    }
-}
-
 public struct UpliftParams: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var primaryOutcome: String
     public var outcomes: [String]
     public var baseline: ForestSettings
     public var tuning: TuningGrid
-    public var learners: [LearnerName]
-    public var productionLearner: LearnerName
+    /// Keys of `LearnerRegistry.all`; decoding rejects an unknown key and names the valid ones.
+    public var learners: [LearnerDescriptor]
+    public var productionLearner: LearnerDescriptor
     public var drFolds: Int
     public var bootstrapReplicates: Int
     public var confidenceLevel: Double
@@ -76,8 +53,12 @@ public struct UpliftParams: Codable, Sendable, Equatable {
             throw fail("outcome '\(o)' is not in the data set spec (outcomes: \(outcomeNames.joined(separator: ", ")))")
         }
         if !outcomes.contains(primaryOutcome) { throw fail("primary_outcome '\(primaryOutcome)' must be listed in outcomes") }
-        if !learners.contains(productionLearner) { throw fail("production_learner '\(productionLearner.rawValue)' must be listed in learners") }
-        if !learners.contains(.tBaseline) { throw fail("learners must include t_baseline (the comparisons are against it)") }
+        if let repeated = learners.first(where: { l in learners.filter { $0 == l }.count > 1 }) {
+            throw fail("learners lists '\(repeated.key)' more than once")
+        }
+        if !learners.contains(productionLearner) { throw fail("production_learner '\(productionLearner.key)' must be listed in learners") }
+        let baseline = LearnerRegistry.baseline
+        if !learners.contains(baseline) { throw fail("learners must include \(baseline.key) (the comparisons are against it)") }
         if bootstrapReplicates < 200 { throw fail("bootstrap_replicates must be at least 200") }
         if !(confidenceLevel > 0 && confidenceLevel < 1) { throw fail("confidence_level must be in (0, 1)") }
         if deciles < 2 { throw fail("deciles must be at least 2") }

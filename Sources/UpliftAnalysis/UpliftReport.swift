@@ -57,7 +57,7 @@ public enum UpliftFigures {
                 for dec in l.deciles {
                     d.row([String(dec.index), formatDouble(dec.meanPredicted), formatDouble(dec.observed), formatDouble(dec.observedCI.lower), formatDouble(dec.observedCI.upper)])
                 }
-                let name = "deciles_\(o.outcome)_\(l.learner.rawValue)"
+                let name = "deciles_\(o.outcome)_\(l.learner.key)"
                 figs.append(Figure(name: name, script: """
                     \(colours)
                     set title "\(l.learner.title): predicted vs observed uplift in \(o.outcome) by decile (test split)"
@@ -111,11 +111,11 @@ public enum UpliftReport {
         }
 
         md.heading(2, "Learners")
-        md.bullets([
-            "**T-learner (baseline)**: the notebook's configuration, two forests (treated, control) of \(p.baseline.label).",
-            "**T-learner (tuned)**: the same two-model design with depth-limited forests; depth and leaf size chosen by out-of-bag error on the training split only (table below).",
-            "**X-learner** (Künzel et al. 2019): imputed individual effects (treated outcome minus the control model's prediction, and vice versa) regressed on the features in each arm, blended with the propensity: τ(x) = e·τ₀(x) + (1 − e)·τ₁(x).",
-            "**DR-learner** (Kennedy 2023): the doubly robust pseudo-outcome μ₁(x) − μ₀(x) + T(y − μ₁(x))/e − (1 − T)(y − μ₀(x))/(1 − e) with \(p.drFolds)-fold cross-fitted outcome models, regressed on the features.",
+        // Each learner described from its descriptor, configured as on the primary outcome.
+        let described = r.outcomes.first { $0.outcome == p.primaryOutcome }?.learners ?? []
+        md.bullets(described.map { l in
+            "**\(l.learner.title)**" + (l.learner.citation.map { " (\($0))" } ?? "") + ": " + l.learner.explanation(l.settings)
+        } + [
             "Per-arm uplift (\(r.armNames.dropFirst().joined(separator: ", ")) each vs control) comes from the same learner fitted on that arm and the control rows; the policy stage uses it to choose which e-mail to send.",
         ])
         md.paragraph("""
@@ -130,8 +130,8 @@ public enum UpliftReport {
             md.paragraph("Average effect of an e-mail on \(o.outcome) in the test split (IPW): \(Fmt.fixed(o.testATE, 4)) per customer.")
             md.table(["learner", "normalized AUUC [\(level) CI]", "vs baseline (paired) [\(level) CI]", "mean predicted uplift", "decile correlation", "settings"],
                      o.learners.map { l in
-                         [l.learner.title, est(l.auuc), l.learner == .tBaseline ? "–" : signed(l.auucVsBaseline),
-                          Fmt.fixed(l.meanPredicted, 4), Fmt.fixed(l.decileCorrelation, 2), UpliftOutputs.settingsLabel(l.settings)]
+                         [l.learner.title, est(l.auuc), l.learner == LearnerRegistry.baseline ? "–" : signed(l.auucVsBaseline),
+                          Fmt.fixed(l.meanPredicted, 4), Fmt.fixed(l.decileCorrelation, 2), l.settings.label]
                      }, rightAligned: [false, true, true, true, true, false])
             md.image("Uplift curve, \(o.outcome)", "\(figureDir)/uplift_curve_\(o.outcome).png")
             let armRows = o.learners.flatMap { l in l.armAUUC.map { [l.learner.title, $0.arm, est($0.estimate)] } }
@@ -163,8 +163,8 @@ public enum UpliftReport {
                               "\(Fmt.fixed(d.observed, 3)) [\(Fmt.fixed(d.observedCI.lower, 3)), \(Fmt.fixed(d.observedCI.upper, 3))]"]
                          }, rightAligned: [true, true, true, true])
                 md.paragraph("Decile figures of every learner:")
-                md.bullets(o.learners.map { "[\($0.learner.title)](\(figureDir)/deciles_\(o.outcome)_\($0.learner.rawValue).png)" })
-                md.image("Deciles, production learner", "\(figureDir)/deciles_\(o.outcome)_\(prod.learner.rawValue).png")
+                md.bullets(o.learners.map { "[\($0.learner.title)](\(figureDir)/deciles_\(o.outcome)_\($0.learner.key).png)" })
+                md.image("Deciles, production learner", "\(figureDir)/deciles_\(o.outcome)_\(prod.learner.key).png")
             }
         }
 
@@ -176,7 +176,7 @@ public enum UpliftReport {
             for o in secondary {
                 for l in o.learners {
                     rows.append([o.outcome, l.learner.title, l.qini.map { est($0) } ?? "–",
-                                 l.learner == .tBaseline ? "–" : (l.qiniVsBaseline.map { signed($0) } ?? "–"), est(l.auuc)])
+                                 l.learner == LearnerRegistry.baseline ? "–" : (l.qiniVsBaseline.map { signed($0) } ?? "–"), est(l.auuc)])
                 }
             }
             md.table(["outcome", "learner", "Qini coefficient [\(level) CI]", "vs baseline (paired)", "normalized AUUC"], rows,
@@ -204,10 +204,10 @@ public enum UpliftReport {
     static func choice(_ r: UpliftResult, params p: UpliftParams) -> String {
         guard let o = r.outcomes.first(where: { $0.outcome == p.primaryOutcome }),
               let chosen = o.learners.first(where: { $0.learner == p.productionLearner }),
-              let base = o.learners.first(where: { $0.learner == .tBaseline }) else { return "" }
+              let base = o.learners.first(where: { $0.learner == LearnerRegistry.baseline }) else { return "" }
         let best = o.learners.max { $0.auuc.value < $1.auuc.value }!
         var s = "The params entry `production_learner` selects **\(chosen.learner.title)**. On held-out \(o.outcome) its normalized AUUC is \(est(chosen.auuc))"
-        if chosen.learner != .tBaseline {
+        if chosen.learner != LearnerRegistry.baseline {
             s += ", against \(est(base.auuc)) for the notebook's baseline; the paired difference is \(signed(chosen.auucVsBaseline))"
             let d = chosen.auucVsBaseline
             s += d.ci.lower > 0 ? ", better than the baseline beyond bootstrap noise. " : d.ci.upper < 0 ? ", worse than the baseline. " : ", not distinguishable from the baseline at this sample size. "
@@ -224,7 +224,7 @@ public enum UpliftReport {
         s += chosen.decileCorrelation > base.decileCorrelation ? "its predicted uplift tracks the observed uplift across deciles more closely. " : "the baseline's deciles track the observed uplift at least as closely. "
         for sec in r.outcomes where sec.binary && sec.outcome != p.primaryOutcome {
             if let l = sec.learners.first(where: { $0.learner == p.productionLearner }), let q = l.qini,
-               let bq = sec.learners.first(where: { $0.learner == .tBaseline })?.qini {
+               let bq = sec.learners.first(where: { $0.learner == LearnerRegistry.baseline })?.qini {
                 s += "On \(sec.outcome), its Qini coefficient is \(est(q)) (baseline \(est(bq))). "
             }
         }

@@ -21,7 +21,7 @@ public struct Estimate: Sendable {
 }
 
 public struct LearnerEvaluation: Sendable {
-    public var learner: LearnerName
+    public var learner: LearnerDescriptor
     public var settings: LearnerConfig
     public var oobMSE: [String: Double]
     public var auuc: Estimate
@@ -85,6 +85,8 @@ public enum UpliftAnalysis {
         }
         let testIDs = try test.ints(spec.idColumn)
         let testTreated = testArm.map { $0 != 0 }
+        // Rows spread over the test split on which every fit is checked against the scoring contract.
+        let contractSample = xTest.rows(Array(stride(from: 0, to: xTest.rowCount, by: max(1, xTest.rowCount / 256))))
 
         var outcomes: [OutcomeEvaluation] = []
         var production: (UpliftModel, LearnerConfig, LearnerFit, UpliftScores)?
@@ -106,11 +108,12 @@ public enum UpliftAnalysis {
 
             var learnerEvals: [LearnerEvaluation] = []
             for (li, learner) in p.learners.enumerated() {
-                let config = learner == .tBaseline ? LearnerConfig(kind: .t, outcome: p.baseline)
-                                                   : LearnerConfig(kind: learner.kind, outcome: tuned, effect: tuned, folds: p.drFolds)
+                let config = learner.config(baseline: p.baseline, tuned: tuned, folds: p.drFolds)
                 progress("uplift: \(outcomeName): fitting \(learner.title)")
-                let fit = try Learners.fit(config, data: data, perArm: isPrimary, seed: Learners.seed(p.seed, "\(outcomeName)/\(learner.rawValue)"),
+                let fit = try Learners.fit(config, data: data, perArm: isPrimary, seed: Learners.seed(p.seed, "\(outcomeName)/\(learner.key)"),
                                            threads: threads, progress: { progress("  forest \($0)") })
+                // A learner the frozen model could not reproduce fails here, before it is evaluated or frozen.
+                try LearnerContract.check(fit, sample: contractSample, learner: learner.key, threads: threads)
                 let model = UpliftModel(encoder: encoder, forests: fit.forests, outputs: fit.outputs)
                 let scores = model.score(xTest, threads: threads)
                 if isPrimary && learner == p.productionLearner { production = (model, config, fit, scores) }
@@ -161,7 +164,7 @@ public enum UpliftAnalysis {
         var baselineOffset: [Int: Int] = [:]
         for item in snapshot {
             let oi = item.outcome, li = item.learner
-            if outcomes[oi].learners[li].learner == .tBaseline { baselineOffset[oi] = offset }
+            if outcomes[oi].learners[li].learner == LearnerRegistry.baseline { baselineOffset[oi] = offset }
             offset += 2 + item.arms.count
         }
         offset = 0
@@ -170,11 +173,11 @@ public enum UpliftAnalysis {
             let base = baselineOffset[oi]!
             var le = outcomes[oi].learners[li]
             le.auuc.ci = Bootstrap.percentileInterval(replicates.map { $0[offset] }, level: p.confidenceLevel)
-            le.auucVsBaseline = Estimate(value: le.auuc.value - outcomes[oi].learners.first { $0.learner == .tBaseline }!.auuc.value,
+            le.auucVsBaseline = Estimate(value: le.auuc.value - outcomes[oi].learners.first { $0.learner == LearnerRegistry.baseline }!.auuc.value,
                                          ci: Bootstrap.percentileInterval(replicates.map { $0[offset] - $0[base] }, level: p.confidenceLevel))
             if item.binary {
                 le.qini!.ci = Bootstrap.percentileInterval(replicates.map { $0[offset + 1] }, level: p.confidenceLevel)
-                le.qiniVsBaseline = Estimate(value: le.qini!.value - outcomes[oi].learners.first { $0.learner == .tBaseline }!.qini!.value,
+                le.qiniVsBaseline = Estimate(value: le.qini!.value - outcomes[oi].learners.first { $0.learner == LearnerRegistry.baseline }!.qini!.value,
                                              ci: Bootstrap.percentileInterval(replicates.map { $0[offset + 1] - $0[base + 1] }, level: p.confidenceLevel))
             }
             for k in le.armAUUC.indices {

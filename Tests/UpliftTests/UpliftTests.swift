@@ -4,8 +4,10 @@ import Provenance
 import Foundation
 import Stats
 import Tabular
+import TestSupport
 import Testing
 @testable import Uplift
+import UpliftAnalysis
 
 @Suite struct FeatureEncoderTests {
     func table(_ zip: [String], _ recency: [Double]) -> Table {
@@ -151,47 +153,96 @@ struct Synthetic {
 }
 
 @Suite struct ModelFileTests {
-    func makeModel() throws -> (UpliftModel, ModelMeta, FeatureMatrix) {
+    static let encoder = FeatureEncoder(inputs: ["x0", "x1", "x2"].map { .init(name: $0, kind: .numeric) })
+
+    func makeModel(seed: UInt64 = 3) throws -> (model: UpliftModel, fit: LearnerFit, x: FeatureMatrix, drift: DriftReference) {
         let syn = Synthetic(n: 800, seed: 5)
         let fit = try Learners.fit(LearnerConfig(kind: .x, outcome: ForestSettings(nTrees: 10, maxDepth: 4, minSamplesLeaf: 5)),
-                                   data: syn.data, perArm: true, seed: 3)
-        let enc = FeatureEncoder(inputs: ["x0", "x1", "x2"].map { .init(name: $0, kind: .numeric) })
-        let model = UpliftModel(encoder: enc, forests: fit.forests, outputs: fit.outputs)
-        let meta = ModelMeta(formatVersion: UpliftModel.formatVersion, dataset: "synthetic", idColumn: "row_id", featureCols: enc.featureNames,
-                             numCols: ["x0", "x1", "x2"], catCols: [], categories: [:],
-                             treatment: .init(armColumn: "arm", controlArm: "control", arms: ["control", "A", "B"], treatmentColumn: "treatment",
-                                              definition: "any arm", propensity: fit.propensity, armPropensities: fit.armPropensities),
-                             target: "y", learner: "x", learnerParams: .null, trainingFile: "train.csv", trainingFileSHA256: "00",
-                             trainingRows: 800, forestsFile: UpliftModel.forestsFile, forestsSHA256: SHA256.hex(of: model.forestBytes()),
-                             forestFormatVersion: Int(ForestFormat.version), outputs: fit.outputs)
-        return (model, meta, syn.data.x)
+                                   data: syn.data, perArm: true, seed: seed)
+        let model = UpliftModel(encoder: Self.encoder, forests: fit.forests, outputs: fit.outputs)
+        let n = syn.data.x.rowCount, v = syn.data.x.values
+        let table = Table(source: "train.csv", names: ["x0", "x1", "x2"],
+                          columns: (0..<3).map { .double(Array(v[($0 * n)..<(($0 + 1) * n)])) })
+        return (model, fit, syn.data.x, try DriftReference(training: table, encoder: Self.encoder))
     }
 
-    func write(_ model: UpliftModel, _ meta: ModelMeta) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-model-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try AtomicFile.write(model.forestBytes(), to: dir + "/forests.bin")
-        try AtomicFile.write(try model.encoderJSON(), to: dir + "/encoder.json")
-        try AtomicFile.write(try UpliftModel.metaJSON(meta), to: dir + "/meta.json")
-        return dir
+    func meta(_ fit: LearnerFit, forestsSHA256: String) -> ModelMeta {
+        ModelMeta(formatVersion: UpliftModel.formatVersion, dataset: "synthetic", idColumn: "row_id", featureCols: Self.encoder.featureNames,
+                  numCols: ["x0", "x1", "x2"], catCols: [], categories: [:],
+                  treatment: .init(armColumn: "arm", controlArm: "control", arms: ["control", "A", "B"], treatmentColumn: "treatment",
+                                   definition: "any arm", propensity: fit.propensity, armPropensities: fit.armPropensities),
+                  target: "y", learner: "x", learnerParams: .null, trainingFile: "train.csv", trainingFileSHA256: "00",
+                  trainingRows: 800, forestsFile: UpliftModel.forestsFile, forestsSHA256: forestsSHA256,
+                  forestFormatVersion: Int(ForestFormat.version), outputs: fit.outputs)
+    }
+
+    func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("uplift-model-\(UUID().uuidString)").path
+    }
+
+    /// Saves a small fitted model; returns the directory and what was saved.
+    func savedModel() throws -> (dir: String, model: UpliftModel, saved: UpliftModel.Saved) {
+        let (model, fit, _, drift) = try makeModel()
+        let dir = temporaryDirectory()
+        let saved = try model.save(to: dir, drift: drift) { meta(fit, forestsSHA256: $0) }
+        return (dir, model, saved)
     }
 
     @Test func saveAndLoadGiveBitIdenticalScores() throws {
-        let (model, meta, x) = try makeModel()
-        let dir = try write(model, meta)
+        let (model, fit, x, drift) = try makeModel()
+        let dir = temporaryDirectory()
+        var written: [String] = []
+        let saved = try model.save(to: dir, drift: drift, write: { bytes, path in
+            written.append((path as NSString).lastPathComponent)
+            try AtomicFile.write(bytes, to: path)
+        }) { meta(fit, forestsSHA256: $0) }
+        // meta.json last: it names the checksum of the forests written before it.
+        #expect(written == ["forests.bin", "encoder.json", "drift_reference.json", "meta.json"])
+        for file in [saved.forests, saved.encoder, saved.drift, saved.metaFile] {
+            #expect(try SHA256.hex(ofFile: dir + "/" + file.name) == file.sha256)
+        }
         let (loaded, loadedMeta) = try UpliftModel.load(from: dir)
         #expect(loaded == model)
-        #expect(loadedMeta == meta)
+        #expect(loadedMeta == saved.meta)
+        #expect(loadedMeta.forestsSHA256 == SHA256.hex(of: model.forestBytes()))
         let a = model.score(x), b = loaded.score(x)
+        #expect(a.y1.map(\.bitPattern) == b.y1.map(\.bitPattern))
+        #expect(a.y0.map(\.bitPattern) == b.y0.map(\.bitPattern))
         #expect(a.uplift.map(\.bitPattern) == b.uplift.map(\.bitPattern))
         #expect(a.armUplift.flatMap { $0 }.map(\.bitPattern) == b.armUplift.flatMap { $0 }.map(\.bitPattern))
         // X-learner blend weights survive JSON exactly.
-        #expect(loadedMeta.outputs.uplift.map(\.weight.bitPattern) == meta.outputs.uplift.map(\.weight.bitPattern))
+        #expect(loadedMeta.outputs.uplift.map(\.weight.bitPattern) == fit.outputs.uplift.map(\.weight.bitPattern))
+        #expect(try UpliftModel.decodeJSON(DriftReference.self, path: dir + "/" + DriftReference.file) == drift)
+    }
+
+    @Test func metadataThatDoesNotDescribeTheModelIsNotSaved() throws {
+        let (model, fit, _, drift) = try makeModel()
+        var other = fit.outputs
+        other.uplift.reverse()
+        #expect { try model.save(to: temporaryDirectory(), drift: drift) { sha in
+            var m = meta(fit, forestsSHA256: sha)
+            m.outputs = other
+            return m
+        } } throws: { "\($0)".contains("loads back different from the fitted one") }
+        #expect { try model.save(to: temporaryDirectory(), drift: drift) { _ in meta(fit, forestsSHA256: "00") } }
+            throws: { "\($0)".contains("corrupt or replaced") }
+    }
+
+    @Test func aSaveInterruptedBeforeTheMetadataLeavesADirectoryThatDoesNotLoad() throws {
+        let (dir, _, _) = try savedModel()
+        let (other, fit, _, drift) = try makeModel(seed: 4)
+        struct Interrupted: Error {}
+        #expect(throws: Interrupted.self) {
+            try other.save(to: dir, drift: drift, write: { bytes, path in
+                if path.hasSuffix(UpliftModel.metaFile) { throw Interrupted() }
+                try AtomicFile.write(bytes, to: path)
+            }) { meta(fit, forestsSHA256: $0) }
+        }
+        #expect { try UpliftModel.load(from: dir) } throws: { "\($0)".contains("corrupt or replaced") }
     }
 
     @Test func corruptForestsAreRejected() throws {
-        let (model, meta, _) = try makeModel()
-        let dir = try write(model, meta)
+        let (dir, model, _) = try savedModel()
         var bytes = model.forestBytes()
         bytes[bytes.count / 2] ^= 0xFF
         try AtomicFile.write(bytes, to: dir + "/forests.bin")
@@ -199,19 +250,146 @@ struct Synthetic {
     }
 
     @Test func wrongFormatVersionIsRejected() throws {
-        var (model, meta, _) = try makeModel()
+        let (dir, _, saved) = try savedModel()
+        var meta = saved.meta
         meta.formatVersion = 99
-        let dir = try write(model, meta)
-        model.forests = [:]
+        try AtomicFile.write(try UpliftModel.metaJSON(meta), to: dir + "/meta.json")
         #expect { try UpliftModel.load(from: dir) } throws: { "\($0)".contains("model format version 99") }
     }
 
     @Test func missingMetaFieldIsNamed() throws {
-        let (model, meta, _) = try makeModel()
-        let dir = try write(model, meta)
-        var text = String(decoding: try UpliftModel.metaJSON(meta), as: UTF8.self)
+        let (dir, _, saved) = try savedModel()
+        var text = String(decoding: try UpliftModel.metaJSON(saved.meta), as: UTF8.self)
         text = text.replacingOccurrences(of: "\"forests_sha256\"", with: "\"forests_sha\"")
         try AtomicFile.write(text, to: dir + "/meta.json")
         #expect { try UpliftModel.load(from: dir) } throws: { "\($0)".contains("missing field 'forests_sha256'") }
+    }
+}
+
+@Suite struct LearnerContractTests {
+    static let settings = ForestSettings(nTrees: 10, maxDepth: 4, minSamplesLeaf: 5)
+    let train = Synthetic(n: 900, seed: 21)
+    let sample = Synthetic(n: 200, seed: 22).data.x
+
+    func fit(_ kind: LearnerKind) throws -> LearnerFit {
+        try Learners.fit(LearnerConfig(kind: kind, outcome: Self.settings, folds: 2), data: train.data, perArm: true, seed: 5)
+    }
+
+    @Test(arguments: LearnerRegistry.all)
+    func everyRegisteredLearnerKeepsTheContract(learner: LearnerDescriptor) throws {
+        let config = learner.config(baseline: Self.settings, tuned: ForestSettings(nTrees: 8, maxDepth: 3, minSamplesLeaf: 10), folds: 2)
+        let fit = try Learners.fit(config, data: train.data, perArm: true, seed: 5)
+        try LearnerContract.check(fit, sample: sample, learner: learner.key)
+        // The frozen model's scores are the learner's own prediction.
+        let frozen = UpliftModel(encoder: ModelFileTests.encoder, forests: fit.forests, outputs: fit.outputs).score(sample)
+        let own = fit.prediction(sample, 1)
+        #expect(frozen.uplift == own.uplift)
+        #expect(frozen.armUplift == own.armUplift)
+    }
+
+    /// A T-learner design whose uplift for each group is `predict(mu1, mu0)` but whose model
+    /// records `terms(group)`.
+    static func badKind(terms: @escaping @Sendable (TreatedGroup) -> [OutputTerm],
+                        predict: @escaping @Sendable (_ mu1: Double, _ mu0: Double) -> Double) -> LearnerKind {
+        LearnerKind(name: "bad", usesEffectForests: false, usesCrossFitting: false) { _, g in
+            let mu1 = g.mu1, mu0 = g.mu0
+            return GroupUplift(terms: terms(g)) { x, threads in
+                zip(mu1.predict(x, threads: threads), mu0.predict(x, threads: threads)).map { predict($0, $1) }
+            }
+        }
+    }
+
+    static let tTerms: @Sendable (TreatedGroup) -> [OutputTerm] = { [OutputTerm($0.mu1Name, 1), OutputTerm("mu0", -1)] }
+
+    @Test func theReferenceDesignPasses() throws {
+        // The same construction as the bad learners below, kept honest: it must pass, so the
+        // rejections are due to what each bad learner changes.
+        try LearnerContract.check(try fit(Self.badKind(terms: Self.tTerms, predict: { $0 - $1 })), sample: sample, learner: "t")
+    }
+
+    @Test func aScoreThatIsNotALinearCombinationIsRejected() throws {
+        // Caps its uplift at 0.5: the frozen model cannot express it and would score mu1 − mu0.
+        let capped = try fit(Self.badKind(terms: Self.tTerms, predict: { min($0 - $1, 0.5) }))
+        #expect { try LearnerContract.check(capped, sample: sample, learner: "capped") } throws: {
+            let v = $0 as? LearnerContract.Violation
+            return v?.learner == "capped" && "\($0)".contains("output uplift at sample row") && "\($0)".contains("output uplift_a at sample row")
+        }
+    }
+
+    @Test func aTermOnAMissingForestIsRejected() throws {
+        let missing = try fit(Self.badKind(terms: { [OutputTerm("tau" + $0.suffix, 1)] }, predict: { $0 - $1 }))
+        #expect { try LearnerContract.check(missing, sample: sample, learner: "missing") } throws: {
+            "\($0)".contains("output uplift uses forest 'tau', which the fit does not have")
+        }
+    }
+
+    @Test func aNonFiniteWeightIsRejected() throws {
+        let infinite = try fit(Self.badKind(terms: { [OutputTerm($0.mu1Name, 1 / ($0.propensity - $0.propensity)), OutputTerm("mu0", -1)] },
+                                            predict: { $0 - $1 }))
+        #expect { try LearnerContract.check(infinite, sample: sample, learner: "infinite") } throws: {
+            "\($0)".contains("output uplift weights forest 'mu1' by inf")
+        }
+    }
+
+    @Test func termsThatDisagreeWithTheLearnerAreRejected() throws {
+        // The X-learner's blend weights swapped after fitting: still linear, but not what the learner predicts.
+        var x = try fit(.x)
+        x.outputs.uplift = x.outputs.uplift.map { OutputTerm($0.forest, 1 - $0.weight) }
+        #expect { try LearnerContract.check(x, sample: sample, learner: "x") } throws: { "\($0)".contains("output uplift at sample row") }
+        // A forest the learner did not keep.
+        var dr = try fit(.dr)
+        dr.forests["tau"] = nil
+        #expect { try LearnerContract.check(dr, sample: sample, learner: "dr") } throws: { "\($0)".contains("uses forest 'tau', which the fit does not have") }
+    }
+}
+
+@Suite struct LearnerRegistryTests {
+    @Test func keysAreUniqueAndTheBaselineIsRegistered() {
+        #expect(Set(LearnerRegistry.keys).count == LearnerRegistry.all.count)
+        #expect(LearnerRegistry.all.contains(LearnerRegistry.baseline))
+        #expect(LearnerRegistry.all.allSatisfy { !$0.title.isEmpty && !$0.explanation(LearnerConfig(kind: $0.kind, outcome: ForestSettings(nTrees: 1))).isEmpty })
+    }
+
+    @Test func forestChoiceSelectsTheSettings() {
+        let baseline = ForestSettings(nTrees: 300), tuned = ForestSettings(nTrees: 100, maxDepth: 3, minSamplesLeaf: 400)
+        for learner in LearnerRegistry.all {
+            let c = learner.config(baseline: baseline, tuned: tuned, folds: 3)
+            #expect(c.kind == learner.kind && c.folds == 3)
+            #expect(c.outcome == (learner.forests == .baseline ? baseline : tuned))
+        }
+    }
+
+    func params(learners: String, production: String = "x") throws -> String {
+        let text = try String(contentsOfFile: packageRoot + "/stages/uplift/params.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "learners: [t_baseline, t_tuned, x, dr]", with: "learners: \(learners)")
+            .replacingOccurrences(of: "production_learner: x ", with: "production_learner: \(production) ")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-params-\(UUID().uuidString).yaml").path
+        try AtomicFile.write(text, to: path)
+        return path
+    }
+
+    @Test func theStageParamsNameRegisteredLearners() throws {
+        let (p, _) = try Params.load(UpliftParams.self, from: packageRoot + "/stages/uplift/params.yaml")
+        #expect(p.learners.map(\.key) == ["t_baseline", "t_tuned", "x", "dr"])
+        #expect(p.productionLearner.key == "x")
+    }
+
+    @Test func anUnknownLearnerKeyIsAnErrorNamingTheValidKeys() throws {
+        let path = try params(learners: "[t_baseline, t_tunned, x]")
+        #expect { try Params.load(UpliftParams.self, from: path) } throws: { e in
+            let text = "\(e)"
+            return e is DataError && text.contains("learners") && text.contains("unknown learner 't_tunned'")
+                && text.contains("valid keys: t_baseline, t_tuned, x, dr")
+        }
+        let production = try params(learners: "[t_baseline, x]", production: "xl")
+        #expect { try Params.load(UpliftParams.self, from: production) } throws: { "\($0)".contains("unknown learner 'xl'") }
+    }
+
+    @Test func learnersAreCheckedAgainstEachOther() throws {
+        for (learners, message) in [("[t_tuned, x]", "learners must include t_baseline"), ("[t_baseline, x, x]", "lists 'x' more than once"),
+                                    ("[t_baseline, dr]", "production_learner 'x' must be listed")] {
+            let (p, _) = try Params.load(UpliftParams.self, from: try params(learners: learners))
+            #expect { try p.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: { "\($0)".contains(message) }
+        }
     }
 }

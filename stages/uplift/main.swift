@@ -56,28 +56,10 @@ struct UpliftStage: ParsableCommand {
         let test = try CSVReader.read(path: testPath, schema: spec.preparedSchema)
         let result = try UpliftAnalysis.run(p, paramsSource: params, spec: spec, train: train, test: test, progress: { progress.say($0) })
 
-        let tables: [(String, [UInt8])] = [
-            ("comparison", UpliftOutputs.comparison(result)), ("arm_comparison", UpliftOutputs.arms(result)),
-            ("deciles", UpliftOutputs.deciles(result)), ("curves", UpliftOutputs.curves(result)), ("tuning", UpliftOutputs.tuning(result)),
-            ("test_scores", UpliftOutputs.testScores(ids: result.testIDs, scores: result.testScores, outputs: result.production.outputs, idColumn: spec.idColumn)),
-        ]
-        for (name, bytes) in tables { try run.write(bytes, to: "\(out)/\(name).csv") }
-
-        // The frozen model: forests first, then the metadata that names their checksum.
-        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
-        let forestBytes = result.production.forestBytes()
-        let forestsPath = models + "/" + UpliftModel.forestsFile
-        try run.write(forestBytes, to: forestsPath)
-        let encoderPath = models + "/" + UpliftModel.encoderFile
-        try run.write(try result.production.encoderJSON(), to: encoderPath)
-        let meta = UpliftOutputs.meta(result, spec: spec, params: p, trainingFile: trainPath, trainingSHA256: try SHA256.hex(ofFile: trainPath),
-                                      forestsSHA256: SHA256.hex(of: forestBytes))
-        let drift = try DriftReference(training: train, encoder: result.encoder)
-        try run.write(try UpliftModel.jsonBytes(drift), to: models + "/" + DriftReference.file)
-        let metaPath = models + "/" + UpliftModel.metaFile
-        try run.write(try UpliftModel.metaJSON(meta), to: metaPath)
-        // Reload what was written: a model that does not load must fail here, not in the scorer.
-        _ = try UpliftModel.load(from: models)
+        for (name, bytes) in UpliftOutputs.tables(result, idColumn: spec.idColumn) { try run.write(bytes, to: "\(out)/\(name).csv") }
+        let saved = try UpliftOutputs.freezeModel(result, spec: spec, params: p, train: train, trainingFile: trainPath, into: models) { bytes, path in
+            try run.write(bytes, to: path)
+        }
 
         try FileManager.default.createDirectory(atPath: (schema as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try run.write(UpliftOutputs.requiredFeatures(result.encoder), to: schema)
@@ -85,14 +67,14 @@ struct UpliftStage: ParsableCommand {
         for figure in UpliftFigures.figures(result, params: p) {
             _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
         }
-        let modelFiles = try [forestsPath, encoderPath, metaPath].map { (($0 as NSString).lastPathComponent, try SHA256.hex(ofFile: $0)) }
+        let modelFiles = [saved.forests, saved.encoder, saved.metaFile].map { ($0.name, $0.sha256) }
         let markdown = UpliftReport.build(result, params: p, figureDir: relativePath(from: report, to: figures),
                                           tableDir: relativePath(from: report, to: out), modelDir: relativePath(from: report, to: models),
                                           modelFiles: modelFiles)
         try run.write(markdown, to: report)
         try run.finish()
         let prod = result.outcomes.first { $0.outcome == p.primaryOutcome }!.learners.first { $0.learner == p.productionLearner }!
-        print("uplift: \(result.outcomes.count) outcomes × \(p.learners.count) learners; production \(p.productionLearner.rawValue), AUUC \(formatDouble((prod.auuc.value * 1000).rounded() / 1000)); models in \(models)")
+        print("uplift: \(result.outcomes.count) outcomes × \(p.learners.count) learners; production \(p.productionLearner.key), AUUC \(formatDouble((prod.auuc.value * 1000).rounded() / 1000)); models in \(models)")
     }
 }
 
