@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "TransactionsTests", dependencies: ["TestSupport", "Transactions", "Tabular"]),
         .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "CLVAnalysis", "Transactions", "Tabular", "Stats"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest", "Stats"]),
-        .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Base", "Provenance", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
+        .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Base", "Provenance", "PipelineCLI", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
         .testTarget(name: "ScoringTests", dependencies: ["TestSupport", "ScoreCLI", "PipelineCLI", "Economics", "Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Base", "Provenance", "Workbook"]),
         .testTarget(name: "ParityTests", dependencies: ["Parity", "Tabular"]),

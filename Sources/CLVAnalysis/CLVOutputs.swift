@@ -1,5 +1,6 @@
 import CLV
 import Foundation
+import Base
 import Provenance
 import Tabular
 import Transactions

@@ -133,7 +133,6 @@ struct ToyShop {
 }
 
 @Suite struct RegistryTests {
-    init() { disableGSLAbort() }
 
     @Test func registeredModelsAreConsistent() {
         let registry = TransactionModelRegistry.standard

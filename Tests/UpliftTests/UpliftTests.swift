@@ -1,5 +1,6 @@
 import Forest
 import Base
+import PipelineCLI
 import Provenance
 import Foundation
 import Stats
