@@ -16,7 +16,7 @@ import Testing
     @Test func bestNIsTheFirstPrefixWithTheLargestProfit() {
         var b = BestN()
         for p in [2.0, -1, 1, -3, 0.5] { b.add(p) }
-        #expect(b.count == 3 && b.profit == 2)
+        #expect(b.count == 1 && b.profit == 2)  // the prefix of 3 earns as much, not more
         #expect(BestN.argmax(curve: [0, 2, 1, 2, -1, -0.5]) == 1)
         var none = BestN()
         for p in [-1.0, -2] { none.add(p) }
