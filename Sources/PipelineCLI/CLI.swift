@@ -18,6 +18,8 @@ extension ParsableCommand {
             var command = try parseAsRoot(arguments)
             try command.run()
             return ExitStatus.success
+        } catch is OutputClosed {
+            return ExitStatus.outputClosed
         } catch let error as ClassifiedError {
             report("error: \(error)")
             return error.isBadInput ? ExitStatus.badInput : ExitStatus.failure

@@ -31,7 +31,14 @@ public struct ScoreCommand: ParsableCommand {
             run files.
 
             Drift: the population stability index of every feature against the training data is written to a sidecar JSON \
-            (default <out>.drift.json) and a warning is printed above 0.2. Exit codes: 0 success, 1 failure, 2 bad input.
+            (default <out>.drift.json) and a warning is printed above 0.2.
+
+            Files: an output that would overwrite the input, a model file or the other output is refused before anything is \
+            read. Outputs are written as <file>.partial-<pid> and renamed when complete; partial files and the spill folder \
+            are removed on every exit, Ctrl-C included, and a later run removes what a killed one left.
+
+            Exit codes: 0 success, 1 failure, 2 bad input or usage, 141 when the reader of standard output closed it \
+            (`score ... --out - | head`: the run stops quietly, as a Unix tool ended by SIGPIPE does).
             """)
 
     @Option(name: .customLong("in"), help: "Input CSV ('-' for standard input).")
@@ -76,6 +83,7 @@ public struct ScoreCommand: ParsableCommand {
     public func validate() throws {
         if chunkBytes < 1024 { throw ValidationError("--chunk-bytes must be at least 1024") }
         if maxRowsInMemory < 1 { throw ValidationError("--max-rows-in-memory must be at least 1") }
+        if firstRowID < 0 { throw ValidationError("--first-row-id must be at least 0") }
     }
 
     func armCostTable() throws -> [String: Double] {
@@ -92,10 +100,16 @@ public struct ScoreCommand: ParsableCommand {
     }
 
     public func run() throws {
+        // Before anything opens a file (which could take descriptor 0 and pass for standard input).
+        if input == "-" && fcntl(STDIN_FILENO, F_GETFD) == -1 { throw DataError(file: "<stdin>", message: "standard input is closed") }
         let economics = EconomicsOverride(margin: margin, cost: cost, armCosts: try armCostTable(), policy: policy)
         let options = ScoreOptions(input: input, output: out, models: models, economics: economics, topN: topn,
                                    idColumn: idCol, firstRowID: firstRowID, drift: drift, chunkBytes: chunkBytes, maxRowsInMemory: maxRowsInMemory)
-        let summary = try ScoreRun.run(options) { Console.error($0) }
+        // Partial outputs and spilled runs are removed however the run ends, Ctrl-C included.
+        let scratch = ScratchFiles()
+        scratch.removeOnSignals()
+        defer { scratch.stopHandlingSignals() }
+        let summary = try ScoreRun.run(options, scratch: scratch) { Console.error($0) }
         if out == "-" { Console.error(summary.line) } else { Console.out(summary.line) }
     }
 }

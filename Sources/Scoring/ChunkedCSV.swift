@@ -4,104 +4,170 @@ import Tabular
 /// Reads a CSV file (or standard input) as a sequence of chunks of whole records, so a file of
 /// any size is parsed with flat memory. Each chunk is parsed by the project's CSV reader with the
 /// header prepended; errors are reported with the line numbers of the whole file.
+///
+/// Reading goes through `read(2)`, so a directory, a closed standard input or a device error is
+/// an error naming the file, never a trap. Record ends are found by one incremental scan that
+/// keeps its quote state across reads (linear in the input however long a record is).
 public final class ChunkedCSVReader {
     public let source: String
     public let header: [String]
     private let headerBytes: [UInt8]
-    private let handle: FileHandle
+    private let fd: Int32
+    private let ownsDescriptor: Bool
     private var pending: [UInt8] = []
+    /// Bytes of `pending` already scanned for record ends, the quote state there, and the end of
+    /// the last complete record found so far.
+    private var scanned = 0
+    private var inQuotes = false
+    private var lastEnd: Int? = nil
     private var eof = false
     /// Physical line (1-based) of the first line of the next chunk.
     private var nextLine = 2
     private let chunkBytes: Int
 
+    /// A header longer than this is refused: no real contact list has one, and reading further
+    /// would hold an unbounded line in memory.
+    public static let maxHeaderBytes = 1 << 20
+
     /// `path` "-" reads standard input.
     public init(path: String, chunkBytes: Int = 4 << 20) throws {
         source = path == "-" ? "<stdin>" : path
         if path == "-" {
-            handle = FileHandle.standardInput
-        } else {
-            guard let h = FileHandle(forReadingAtPath: path) else {
-                throw DataError(file: path, message: "cannot open file for reading")
+            guard fcntl(STDIN_FILENO, F_GETFD) != -1 else {
+                throw DataError(file: source, message: "standard input is closed")
             }
-            handle = h
+            fd = STDIN_FILENO
+            ownsDescriptor = false
+        } else {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw DataError(file: path, message: "cannot open file for reading: \(String(cString: strerror(errno)))") }
+            ownsDescriptor = true
+        }
+        var info = stat()
+        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            if ownsDescriptor { close(fd) }
+            throw DataError(file: source, message: "is a directory, not a CSV file")
         }
         self.chunkBytes = max(1 << 10, chunkBytes)
-        // The header: everything up to the first line feed outside quotes.
-        var buffer: [UInt8] = []
-        var end: Int? = nil
-        while end == nil {
-            let data = handle.readData(ofLength: 1 << 16)
-            if data.isEmpty { eof = true; break }
-            buffer.append(contentsOf: data)
-            end = Self.firstRecordEnd(buffer)
+        do {
+            let headerEnd = try Self.readHeader(fd: fd, source: source, into: &pending, eof: &eof)
+            var h = Array(pending[0..<headerEnd])
+            if h.starts(with: [0xEF, 0xBB, 0xBF]) { h.removeFirst(3) }
+            while let last = h.last, last == 0x0A || last == 0x0D { h.removeLast() }
+            headerBytes = h + [0x0A]
+            pending.removeFirst(headerEnd)
+            header = try CSVReader.header(bytes: headerBytes, source: source)
+        } catch {
+            if ownsDescriptor { close(fd) }
+            throw error
         }
-        guard let headerEnd = end ?? (buffer.isEmpty ? nil : buffer.count) else {
-            throw DataError(file: source, line: 1, message: "empty file: no header line")
-        }
-        var h = Array(buffer[0..<headerEnd])
-        if h.starts(with: [0xEF, 0xBB, 0xBF]) { h.removeFirst(3) }
-        while let last = h.last, last == 0x0A || last == 0x0D { h.removeLast() }
-        headerBytes = h + [0x0A]
-        pending = headerEnd < buffer.count ? Array(buffer[headerEnd...]) : []
-        header = try CSVReader.header(bytes: headerBytes, source: source)
     }
 
-    private static func firstRecordEnd(_ b: [UInt8]) -> Int? {
-        var inQuotes = false
-        for i in 0..<b.count {
-            if b[i] == 0x22 { inQuotes.toggle() } else if b[i] == 0x0A && !inQuotes { return i + 1 }
-        }
-        return nil
+    deinit {
+        if ownsDescriptor { close(fd) }
     }
 
-    /// End (exclusive) of the last complete record in `b`, or nil if none is complete.
-    private static func lastRecordEnd(_ b: [UInt8]) -> Int? {
+    /// Reads up to `count` bytes onto `buffer`; returns 0 at the end of the input.
+    static func read(_ fd: Int32, count: Int, onto buffer: inout [UInt8], source: String) throws -> Int {
+        while true {
+            var failure: Int32 = 0
+            let bytes = [UInt8](unsafeUninitializedCapacity: count) { space, initialized in
+                let got = Foundation.read(fd, space.baseAddress!, count)
+                if got < 0 { failure = errno }
+                initialized = max(got, 0)
+            }
+            if failure == EINTR { continue }
+            if failure != 0 { throw DataError(file: source, message: "cannot read: \(String(cString: strerror(failure)))") }
+            buffer.append(contentsOf: bytes)
+            return bytes.count
+        }
+    }
+
+    /// Reads until the end of the first record outside quotes (exclusive end returned) and refuses
+    /// what this reader cannot split into records: a header over `maxHeaderBytes`, and carriage
+    /// returns used alone as line ends (the reader takes LF and CRLF).
+    private static func readHeader(fd: Int32, source: String, into buffer: inout [UInt8], eof: inout Bool) throws -> Int {
         var inQuotes = false
-        var last: Int? = nil
-        b.withUnsafeBufferPointer { p in
-            for i in 0..<p.count {
-                let c = p[i]
-                if c == 0x22 { inQuotes.toggle() } else if c == 0x0A && !inQuotes { last = i + 1 }
+        var i = 0
+        while true {
+            while i < buffer.count {
+                let b = buffer[i]
+                // A CR as the last byte read so far: whether LF follows is in the next read.
+                if b == 0x0D && i + 1 == buffer.count && !eof { break }
+                if b == 0x22 {
+                    inQuotes.toggle()
+                } else if !inQuotes && b == 0x0A {
+                    return i + 1
+                } else if !inQuotes && b == 0x0D && i + 1 < buffer.count && buffer[i + 1] != 0x0A {
+                    throw DataError(file: source, line: 1, message: "a carriage return alone ends the header line: CR-only line ends are not supported (use LF or CRLF)")
+                }
+                i += 1
+                if i > maxHeaderBytes {
+                    throw DataError(file: source, line: 1, message: "header line longer than \(maxHeaderBytes) bytes (is this a CSV file with line breaks?)")
+                }
+            }
+            let ended = try eof || read(fd, count: 1 << 16, onto: &buffer, source: source) == 0
+            if ended {
+                eof = true
+                guard !buffer.isEmpty else { throw DataError(file: source, line: 1, message: "empty file: no header line") }
+                if buffer.last == 0x0D && !inQuotes {
+                    throw DataError(file: source, line: 1, message: "a carriage return alone ends the header line: CR-only line ends are not supported (use LF or CRLF)")
+                }
+                return buffer.count
             }
         }
-        return last
+    }
+
+    /// Scans the new bytes of `pending` for record ends (line feeds outside quotes).
+    private func scan() {
+        pending.withUnsafeBufferPointer { p in
+            var q = inQuotes
+            var last = lastEnd
+            for i in scanned..<p.count {
+                let c = p[i]
+                if c == 0x22 { q.toggle() } else if c == 0x0A && !q { last = i + 1 }
+            }
+            inQuotes = q
+            lastEnd = last
+        }
+        scanned = pending.count
+    }
+
+    private func fill(atLeast bytes: Int) throws {
+        while !eof && pending.count < bytes {
+            if try Self.read(fd, count: chunkBytes, onto: &pending, source: source) == 0 { eof = true }
+        }
     }
 
     /// The next chunk of records as a table with the given schema, or nil at the end.
     /// `firstLine` is the physical line of the chunk's first record.
     public func next(schema: CSVSchema) throws -> (table: Table, firstLine: Int)? {
-        while !eof && pending.count < chunkBytes {
-            let data = handle.readData(ofLength: chunkBytes)
-            if data.isEmpty { eof = true } else { pending.append(contentsOf: data) }
-        }
-        if pending.isEmpty { return nil }
-        var cut: Int
-        if eof {
-            cut = pending.count
-        } else if let end = Self.lastRecordEnd(pending) {
-            cut = end
-        } else {
+        while true {
+            try fill(atLeast: chunkBytes)
+            scan()
             // One record longer than a chunk: keep reading until it ends.
-            while !eof, Self.lastRecordEnd(pending) == nil {
-                let data = handle.readData(ofLength: chunkBytes)
-                if data.isEmpty { eof = true } else { pending.append(contentsOf: data) }
+            while !eof && lastEnd == nil {
+                try fill(atLeast: pending.count + chunkBytes)
+                scan()
             }
-            cut = eof ? pending.count : Self.lastRecordEnd(pending)!
-        }
-        let body = Array(pending[0..<cut])
-        pending.removeFirst(cut)
-        let firstLine = nextLine
-        nextLine += body.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-        // Blank trailing lines only: nothing to parse.
-        if body.allSatisfy({ $0 == 0x0A || $0 == 0x0D }) { return try next(schema: schema) }
-        do {
-            let table = try CSVReader.read(bytes: headerBytes + body, source: source, schema: schema)
-            return (table, firstLine)
-        } catch var e as DataError {
-            // The chunk was parsed as header + records; shift its lines to the file's.
-            if let l = e.line, l >= 2 { e.line = l - 2 + firstLine }
-            throw e
+            if pending.isEmpty { return nil }
+            let cut = eof ? pending.count : lastEnd!
+            let body = Array(pending[0..<cut])
+            pending.removeFirst(cut)
+            scanned -= cut
+            lastEnd = nil
+            let firstLine = nextLine
+            nextLine += body.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            // Blank trailing lines only: nothing to parse.
+            if body.allSatisfy({ $0 == 0x0A || $0 == 0x0D }) { continue }
+            do {
+                let table = try CSVReader.read(bytes: headerBytes + body, source: source, schema: schema)
+                return (table, firstLine)
+            } catch var e as DataError {
+                // The chunk was parsed as header + records; shift its lines to the file's.
+                if let l = e.line, l >= 2 { e.line = l - 2 + firstLine }
+                throw e
+            }
         }
     }
 }

@@ -1,4 +1,6 @@
+import Base
 import Foundation
+import Tabular
 import Uplift
 
 /// Sorts scored rows by a key (descending, ties by input sequence) beyond memory: rows are
@@ -56,6 +58,15 @@ final class RankedSpill {
         return out
     }
 
+    /// Runs merged at once, at most: one open file each, at most 64 and at most half of what the
+    /// process may still open (`ulimit -n`), so any number of runs merges in passes (runs of runs)
+    /// without running out of file descriptors.
+    static var maxFanIn: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < 1 << 20 else { return 64 }
+        return max(2, min(64, (Int(limit.rlim_cur) - 24) / 2))
+    }
+
     /// Calls `body` with every record in sorted order.
     func forEachSorted(_ body: (Record) throws -> Void) throws {
         if runs.isEmpty {
@@ -64,7 +75,29 @@ final class RankedSpill {
             return
         }
         if !buffer.isEmpty { try spill() }
-        let readers = try runs.map { try RunReader(path: $0) }
+        // Merge passes: groups of runs become one run each until one final merge can take them all.
+        var pass = 0
+        let fanIn = Self.maxFanIn
+        while runs.count > fanIn {
+            var merged: [String] = []
+            for start in stride(from: 0, to: runs.count, by: fanIn) {
+                let group = Array(runs[start..<min(start + fanIn, runs.count)])
+                let path = directory + "/merge-\(pass)-\(merged.count).bin"
+                let writer = try BufferedWriter(path: path)
+                try Self.merge(group) { try writer.write(Self.encode($0)) }
+                try writer.close()
+                for g in group { unlink(g) }
+                merged.append(path)
+            }
+            runs = merged
+            pass += 1
+        }
+        try Self.merge(runs, body)
+    }
+
+    /// K-way merge of sorted run files.
+    static func merge(_ paths: [String], _ body: (Record) throws -> Void) throws {
+        let readers = try paths.map { try RunReader(path: $0) }
         var heads: [Record?] = try readers.map { try $0.next() }
         // Binary heap of run indices ordered by their head record.
         var heap = heads.indices.filter { heads[$0] != nil }
@@ -98,23 +131,26 @@ final class RankedSpill {
 final class RunReader {
     /// key, seq, profit, revenue (8 bytes each), arm, id length, line length (4 bytes each).
     static let headerBytes = 44
-    private let handle: FileHandle
+    private let fd: Int32
+    private let path: String
     private var data: [UInt8] = []
     private var pos = 0
     private var eof = false
 
     init(path: String) throws {
-        guard let h = FileHandle(forReadingAtPath: path) else { throw ModelError("\(path): cannot read spill file") }
-        handle = h
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PipelineError("\(path): cannot read spill file: \(String(cString: strerror(errno)))") }
+        self.path = path
     }
 
-    private func ensure(_ n: Int) -> Bool {
+    deinit { close(fd) }
+
+    private func ensure(_ n: Int) throws -> Bool {
         while data.count - pos < n && !eof {
-            let chunk = handle.readData(ofLength: 1 << 20)
-            if chunk.isEmpty { eof = true; break }
             data.removeFirst(pos)
             pos = 0
-            data.append(contentsOf: chunk)
+            let got = try ChunkedCSVReader.read(fd, count: 1 << 16, onto: &data, source: path)
+            if got == 0 { eof = true }
         }
         return data.count - pos >= n
     }
@@ -134,36 +170,41 @@ final class RunReader {
     }
 
     func next() throws -> RankedSpill.Record? {
-        guard ensure(Self.headerBytes) else { return nil }
+        guard try ensure(Self.headerBytes) else { return nil }
         let key = Double(bitPattern: u64()), seq = Int64(bitPattern: u64()), profit = Double(bitPattern: u64())
         let revenue = Double(bitPattern: u64())
         let arm = u32(), idLength = u32(), length = Int(u32())
-        guard ensure(length) else { throw ModelError("truncated spill file") }
+        guard try ensure(length) else { throw PipelineError("\(path): truncated spill file") }
         let line = Array(data[pos..<(pos + length)])
         pos += length
         return RankedSpill.Record(key: key, seq: seq, profit: profit, revenue: revenue, arm: arm, idLength: idLength, line: line)
     }
 }
 
-/// Buffered output to a file or standard output.
+/// Buffered output to a file or standard output through `write(2)`. A reader that closed its end
+/// of the pipe (`score … --out - | head`) is `OutputClosed`, not a crash or a signal.
 public final class BufferedWriter {
-    private let handle: FileHandle
+    private let fd: Int32
+    private let path: String
     private var buffer: [UInt8] = []
     private let isStdout: Bool
 
+    /// `path` "-" is standard output; any other path is created new (it must not exist: callers
+    /// write to a fresh partial file and rename it).
     public init(path: String) throws {
+        self.path = path
         if path == "-" {
-            handle = FileHandle.standardOutput
+            fd = STDOUT_FILENO
             isStdout = true
         } else {
-            guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-                throw ModelError("\(path): cannot create file")
-            }
-            handle = h
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw PipelineError("\(path): cannot create file: \(String(cString: strerror(errno)))") }
             isStdout = false
         }
         buffer.reserveCapacity(1 << 20)
     }
+
+    deinit { if !isStdout { Foundation.close(fd) } }
 
     public func write(_ bytes: [UInt8]) throws {
         buffer.append(contentsOf: bytes)
@@ -171,13 +212,20 @@ public final class BufferedWriter {
     }
 
     public func flush() throws {
-        guard !buffer.isEmpty else { return }
-        try handle.write(contentsOf: buffer)
+        var done = 0
+        while done < buffer.count {
+            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, buffer.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE { throw OutputClosed() }
+                throw PipelineError("\(isStdout ? "<stdout>" : path): cannot write: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
         buffer.removeAll(keepingCapacity: true)
     }
 
     public func close() throws {
         try flush()
-        if !isStdout { try handle.close() }
     }
 }

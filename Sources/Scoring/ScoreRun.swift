@@ -58,7 +58,22 @@ public struct ScoreSummary: Sendable {
 public enum ScoreRun {
     public static let psiWarning = 0.2
 
-    public static func run(_ o: ScoreOptions, warn: (String) -> Void) throws -> ScoreSummary {
+    /// The model's files: inputs that no output may overwrite.
+    static func modelFiles(_ directory: String) -> [String] {
+        [UpliftModel.metaFile, UpliftModel.encoderFile, UpliftModel.forestsFile, DriftReference.file, RecordedEconomics.file]
+            .map { directory + "/" + $0 }
+    }
+
+    /// `scratch` holds the partial outputs and the spill folder; the caller may have it remove
+    /// them on signals too (the CLI does). It removes them when the run ends, however it ends.
+    public static func run(_ o: ScoreOptions, scratch: ScratchFiles = ScratchFiles(), warn: (String) -> Void) throws -> ScoreSummary {
+        defer { scratch.removeAll() }
+        let toStdout = o.output == "-"
+        let driftPath = o.drift ?? (toStdout ? nil : o.output + ".drift.json")
+        // Before anything is read: no output may destroy an input or another output.
+        try OutputPaths.check(inputs: [o.input] + modelFiles(o.models),
+                              outputs: [("--out", o.output)] + (driftPath.map { [("--drift", $0)] } ?? []))
+        guard o.firstRowID >= 0 else { throw EconomicsError("--first-row-id must be at least 0") }
         let scorer = try Scorer(modelDirectory: o.models, economics: o.economics, idColumn: o.idColumn)
         let policy = scorer.policy
         if policy == .topn && o.topN == nil { throw EconomicsError("--policy topn needs --topn N") }
@@ -68,15 +83,10 @@ public enum ScoreRun {
         let reader = try ChunkedCSVReader(path: o.input, chunkBytes: o.chunkBytes)
         let (schema, idSource) = try scorer.schema(header: reader.header, source: reader.source)
 
-        // Output goes to a temporary file beside the target and is renamed at the end, so a
-        // failure never leaves a partial file behind.
-        let toStdout = o.output == "-"
-        let tmpDir = FileManager.default.temporaryDirectory.appendingPathComponent("score-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: tmpDir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: tmpDir) }
-        let partial = toStdout ? "-" : o.output + ".partial-\(getpid())"
-        var renamed = false
-        defer { if !toStdout && !renamed { try? FileManager.default.removeItem(atPath: partial) } }
+        // Outputs go to partial files beside their targets and are renamed at the end, so a
+        // failure never leaves a complete-looking file behind.
+        let tmpDir = try scratch.scratchDirectory()
+        let partial = toStdout ? "-" : scratch.partial(for: o.output)
 
         let drift = DriftBox(DriftAccumulator(reference: scorer.drift))
         var unknown: [String: Int] = [:]
@@ -103,7 +113,11 @@ public enum ScoreRun {
         while true {
             guard let table = try upcoming.value() else { break }
             upcoming = prefetch()
-            let r = try scorer.score(table, idColumn: idSource, firstRow: o.firstRowID + rows)
+            let (firstRow, overflow) = o.firstRowID.addingReportingOverflow(rows + table.rowCount)
+            guard !overflow || idSource != nil else {
+                throw DataError(file: reader.source, message: "--first-row-id \(o.firstRowID) plus \(rows + table.rowCount) rows overflows a 64-bit row id")
+            }
+            let r = try scorer.score(table, idColumn: idSource, firstRow: firstRow - table.rowCount)
             for u in r.unknown.counts { unknown[u.input, default: 0] += u.rows }
             if policy.needsRanking {
                 let lines = scorer.lines(r, suffix: { _ in "" })
@@ -176,7 +190,11 @@ public enum ScoreRun {
             warn("warning: \(unknownTotal) values had categories not seen in training and were scored as all-zero one-hot: "
                  + unknown.keys.sorted().map { "\($0) \(unknown[$0]!)" }.joined(separator: ", "))
         }
-        let driftPath = o.drift ?? (toStdout ? nil : o.output + ".drift.json")
+        guard revenue.isFinite, profit.isFinite, cost.isFinite else {
+            throw EconomicsError("the expected totals overflow (revenue \(revenue), cost \(cost), profit \(profit)): check --margin and the costs")
+        }
+        // Both outputs are complete as partial files before either is renamed.
+        var driftPartial: String? = nil
         if let driftPath {
             var features: [String: JSONValue] = [:]
             for (k, f) in scorer.drift.features.enumerated() {
@@ -185,13 +203,18 @@ public enum ScoreRun {
                                             "warning": .bool(psi[k].psi > psiWarning)])
             }
             let doc = JSONValue.object(["rows": .number(Double(rows)), "threshold": .number(psiWarning), "features": .object(features)])
-            try AtomicFile.write(doc.rendered() + "\n", to: driftPath)
+            let path = scratch.partial(for: driftPath)
+            let w = try BufferedWriter(path: path)
+            try w.write(Array((doc.rendered() + "\n").utf8))
+            try w.close()
+            driftPartial = path
         }
-        if !toStdout {
-            guard rename(partial, o.output) == 0 else {
-                throw DataError(file: o.output, message: "cannot move the scored file into place: \(String(cString: strerror(errno)))")
+        for (path, target) in [(toStdout ? nil : partial, o.output), (driftPartial, driftPath ?? "")] {
+            guard let path else { continue }
+            guard rename(path, target) == 0 else {
+                throw DataError(file: target, message: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
             }
-            renamed = true
+            scratch.release(path)
         }
         return ScoreSummary(rows: rows, contacts: contacts, armContacts: armContacts, arms: economics.arms, policy: policy,
                             expectedRevenue: revenue, cost: cost, expectedProfit: profit,

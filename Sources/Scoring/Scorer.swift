@@ -75,6 +75,14 @@ public struct Scorer: Sendable {
     /// value that is not given anywhere, is an error that says where to give it.
     static func resolve(recorded: RecordedEconomics?, override o: EconomicsOverride, arms: [String], directory: String) throws -> CampaignEconomics {
         let file = directory + "/" + RecordedEconomics.file
+        // Flags are checked by their own names, so the message says which one to correct.
+        if let m = o.margin, !(m.isFinite && m > 0 && m <= 1) {
+            throw EconomicsError("--margin \(formatDouble(m)) is not a share of revenue in (0, 1] (0.30 means 30%)")
+        }
+        if let c = o.cost, !(c.isFinite && c >= 0) { throw EconomicsError("--cost \(formatDouble(c)) must be finite and non-negative") }
+        if let (arm, c) = o.armCosts.sorted(by: { $0.key < $1.key }).first(where: { !($0.value.isFinite && $0.value >= 0) }) {
+            throw EconomicsError("--arm-cost '\(arm)=\(formatDouble(c))': the cost must be finite and non-negative")
+        }
         if let unknown = o.armCosts.keys.sorted().first(where: { !arms.contains($0) }) {
             throw EconomicsError("no arm '\(unknown)' in the model (its arms: \(arms.joined(separator: ", ")))")
         }
@@ -109,6 +117,11 @@ public struct Scorer: Sendable {
         let required = model.encoder.requiredColumns
         let missing = required.map(\.name).filter { !header.contains($0) }
         if !missing.isEmpty {
+            // One column whose name holds another usual delimiter: the file is not comma-separated.
+            if header.count == 1, let d = [";", "\t", "|"].first(where: { header[0].contains($0) }) {
+                let name = d == "\t" ? "tab" : "'\(d)'"
+                throw DataError(file: source, line: 1, message: "the header has one column, \(DataError.quoted(header[0])): the file looks \(name)-separated; the scorer reads comma-separated files")
+            }
             throw DataError(file: source, line: 1, message: "missing required column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the model needs: \(required.map(\.name).joined(separator: ", ")))")
         }
         var columns = required

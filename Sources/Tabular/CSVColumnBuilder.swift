@@ -63,7 +63,7 @@ struct ColumnBuilder {
         if spec.kind == .string {
             message = "text is not valid UTF-8"
         } else {
-            message = f.text.isEmpty ? "empty value where \(f.what) is required" : "cannot parse '\(f.text)' as \(f.what)"
+            message = f.text.isEmpty ? "empty value where \(f.what) is required" : "cannot parse \(DataError.quoted(f.text)) as \(f.what)"
         }
         return DataError(file: source, line: line, column: field + 1, columnName: spec.name, message: message)
     }

@@ -132,7 +132,7 @@ final class FieldIndex {
                         p += 1
                         if p < n && base[p] != d && base[p] != 0x0A && base[p] != 0x0D {
                             return Scan(end: p, endLine: line, finished: true,
-                                        error: StructuralError(line: line, column: field + 1, message: "unexpected character after a closing quote"))
+                                        error: quoteError(openLine: openLine, line: line, column: field + 1))
                         }
                     } else {
                         // Eight bytes at a time: a byte equal to the delimiter, LF or CR becomes
@@ -273,7 +273,8 @@ struct Cursor {
             if p < n {
                 let b = buffer[p]
                 if b != delimiter && b != 0x0A && b != 0x0D {
-                    throw DataError(file: source, line: line, message: "unexpected character after a closing quote")
+                    let e = quoteError(openLine: openLine, line: line, column: 1)
+                    throw DataError(file: source, line: e.line, message: e.message)
                 }
             }
             position = p
@@ -309,3 +310,15 @@ struct Cursor {
         return .newline
     }
 }
+
+/// A quote followed by other text. On the field's own line that is a stray character; when the
+/// field spans lines, the likelier mistake is a closing quote missing where the field opened (the
+/// scanner took a later quote, of another field, for the closing one), so the error points there.
+func quoteError(openLine: Int, line: Int, column: Int) -> FieldIndex.StructuralError {
+    if openLine == line {
+        return FieldIndex.StructuralError(line: line, column: column, message: "unexpected character after a closing quote")
+    }
+    return FieldIndex.StructuralError(line: openLine, column: column,
+                           message: "quoted field opened here is not closed on its line: the next quote, on line \(line), is followed by other text (a closing quote is probably missing)")
+}
+

@@ -15,6 +15,12 @@ public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
+    /// A value quoted for a message, cut short when long (a 5 MB field is not echoed whole).
+    public static func quoted(_ value: String, limit: Int = 60) -> String {
+        guard value.utf8.count > limit else { return "'\(value)'" }
+        return "'\(value.prefix(limit))…' (\(value.utf8.count) bytes)"
+    }
+
     public var description: String {
         var location = file
         if let line { location += ":\(line)" }
@@ -40,4 +46,16 @@ public protocol ClassifiedError: Error, CustomStringConvertible {
 
 extension DataError: ClassifiedError {
     public var isBadInput: Bool { true }
+}
+
+extension ExitStatus {
+    /// The reader of standard output went away (`score … --out - | head`): the run stops quietly
+    /// with the status a shell reports for a process ended by SIGPIPE, so pipelines behave as with
+    /// any Unix tool, but temporary files are removed first.
+    public static let outputClosed: Int32 = 141
+}
+
+/// Standard output was closed by its reader.
+public struct OutputClosed: Error, Sendable {
+    public init() {}
 }

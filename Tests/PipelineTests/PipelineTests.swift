@@ -48,16 +48,20 @@ struct ProjectCopy {
         _ = bin
     }
 
+    /// Make as a new user runs it: not as a sub-make of `make test` (whose variables, passed down in
+    /// MAKEFLAGS, are the working tree's; a SWIFT wrapper holding the build lock would deadlock).
+    static let make = ["-u", "MAKEFLAGS", "-u", "MAKELEVEL", "-u", "MFLAGS", "make", "--no-print-directory"]
+
     func make(_ args: [String]) throws -> String {
-        let r = try Shell.run(["make", "--no-print-directory", "BIN=\(releaseDir)"] + args, directory: dir)
+        let r = try Shell.run(Self.make + ["BIN=\(releaseDir)"] + args, directory: dir)
         #expect(r.status == 0, "make \(args.joined(separator: " ")) failed: \(r.stderr)")
         return r.stdout + r.stderr
     }
 
     /// Exit status of `make -q` (0: nothing to do) and the stage commands `make -n` would run.
     func question(_ args: [String]) throws -> (status: Int32, wouldRun: [String]) {
-        let q = try Shell.run(["make", "--no-print-directory", "-q", "BIN=\(releaseDir)"] + args, directory: dir)
-        let n = try Shell.run(["make", "--no-print-directory", "-n", "BIN=\(releaseDir)"] + args, directory: dir)
+        let q = try Shell.run(Self.make + ["-q", "BIN=\(releaseDir)"] + args, directory: dir)
+        let n = try Shell.run(Self.make + ["-n", "BIN=\(releaseDir)"] + args, directory: dir)
         let stages = n.stdout.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix(releaseDir + "/stage-") else { return nil }
             return String(line.dropFirst(releaseDir.count + 1).prefix { $0 != " " })

@@ -246,8 +246,9 @@ struct ScoreCLITests {
     }
 
     @Test(arguments: [
-        (["--margin", "30"], "margin 30.0 is not a share of revenue"),
-        (["--margin", "0"], "margin 0.0 is not a share of revenue"),
+        (["--margin", "30"], "--margin 30 is not a share of revenue"),
+        (["--margin", "0"], "--margin 0 is not a share of revenue"),
+        (["--margin", "1e308"], "--margin 1e+308 is not a share of revenue"),
         (["--cost=-1"], "must be finite and non-negative"),
         (["--arm-cost", "Kids E-Mail=0.1"], "no arm 'Kids E-Mail' in the model"),
         (["--arm-cost", "Mens E-Mail"], "is not NAME=COST"),
