@@ -31,23 +31,11 @@ public struct EDAParams: Codable, Sendable, Equatable {
     }
 }
 
-/// The experiment analysis: every table the EDA report shows, computed from the data.
-public struct EDAResult: Sendable {
-    public var arms: Table
-    public var srm: Table
-    public var balance: Table
-    public var outcomes: Table
-    public var lifts: Table
-    public var power: Table
-    public var segmentLifts: Table
-    /// Histogram of each continuous outcome among rows where it is positive, per arm.
-    public var positiveDistribution: Table
-}
-
 public enum EDA {
     /// Name used in the tables for the pooled comparison of all treated arms with control.
     public static let pooledArm = "any treatment"
 
+    /// The experiment analysis: every table the EDA report shows, computed from the data.
     public static func analyse(_ table: Table, spec: DatasetSpec, params: EDAParams) throws -> EDAResult {
         let arms = try Arms(column: try table.strings(spec.armColumn), control: spec.controlArm,
                             source: table.source, columnName: spec.armColumn)
@@ -64,16 +52,15 @@ public enum EDA {
         // Arm sizes and sample-ratio mismatch against equal allocation.
         let counts = groups.map { Double($0.rows.count) }
         let srm = Inference.chiSquareGoodnessOfFit(observed: counts, expectedShares: counts.map { _ in 1 })
-        let armsTable = Table(names: ["arm", "n", "share", "expected_share"], columns: [
-            .string(StringColumn(arms.names)), .int(groups.map { $0.rows.count }),
-            .double(counts.map { $0 / Double(n) }), .double(counts.map { _ in 1 / Double(arms.count) }),
-        ])
-        let srmTable = Table(names: ["test", "statistic", "df", "p_value"], columns: [
-            .string(StringColumn(["chi-square vs equal allocation"])), .double([srm.statistic]), .double([srm.df]), .double([srm.pValue]),
-        ])
+        let armSizes = groups.map { group in
+            EDAResult.ArmSize(arm: group.name, n: group.rows.count, share: Double(group.rows.count) / Double(n),
+                              expectedShare: 1 / Double(arms.count))
+        }
+        let sampleRatio = EDAResult.SampleRatioCheck(test: "chi-square vs equal allocation", statistic: srm.statistic,
+                                                     degreesOfFreedom: srm.df, pValue: srm.pValue)
 
         // Covariate balance.
-        var bFeature: [String] = [], bLevel: [String] = [], bArm: [String] = [], bValue: [Double] = [], bSMD: [Double] = []
+        var balance: [EDAResult.CovariateBalance] = []
         for f in spec.features {
             let indicators: [(String, [Double])]
             switch f.type {
@@ -89,21 +76,17 @@ public enum EDA {
                 let controlMoments = Moments(control.map { values[$0] })
                 for (g, group) in groups.enumerated() {
                     let m = Moments(group.rows.map { values[$0] })
-                    bFeature.append(f.name); bLevel.append(levelName); bArm.append(group.name)
-                    bValue.append(m.mean)
-                    bSMD.append(g == 0 ? .nan : Inference.standardizedMeanDifference(treated: m, control: controlMoments))
+                    balance.append(EDAResult.CovariateBalance(
+                        feature: f.name, level: levelName, arm: group.name, mean: m.mean,
+                        smdVsControl: g == 0 ? .nan : Inference.standardizedMeanDifference(treated: m, control: controlMoments)))
                 }
             }
         }
-        let balance = Table(names: ["feature", "level", "arm", "mean", "smd_vs_control"], columns: [
-            .string(StringColumn(bFeature)), .string(StringColumn(bLevel)), .string(StringColumn(bArm)), .double(bValue), .double(bSMD),
-        ])
 
         // Outcomes per arm, lifts and power.
-        var oName: [String] = [], oArm: [String] = [], oN: [Int] = [], oMean: [Double] = [], oLo: [Double] = [], oHi: [Double] = [], oSD: [Double] = []
-        var lifts = LiftColumns()
-        var pOutcome: [String] = [], pArm: [String] = [], pNArm: [Int] = [], pNControl: [Int] = [], pSD: [Double] = []
-        var pMDE: [Double] = [], pMDERel: [Double] = [], pObserved: [Double] = [], pAchieved: [Double] = [], pNeeded: [Double] = []
+        var outcomes: [EDAResult.OutcomeSummary] = []
+        var lifts: [EDAResult.Lift] = []
+        var power: [EDAResult.PowerAnalysis] = []
         for o in spec.outcomes {
             let y = try table.doubles(o.name)
             let controlMoments = Moments(control.map { y[$0] })
@@ -112,13 +95,12 @@ public enum EDA {
                 let ci = o.type == .binary
                     ? Inference.wilson(successes: m.mean * Double(m.n), n: Double(m.n), level: level)
                     : Inference.meanInterval(m, level: level)
-                oName.append(o.name); oArm.append(group.name); oN.append(m.n); oMean.append(m.mean)
-                oLo.append(ci.lower); oHi.append(ci.upper); oSD.append(m.sd)
+                outcomes.append(EDAResult.OutcomeSummary(outcome: o.name, arm: group.name, n: m.n, mean: m.mean, sd: m.sd, ci: ci))
             }
             for group in comparisons {
                 let m = Moments(group.rows.map { y[$0] })
                 let c = compare(kind: o.type, treated: m, control: controlMoments, level: level)
-                lifts.append(outcome: o.name, arm: group.name, kind: o.type, treated: m, control: controlMoments, c)
+                lifts.append(EDAResult.Lift(outcome: o.name, arm: group.name, kind: o.type, treated: m, control: controlMoments, c))
 
                 // Power: the smallest difference detectable with these group sizes, using the
                 // control group's outcome spread for both groups.
@@ -126,25 +108,18 @@ public enum EDA {
                 let mde = Power.minimumDetectableEffect(sd1: sd0, n1: Double(m.n), sd0: sd0, n0: Double(controlMoments.n),
                                                         alpha: params.alpha, power: params.power)
                 let se = (m.variance / Double(m.n) + controlMoments.variance / Double(controlMoments.n)).squareRoot()
-                pOutcome.append(o.name); pArm.append(group.name); pNArm.append(m.n); pNControl.append(controlMoments.n)
-                pSD.append(sd0); pMDE.append(mde); pMDERel.append(mde / controlMoments.mean)
-                pObserved.append(c.difference)
-                pAchieved.append(Power.power(effect: c.difference, standardError: se, alpha: params.alpha))
-                pNeeded.append(o.type == .binary
-                    ? Power.sampleSizePerGroup(p0: controlMoments.mean, p1: m.mean, alpha: params.alpha, power: params.power)
-                    : sampleSizeContinuous(sd: sd0, difference: c.difference, alpha: params.alpha, power: params.power))
+                power.append(EDAResult.PowerAnalysis(
+                    outcome: o.name, arm: group.name, nArm: m.n, nControl: controlMoments.n, sdControl: sd0,
+                    mdeAbsolute: mde, mdeRelative: mde / controlMoments.mean, observedLift: c.difference,
+                    powerAtObserved: Power.power(effect: c.difference, standardError: se, alpha: params.alpha),
+                    nPerArmForObserved: o.type == .binary
+                        ? Power.sampleSizePerGroup(p0: controlMoments.mean, p1: m.mean, alpha: params.alpha, power: params.power)
+                        : sampleSizeContinuous(sd: sd0, difference: c.difference, alpha: params.alpha, power: params.power)))
             }
         }
-        let outcomes = Table(names: ["outcome", "arm", "n", "mean", "sd", "ci_low", "ci_high"], columns: [
-            .string(StringColumn(oName)), .string(StringColumn(oArm)), .int(oN), .double(oMean), .double(oSD), .double(oLo), .double(oHi),
-        ])
-        let power = Table(names: ["outcome", "arm", "n_arm", "n_control", "sd_control", "mde_abs", "mde_rel", "observed_lift", "power_at_observed", "n_per_arm_for_observed"], columns: [
-            .string(StringColumn(pOutcome)), .string(StringColumn(pArm)), .int(pNArm), .int(pNControl), .double(pSD),
-            .double(pMDE), .double(pMDERel), .double(pObserved), .double(pAchieved), .double(pNeeded),
-        ])
 
         // Lifts by segment.
-        var seg = LiftColumns()
+        var segmentLifts: [EDAResult.SegmentLift] = []
         guard spec.outcomes.contains(where: { $0.name == params.segmentOutcome }) else {
             throw DataError(file: "stages/eda/params.yaml", message: "segment_outcome '\(params.segmentOutcome)' is not an outcome of the data set")
         }
@@ -162,15 +137,16 @@ public enum EDA {
                         let m = Moments(group.rows.filter { member[$0] }.map { y[$0] })
                         guard m.n > 1 && cm.n > 1 else { continue }
                         let c = compare(kind: o.type, treated: m, control: cm, level: level)
-                        seg.append(outcome: o.name, arm: group.name, kind: o.type, treated: m, control: cm, c,
-                                   feature: featureName, level: levelName)
+                        segmentLifts.append(EDAResult.SegmentLift(
+                            feature: featureName, level: levelName,
+                            lift: EDAResult.Lift(outcome: o.name, arm: group.name, kind: o.type, treated: m, control: cm, c)))
                     }
                 }
             }
         }
 
         // Distribution of each continuous outcome among rows where it is positive.
-        var hOutcome: [String] = [], hArm: [String] = [], hLow: [Double] = [], hHigh: [Double] = [], hCount: [Int] = [], hShare: [Double] = []
+        var histogram: [EDAResult.HistogramBin] = []
         for o in spec.outcomes where o.type == .continuous {
             let y = try table.doubles(o.name)
             let positive = y.filter { $0 > 0 }
@@ -185,19 +161,16 @@ public enum EDA {
                     total += 1
                 }
                 for b in 0..<bins {
-                    hOutcome.append(o.name); hArm.append(group.name)
-                    hLow.append(Double(b) * width); hHigh.append(Double(b + 1) * width)
-                    hCount.append(counts[b]); hShare.append(total > 0 ? Double(counts[b]) / Double(total) : 0)
+                    histogram.append(EDAResult.HistogramBin(
+                        outcome: o.name, arm: group.name, low: Double(b) * width, high: Double(b + 1) * width,
+                        count: counts[b], share: total > 0 ? Double(counts[b]) / Double(total) : 0))
                 }
             }
         }
-        let histogram = Table(names: ["outcome", "arm", "bin_low", "bin_high", "count", "share"], columns: [
-            .string(StringColumn(hOutcome)), .string(StringColumn(hArm)), .double(hLow), .double(hHigh), .int(hCount), .double(hShare),
-        ])
 
-        return EDAResult(arms: armsTable, srm: srmTable, balance: balance, outcomes: outcomes,
-                         lifts: lifts.table(withSegments: false), power: power,
-                         segmentLifts: seg.table(withSegments: true), positiveDistribution: histogram)
+        return EDAResult(arms: armSizes, sampleRatio: sampleRatio, balance: balance, outcomes: outcomes, lifts: lifts,
+                         power: power, segmentLifts: segmentLifts, positiveDistribution: histogram,
+                         comparisonArms: comparisons.map(\.name))
     }
 
     static func compare(kind: DatasetSpec.OutcomeKind, treated m: Moments, control c: Moments, level: Double) -> Comparison {
@@ -237,48 +210,10 @@ public enum EDA {
     }
 }
 
-/// Accumulates rows of a lift table.
-struct LiftColumns {
-    var feature: [String] = [], level: [String] = []
-    var outcome: [String] = [], arm: [String] = [], test: [String] = []
-    var nArm: [Int] = [], nControl: [Int] = []
-    var meanArm: [Double] = [], meanControl: [Double] = []
-    var lift: [Double] = [], lo: [Double] = [], hi: [Double] = []
-    var rel: [Double] = [], relLo: [Double] = [], relHi: [Double] = []
-    var stat: [Double] = [], p: [Double] = []
-
-    mutating func append(outcome o: String, arm a: String, kind: DatasetSpec.OutcomeKind, treated m: Moments, control c: Moments,
-                         _ cmp: Comparison, feature f: String = "", level l: String = "") {
-        feature.append(f); level.append(l)
-        outcome.append(o); arm.append(a)
-        test.append(kind == .binary ? "two-proportion z" : "Welch t")
-        nArm.append(m.n); nControl.append(c.n); meanArm.append(m.mean); meanControl.append(c.mean)
-        lift.append(cmp.difference); lo.append(cmp.differenceCI.lower); hi.append(cmp.differenceCI.upper)
-        rel.append(cmp.relative); relLo.append(cmp.relativeCI.lower); relHi.append(cmp.relativeCI.upper)
-        stat.append(cmp.statistic); p.append(cmp.pValue)
-    }
-
-    func table(withSegments: Bool) -> Table {
-        var t = Table()
-        if withSegments {
-            t.append("feature", .string(StringColumn(feature)))
-            t.append("level", .string(StringColumn(level)))
-        }
-        t.append("outcome", .string(StringColumn(outcome)))
-        t.append("arm", .string(StringColumn(arm)))
-        t.append("n_arm", .int(nArm))
-        t.append("n_control", .int(nControl))
-        t.append("mean_control", .double(meanControl))
-        t.append("mean_arm", .double(meanArm))
-        t.append("abs_lift", .double(lift))
-        t.append("abs_ci_low", .double(lo))
-        t.append("abs_ci_high", .double(hi))
-        t.append("rel_lift", .double(rel))
-        t.append("rel_ci_low", .double(relLo))
-        t.append("rel_ci_high", .double(relHi))
-        t.append("test", .string(StringColumn(test)))
-        t.append("statistic", .double(stat))
-        t.append("p_value", .double(p))
-        return t
+extension EDAResult.Lift {
+    init(outcome: String, arm: String, kind: DatasetSpec.OutcomeKind, treated m: Moments, control c: Moments, _ cmp: Comparison) {
+        self.init(outcome: outcome, arm: arm, nArm: m.n, nControl: c.n, meanControl: c.mean, meanArm: m.mean,
+                  absolute: cmp.difference, absoluteCI: cmp.differenceCI, relative: cmp.relative, relativeCI: cmp.relativeCI,
+                  test: kind == .binary ? .twoProportionZ : .welchT, statistic: cmp.statistic, pValue: cmp.pValue)
     }
 }

@@ -41,11 +41,7 @@ struct EDAStage: ParsableCommand {
         let full = try train.concatenated(with: test).sorted(byInt: spec.idColumn)
 
         let result = try EDA.analyse(full, spec: spec, params: p)
-        let tables: [(String, Table)] = [
-            ("arms", result.arms), ("srm", result.srm), ("balance", result.balance), ("outcomes", result.outcomes),
-            ("lifts", result.lifts), ("power", result.power), ("segment_lifts", result.segmentLifts),
-            ("positive_distribution", result.positiveDistribution),
-        ]
+        let tables = EDAOutputs.tables(result)
         for (name, table) in tables { try run.write(table, to: "\(out)/\(name).csv") }
 
         try EDAFigures.render(result, spec: spec, params: p, directory: figures) { bytes, path in
