@@ -50,7 +50,7 @@ struct ProjectCopy {
 
     /// Make as a new user runs it: not as a sub-make of `make test` (whose variables, passed down in
     /// MAKEFLAGS, are the working tree's; a SWIFT wrapper holding the build lock would deadlock).
-    static let make = ["-u", "MAKEFLAGS", "-u", "MAKELEVEL", "-u", "MFLAGS", "make", "--no-print-directory"]
+    static let make = ["-u", "MAKEFLAGS", "-u", "MAKELEVEL", "-u", "MFLAGS", "-u", "SWIFT", "-u", "CONFIG", "-u", "BIN", "make", "--no-print-directory"]
 
     func make(_ args: [String]) throws -> String {
         let r = try Shell.run(Self.make + ["BIN=\(releaseDir)"] + args, directory: dir)
