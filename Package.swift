@@ -87,5 +87,8 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Base", "Provenance", "Workbook"]),
         .testTarget(name: "ParityTests", dependencies: ["Parity", "Tabular"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),
+        // Hostile params files and failed stages: every stage's params type, the stage binaries of the same build.
+        .testTarget(name: "HostileInputTests", dependencies: ["TestSupport", "PipelineCLI", "Provenance", "Base", "Tabular", "RawData", "Experiment",
+                                                             "CLVAnalysis", "UpliftAnalysis", "PolicyAnalysis", .product(name: "Yams", package: "Yams")]),
     ]
 )

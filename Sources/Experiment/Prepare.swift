@@ -18,6 +18,12 @@ public struct SplitParams: Codable, Sendable, Equatable {
     }
 }
 
+/// The prepare stage's parameters (stages/prepare/params.yaml): the data set spec and the split.
+public struct PrepareParams: Codable, Sendable, Equatable {
+    public var dataset: DatasetSpec
+    public var split: SplitParams
+}
+
 public enum Prepare {
     /// Stratified split: within each arm, rows are shuffled with a generator derived from the
     /// seed and the arm's index, and round(n · fraction) of them go to test. Both index lists

@@ -83,6 +83,17 @@ public enum ToolVersions {
 /// The provenance of one stage run: inputs, parameters, code version, tools, outputs and wall time.
 /// Outputs are written atomically through it; `finish()` writes `manifest.json` last, so a stage
 /// whose manifest exists completed.
+///
+/// A run that does not finish leaves nothing that looks complete. Starting a run removes the
+/// stage's previous manifest (its outputs are about to change, and a run killed outright must not
+/// leave a manifest describing files it half replaced). A run that ends any other way than through
+/// `finish()` (an error thrown anywhere, or `finish()` itself failing) is abandoned when it is
+/// released: every output it recorded is removed (except the ones `keepOnFailure` names), and no
+/// manifest is left. Abandoning on release rather than in `pipelineMain`'s error path keeps it
+/// where the outputs are known: every way out of a stage's `run()` other than `finish()` unwinds
+/// and releases the run (`pipelineMain` exits only after `run()` has returned or thrown), tests
+/// and benchmarks that drive a stage in-process get the same guarantee, and no global registry of
+/// live runs is needed. `abandon()` does the same explicitly.
 public final class StageRun {
     public let stage: String
     public let manifestPath: String
@@ -91,6 +102,8 @@ public final class StageRun {
     public private(set) var inputs: [String] = []
     public private(set) var outputs: [String] = []
     public var notes: [String: JSONValue] = [:]
+    public private(set) var isFinished = false
+    private var keptOnFailure: Set<String> = []
     private let started = Date()
     private let startedClock = DispatchTime.now()
 
@@ -98,6 +111,11 @@ public final class StageRun {
         self.stage = stage
         self.manifestPath = manifestPath
         self.tools = ToolVersions.current(gnuplot: gnuplot, extra: extraTools)
+        StageRun.remove(manifestPath)
+    }
+
+    deinit {
+        if !isFinished { abandon() }
     }
 
     public func input(_ path: String) {
@@ -108,11 +126,35 @@ public final class StageRun {
         if !outputs.contains(path) { outputs.append(path) }
     }
 
+    /// Outputs that explain a failure (a gate's report of what differed) survive an abandoned run;
+    /// the manifest never does, so they cannot pass for a completed stage.
+    public func keepOnFailure(_ paths: String...) {
+        keptOnFailure.formUnion(paths)
+    }
+
+    /// Removes every output this run recorded (but those kept on failure) and the manifest; the
+    /// run can no longer finish. Called when an unfinished run is released.
+    public func abandon() {
+        guard !isFinished else { return }
+        for path in outputs where !keptOnFailure.contains(path) { StageRun.remove(path) }
+        StageRun.remove(manifestPath)
+        outputs.removeAll()
+        isFinished = true
+    }
+
+    /// Files only: a directory in an output's place is not the run's to delete.
+    private static func remove(_ path: String) {
+        _ = unlink(path)
+    }
+
     /// Writes an output atomically, leaving an identical existing file untouched (so its
     /// modification time, and what `make` decides from it, do not change).
     public func write(_ bytes: [UInt8], to path: String) throws {
-        try AtomicFile.writeIfChanged(bytes, to: path)
+        precondition(!isFinished, "stage run \(stage) already finished or abandoned")
+        // Recorded first: a write that fails after replacing nothing still names a path the run
+        // owned, and removing a path that does not exist is harmless.
         recordOutput(path)
+        try AtomicFile.writeIfChanged(bytes, to: path)
     }
 
     public func write(_ text: String, to path: String) throws {
@@ -146,7 +188,9 @@ public final class StageRun {
     }
 
     public func finish() throws {
+        precondition(!isFinished, "stage run \(stage) already finished or abandoned")
         try AtomicFile.write(try manifest().rendered() + "\n", to: manifestPath)
+        isFinished = true
     }
 }
 

@@ -26,7 +26,7 @@ public struct RawFileSource: Codable, Sendable, Equatable {
     }
 }
 
-public struct DataParams: Codable, Sendable {
+public struct DataParams: Codable, Sendable, Equatable {
     public var files: [RawFileSource]
 }
 
@@ -168,7 +168,9 @@ public struct RawDataFetcher {
             throw DataError(file: url, message: "download failed (curl exit \(result.status)): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)). Set DATA_MIRROR to a folder holding the files to work offline.")
         }
         if rename(tmp, path) != 0 {
-            throw DataError(file: path, message: "cannot move the download into place")
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw DataError(file: path, message: "cannot move the download into place: \(reason)")
         }
     }
 }

@@ -72,7 +72,11 @@ public enum AtomicFile {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
         let ok = FileManager.default.createFile(atPath: tmp, contents: Data(bytes))
-        guard ok else { throw DataError(file: path, message: "cannot write temporary file \(tmp)") }
+        guard ok else {
+            // A failed write (a full disk) may leave part of the temporary file behind.
+            unlink(tmp)
+            throw DataError(file: path, message: "cannot write temporary file \(tmp)")
+        }
         if rename(tmp, path) != 0 {
             let reason = String(cString: strerror(errno))
             unlink(tmp)
@@ -106,6 +110,7 @@ public enum AtomicFile {
         do {
             try FileManager.default.copyItem(atPath: source, toPath: tmp)
         } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
             throw DataError(file: source, message: "cannot copy to \(path): \(error.localizedDescription)")
         }
         if rename(tmp, path) != 0 {

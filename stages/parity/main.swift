@@ -81,6 +81,8 @@ struct ParityStage: ParsableCommand {
         ]
         try run.write(Parity.json(scores, decisions: checks, commands: commands).rendered() + "\n", to: out + "/parity.json")
         try run.write(Parity.report(scores, decisions: checks, commands: commands, models: models, expected: expected, scorerSummary: summary), to: report)
+        // A failed gate's report says what differed: it outlives the abandoned run (which leaves no manifest).
+        run.keepOnFailure(out + "/parity.json", report)
         guard recorded?.scorerPolicy == "bestN" || recorded?.scorerPolicy == nil else {
             throw PipelineError("the recorded scorer policy is \(recorded!.scorerPolicy); the parity gate compares the default run with best-N")
         }

@@ -6,11 +6,6 @@ import Base
 import Provenance
 import Tabular
 
-struct PrepareParams: Codable {
-    var dataset: DatasetSpec
-    var split: SplitParams
-}
-
 struct PrepareStage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage-prepare",
