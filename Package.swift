@@ -40,7 +40,11 @@ let package = Package(
         .target(name: "Base", dependencies: ["CSHA256", "Tabular"]),
         .target(name: "Provenance", dependencies: ["Base", "CGSL", "Tabular"]),
         // The shells' conventions: pipelineMain and exit codes, params files (YAML).
-        .target(name: "PipelineCLI", dependencies: ["Base", "Provenance", "Tabular", .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(
+            name: "PipelineCLI",
+            dependencies: [
+                "Base", "Provenance", "Tabular", .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .target(name: "Stats", dependencies: ["CGSL", "CGSLRuntime"]),
         .target(name: "Reporting", dependencies: ["Tabular"]),
         .target(name: "Workbook", dependencies: ["Tabular", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
@@ -60,17 +64,58 @@ let package = Package(
         .target(name: "Parity", dependencies: ["Base", "Reporting", "Stats", "Tabular"]),
         .target(name: "Policy", dependencies: ["CGLPK", "Economics", "Stats", "Tabular"]),
 
-        .executableTarget(name: "stage-data", dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "RawData", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/data", exclude: ["params.yaml"]),
-        .executableTarget(name: "stage-prepare", dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/prepare", exclude: ["params.yaml"]),
-        .executableTarget(name: "stage-eda", dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Experiment", "Stats", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/eda", exclude: ["params.yaml"]),
-        .executableTarget(name: "stage-clv", dependencies: ["CLV", "CLVAnalysis", "Transactions", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "Stats", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/clv", exclude: ["params.yaml"]),
-        .executableTarget(name: "stage-uplift", dependencies: ["Uplift", "UpliftAnalysis", "Forest", "Stats", "Experiment", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/uplift", exclude: ["params.yaml"]),
-        .executableTarget(name: "stage-policy", dependencies: ["PolicyAnalysis", "Economics", "Uplift", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/policy", exclude: ["params.yaml"]),
-        .executableTarget(name: "stage-parity", dependencies: ["Economics", "Parity", "Scoring", "Uplift", "Stats", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/parity"),
+        .executableTarget(
+            name: "stage-data",
+            dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "RawData", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "stages/data", exclude: ["params.yaml"]),
+        .executableTarget(
+            name: "stage-prepare",
+            dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "stages/prepare", exclude: ["params.yaml"]),
+        .executableTarget(
+            name: "stage-eda",
+            dependencies: [
+                "Tabular", "Base", "Provenance", "PipelineCLI", "Experiment", "Stats", "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "stages/eda", exclude: ["params.yaml"]),
+        .executableTarget(
+            name: "stage-clv",
+            dependencies: [
+                "CLV", "CLVAnalysis", "Transactions", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "Stats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "stages/clv", exclude: ["params.yaml"]),
+        .executableTarget(
+            name: "stage-uplift",
+            dependencies: [
+                "Uplift", "UpliftAnalysis", "Forest", "Stats", "Experiment", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "stages/uplift", exclude: ["params.yaml"]),
+        .executableTarget(
+            name: "stage-policy",
+            dependencies: [
+                "PolicyAnalysis", "Economics", "Uplift", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "stages/policy", exclude: ["params.yaml"]),
+        .executableTarget(
+            name: "stage-parity",
+            dependencies: [
+                "Economics", "Parity", "Scoring", "Uplift", "Stats", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "stages/parity"),
         .executableTarget(name: "score", dependencies: ["ScoreCLI"], path: "cli/score"),
-        .target(name: "ScoreCLI", dependencies: ["Economics", "Scoring", "Tabular", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "stage-report", dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "stages/report"),
-        .executableTarget(name: "pipeline-bench", dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "bench", exclude: ["compare.py"]),
+        .target(
+            name: "ScoreCLI",
+            dependencies: ["Economics", "Scoring", "Tabular", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "stage-report",
+            dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "stages/report"),
+        .executableTarget(
+            name: "pipeline-bench",
+            dependencies: [
+                "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "bench", exclude: ["compare.py"]),
 
         .target(name: "TestSupport", dependencies: ["Tabular"], path: "Tests/TestSupport"),
         .testTarget(name: "TabularTests", dependencies: ["Tabular", "CCSVKernel"]),
@@ -82,13 +127,21 @@ let package = Package(
         .testTarget(name: "TransactionsTests", dependencies: ["TestSupport", "Transactions", "Tabular"]),
         .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "CLVAnalysis", "Transactions", "Tabular", "Stats"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest", "Stats"]),
-        .testTarget(name: "UpliftTests", dependencies: ["TestSupport", "Base", "Provenance", "PipelineCLI", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
-        .testTarget(name: "ScoringTests", dependencies: ["TestSupport", "ScoreCLI", "PipelineCLI", "Economics", "Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),
+        .testTarget(
+            name: "UpliftTests",
+            dependencies: ["TestSupport", "Base", "Provenance", "PipelineCLI", "Uplift", "UpliftAnalysis", "Forest", "Experiment", "Tabular", "Stats"]),
+        .testTarget(
+            name: "ScoringTests",
+            dependencies: ["TestSupport", "ScoreCLI", "PipelineCLI", "Economics", "Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Base", "Provenance", "Workbook"]),
         .testTarget(name: "ParityTests", dependencies: ["Parity", "Tabular"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),
         // Hostile params files and failed stages: every stage's params type, the stage binaries of the same build.
-        .testTarget(name: "HostileInputTests", dependencies: ["TestSupport", "PipelineCLI", "Provenance", "Base", "Tabular", "RawData", "Experiment",
-                                                             "CLVAnalysis", "UpliftAnalysis", "PolicyAnalysis", .product(name: "Yams", package: "Yams")]),
+        .testTarget(
+            name: "HostileInputTests",
+            dependencies: [
+                "TestSupport", "PipelineCLI", "Provenance", "Base", "Tabular", "RawData", "Experiment",
+                "CLVAnalysis", "UpliftAnalysis", "PolicyAnalysis", .product(name: "Yams", package: "Yams"),
+            ]),
     ]
 )

@@ -1,13 +1,13 @@
 import ArgumentParser
 import CLV
 import CLVAnalysis
-import Stats
-import Transactions
 import Foundation
 import PipelineCLI
 import Provenance
 import Reporting
+import Stats
 import Tabular
+import Transactions
 
 /// Benchmarks of the pipeline's hot paths. Figures are measured in this run on this machine;
 /// compare tools with ratios from the same run (`make bench-compare`), never with fixed times.
@@ -73,7 +73,9 @@ struct Bench: ParsableCommand {
             print("\(table.rowCount) \(seconds) \(usage.ru_maxrss)")
             return
         }
-        print("CSV reader (release build, \(ProcessInfo.processInfo.activeProcessorCount) cores), median of \(repeats) parses; peak memory from a separate process per file")
+        print(
+            "CSV reader (release build, \(ProcessInfo.processInfo.activeProcessorCount) cores), median of \(repeats) parses; peak memory from a separate process per file"
+        )
         print(row(["file", "MB", "seconds", "rows", "MB/s", "rows/s", "peak/file"]))
         for file in ["hillstrom.csv", "online_retail_II.csv"] {
             let path = raw + "/" + file
@@ -94,8 +96,11 @@ struct Bench: ParsableCommand {
             let child = try Shell.run([me, "--raw", raw, "--parse-one", file])
             let peakKB = Double(child.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "") ?? .nan
             let mb = size / 1e6
-            print(row([file, Fmt.fixed(mb, 1), Fmt.fixed(median, 4), String(rows), Fmt.fixed(mb / median, 1),
-                       Fmt.fixed(Double(rows) / median, 0), Fmt.fixed(peakKB * 1024 / size, 2) + "x"]))
+            print(
+                row([
+                    file, Fmt.fixed(mb, 1), Fmt.fixed(median, 4), String(rows), Fmt.fixed(mb / median, 1),
+                    Fmt.fixed(Double(rows) / median, 0), Fmt.fixed(peakKB * 1024 / size, 2) + "x",
+                ]))
         }
         try clvBenchmarks()
         try scorerBenchmarks()
@@ -180,7 +185,9 @@ struct Bench: ParsableCommand {
         yaml = yaml.replacingOccurrences(of: "data/raw/", with: raw + "/")
         try AtomicFile.write(Array(yaml.utf8), to: paramsFile)
         let stageSeconds = try median(3) {
-            let r = try Shell.run([stage, "--params", paramsFile, "--out", scratch + "/out", "--figures", scratch + "/figures", "--report", scratch + "/clv.md"])
+            let r = try Shell.run([
+                stage, "--params", paramsFile, "--out", scratch + "/out", "--figures", scratch + "/figures", "--report", scratch + "/clv.md",
+            ])
             guard r.status == 0 else { throw DataError(file: stage, message: "stage-clv failed: \(r.stderr)") }
         }
         print(row(["whole stage-clv (s)", Fmt.fixed(stageSeconds, 2)]))

@@ -70,8 +70,9 @@ public struct SHA256: Sendable {
     private mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
         if accelerated {
             withUnsafeMutableBytes(of: &state) { words in
-                sha256_kernel_blocks(words.baseAddress!.assumingMemoryBound(to: UInt32.self),
-                                     p.assumingMemoryBound(to: UInt8.self), blocks)
+                sha256_kernel_blocks(
+                    words.baseAddress!.assumingMemoryBound(to: UInt32.self),
+                    p.assumingMemoryBound(to: UInt8.self), blocks)
             }
             return
         }
@@ -82,7 +83,8 @@ public struct SHA256: Sendable {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             for i in 0..<16 {
                 let b = p + i * 4
-                w[i] = UInt32(b.load(fromByteOffset: 0, as: UInt8.self)) << 24
+                w[i] =
+                    UInt32(b.load(fromByteOffset: 0, as: UInt8.self)) << 24
                     | UInt32(b.load(fromByteOffset: 1, as: UInt8.self)) << 16
                     | UInt32(b.load(fromByteOffset: 2, as: UInt8.self)) << 8
                     | UInt32(b.load(fromByteOffset: 3, as: UInt8.self))
@@ -106,8 +108,10 @@ public struct SHA256: Sendable {
                     d = c; c = b; b = a; a = t1 &+ t2
                 }
             }
-            state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d,
-                     state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h)
+            state = (
+                state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d,
+                state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h
+            )
         }
     }
 

@@ -63,8 +63,11 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
     public static let displayName = "BG/NBD"
     public static let parameterKinds: [ParameterKind] = [.shape, .scale, .shape, .shape]
     public static var ridges: [Ridge] {
-        [Ridge(indices: [2, 3], meaning: "the Beta distribution of dropout probabilities collapses to a single probability shared by all customers",
-               ratio: { ("a/(a+b)", $0[2] / ($0[2] + $0[3])) })]
+        [
+            Ridge(
+                indices: [2, 3], meaning: "the Beta distribution of dropout probabilities collapses to a single probability shared by all customers",
+                ratio: { ("a/(a+b)", $0[2] / ($0[2] + $0[3])) })
+        ]
     }
     /// Fader, Hardie & Lee (2005), table 1.
     public static let publishedCDNOWSample: [String: Double] = ["r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "LL": -9582.4]
@@ -91,7 +94,11 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
 
     private func checkUsable(_ quantity: String) throws(ModelUndefined) {
         if !boundary.isEmpty {
-            throw ModelUndefined(quantity: quantity, reason: "the fitted BG/NBD is at a boundary of the parameter space (\(boundary.joined(separator: ", "))): the MLE is a degenerate limit of the model, so its predictions are not meaningful")
+            throw ModelUndefined(
+                quantity: quantity,
+                reason:
+                    "the fitted BG/NBD is at a boundary of the parameter space (\(boundary.joined(separator: ", "))): the MLE is a degenerate limit of the model, so its predictions are not meaningful"
+            )
         }
         guard r > 0, alpha > 0, a > 0, b > 0, r.isFinite, alpha.isFinite, a.isFinite, b.isFinite else {
             throw ModelUndefined(quantity: quantity, reason: "parameters must be finite and > 0 (r=\(r), alpha=\(alpha), a=\(a), b=\(b))")
@@ -252,54 +259,66 @@ final class BGNBDKernel {
         let wantGrad = gradient != nil
         let n = d.x.count
         d.x.withUnsafeBufferPointer { xs in
-        d.txIndex.withUnsafeBufferPointer { itx in
-        d.TIndex.withUnsafeBufferPointer { iT in
-        d.weight.withUnsafeBufferPointer { w in
-        logAT.withUnsafeBufferPointer { lt in
-        invAT.withUnsafeBufferPointer { it in
-        tabS.withUnsafeBufferPointer { S in
-        tabD.withUnsafeBufferPointer { D in
-        tabB.withUnsafeBufferPointer { B in
-        tabBa.withUnsafeBufferPointer { Ba in
-        tabBb.withUnsafeBufferPointer { Bb in
-        tabLb.withUnsafeBufferPointer { Lb in
-        tabIb.withUnsafeBufferPointer { Ib in
-            for i in 0..<n {
-                let x = Int(xs[i])
-                let wi = w[i]
-                let jT = Int(iT[i])
-                wsum += wi
-                if x == 0 {
-                    total -= wi * r * lt[jT]
-                    if wantGrad {
-                        gr -= wi * lt[jT]
-                        gal -= wi * r * it[jT]
+            d.txIndex.withUnsafeBufferPointer { itx in
+                d.TIndex.withUnsafeBufferPointer { iT in
+                    d.weight.withUnsafeBufferPointer { w in
+                        logAT.withUnsafeBufferPointer { lt in
+                            invAT.withUnsafeBufferPointer { it in
+                                tabS.withUnsafeBufferPointer { S in
+                                    tabD.withUnsafeBufferPointer { D in
+                                        tabB.withUnsafeBufferPointer { B in
+                                            tabBa.withUnsafeBufferPointer { Ba in
+                                                tabBb.withUnsafeBufferPointer { Bb in
+                                                    tabLb.withUnsafeBufferPointer { Lb in
+                                                        tabIb.withUnsafeBufferPointer { Ib in
+                                                            for i in 0..<n {
+                                                                let x = Int(xs[i])
+                                                                let wi = w[i]
+                                                                let jT = Int(iT[i])
+                                                                wsum += wi
+                                                                if x == 0 {
+                                                                    total -= wi * r * lt[jT]
+                                                                    if wantGrad {
+                                                                        gr -= wi * lt[jT]
+                                                                        gal -= wi * r * it[jT]
+                                                                    }
+                                                                    continue
+                                                                }
+                                                                let jx = Int(itx[i])
+                                                                let rx = r + Double(x)
+                                                                let e3 = -rx * lt[jT]
+                                                                let e4 = la - Lb[x] - rx * lt[jx]
+                                                                // log(e^e3 + e^e4) = max + log(1 + e), e = e^(min - max) in (0, 1]; log(1 + e) rather than
+                                                                // log1p(e) is faster and its absolute error (what matters in a sum) is still ~1e-16.
+                                                                let m: Double, e: Double, p3: Double, p4: Double
+                                                                if e3 >= e4 {
+                                                                    e = exp(e4 - e3); m = e3
+                                                                    p3 = 1 / (1 + e); p4 = e * p3
+                                                                } else {
+                                                                    e = exp(e3 - e4); m = e4
+                                                                    p4 = 1 / (1 + e); p3 = e * p4
+                                                                }
+                                                                total += wi * (S[x] + B[x] + m + log(1 + e))
+                                                                if wantGrad {
+                                                                    gr += wi * (D[x] - p3 * lt[jT] - p4 * lt[jx])
+                                                                    gal -= wi * rx * (p3 * it[jT] + p4 * it[jx])
+                                                                    ga += wi * (Ba[x] + p4 * ia)
+                                                                    gb += wi * (Bb[x] - p4 * Ib[x])
+                                                                }
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
-                    continue
-                }
-                let jx = Int(itx[i])
-                let rx = r + Double(x)
-                let e3 = -rx * lt[jT]
-                let e4 = la - Lb[x] - rx * lt[jx]
-                // log(e^e3 + e^e4) = max + log(1 + e), e = e^(min - max) in (0, 1]; log(1 + e) rather than
-                // log1p(e) is faster and its absolute error (what matters in a sum) is still ~1e-16.
-                let m: Double, e: Double, p3: Double, p4: Double
-                if e3 >= e4 {
-                    e = exp(e4 - e3); m = e3
-                    p3 = 1 / (1 + e); p4 = e * p3
-                } else {
-                    e = exp(e3 - e4); m = e4
-                    p4 = 1 / (1 + e); p3 = e * p4
-                }
-                total += wi * (S[x] + B[x] + m + log(1 + e))
-                if wantGrad {
-                    gr += wi * (D[x] - p3 * lt[jT] - p4 * lt[jx])
-                    gal -= wi * rx * (p3 * it[jT] + p4 * it[jx])
-                    ga += wi * (Ba[x] + p4 * ia)
-                    gb += wi * (Bb[x] - p4 * Ib[x])
                 }
             }
-        }}}}}}}}}}}}}
+        }
         // Terms common to every customer: r ln alpha (gradient ln alpha and r/alpha).
         total += wsum * r * lalpha
         if let g = gradient {

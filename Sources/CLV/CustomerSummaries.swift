@@ -104,15 +104,20 @@ public struct CustomerSummaries: Sendable, Equatable {
     }
 
     /// Reads the named columns of a table (for example one read with `CSVReader`).
-    public init(table: Table, frequency: String = "frequency", recency: String = "recency", age: String = "T",
-                monetary: String? = nil) throws {
-        try self.init(frequency: try table.doubles(frequency), recency: try table.doubles(recency),
-                      age: try table.doubles(age), monetary: try monetary.map { try table.doubles($0) })
+    public init(
+        table: Table, frequency: String = "frequency", recency: String = "recency", age: String = "T",
+        monetary: String? = nil
+    ) throws {
+        try self.init(
+            frequency: try table.doubles(frequency), recency: try table.doubles(recency),
+            age: try table.doubles(age), monetary: try monetary.map { try table.doubles($0) })
     }
 
     /// Reads a CSV file with the given column names (default `frequency,recency,T` as in the CDNOW summary).
-    public static func read(path: String, frequency: String = "frequency", recency: String = "recency",
-                            age: String = "T", monetary: String? = nil) throws -> CustomerSummaries {
+    public static func read(
+        path: String, frequency: String = "frequency", recency: String = "recency",
+        age: String = "T", monetary: String? = nil
+    ) throws -> CustomerSummaries {
         var cols = [ColumnSpec(frequency, .double), ColumnSpec(recency, .double), ColumnSpec(age, .double)]
         if let m = monetary { cols.append(ColumnSpec(m, .double, nullable: true)) }
         let table = try CSVReader.read(path: path, schema: CSVSchema(cols))
@@ -121,8 +126,9 @@ public struct CustomerSummaries: Sendable, Equatable {
 
     /// The customers at the given indices.
     public func subset(_ indices: [Int]) throws -> CustomerSummaries {
-        try CustomerSummaries(frequency: indices.map { frequency[$0] }, recency: indices.map { recency[$0] },
-                              age: indices.map { age[$0] }, monetary: indices.map { monetary[$0] })
+        try CustomerSummaries(
+            frequency: indices.map { frequency[$0] }, recency: indices.map { recency[$0] },
+            age: indices.map { age[$0] }, monetary: indices.map { monetary[$0] })
     }
 }
 

@@ -16,9 +16,11 @@ public let weeksPerYear = 365.25 / 7
 /// says how many weeks that unit is (1 for weeks, 1/7 for days, 365.25/12/7 for months). A year is 365.25 days,
 /// so one step is (weeksPerYear / stepsPerYear) / weeksPerUnit model units. `annualDiscountRate` is an
 /// effective annual rate (0.1 = 10% a year). Monetary values are in the currency of the summaries' `monetary`.
-public func discountedCLV(transactions: some TransactionModel, value: GammaGamma, customers: CustomerSummaries,
-                          horizonYears: Double, stepsPerYear: Int = 12, annualDiscountRate: Double,
-                          margin: Double = 1, weeksPerUnit: Double) throws -> [Double] {
+public func discountedCLV(
+    transactions: some TransactionModel, value: GammaGamma, customers: CustomerSummaries,
+    horizonYears: Double, stepsPerYear: Int = 12, annualDiscountRate: Double,
+    margin: Double = 1, weeksPerUnit: Double
+) throws -> [Double] {
     guard horizonYears > 0, horizonYears.isFinite else { throw CLVError.invalidInput("horizonYears = \(horizonYears) must be finite and > 0") }
     guard stepsPerYear > 0 else { throw CLVError.invalidInput("stepsPerYear = \(stepsPerYear) must be > 0") }
     guard annualDiscountRate > -1, annualDiscountRate.isFinite else { throw CLVError.invalidInput("annualDiscountRate = \(annualDiscountRate) must be > -1") }

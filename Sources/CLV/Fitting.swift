@@ -78,7 +78,8 @@ public struct FitResult: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var s = "\(model) fit (\(method), \(converged ? "converged" : "NOT converged"), \(iterations) iterations, |grad| = \(gradientNorm), status: \(status))\n"
+        var s =
+            "\(model) fit (\(method), \(converged ? "converged" : "NOT converged"), \(iterations) iterations, |grad| = \(gradientNorm), status: \(status))\n"
         for i in parameterNames.indices {
             s += "  \(parameterNames[i]) = \(estimates[i])  se \(standardErrors[i])  95% CI \(confidenceIntervals[i])\n"
         }
@@ -251,12 +252,14 @@ private let dfCallback: @convention(c) (UnsafePointer<gsl_vector>?, UnsafeMutabl
     _ = prob.objective(vec.data, stride: vec.stride, gradOut: out.data, gradStride: out.stride)
 }
 
-private let fdfCallback: @convention(c) (UnsafePointer<gsl_vector>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<gsl_vector>?) -> Void = { v, params, f, df in
-    let prob = problemFrom(params)
-    let vec = v!.pointee
-    let out = df!.pointee
-    f!.pointee = prob.objective(vec.data, stride: vec.stride, gradOut: out.data, gradStride: out.stride)
-}
+private let fdfCallback:
+    @convention(c) (UnsafePointer<gsl_vector>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<gsl_vector>?) -> Void = {
+        v, params, f, df in
+        let prob = problemFrom(params)
+        let vec = v!.pointee
+        let out = df!.pointee
+        f!.pointee = prob.objective(vec.data, stride: vec.stride, gradOut: out.data, gradStride: out.stride)
+    }
 
 private func statusText(_ s: Int32) -> String { String(cString: gsl_strerror(s)) }
 
@@ -287,8 +290,9 @@ enum Optimizer {
     static func bfgs(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
         let k = prob.dim
         let unmanaged = Unmanaged.passUnretained(prob)
-        var fdf = gsl_multimin_function_fdf(f: fCallback, df: dfCallback, fdf: fdfCallback, n: k,
-                                            params: unmanaged.toOpaque())
+        var fdf = gsl_multimin_function_fdf(
+            f: fCallback, df: dfCallback, fdf: fdfCallback, n: k,
+            params: unmanaged.toOpaque())
         let x = gsl_vector_alloc(k)!
         defer { gsl_vector_free(x) }
         for i in 0..<k { gsl_vector_set(x, i, start[i]) }
@@ -316,7 +320,8 @@ enum Optimizer {
                     let xs = gsl_multimin_fdfminimizer_x(s)!
                     let theta = (0..<k).map { gsl_vector_get(xs, $0) }
                     if theta.allSatisfy({ abs($0) < MLEProblem.thetaBound }),
-                       let (ridge, _) = prob.ridge(at: theta, ll: -gsl_multimin_fdfminimizer_minimum(s) * Double(prob.n)) {
+                        let (ridge, _) = prob.ridge(at: theta, ll: -gsl_multimin_fdfminimizer_minimum(s) * Double(prob.n))
+                    {
                         ridgeNote = "; stopped on the ridge " + ridge.indices.map { prob.names[$0] }.joined(separator: ", ") + " -> infinity"
                         converged = true
                     }
@@ -331,8 +336,9 @@ enum Optimizer {
         let theta = (0..<k).map { gsl_vector_get(xs, $0) }
         var text = statusText(status) + ridgeNote
         if !converged && iterations >= maxIterations { text += "; iteration limit \(maxIterations) reached" }
-        return RunOutcome(theta: theta, objective: fval, converged: converged && fval < 1e99, status: text,
-                          method: "bfgs2", iterations: iterations, stoppedOnRidge: !ridgeNote.isEmpty)
+        return RunOutcome(
+            theta: theta, objective: fval, converged: converged && fval < 1e99, status: text,
+            method: "bfgs2", iterations: iterations, stoppedOnRidge: !ridgeNote.isEmpty)
     }
 
     static func simplex(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
@@ -358,9 +364,10 @@ enum Optimizer {
         let xs = gsl_multimin_fminimizer_x(s)!
         let theta = (0..<k).map { gsl_vector_get(xs, $0) }
         let fval = gsl_multimin_fminimizer_minimum(s)
-        return RunOutcome(theta: theta, objective: fval, converged: converged && fval < 1e99,
-                          status: statusText(status) + (converged ? "" : "; simplex did not shrink below 1e-7"),
-                          method: "nmsimplex2", iterations: iterations)
+        return RunOutcome(
+            theta: theta, objective: fval, converged: converged && fval < 1e99,
+            status: statusText(status) + (converged ? "" : "; simplex did not shrink below 1e-7"),
+            method: "nmsimplex2", iterations: iterations)
     }
 
     /// Multi-start maximum likelihood:
@@ -385,8 +392,13 @@ enum Optimizer {
             runs.append(bfgs(prob, start: thetas[i]))
             runs[runs.count - 1].evaluations = prob.evaluations - before
         }
-        var notes = ["starts (natural scale) tried with BFGS: " + scored.prefix(2).map { "\(candidates[$0.0])" }.joined(separator: ", "),
-                     "BFGS runs: " + runs.map { "\($0.iterations) iterations, \($0.evaluations) evaluations, -LL/n = \($0.objective), \($0.converged ? "converged" : "not converged")" }.joined(separator: "; ")]
+        var notes = [
+            "starts (natural scale) tried with BFGS: " + scored.prefix(2).map { "\(candidates[$0.0])" }.joined(separator: ", "),
+            "BFGS runs: "
+                + runs.map {
+                    "\($0.iterations) iterations, \($0.evaluations) evaluations, -LL/n = \($0.objective), \($0.converged ? "converged" : "not converged")"
+                }.joined(separator: "; "),
+        ]
         if !runs.contains(where: \.converged) {
             let best = scored[0].0
             var sx = simplex(prob, start: thetas[best])
@@ -508,7 +520,9 @@ enum Optimizer {
                     if llEdge.isFinite && llEdge >= ll - BoundaryRule.edgeTolerance * max(1, abs(ll)) {
                         boundary.append(prob.names[i])
                         let to = edge < 0 ? "0" : "infinity"
-                        details.append("\(prob.names[i]): the likelihood does not decrease as \(prob.names[i]) -> \(to) (LL \(llEdge) at \(prob.names[i]) = \(prob.scales[i] * exp(probe[i])) vs \(ll) at the estimate): the MLE is on the boundary or \(prob.names[i]) is not identified")
+                        details.append(
+                            "\(prob.names[i]): the likelihood does not decrease as \(prob.names[i]) -> \(to) (LL \(llEdge) at \(prob.names[i]) = \(prob.scales[i] * exp(probe[i])) vs \(ll) at the estimate): the MLE is on the boundary or \(prob.names[i]) is not identified"
+                        )
                         break
                     }
                 }
@@ -518,15 +532,18 @@ enum Optimizer {
             for i in ridge.indices where !boundary.contains(prob.names[i]) { boundary.append(prob.names[i]) }
             let names = ridge.indices.map { prob.names[$0] }.joined(separator: " and ")
             let fixed = ridge.ratio(est)
-            details.append("\(names) grow together without the likelihood decreasing (LL \(far) with both multiplied by \(formatDouble(BoundaryRule.ridgeFactor)) vs \(ll) at the estimate): \(ridge.meaning) (\(fixed.name) = \(fixed.value)); the MLE is this limit, a boundary of the model, so \(names) are not identified")
+            details.append(
+                "\(names) grow together without the likelihood decreasing (LL \(far) with both multiplied by \(formatDouble(BoundaryRule.ridgeFactor)) vs \(ll) at the estimate): \(ridge.meaning) (\(fixed.name) = \(fixed.value)); the MLE is this limit, a boundary of the model, so \(names) are not identified"
+            )
         }
         let nn = Double(prob.n)
-        return FitResult(model: prob.model, parameterNames: prob.names, estimates: est, standardErrors: se,
-                         confidenceIntervals: ci, logLikelihood: ll, aic: 2 * Double(k) - 2 * ll,
-                         bic: Double(k) * log(nn) - 2 * ll, n: prob.n, converged: converged,
-                         status: run.status, method: run.method, iterations: run.iterations, gradientNorm: gnorm,
-                         stoppedOnRidge: run.stoppedOnRidge,
-                         boundary: boundary, boundaryDetails: details, notes: notes)
+        return FitResult(
+            model: prob.model, parameterNames: prob.names, estimates: est, standardErrors: se,
+            confidenceIntervals: ci, logLikelihood: ll, aic: 2 * Double(k) - 2 * ll,
+            bic: Double(k) * log(nn) - 2 * ll, n: prob.n, converged: converged,
+            status: run.status, method: run.method, iterations: run.iterations, gradientNorm: gnorm,
+            stoppedOnRidge: run.stoppedOnRidge,
+            boundary: boundary, boundaryDetails: details, notes: notes)
     }
 
     /// Inverse of a symmetric positive-definite matrix by Cholesky (GSL); nil when not positive definite.

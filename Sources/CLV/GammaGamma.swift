@@ -47,12 +47,17 @@ public struct GammaGamma: Sendable, Equatable {
     public static func fit(_ c: CustomerSummaries) throws -> (GammaGamma, FitResult) {
         let d = try GammaGammaData(c)
         let scaleM = d.meanM
-        let prob = MLEProblem(model: "Gamma-Gamma", names: parameterNames, kinds: [.shape, .shape, .scale],
-                              scales: [1, 1, scaleM], n: d.x.count) { pp, g in
+        let prob = MLEProblem(
+            model: "Gamma-Gamma", names: parameterNames, kinds: [.shape, .shape, .scale],
+            scales: [1, 1, scaleM], n: d.x.count
+        ) { pp, g in
             GammaGammaKernel.logLikelihood(d, pp[0], pp[1], pp[2], gradient: g)
         }
-        prob.ridges = [Ridge(indices: [1, 2], meaning: "the Gamma distribution of the customers' spend scale collapses to a single value shared by all customers",
-                             ratio: { ("gamma/q", $0[2] / $0[1]) })]
+        prob.ridges = [
+            Ridge(
+                indices: [1, 2], meaning: "the Gamma distribution of the customers' spend scale collapses to a single value shared by all customers",
+                ratio: { ("gamma/q", $0[2] / $0[1]) })
+        ]
         // Starts: p in {1, 5}, q in {2, 5}, gamma such that the implied mean spend p gamma/(q-1) equals the mean of m.
         var starts: [[Double]] = []
         for p in [1.0, 5.0] { for q in [2.0, 5.0] { starts.append([p, q, scaleM * (q - 1) / p]) } }
@@ -66,7 +71,11 @@ public struct GammaGamma: Sendable, Equatable {
     public func conditionalExpectedValue(x: Double, m: Double) throws(ModelUndefined) -> Double {
         let quantity = "E[M | x, m]"
         if !boundary.isEmpty {
-            throw ModelUndefined(quantity: quantity, reason: "the fitted Gamma-Gamma is at a boundary of the parameter space (\(boundary.joined(separator: ", "))), so its predictions are not meaningful")
+            throw ModelUndefined(
+                quantity: quantity,
+                reason:
+                    "the fitted Gamma-Gamma is at a boundary of the parameter space (\(boundary.joined(separator: ", "))), so its predictions are not meaningful"
+            )
         }
         guard q > 1 else {
             throw ModelUndefined(quantity: quantity, reason: "q = \(q) <= 1: the mean transaction value p gamma/(q-1) is infinite")

@@ -196,14 +196,16 @@ public enum Hypergeometric {
         var t1 = LogValue(logMagnitude: -.infinity, sign: 0)
         if let gca = lnGamma(c - a), let gcb = lnGamma(c - b) {
             guard let s = series(a, b, 1 - d, y, maxTerms: 5000) else { return nil }
-            t1 = LogValue(logMagnitude: gc.0 + gd.0 - gca.0 - gcb.0 + s.logMagnitude,
-                          sign: gc.1 * gd.1 * gca.1 * gcb.1 * s.sign)
+            t1 = LogValue(
+                logMagnitude: gc.0 + gd.0 - gca.0 - gcb.0 + s.logMagnitude,
+                sign: gc.1 * gd.1 * gca.1 * gcb.1 * s.sign)
         }
         var t2 = LogValue(logMagnitude: -.infinity, sign: 0)
         if let ga = lnGamma(a), let gb = lnGamma(b) {
             guard let s = series(c - a, c - b, 1 + d, y, maxTerms: 5000) else { return nil }
-            t2 = LogValue(logMagnitude: d * logY + gc.0 + gmd.0 - ga.0 - gb.0 + s.logMagnitude,
-                          sign: gc.1 * gmd.1 * ga.1 * gb.1 * s.sign)
+            t2 = LogValue(
+                logMagnitude: d * logY + gc.0 + gmd.0 - ga.0 - gb.0 + s.logMagnitude,
+                sign: gc.1 * gmd.1 * ga.1 * gb.1 * s.sign)
         }
         let (v, cancellation) = LogValue.sum(t1, t2)
         guard cancellation <= 1e6, v.isValid else { return nil }

@@ -39,8 +39,9 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
 
     /// log I(t) (see the type documentation) for one customer.
     func logI(x: Double, t: Double) -> Double {
-        ParetoNBDKernel.logI(r: r, alpha: alpha, s: s, beta: beta, x: x, t: t, la: log(alpha + t), lb: log(beta + t),
-                             ia: 1 / (alpha + t), ib: 1 / (beta + t), grad: nil)
+        ParetoNBDKernel.logI(
+            r: r, alpha: alpha, s: s, beta: beta, x: x, t: t, la: log(alpha + t), lb: log(beta + t),
+            ia: 1 / (alpha + t), ib: 1 / (beta + t), grad: nil)
     }
 
     /// Log-likelihood of one customer.
@@ -77,8 +78,11 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     public static let displayName = "Pareto/NBD"
     public static let parameterKinds: [ParameterKind] = [.shape, .scale, .shape, .scale]
     public static var ridges: [Ridge] {
-        [Ridge(indices: [2, 3], meaning: "the Gamma distribution of dropout rates collapses to a single rate shared by all customers",
-               ratio: { ("s/beta", $0[2] / $0[3]) })]
+        [
+            Ridge(
+                indices: [2, 3], meaning: "the Gamma distribution of dropout rates collapses to a single rate shared by all customers",
+                ratio: { ("s/beta", $0[2] / $0[3]) })
+        ]
     }
     /// Fader, Hardie & Lee (2005), table 1.
     public static let publishedCDNOWSample: [String: Double] = ["r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669, "LL": -9595.0]
@@ -106,7 +110,11 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
 
     private func checkUsable(_ quantity: String) throws(ModelUndefined) {
         if !boundary.isEmpty {
-            throw ModelUndefined(quantity: quantity, reason: "the fitted Pareto/NBD is at a boundary of the parameter space (\(boundary.joined(separator: ", "))): the MLE is a degenerate limit of the model, so its predictions are not meaningful")
+            throw ModelUndefined(
+                quantity: quantity,
+                reason:
+                    "the fitted Pareto/NBD is at a boundary of the parameter space (\(boundary.joined(separator: ", "))): the MLE is a degenerate limit of the model, so its predictions are not meaningful"
+            )
         }
         guard r > 0, alpha > 0, s > 0, beta > 0, r.isFinite, alpha.isFinite, s.isFinite, beta.isFinite else {
             throw ModelUndefined(quantity: quantity, reason: "parameters must be finite and > 0 (r=\(r), alpha=\(alpha), s=\(s), beta=\(beta))")
@@ -162,7 +170,9 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
         let pa = alive(x: x, tx: tx, T: T)
         let pre = (r + x) * (beta + T) / (alpha + T)
         if t == .infinity {
-            guard s > 1 else { throw ModelUndefined(quantity: q, reason: "s = \(s) <= 1: the expected remaining lifetime is infinite, so are lifetime transactions") }
+            guard s > 1 else {
+                throw ModelUndefined(quantity: q, reason: "s = \(s) <= 1: the expected remaining lifetime is infinite, so are lifetime transactions")
+            }
             return pre / (s - 1) * pa
         }
         let v = pre * survivalIntegral(beta + T, t) * pa
@@ -189,9 +199,10 @@ private struct PairBuffers: @unchecked Sendable {
     func run(_ r: Double, _ alpha: Double, _ s: Double, _ beta: Double, _ wantGrad: Bool, from: Int, to: Int) {
         for j in from..<to {
             let k = Int(pt[j])
-            li[j] = ParetoNBDKernel.logI(r: r, alpha: alpha, s: s, beta: beta, x: Double(px[j]), t: tp[k],
-                                         la: la[k], lb: lb[k], ia: ia[k], ib: ib[k],
-                                         grad: wantGrad ? di.baseAddress! + 4 * j : nil)
+            li[j] = ParetoNBDKernel.logI(
+                r: r, alpha: alpha, s: s, beta: beta, x: Double(px[j]), t: tp[k],
+                la: la[k], lb: lb[k], ia: ia[k], ib: ib[k],
+                grad: wantGrad ? di.baseAddress! + 4 * j : nil)
         }
     }
 }
@@ -206,7 +217,7 @@ final class ParetoNBDKernel {
     let tripleTx: [Int32], tripleT: [Int32]
     private var LA: [Double], LB: [Double], IA: [Double], IB: [Double]
     private var logIv: [Double]
-    private var dI: [Double]   // 4 per pair: d log I / d (r, alpha, s, beta)
+    private var dI: [Double]  // 4 per pair: d log I / d (r, alpha, s, beta)
     private var tabS: [Double], tabD: [Double]
 
     init(_ d: CompressedSummaries) {
@@ -256,8 +267,9 @@ final class ParetoNBDKernel {
         guard grad else { return (lg, 0, 0, 0) }
         let hp = 1e-6 * max(1, P), hq = 1e-6 * max(1, Q), hz = 1e-6 * (1 - z)
         guard let p1 = logGContinuedFraction(P + hp, Q, z), let p0 = logGContinuedFraction(P - hp, Q, z),
-              let q1 = logGContinuedFraction(P, Q + hq, z), let q0 = logGContinuedFraction(P, Q - hq, z),
-              let z1 = logGContinuedFraction(P, Q, z + hz), let z0 = logGContinuedFraction(P, Q, z - hz) else {
+            let q1 = logGContinuedFraction(P, Q + hq, z), let q0 = logGContinuedFraction(P, Q - hq, z),
+            let z1 = logGContinuedFraction(P, Q, z + hz), let z0 = logGContinuedFraction(P, Q, z - hz)
+        else {
             return logGGeneral(P, Q, z, grad: grad)
         }
         return (lg, (p1 - p0) / (2 * hp), (q1 - q0) / (2 * hq), (z1 - z0) / (2 * hz))
@@ -332,7 +344,7 @@ final class ParetoNBDKernel {
         let ref = -q1 * yc - P * log(w + z * exp(-yc))
         var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
         return quadNodes.withUnsafeBufferPointer { nodes -> (Double, Double, Double, Double)? in
-            let j0 = -quadJMin   // buffer index of t = 0
+            let j0 = -quadJMin  // buffer index of t = 0
             let jLast = quadJMax - quadJMin
             // Walks from buffer index `from` by `stride` (either sign) until two consecutive negligible terms;
             // false when it runs off the table first.
@@ -362,7 +374,7 @@ final class ParetoNBDKernel {
                 }
                 return false
             }
-            var stride = 1 << quadLevels   // h = 1/2
+            var stride = 1 << quadLevels  // h = 1/2
             guard sweep(from: j0, stride: stride), sweep(from: j0 - stride, stride: -stride) else { return nil }
             var h = 0.5
             var prev = s0 * h
@@ -434,8 +446,10 @@ final class ParetoNBDKernel {
     /// log I(t) and (optionally) its gradient wrt (r, alpha, s, beta). la = log(alpha+t), lb = log(beta+t),
     /// ia = 1/(alpha+t), ib = 1/(beta+t).
     @inline(__always)
-    static func logI(r: Double, alpha: Double, s: Double, beta: Double, x: Double, t: Double,
-                     la: Double, lb: Double, ia: Double, ib: Double, grad: UnsafeMutablePointer<Double>?) -> Double {
+    static func logI(
+        r: Double, alpha: Double, s: Double, beta: Double, x: Double, t: Double,
+        la: Double, lb: Double, ia: Double, ib: Double, grad: UnsafeMutablePointer<Double>?
+    ) -> Double {
         let A = r + s + x
         let Q = A + 1
         let iA = 1 / A
@@ -469,13 +483,18 @@ final class ParetoNBDKernel {
         let nt = d.times.count
         let wantGrad = gradient != nil
         d.times.withUnsafeBufferPointer { tp in
-            LA.withUnsafeMutableBufferPointer { la in LB.withUnsafeMutableBufferPointer { lb in
-            IA.withUnsafeMutableBufferPointer { ia in IB.withUnsafeMutableBufferPointer { ib in
-                for k in 0..<nt {
-                    let va = alpha + tp[k], vb = beta + tp[k]
-                    la[k] = log(va); lb[k] = log(vb); ia[k] = 1 / va; ib[k] = 1 / vb
+            LA.withUnsafeMutableBufferPointer { la in
+                LB.withUnsafeMutableBufferPointer { lb in
+                    IA.withUnsafeMutableBufferPointer { ia in
+                        IB.withUnsafeMutableBufferPointer { ib in
+                            for k in 0..<nt {
+                                let va = alpha + tp[k], vb = beta + tp[k]
+                                la[k] = log(va); lb[k] = log(vb); ia[k] = 1 / va; ib[k] = 1 / vb
+                            }
+                        }
+                    }
                 }
-            }}}}
+            }
         }
         if d.maxX > 0 {
             var acc = 0.0, dacc = 0.0
@@ -487,58 +506,88 @@ final class ParetoNBDKernel {
             }
         }
         let np = pairX.count
-        pairX.withUnsafeBufferPointer { px in pairT.withUnsafeBufferPointer { pt in
-        d.times.withUnsafeBufferPointer { tp in
-        LA.withUnsafeBufferPointer { la in LB.withUnsafeBufferPointer { lb in
-        IA.withUnsafeBufferPointer { ia in IB.withUnsafeBufferPointer { ib in
-        logIv.withUnsafeMutableBufferPointer { li in dI.withUnsafeMutableBufferPointer { di in
-            // Each pair's I(t) is independent of the others (and written to its own slots), so the pairs are
-            // spread over the cores when there are enough of them; the results do not depend on the split.
-            let buffers = PairBuffers(px: px, pt: pt, tp: tp, la: la, lb: lb, ia: ia, ib: ib, li: li, di: di)
-            let chunks = np >= 512 ? min(ParetoNBDKernel.workers, np / 256) : 1
-            if chunks <= 1 {
-                buffers.run(r, alpha, s, beta, wantGrad, from: 0, to: np)
-            } else {
-                DispatchQueue.concurrentPerform(iterations: 4 * chunks) { c in
-                    buffers.run(r, alpha, s, beta, wantGrad, from: c * np / (4 * chunks), to: (c + 1) * np / (4 * chunks))
+        pairX.withUnsafeBufferPointer { px in
+            pairT.withUnsafeBufferPointer { pt in
+                d.times.withUnsafeBufferPointer { tp in
+                    LA.withUnsafeBufferPointer { la in
+                        LB.withUnsafeBufferPointer { lb in
+                            IA.withUnsafeBufferPointer { ia in
+                                IB.withUnsafeBufferPointer { ib in
+                                    logIv.withUnsafeMutableBufferPointer { li in
+                                        dI.withUnsafeMutableBufferPointer { di in
+                                            // Each pair's I(t) is independent of the others (and written to its own slots), so the pairs are
+                                            // spread over the cores when there are enough of them; the results do not depend on the split.
+                                            let buffers = PairBuffers(px: px, pt: pt, tp: tp, la: la, lb: lb, ia: ia, ib: ib, li: li, di: di)
+                                            let chunks = np >= 512 ? min(ParetoNBDKernel.workers, np / 256) : 1
+                                            if chunks <= 1 {
+                                                buffers.run(r, alpha, s, beta, wantGrad, from: 0, to: np)
+                                            } else {
+                                                DispatchQueue.concurrentPerform(iterations: 4 * chunks) { c in
+                                                    buffers.run(r, alpha, s, beta, wantGrad, from: c * np / (4 * chunks), to: (c + 1) * np / (4 * chunks))
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-        }}}}}}}}}
+        }
         let lalpha = log(alpha), lbeta = log(beta), ls = log(s)
         var total = 0.0
         var g0 = 0.0, g1 = 0.0, g2 = 0.0, g3 = 0.0
         let n = d.x.count
-        d.x.withUnsafeBufferPointer { xs in d.TIndex.withUnsafeBufferPointer { iT in
-        d.weight.withUnsafeBufferPointer { w in
-        tripleTx.withUnsafeBufferPointer { ptx in tripleT.withUnsafeBufferPointer { pT in
-        LA.withUnsafeBufferPointer { la in LB.withUnsafeBufferPointer { lb in
-        IA.withUnsafeBufferPointer { ia in IB.withUnsafeBufferPointer { ib in
-        logIv.withUnsafeBufferPointer { li in dI.withUnsafeBufferPointer { di in
-        tabS.withUnsafeBufferPointer { S in tabD.withUnsafeBufferPointer { D in
-            for i in 0..<n {
-                let x = Int(xs[i])
-                let rx = r + Double(x)
-                let kT = Int(iT[i])
-                let jA = Int(ptx[i]), jB = Int(pT[i])
-                let logC = S[x] + r * lalpha + s * lbeta
-                let lt1 = -rx * la[kT] - s * lb[kT]
-                let lA = ls + li[jA]
-                let lB = ls + li[jB]
-                let m = max(lt1, lA)
-                let e1 = exp(lt1 - m), eA = exp(lA - m), eB = jA == jB ? eA : exp(lB - m)
-                let L = e1 + eA - eB
-                let wi = w[i]
-                total += wi * (logC + m + log(L))
-                if wantGrad {
-                    let f = wi / L
-                    let dA = di.baseAddress! + 4 * jA, dB = di.baseAddress! + 4 * jB
-                    g0 += wi * (D[x] + lalpha) + f * (e1 * (-la[kT]) + eA * dA[0] - eB * dB[0])
-                    g1 += wi * (r / alpha) + f * (e1 * (-rx * ia[kT]) + eA * dA[1] - eB * dB[1])
-                    g2 += wi * lbeta + f * (e1 * (-lb[kT]) + eA * (dA[2] + 1 / s) - eB * (dB[2] + 1 / s))
-                    g3 += wi * (s / beta) + f * (e1 * (-s * ib[kT]) + eA * dA[3] - eB * dB[3])
+        d.x.withUnsafeBufferPointer { xs in
+            d.TIndex.withUnsafeBufferPointer { iT in
+                d.weight.withUnsafeBufferPointer { w in
+                    tripleTx.withUnsafeBufferPointer { ptx in
+                        tripleT.withUnsafeBufferPointer { pT in
+                            LA.withUnsafeBufferPointer { la in
+                                LB.withUnsafeBufferPointer { lb in
+                                    IA.withUnsafeBufferPointer { ia in
+                                        IB.withUnsafeBufferPointer { ib in
+                                            logIv.withUnsafeBufferPointer { li in
+                                                dI.withUnsafeBufferPointer { di in
+                                                    tabS.withUnsafeBufferPointer { S in
+                                                        tabD.withUnsafeBufferPointer { D in
+                                                            for i in 0..<n {
+                                                                let x = Int(xs[i])
+                                                                let rx = r + Double(x)
+                                                                let kT = Int(iT[i])
+                                                                let jA = Int(ptx[i]), jB = Int(pT[i])
+                                                                let logC = S[x] + r * lalpha + s * lbeta
+                                                                let lt1 = -rx * la[kT] - s * lb[kT]
+                                                                let lA = ls + li[jA]
+                                                                let lB = ls + li[jB]
+                                                                let m = max(lt1, lA)
+                                                                let e1 = exp(lt1 - m), eA = exp(lA - m), eB = jA == jB ? eA : exp(lB - m)
+                                                                let L = e1 + eA - eB
+                                                                let wi = w[i]
+                                                                total += wi * (logC + m + log(L))
+                                                                if wantGrad {
+                                                                    let f = wi / L
+                                                                    let dA = di.baseAddress! + 4 * jA, dB = di.baseAddress! + 4 * jB
+                                                                    g0 += wi * (D[x] + lalpha) + f * (e1 * (-la[kT]) + eA * dA[0] - eB * dB[0])
+                                                                    g1 += wi * (r / alpha) + f * (e1 * (-rx * ia[kT]) + eA * dA[1] - eB * dB[1])
+                                                                    g2 += wi * lbeta + f * (e1 * (-lb[kT]) + eA * (dA[2] + 1 / s) - eB * (dB[2] + 1 / s))
+                                                                    g3 += wi * (s / beta) + f * (e1 * (-s * ib[kT]) + eA * dA[3] - eB * dB[3])
+                                                                }
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-        }}}}}}}}}}}}}
+        }
         if let g = gradient { g[0] = g0; g[1] = g1; g[2] = g2; g[3] = g3 }
         return total
     }

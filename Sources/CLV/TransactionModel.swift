@@ -52,8 +52,9 @@ extension TransactionModel {
         let data = CompressedSummaries(s)
         let scaleT = data.meanAge
         let scales = parameterKinds.map { $0 == .scale ? scaleT : 1 }
-        let prob = MLEProblem(model: displayName, names: parameterNames, kinds: parameterKinds, scales: scales, n: data.customers,
-                              evaluate: logLikelihoodFunction(data))
+        let prob = MLEProblem(
+            model: displayName, names: parameterNames, kinds: parameterKinds, scales: scales, n: data.customers,
+            evaluate: logLikelihoodFunction(data))
         prob.ridges = ridges
         let result = try Optimizer.fit(prob, candidates: startValues(data), dataScales: scales)
         return (Self(estimates: result.estimates, boundary: result.boundary), result)

@@ -1,6 +1,6 @@
+import Base
 import CLV
 import Foundation
-import Base
 import Provenance
 import Tabular
 import Transactions
@@ -50,32 +50,40 @@ public enum CLVOutputs {
     }
 
     static func cleaning(_ log: CleanedLog) -> Table {
-        Table(names: ["rule", "rows", "customers", "revenue"], columns: [
-            .string(StringColumn(log.steps.map(\.rule))), .int(log.steps.map(\.rows)), .int(log.steps.map(\.customers)), .double(log.steps.map(\.revenue)),
-        ])
+        Table(
+            names: ["rule", "rows", "customers", "revenue"],
+            columns: [
+                .string(StringColumn(log.steps.map(\.rule))), .int(log.steps.map(\.rows)), .int(log.steps.map(\.customers)), .double(log.steps.map(\.revenue)),
+            ])
     }
 
     static func droppedCodes(_ log: CleanedLog) -> Table {
-        Table(names: ["stock_code", "rows", "revenue"], columns: [
-            .string(StringColumn(log.droppedCodes.map(\.code))), .int(log.droppedCodes.map(\.rows)), .double(log.droppedCodes.map(\.revenue)),
-        ])
+        Table(
+            names: ["stock_code", "rows", "revenue"],
+            columns: [
+                .string(StringColumn(log.droppedCodes.map(\.code))), .int(log.droppedCodes.map(\.rows)), .double(log.droppedCodes.map(\.revenue)),
+            ])
     }
 
     static func calibrationSummaries(_ s: RFMSummaries) -> Table {
-        Table(names: ["customer_id", "first_purchase", "frequency", "recency", "T", "monetary", "holdout_transactions", "holdout_value"], columns: [
-            .string(StringColumn(s.customerIDs)), .string(StringColumn(s.firstDay.map(CalendarDay.string))),
-            .double(s.frequency), .double(s.recency), .double(s.age), .double(s.monetary),
-            .double(s.holdoutTransactions), .double(s.holdoutValue),
-        ])
+        Table(
+            names: ["customer_id", "first_purchase", "frequency", "recency", "T", "monetary", "holdout_transactions", "holdout_value"],
+            columns: [
+                .string(StringColumn(s.customerIDs)), .string(StringColumn(s.firstDay.map(CalendarDay.string))),
+                .double(s.frequency), .double(s.recency), .double(s.age), .double(s.monetary),
+                .double(s.holdoutTransactions), .double(s.holdoutValue),
+            ])
     }
 
     static func comparison(_ evaluations: [ModelEvaluation]) -> Table {
-        Table(names: ["model", "log_likelihood", "aic", "bic", "holdout_mae", "holdout_rmse", "aggregate_error", "converged", "boundary"], columns: [
-            .string(StringColumn(evaluations.map(\.name))), .double(evaluations.map(\.fit.logLikelihood)), .double(evaluations.map(\.fit.aic)),
-            .double(evaluations.map(\.fit.bic)), .double(evaluations.map(\.mae)), .double(evaluations.map(\.rmse)),
-            .double(evaluations.map(\.aggregateError)), .int(evaluations.map { $0.fit.converged ? 1 : 0 }),
-            .string(StringColumn(evaluations.map { $0.fit.boundary.joined(separator: " ") })),
-        ])
+        Table(
+            names: ["model", "log_likelihood", "aic", "bic", "holdout_mae", "holdout_rmse", "aggregate_error", "converged", "boundary"],
+            columns: [
+                .string(StringColumn(evaluations.map(\.name))), .double(evaluations.map(\.fit.logLikelihood)), .double(evaluations.map(\.fit.aic)),
+                .double(evaluations.map(\.fit.bic)), .double(evaluations.map(\.mae)), .double(evaluations.map(\.rmse)),
+                .double(evaluations.map(\.aggregateError)), .int(evaluations.map { $0.fit.converged ? 1 : 0 }),
+                .string(StringColumn(evaluations.map { $0.fit.boundary.joined(separator: " ") })),
+            ])
     }
 
     static func calibrationPlot(_ g: FrequencyGroups, _ evaluations: [ModelEvaluation]) -> Table {
@@ -98,25 +106,33 @@ public enum CLVOutputs {
     }
 
     static func predictions(_ full: RFMSummaries, _ p: CustomerPredictions) -> Table {
-        Table(names: ["customer_id", "frequency", "recency", "T", "monetary", "revenue", "r_score", "f_score", "m_score", "segment",
-                      "p_alive", "expected_transactions", "expected_value", "clv"], columns: [
-            .string(StringColumn(full.customerIDs)), .double(full.frequency), .double(full.recency), .double(full.age), .double(full.monetary),
-            .double(p.revenue), .int(p.recencyScore), .int(p.frequencyScore), .int(p.monetaryScore), .string(StringColumn(p.segment)),
-            .double(p.probabilityAlive), .double(p.expectedTransactions), .double(p.expectedValue), .double(p.clv),
-        ])
+        Table(
+            names: [
+                "customer_id", "frequency", "recency", "T", "monetary", "revenue", "r_score", "f_score", "m_score", "segment",
+                "p_alive", "expected_transactions", "expected_value", "clv",
+            ],
+            columns: [
+                .string(StringColumn(full.customerIDs)), .double(full.frequency), .double(full.recency), .double(full.age), .double(full.monetary),
+                .double(p.revenue), .int(p.recencyScore), .int(p.frequencyScore), .int(p.monetaryScore), .string(StringColumn(p.segment)),
+                .double(p.probabilityAlive), .double(p.expectedTransactions), .double(p.expectedValue), .double(p.clv),
+            ])
     }
 
     static func segments(_ s: [SegmentSummary]) -> Table {
-        Table(names: ["segment", "customers", "customer_share", "revenue", "revenue_share", "mean_clv", "mean_p_alive"], columns: [
-            .string(StringColumn(s.map(\.name))), .int(s.map(\.customers)), .double(s.map(\.customerShare)), .double(s.map(\.revenue)),
-            .double(s.map(\.revenueShare)), .double(s.map(\.meanCLV)), .double(s.map(\.meanProbabilityAlive)),
-        ])
+        Table(
+            names: ["segment", "customers", "customer_share", "revenue", "revenue_share", "mean_clv", "mean_p_alive"],
+            columns: [
+                .string(StringColumn(s.map(\.name))), .int(s.map(\.customers)), .double(s.map(\.customerShare)), .double(s.map(\.revenue)),
+                .double(s.map(\.revenueShare)), .double(s.map(\.meanCLV)), .double(s.map(\.meanProbabilityAlive)),
+            ])
     }
 
     static func replication(_ rows: [ReplicationEstimate]) -> Table {
-        Table(names: ["data", "model", "parameter", "estimate", "std_error", "published_sample"], columns: [
-            .string(StringColumn(rows.map(\.data))), .string(StringColumn(rows.map(\.model))), .string(StringColumn(rows.map(\.parameter))),
-            .double(rows.map(\.estimate)), .double(rows.map(\.standardError)), .double(rows.map(\.publishedSample)),
-        ])
+        Table(
+            names: ["data", "model", "parameter", "estimate", "std_error", "published_sample"],
+            columns: [
+                .string(StringColumn(rows.map(\.data))), .string(StringColumn(rows.map(\.model))), .string(StringColumn(rows.map(\.parameter))),
+                .double(rows.map(\.estimate)), .double(rows.map(\.standardError)), .double(rows.map(\.publishedSample)),
+            ])
     }
 }

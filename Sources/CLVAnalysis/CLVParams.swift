@@ -81,7 +81,9 @@ public struct CLVParams: Codable, Sendable, Equatable {
         guard !analysed.isEmpty else { throw bad("models must name at least one of \(registry.keys.joined(separator: ", "))") }
         guard Set(analysed).count == analysed.count else { throw bad("models lists a model twice: \(analysed.joined(separator: ", "))") }
         guard productionModel == Self.automaticProduction || analysed.contains(productionModel) else {
-            throw bad("production_model '\(productionModel)' is not one of the models fitted; valid values: \(([Self.automaticProduction] + analysed).joined(separator: ", "))")
+            throw bad(
+                "production_model '\(productionModel)' is not one of the models fitted; valid values: \(([Self.automaticProduction] + analysed).joined(separator: ", "))"
+            )
         }
         guard unitDays > 0 else { throw bad("unit_days must be > 0") }
         guard holdoutWeeks > 0 else { throw bad("holdout_weeks must be > 0") }

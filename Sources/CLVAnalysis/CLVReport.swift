@@ -1,6 +1,6 @@
+import Base
 import CLV
 import Foundation
-import Base
 import Provenance
 import Reporting
 import Tabular
@@ -20,17 +20,21 @@ public enum CLVFigures {
             for e in r.evaluations { row.append(formatDouble(e.calibrationMeans[i])) }
             cal.row(row.map { $0.isEmpty ? "NaN" : $0 })
         }
-        let calPlots = ["'calibration.dat' using 1:3:xtic(2) with linespoints lw 2 pt 7 lt 1 title \"actual\""]
+        let calPlots =
+            ["'calibration.dat' using 1:3:xtic(2) with linespoints lw 2 pt 7 lt 1 title \"actual\""]
             + r.evaluations.enumerated().map { "'' using 1:\($0.offset + 4) with linespoints lw 2 pt 5 dt 2 lt \($0.offset + 2) title \"\($0.element.name)\"" }
-        figs.append(Figure(name: "calibration", script: """
-            \(colours)
-            set title "Mean holdout transactions by calibration-period frequency"
-            set xlabel "repeat transactions in calibration"
-            set ylabel "mean transactions in the holdout"
-            set key top left
-            set grid
-            plot \(calPlots.joined(separator: ", \\\n     "))
-            """, data: [("calibration.dat", cal.bytes)]))
+        figs.append(
+            Figure(
+                name: "calibration",
+                script: """
+                    \(colours)
+                    set title "Mean holdout transactions by calibration-period frequency"
+                    set xlabel "repeat transactions in calibration"
+                    set ylabel "mean transactions in the holdout"
+                    set key top left
+                    set grid
+                    plot \(calPlots.joined(separator: ", \\\n     "))
+                    """, data: [("calibration.dat", cal.bytes)]))
 
         // Tracking plot: cumulative repeat transactions per week.
         var tr = GnuplotData(comment: "columns: week actual predicted per model")
@@ -41,37 +45,44 @@ public enum CLVFigures {
             for e in r.evaluations { row.append(formatDouble(e.trackingCumulative[i])) }
             tr.row(row.map { $0.isEmpty ? "NaN" : $0 })
         }
-        let trPlots = ["'tracking.dat' using 1:2 with lines lw 2 lt 1 title \"actual\""]
+        let trPlots =
+            ["'tracking.dat' using 1:2 with lines lw 2 lt 1 title \"actual\""]
             + r.evaluations.enumerated().map { "'' using 1:\($0.offset + 3) with lines lw 2 dt 2 lt \($0.offset + 2) title \"\($0.element.name)\"" }
-        figs.append(Figure(name: "tracking", script: """
-            \(colours)
-            set title "Cumulative repeat transactions of the calibration customers (week 1 starts \(CalendarDay.string(r.log.customerDays.firstDay)))"
-            set xlabel "week"
-            set ylabel "cumulative repeat transactions"
-            set key top left
-            set grid
-            set arrow from \(firstHoldoutWeek), graph 0 to \(firstHoldoutWeek), graph 1 nohead dt 3 lc rgb "gray30"
-            set label "holdout starts" at \(firstHoldoutWeek), graph 0.95 offset 0.5,0
-            plot \(trPlots.joined(separator: ", \\\n     "))
-            """, data: [("tracking.dat", tr.bytes)]))
+        figs.append(
+            Figure(
+                name: "tracking",
+                script: """
+                    \(colours)
+                    set title "Cumulative repeat transactions of the calibration customers (week 1 starts \(CalendarDay.string(r.log.customerDays.firstDay)))"
+                    set xlabel "week"
+                    set ylabel "cumulative repeat transactions"
+                    set key top left
+                    set grid
+                    set arrow from \(firstHoldoutWeek), graph 0 to \(firstHoldoutWeek), graph 1 nohead dt 3 lc rgb "gray30"
+                    set label "holdout starts" at \(firstHoldoutWeek), graph 0.95 offset 0.5,0
+                    plot \(trPlots.joined(separator: ", \\\n     "))
+                    """, data: [("tracking.dat", tr.bytes)]))
 
         // RFM segments: customer share and revenue share.
         var seg = GnuplotData(comment: "columns: x segment customer_share revenue_share (percent)")
         for (i, segment) in r.segments.enumerated() {
             seg.row([String(i), segment.name, formatDouble(segment.customerShare * 100), formatDouble(segment.revenueShare * 100)])
         }
-        figs.append(Figure(name: "rfm_segments", script: """
-            \(colours)
-            set title "RFM segments: share of customers and of revenue"
-            set style data histograms
-            set style histogram clustered gap 1
-            set style fill solid 0.8 border -1
-            set ylabel "%"
-            set xtics rotate by -25
-            set grid ytics
-            set key top right
-            plot 'rfm_segments.dat' using 3:xtic(2) title "customers" lt 1, '' using 4 title "revenue" lt 2
-            """, data: [("rfm_segments.dat", seg.bytes)]))
+        figs.append(
+            Figure(
+                name: "rfm_segments",
+                script: """
+                    \(colours)
+                    set title "RFM segments: share of customers and of revenue"
+                    set style data histograms
+                    set style histogram clustered gap 1
+                    set style fill solid 0.8 border -1
+                    set ylabel "%"
+                    set xtics rotate by -25
+                    set grid ytics
+                    set key top right
+                    plot 'rfm_segments.dat' using 3:xtic(2) title "customers" lt 1, '' using 4 title "revenue" lt 2
+                    """, data: [("rfm_segments.dat", seg.bytes)]))
         return figs
     }
 }
@@ -82,29 +93,40 @@ public enum CLVReport {
         let log = r.log
         md.heading(1, "Customer lifetime value: \(p.retail.name)")
         let calStart = CalendarDay.string(log.customerDays.firstDay)
-        md.paragraph("Buy-till-you-die models fitted by maximum likelihood (GSL): \(listed(r.evaluations.map(\.name))) for the number of transactions, Gamma-Gamma for their value. Time unit: \(formatDouble(p.unitDays)) days. Calibration period \(calStart) to \(CalendarDay.string(r.calibrationEnd)); holdout \(CalendarDay.string(r.calibrationEnd + 1)) to \(CalendarDay.string(r.observationEnd)) (\(p.holdoutWeeks) weeks).")
+        md.paragraph(
+            "Buy-till-you-die models fitted by maximum likelihood (GSL): \(listed(r.evaluations.map(\.name))) for the number of transactions, Gamma-Gamma for their value. Time unit: \(formatDouble(p.unitDays)) days. Calibration period \(calStart) to \(CalendarDay.string(r.calibrationEnd)); holdout \(CalendarDay.string(r.calibrationEnd + 1)) to \(CalendarDay.string(r.observationEnd)) (\(p.holdoutWeeks) weeks)."
+        )
 
         // Summary.
         md.heading(2, "Summary")
         var bullets: [String] = []
-        bullets.append("Cleaning kept \(Fmt.int(log.keptRows)) of \(Fmt.int(log.rawRows)) rows (\(Fmt.percent(Double(log.keptRows) / Double(log.rawRows), 1))) and \(Fmt.percent(log.keptRevenue / log.rawRevenue, 1)) of the raw revenue; \(Fmt.int(log.customerDays.customerCount)) customers with \(Fmt.int(log.customerDays.days.count)) customer-days (one transaction per customer per day).")
+        bullets.append(
+            "Cleaning kept \(Fmt.int(log.keptRows)) of \(Fmt.int(log.rawRows)) rows (\(Fmt.percent(Double(log.keptRows) / Double(log.rawRows), 1))) and \(Fmt.percent(log.keptRevenue / log.rawRevenue, 1)) of the raw revenue; \(Fmt.int(log.customerDays.customerCount)) customers with \(Fmt.int(log.customerDays.days.count)) customer-days (one transaction per customer per day)."
+        )
         for e in r.evaluations {
             if let why = e.undefined {
                 bullets.append("**\(e.name)** cannot predict on this data: \(why). Its predictions are reported as undefined, not as numbers.")
             } else {
-                bullets.append("**\(e.name)** (calibration fit, \(e.fit.converged ? "converged" : "NOT converged"), no boundary parameters): holdout MAE \(Fmt.fixed(e.mae, 3)) transactions per customer, RMSE \(Fmt.fixed(e.rmse, 3)), aggregate holdout transactions \(Fmt.signedPercent(e.aggregateError, 1)) off the actual.")
+                bullets.append(
+                    "**\(e.name)** (calibration fit, \(e.fit.converged ? "converged" : "NOT converged"), no boundary parameters): holdout MAE \(Fmt.fixed(e.mae, 3)) transactions per customer, RMSE \(Fmt.fixed(e.rmse, 3)), aggregate holdout transactions \(Fmt.signedPercent(e.aggregateError, 1)) off the actual."
+                )
             }
         }
         bullets.append("Production model for forward predictions: **\(r.productionModel)** (\(r.productionReason)), refitted on the whole period.")
-        bullets.append("Gamma-Gamma assumes spend per transaction is independent of frequency: the correlation between frequency and mean repeat spend is \(Fmt.fixed(r.correlation.correlation, 3)) (p = \(Fmt.pValue(r.correlation.pValue)), n = \(Fmt.int(r.correlation.n))).")
+        bullets.append(
+            "Gamma-Gamma assumes spend per transaction is independent of frequency: the correlation between frequency and mean repeat spend is \(Fmt.fixed(r.correlation.correlation, 3)) (p = \(Fmt.pValue(r.correlation.pValue)), n = \(Fmt.int(r.correlation.n)))."
+        )
         if let first = r.segments.first(where: { $0.name == p.rfmSegments.first?.name }) {
-            bullets.append("RFM segment '\(first.name)' holds \(Fmt.percent(first.customerShare, 1)) of customers and \(Fmt.percent(first.revenueShare, 1)) of revenue.")
+            bullets.append(
+                "RFM segment '\(first.name)' holds \(Fmt.percent(first.customerShare, 1)) of customers and \(Fmt.percent(first.revenueShare, 1)) of revenue.")
         }
         md.bullets(bullets)
 
         // Cleaning.
         md.heading(2, "Transactions and cleaning")
-        md.paragraph("Raw log: \(Fmt.int(log.rawRows)) rows, \(Fmt.int(log.rawCustomers)) customers, revenue \(Fmt.fixed(log.rawRevenue, 2)). Rules apply in this order; each row shows what that rule removed (customers: those left with no rows).")
+        md.paragraph(
+            "Raw log: \(Fmt.int(log.rawRows)) rows, \(Fmt.int(log.rawCustomers)) customers, revenue \(Fmt.fixed(log.rawRevenue, 2)). Rules apply in this order; each row shows what that rule removed (customers: those left with no rows)."
+        )
         var rows: [[String]] = []
         for step in log.steps {
             rows.append([step.rule, Fmt.int(step.rows), Fmt.int(step.customers), Fmt.fixed(step.revenue, 2)])
@@ -118,23 +140,32 @@ public enum CLVReport {
         }
         md.table(["stock code", "rows", "revenue"], codeRows, rightAligned: [false, true, true])
         let repeaters = r.calibration.frequency.filter { $0 > 0 }.count
-        md.paragraph("Calibration summaries: \(Fmt.int(r.calibration.count)) customers with a first purchase before \(CalendarDay.string(r.calibrationEnd)), \(Fmt.int(repeaters)) of them with repeat purchases in calibration.")
+        md.paragraph(
+            "Calibration summaries: \(Fmt.int(r.calibration.count)) customers with a first purchase before \(CalendarDay.string(r.calibrationEnd)), \(Fmt.int(repeaters)) of them with repeat purchases in calibration."
+        )
 
         // Fits.
         md.heading(2, "Model fits on the calibration period")
         for fit in r.evaluations.map(\.fit) + [r.spendFitCalibration] { fitTable(&md, fit) }
-        md.paragraph("Standard errors from the inverse Hessian of the log-likelihood; 95% intervals computed on the log scale (parameters are positive). A parameter collapsing to 0 or exploding is listed as a boundary and the model then refuses to predict.")
+        md.paragraph(
+            "Standard errors from the inverse Hessian of the log-likelihood; 95% intervals computed on the log scale (parameters are positive). A parameter collapsing to 0 or exploding is listed as a boundary and the model then refuses to predict."
+        )
 
         // Validation.
         md.heading(2, "Holdout validation")
         var comp: [[String]] = []
         for e in r.evaluations {
-            comp.append([e.name, Fmt.fixed(e.fit.logLikelihood, 1), Fmt.fixed(e.fit.aic, 1), Fmt.fixed(e.fit.bic, 1),
-                         Fmt.fixed(e.mae, 4), Fmt.fixed(e.rmse, 4), Fmt.signedPercent(e.aggregateError, 2)])
+            comp.append([
+                e.name, Fmt.fixed(e.fit.logLikelihood, 1), Fmt.fixed(e.fit.aic, 1), Fmt.fixed(e.fit.bic, 1),
+                Fmt.fixed(e.mae, 4), Fmt.fixed(e.rmse, 4), Fmt.signedPercent(e.aggregateError, 2),
+            ])
         }
-        md.table(["model", "log-likelihood", "AIC", "BIC", "holdout MAE", "holdout RMSE", "aggregate error"], comp,
-                 rightAligned: [false, true, true, true, true, true, true])
-        md.paragraph("MAE and RMSE are per customer, on the number of holdout transactions; aggregate error is (predicted − actual) / actual over all calibration customers.")
+        md.table(
+            ["model", "log-likelihood", "AIC", "BIC", "holdout MAE", "holdout RMSE", "aggregate error"], comp,
+            rightAligned: [false, true, true, true, true, true, true])
+        md.paragraph(
+            "MAE and RMSE are per customer, on the number of holdout transactions; aggregate error is (predicted − actual) / actual over all calibration customers."
+        )
         var calRows: [[String]] = []
         let groups = r.frequencyGroups
         for i in groups.labels.indices {
@@ -142,51 +173,67 @@ public enum CLVReport {
             for e in r.evaluations { row.append(Fmt.fixed(e.calibrationMeans[i], 3)) }
             calRows.append(row)
         }
-        md.table(["calibration frequency", "customers", "actual"] + r.evaluations.map(\.name), calRows,
-                 rightAligned: [false, true, true] + r.evaluations.map { _ in true })
+        md.table(
+            ["calibration frequency", "customers", "actual"] + r.evaluations.map(\.name), calRows,
+            rightAligned: [false, true, true] + r.evaluations.map { _ in true })
         md.image("Calibration plot", figureDir + "/calibration.png")
         md.image("Tracking plot", figureDir + "/tracking.png")
 
         // Forward predictions.
         md.heading(2, "Forward predictions")
-        md.paragraph("Models refitted on the whole period (\(calStart) to \(CalendarDay.string(r.observationEnd))); predictions for the next \(formatDouble(p.horizonWeeks)) weeks with \(r.productionModel); CLV = margin \(formatDouble(p.margin)) × expected value per transaction × expected transactions per month over \(formatDouble(p.clvYears)) year(s), discounted at \(Fmt.percent(p.annualDiscountRate, 1)) a year.")
+        md.paragraph(
+            "Models refitted on the whole period (\(calStart) to \(CalendarDay.string(r.observationEnd))); predictions for the next \(formatDouble(p.horizonWeeks)) weeks with \(r.productionModel); CLV = margin \(formatDouble(p.margin)) × expected value per transaction × expected transactions per month over \(formatDouble(p.clvYears)) year(s), discounted at \(Fmt.percent(p.annualDiscountRate, 1)) a year."
+        )
         for keyed in r.wholePeriodFits { fitTable(&md, keyed.fit) }
         let pr = r.predictions, full = r.full
         let clv = pr.clv
         let order = clv.indices.filter { !clv[$0].isNaN }.sorted { clv[$0] > clv[$1] || (clv[$0] == clv[$1] && $0 < $1) }
         var top: [[String]] = []
         for i in order.prefix(p.topCustomers) {
-            top.append([full.customerIDs[i], Fmt.int(full.frequency[i] + 1), Fmt.fixed(pr.revenue[i], 2), Fmt.percent(pr.probabilityAlive[i], 1),
-                        Fmt.fixed(pr.expectedTransactions[i], 2), Fmt.fixed(pr.expectedValue[i], 2), Fmt.fixed(pr.clv[i], 2), pr.segment[i]])
+            top.append([
+                full.customerIDs[i], Fmt.int(full.frequency[i] + 1), Fmt.fixed(pr.revenue[i], 2), Fmt.percent(pr.probabilityAlive[i], 1),
+                Fmt.fixed(pr.expectedTransactions[i], 2), Fmt.fixed(pr.expectedValue[i], 2), Fmt.fixed(pr.clv[i], 2), pr.segment[i],
+            ])
         }
         md.paragraph("Top \(p.topCustomers) customers by CLV (all customers in `\(tableDir)/predictions.csv`):")
-        md.table(["customer", "transactions", "revenue", "P(alive)", "expected transactions", "expected value", "CLV", "segment"], top,
-                 rightAligned: [false, true, true, true, true, true, true, false])
+        md.table(
+            ["customer", "transactions", "revenue", "P(alive)", "expected transactions", "expected value", "CLV", "segment"], top,
+            rightAligned: [false, true, true, true, true, true, true, false])
 
         // RFM.
         md.heading(2, "RFM segments")
-        md.paragraph("Recency, frequency and monetary quintile scores (5 best) over the whole period; segments by recency and frequency score ranges from the parameters.")
+        md.paragraph(
+            "Recency, frequency and monetary quintile scores (5 best) over the whole period; segments by recency and frequency score ranges from the parameters."
+        )
         var segRows: [[String]] = []
         for segment in r.segments {
-            segRows.append([segment.name, Fmt.int(segment.customers), Fmt.percent(segment.customerShare, 1), Fmt.percent(segment.revenueShare, 1),
-                            Fmt.fixed(segment.meanCLV, 2), Fmt.percent(segment.meanProbabilityAlive, 1)])
+            segRows.append([
+                segment.name, Fmt.int(segment.customers), Fmt.percent(segment.customerShare, 1), Fmt.percent(segment.revenueShare, 1),
+                Fmt.fixed(segment.meanCLV, 2), Fmt.percent(segment.meanProbabilityAlive, 1),
+            ])
         }
-        md.table(["segment", "customers", "share", "revenue share", "mean CLV", "mean P(alive)"], segRows,
-                 rightAligned: [false, true, true, true, true, true])
+        md.table(
+            ["segment", "customers", "share", "revenue share", "mean CLV", "mean P(alive)"], segRows,
+            rightAligned: [false, true, true, true, true, true])
         md.image("RFM segments", figureDir + "/rfm_segments.png")
 
         // CDNOW.
         md.heading(2, "Replication on CDNOW")
-        md.paragraph("The 2,357-customer CDNOW sample (39-week calibration, weeks) and the full master file (calibration to \(p.cdnow.calibrationEnd)), beside the published estimates for the sample (Fader, Hardie & Lee 2005; Gamma-Gamma from their 'RFM and CLV' paper, which uses the sample's spend, not in this data set — hence only the master file's fit is shown for it). The sample file gives recency and age in weeks rounded to two decimals; fitted on those, Pareto/NBD's beta can differ from the published value in its last decimal; the published values are all reproduced when the times are restored to whole days (round(7t)/7), as the CLV tests check.")
+        md.paragraph(
+            "The 2,357-customer CDNOW sample (39-week calibration, weeks) and the full master file (calibration to \(p.cdnow.calibrationEnd)), beside the published estimates for the sample (Fader, Hardie & Lee 2005; Gamma-Gamma from their 'RFM and CLV' paper, which uses the sample's spend, not in this data set — hence only the master file's fit is shown for it). The sample file gives recency and age in weeks rounded to two decimals; fitted on those, Pareto/NBD's beta can differ from the published value in its last decimal; the published values are all reproduced when the times are restored to whole days (round(7t)/7), as the CLV tests check."
+        )
         var rep: [[String]] = []
         for e in r.replication {
             rep.append([e.data, e.model, e.parameter, Fmt.fixed(e.estimate, 4), Fmt.fixed(e.standardError, 4), Fmt.fixed(e.publishedSample, 3)])
         }
-        md.table(["data", "model", "parameter", "estimate", "std. error", "published (sample)"], rep,
-                 rightAligned: [false, false, false, true, true, true])
+        md.table(
+            ["data", "model", "parameter", "estimate", "std. error", "published (sample)"], rep,
+            rightAligned: [false, false, false, true, true, true])
 
         md.heading(2, "Files")
-        md.paragraph("In `\(tableDir)/`: cleaning.csv, dropped_codes.csv, calibration_summaries.csv, fit_<model>.json (calibration and whole-period fits), model_comparison.csv, calibration_plot.csv, tracking.csv, predictions.csv, rfm_segments.csv, cdnow_replication.csv. Figures with their data and gnuplot scripts in `\(figureDir)/`.")
+        md.paragraph(
+            "In `\(tableDir)/`: cleaning.csv, dropped_codes.csv, calibration_summaries.csv, fit_<model>.json (calibration and whole-period fits), model_comparison.csv, calibration_plot.csv, tracking.csv, predictions.csv, rfm_segments.csv, cdnow_replication.csv. Figures with their data and gnuplot scripts in `\(figureDir)/`."
+        )
         return md.text
     }
 
@@ -198,10 +245,14 @@ public enum CLVReport {
     static func fitTable(_ md: inout Markdown, _ fit: FitResult) {
         var rows: [[String]] = []
         for (k, name) in fit.parameterNames.enumerated() {
-            rows.append([name, Fmt.fixed(fit.estimates[k], 4), Fmt.fixed(fit.standardErrors[k], 4),
-                         Fmt.interval(fit.confidenceIntervals[k].lower, fit.confidenceIntervals[k].upper) { Fmt.fixed($0, 4) }])
+            rows.append([
+                name, Fmt.fixed(fit.estimates[k], 4), Fmt.fixed(fit.standardErrors[k], 4),
+                Fmt.interval(fit.confidenceIntervals[k].lower, fit.confidenceIntervals[k].upper) { Fmt.fixed($0, 4) },
+            ])
         }
-        md.paragraph("**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.fixed(fit.logLikelihood, 2)), AIC \(Fmt.fixed(fit.aic, 1)), BIC \(Fmt.fixed(fit.bic, 1)); \(fit.method), \(fit.stoppedOnRidge ? "stopped on the ridge" : fit.converged ? "converged" : "**not converged**") after \(fit.iterations) iterations, gradient norm \(String(format: "%.1e", fit.gradientNorm))\(fit.boundary.isEmpty ? "" : "; **boundary: \(fit.boundaryDetails.joined(separator: "; "))**").")
+        md.paragraph(
+            "**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.fixed(fit.logLikelihood, 2)), AIC \(Fmt.fixed(fit.aic, 1)), BIC \(Fmt.fixed(fit.bic, 1)); \(fit.method), \(fit.stoppedOnRidge ? "stopped on the ridge" : fit.converged ? "converged" : "**not converged**") after \(fit.iterations) iterations, gradient norm \(String(format: "%.1e", fit.gradientNorm))\(fit.boundary.isEmpty ? "" : "; **boundary: \(fit.boundaryDetails.joined(separator: "; "))**")."
+        )
         md.table(["parameter", "estimate", "std. error", "95% CI"], rows, rightAligned: [false, true, true, true])
     }
 }

@@ -117,8 +117,10 @@ public enum CLVAnalysis {
     /// The template control flow: every transaction model named in the parameters goes through the same
     /// calibration fit, holdout evaluation, whole-period refit and CDNOW replication; the production model's
     /// refit makes the forward predictions. Models come from `registry` by key.
-    public static func run(_ p: CLVParams, registry: TransactionModelRegistry = .standard,
-                           progress: (String) -> Void = { _ in }) throws -> CLVResult {
+    public static func run(
+        _ p: CLVParams, registry: TransactionModelRegistry = .standard,
+        progress: (String) -> Void = { _ in }
+    ) throws -> CLVResult {
         let models = try p.transactionModels(registry)
         // The CDNOW replication does not depend on the retail data: it runs on its own thread meanwhile.
         let replicationWork = BackgroundWork { try cdnowReplication(p.cdnow, models: models, unitDays: 7) }
@@ -142,8 +144,10 @@ public enum CLVAnalysis {
         for m in models {
             let (model, fit) = try m.fitModel(calSummaries)
             progress("clv: \(m.displayName) fitted")
-            evaluations.append(evaluate(key: m.key, name: m.displayName, model: model, fit: fit, calibration: calibration, groups: groups,
-                                        births: births, start: start, weeks: weeks, unitDays: p.unitDays))
+            evaluations.append(
+                evaluate(
+                    key: m.key, name: m.displayName, model: model, fit: fit, calibration: calibration, groups: groups,
+                    births: births, start: start, weeks: weeks, unitDays: p.unitDays))
         }
         let (_, spendFit) = try GammaGamma.fit(calSummaries)
         let correlation = try GammaGamma.frequencyValueCorrelation(calSummaries)
@@ -190,17 +194,20 @@ public enum CLVAnalysis {
                 alive[i] = (try? transactionModel.probabilityAlive(x: x, tx: tx, T: T)) ?? .nan
             }
             if let v = try? fullGG.conditionalExpectedValues(fullSummaries) { value = v }
-            if let c = try? discountedCLV(transactions: transactionModel, value: fullGG, customers: fullSummaries, horizonYears: p.clvYears,
-                                          stepsPerYear: 12, annualDiscountRate: p.annualDiscountRate, margin: p.margin,
-                                          weeksPerUnit: p.unitDays / 7) {
+            if let c = try? discountedCLV(
+                transactions: transactionModel, value: fullGG, customers: fullSummaries, horizonYears: p.clvYears,
+                stepsPerYear: 12, annualDiscountRate: p.annualDiscountRate, margin: p.margin,
+                weeksPerUnit: p.unitDays / 7)
+            {
                 clv = c
             }
         }
         let revenue = (0..<full.count).map { full.firstValue[$0] + (full.frequency[$0] > 0 ? full.frequency[$0] * full.monetary[$0] : 0) }
         let (rScore, fScore, mScore, segment) = rfmScores(full, revenue: revenue, rules: p.rfmSegments)
-        let predictions = CustomerPredictions(revenue: revenue, recencyScore: rScore, frequencyScore: fScore, monetaryScore: mScore,
-                                              segment: segment, probabilityAlive: alive, expectedTransactions: expected,
-                                              expectedValue: value, clv: clv)
+        let predictions = CustomerPredictions(
+            revenue: revenue, recencyScore: rScore, frequencyScore: fScore, monetaryScore: mScore,
+            segment: segment, probabilityAlive: alive, expectedTransactions: expected,
+            expectedValue: value, clv: clv)
 
         let segments = segmentSummaries(segment: segment, revenue: revenue, clv: clv, alive: alive, rules: p.rfmSegments)
         let frequencyGroups = frequencyGroups(calibration, groups: groups)
@@ -209,11 +216,12 @@ public enum CLVAnalysis {
         progress("clv: waiting for the CDNOW replication")
         let replication = try replicationWork.value()
 
-        return CLVResult(log: log, calibrationEnd: calibrationEnd, observationEnd: observationEnd, calibration: calibration,
-                         evaluations: evaluations, spendFitCalibration: spendFit, correlation: correlation,
-                         wholePeriodFits: fullModels.map { KeyedFit(key: $0.key, fit: $0.fit) } + [KeyedFit(key: spendModelKey, fit: fullGGFit)],
-                         productionModel: production?.name ?? "none", productionReason: reason, full: full, predictions: predictions,
-                         frequencyGroups: frequencyGroups, tracking: tracking, segments: segments, replication: replication)
+        return CLVResult(
+            log: log, calibrationEnd: calibrationEnd, observationEnd: observationEnd, calibration: calibration,
+            evaluations: evaluations, spendFitCalibration: spendFit, correlation: correlation,
+            wholePeriodFits: fullModels.map { KeyedFit(key: $0.key, fit: $0.fit) } + [KeyedFit(key: spendModelKey, fit: fullGGFit)],
+            productionModel: production?.name ?? "none", productionReason: reason, full: full, predictions: predictions,
+            frequencyGroups: frequencyGroups, tracking: tracking, segments: segments, replication: replication)
     }
 
     static func day(_ text: String) throws -> Int {
@@ -234,8 +242,10 @@ public enum CLVAnalysis {
 
     /// Holdout evaluation of one model fitted on the calibration period: per-customer predictions, errors,
     /// calibration-plot means and the tracking curve (all NaN when the model cannot predict).
-    static func evaluate(key: String, name: String, model: any TransactionModel, fit: FitResult, calibration s: RFMSummaries, groups: Int,
-                         births: [(day: Int, count: Double)], start: Int, weeks: Int, unitDays: Double) -> ModelEvaluation {
+    static func evaluate(
+        key: String, name: String, model: any TransactionModel, fit: FitResult, calibration s: RFMSummaries, groups: Int,
+        births: [(day: Int, count: Double)], start: Int, weeks: Int, unitDays: Double
+    ) -> ModelEvaluation {
         let t = s.holdoutLength
         var predicted = [Double](repeating: .nan, count: s.count)
         var undefined: String? = fit.boundary.isEmpty ? nil : "parameters at the boundary: \(fit.boundaryDetails.joined(separator: "; "))"
@@ -274,9 +284,10 @@ public enum CLVAnalysis {
                 tracking[k] = total
             }
         }
-        return ModelEvaluation(key: key, name: name, fit: fit, undefined: undefined, holdoutPredicted: predicted,
-                               mae: absSum / n, rmse: (sqSum / n).squareRoot(), aggregateError: (predSum - actualSum) / actualSum,
-                               calibrationMeans: zip(groupSum, groupN).map { $1 > 0 ? $0 / $1 : .nan }, trackingCumulative: tracking)
+        return ModelEvaluation(
+            key: key, name: name, fit: fit, undefined: undefined, holdoutPredicted: predicted,
+            mae: absSum / n, rmse: (sqSum / n).squareRoot(), aggregateError: (predSum - actualSum) / actualSum,
+            calibrationMeans: zip(groupSum, groupN).map { $1 > 0 ? $0 / $1 : .nan }, trackingCumulative: tracking)
     }
 
     static func frequencyGroups(_ s: RFMSummaries, groups: Int) -> FrequencyGroups {
@@ -286,8 +297,9 @@ public enum CLVAnalysis {
             actual[g] += s.holdoutTransactions[i]
             n[g] += 1
         }
-        return FrequencyGroups(labels: (0...groups).map { $0 == groups ? "\($0)+" : "\($0)" }, customers: n,
-                               actualMean: zip(actual, n).map { $1 > 0 ? $0 / Double($1) : .nan })
+        return FrequencyGroups(
+            labels: (0...groups).map { $0 == groups ? "\($0)+" : "\($0)" }, customers: n,
+            actualMean: zip(actual, n).map { $1 > 0 ? $0 / Double($1) : .nan })
     }
 
     static func trackingSeries(_ s: RFMSummaries, start: Int, weeks: Int, days: CustomerDays, calibrationEnd: Int) -> TrackingSeries {
@@ -295,8 +307,9 @@ public enum CLVAnalysis {
         var cumulative: [Double] = []
         var running = 0.0
         for w in weekly.prefix(weeks) { running += w; cumulative.append(running) }
-        return TrackingSeries(weekEnd: (1...weeks).map { CalendarDay.string(start + 7 * $0 - 1) },
-                              inHoldout: (1...weeks).map { start + 7 * $0 - 1 > calibrationEnd }, actualCumulative: cumulative)
+        return TrackingSeries(
+            weekEnd: (1...weeks).map { CalendarDay.string(start + 7 * $0 - 1) },
+            inHoldout: (1...weeks).map { start + 7 * $0 - 1 > calibrationEnd }, actualCumulative: cumulative)
     }
 
     /// Quintile scores 1-5 by rank (ties broken by customer order, so every quintile has its share)
@@ -323,10 +336,11 @@ public enum CLVAnalysis {
         return rules.map { rule in
             let idx = segment.indices.filter { segment[$0] == rule.name }
             let r = idx.reduce(0.0) { $0 + revenue[$1] }
-            return SegmentSummary(name: rule.name, customers: idx.count, customerShare: Double(idx.count) / Double(max(1, segment.count)),
-                                  revenue: r, revenueShare: r / total,
-                                  meanCLV: idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + clv[$1] } / Double(idx.count),
-                                  meanProbabilityAlive: idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + alive[$1] } / Double(idx.count))
+            return SegmentSummary(
+                name: rule.name, customers: idx.count, customerShare: Double(idx.count) / Double(max(1, segment.count)),
+                revenue: r, revenueShare: r / total,
+                meanCLV: idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + clv[$1] } / Double(idx.count),
+                meanProbabilityAlive: idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + alive[$1] } / Double(idx.count))
         }
     }
 
@@ -342,7 +356,8 @@ public enum CLVAnalysis {
         let sampleLabel = "sample (\(Fmt.int(sample.count)))"
         for m in models { fits.append((sampleLabel, try m.fitModel(sample).fit, m.publishedCDNOWSample)) }
         let log = try TransactionLog.load(c.master)
-        let master = RFMSummaries.build(log.customerDays, calibrationEnd: try day(c.calibrationEnd), observationEnd: try day(c.observationEnd), unitDays: unitDays)
+        let master = RFMSummaries.build(
+            log.customerDays, calibrationEnd: try day(c.calibrationEnd), observationEnd: try day(c.observationEnd), unitDays: unitDays)
         let masterSummaries = try customerSummaries(master)
         let label = "master (\(Fmt.int(master.count)))"
         for m in models { fits.append((label, try m.fitModel(masterSummaries).fit, m.publishedCDNOWSample)) }
@@ -351,12 +366,16 @@ public enum CLVAnalysis {
         var rows: [ReplicationEstimate] = []
         for (label, fit, published) in fits {
             for (k, name) in fit.parameterNames.enumerated() {
-                rows.append(ReplicationEstimate(data: label, model: fit.model, parameter: name, estimate: fit.estimates[k],
-                                                standardError: fit.standardErrors[k], publishedSample: published[name] ?? .nan))
+                rows.append(
+                    ReplicationEstimate(
+                        data: label, model: fit.model, parameter: name, estimate: fit.estimates[k],
+                        standardError: fit.standardErrors[k], publishedSample: published[name] ?? .nan))
             }
             // The published log-likelihood is the sample's; the master file's is not comparable.
-            rows.append(ReplicationEstimate(data: label, model: fit.model, parameter: "LL", estimate: fit.logLikelihood, standardError: .nan,
-                                            publishedSample: label == sampleLabel ? (published["LL"] ?? .nan) : .nan))
+            rows.append(
+                ReplicationEstimate(
+                    data: label, model: fit.model, parameter: "LL", estimate: fit.logLikelihood, standardError: .nan,
+                    publishedSample: label == sampleLabel ? (published["LL"] ?? .nan) : .nan))
         }
         return rows
     }

@@ -1,5 +1,5 @@
-import Foundation
 import Base
+import Foundation
 import Provenance
 import Tabular
 
@@ -49,8 +49,10 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
         case idColumn = "id_column"
     }
 
-    public init(name: String, file: String, armColumn: String, controlArm: String, treatmentColumn: String = "treatment",
-                idColumn: String = "row_id", outcomes: [Outcome], features: [Feature]) {
+    public init(
+        name: String, file: String, armColumn: String, controlArm: String, treatmentColumn: String = "treatment",
+        idColumn: String = "row_id", outcomes: [Outcome], features: [Feature]
+    ) {
         self.name = name
         self.file = file
         self.armColumn = armColumn
@@ -111,8 +113,9 @@ public struct Arms: Sendable, Equatable {
 
     public init(column: StringColumn, control: String, source: String, columnName: String) throws {
         guard column.levels.contains(control) else {
-            throw DataError(file: source, columnName: columnName,
-                            message: "control arm '\(control)' does not occur; arms found: \(column.levels.sorted().joined(separator: ", "))")
+            throw DataError(
+                file: source, columnName: columnName,
+                message: "control arm '\(control)' does not occur; arms found: \(column.levels.sorted().joined(separator: ", "))")
         }
         names = [control] + column.levels.filter { $0 != control }.sorted()
         let position = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })

@@ -20,8 +20,10 @@ public struct EDAParams: Codable, Sendable, Equatable {
         case histogramBins = "histogram_bins"
     }
 
-    public init(confidenceLevel: Double = 0.95, alpha: Double = 0.05, power: Double = 0.8,
-                segmentFeatures: [String], segmentOutcome: String, histogramBins: Int = 40) {
+    public init(
+        confidenceLevel: Double = 0.95, alpha: Double = 0.05, power: Double = 0.8,
+        segmentFeatures: [String], segmentOutcome: String, histogramBins: Int = 40
+    ) {
         self.confidenceLevel = confidenceLevel
         self.alpha = alpha
         self.power = power
@@ -37,8 +39,9 @@ public enum EDA {
 
     /// The experiment analysis: every table the EDA report shows, computed from the data.
     public static func analyse(_ table: Table, spec: DatasetSpec, params: EDAParams) throws -> EDAResult {
-        let arms = try Arms(column: try table.strings(spec.armColumn), control: spec.controlArm,
-                            source: table.source, columnName: spec.armColumn)
+        let arms = try Arms(
+            column: try table.strings(spec.armColumn), control: spec.controlArm,
+            source: table.source, columnName: spec.armColumn)
         let n = table.rowCount
         let level = params.confidenceLevel
 
@@ -53,11 +56,13 @@ public enum EDA {
         let counts = groups.map { Double($0.rows.count) }
         let srm = Inference.chiSquareGoodnessOfFit(observed: counts, expectedShares: counts.map { _ in 1 })
         let armSizes = groups.map { group in
-            EDAResult.ArmSize(arm: group.name, n: group.rows.count, share: Double(group.rows.count) / Double(n),
-                              expectedShare: 1 / Double(arms.count))
+            EDAResult.ArmSize(
+                arm: group.name, n: group.rows.count, share: Double(group.rows.count) / Double(n),
+                expectedShare: 1 / Double(arms.count))
         }
-        let sampleRatio = EDAResult.SampleRatioCheck(test: "chi-square vs equal allocation", statistic: srm.statistic,
-                                                     degreesOfFreedom: srm.df, pValue: srm.pValue)
+        let sampleRatio = EDAResult.SampleRatioCheck(
+            test: "chi-square vs equal allocation", statistic: srm.statistic,
+            degreesOfFreedom: srm.df, pValue: srm.pValue)
 
         // Covariate balance.
         var balance: [EDAResult.CovariateBalance] = []
@@ -76,9 +81,10 @@ public enum EDA {
                 let controlMoments = Moments(control.map { values[$0] })
                 for (g, group) in groups.enumerated() {
                     let m = Moments(group.rows.map { values[$0] })
-                    balance.append(EDAResult.CovariateBalance(
-                        feature: f.name, level: levelName, arm: group.name, mean: m.mean,
-                        smdVsControl: g == 0 ? .nan : Inference.standardizedMeanDifference(treated: m, control: controlMoments)))
+                    balance.append(
+                        EDAResult.CovariateBalance(
+                            feature: f.name, level: levelName, arm: group.name, mean: m.mean,
+                            smdVsControl: g == 0 ? .nan : Inference.standardizedMeanDifference(treated: m, control: controlMoments)))
                 }
             }
         }
@@ -92,7 +98,8 @@ public enum EDA {
             let controlMoments = Moments(control.map { y[$0] })
             for group in groups + (arms.count > 2 ? [(pooledArm, pooledRows)] : []) {
                 let m = Moments(group.rows.map { y[$0] })
-                let ci = o.type == .binary
+                let ci =
+                    o.type == .binary
                     ? Inference.wilson(successes: m.mean * Double(m.n), n: Double(m.n), level: level)
                     : Inference.meanInterval(m, level: level)
                 outcomes.append(EDAResult.OutcomeSummary(outcome: o.name, arm: group.name, n: m.n, mean: m.mean, sd: m.sd, ci: ci))
@@ -105,16 +112,18 @@ public enum EDA {
                 // Power: the smallest difference detectable with these group sizes, using the
                 // control group's outcome spread for both groups.
                 let sd0 = o.type == .binary ? (controlMoments.mean * (1 - controlMoments.mean)).squareRoot() : controlMoments.sd
-                let mde = Power.minimumDetectableEffect(sd1: sd0, n1: Double(m.n), sd0: sd0, n0: Double(controlMoments.n),
-                                                        alpha: params.alpha, power: params.power)
+                let mde = Power.minimumDetectableEffect(
+                    sd1: sd0, n1: Double(m.n), sd0: sd0, n0: Double(controlMoments.n),
+                    alpha: params.alpha, power: params.power)
                 let se = (m.variance / Double(m.n) + controlMoments.variance / Double(controlMoments.n)).squareRoot()
-                power.append(EDAResult.PowerAnalysis(
-                    outcome: o.name, arm: group.name, nArm: m.n, nControl: controlMoments.n, sdControl: sd0,
-                    mdeAbsolute: mde, mdeRelative: mde / controlMoments.mean, observedLift: c.difference,
-                    powerAtObserved: Power.power(effect: c.difference, standardError: se, alpha: params.alpha),
-                    nPerArmForObserved: o.type == .binary
-                        ? Power.sampleSizePerGroup(p0: controlMoments.mean, p1: m.mean, alpha: params.alpha, power: params.power)
-                        : sampleSizeContinuous(sd: sd0, difference: c.difference, alpha: params.alpha, power: params.power)))
+                power.append(
+                    EDAResult.PowerAnalysis(
+                        outcome: o.name, arm: group.name, nArm: m.n, nControl: controlMoments.n, sdControl: sd0,
+                        mdeAbsolute: mde, mdeRelative: mde / controlMoments.mean, observedLift: c.difference,
+                        powerAtObserved: Power.power(effect: c.difference, standardError: se, alpha: params.alpha),
+                        nPerArmForObserved: o.type == .binary
+                            ? Power.sampleSizePerGroup(p0: controlMoments.mean, p1: m.mean, alpha: params.alpha, power: params.power)
+                            : sampleSizeContinuous(sd: sd0, difference: c.difference, alpha: params.alpha, power: params.power)))
             }
         }
 
@@ -137,9 +146,10 @@ public enum EDA {
                         let m = Moments(group.rows.filter { member[$0] }.map { y[$0] })
                         guard m.n > 1 && cm.n > 1 else { continue }
                         let c = compare(kind: o.type, treated: m, control: cm, level: level)
-                        segmentLifts.append(EDAResult.SegmentLift(
-                            feature: featureName, level: levelName,
-                            lift: EDAResult.Lift(outcome: o.name, arm: group.name, kind: o.type, treated: m, control: cm, c)))
+                        segmentLifts.append(
+                            EDAResult.SegmentLift(
+                                feature: featureName, level: levelName,
+                                lift: EDAResult.Lift(outcome: o.name, arm: group.name, kind: o.type, treated: m, control: cm, c)))
                     }
                 }
             }
@@ -161,23 +171,26 @@ public enum EDA {
                     total += 1
                 }
                 for b in 0..<bins {
-                    histogram.append(EDAResult.HistogramBin(
-                        outcome: o.name, arm: group.name, low: Double(b) * width, high: Double(b + 1) * width,
-                        count: counts[b], share: total > 0 ? Double(counts[b]) / Double(total) : 0))
+                    histogram.append(
+                        EDAResult.HistogramBin(
+                            outcome: o.name, arm: group.name, low: Double(b) * width, high: Double(b + 1) * width,
+                            count: counts[b], share: total > 0 ? Double(counts[b]) / Double(total) : 0))
                 }
             }
         }
 
-        return EDAResult(arms: armSizes, sampleRatio: sampleRatio, balance: balance, outcomes: outcomes, lifts: lifts,
-                         power: power, segmentLifts: segmentLifts, positiveDistribution: histogram,
-                         comparisonArms: comparisons.map(\.name))
+        return EDAResult(
+            arms: armSizes, sampleRatio: sampleRatio, balance: balance, outcomes: outcomes, lifts: lifts,
+            power: power, segmentLifts: segmentLifts, positiveDistribution: histogram,
+            comparisonArms: comparisons.map(\.name))
     }
 
     static func compare(kind: DatasetSpec.OutcomeKind, treated m: Moments, control c: Moments, level: Double) -> Comparison {
         switch kind {
         case .binary:
-            return Inference.twoProportion(successesTreated: m.mean * Double(m.n), nTreated: Double(m.n),
-                                           successesControl: c.mean * Double(c.n), nControl: Double(c.n), level: level)
+            return Inference.twoProportion(
+                successesTreated: m.mean * Double(m.n), nTreated: Double(m.n),
+                successesControl: c.mean * Double(c.n), nControl: Double(c.n), level: level)
         case .continuous:
             return Inference.welch(treated: m, control: c, level: level)
         }
@@ -202,8 +215,9 @@ public enum EDA {
             let values = try table.doubles(feature.name)
             let distinct = Set(values).sorted()
             guard distinct.count <= 20 else {
-                throw DataError(file: "stages/eda/params.yaml",
-                                message: "segment feature '\(feature.name)' has \(distinct.count) distinct values; segment by a discrete or categorical feature")
+                throw DataError(
+                    file: "stages/eda/params.yaml",
+                    message: "segment feature '\(feature.name)' has \(distinct.count) distinct values; segment by a discrete or categorical feature")
             }
             return distinct.map { v in (formatDouble(v), values.map { $0 == v }) }
         }
@@ -212,8 +226,9 @@ public enum EDA {
 
 extension EDAResult.Lift {
     init(outcome: String, arm: String, kind: DatasetSpec.OutcomeKind, treated m: Moments, control c: Moments, _ cmp: Comparison) {
-        self.init(outcome: outcome, arm: arm, nArm: m.n, nControl: c.n, meanControl: c.mean, meanArm: m.mean,
-                  absolute: cmp.difference, absoluteCI: cmp.differenceCI, relative: cmp.relative, relativeCI: cmp.relativeCI,
-                  test: kind == .binary ? .twoProportionZ : .welchT, statistic: cmp.statistic, pValue: cmp.pValue)
+        self.init(
+            outcome: outcome, arm: arm, nArm: m.n, nControl: c.n, meanControl: c.mean, meanArm: m.mean,
+            absolute: cmp.difference, absoluteCI: cmp.differenceCI, relative: cmp.relative, relativeCI: cmp.relativeCI,
+            test: kind == .binary ? .twoProportionZ : .welchT, statistic: cmp.statistic, pValue: cmp.pValue)
     }
 }

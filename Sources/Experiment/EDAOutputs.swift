@@ -14,29 +14,37 @@ public enum EDAOutputs {
     }
 
     static func arms(_ rows: [EDAResult.ArmSize]) -> Table {
-        Table(names: ["arm", "n", "share", "expected_share"], columns: [
-            .string(StringColumn(rows.map(\.arm))), .int(rows.map(\.n)), .double(rows.map(\.share)), .double(rows.map(\.expectedShare)),
-        ])
+        Table(
+            names: ["arm", "n", "share", "expected_share"],
+            columns: [
+                .string(StringColumn(rows.map(\.arm))), .int(rows.map(\.n)), .double(rows.map(\.share)), .double(rows.map(\.expectedShare)),
+            ])
     }
 
     static func sampleRatio(_ s: EDAResult.SampleRatioCheck) -> Table {
-        Table(names: ["test", "statistic", "df", "p_value"], columns: [
-            .string(StringColumn([s.test])), .double([s.statistic]), .double([s.degreesOfFreedom]), .double([s.pValue]),
-        ])
+        Table(
+            names: ["test", "statistic", "df", "p_value"],
+            columns: [
+                .string(StringColumn([s.test])), .double([s.statistic]), .double([s.degreesOfFreedom]), .double([s.pValue]),
+            ])
     }
 
     static func balance(_ rows: [EDAResult.CovariateBalance]) -> Table {
-        Table(names: ["feature", "level", "arm", "mean", "smd_vs_control"], columns: [
-            .string(StringColumn(rows.map(\.feature))), .string(StringColumn(rows.map(\.level))), .string(StringColumn(rows.map(\.arm))),
-            .double(rows.map(\.mean)), .double(rows.map(\.smdVsControl)),
-        ])
+        Table(
+            names: ["feature", "level", "arm", "mean", "smd_vs_control"],
+            columns: [
+                .string(StringColumn(rows.map(\.feature))), .string(StringColumn(rows.map(\.level))), .string(StringColumn(rows.map(\.arm))),
+                .double(rows.map(\.mean)), .double(rows.map(\.smdVsControl)),
+            ])
     }
 
     static func outcomes(_ rows: [EDAResult.OutcomeSummary]) -> Table {
-        Table(names: ["outcome", "arm", "n", "mean", "sd", "ci_low", "ci_high"], columns: [
-            .string(StringColumn(rows.map(\.outcome))), .string(StringColumn(rows.map(\.arm))), .int(rows.map(\.n)),
-            .double(rows.map(\.mean)), .double(rows.map(\.sd)), .double(rows.map(\.ci.lower)), .double(rows.map(\.ci.upper)),
-        ])
+        Table(
+            names: ["outcome", "arm", "n", "mean", "sd", "ci_low", "ci_high"],
+            columns: [
+                .string(StringColumn(rows.map(\.outcome))), .string(StringColumn(rows.map(\.arm))), .int(rows.map(\.n)),
+                .double(rows.map(\.mean)), .double(rows.map(\.sd)), .double(rows.map(\.ci.lower)), .double(rows.map(\.ci.upper)),
+            ])
     }
 
     static func lifts(_ rows: [EDAResult.Lift]) -> Table {
@@ -73,18 +81,24 @@ public enum EDAOutputs {
     }
 
     static func power(_ rows: [EDAResult.PowerAnalysis]) -> Table {
-        Table(names: ["outcome", "arm", "n_arm", "n_control", "sd_control", "mde_abs", "mde_rel", "observed_lift",
-                      "power_at_observed", "n_per_arm_for_observed"], columns: [
-            .string(StringColumn(rows.map(\.outcome))), .string(StringColumn(rows.map(\.arm))), .int(rows.map(\.nArm)),
-            .int(rows.map(\.nControl)), .double(rows.map(\.sdControl)), .double(rows.map(\.mdeAbsolute)), .double(rows.map(\.mdeRelative)),
-            .double(rows.map(\.observedLift)), .double(rows.map(\.powerAtObserved)), .double(rows.map(\.nPerArmForObserved)),
-        ])
+        Table(
+            names: [
+                "outcome", "arm", "n_arm", "n_control", "sd_control", "mde_abs", "mde_rel", "observed_lift",
+                "power_at_observed", "n_per_arm_for_observed",
+            ],
+            columns: [
+                .string(StringColumn(rows.map(\.outcome))), .string(StringColumn(rows.map(\.arm))), .int(rows.map(\.nArm)),
+                .int(rows.map(\.nControl)), .double(rows.map(\.sdControl)), .double(rows.map(\.mdeAbsolute)), .double(rows.map(\.mdeRelative)),
+                .double(rows.map(\.observedLift)), .double(rows.map(\.powerAtObserved)), .double(rows.map(\.nPerArmForObserved)),
+            ])
     }
 
     static func positiveDistribution(_ rows: [EDAResult.HistogramBin]) -> Table {
-        Table(names: ["outcome", "arm", "bin_low", "bin_high", "count", "share"], columns: [
-            .string(StringColumn(rows.map(\.outcome))), .string(StringColumn(rows.map(\.arm))), .double(rows.map(\.low)),
-            .double(rows.map(\.high)), .int(rows.map(\.count)), .double(rows.map(\.share)),
-        ])
+        Table(
+            names: ["outcome", "arm", "bin_low", "bin_high", "count", "share"],
+            columns: [
+                .string(StringColumn(rows.map(\.outcome))), .string(StringColumn(rows.map(\.arm))), .double(rows.map(\.low)),
+                .double(rows.map(\.high)), .int(rows.map(\.count)), .double(rows.map(\.share)),
+            ])
     }
 }

@@ -8,8 +8,10 @@ public enum EDAFigures {
     static let palette = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860"]
 
     /// Renders every figure into `directory`, passing each file to `write`.
-    public static func render(_ r: EDAResult, spec: DatasetSpec, params: EDAParams, directory: String,
-                              write: ([UInt8], String) throws -> Void) throws {
+    public static func render(
+        _ r: EDAResult, spec: DatasetSpec, params: EDAParams, directory: String,
+        write: ([UInt8], String) throws -> Void
+    ) throws {
         for figure in try figures(r, spec: spec, params: params) {
             _ = try figure.render(into: directory, write: write)
         }
@@ -27,29 +29,35 @@ public enum EDAFigures {
             let scale = o.type == .binary ? 100.0 : 1.0
             for (x, arm) in armNames.enumerated() {
                 let summary = try r.outcome(o.name, arm: arm)
-                data.row([String(x), arm, formatDouble(summary.mean * scale),
-                          formatDouble(summary.ci.lower * scale), formatDouble(summary.ci.upper * scale)])
+                data.row([
+                    String(x), arm, formatDouble(summary.mean * scale),
+                    formatDouble(summary.ci.lower * scale), formatDouble(summary.ci.upper * scale),
+                ])
             }
-            plots.append("""
-            set title "\(o.name)\(o.type == .binary ? " rate (%)" : " per customer")"
-            plot 'outcome_rates.dat' index \(k) using 1:3:($1+1):xtic(2) with boxes lc variable notitle, \\
-                 '' index \(k) using 1:3:4:5 with yerrorbars lc rgb "black" pt 7 ps 0.5 notitle
-            """)
+            plots.append(
+                """
+                set title "\(o.name)\(o.type == .binary ? " rate (%)" : " per customer")"
+                plot 'outcome_rates.dat' index \(k) using 1:3:($1+1):xtic(2) with boxes lc variable notitle, \\
+                     '' index \(k) using 1:3:4:5 with yerrorbars lc rgb "black" pt 7 ps 0.5 notitle
+                """)
         }
         let colours = palette.enumerated().map { "set linetype \($0.offset + 1) lc rgb \"\($0.element)\"" }.joined(separator: "\n")
-        figs.append(Figure(name: "outcome_rates", script: """
-            \(colours)
-            set multiplot layout 1,\(spec.outcomes.count) title "Outcomes per arm with \(Int(params.confidenceLevel * 100))% confidence intervals"
-            set style fill solid 0.7 border -1
-            set boxwidth 0.6
-            set xtics nomirror rotate by -20
-            set ytics nomirror
-            set grid ytics
-            set yrange [0:*]
-            set xrange [-0.6:\(Double(armNames.count) - 0.4)]
-            \(plots.joined(separator: "\n"))
-            unset multiplot
-            """, data: [("outcome_rates.dat", data.bytes)], width: 1100, height: 480))
+        figs.append(
+            Figure(
+                name: "outcome_rates",
+                script: """
+                    \(colours)
+                    set multiplot layout 1,\(spec.outcomes.count) title "Outcomes per arm with \(Int(params.confidenceLevel * 100))% confidence intervals"
+                    set style fill solid 0.7 border -1
+                    set boxwidth 0.6
+                    set xtics nomirror rotate by -20
+                    set ytics nomirror
+                    set grid ytics
+                    set yrange [0:*]
+                    set xrange [-0.6:\(Double(armNames.count) - 0.4)]
+                    \(plots.joined(separator: "\n"))
+                    unset multiplot
+                    """, data: [("outcome_rates.dat", data.bytes)], width: 1100, height: 480))
 
         // Lift by segment for the segment outcome, each treated arm against control.
         let outcome = spec.outcomes.first { $0.name == params.segmentOutcome }!
@@ -64,22 +72,29 @@ public enum EDAFigures {
             if k > 0 { segData.nextBlock() }
             for s in rows where s.lift.arm == arm {
                 let y = labels.count - 1 - labels.firstIndex(of: s.label)!
-                segData.row([String(y), s.label, formatDouble(s.lift.absolute * scale),
-                             formatDouble(s.lift.absoluteCI.lower * scale), formatDouble(s.lift.absoluteCI.upper * scale)])
+                segData.row([
+                    String(y), s.label, formatDouble(s.lift.absolute * scale),
+                    formatDouble(s.lift.absoluteCI.lower * scale), formatDouble(s.lift.absoluteCI.upper * scale),
+                ])
             }
             let offset = (Double(k) - Double(treatedArms.count - 1) / 2) * 0.25
-            segPlots.append("'segment_lift.dat' index \(k) using 3:($1\(offset >= 0 ? "+" : "")\(offset)):4:5\(k == 0 ? ":ytic(2)" : "") with xerrorbars lt \(k + 2) pt 7 ps 0.8 title \"\(arm)\"")
+            segPlots.append(
+                "'segment_lift.dat' index \(k) using 3:($1\(offset >= 0 ? "+" : "")\(offset)):4:5\(k == 0 ? ":ytic(2)" : "") with xerrorbars lt \(k + 2) pt 7 ps 0.8 title \"\(arm)\""
+            )
         }
-        figs.append(Figure(name: "segment_lift", script: """
-            \(colours)
-            set title "Lift in \(outcome.name)\(outcome.type == .binary ? " (percentage points)" : "") vs control by segment, \(Int(params.confidenceLevel * 100))% CI"
-            set key outside bottom center horizontal
-            set grid xtics
-            set ytics nomirror font ",9"
-            set yrange [-0.7:\(Double(labels.count) - 0.3)]
-            set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb "gray40" dt 2
-            plot \(segPlots.joined(separator: ", \\\n     "))
-            """, data: [("segment_lift.dat", segData.bytes)], width: 1000, height: max(420, 26 * labels.count + 140)))
+        figs.append(
+            Figure(
+                name: "segment_lift",
+                script: """
+                    \(colours)
+                    set title "Lift in \(outcome.name)\(outcome.type == .binary ? " (percentage points)" : "") vs control by segment, \(Int(params.confidenceLevel * 100))% CI"
+                    set key outside bottom center horizontal
+                    set grid xtics
+                    set ytics nomirror font ",9"
+                    set yrange [-0.7:\(Double(labels.count) - 0.3)]
+                    set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb "gray40" dt 2
+                    plot \(segPlots.joined(separator: ", \\\n     "))
+                    """, data: [("segment_lift.dat", segData.bytes)], width: 1000, height: max(420, 26 * labels.count + 140)))
 
         // Distribution of positive continuous outcomes (spend among buyers), per arm.
         for o in spec.outcomes where o.type == .continuous {
@@ -92,16 +107,19 @@ public enum EDAFigures {
                 }
                 hp.append("'\(o.name)_positive.dat' index \(k) using 1:2 with histeps lw 2 lt \(k + 1) title \"\(arm)\"")
             }
-            figs.append(Figure(name: "\(o.name)_positive", script: """
-                \(colours)
-                set title "Distribution of \(o.name) where it is positive, per arm"
-                set xlabel "\(o.name)"
-                set ylabel "share of positive rows (%)"
-                set logscale y
-                set grid
-                set key top right
-                plot \(hp.joined(separator: ", \\\n     "))
-                """, data: [("\(o.name)_positive.dat", h.bytes)]))
+            figs.append(
+                Figure(
+                    name: "\(o.name)_positive",
+                    script: """
+                        \(colours)
+                        set title "Distribution of \(o.name) where it is positive, per arm"
+                        set xlabel "\(o.name)"
+                        set ylabel "share of positive rows (%)"
+                        set logscale y
+                        set grid
+                        set key top right
+                        plot \(hp.joined(separator: ", \\\n     "))
+                        """, data: [("\(o.name)_positive.dat", h.bytes)]))
         }
         return figs
     }
@@ -117,23 +135,30 @@ public enum EDAReport {
         let srmP = r.sampleRatio.pValue
         var md = Markdown()
         md.heading(1, "Experiment analysis: \(spec.name)")
-        md.paragraph("Randomized campaign with \(Fmt.int(total)) customers in \(armNames.count) arms (\(armNames.joined(separator: ", "))); control arm: **\(spec.controlArm)**. Outcomes: \(spec.outcomes.map { "\($0.name) (\($0.type.rawValue))" }.joined(separator: ", ")). All intervals are \(level) confidence intervals.")
+        md.paragraph(
+            "Randomized campaign with \(Fmt.int(total)) customers in \(armNames.count) arms (\(armNames.joined(separator: ", "))); control arm: **\(spec.controlArm)**. Outcomes: \(spec.outcomes.map { "\($0.name) (\($0.type.rawValue))" }.joined(separator: ", ")). All intervals are \(level) confidence intervals."
+        )
 
         // Plain-language summary.
         md.heading(2, "Summary")
         var bullets: [String] = []
-        bullets.append(srmP < 0.01
-            ? "**Sample ratio mismatch**: arm sizes differ from equal allocation more than chance allows (chi-square p = \(Fmt.pValue(srmP))). Check the randomization before trusting the lifts."
-            : "Arm sizes are consistent with equal allocation (sample-ratio chi-square p = \(Fmt.pValue(srmP))).")
+        bullets.append(
+            srmP < 0.01
+                ? "**Sample ratio mismatch**: arm sizes differ from equal allocation more than chance allows (chi-square p = \(Fmt.pValue(srmP))). Check the randomization before trusting the lifts."
+                : "Arm sizes are consistent with equal allocation (sample-ratio chi-square p = \(Fmt.pValue(srmP))).")
         let smd = r.balance.map(\.smdVsControl).filter { !$0.isNaN }
         let maxSMD = smd.map(abs).max() ?? 0
-        bullets.append("Covariates are \(maxSMD < 0.1 ? "balanced" : "**not** balanced") across arms: the largest absolute standardized mean difference against control is \(Fmt.fixed(maxSMD, 3)) (the usual threshold is 0.1).")
+        bullets.append(
+            "Covariates are \(maxSMD < 0.1 ? "balanced" : "**not** balanced") across arms: the largest absolute standardized mean difference against control is \(Fmt.fixed(maxSMD, 3)) (the usual threshold is 0.1)."
+        )
         for o in spec.outcomes {
             var parts: [String] = []
             for arm in r.comparisonArms {
                 let l = try r.lift(o.name, arm: arm)
                 let f: (Double) -> String = o.type == .binary ? { Fmt.points($0) } : { Fmt.fixed($0, 3) }
-                parts.append("\(arm) \(f(l.absolute)) \(Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, f)), \(Fmt.signedPercent(l.relative)) relative, p = \(Fmt.pValue(l.pValue))")
+                parts.append(
+                    "\(arm) \(f(l.absolute)) \(Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, f)), \(Fmt.signedPercent(l.relative)) relative, p = \(Fmt.pValue(l.pValue))"
+                )
             }
             let base = try r.outcome(o.name, arm: spec.controlArm).mean
             bullets.append("**\(o.name)** (control \(o.type == .binary ? Fmt.percent(base) : Fmt.fixed(base, 3))): " + parts.joined(separator: "; ") + ".")
@@ -144,13 +169,18 @@ public enum EDAReport {
         for arm in treated {
             let rows = r.segmentLifts(params.segmentOutcome, arm: arm)
             guard let best = rows.max(by: { $0.lift.absolute < $1.lift.absolute }),
-                  let worst = rows.min(by: { $0.lift.absolute < $1.lift.absolute }) else { continue }
-            bullets.append("\(arm), \(params.segmentOutcome) by segment: largest lift where \(best.label) (\(fmtSeg(best.lift.absolute)), p = \(Fmt.pValue(best.lift.pValue))); smallest where \(worst.label) (\(fmtSeg(worst.lift.absolute)), p = \(Fmt.pValue(worst.lift.pValue))). Segment lifts are many comparisons: treat single p-values near 0.05 as hints, not findings.")
+                let worst = rows.min(by: { $0.lift.absolute < $1.lift.absolute })
+            else { continue }
+            bullets.append(
+                "\(arm), \(params.segmentOutcome) by segment: largest lift where \(best.label) (\(fmtSeg(best.lift.absolute)), p = \(Fmt.pValue(best.lift.pValue))); smallest where \(worst.label) (\(fmtSeg(worst.lift.absolute)), p = \(Fmt.pValue(worst.lift.pValue))). Segment lifts are many comparisons: treat single p-values near 0.05 as hints, not findings."
+            )
         }
         // Power for the first binary outcome other than the most common one: use the segment outcome.
         for arm in treated {
             let p = try r.power(params.segmentOutcome, arm: arm)
-            bullets.append("Power (\(arm), \(params.segmentOutcome)): with these arm sizes the smallest lift detectable at \(Int(params.power * 100))% power and alpha \(params.alpha) is \(fmtSeg(p.mdeAbsolute)); the observed lift is \(fmtSeg(p.observedLift)) (power \(Fmt.percent(p.powerAtObserved, 0)) to detect it), and detecting it at \(Int(params.power * 100))% power needs about \(Fmt.int(p.nPerArmForObserved)) customers per arm.")
+            bullets.append(
+                "Power (\(arm), \(params.segmentOutcome)): with these arm sizes the smallest lift detectable at \(Int(params.power * 100))% power and alpha \(params.alpha) is \(fmtSeg(p.mdeAbsolute)); the observed lift is \(fmtSeg(p.observedLift)) (power \(Fmt.percent(p.powerAtObserved, 0)) to detect it), and detecting it at \(Int(params.power * 100))% power needs about \(Fmt.int(p.nPerArmForObserved)) customers per arm."
+            )
         }
         md.bullets(bullets)
 
@@ -158,11 +188,14 @@ public enum EDAReport {
         md.heading(2, "Arms and sample ratio")
         let armRows = r.arms.map { [$0.arm, Fmt.int($0.n), Fmt.percent($0.share), Fmt.percent($0.expectedShare)] }
         md.table(["arm", "customers", "share", "expected share"], armRows, rightAligned: [false, true, true, true])
-        md.paragraph("Chi-square test against equal allocation: statistic \(Fmt.fixed(r.sampleRatio.statistic, 3)) on \(Fmt.fixed(r.sampleRatio.degreesOfFreedom, 0)) degrees of freedom, p = \(Fmt.pValue(srmP)).")
+        md.paragraph(
+            "Chi-square test against equal allocation: statistic \(Fmt.fixed(r.sampleRatio.statistic, 3)) on \(Fmt.fixed(r.sampleRatio.degreesOfFreedom, 0)) degrees of freedom, p = \(Fmt.pValue(srmP))."
+        )
 
         // Balance.
         md.heading(2, "Covariate balance")
-        md.paragraph("Mean of each numeric feature and share of each category level per arm; standardized mean difference (SMD) of each e-mail arm against control.")
+        md.paragraph(
+            "Mean of each numeric feature and share of each category level per arm; standardized mean difference (SMD) of each e-mail arm against control.")
         var balanceRows: [[String]] = []
         var seen = Set<String>()
         for b in r.balance {
@@ -178,8 +211,9 @@ public enum EDAReport {
             }
             balanceRows.append(row)
         }
-        md.table(["feature", "level"] + armNames + treated.map { "SMD \($0)" }, balanceRows,
-                 rightAligned: [false, false] + Array(repeating: true, count: armNames.count + treated.count))
+        md.table(
+            ["feature", "level"] + armNames + treated.map { "SMD \($0)" }, balanceRows,
+            rightAligned: [false, false] + Array(repeating: true, count: armNames.count + treated.count))
 
         // Outcomes.
         md.heading(2, "Outcomes per arm")
@@ -195,36 +229,51 @@ public enum EDAReport {
         md.heading(2, "Lift of each e-mail against control")
         let liftRows = r.lifts.map { l -> [String] in
             let f: (Double) -> String = isBinary(l.outcome, spec) ? { Fmt.points($0) } : { Fmt.fixed($0, 3) }
-            return [l.outcome, l.arm, f(l.absolute), Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, f),
-                    Fmt.signedPercent(l.relative), Fmt.interval(l.relativeCI.lower, l.relativeCI.upper, { Fmt.signedPercent($0) }),
-                    l.test.rawValue, Fmt.pValue(l.pValue)]
+            return [
+                l.outcome, l.arm, f(l.absolute), Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, f),
+                Fmt.signedPercent(l.relative), Fmt.interval(l.relativeCI.lower, l.relativeCI.upper, { Fmt.signedPercent($0) }),
+                l.test.rawValue, Fmt.pValue(l.pValue),
+            ]
         }
-        md.table(["outcome", "arm", "absolute lift", "\(level) CI", "relative lift", "\(level) CI", "test", "p-value"], liftRows,
-                 rightAligned: [false, false, true, true, true, true, false, true])
-        md.paragraph("Binary outcomes: two-proportion z test (pooled) with an unpooled Wald interval for the difference. Spend: Welch's t test. Relative lifts use a delta-method interval. \"\(EDA.pooledArm)\" pools all e-mail arms.")
+        md.table(
+            ["outcome", "arm", "absolute lift", "\(level) CI", "relative lift", "\(level) CI", "test", "p-value"], liftRows,
+            rightAligned: [false, false, true, true, true, true, false, true])
+        md.paragraph(
+            "Binary outcomes: two-proportion z test (pooled) with an unpooled Wald interval for the difference. Spend: Welch's t test. Relative lifts use a delta-method interval. \"\(EDA.pooledArm)\" pools all e-mail arms."
+        )
 
         // Power.
         md.heading(2, "Power")
-        md.paragraph("Minimum detectable effect (MDE) at \(Int(params.power * 100))% power, two-sided alpha \(params.alpha), with the control arm's outcome spread; the power the test had for the lift actually observed; and the sample size per arm needed to detect the observed lift.")
+        md.paragraph(
+            "Minimum detectable effect (MDE) at \(Int(params.power * 100))% power, two-sided alpha \(params.alpha), with the control arm's outcome spread; the power the test had for the lift actually observed; and the sample size per arm needed to detect the observed lift."
+        )
         let powerRows = r.power.map { p -> [String] in
             let f: (Double) -> String = isBinary(p.outcome, spec) ? { Fmt.points($0, 3) } : { Fmt.fixed($0, 3) }
-            return [p.outcome, p.arm, Fmt.int(p.nArm), Fmt.int(p.nControl), f(p.mdeAbsolute), Fmt.signedPercent(p.mdeRelative),
-                    f(p.observedLift), Fmt.percent(p.powerAtObserved, 1), Fmt.int(p.nPerArmForObserved)]
+            return [
+                p.outcome, p.arm, Fmt.int(p.nArm), Fmt.int(p.nControl), f(p.mdeAbsolute), Fmt.signedPercent(p.mdeRelative),
+                f(p.observedLift), Fmt.percent(p.powerAtObserved, 1), Fmt.int(p.nPerArmForObserved),
+            ]
         }
-        md.table(["outcome", "arm", "n arm", "n control", "MDE", "MDE relative", "observed lift", "power at observed", "n per arm needed"], powerRows,
-                 rightAligned: [false, false, true, true, true, true, true, true, true])
+        md.table(
+            ["outcome", "arm", "n arm", "n control", "MDE", "MDE relative", "observed lift", "power at observed", "n per arm needed"], powerRows,
+            rightAligned: [false, false, true, true, true, true, true, true, true])
 
         // Segments.
         md.heading(2, "Lift by segment: \(params.segmentOutcome)")
-        md.paragraph("Each e-mail arm against control within each level of \(params.segmentFeatures.joined(separator: ", ")). All outcomes are in `\(tableDir)/segment_lifts.csv`.")
+        md.paragraph(
+            "Each e-mail arm against control within each level of \(params.segmentFeatures.joined(separator: ", ")). All outcomes are in `\(tableDir)/segment_lifts.csv`."
+        )
         let segRows = r.segmentLifts(params.segmentOutcome).map { s -> [String] in
             let l = s.lift
-            return [s.feature, s.level, l.arm, Fmt.int(l.nArm), Fmt.int(l.nControl),
-                    outcome.type == .binary ? Fmt.percent(l.meanControl) : Fmt.fixed(l.meanControl, 3),
-                    fmtSeg(l.absolute), Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, fmtSeg), Fmt.pValue(l.pValue)]
+            return [
+                s.feature, s.level, l.arm, Fmt.int(l.nArm), Fmt.int(l.nControl),
+                outcome.type == .binary ? Fmt.percent(l.meanControl) : Fmt.fixed(l.meanControl, 3),
+                fmtSeg(l.absolute), Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, fmtSeg), Fmt.pValue(l.pValue),
+            ]
         }
-        md.table(["feature", "level", "arm", "n arm", "n control", "control", "lift", "\(level) CI", "p-value"], segRows,
-                 rightAligned: [false, false, false, true, true, true, true, true, true])
+        md.table(
+            ["feature", "level", "arm", "n arm", "n control", "control", "lift", "\(level) CI", "p-value"], segRows,
+            rightAligned: [false, false, false, true, true, true, true, true, true])
         md.image("Lift by segment", figureDir + "/segment_lift.png")
 
         for o in spec.outcomes where o.type == .continuous {
@@ -233,7 +282,9 @@ public enum EDAReport {
         }
 
         md.heading(2, "Files")
-        md.paragraph("Tables (CSV) in `\(tableDir)/`: \(EDAOutputs.tables(r).map(\.name).joined(separator: ", ")). Each figure's data and gnuplot script sit beside its PNG in `\(figureDir)/`.")
+        md.paragraph(
+            "Tables (CSV) in `\(tableDir)/`: \(EDAOutputs.tables(r).map(\.name).joined(separator: ", ")). Each figure's data and gnuplot script sit beside its PNG in `\(figureDir)/`."
+        )
         return md.text
     }
 

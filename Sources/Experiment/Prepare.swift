@@ -64,9 +64,11 @@ public enum Prepare {
                 let bad = o.type == .binary ? (v != 0 && v != 1) : !v.isFinite
                 if bad {
                     // Data lines start at line 2 (after the header).
-                    throw DataError(file: source, line: row + 2, columnName: o.name,
-                                    message: o.type == .binary ? "binary outcome must be 0 or 1, found \(formatDouble(v))"
-                                                                 : "outcome must be a finite number")
+                    throw DataError(
+                        file: source, line: row + 2, columnName: o.name,
+                        message: o.type == .binary
+                            ? "binary outcome must be 0 or 1, found \(formatDouble(v))"
+                            : "outcome must be a finite number")
                 }
             }
         }

@@ -7,8 +7,9 @@ public struct FeatureMatrix: Sendable, Equatable {
 
     public init(rowCount: Int, columnCount: Int, values: [Double]) {
         precondition(rowCount >= 0 && columnCount >= 0, "FeatureMatrix: negative dimensions")
-        precondition(values.count == rowCount * columnCount,
-                     "FeatureMatrix: \(values.count) values for \(rowCount) rows × \(columnCount) columns")
+        precondition(
+            values.count == rowCount * columnCount,
+            "FeatureMatrix: \(values.count) values for \(rowCount) rows × \(columnCount) columns")
         self.rowCount = rowCount
         self.columnCount = columnCount
         self.values = values

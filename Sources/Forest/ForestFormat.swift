@@ -27,8 +27,9 @@ public enum ForestFormat {
             out.u32(forest.trees.count)
             for tree in forest.trees {
                 let n = tree.nodeCount
-                precondition(tree.threshold.count == n && tree.left.count == n && tree.right.count == n && tree.value.count == n,
-                             "ForestFormat.encode: tree node arrays differ in length")
+                precondition(
+                    tree.threshold.count == n && tree.left.count == n && tree.right.count == n && tree.value.count == n,
+                    "ForestFormat.encode: tree node arrays differ in length")
                 out.u32(n)
                 for v in tree.feature { out.u32(UInt32(bitPattern: v)) }
                 for v in tree.threshold { out.u64(v.bitPattern) }
@@ -81,8 +82,11 @@ public enum ForestFormat {
                 let value = (0..<n).map { _ in Double(bitPattern: reader.u64()!) }
                 trees.append(RegressionTree(feature: feature, threshold: threshold, left: left, right: right, value: value))
             }
-            forests.append((String(decoding: nameBytes, as: UTF8.self), nameBytes,
-                            RandomForest(featureCount: Int(featureCount), trees: trees)))
+            forests.append(
+                (
+                    String(decoding: nameBytes, as: UTF8.self), nameBytes,
+                    RandomForest(featureCount: Int(featureCount), trees: trees)
+                ))
         }
         let body = reader.offset
         if reader.remaining < 32 { throw truncated("the checksum") }

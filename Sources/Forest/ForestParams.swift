@@ -18,8 +18,10 @@ public struct ForestParams: Sendable, Equatable, Codable {
     public var bootstrap: Bool
     public var seed: UInt64
 
-    public init(nTrees: Int, maxDepth: Int? = nil, minSamplesLeaf: Int = 1, minSamplesSplit: Int = 2,
-                maxFeatures: Int? = nil, bootstrap: Bool = true, seed: UInt64) {
+    public init(
+        nTrees: Int, maxDepth: Int? = nil, minSamplesLeaf: Int = 1, minSamplesSplit: Int = 2,
+        maxFeatures: Int? = nil, bootstrap: Bool = true, seed: UInt64
+    ) {
         self.nTrees = nTrees
         self.maxDepth = maxDepth
         self.minSamplesLeaf = minSamplesLeaf

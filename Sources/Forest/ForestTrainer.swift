@@ -31,8 +31,10 @@ public enum ForestTrainer {
     /// Trains on the rows of `x` (all rows) with targets `y` (y.count == x.rowCount).
     /// `progress` is called with the number of finished trees (from any thread; may be nil).
     /// Calls are serialized and the counts increase by one each time.
-    public static func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int = defaultThreads,
-                             progress: (@Sendable (Int) -> Void)? = nil) throws -> (forest: RandomForest, summary: TrainingSummary) {
+    public static func train(
+        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int = defaultThreads,
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) throws -> (forest: RandomForest, summary: TrainingSummary) {
         try validate(x, y, params)
         let threads = max(1, threads)
         let data = PreparedData(x, y, threads: threads)

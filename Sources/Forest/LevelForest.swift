@@ -16,7 +16,7 @@ struct LevelForest: Sendable {
 
     let depth: Int
     let treeCount: Int
-    let feature: [Int32]     // per tree, 2^depth − 1 inner nodes
+    let feature: [Int32]  // per tree, 2^depth − 1 inner nodes
     let threshold: [Double]
     let leafValue: [Double]  // per tree, 2^depth leaves
 
@@ -80,101 +80,103 @@ struct LevelForest: Sendable {
         let sums = UnsafeMutablePointer<Double>.allocate(capacity: Self.blockRows)
         defer { idx.deallocate(); sums.deallocate() }
         x.values.withUnsafeBufferPointer { xv in
-        feature.withUnsafeBufferPointer { fp in
-        threshold.withUnsafeBufferPointer { tp in
-        leafValue.withUnsafeBufferPointer { lp in
-            var start = range.lowerBound
-            while start < range.upperBound {
-                let b = min(Self.blockRows, range.upperBound - start)
-                for r in 0..<b { sums[r] = 0 }
-                // The AVX2 kernel does the same arithmetic four lanes at a time when the CPU has it.
-                if kernel, depth >= 1 && depth <= 3,
-                   forest_kernel_accumulate(Int32(depth), Int32(treeCount), fp.baseAddress!, tp.baseAddress!, lp.baseAddress!,
-                                            xv.baseAddress!, n, start, b, sums) == 0 {
-                    for r in 0..<b { out[start + r] = sums[r] }
-                    start += b
-                    continue
-                }
-                for t in 0..<treeCount {
-                    let f = fp.baseAddress! + t * inner, th = tp.baseAddress! + t * inner
-                    let x0 = (xv.baseAddress ?? UnsafePointer(bitPattern: 8)!) + start  // no columns: only depth 0, which reads none
-                    func col(_ j: Int) -> UnsafePointer<Double> { x0 + Int(f[j]) * n }
-                    let leaf = lp.baseAddress! + t * leaves
-                    // Depths 1–3 in one fused pass per tree: every node's comparison is computed
-                    // for every row from contiguous columns and the row's leaf value selected, so
-                    // the loop has no data-dependent loads and vectorizes.
-                    switch depth {
-                    case 0:
-                        for r in 0..<b { sums[r] += leaf[0] }
-                        continue
-                    case 1:
-                        let c0 = col(0), t0 = th[0], v0 = leaf[0], v1 = leaf[1]
-                        var r = 0
-                        while r + 4 <= b {
-                            let x0 = load4(c0, r)
-                            let v = SIMD4(repeating: v1).replacing(with: v0, where: x0 .<= t0)
-                            store4(sums, r, load4(sums, r) + v)
-                            r += 4
+            feature.withUnsafeBufferPointer { fp in
+                threshold.withUnsafeBufferPointer { tp in
+                    leafValue.withUnsafeBufferPointer { lp in
+                        var start = range.lowerBound
+                        while start < range.upperBound {
+                            let b = min(Self.blockRows, range.upperBound - start)
+                            for r in 0..<b { sums[r] = 0 }
+                            // The AVX2 kernel does the same arithmetic four lanes at a time when the CPU has it.
+                            if kernel, depth >= 1 && depth <= 3,
+                                forest_kernel_accumulate(
+                                    Int32(depth), Int32(treeCount), fp.baseAddress!, tp.baseAddress!, lp.baseAddress!,
+                                    xv.baseAddress!, n, start, b, sums) == 0
+                            {
+                                for r in 0..<b { out[start + r] = sums[r] }
+                                start += b
+                                continue
+                            }
+                            for t in 0..<treeCount {
+                                let f = fp.baseAddress! + t * inner, th = tp.baseAddress! + t * inner
+                                let x0 = (xv.baseAddress ?? UnsafePointer(bitPattern: 8)!) + start  // no columns: only depth 0, which reads none
+                                func col(_ j: Int) -> UnsafePointer<Double> { x0 + Int(f[j]) * n }
+                                let leaf = lp.baseAddress! + t * leaves
+                                // Depths 1–3 in one fused pass per tree: every node's comparison is computed
+                                // for every row from contiguous columns and the row's leaf value selected, so
+                                // the loop has no data-dependent loads and vectorizes.
+                                switch depth {
+                                case 0:
+                                    for r in 0..<b { sums[r] += leaf[0] }
+                                    continue
+                                case 1:
+                                    let c0 = col(0), t0 = th[0], v0 = leaf[0], v1 = leaf[1]
+                                    var r = 0
+                                    while r + 4 <= b {
+                                        let x0 = load4(c0, r)
+                                        let v = SIMD4(repeating: v1).replacing(with: v0, where: x0 .<= t0)
+                                        store4(sums, r, load4(sums, r) + v)
+                                        r += 4
+                                    }
+                                    while r < b { sums[r] += c0[r] <= t0 ? v0 : v1; r += 1 }
+                                    continue
+                                case 2:
+                                    let c0 = col(0), c1 = col(1), c2 = col(2), t0 = th[0], t1 = th[1], t2 = th[2]
+                                    let v0 = leaf[0], v1 = leaf[1], v2 = leaf[2], v3 = leaf[3]
+                                    var r = 0
+                                    while r + 4 <= b {
+                                        let a = SIMD4(repeating: v1).replacing(with: v0, where: load4(c1, r) .<= t1)
+                                        let bb = SIMD4(repeating: v3).replacing(with: v2, where: load4(c2, r) .<= t2)
+                                        store4(sums, r, load4(sums, r) + bb.replacing(with: a, where: load4(c0, r) .<= t0))
+                                        r += 4
+                                    }
+                                    while r < b {
+                                        let a = c1[r] <= t1 ? v0 : v1, bb = c2[r] <= t2 ? v2 : v3
+                                        sums[r] += c0[r] <= t0 ? a : bb
+                                        r += 1
+                                    }
+                                    continue
+                                case 3:
+                                    let c0 = col(0), c1 = col(1), c2 = col(2), c3 = col(3), c4 = col(4), c5 = col(5), c6 = col(6)
+                                    let t0 = th[0], t1 = th[1], t2 = th[2], t3 = th[3], t4 = th[4], t5 = th[5], t6 = th[6]
+                                    let v0 = leaf[0], v1 = leaf[1], v2 = leaf[2], v3 = leaf[3], v4 = leaf[4], v5 = leaf[5], v6 = leaf[6], v7 = leaf[7]
+                                    var r = 0
+                                    while r + 4 <= b {
+                                        let l3 = SIMD4(repeating: v1).replacing(with: v0, where: load4(c3, r) .<= t3)
+                                        let l4 = SIMD4(repeating: v3).replacing(with: v2, where: load4(c4, r) .<= t4)
+                                        let l5 = SIMD4(repeating: v5).replacing(with: v4, where: load4(c5, r) .<= t5)
+                                        let l6 = SIMD4(repeating: v7).replacing(with: v6, where: load4(c6, r) .<= t6)
+                                        let left = l4.replacing(with: l3, where: load4(c1, r) .<= t1)
+                                        let right = l6.replacing(with: l5, where: load4(c2, r) .<= t2)
+                                        store4(sums, r, load4(sums, r) + right.replacing(with: left, where: load4(c0, r) .<= t0))
+                                        r += 4
+                                    }
+                                    while r < b {
+                                        let l3 = c3[r] <= t3 ? v0 : v1, l4 = c4[r] <= t4 ? v2 : v3, l5 = c5[r] <= t5 ? v4 : v5, l6 = c6[r] <= t6 ? v6 : v7
+                                        let left = c1[r] <= t1 ? l3 : l4, right = c2[r] <= t2 ? l5 : l6
+                                        sums[r] += c0[r] <= t0 ? left : right
+                                        r += 1
+                                    }
+                                    continue
+                                default:
+                                    break
+                                }
+                                for r in 0..<b { idx[r] = 0 }
+                                for _ in 0..<depth {
+                                    for r in 0..<b {
+                                        let j = Int(idx[r])
+                                        let v = xv[Int(f[j]) &* n &+ start &+ r]
+                                        idx[r] = Int32(v <= th[j] ? 2 * j + 1 : 2 * j + 2)
+                                    }
+                                }
+                                for r in 0..<b { sums[r] += leaf[Int(idx[r]) - inner] }
+                            }
+                            for r in 0..<b { out[start + r] = sums[r] }
+                            start += b
                         }
-                        while r < b { sums[r] += c0[r] <= t0 ? v0 : v1; r += 1 }
-                        continue
-                    case 2:
-                        let c0 = col(0), c1 = col(1), c2 = col(2), t0 = th[0], t1 = th[1], t2 = th[2]
-                        let v0 = leaf[0], v1 = leaf[1], v2 = leaf[2], v3 = leaf[3]
-                        var r = 0
-                        while r + 4 <= b {
-                            let a = SIMD4(repeating: v1).replacing(with: v0, where: load4(c1, r) .<= t1)
-                            let bb = SIMD4(repeating: v3).replacing(with: v2, where: load4(c2, r) .<= t2)
-                            store4(sums, r, load4(sums, r) + bb.replacing(with: a, where: load4(c0, r) .<= t0))
-                            r += 4
-                        }
-                        while r < b {
-                            let a = c1[r] <= t1 ? v0 : v1, bb = c2[r] <= t2 ? v2 : v3
-                            sums[r] += c0[r] <= t0 ? a : bb
-                            r += 1
-                        }
-                        continue
-                    case 3:
-                        let c0 = col(0), c1 = col(1), c2 = col(2), c3 = col(3), c4 = col(4), c5 = col(5), c6 = col(6)
-                        let t0 = th[0], t1 = th[1], t2 = th[2], t3 = th[3], t4 = th[4], t5 = th[5], t6 = th[6]
-                        let v0 = leaf[0], v1 = leaf[1], v2 = leaf[2], v3 = leaf[3], v4 = leaf[4], v5 = leaf[5], v6 = leaf[6], v7 = leaf[7]
-                        var r = 0
-                        while r + 4 <= b {
-                            let l3 = SIMD4(repeating: v1).replacing(with: v0, where: load4(c3, r) .<= t3)
-                            let l4 = SIMD4(repeating: v3).replacing(with: v2, where: load4(c4, r) .<= t4)
-                            let l5 = SIMD4(repeating: v5).replacing(with: v4, where: load4(c5, r) .<= t5)
-                            let l6 = SIMD4(repeating: v7).replacing(with: v6, where: load4(c6, r) .<= t6)
-                            let left = l4.replacing(with: l3, where: load4(c1, r) .<= t1)
-                            let right = l6.replacing(with: l5, where: load4(c2, r) .<= t2)
-                            store4(sums, r, load4(sums, r) + right.replacing(with: left, where: load4(c0, r) .<= t0))
-                            r += 4
-                        }
-                        while r < b {
-                            let l3 = c3[r] <= t3 ? v0 : v1, l4 = c4[r] <= t4 ? v2 : v3, l5 = c5[r] <= t5 ? v4 : v5, l6 = c6[r] <= t6 ? v6 : v7
-                            let left = c1[r] <= t1 ? l3 : l4, right = c2[r] <= t2 ? l5 : l6
-                            sums[r] += c0[r] <= t0 ? left : right
-                            r += 1
-                        }
-                        continue
-                    default:
-                        break
                     }
-                    for r in 0..<b { idx[r] = 0 }
-                    for _ in 0..<depth {
-                        for r in 0..<b {
-                            let j = Int(idx[r])
-                            let v = xv[Int(f[j]) &* n &+ start &+ r]
-                            idx[r] = Int32(v <= th[j] ? 2 * j + 1 : 2 * j + 2)
-                        }
-                    }
-                    for r in 0..<b { sums[r] += leaf[Int(idx[r]) - inner] }
                 }
-                for r in 0..<b { out[start + r] = sums[r] }
-                start += b
             }
-        }
-        }
-        }
         }
     }
 }

@@ -12,9 +12,10 @@ public struct RegressionTree: Sendable, Equatable {
     public var value: [Double]
 
     public init(feature: [Int32], threshold: [Double], left: [Int32], right: [Int32], value: [Double]) {
-        precondition(threshold.count == feature.count && left.count == feature.count
-                     && right.count == feature.count && value.count == feature.count,
-                     "RegressionTree: node arrays differ in length")
+        precondition(
+            threshold.count == feature.count && left.count == feature.count
+                && right.count == feature.count && value.count == feature.count,
+            "RegressionTree: node arrays differ in length")
         self.feature = feature
         self.threshold = threshold
         self.left = left
@@ -29,8 +30,9 @@ public struct RegressionTree: Sendable, Equatable {
     public func predict(_ x: FeatureMatrix, row: Int) -> Double {
         precondition(row >= 0 && row < x.rowCount, "RegressionTree.predict: row \(row) out of range")
         let count = feature.count
-        precondition(count > 0 && threshold.count == count && left.count == count && right.count == count
-                     && value.count == count, "RegressionTree.predict: malformed tree")
+        precondition(
+            count > 0 && threshold.count == count && left.count == count && right.count == count
+                && value.count == count, "RegressionTree.predict: malformed tree")
         let rows = x.rowCount, columns = x.columnCount
         return feature.withUnsafeBufferPointer { f in
             threshold.withUnsafeBufferPointer { t in
@@ -131,9 +133,11 @@ struct PackedForest: Sendable {
             roots.append(nodes.count)
             for n in 0..<tree.nodeCount {
                 let leaf = tree.feature[n] < 0
-                nodes.append(PackedNode(threshold: tree.threshold[n], value: tree.value[n], column: leaf ? 0 : tree.feature[n],
-                                        left: leaf ? Int32(n) : tree.left[n], right: leaf ? Int32(n) : tree.right[n],
-                                        isLeaf: leaf ? 1 : 0))
+                nodes.append(
+                    PackedNode(
+                        threshold: tree.threshold[n], value: tree.value[n], column: leaf ? 0 : tree.feature[n],
+                        left: leaf ? Int32(n) : tree.left[n], right: leaf ? Int32(n) : tree.right[n],
+                        isLeaf: leaf ? 1 : 0))
             }
         }
         self.nodes = nodes

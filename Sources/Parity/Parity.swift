@@ -64,8 +64,9 @@ public enum Parity {
             let k = min(n, eIDs.count)
             return Overlap(n: n, overlap: k == 0 ? 1 : Double(te.intersection(ta).count) / Double(k))
         }
-        return Scores(expectedRows: eIDs.count, scoredRows: aIDs.count, rowsInCommon: common.count, sameRows: sameRows,
-                      columns: columns, overlaps: overlaps)
+        return Scores(
+            expectedRows: eIDs.count, scoredRows: aIDs.count, rowsInCommon: common.count, sameRows: sameRows,
+            columns: columns, overlaps: overlaps)
     }
 
     /// Compares the policy stage's decisions (`row_id` and one column per policy, the arm or "")
@@ -112,20 +113,26 @@ public enum Parity {
             "columns": .array(s.columns.map { .object(["column": .string($0.name), "pearson": .number($0.pearson), "max_abs_diff": .number($0.maxAbsDiff)]) }),
             "top_n_overlap": .array(s.overlaps.map { .object(["n": .number(Double($0.n)), "overlap": .number($0.overlap)]) }),
             "min_pearson": .number(s.minPearson), "max_abs_diff": .number(s.maxAbsDiff),
-            "decisions": .array(decisions.map {
-                .object(["policy": .string($0.policy), "rows": .number(Double($0.rows)), "agreeing": .number(Double($0.agreeing)),
-                         "first_difference": $0.firstDifference.map { .string($0) } ?? .null, "pass": .bool($0.pass)])
-            }),
+            "decisions": .array(
+                decisions.map {
+                    .object([
+                        "policy": .string($0.policy), "rows": .number(Double($0.rows)), "agreeing": .number(Double($0.agreeing)),
+                        "first_difference": $0.firstDifference.map { .string($0) } ?? .null, "pass": .bool($0.pass),
+                    ])
+                }),
             "scorer_commands": .array(commands.map { .array($0.map { .string($0) }) }),
         ])
     }
 
-    public static func report(_ s: Scores, decisions: [Decisions], commands: [[String]], models: String, expected: String,
-                              scorerSummary: String) -> String {
+    public static func report(
+        _ s: Scores, decisions: [Decisions], commands: [[String]], models: String, expected: String,
+        scorerSummary: String
+    ) -> String {
         let pass = s.pass && decisions.allSatisfy(\.pass)
         var md = Markdown()
         md.heading(1, "Parity: the shipped scorer against the pipeline")
-        md.paragraph("""
+        md.paragraph(
+            """
             The scorer CLI loads the frozen model from `\(models)/` and scores the test split; its output is compared with the \
             scores the uplift stage computed in the training process (`\(expected)`), and its contact decisions with the policy \
             stage's, from the economics recorded in `\(models)/economics.json` (no economics flags). \
@@ -133,12 +140,14 @@ public enum Parity {
             needs the same rows, Pearson correlation ≥ 1 − \(correlationTolerance) and maximum absolute difference 0 for every score \
             column, top-N overlap 1, and the same contact and e-mail for every customer under each policy.
             """)
-        md.table(["column", "Pearson correlation", "max absolute difference"],
-                 s.columns.map { [$0.name, formatDouble($0.pearson), formatDouble($0.maxAbsDiff)] }, rightAligned: [false, true, true])
+        md.table(
+            ["column", "Pearson correlation", "max absolute difference"],
+            s.columns.map { [$0.name, formatDouble($0.pearson), formatDouble($0.maxAbsDiff)] }, rightAligned: [false, true, true])
         md.table(["N", "top-N overlap (by uplift_hat)"], s.overlaps.map { [String($0.n), formatDouble($0.overlap)] }, rightAligned: [true, true])
-        md.table(["policy", "customers", "same decision", "first difference"],
-                 decisions.map { [$0.policy, String($0.rows), String($0.agreeing), $0.firstDifference ?? "none"] },
-                 rightAligned: [false, true, true, false])
+        md.table(
+            ["policy", "customers", "same decision", "first difference"],
+            decisions.map { [$0.policy, String($0.rows), String($0.agreeing), $0.firstDifference ?? "none"] },
+            rightAligned: [false, true, true, false])
         md.paragraph("Scorer commands: " + commands.map { "`\($0.joined(separator: " "))`" }.joined(separator: "; ") + ".")
         md.paragraph("Scorer summary: \(scorerSummary)")
         return md.text

@@ -79,3 +79,26 @@ public enum Console {
         if let c = capture { c.append(line + "\n", error: true) } else { FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
 }
+
+/// The options every analysis stage has, with defaults derived from the stage's name, so each
+/// stage declares them once (`@OptionGroup var files: StageFiles`) and names itself.
+public struct StageFiles: ParsableArguments {
+    @Option(help: "Stage parameters (YAML). Default: stages/<stage>/params.yaml.")
+    public var params: String?
+
+    @Option(help: "Output directory for tables and the manifest. Default: data/processed/<stage>.")
+    public var out: String?
+
+    @Option(help: "Directory for figures (PNG with their data and gnuplot scripts). Default: reports/figures/<stage>.")
+    public var figures: String?
+
+    @Option(help: "Markdown report to write. Default: reports/<stage>.md.")
+    public var report: String?
+
+    public init() {}
+
+    public func params(_ stage: String) -> String { params ?? "stages/\(stage)/params.yaml" }
+    public func out(_ stage: String) -> String { out ?? "data/processed/\(stage)" }
+    public func figures(_ stage: String) -> String { figures ?? "reports/figures/\(stage)" }
+    public func report(_ stage: String) -> String { report ?? "reports/\(stage).md" }
+}

@@ -1,5 +1,5 @@
-import Foundation
 import Base
+import Foundation
 import Tabular
 import Yams
 
@@ -37,8 +37,9 @@ public enum Params {
             let lineStart = bytes[..<bad].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
             let line = bytes[..<bad].count(where: { $0 == 0x0A }) + 1
             let column = String(decoding: bytes[lineStart..<bad], as: UTF8.self).unicodeScalars.count + 1
-            throw DataError(file: path, line: line, column: column,
-                            message: "not UTF-8 text (byte 0x\(String(bytes[bad], radix: 16, uppercase: true))); save the parameter file as UTF-8")
+            throw DataError(
+                file: path, line: line, column: column,
+                message: "not UTF-8 text (byte 0x\(String(bytes[bad], radix: 16, uppercase: true))); save the parameter file as UTF-8")
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -151,7 +152,9 @@ enum ParamsDecoding {
         let use = log.uses[first.parentPath]
         let valid = use?.asked ?? []
         let present = Set(use?.entries.compactMap(\.name) ?? [])
-        let suggestion = first.correction ?? valid
+        let suggestion =
+            first.correction
+            ?? valid
             .filter { !present.contains($0) }
             .map { ($0, editDistance(first.name, $0)) }
             .filter { $0.1 <= tolerance($0.0) }
@@ -190,12 +193,13 @@ enum ParamsDecoding {
     static func syntaxError(_ error: YamlError, file: String) -> DataError {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
+            .composer(let context, let problem, let mark, _):
             let during = context.map { " (\($0.text) at \($0.mark.line):\($0.mark.column))" } ?? ""
             return DataError(file: file, line: mark.line, column: mark.column, message: "YAML syntax error: \(problem)\(during)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return DataError(file: file, line: context.mark.line, column: context.mark.column,
-                             message: "YAML syntax error: " + duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ") + " given more than once in one mapping")
+            return DataError(
+                file: file, line: context.mark.line, column: context.mark.column,
+                message: "YAML syntax error: " + duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ") + " given more than once in one mapping")
         case .reader(let problem, let offset, _, let yaml):
             let place = offset.map { o -> SourcePosition in
                 let prefix = yaml.prefix(o)

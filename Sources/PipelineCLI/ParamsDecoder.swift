@@ -133,7 +133,7 @@ final class ParamsDecodingLog {
                     for case .mapping(let source) in sources { merged += entries(of: source) }
                     continue
                 default:
-                    break // not a merge: an ordinary (and unknown) key
+                    break  // not a merge: an ordinary (and unknown) key
                 }
             }
             let name = SourcePosition(key.mark).flatMap { renames[$0] } ?? key.scalar?.string
@@ -308,8 +308,11 @@ struct ParamsUnkeyedContainer: UnkeyedDecodingContainer {
 
     private mutating func next<T>(_ type: T.Type) throws -> ParamsNodeDecoder {
         guard !isAtEnd else {
-            throw DecodingError.valueNotFound(type, DecodingError.Context(codingPath: codingPath + [IndexKey(currentIndex)],
-                                                                          debugDescription: "the list has only \(items.count) items"))
+            throw DecodingError.valueNotFound(
+                type,
+                DecodingError.Context(
+                    codingPath: codingPath + [IndexKey(currentIndex)],
+                    debugDescription: "the list has only \(items.count) items"))
         }
         let item = items[currentIndex]
         let child = decoder.child(item, key: IndexKey(currentIndex), keyPosition: nil)

@@ -92,8 +92,10 @@ public struct ConstrainedSolution: Sendable, Equatable {
 /// GLPK is told to print nothing, and every input is validated first so that none of its
 /// fatal-error paths (which abort the process) can be reached.
 public enum ConstrainedTargeting {
-    public static func solve(profit p: ProfitMatrix, limits: ContactLimits = .none,
-                             options: SolverOptions = SolverOptions()) throws -> ConstrainedSolution {
+    public static func solve(
+        profit p: ProfitMatrix, limits: ContactLimits = .none,
+        options: SolverOptions = SolverOptions()
+    ) throws -> ConstrainedSolution {
         try limits.validate(arms: p.arms)
         guard options.timeLimitSeconds.isFinite, options.timeLimitSeconds > 0 else {
             throw PolicyError.invalidParameter("time limit must be positive (\(options.timeLimitSeconds) s)")
@@ -122,15 +124,17 @@ public enum ConstrainedTargeting {
         let g = greedy.profit(p)
         func finish(_ a: Assignment, bound: Double, status: SolverStatus, timeLimit: Bool) -> ConstrainedSolution {
             let obj = a.profit(p)
-            return ConstrainedSolution(assignment: a, objective: obj, bound: bound,
-                                       relativeGap: max(0, (bound - obj) / (abs(obj) + Double.ulpOfOne)), status: status,
-                                       timeLimitReached: timeLimit, variables: cand.count, fixedToZero: fixed,
-                                       greedyObjective: g, seconds: elapsed())
+            return ConstrainedSolution(
+                assignment: a, objective: obj, bound: bound,
+                relativeGap: max(0, (bound - obj) / (abs(obj) + Double.ulpOfOne)), status: status,
+                timeLimitReached: timeLimit, variables: cand.count, fixedToZero: fixed,
+                greedyObjective: g, seconds: elapsed())
         }
         if cand.count == 0 {
-            return finish(.nobody(customers: p.customers), bound: 0,
-                          status: SolverStatus(code: GLP_OPT, returnCode: 0, text: "optimal (no pair has positive profit)"),
-                          timeLimit: false)
+            return finish(
+                .nobody(customers: p.customers), bound: 0,
+                status: SolverStatus(code: GLP_OPT, returnCode: 0, text: "optimal (no pair has positive profit)"),
+                timeLimit: false)
         }
 
         let warm = [Targeting.GreedyOrder.profit, .regret]
@@ -156,9 +160,10 @@ public enum ConstrainedTargeting {
         let filled = Targeting.greedyFill(profit: p, limits: limits, start: rounded, usage: used)
         let incumbent = filled.profit(p) > warm.profit(p) ? filled : warm
 
-        let mip = try Program.intopt(lp, incumbent: options.presolve ? nil : cand.columnValues(incumbent),
-                                     presolve: options.presolve, gap: options.relativeGapTolerance,
-                                     timeLimitMilliseconds: remainingMilliseconds(), limitSeconds: options.timeLimitSeconds)
+        let mip = try Program.intopt(
+            lp, incumbent: options.presolve ? nil : cand.columnValues(incumbent),
+            presolve: options.presolve, gap: options.relativeGapTolerance,
+            timeLimitMilliseconds: remainingMilliseconds(), limitSeconds: options.timeLimitSeconds)
         var text = statusText(mip.status)
         if mip.returnCode != 0 { text += " (\(returnText(mip.returnCode)))" }
         var status = SolverStatus(code: mip.status, returnCode: mip.returnCode, text: text)
@@ -390,8 +395,10 @@ struct Program {
 
     /// Branch-and-bound from the optimal basis left by `relax`; `incumbent` (values of all columns)
     /// is offered to GLPK as its first integer solution.
-    static func intopt(_ lp: OpaquePointer, incumbent: [Double]?, presolve: Bool, gap: Double, timeLimitMilliseconds: Int32,
-                       limitSeconds: Double) throws -> (returnCode: Int32, status: Int32, x: [Double]) {
+    static func intopt(
+        _ lp: OpaquePointer, incumbent: [Double]?, presolve: Bool, gap: Double, timeLimitMilliseconds: Int32,
+        limitSeconds: Double
+    ) throws -> (returnCode: Int32, status: Int32, x: [Double]) {
         var iocp = glp_iocp()
         glp_init_iocp(&iocp)
         iocp.msg_lev = GLP_MSG_OFF

@@ -110,18 +110,24 @@ public struct OffPolicyEvaluator: Sendable {
         self.economics = economics
     }
 
-    public func evaluate(policies: [Assignment], replicates: Int = 500, seed: UInt64, level: Double = 0.95,
-                         threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [PolicyEstimate] {
+    public func evaluate(
+        policies: [Assignment], replicates: Int = 500, seed: UInt64, level: Double = 0.95,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws -> [PolicyEstimate] {
         try evaluate(policies: policies.map(TargetPolicy.assignment), replicates: replicates, seed: seed, level: level, threads: threads)
     }
 
-    public func evaluate(policies: [TargetPolicy], replicates: Int = 500, seed: UInt64, level: Double = 0.95,
-                         threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [PolicyEstimate] {
+    public func evaluate(
+        policies: [TargetPolicy], replicates: Int = 500, seed: UInt64, level: Double = 0.95,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws -> [PolicyEstimate] {
         try evaluateWithReplicates(policies: policies, replicates: replicates, seed: seed, level: level, threads: threads).estimates
     }
 
-    public func evaluateWithReplicates(policies: [TargetPolicy], replicates: Int = 500, seed: UInt64, level: Double = 0.95,
-                                       threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> OffPolicyEvaluation {
+    public func evaluateWithReplicates(
+        policies: [TargetPolicy], replicates: Int = 500, seed: UInt64, level: Double = 0.95,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws -> OffPolicyEvaluation {
         guard replicates >= 200 else { throw PolicyError.invalidParameter("at least 200 bootstrap replicates are needed (got \(replicates))") }
         guard level > 0 && level < 1 else { throw PolicyError.invalidParameter("confidence level must lie in (0, 1) (got \(level))") }
         guard sample.count > 0 else { throw PolicyError.invalidParameter("the sample has no rows") }
@@ -162,15 +168,17 @@ public struct OffPolicyEvaluator: Sendable {
         let reps = Bootstrap.replicates(replicates, rows: n, seed: seed, threads: threads) { statistics($0) }
         func ci(_ index: Int) -> Interval { Bootstrap.percentileInterval(reps.map { $0[index] }, level: level) }
         func value(_ base: Int) -> EstimatorValue {
-            EstimatorValue(value: point[base], valueCI: ci(base), incrementalValue: point[base + 1], incrementalValueCI: ci(base + 1),
-                           profit: point[base + 2], profitCI: ci(base + 2))
+            EstimatorValue(
+                value: point[base], valueCI: ci(base), incrementalValue: point[base + 1], incrementalValueCI: ci(base + 1),
+                profit: point[base + 2], profitCI: ci(base + 2))
         }
         let estimates = terms.enumerated().map { p, t in
             PolicyEstimate(contacts: t.contacts, cost: t.cost.reduce(0, +), ipw: value(6 * p), dr: hasDR ? value(6 * p + 3) : nil)
         }
-        return OffPolicyEvaluation(estimates: estimates,
-                                   ipwProfitReplicates: reps.map { r in terms.indices.map { r[6 * $0 + 2] } },
-                                   drProfitReplicates: hasDR ? reps.map { r in terms.indices.map { r[6 * $0 + 5] } } : nil)
+        return OffPolicyEvaluation(
+            estimates: estimates,
+            ipwProfitReplicates: reps.map { r in terms.indices.map { r[6 * $0 + 2] } },
+            drProfitReplicates: hasDR ? reps.map { r in terms.indices.map { r[6 * $0 + 5] } } : nil)
     }
 
     struct RowTerms: Sendable {
@@ -206,8 +214,9 @@ public struct OffPolicyEvaluator: Sendable {
             codes = []
         }
         func prob(_ i: Int, _ a: Int) -> Double { mix.map { $0[a] } ?? (codes[i] == a ? 1 : 0) }
-        var t = RowTerms(ipw: .init(repeating: 0, count: n), dr: .init(repeating: 0, count: n),
-                         cost: .init(repeating: 0, count: n), contacts: 0)
+        var t = RowTerms(
+            ipw: .init(repeating: 0, count: n), dr: .init(repeating: 0, count: n),
+            cost: .init(repeating: 0, count: n), contacts: 0)
         let costs = [0.0] + economics.costs
         for i in 0..<n {
             let A = sample.arms[i]

@@ -66,10 +66,11 @@ public enum Targeting {
     /// Every customer whose most profitable arm has positive expected profit, with that arm. The arm
     /// is chosen by profit, not uplift, because arms can differ in cost.
     public static func positiveOnly(profit p: ProfitMatrix) -> Assignment {
-        Assignment(arms: (0..<p.customers).map { i in
-            let k = p.profit.bestArm(i)
-            return p[i, k] > 0 ? k : nil
-        })
+        Assignment(
+            arms: (0..<p.customers).map { i in
+                let k = p.profit.bestArm(i)
+                return p[i, k] > 0 ? k : nil
+            })
     }
 
     /// Heuristic for the constrained problem: all (customer, arm) pairs with positive profit by profit
@@ -86,8 +87,10 @@ public enum Targeting {
     /// contact limit, and regret (profit over the customer's next-best arm) suits arm caps.
     enum GreedyOrder { case profitPerCost, profit, regret }
 
-    static func greedyFill(profit p: ProfitMatrix, limits: ContactLimits, start: [Int?], usage: Usage,
-                           order: GreedyOrder = .profitPerCost) -> Assignment {
+    static func greedyFill(
+        profit p: ProfitMatrix, limits: ContactLimits, start: [Int?], usage: Usage,
+        order: GreedyOrder = .profitPerCost
+    ) -> Assignment {
         var pairs: [(i: Int, k: Int, profit: Double, ratio: Double)] = []
         for i in 0..<p.customers where start[i] == nil {
             for k in 0..<p.arms where p[i, k] > 0 {

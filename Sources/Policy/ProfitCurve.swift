@@ -73,8 +73,10 @@ public struct SensitivityCell: Sendable, Equatable {
 public enum Sensitivity {
     /// For every (margin, cost) pair, margins outermost, the peak of the profit curve when every
     /// contact costs the same. The ranking does not depend on margin or cost, so it is computed once.
-    public static func grid(uplift: ArmMatrix, margins: [Double], costsPerContact: [Double], rankBy scores: [Double]? = nil,
-                            threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [SensitivityCell] {
+    public static func grid(
+        uplift: ArmMatrix, margins: [Double], costsPerContact: [Double], rankBy scores: [Double]? = nil,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws -> [SensitivityCell] {
         if let m = margins.first(where: { !$0.isFinite }) { throw PolicyError.nonFinite("margin = \(m)") }
         try validateCosts(costsPerContact)
         let order = try Targeting.ranking(uplift: uplift, scores: scores)
@@ -85,8 +87,9 @@ public enum Sensitivity {
             let (margin, cost) = cells[c]
             var top = BestN()
             for j in 0..<n { top.add(CampaignEconomics.profit(uplift: best[j], margin: margin, cost: cost)) }
-            return SensitivityCell(margin: margin, costPerContact: cost, bestContacts: top.count,
-                                   bestShare: n > 0 ? Double(top.count) / Double(n) : 0, bestProfit: top.profit)
+            return SensitivityCell(
+                margin: margin, costPerContact: cost, bestContacts: top.count,
+                bestShare: n > 0 ? Double(top.count) / Double(n) : 0, bestProfit: top.profit)
         }
     }
 }

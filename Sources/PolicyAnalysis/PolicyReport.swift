@@ -12,7 +12,8 @@ public enum PolicyReport {
         var md = Markdown()
         let level = "\(Int((p.confidenceLevel * 100).rounded()))%"
         md.heading(1, "Policy: whom to e-mail, with which e-mail")
-        md.paragraph("""
+        md.paragraph(
+            """
             Expected profit of sending e-mail k to customer i: uplift_ik × margin − cost_k, with margin \(Fmt.fixed(p.margin, 2)) and cost \
             \(zip(r.armNames, r.costs).map { "\($0.0) \(Fmt.fixed($0.1, 2))" }.joined(separator: ", ")) per contact; uplift_ik is the \
             production uplift model's prediction of incremental spend. Every number below refers to the \(Fmt.int(r.customers)) customers of \
@@ -38,25 +39,34 @@ public enum PolicyReport {
         } else {
             text += "The interval includes zero: the held-out data cannot rule out that the campaign only covers its cost. "
         }
-        text += "For comparison, e-mailing everybody with the better single e-mail (\(bestEverybody.name)) gives \(ci(bestEverybodyDR)) (DR) at a cost of \(money(bestEverybody.cost))."
+        text +=
+            "For comparison, e-mailing everybody with the better single e-mail (\(bestEverybody.name)) gives \(ci(bestEverybodyDR)) (DR) at a cost of \(money(bestEverybody.cost))."
         md.paragraph(text)
 
         md.heading(2, "Policies compared")
-        md.table(["policy", "contacts"] + r.armNames.map { "of which \($0)" } + ["cost", "model's expected profit", "held-out profit, IPW [\(level) CI]", "held-out profit, DR [\(level) CI]"],
-                 r.rows.map { row in
-                     [row.name, Fmt.int(row.contacts)] + row.armContacts.map { Fmt.int($0) }
-                         + [money(row.cost), money(row.modelExpectedProfit), ci(row.estimate.ipw), row.estimate.dr.map(ci) ?? "–"]
-                 }, rightAligned: [false] + Array(repeating: true, count: r.armNames.count + 5))
+        md.table(
+            ["policy", "contacts"] + r.armNames.map { "of which \($0)" } + [
+                "cost", "model's expected profit", "held-out profit, IPW [\(level) CI]", "held-out profit, DR [\(level) CI]",
+            ],
+            r.rows.map { row in
+                [row.name, Fmt.int(row.contacts)] + row.armContacts.map { Fmt.int($0) }
+                    + [money(row.cost), money(row.modelExpectedProfit), ci(row.estimate.ipw), row.estimate.dr.map(ci) ?? "–"]
+            }, rightAligned: [false] + Array(repeating: true, count: r.armNames.count + 5))
         md.image("Model's expectation vs held-out estimate per policy", "\(figureDir)/policy_profit.png")
-        md.paragraph("Random targeting contacts the best-N number of customers at random with best-N's e-mail mix; its value is computed in expectation over the random draw.")
+        md.paragraph(
+            "Random targeting contacts the best-N number of customers at random with best-N's e-mail mix; its value is computed in expectation over the random draw."
+        )
 
         md.heading(2, "Profit curve")
-        md.paragraph("Customers ranked by predicted uplift (any e-mail), each sent the e-mail with the larger predicted uplift. The model's expected profit peaks at N = \(Fmt.int(r.bestN)) contacts (\(Fmt.percent(Double(r.bestN) / Double(r.customers), 1)) of the list) with \(money(r.curve.maximum)).")
+        md.paragraph(
+            "Customers ranked by predicted uplift (any e-mail), each sent the e-mail with the larger predicted uplift. The model's expected profit peaks at N = \(Fmt.int(r.bestN)) contacts (\(Fmt.percent(Double(r.bestN) / Double(r.customers), 1)) of the list) with \(money(r.curve.maximum))."
+        )
         md.image("Profit curve", "\(figureDir)/profit_curve.png")
 
         md.heading(2, "Constrained assignment")
         let s = r.solution
-        md.paragraph("""
+        md.paragraph(
+            """
             At most one e-mail per customer; total contact cost ≤ \(p.budget.map(money) ?? "unlimited")\
             \(p.armCaps.isEmpty ? "" : "; caps: " + p.armCaps.keys.sorted().map { "\($0) ≤ \(Fmt.int(p.armCaps[$0]!))" }.joined(separator: ", ")). \
             Solved as an integer program with GLPK (`glp_intopt`, warm-started from the greedy solution; one choice variable per \
@@ -72,23 +82,30 @@ public enum PolicyReport {
         md.heading(2, "Sensitivity to margin and cost")
         md.image("Best contact share by margin and cost", "\(figureDir)/sensitivity.png")
         let margins = p.sensitivity.margins
-        md.table(["cost \\ margin"] + margins.map { Fmt.fixed($0, 2) },
-                 p.sensitivity.costs.map { c in
-                     [Fmt.fixed(c, 2)] + margins.map { m in
-                         let cell = r.sensitivity.first { $0.margin == m && $0.costPerContact == c }!
-                         return "\(Fmt.percent(cell.bestShare, 0)) / \(money(cell.bestProfit))"
-                     }
-                 }, rightAligned: [true] + margins.map { _ in true })
+        md.table(
+            ["cost \\ margin"] + margins.map { Fmt.fixed($0, 2) },
+            p.sensitivity.costs.map { c in
+                [Fmt.fixed(c, 2)]
+                    + margins.map { m in
+                        let cell = r.sensitivity.first { $0.margin == m && $0.costPerContact == c }!
+                        return "\(Fmt.percent(cell.bestShare, 0)) / \(money(cell.bestProfit))"
+                    }
+            }, rightAligned: [true] + margins.map { _ in true })
         md.paragraph("Each cell: the best share of customers to contact and the model's expected profit there.")
 
         md.heading(2, "Predicted vs observed uplift by decile")
-        md.table(["decile", "rows", "mean predicted uplift", "observed uplift [\(level) CI]"],
-                 r.deciles.map { d in
-                     [String(d.index), Fmt.int(d.rows), Fmt.fixed(d.meanPredicted, 3),
-                      "\(Fmt.fixed(d.observed, 3)) [\(Fmt.fixed(d.observedCI.lower, 3)), \(Fmt.fixed(d.observedCI.upper, 3))]"]
-                 }, rightAligned: [true, true, true, true])
+        md.table(
+            ["decile", "rows", "mean predicted uplift", "observed uplift [\(level) CI]"],
+            r.deciles.map { d in
+                [
+                    String(d.index), Fmt.int(d.rows), Fmt.fixed(d.meanPredicted, 3),
+                    "\(Fmt.fixed(d.observed, 3)) [\(Fmt.fixed(d.observedCI.lower, 3)), \(Fmt.fixed(d.observedCI.upper, 3))]",
+                ]
+            }, rightAligned: [true, true, true, true])
 
-        md.paragraph("Tables: `\(tableDir)/policy_curve.csv`, `policy_sensitivity.csv`, `policy_evaluation.csv`, `contact_list.csv` (the recommended policy), `policy_summary.json`; the spreadsheet pack `policy_pack.xlsx`.")
+        md.paragraph(
+            "Tables: `\(tableDir)/policy_curve.csv`, `policy_sensitivity.csv`, `policy_evaluation.csv`, `contact_list.csv` (the recommended policy), `policy_summary.json`; the spreadsheet pack `policy_pack.xlsx`."
+        )
         return md.text
     }
 }

@@ -61,9 +61,9 @@ public struct PolicyRow: Sendable {
 }
 
 public struct PolicyResult: Sendable {
-    public var armNames: [String]            // treated arms, in the model's order
+    public var armNames: [String]  // treated arms, in the model's order
     public var customers: Int
-    public var propensities: [Double]        // control first
+    public var propensities: [Double]  // control first
     public var costs: [Double]
     public var curve: ProfitCurve
     public var curvePoints: [ProfitCurve.Point]
@@ -87,8 +87,10 @@ public struct PolicyResult: Sendable {
 }
 
 public enum PolicyAnalysis {
-    public static func run(_ p: PolicyParams, meta: ModelMeta, scores: Table, test: Table, trainArms: StringColumn,
-                           threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> PolicyResult {
+    public static func run(
+        _ p: PolicyParams, meta: ModelMeta, scores: Table, test: Table, trainArms: StringColumn,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws -> PolicyResult {
         let arms = meta.outputs.arms
         guard !arms.isEmpty else { throw DataError(file: "models/meta.json", message: "the model has no per-arm uplifts to choose an e-mail from") }
         let armNames = arms.map(\.arm)
@@ -143,14 +145,16 @@ public enum PolicyAnalysis {
         let limits = ContactLimits(budget: p.budget, maxContacts: nil, armCaps: armNames.map { p.armCaps[$0] })
         let solution = try ConstrainedTargeting.solve(profit: profit, limits: limits, options: SolverOptions(timeLimitSeconds: p.solverTimeLimitSeconds))
         let greedy = try Targeting.greedy(profit: profit, limits: limits)
-        let sensitivity = try Sensitivity.grid(uplift: uplift, margins: p.sensitivity.margins, costsPerContact: p.sensitivity.costs,
-                                               rankBy: upliftHat, threads: threads)
+        let sensitivity = try Sensitivity.grid(
+            uplift: uplift, margins: p.sensitivity.margins, costsPerContact: p.sensitivity.costs,
+            rankBy: upliftHat, threads: threads)
 
         // Off-policy evaluation on the held-out rows.
         var predictions: [[Double]] = [y0]
         for column in armUpliftColumns { predictions.append(zip(y0, column).map { $0 + $1 }) }
-        let sample = try RandomizedSample(arms: observedArm, outcomes: y, propensities: propensities,
-                                          predictions: try ArmMatrix(columns: predictions, name: "predictions"))
+        let sample = try RandomizedSample(
+            arms: observedArm, outcomes: y, propensities: propensities,
+            predictions: try ArmMatrix(columns: predictions, name: "predictions"))
         let evaluator = try OffPolicyEvaluator(sample: sample, economics: economics)
         let mix = (0..<armNames.count).map { k in Double(bestNAssignment.contacts(arm: k)) / Double(max(1, bestN)) }
         var policies: [(String, String, TargetPolicy, Double, [Double])] = []
@@ -163,37 +167,45 @@ public enum PolicyAnalysis {
         // profit per customer times the volume.
         var meanProfit = 0.0
         for i in 0..<n { for k in 0..<armNames.count { meanProfit += mix[k] * profit[i, k] } }
-        policies.append(("random", "random, best-N volume", .random(volume: bestN, armMix: mix), meanProfit / Double(n) * Double(bestN),
-                         mix.map { $0 * Double(bestN) }))
+        policies.append(
+            (
+                "random", "random, best-N volume", .random(volume: bestN, armMix: mix), meanProfit / Double(n) * Double(bestN),
+                mix.map { $0 * Double(bestN) }
+            ))
         add("best_n", "best-N by uplift (N = \(bestN))", bestNAssignment)
         add("positive", "positive expected profit", positive)
         add("constrained", "constrained assignment (GLPK)", solution.assignment)
 
-        let estimates = try evaluator.evaluate(policies: policies.map(\.2), replicates: p.bootstrapReplicates, seed: p.seed,
-                                               level: p.confidenceLevel, threads: threads)
+        let estimates = try evaluator.evaluate(
+            policies: policies.map(\.2), replicates: p.bootstrapReplicates, seed: p.seed,
+            level: p.confidenceLevel, threads: threads)
         let rows = zip(policies, estimates).map { pol, est in
             PolicyRow(key: pol.0, name: pol.1, contacts: est.contacts, armContacts: pol.4, cost: est.cost, modelExpectedProfit: pol.3, estimate: est)
         }
         let recommendedKey = p.recommendedPolicy.rawValue
         let recommended = rows.first { $0.key == recommendedKey }!
-        let recommendedAssignment: Assignment = switch p.recommendedPolicy {
-        case .bestN: bestNAssignment
-        case .positive: positive
-        case .constrained: solution.assignment
-        }
+        let recommendedAssignment: Assignment =
+            switch p.recommendedPolicy {
+            case .bestN: bestNAssignment
+            case .positive: positive
+            case .constrained: solution.assignment
+            }
 
-        let evaluatorForDeciles = UpliftEvaluator(scores: upliftHat, treated: observedArm.map { $0 != 0 }, y: y,
-                                                  propensity: 1 - propensities[0])
-        return PolicyResult(armNames: armNames, customers: n, propensities: propensities, costs: costs, curve: curve,
-                            curvePoints: try curve.sampled(points: p.curvePoints), bestN: bestN, sensitivity: sensitivity,
-                            solution: solution, greedyObjective: greedy.profit(profit), rows: rows, recommended: recommended,
-                            recommendedAssignment: recommendedAssignment, bestNAssignment: bestNAssignment,
-                            positiveAssignment: positive,
-                            recorded: RecordedEconomics(economics: campaign, scorerPolicy: p.recommendedPolicy.scorerPolicy,
-                                                        recommendedPolicy: p.recommendedPolicy.rawValue, outcome: p.outcome),
-                            ids: scoreIDs.map(String.init), upliftHat: upliftHat,
-                            armUplift: uplift, profit: profit,
-                            deciles: evaluatorForDeciles.deciles(scores: upliftHat, groups: p.deciles, level: p.confidenceLevel))
+        let evaluatorForDeciles = UpliftEvaluator(
+            scores: upliftHat, treated: observedArm.map { $0 != 0 }, y: y,
+            propensity: 1 - propensities[0])
+        return PolicyResult(
+            armNames: armNames, customers: n, propensities: propensities, costs: costs, curve: curve,
+            curvePoints: try curve.sampled(points: p.curvePoints), bestN: bestN, sensitivity: sensitivity,
+            solution: solution, greedyObjective: greedy.profit(profit), rows: rows, recommended: recommended,
+            recommendedAssignment: recommendedAssignment, bestNAssignment: bestNAssignment,
+            positiveAssignment: positive,
+            recorded: RecordedEconomics(
+                economics: campaign, scorerPolicy: p.recommendedPolicy.scorerPolicy,
+                recommendedPolicy: p.recommendedPolicy.rawValue, outcome: p.outcome),
+            ids: scoreIDs.map(String.init), upliftHat: upliftHat,
+            armUplift: uplift, profit: profit,
+            deciles: evaluatorForDeciles.deciles(scores: upliftHat, groups: p.deciles, level: p.confidenceLevel))
     }
 }
 

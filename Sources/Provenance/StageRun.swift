@@ -37,9 +37,10 @@ public enum Shell {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData.get(), as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData.get(), as: UTF8.self))
     }
 
     /// First line of a command's output, or nil when the command is missing or fails.
@@ -62,9 +63,9 @@ public enum ToolVersions {
     public static var swift: String {
         if let v = ProcessInfo.processInfo.environment["PIPELINE_SWIFT_VERSION"], !v.isEmpty { return v }
         #if compiler(>=6.3)
-        return "Swift compiler >= 6.3"
+            return "Swift compiler >= 6.3"
         #else
-        return "Swift compiler < 6.3"
+            return "Swift compiler < 6.3"
         #endif
     }
 

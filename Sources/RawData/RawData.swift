@@ -1,5 +1,5 @@
-import Foundation
 import Base
+import Foundation
 import Provenance
 import Tabular
 import Workbook
@@ -126,7 +126,10 @@ public struct RawDataFetcher {
             let bad = path + ".bad"
             try? FileManager.default.removeItem(atPath: bad)
             try? FileManager.default.moveItem(atPath: path, toPath: bad)
-            throw DataError(file: path, message: "checksum mismatch (from \(origin)): expected \(expected), got \(actual). The file is not the published data set; it was moved to \(bad).")
+            throw DataError(
+                file: path,
+                message:
+                    "checksum mismatch (from \(origin)): expected \(expected), got \(actual). The file is not the published data set; it was moved to \(bad).")
         }
     }
 
@@ -134,10 +137,12 @@ public struct RawDataFetcher {
     func cachedConversion(target: String, workbook: RawFileSource.WorkbookSource) throws -> FetchRecord? {
         let marker = target + ".source"
         guard FileManager.default.fileExists(atPath: target),
-              let recorded = FileManager.default.contents(atPath: marker).map({ String(decoding: $0, as: UTF8.self) }),
-              recorded.trimmingCharacters(in: .whitespacesAndNewlines) == "workbook \(workbook.sha256)" else { return nil }
-        return FetchRecord(name: URL(fileURLWithPath: target).lastPathComponent, origin: .cached, sha256: try SHA256.hex(ofFile: target),
-                           verified: false, detail: "converted earlier from workbook \(workbook.sha256)")
+            let recorded = FileManager.default.contents(atPath: marker).map({ String(decoding: $0, as: UTF8.self) }),
+            recorded.trimmingCharacters(in: .whitespacesAndNewlines) == "workbook \(workbook.sha256)"
+        else { return nil }
+        return FetchRecord(
+            name: URL(fileURLWithPath: target).lastPathComponent, origin: .cached, sha256: try SHA256.hex(ofFile: target),
+            verified: false, detail: "converted earlier from workbook \(workbook.sha256)")
     }
 
     func convertWorkbook(source: RawFileSource, workbook: RawFileSource.WorkbookSource, target: String) throws -> FetchRecord {
@@ -154,8 +159,9 @@ public struct RawDataFetcher {
         progress.say("data: converting \(workbook.member) to \(source.name)")
         let result = try Workbook.convertToCSV(xlsxPath: xlsx, csvPath: target)
         try AtomicFile.write("workbook \(workbook.sha256)\n", to: target + ".source")
-        return FetchRecord(name: source.name, origin: .workbook, sha256: try SHA256.hex(ofFile: target), verified: false,
-                           detail: "converted from \(workbook.member) (sheets: \(result.sheets.joined(separator: ", ")); \(result.rows) rows)")
+        return FetchRecord(
+            name: source.name, origin: .workbook, sha256: try SHA256.hex(ofFile: target), verified: false,
+            detail: "converted from \(workbook.member) (sheets: \(result.sheets.joined(separator: ", ")); \(result.rows) rows)")
     }
 
     func download(_ url: String, to path: String) throws {
@@ -165,7 +171,11 @@ public struct RawDataFetcher {
         let result = try Shell.run(["curl", "-fL", quiet, "--retry", "3", "--connect-timeout", "30", "-o", tmp, url])
         guard result.status == 0 else {
             try? FileManager.default.removeItem(atPath: tmp)
-            throw DataError(file: url, message: "download failed (curl exit \(result.status)): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)). Set DATA_MIRROR to a folder holding the files to work offline.")
+            throw DataError(
+                file: url,
+                message:
+                    "download failed (curl exit \(result.status)): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)). Set DATA_MIRROR to a folder holding the files to work offline."
+            )
         }
         if rename(tmp, path) != 0 {
             let reason = String(cString: strerror(errno))

@@ -88,9 +88,10 @@ public struct GnuplotData {
     }
 
     public mutating func row(_ fields: [String]) {
-        line(fields.map { f in
-            f.contains(" ") || f.isEmpty || f.contains("\"") ? "\"" + f.replacingOccurrences(of: "\"", with: "'") + "\"" : f
-        }.joined(separator: " "))
+        line(
+            fields.map { f in
+                f.contains(" ") || f.isEmpty || f.contains("\"") ? "\"" + f.replacingOccurrences(of: "\"", with: "'") + "\"" : f
+            }.joined(separator: " "))
     }
 
     /// Two blank lines: the next rows form a new data set (gnuplot `index`).

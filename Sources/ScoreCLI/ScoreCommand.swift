@@ -59,7 +59,9 @@ public struct ScoreCommand: ParsableCommand {
     @Option(help: "Cost per contact, every e-mail (default: the per-e-mail costs recorded in <models>/economics.json).")
     var cost: Double?
 
-    @Option(name: .customLong("arm-cost"), help: ArgumentHelp("Cost per contact of one e-mail, as NAME=COST; repeat per e-mail. Wins over --cost.", valueName: "name=cost"))
+    @Option(
+        name: .customLong("arm-cost"),
+        help: ArgumentHelp("Cost per contact of one e-mail, as NAME=COST; repeat per e-mail. Wins over --cost.", valueName: "name=cost"))
     var armCosts: [String] = []
 
     @Option(help: "Number of customers to contact with --policy topn.")
@@ -103,8 +105,9 @@ public struct ScoreCommand: ParsableCommand {
         // Before anything opens a file (which could take descriptor 0 and pass for standard input).
         if input == "-" && fcntl(STDIN_FILENO, F_GETFD) == -1 { throw DataError(file: "<stdin>", message: "standard input is closed") }
         let economics = EconomicsOverride(margin: margin, cost: cost, armCosts: try armCostTable(), policy: policy)
-        let options = ScoreOptions(input: input, output: out, models: models, economics: economics, topN: topn,
-                                   idColumn: idCol, firstRowID: firstRowID, drift: drift, chunkBytes: chunkBytes, maxRowsInMemory: maxRowsInMemory)
+        let options = ScoreOptions(
+            input: input, output: out, models: models, economics: economics, topN: topn,
+            idColumn: idCol, firstRowID: firstRowID, drift: drift, chunkBytes: chunkBytes, maxRowsInMemory: maxRowsInMemory)
         // Partial outputs and spilled runs are removed however the run ends, Ctrl-C included.
         let scratch = ScratchFiles()
         scratch.removeOnSignals()

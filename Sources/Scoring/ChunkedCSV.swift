@@ -99,7 +99,8 @@ public final class ChunkedCSVReader {
                 } else if !inQuotes && b == 0x0A {
                     return i + 1
                 } else if !inQuotes && b == 0x0D && i + 1 < buffer.count && buffer[i + 1] != 0x0A {
-                    throw DataError(file: source, line: 1, message: "a carriage return alone ends the header line: CR-only line ends are not supported (use LF or CRLF)")
+                    throw DataError(
+                        file: source, line: 1, message: "a carriage return alone ends the header line: CR-only line ends are not supported (use LF or CRLF)")
                 }
                 i += 1
                 if i > maxHeaderBytes {
@@ -111,7 +112,8 @@ public final class ChunkedCSVReader {
                 eof = true
                 guard !buffer.isEmpty else { throw DataError(file: source, line: 1, message: "empty file: no header line") }
                 if buffer.last == 0x0D && !inQuotes {
-                    throw DataError(file: source, line: 1, message: "a carriage return alone ends the header line: CR-only line ends are not supported (use LF or CRLF)")
+                    throw DataError(
+                        file: source, line: 1, message: "a carriage return alone ends the header line: CR-only line ends are not supported (use LF or CRLF)")
                 }
                 return buffer.count
             }

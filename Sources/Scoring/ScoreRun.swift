@@ -1,6 +1,6 @@
+import Base
 import Economics
 import Foundation
-import Base
 import Stats
 import Tabular
 import Uplift
@@ -20,8 +20,10 @@ public struct ScoreOptions: Sendable {
     public var chunkBytes: Int
     public var maxRowsInMemory: Int
 
-    public init(input: String, output: String, models: String, economics: EconomicsOverride = .none, topN: Int? = nil,
-                idColumn: String? = nil, firstRowID: Int = 0, drift: String? = nil, chunkBytes: Int = 4 << 20, maxRowsInMemory: Int = 1_000_000) {
+    public init(
+        input: String, output: String, models: String, economics: EconomicsOverride = .none, topN: Int? = nil,
+        idColumn: String? = nil, firstRowID: Int = 0, drift: String? = nil, chunkBytes: Int = 4 << 20, maxRowsInMemory: Int = 1_000_000
+    ) {
         self.input = input
         self.output = output
         self.models = models
@@ -71,8 +73,9 @@ public enum ScoreRun {
         let toStdout = o.output == "-"
         let driftPath = o.drift ?? (toStdout ? nil : o.output + ".drift.json")
         // Before anything is read: no output may destroy an input or another output.
-        try OutputPaths.check(inputs: [o.input] + modelFiles(o.models),
-                              outputs: [("--out", o.output)] + (driftPath.map { [("--drift", $0)] } ?? []))
+        try OutputPaths.check(
+            inputs: [o.input] + modelFiles(o.models),
+            outputs: [("--out", o.output)] + (driftPath.map { [("--drift", $0)] } ?? []))
         guard o.firstRowID >= 0 else { throw EconomicsError("--first-row-id must be at least 0") }
         let scorer = try Scorer(modelDirectory: o.models, economics: o.economics, idColumn: o.idColumn)
         let policy = scorer.policy
@@ -124,8 +127,10 @@ public enum ScoreRun {
                 for i in 0..<table.rowCount {
                     var idField: [UInt8] = []
                     CSVWriter.appendField(r.ids[i], to: &idField)
-                    try spill.add(.init(key: r.scores.uplift[i], seq: Int64(rows + i), profit: r.expectedProfit[i],
-                                        revenue: r.expectedRevenue[i], arm: UInt32(r.bestArm[i]), idLength: UInt32(idField.count), line: lines[i]))
+                    try spill.add(
+                        .init(
+                            key: r.scores.uplift[i], seq: Int64(rows + i), profit: r.expectedProfit[i],
+                            revenue: r.expectedRevenue[i], arm: UInt32(r.bestArm[i]), idLength: UInt32(idField.count), line: lines[i]))
                 }
             } else {
                 for i in 0..<table.rowCount where r.contactIfProfitable(i) {
@@ -187,8 +192,9 @@ public enum ScoreRun {
         }
         let unknownTotal = unknown.values.reduce(0, +)
         if unknownTotal > 0 {
-            warn("warning: \(unknownTotal) values had categories not seen in training and were scored as all-zero one-hot: "
-                 + unknown.keys.sorted().map { "\($0) \(unknown[$0]!)" }.joined(separator: ", "))
+            warn(
+                "warning: \(unknownTotal) values had categories not seen in training and were scored as all-zero one-hot: "
+                    + unknown.keys.sorted().map { "\($0) \(unknown[$0]!)" }.joined(separator: ", "))
         }
         guard revenue.isFinite, profit.isFinite, cost.isFinite else {
             throw EconomicsError("the expected totals overflow (revenue \(revenue), cost \(cost), profit \(profit)): check --margin and the costs")
@@ -198,9 +204,11 @@ public enum ScoreRun {
         if let driftPath {
             var features: [String: JSONValue] = [:]
             for (k, f) in scorer.drift.features.enumerated() {
-                features[f.name] = .object(["psi": .number(psi[k].psi), "training_shares": .array(f.shares.map { .number($0) }),
-                                            "input_counts": .array(driftAcc.counts[k].map { .number($0) }),
-                                            "warning": .bool(psi[k].psi > psiWarning)])
+                features[f.name] = .object([
+                    "psi": .number(psi[k].psi), "training_shares": .array(f.shares.map { .number($0) }),
+                    "input_counts": .array(driftAcc.counts[k].map { .number($0) }),
+                    "warning": .bool(psi[k].psi > psiWarning),
+                ])
             }
             let doc = JSONValue.object(["rows": .number(Double(rows)), "threshold": .number(psiWarning), "features": .object(features)])
             let path = scratch.partial(for: driftPath)
@@ -216,9 +224,10 @@ public enum ScoreRun {
             }
             scratch.release(path)
         }
-        return ScoreSummary(rows: rows, contacts: contacts, armContacts: armContacts, arms: economics.arms, policy: policy,
-                            expectedRevenue: revenue, cost: cost, expectedProfit: profit,
-                            unknownCategoryRows: unknownTotal, unknownDetail: unknown, psi: psi)
+        return ScoreSummary(
+            rows: rows, contacts: contacts, armContacts: armContacts, arms: economics.arms, policy: policy,
+            expectedRevenue: revenue, cost: cost, expectedProfit: profit,
+            unknownCategoryRows: unknownTotal, unknownDetail: unknown, psi: psi)
     }
 }
 

@@ -120,9 +120,16 @@ public struct Scorer: Sendable {
             // One column whose name holds another usual delimiter: the file is not comma-separated.
             if header.count == 1, let d = [";", "\t", "|"].first(where: { header[0].contains($0) }) {
                 let name = d == "\t" ? "tab" : "'\(d)'"
-                throw DataError(file: source, line: 1, message: "the header has one column, \(DataError.quoted(header[0])): the file looks \(name)-separated; the scorer reads comma-separated files")
+                throw DataError(
+                    file: source, line: 1,
+                    message:
+                        "the header has one column, \(DataError.quoted(header[0])): the file looks \(name)-separated; the scorer reads comma-separated files")
             }
-            throw DataError(file: source, line: 1, message: "missing required column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the model needs: \(required.map(\.name).joined(separator: ", ")))")
+            throw DataError(
+                file: source, line: 1,
+                message:
+                    "missing required column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the model needs: \(required.map(\.name).joined(separator: ", ")))"
+            )
         }
         var columns = required
         var id: String? = nil

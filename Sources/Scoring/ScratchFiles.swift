@@ -75,8 +75,9 @@ public final class ScratchFiles: @unchecked Sendable {
 
     /// A partial file for `output`, after removing partials of the same output whose process is gone.
     public func partial(for output: String) -> String {
-        Self.removeStale(in: URL(fileURLWithPath: output).deletingLastPathComponent().path,
-                         prefix: URL(fileURLWithPath: output).lastPathComponent + Self.partialMarker)
+        Self.removeStale(
+            in: URL(fileURLWithPath: output).deletingLastPathComponent().path,
+            prefix: URL(fileURLWithPath: output).lastPathComponent + Self.partialMarker)
         let path = output + Self.partialMarker + String(getpid())
         unlink(path)
         lock.lock(); paths.append(path); lock.unlock()

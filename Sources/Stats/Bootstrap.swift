@@ -13,8 +13,10 @@ public enum Bootstrap {
     }
 
     /// `statistic` of every replicate, computed in parallel, in replicate order.
-    public static func replicates<T: Sendable>(_ count: Int, rows n: Int, seed: UInt64, threads: Int,
-                                               _ statistic: @Sendable ([Double]) -> T) -> [T] {
+    public static func replicates<T: Sendable>(
+        _ count: Int, rows n: Int, seed: UInt64, threads: Int,
+        _ statistic: @Sendable ([Double]) -> T
+    ) -> [T] {
         parallelMap(count: count, threads: threads) { r in statistic(weights(rows: n, seed: seed, replicate: r)) }
     }
 

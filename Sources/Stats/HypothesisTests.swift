@@ -86,16 +86,19 @@ public enum Inference {
     static func relative(treated: Double, seTreated: Double, control: Double, seControl: Double, z: Double) -> (Double, Interval) {
         guard control != 0 else { return (.nan, Interval(.nan, .nan)) }
         let r = treated / control - 1
-        let se = ((seTreated * seTreated) / (control * control)
+        let se =
+            ((seTreated * seTreated) / (control * control)
             + (treated * treated * seControl * seControl) / (control * control * control * control)).squareRoot()
         return (r, Interval(r - z * se, r + z * se))
     }
 
     /// Two-proportion comparison: pooled z test for the p-value, unpooled Wald interval for the
     /// difference (the usual pairing in A/B analysis).
-    public static func twoProportion(successesTreated x1: Double, nTreated n1: Double,
-                                     successesControl x0: Double, nControl n0: Double,
-                                     level: Double = 0.95) -> Comparison {
+    public static func twoProportion(
+        successesTreated x1: Double, nTreated n1: Double,
+        successesControl x0: Double, nControl n0: Double,
+        level: Double = 0.95
+    ) -> Comparison {
         let p1 = x1 / n1, p0 = x0 / n0
         let pooled = (x1 + x0) / (n1 + n0)
         let sePooled = (pooled * (1 - pooled) * (1 / n1 + 1 / n0)).squareRoot()
@@ -105,9 +108,10 @@ public enum Inference {
         let se = (se1 * se1 + se0 * se0).squareRoot()
         let d = p1 - p0
         let (r, rCI) = relative(treated: p1, seTreated: se1, control: p0, seControl: se0, z: z)
-        return Comparison(difference: d, differenceCI: Interval(d - z * se, d + z * se),
-                          relative: r, relativeCI: rCI, statistic: zStat,
-                          degreesOfFreedom: .infinity, pValue: sePooled > 0 ? Normal.twoSidedP(zStat) : 1)
+        return Comparison(
+            difference: d, differenceCI: Interval(d - z * se, d + z * se),
+            relative: r, relativeCI: rCI, statistic: zStat,
+            degreesOfFreedom: .infinity, pValue: sePooled > 0 ? Normal.twoSidedP(zStat) : 1)
     }
 
     /// Welch's unequal-variance t test and interval for a difference in means.
@@ -120,9 +124,10 @@ public enum Inference {
         let q = StudentT.quantile(1 - (1 - level) / 2, df: df)
         let z = Normal.quantile(1 - (1 - level) / 2)
         let (r, rCI) = relative(treated: t.mean, seTreated: v1.squareRoot(), control: c.mean, seControl: v0.squareRoot(), z: z)
-        return Comparison(difference: d, differenceCI: Interval(d - q * se, d + q * se),
-                          relative: r, relativeCI: rCI, statistic: stat,
-                          degreesOfFreedom: df, pValue: StudentT.twoSidedP(stat, df: df))
+        return Comparison(
+            difference: d, differenceCI: Interval(d - q * se, d + q * se),
+            relative: r, relativeCI: rCI, statistic: stat,
+            degreesOfFreedom: df, pValue: StudentT.twoSidedP(stat, df: df))
     }
 
     /// Pearson chi-square goodness-of-fit test of counts against expected shares.
@@ -164,8 +169,10 @@ public enum Inference {
 public enum Power {
     /// Minimum detectable absolute difference for group sizes n1, n0 and outcome standard
     /// deviations sd1, sd0: (z_{1−α/2} + z_{power}) · sqrt(sd1²/n1 + sd0²/n0).
-    public static func minimumDetectableEffect(sd1: Double, n1: Double, sd0: Double, n0: Double,
-                                               alpha: Double = 0.05, power: Double = 0.8) -> Double {
+    public static func minimumDetectableEffect(
+        sd1: Double, n1: Double, sd0: Double, n0: Double,
+        alpha: Double = 0.05, power: Double = 0.8
+    ) -> Double {
         (Normal.quantile(1 - alpha / 2) + Normal.quantile(power)) * (sd1 * sd1 / n1 + sd0 * sd0 / n0).squareRoot()
     }
 

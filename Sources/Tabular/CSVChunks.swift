@@ -148,11 +148,11 @@ struct ConversionFailure: Sendable {
 /// huge pages (Linux transparent huge pages; elsewhere, or when the kernel declines, nothing changes).
 func adviseHugePages(_ start: UnsafeRawPointer?, bytes: Int) {
     #if os(Linux)
-    guard let start, bytes >= 4 << 20 else { return }
-    let huge = UInt(2 << 20)
-    let first = (UInt(bitPattern: start) + huge - 1) & ~(huge - 1)
-    let last = (UInt(bitPattern: start) + UInt(bytes)) & ~(huge - 1)
-    if last > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(last - first), MADV_HUGEPAGE) }
+        guard let start, bytes >= 4 << 20 else { return }
+        let huge = UInt(2 << 20)
+        let first = (UInt(bitPattern: start) + huge - 1) & ~(huge - 1)
+        let last = (UInt(bitPattern: start) + UInt(bytes)) & ~(huge - 1)
+        if last > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(last - first), MADV_HUGEPAGE) }
     #endif
 }
 

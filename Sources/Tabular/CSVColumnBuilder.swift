@@ -101,12 +101,15 @@ struct ColumnBuilder {
         /// Converts the block's fields of a number column into `values`: plain numbers in C
         /// (`csv_parse_numbers`), each field the C loop stops at here by `fallback`, and the C loop
         /// goes on after it. Returns the row of a bad field (`fallback` gave nil; nothing is added).
-        func convert<T: Numeric>(_ values: inout [T], integers: Bool, nullable: Bool = false,
-                                 _ fallback: (UnsafeBufferPointer<UInt8>) -> T?) -> Int? {
+        func convert<T: Numeric>(
+            _ values: inout [T], integers: Bool, nullable: Bool = false,
+            _ fallback: (UnsafeBufferPointer<UInt8>) -> T?
+        ) -> Int? {
             let base = values.count
             values.append(contentsOf: repeatElement(0, count: rows))
-            var numbers = csv_numbers(origin: buffer.baseAddress.map { UnsafePointer($0 + origin) }, spans: UnsafePointer(spans),
-                                      values: nil, row: 0, rows: rows, integers: integers ? 1 : 0, nullable: nullable ? 1 : 0)
+            var numbers = csv_numbers(
+                origin: buffer.baseAddress.map { UnsafePointer($0 + origin) }, spans: UnsafePointer(spans),
+                values: nil, row: 0, rows: rows, integers: integers ? 1 : 0, nullable: nullable ? 1 : 0)
             let failed: Int? = values.withUnsafeMutableBufferPointer { out in
                 numbers.values = UnsafeMutableRawPointer(out.baseAddress! + base)
                 while csv_parse_numbers(&numbers) != 0 {

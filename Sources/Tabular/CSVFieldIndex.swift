@@ -64,8 +64,10 @@ final class FieldIndex {
     /// Pass 1: scans whole records from `from` until the first record starting at or after `limit`.
     /// Plain records go through the vector kernel at `level` (-1: none); the records it leaves
     /// (quotes inside a field, ragged or blank lines, the last bytes) are scanned here one by one.
-    func scan(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, limit: Int, line startLine: Int, delimiter d: UInt8,
-              level: Int = FieldIndex.bestLevel) -> Scan {
+    func scan(
+        _ buffer: UnsafeBufferPointer<UInt8>, from: Int, limit: Int, line startLine: Int, delimiter d: UInt8,
+        level: Int = FieldIndex.bestLevel
+    ) -> Scan {
         rows = 0
         origin = from
         for c in 0..<columns { escaped[c] = false }
@@ -81,9 +83,10 @@ final class FieldIndex {
             while p < n {
                 if p >= limit { return Scan(end: p, endLine: line, finished: false) }
                 if level >= 0 && n - p >= 128 {
-                    var state = csv_scan(base: base, count: n, origin: from, limit: limit, slot_of_field: slotOf.baseAddress,
-                                         field_count: fieldCount, spans: spans, capacity_rows: capacityRows, delimiter: d,
-                                         level: Int32(level), position: p, rows: rows, line: line)
+                    var state = csv_scan(
+                        base: base, count: n, origin: from, limit: limit, slot_of_field: slotOf.baseAddress,
+                        field_count: fieldCount, spans: spans, capacity_rows: capacityRows, delimiter: d,
+                        level: Int32(level), position: p, rows: rows, line: line)
                     let status = Int(csv_scan_records(&state))
                     p = state.position
                     rows = state.rows
@@ -113,8 +116,10 @@ final class FieldIndex {
                         start = p
                         while true {
                             guard p < n else {
-                                return Scan(end: p, endLine: line, finished: true,
-                                            error: StructuralError(line: openLine, column: field + 1, message: "unterminated quoted field (the closing quote is missing)"))
+                                return Scan(
+                                    end: p, endLine: line, finished: true,
+                                    error: StructuralError(
+                                        line: openLine, column: field + 1, message: "unterminated quoted field (the closing quote is missing)"))
                             }
                             let b = base[p]
                             if b == 0x22 {
@@ -131,8 +136,9 @@ final class FieldIndex {
                         end = p
                         p += 1
                         if p < n && base[p] != d && base[p] != 0x0A && base[p] != 0x0D {
-                            return Scan(end: p, endLine: line, finished: true,
-                                        error: quoteError(openLine: openLine, line: line, column: field + 1))
+                            return Scan(
+                                end: p, endLine: line, finished: true,
+                                error: quoteError(openLine: openLine, line: line, column: field + 1))
                         }
                     } else {
                         // Eight bytes at a time: a byte equal to the delimiter, LF or CR becomes
@@ -159,8 +165,9 @@ final class FieldIndex {
                         end = p
                     }
                     if end - from >= Int(FieldIndex.escapedBit) {
-                        return Scan(end: p, endLine: line, finished: true,
-                                    error: StructuralError(line: recordLine, column: field + 1, message: "record too long (over 2 GiB)"))
+                        return Scan(
+                            end: p, endLine: line, finished: true,
+                            error: StructuralError(line: recordLine, column: field + 1, message: "record too long (over 2 GiB)"))
                     }
                     if field < fieldCount {
                         let slot = slotOf[field]
@@ -184,9 +191,11 @@ final class FieldIndex {
                     break
                 }
                 if field != fieldCount {
-                    return Scan(end: p, endLine: line, finished: true,
-                                error: StructuralError(line: recordLine, column: min(field, fieldCount + 1),
-                                                       message: "ragged row: expected \(fieldCount) fields as in the header, found \(field)"))
+                    return Scan(
+                        end: p, endLine: line, finished: true,
+                        error: StructuralError(
+                            line: recordLine, column: min(field, fieldCount + 1),
+                            message: "ragged row: expected \(fieldCount) fields as in the header, found \(field)"))
                 }
                 rows += 1
             }
@@ -318,7 +327,9 @@ func quoteError(openLine: Int, line: Int, column: Int) -> FieldIndex.StructuralE
     if openLine == line {
         return FieldIndex.StructuralError(line: line, column: column, message: "unexpected character after a closing quote")
     }
-    return FieldIndex.StructuralError(line: openLine, column: column,
-                           message: "quoted field opened here is not closed on its line: the next quote, on line \(line), is followed by other text (a closing quote is probably missing)")
+    return FieldIndex.StructuralError(
+        line: openLine, column: column,
+        message:
+            "quoted field opened here is not closed on its line: the next quote, on line \(line), is followed by other text (a closing quote is probably missing)"
+    )
 }
-

@@ -42,9 +42,11 @@ public enum CSVReader {
         return try data.withUnsafeBytes { try body($0.bindMemory(to: UInt8.self)) }
     }
 
-    static func parse(_ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8,
-                      blockBytes: Int = CSVReader.blockBytes, threads requestedThreads: Int? = nil,
-                      minimumChunkBytes: Int = CSVReader.minimumChunkBytes, scanLevel: Int = FieldIndex.bestLevel) throws -> Table {
+    static func parse(
+        _ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8,
+        blockBytes: Int = CSVReader.blockBytes, threads requestedThreads: Int? = nil,
+        minimumChunkBytes: Int = CSVReader.minimumChunkBytes, scanLevel: Int = FieldIndex.bestLevel
+    ) throws -> Table {
         var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)
         let header = try cursor.readHeader()
 
@@ -54,12 +56,14 @@ public enum CSVReader {
         for spec in schema.columns {
             let matches = header.indices.filter { header[$0] == spec.name }
             guard let fieldIndex = matches.first else {
-                throw DataError(file: source, line: 1, columnName: spec.name,
-                                message: "missing column '\(spec.name)'; the header has: \(header.joined(separator: ", "))")
+                throw DataError(
+                    file: source, line: 1, columnName: spec.name,
+                    message: "missing column '\(spec.name)'; the header has: \(header.joined(separator: ", "))")
             }
             if matches.count > 1 {
-                throw DataError(file: source, line: 1, column: matches[1] + 1, columnName: spec.name,
-                                message: "column '\(spec.name)' appears more than once in the header")
+                throw DataError(
+                    file: source, line: 1, column: matches[1] + 1, columnName: spec.name,
+                    message: "column '\(spec.name)' appears more than once in the header")
             }
             slotOfField[fieldIndex] = builders.count
             builders.append(ColumnBuilder(spec: spec, field: fieldIndex))
@@ -67,8 +71,10 @@ public enum CSVReader {
         let dataStart = cursor.position, startLine = cursor.line
         guard dataStart < buffer.count else { return emptyTable(builders, source: source) }
         let estimatedRows = estimateRowCount(buffer, from: dataStart)
-        let threads = max(1, requestedThreads ?? ProcessInfo.processInfo.environment["CSV_THREADS"].flatMap { Int($0) }
-            ?? ProcessInfo.processInfo.activeProcessorCount)
+        let threads = max(
+            1,
+            requestedThreads ?? ProcessInfo.processInfo.environment["CSV_THREADS"].flatMap { Int($0) }
+                ?? ProcessInfo.processInfo.activeProcessorCount)
 
         // The data is cut into one chunk per thread at likely record starts, and each chunk is parsed
         // on its own (blocks small enough to stay in the core's cache, the chunk's own dictionaries).
@@ -96,7 +102,8 @@ public enum CSVReader {
             ChunkJob(builders: builders, fieldCount: header.count, slotOfField: slotOfField, from: from, to: to, reserve: reserve, blockRows: blockRows)
         }
         var chunks = (0..<(cuts.count - 1)).map { k in
-            job(from: cuts[k], to: cuts[k + 1],
+            job(
+                from: cuts[k], to: cuts[k + 1],
                 reserve: k == 0 ? estimatedRows : Int(Double(estimatedRows) * Double(cuts[k + 1] - cuts[k]) / Double(dataBytes) * 1.1) + 16)
         }
         let parseChunk: @Sendable (ChunkJob) -> Void = { chunk in

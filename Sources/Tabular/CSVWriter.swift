@@ -93,7 +93,8 @@ public enum AtomicFile {
     @discardableResult
     public static func writeIfChanged(_ bytes: [UInt8], to path: String) throws -> Bool {
         if let existing = FileManager.default.contents(atPath: path), existing.count == bytes.count,
-           existing.elementsEqual(bytes) {
+            existing.elementsEqual(bytes)
+        {
             return false
         }
         try write(bytes, to: path)

@@ -48,7 +48,8 @@ public enum CalendarDay {
             if b.count > 10 {
                 // A time of day may follow; it must look like one.
                 guard b[10] == UInt8(ascii: " ") || b[10] == UInt8(ascii: "T"), b.count >= 16,
-                      digits(11, 2) != nil, b[13] == UInt8(ascii: ":"), digits(14, 2) != nil else { return nil }
+                    digits(11, 2) != nil, b[13] == UInt8(ascii: ":"), digits(14, 2) != nil
+                else { return nil }
             }
         } else if b.count == 8 {
             (y, m, d) = (digits(0, 4), digits(4, 2), digits(6, 2))

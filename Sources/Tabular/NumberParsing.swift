@@ -1,8 +1,9 @@
 import CCSVKernel
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Byte-level number parsing and shortest round-trip formatting.

@@ -178,7 +178,9 @@ extension Table {
     /// This table's rows followed by `other`'s (same column names and kinds required).
     public func concatenated(with other: Table) throws -> Table {
         guard names == other.names else {
-            throw DataError(file: other.source, message: "cannot append: columns differ from \(source) (\(names.joined(separator: ",")) vs \(other.names.joined(separator: ",")))")
+            throw DataError(
+                file: other.source,
+                message: "cannot append: columns differ from \(source) (\(names.joined(separator: ",")) vs \(other.names.joined(separator: ",")))")
         }
         var columns: [ColumnData] = []
         for (name, (a, b)) in zip(names, zip(self.columns, other.columns)) {

@@ -38,8 +38,9 @@ public enum WhitespaceReader {
                     field += 1
                 }
                 if field != 0 && field != names.count {
-                    throw DataError(file: path, line: line, column: min(field, names.count + 1),
-                                    message: "expected \(names.count) whitespace-separated fields (\(names.joined(separator: " "))), found \(field)")
+                    throw DataError(
+                        file: path, line: line, column: min(field, names.count + 1),
+                        message: "expected \(names.count) whitespace-separated fields (\(names.joined(separator: " "))), found \(field)")
                 }
                 if field == 0 && q < n {
                     // Blank lines are allowed only at the end.

@@ -30,9 +30,10 @@ public struct RFMSummaries: Sendable {
     public var holdoutLength: Double { Double(observationEnd - calibrationEnd) / unitDays }
 
     public static func build(_ log: CustomerDays, calibrationEnd: Int, observationEnd: Int, unitDays: Double = 7) -> RFMSummaries {
-        var s = RFMSummaries(customerIDs: [], firstDay: [], frequency: [], recency: [], age: [], monetary: [], firstValue: [],
-                             holdoutTransactions: [], holdoutValue: [], calibrationEnd: calibrationEnd,
-                             observationEnd: observationEnd, unitDays: unitDays)
+        var s = RFMSummaries(
+            customerIDs: [], firstDay: [], frequency: [], recency: [], age: [], monetary: [], firstValue: [],
+            holdoutTransactions: [], holdoutValue: [], calibrationEnd: calibrationEnd,
+            observationEnd: observationEnd, unitDays: unitDays)
         for c in 0..<log.customerCount {
             let r = log.range(c)
             guard let first = r.first, log.days[first] < calibrationEnd else { continue }

@@ -23,8 +23,10 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
             case nonMerchandiseCodes = "non_merchandise_codes"
         }
 
-        public init(cancellationPrefix: String? = nil, dropMissingCustomer: Bool = true, dropNonPositiveQuantity: Bool = true,
-                    dropNonPositivePrice: Bool = true, nonMerchandiseCodes: [String] = []) {
+        public init(
+            cancellationPrefix: String? = nil, dropMissingCustomer: Bool = true, dropNonPositiveQuantity: Bool = true,
+            dropNonPositivePrice: Bool = true, nonMerchandiseCodes: [String] = []
+        ) {
             self.cancellationPrefix = cancellationPrefix
             self.dropMissingCustomer = dropMissingCustomer
             self.dropNonPositiveQuantity = dropNonPositiveQuantity
@@ -54,9 +56,11 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
         case columnNames = "column_names"
     }
 
-    public init(name: String, file: String, format: Format, columnNames: [String]? = nil, customer: String, date: String,
-                quantity: String? = nil, price: String? = nil, value: String? = nil, invoice: String? = nil,
-                product: String? = nil, cleaning: Cleaning = Cleaning()) {
+    public init(
+        name: String, file: String, format: Format, columnNames: [String]? = nil, customer: String, date: String,
+        quantity: String? = nil, price: String? = nil, value: String? = nil, invoice: String? = nil,
+        product: String? = nil, cleaning: Cleaning = Cleaning()
+    ) {
         self.name = name
         self.file = file
         self.format = format
@@ -149,14 +153,16 @@ public enum TransactionLog {
         for (k, text) in dateText.levels.enumerated() {
             guard let d = CalendarDay.parse(text) else {
                 let row = dateText.codes.firstIndex(of: Int32(k)) ?? 0
-                throw DataError(file: table.source, line: row + 2, columnName: spec.date,
-                                message: "cannot parse '\(text)' as a date (expected YYYY-MM-DD[ HH:MM:SS] or YYYYMMDD)")
+                throw DataError(
+                    file: table.source, line: row + 2, columnName: spec.date,
+                    message: "cannot parse '\(text)' as a date (expected YYYY-MM-DD[ HH:MM:SS] or YYYYMMDD)")
             }
             dayOfLevel[k] = d
         }
         let quantity = try spec.quantity.map { try table.doubles($0) }
         let price = try spec.price.map { try table.doubles($0) }
-        let lineValue: [Double] = try spec.value.map { try table.doubles($0) }
+        let lineValue: [Double] =
+            try spec.value.map { try table.doubles($0) }
             ?? (0..<n).map { quantity![$0] * price![$0] }
 
         var keep = [Bool](repeating: true, count: n)
@@ -261,8 +267,9 @@ public enum TransactionLog {
             }
             offsets.append(days.count)
         }
-        return CleanedLog(rawRows: n, rawCustomers: rawCustomers, rawRevenue: rawRevenue, steps: steps,
-                          droppedCodes: droppedCodes, keptRows: keptRows, keptRevenue: keptRevenue,
-                          customerDays: CustomerDays(customerIDs: ids, offsets: offsets, days: days, values: values))
+        return CleanedLog(
+            rawRows: n, rawCustomers: rawCustomers, rawRevenue: rawRevenue, steps: steps,
+            droppedCodes: droppedCodes, keptRows: keptRows, keptRevenue: keptRevenue,
+            customerDays: CustomerDays(customerIDs: ids, offsets: offsets, days: days, values: values))
     }
 }

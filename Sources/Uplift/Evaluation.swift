@@ -136,8 +136,9 @@ public struct UpliftEvaluator: Sendable {
             let c = members.filter { !treated[$0] }.map { y[$0] }
             let cmp = Inference.welch(treated: Moments(t), control: Moments(c), level: level)
             let predicted = members.reduce(0.0) { $0 + scores[$1] } / Double(members.count)
-            return Decile(index: g + 1, rows: members.count, treatedRows: t.count, controlRows: c.count,
-                          meanPredicted: predicted, observed: cmp.difference, observedCI: cmp.differenceCI)
+            return Decile(
+                index: g + 1, rows: members.count, treatedRows: t.count, controlRows: c.count,
+                meanPredicted: predicted, observed: cmp.difference, observedCI: cmp.differenceCI)
         }
     }
 }

@@ -22,11 +22,14 @@ public enum LearnerContract {
     /// the pooled treatment; and each output combined from its terms exactly as the scorer does
     /// equals the learner's own prediction (`LearnerFit.prediction`) on every sample row, up to
     /// the rounding of summing the same products in another order.
-    public static func check(_ fit: LearnerFit, sample: FeatureMatrix, learner: String,
-                             threads: Int = ForestTrainer.defaultThreads) throws {
+    public static func check(
+        _ fit: LearnerFit, sample: FeatureMatrix, learner: String,
+        threads: Int = ForestTrainer.defaultThreads
+    ) throws {
         var problems: [String] = []
         let outputs = fit.outputs
-        let named: [(String, [OutputTerm])] = [("y1", outputs.y1), ("y0", outputs.y0), ("uplift", outputs.uplift)]
+        let named: [(String, [OutputTerm])] =
+            [("y1", outputs.y1), ("y0", outputs.y0), ("uplift", outputs.uplift)]
             + outputs.arms.map { ($0.column, $0.uplift) }
 
         for (name, terms) in named {

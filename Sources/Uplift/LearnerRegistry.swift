@@ -22,8 +22,10 @@ public struct LearnerDescriptor: Sendable, Equatable, Codable, CustomStringConve
     public let forests: ForestChoice
     let explain: @Sendable (LearnerConfig) -> String
 
-    public init(key: String, title: String, citation: String? = nil, kind: LearnerKind, forests: ForestChoice,
-                explain: @escaping @Sendable (LearnerConfig) -> String) {
+    public init(
+        key: String, title: String, citation: String? = nil, kind: LearnerKind, forests: ForestChoice,
+        explain: @escaping @Sendable (LearnerConfig) -> String
+    ) {
         self.key = key
         self.title = title
         self.citation = citation

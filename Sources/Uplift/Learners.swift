@@ -1,6 +1,6 @@
+import Base
 import Forest
 import Foundation
-import Base
 import Stats
 
 /// Forest hyper-parameters without the seed (each forest gets its own, derived from its name).
@@ -25,13 +25,16 @@ public struct ForestSettings: Codable, Sendable, Equatable {
     }
 
     public func params(seed: UInt64) -> ForestParams {
-        ForestParams(nTrees: nTrees, maxDepth: maxDepth, minSamplesLeaf: minSamplesLeaf, minSamplesSplit: max(2, 2 * minSamplesLeaf),
-                     maxFeatures: maxFeatures, bootstrap: true, seed: seed)
+        ForestParams(
+            nTrees: nTrees, maxDepth: maxDepth, minSamplesLeaf: minSamplesLeaf, minSamplesSplit: max(2, 2 * minSamplesLeaf),
+            maxFeatures: maxFeatures, bootstrap: true, seed: seed)
     }
 
     public var json: JSONValue {
-        .object(["n_trees": .number(Double(nTrees)), "max_depth": maxDepth.map { .number(Double($0)) } ?? .null,
-                 "min_samples_leaf": .number(Double(minSamplesLeaf)), "max_features": maxFeatures.map { .number(Double($0)) } ?? .null])
+        .object([
+            "n_trees": .number(Double(nTrees)), "max_depth": maxDepth.map { .number(Double($0)) } ?? .null,
+            "min_samples_leaf": .number(Double(minSamplesLeaf)), "max_features": maxFeatures.map { .number(Double($0)) } ?? .null,
+        ])
     }
 
     public var label: String {
@@ -60,7 +63,6 @@ public struct TrainingData: Sendable {
         Double(arm.lazy.filter { $0 != 0 }.count) / Double(arm.count)
     }
 }
-
 
 /// What a learner fit produced: the forests, how to combine them, and the out-of-bag error of
 /// each forest (a fit diagnostic, not an uplift metric).
@@ -124,8 +126,9 @@ public struct LearnerFitting {
     @discardableResult
     public mutating func train(_ name: String, rows: [Int], target: [Double], settings: ForestSettings) throws -> RandomForest {
         progress?(name)
-        let (forest, summary) = try ForestTrainer.train(data.x.rows(rows), target, params: settings.params(seed: Learners.seed(seed, name)),
-                                                        threads: threads)
+        let (forest, summary) = try ForestTrainer.train(
+            data.x.rows(rows), target, params: settings.params(seed: Learners.seed(seed, name)),
+            threads: threads)
         forests[name] = forest
         if let m = summary.oobMSE { oobMSE[name] = m }
         return forest
@@ -151,8 +154,10 @@ public struct LearnerKind: Sendable, Equatable, CustomStringConvertible {
     public let usesCrossFitting: Bool
     let fitGroup: @Sendable (inout LearnerFitting, TreatedGroup) throws -> GroupUplift
 
-    public init(name: String, usesEffectForests: Bool, usesCrossFitting: Bool,
-                fitGroup: @escaping @Sendable (inout LearnerFitting, TreatedGroup) throws -> GroupUplift) {
+    public init(
+        name: String, usesEffectForests: Bool, usesCrossFitting: Bool,
+        fitGroup: @escaping @Sendable (inout LearnerFitting, TreatedGroup) throws -> GroupUplift
+    ) {
         self.name = name
         self.usesEffectForests = usesEffectForests
         self.usesCrossFitting = usesCrossFitting
@@ -192,8 +197,9 @@ extension LearnerKind {
     /// regressed on the features.
     public static let dr = LearnerKind(name: "dr", usesEffectForests: true, usesCrossFitting: true) { fitting, g in
         let rows = (g.treated + g.control).sorted()
-        let pseudo = try Learners.drPseudoOutcome(rows: rows, data: fitting.data, treatedArms: g.arms, e: g.propensity, config: fitting.config,
-                                                  seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress)
+        let pseudo = try Learners.drPseudoOutcome(
+            rows: rows, data: fitting.data, treatedArms: g.arms, e: g.propensity, config: fitting.config,
+            seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress)
         let tau = try fitting.train("tau" + g.suffix, rows: rows, target: pseudo, settings: fitting.config.effect)
         return GroupUplift(terms: [OutputTerm("tau" + g.suffix, 1)]) { x, threads in tau.predict(x, threads: threads) }
     }
@@ -248,9 +254,11 @@ public enum Learners {
 
     /// Fits one learner for the pooled treatment (any treated arm vs control) and, when
     /// `perArm`, for each treated arm vs control.
-    public static func fit(_ config: LearnerConfig, data: TrainingData, perArm: Bool, seed: UInt64,
-                           threads: Int = ForestTrainer.defaultThreads,
-                           progress: (@Sendable (String) -> Void)? = nil) throws -> LearnerFit {
+    public static func fit(
+        _ config: LearnerConfig, data: TrainingData, perArm: Bool, seed: UInt64,
+        threads: Int = ForestTrainer.defaultThreads,
+        progress: (@Sendable (String) -> Void)? = nil
+    ) throws -> LearnerFit {
         var fitting = LearnerFitting(config: config, data: data, seed: seed, threads: threads, progress: progress)
         let control = data.arm.indices.filter { data.arm[$0] == 0 }
         let mu0 = try fitting.train("mu0", rows: control, target: control.map { data.y[$0] }, settings: config.outcome)
@@ -269,8 +277,11 @@ public enum Learners {
             let e = Double(treated.count) / Double(treated.count + control.count)
             let mu1Name = "mu1" + group.suffix
             let mu1 = try fitting.train(mu1Name, rows: treated, target: treated.map { data.y[$0] }, settings: config.outcome)
-            let uplift = try config.kind.fitGroup(&fitting, TreatedGroup(suffix: group.suffix, arms: group.arms, treated: treated, control: control,
-                                                                         propensity: e, mu0: mu0, mu0OnTraining: mu0All, mu1Name: mu1Name, mu1: mu1))
+            let uplift = try config.kind.fitGroup(
+                &fitting,
+                TreatedGroup(
+                    suffix: group.suffix, arms: group.arms, treated: treated, control: control,
+                    propensity: e, mu0: mu0, mu0OnTraining: mu0All, mu1Name: mu1Name, mu1: mu1))
             if let armName = group.armName {
                 arms.append((.init(arm: armName, column: "uplift_" + slug(armName), uplift: uplift.terms), uplift.predict))
                 armPropensities[armName] = e
@@ -281,19 +292,24 @@ public enum Learners {
         guard let pooled else { preconditionFailure("the pooled treatment is always the first group") }
         let outputs = ModelOutputs(y1: [OutputTerm("mu1", 1)], y0: [OutputTerm("mu0", 1)], uplift: pooled.uplift.terms, arms: arms.map(\.output))
         let mu1 = pooled.mu1, upliftPrediction = pooled.uplift.predict, armPredictions = arms.map(\.predict)
-        return LearnerFit(forests: fitting.forests, outputs: outputs, oobMSE: fitting.oobMSE, propensity: pooled.propensity,
-                          armPropensities: armPropensities) { x, threads in
-            UpliftScores(y1: mu1.predict(x, threads: threads), y0: mu0.predict(x, threads: threads), uplift: upliftPrediction(x, threads),
-                         armUplift: armPredictions.map { $0(x, threads) })
+        return LearnerFit(
+            forests: fitting.forests, outputs: outputs, oobMSE: fitting.oobMSE, propensity: pooled.propensity,
+            armPropensities: armPropensities
+        ) { x, threads in
+            UpliftScores(
+                y1: mu1.predict(x, threads: threads), y0: mu0.predict(x, threads: threads), uplift: upliftPrediction(x, threads),
+                armUplift: armPredictions.map { $0(x, threads) })
         }
     }
 
     /// phi = mu1(x) − mu0(x) + T (y − mu1(x)) / e − (1 − T)(y − mu0(x)) / (1 − e), with the outcome
     /// models of each row fitted on the other folds (cross-fitting), so no row's pseudo-outcome
     /// uses a model that saw it.
-    static func drPseudoOutcome(rows: [Int], data: TrainingData, treatedArms: Set<Int>, e: Double, config: LearnerConfig,
-                                seed: UInt64, suffix: String, threads: Int,
-                                progress: (@Sendable (String) -> Void)?) throws -> [Double] {
+    static func drPseudoOutcome(
+        rows: [Int], data: TrainingData, treatedArms: Set<Int>, e: Double, config: LearnerConfig,
+        seed: UInt64, suffix: String, threads: Int,
+        progress: (@Sendable (String) -> Void)?
+    ) throws -> [Double] {
         let k = max(2, config.folds)
         // Folds stratified by treatment: shuffle each arm's rows with the fold seed, deal them round-robin.
         var fold = [Int](repeating: 0, count: rows.count)
@@ -311,10 +327,14 @@ public enum Learners {
             let holdout = rows.indices.filter { fold[$0] == f }
             let holdoutX = data.x.rows(holdout.map { rows[$0] })
             progress?("dr fold \(f + 1)/\(k)\(suffix)")
-            let m1 = try ForestTrainer.train(data.x.rows(treatedFit), treatedFit.map { data.y[$0] },
-                                             params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads).forest
-            let m0 = try ForestTrainer.train(data.x.rows(controlFit), controlFit.map { data.y[$0] },
-                                             params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads).forest
+            let m1 = try ForestTrainer.train(
+                data.x.rows(treatedFit), treatedFit.map { data.y[$0] },
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads
+            ).forest
+            let m0 = try ForestTrainer.train(
+                data.x.rows(controlFit), controlFit.map { data.y[$0] },
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads
+            ).forest
             let p1 = m1.predict(holdoutX, threads: threads)
             let p0 = m0.predict(holdoutX, threads: threads)
             for (j, i) in holdout.enumerated() {

@@ -1,6 +1,6 @@
+import Base
 import Forest
 import Foundation
-import Base
 import Tabular
 
 /// One term of a model output: `weight × forest(x)`.
@@ -62,8 +62,10 @@ public struct ModelMeta: Codable, Sendable, Equatable {
         public var propensity: Double
         public var armPropensities: [String: Double]
 
-        public init(armColumn: String, controlArm: String, arms: [String], treatmentColumn: String, definition: String,
-                    propensity: Double, armPropensities: [String: Double]) {
+        public init(
+            armColumn: String, controlArm: String, arms: [String], treatmentColumn: String, definition: String,
+            propensity: Double, armPropensities: [String: Double]
+        ) {
             self.armColumn = armColumn
             self.controlArm = controlArm
             self.arms = arms
@@ -101,10 +103,12 @@ public struct ModelMeta: Codable, Sendable, Equatable {
     public var forestFormatVersion: Int
     public var outputs: ModelOutputs
 
-    public init(formatVersion: Int, dataset: String, idColumn: String, featureCols: [String], numCols: [String], catCols: [String],
-                categories: [String: [String]], treatment: Treatment, target: String, learner: String, learnerParams: JSONValue,
-                trainingFile: String, trainingFileSHA256: String, trainingRows: Int, forestsFile: String, forestsSHA256: String,
-                forestFormatVersion: Int, outputs: ModelOutputs) {
+    public init(
+        formatVersion: Int, dataset: String, idColumn: String, featureCols: [String], numCols: [String], catCols: [String],
+        categories: [String: [String]], treatment: Treatment, target: String, learner: String, learnerParams: JSONValue,
+        trainingFile: String, trainingFileSHA256: String, trainingRows: Int, forestsFile: String, forestsSHA256: String,
+        forestFormatVersion: Int, outputs: ModelOutputs
+    ) {
         self.formatVersion = formatVersion
         self.dataset = dataset
         self.idColumn = idColumn
@@ -184,8 +188,9 @@ public struct UpliftModel: Sendable, Equatable {
             predictions[name] = forests[name]!.predict(x, threads: threads)
         }
         func combine(_ terms: [OutputTerm]) -> [Double] { ModelOutputs.combine(terms, predictions: predictions, rows: x.rowCount) }
-        return UpliftScores(y1: combine(outputs.y1), y0: combine(outputs.y0), uplift: combine(outputs.uplift),
-                            armUplift: outputs.arms.map { combine($0.uplift) })
+        return UpliftScores(
+            y1: combine(outputs.y1), y0: combine(outputs.y0), uplift: combine(outputs.uplift),
+            armUplift: outputs.arms.map { combine($0.uplift) })
     }
 
     /// The forests file bytes (named forests, sorted by name).
@@ -230,9 +235,11 @@ public struct UpliftModel: Sendable, Equatable {
     /// then loaded back and must give this model, this metadata and this drift reference: a
     /// model that does not load fails here, not in the scorer.
     @discardableResult
-    public func save(to directory: String, drift: DriftReference,
-                     write: ([UInt8], String) throws -> Void = { try AtomicFile.writeIfChanged($0, to: $1) },
-                     meta: (_ forestsSHA256: String) throws -> ModelMeta) throws -> Saved {
+    public func save(
+        to directory: String, drift: DriftReference,
+        write: ([UInt8], String) throws -> Void = { try AtomicFile.writeIfChanged($0, to: $1) },
+        meta: (_ forestsSHA256: String) throws -> ModelMeta
+    ) throws -> Saved {
         func put(_ bytes: [UInt8], _ name: String) throws -> SavedFile {
             try write(bytes, directory + "/" + name)
             return SavedFile(name: name, sha256: SHA256.hex(of: bytes))

@@ -1,7 +1,7 @@
+import Base
 import Experiment
 import Forest
 import Foundation
-import Base
 import Provenance
 import Tabular
 import Uplift
@@ -11,17 +11,21 @@ public enum UpliftOutputs {
     static func f(_ v: Double) -> String { formatDouble(v) }
 
     public static func comparison(_ r: UpliftResult) -> [UInt8] {
-        var w = CSVWriter(header: ["outcome", "learner", "normalized_auuc", "auuc_ci_lower", "auuc_ci_upper",
-                                   "auuc_vs_baseline", "auuc_vs_baseline_ci_lower", "auuc_vs_baseline_ci_upper",
-                                   "qini", "qini_ci_lower", "qini_ci_upper", "qini_vs_baseline", "qini_vs_baseline_ci_lower", "qini_vs_baseline_ci_upper",
-                                   "mean_predicted_uplift", "test_ipw_ate", "decile_correlation", "settings"])
+        var w = CSVWriter(header: [
+            "outcome", "learner", "normalized_auuc", "auuc_ci_lower", "auuc_ci_upper",
+            "auuc_vs_baseline", "auuc_vs_baseline_ci_lower", "auuc_vs_baseline_ci_upper",
+            "qini", "qini_ci_lower", "qini_ci_upper", "qini_vs_baseline", "qini_vs_baseline_ci_lower", "qini_vs_baseline_ci_upper",
+            "mean_predicted_uplift", "test_ipw_ate", "decile_correlation", "settings",
+        ])
         for o in r.outcomes {
             for l in o.learners {
-                w.writeRow([o.outcome, l.learner.key, f(l.auuc.value), f(l.auuc.ci.lower), f(l.auuc.ci.upper),
-                            f(l.auucVsBaseline.value), f(l.auucVsBaseline.ci.lower), f(l.auucVsBaseline.ci.upper),
-                            f(l.qini?.value ?? .nan), f(l.qini?.ci.lower ?? .nan), f(l.qini?.ci.upper ?? .nan),
-                            f(l.qiniVsBaseline?.value ?? .nan), f(l.qiniVsBaseline?.ci.lower ?? .nan), f(l.qiniVsBaseline?.ci.upper ?? .nan),
-                            f(l.meanPredicted), f(o.testATE), f(l.decileCorrelation), l.settings.label])
+                w.writeRow([
+                    o.outcome, l.learner.key, f(l.auuc.value), f(l.auuc.ci.lower), f(l.auuc.ci.upper),
+                    f(l.auucVsBaseline.value), f(l.auucVsBaseline.ci.lower), f(l.auucVsBaseline.ci.upper),
+                    f(l.qini?.value ?? .nan), f(l.qini?.ci.lower ?? .nan), f(l.qini?.ci.upper ?? .nan),
+                    f(l.qiniVsBaseline?.value ?? .nan), f(l.qiniVsBaseline?.ci.lower ?? .nan), f(l.qiniVsBaseline?.ci.upper ?? .nan),
+                    f(l.meanPredicted), f(o.testATE), f(l.decileCorrelation), l.settings.label,
+                ])
             }
         }
         return w.bytes
@@ -40,13 +44,17 @@ public enum UpliftOutputs {
     }
 
     public static func deciles(_ r: UpliftResult) -> [UInt8] {
-        var w = CSVWriter(header: ["outcome", "learner", "decile", "rows", "treated_rows", "control_rows", "mean_predicted_uplift",
-                                   "observed_uplift", "observed_ci_lower", "observed_ci_upper"])
+        var w = CSVWriter(header: [
+            "outcome", "learner", "decile", "rows", "treated_rows", "control_rows", "mean_predicted_uplift",
+            "observed_uplift", "observed_ci_lower", "observed_ci_upper",
+        ])
         for o in r.outcomes {
             for l in o.learners {
                 for d in l.deciles {
-                    w.writeRow([o.outcome, l.learner.key, String(d.index), String(d.rows), String(d.treatedRows), String(d.controlRows),
-                                f(d.meanPredicted), f(d.observed), f(d.observedCI.lower), f(d.observedCI.upper)])
+                    w.writeRow([
+                        o.outcome, l.learner.key, String(d.index), String(d.rows), String(d.treatedRows), String(d.controlRows),
+                        f(d.meanPredicted), f(d.observed), f(d.observedCI.lower), f(d.observedCI.upper),
+                    ])
                 }
             }
         }
@@ -69,8 +77,10 @@ public enum UpliftOutputs {
         for o in r.outcomes {
             for t in o.tuning {
                 let chosen = t.settings.maxDepth == o.tuned.maxDepth && t.settings.minSamplesLeaf == o.tuned.minSamplesLeaf
-                w.writeRow([o.outcome, String(t.settings.nTrees), t.settings.maxDepth.map(String.init) ?? "", String(t.settings.minSamplesLeaf),
-                            f(t.oobControl), f(t.oobTreated), f(t.score), chosen ? "1" : "0"])
+                w.writeRow([
+                    o.outcome, String(t.settings.nTrees), t.settings.maxDepth.map(String.init) ?? "", String(t.settings.minSamplesLeaf),
+                    f(t.oobControl), f(t.oobTreated), f(t.score), chosen ? "1" : "0",
+                ])
             }
         }
         return w.bytes
@@ -94,17 +104,21 @@ public enum UpliftOutputs {
 
     /// The stage's tables by file name (without `.csv`), in writing order.
     public static func tables(_ r: UpliftResult, idColumn: String) -> [(name: String, bytes: [UInt8])] {
-        [("comparison", comparison(r)), ("arm_comparison", arms(r)), ("deciles", deciles(r)), ("curves", curves(r)), ("tuning", tuning(r)),
-         ("test_scores", testScores(ids: r.testIDs, scores: r.testScores, outputs: r.production.outputs, idColumn: idColumn))]
+        [
+            ("comparison", comparison(r)), ("arm_comparison", arms(r)), ("deciles", deciles(r)), ("curves", curves(r)), ("tuning", tuning(r)),
+            ("test_scores", testScores(ids: r.testIDs, scores: r.testScores, outputs: r.production.outputs, idColumn: idColumn)),
+        ]
     }
 
     /// Freezes the production model into `directory` (see `UpliftModel.save`): its metadata
     /// names the training file by `trainingFile` and checksum, and the drift reference is taken
     /// from `train`, the rows it was fitted on.
     @discardableResult
-    public static func freezeModel(_ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, train: Table, trainingFile: String,
-                                   into directory: String,
-                                   write: ([UInt8], String) throws -> Void = { try AtomicFile.writeIfChanged($0, to: $1) }) throws -> UpliftModel.Saved {
+    public static func freezeModel(
+        _ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, train: Table, trainingFile: String,
+        into directory: String,
+        write: ([UInt8], String) throws -> Void = { try AtomicFile.writeIfChanged($0, to: $1) }
+    ) throws -> UpliftModel.Saved {
         let trainingSHA256 = try SHA256.hex(ofFile: trainingFile)
         let drift = try DriftReference(training: train, encoder: r.encoder)
         return try r.production.save(to: directory, drift: drift, write: write) { forestsSHA256 in
@@ -112,8 +126,10 @@ public enum UpliftOutputs {
         }
     }
 
-    public static func meta(_ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, trainingFile: String, trainingSHA256: String,
-                            forestsSHA256: String) -> ModelMeta {
+    public static func meta(
+        _ r: UpliftResult, spec: DatasetSpec, params: UpliftParams, trainingFile: String, trainingSHA256: String,
+        forestsSHA256: String
+    ) -> ModelMeta {
         let enc = r.encoder
         var categories: [String: [String]] = [:]
         for i in enc.inputs where i.kind == .categorical { categories[i.name] = i.categories ?? [] }
@@ -130,9 +146,11 @@ public enum UpliftOutputs {
             numCols: enc.inputs.filter { $0.kind == .numeric }.map(\.name),
             catCols: enc.inputs.filter { $0.kind == .categorical }.map(\.name),
             categories: categories,
-            treatment: .init(armColumn: spec.armColumn, controlArm: spec.controlArm, arms: r.armNames, treatmentColumn: spec.treatmentColumn,
-                             definition: "treated = \(spec.armColumn) is any of [\(treatedArms)]; control = \(spec.controlArm). y1_hat and uplift_hat refer to any treatment; uplift_<arm> to that arm vs control.",
-                             propensity: r.productionFit.propensity, armPropensities: r.productionFit.armPropensities),
+            treatment: .init(
+                armColumn: spec.armColumn, controlArm: spec.controlArm, arms: r.armNames, treatmentColumn: spec.treatmentColumn,
+                definition:
+                    "treated = \(spec.armColumn) is any of [\(treatedArms)]; control = \(spec.controlArm). y1_hat and uplift_hat refer to any treatment; uplift_<arm> to that arm vs control.",
+                propensity: r.productionFit.propensity, armPropensities: r.productionFit.armPropensities),
             target: params.primaryOutcome, learner: params.productionLearner.key, learnerParams: learnerParams,
             trainingFile: trainingFile, trainingFileSHA256: trainingSHA256, trainingRows: r.trainRows,
             forestsFile: UpliftModel.forestsFile, forestsSHA256: forestsSHA256, forestFormatVersion: Int(ForestFormat.version),

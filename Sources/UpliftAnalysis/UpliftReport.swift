@@ -18,17 +18,23 @@ public enum UpliftFigures {
                 let share = curves[0][i].share
                 data.row([formatDouble(share)] + curves.map { formatDouble($0[i].value) } + [formatDouble(share * o.testATE)])
             }
-            let plots = o.learners.enumerated().map { "'uplift_\(o.outcome).dat' using 1:\($0.offset + 2) with lines lw 2 lt \($0.offset + 1) title \"\($0.element.learner.title)\"" }
+            let plots =
+                o.learners.enumerated().map {
+                    "'uplift_\(o.outcome).dat' using 1:\($0.offset + 2) with lines lw 2 lt \($0.offset + 1) title \"\($0.element.learner.title)\""
+                }
                 + ["'' using 1:\(o.learners.count + 2) with lines lw 1 dt 2 lc rgb \"#444444\" title \"random targeting\""]
-            figs.append(Figure(name: "uplift_curve_\(o.outcome)", script: """
-                \(colours)
-                set title "Uplift curve on the held-out test split: \(o.outcome) (inverse-propensity weighted)"
-                set xlabel "share of customers targeted (ranked by predicted uplift)"
-                set ylabel "incremental \(o.outcome) per customer of the population"
-                set key bottom right
-                set grid
-                plot \(plots.joined(separator: ", \\\n     "))
-                """, data: [("uplift_\(o.outcome).dat", data.bytes)]))
+            figs.append(
+                Figure(
+                    name: "uplift_curve_\(o.outcome)",
+                    script: """
+                        \(colours)
+                        set title "Uplift curve on the held-out test split: \(o.outcome) (inverse-propensity weighted)"
+                        set xlabel "share of customers targeted (ranked by predicted uplift)"
+                        set ylabel "incremental \(o.outcome) per customer of the population"
+                        set key bottom right
+                        set grid
+                        plot \(plots.joined(separator: ", \\\n     "))
+                        """, data: [("uplift_\(o.outcome).dat", data.bytes)]))
 
             if o.binary {
                 var q = GnuplotData(comment: "columns: share_targeted, then per learner Qini value (incremental responders); last: random targeting")
@@ -37,17 +43,23 @@ public enum UpliftFigures {
                 for i in qc[0].indices {
                     q.row([formatDouble(qc[0][i].share)] + qc.map { formatDouble($0[i].value) } + [formatDouble(qc[0][i].share * total)])
                 }
-                let qp = o.learners.enumerated().map { "'qini_\(o.outcome).dat' using 1:\($0.offset + 2) with lines lw 2 lt \($0.offset + 1) title \"\($0.element.learner.title)\"" }
+                let qp =
+                    o.learners.enumerated().map {
+                        "'qini_\(o.outcome).dat' using 1:\($0.offset + 2) with lines lw 2 lt \($0.offset + 1) title \"\($0.element.learner.title)\""
+                    }
                     + ["'' using 1:\(o.learners.count + 2) with lines lw 1 dt 2 lc rgb \"#444444\" title \"random targeting\""]
-                figs.append(Figure(name: "qini_\(o.outcome)", script: """
-                    \(colours)
-                    set title "Qini curve on the held-out test split: \(o.outcome)"
-                    set xlabel "share of customers targeted (ranked by predicted uplift)"
-                    set ylabel "incremental responders (Qini)"
-                    set key bottom right
-                    set grid
-                    plot \(qp.joined(separator: ", \\\n     "))
-                    """, data: [("qini_\(o.outcome).dat", q.bytes)]))
+                figs.append(
+                    Figure(
+                        name: "qini_\(o.outcome)",
+                        script: """
+                            \(colours)
+                            set title "Qini curve on the held-out test split: \(o.outcome)"
+                            set xlabel "share of customers targeted (ranked by predicted uplift)"
+                            set ylabel "incremental responders (Qini)"
+                            set key bottom right
+                            set grid
+                            plot \(qp.joined(separator: ", \\\n     "))
+                            """, data: [("qini_\(o.outcome).dat", q.bytes)]))
             }
         }
         // Calibration by decile for every learner on the primary outcome.
@@ -55,24 +67,30 @@ public enum UpliftFigures {
             for l in o.learners {
                 var d = GnuplotData(comment: "columns: decile, mean predicted uplift, observed uplift, CI lower, CI upper")
                 for dec in l.deciles {
-                    d.row([String(dec.index), formatDouble(dec.meanPredicted), formatDouble(dec.observed), formatDouble(dec.observedCI.lower), formatDouble(dec.observedCI.upper)])
+                    d.row([
+                        String(dec.index), formatDouble(dec.meanPredicted), formatDouble(dec.observed), formatDouble(dec.observedCI.lower),
+                        formatDouble(dec.observedCI.upper),
+                    ])
                 }
                 let name = "deciles_\(o.outcome)_\(l.learner.key)"
-                figs.append(Figure(name: name, script: """
-                    \(colours)
-                    set title "\(l.learner.title): predicted vs observed uplift in \(o.outcome) by decile (test split)"
-                    set xlabel "decile of predicted uplift (1 = highest)"
-                    set ylabel "uplift in \(o.outcome) per customer"
-                    set xrange [0.5:\(Double(l.deciles.count) + 0.5)]
-                    set xtics 1
-                    set key top right
-                    set grid
-                    set style fill solid 0.5
-                    set boxwidth 0.4
-                    plot '\(name).dat' using ($1-0.2):2 with boxes lt 1 title "predicted (mean)", \\
-                         '' using ($1+0.2):3:4:5 with yerrorbars lt 4 pt 7 lw 1.5 title "observed, \(Int((p.confidenceLevel * 100).rounded()))% CI", \\
-                         0 with lines lc rgb "#444444" notitle
-                    """, data: [("\(name).dat", d.bytes)]))
+                figs.append(
+                    Figure(
+                        name: name,
+                        script: """
+                            \(colours)
+                            set title "\(l.learner.title): predicted vs observed uplift in \(o.outcome) by decile (test split)"
+                            set xlabel "decile of predicted uplift (1 = highest)"
+                            set ylabel "uplift in \(o.outcome) per customer"
+                            set xrange [0.5:\(Double(l.deciles.count) + 0.5)]
+                            set xtics 1
+                            set key top right
+                            set grid
+                            set style fill solid 0.5
+                            set boxwidth 0.4
+                            plot '\(name).dat' using ($1-0.2):2 with boxes lt 1 title "predicted (mean)", \\
+                                 '' using ($1+0.2):3:4:5 with yerrorbars lt 4 pt 7 lw 1.5 title "observed, \(Int((p.confidenceLevel * 100).rounded()))% CI", \\
+                                 0 with lines lc rgb "#444444" notitle
+                            """, data: [("\(name).dat", d.bytes)]))
             }
         }
         return figs
@@ -89,12 +107,15 @@ public enum UpliftReport {
         return "\(v) [\(Fmt.fixed(e.ci.lower, digits)), \(Fmt.fixed(e.ci.upper, digits))]"
     }
 
-    public static func build(_ r: UpliftResult, params p: UpliftParams, figureDir: String, tableDir: String, modelDir: String,
-                             modelFiles: [(String, String)]) -> String {
+    public static func build(
+        _ r: UpliftResult, params p: UpliftParams, figureDir: String, tableDir: String, modelDir: String,
+        modelFiles: [(String, String)]
+    ) -> String {
         var md = Markdown()
         let level = "\(Int((p.confidenceLevel * 100).rounded()))%"
         md.heading(1, "Uplift: who responds to an e-mail because of it")
-        md.paragraph("""
+        md.paragraph(
+            """
             Models of the *incremental* effect of an e-mail, trained on the \(Fmt.int(r.trainRows)) rows of the training split and \
             evaluated only on the \(Fmt.int(r.testRows)) held-out rows of the randomized test split. Treated = any e-mail \
             (\(r.armNames.dropFirst().joined(separator: ", "))); control = \(r.armNames[0]). The propensity is known from \
@@ -104,8 +125,9 @@ public enum UpliftReport {
             evaluated on the same replicates, so differences between learners are paired).
             """)
         if r.unknownInTest.total > 0 {
-            md.paragraph("Categories not seen in training (scored as all-zero one-hot): " +
-                         r.unknownInTest.counts.map { "\($0.input): \($0.rows) rows (\($0.categories.joined(separator: ", ")))" }.joined(separator: "; ") + ".")
+            md.paragraph(
+                "Categories not seen in training (scored as all-zero one-hot): "
+                    + r.unknownInTest.counts.map { "\($0.input): \($0.rows) rows (\($0.categories.joined(separator: ", ")))" }.joined(separator: "; ") + ".")
         } else {
             md.paragraph("Every category in the test split was seen in training (no unknown categories).")
         }
@@ -113,12 +135,14 @@ public enum UpliftReport {
         md.heading(2, "Learners")
         // Each learner described from its descriptor, configured as on the primary outcome.
         let described = r.outcomes.first { $0.outcome == p.primaryOutcome }?.learners ?? []
-        md.bullets(described.map { l in
-            "**\(l.learner.title)**" + (l.learner.citation.map { " (\($0))" } ?? "") + ": " + l.learner.explanation(l.settings)
-        } + [
-            "Per-arm uplift (\(r.armNames.dropFirst().joined(separator: ", ")) each vs control) comes from the same learner fitted on that arm and the control rows; the policy stage uses it to choose which e-mail to send.",
-        ])
-        md.paragraph("""
+        md.bullets(
+            described.map { l in
+                "**\(l.learner.title)**" + (l.learner.citation.map { " (\($0))" } ?? "") + ": " + l.learner.explanation(l.settings)
+            } + [
+                "Per-arm uplift (\(r.armNames.dropFirst().joined(separator: ", ")) each vs control) comes from the same learner fitted on that arm and the control rows; the policy stage uses it to choose which e-mail to send."
+            ])
+        md.paragraph(
+            """
             Metrics (definitions in `Sources/Uplift/Evaluation.swift`): the **uplift curve** is the inverse-propensity-weighted \
             incremental outcome among the customers ranked highest by predicted uplift; the **normalized AUUC** is the area \
             between that curve and random targeting divided by the same area for the best possible ranking of the test rows \
@@ -128,11 +152,14 @@ public enum UpliftReport {
         for o in r.outcomes where o.outcome == p.primaryOutcome {
             md.heading(2, "Comparison on \(o.outcome) (primary)")
             md.paragraph("Average effect of an e-mail on \(o.outcome) in the test split (IPW): \(Fmt.fixed(o.testATE, 4)) per customer.")
-            md.table(["learner", "normalized AUUC [\(level) CI]", "vs baseline (paired) [\(level) CI]", "mean predicted uplift", "decile correlation", "settings"],
-                     o.learners.map { l in
-                         [l.learner.title, est(l.auuc), l.learner == LearnerRegistry.baseline ? "–" : signed(l.auucVsBaseline),
-                          Fmt.fixed(l.meanPredicted, 4), Fmt.fixed(l.decileCorrelation, 2), l.settings.label]
-                     }, rightAligned: [false, true, true, true, true, false])
+            md.table(
+                ["learner", "normalized AUUC [\(level) CI]", "vs baseline (paired) [\(level) CI]", "mean predicted uplift", "decile correlation", "settings"],
+                o.learners.map { l in
+                    [
+                        l.learner.title, est(l.auuc), l.learner == LearnerRegistry.baseline ? "–" : signed(l.auucVsBaseline),
+                        Fmt.fixed(l.meanPredicted, 4), Fmt.fixed(l.decileCorrelation, 2), l.settings.label,
+                    ]
+                }, rightAligned: [false, true, true, true, true, false])
             md.image("Uplift curve, \(o.outcome)", "\(figureDir)/uplift_curve_\(o.outcome).png")
             let armRows = o.learners.flatMap { l in l.armAUUC.map { [l.learner.title, $0.arm, est($0.estimate)] } }
             if !armRows.isEmpty {
@@ -140,12 +167,15 @@ public enum UpliftReport {
                 md.table(["learner", "arm", "normalized AUUC [\(level) CI]"], armRows, rightAligned: [false, false, true])
             }
             md.heading(3, "Tuning (training split only, out-of-bag error)")
-            md.table(["max depth", "min leaf", "OOB MSE control", "OOB MSE treated", "weighted", "chosen"],
-                     o.tuning.map { t in
-                         [t.settings.maxDepth.map(String.init) ?? "full", String(t.settings.minSamplesLeaf), Fmt.fixed(t.oobControl, 3),
-                          Fmt.fixed(t.oobTreated, 3), Fmt.fixed(t.score, 3),
-                          t.settings.maxDepth == o.tuned.maxDepth && t.settings.minSamplesLeaf == o.tuned.minSamplesLeaf ? "✓" : ""]
-                     }, rightAligned: [true, true, true, true, true, false])
+            md.table(
+                ["max depth", "min leaf", "OOB MSE control", "OOB MSE treated", "weighted", "chosen"],
+                o.tuning.map { t in
+                    [
+                        t.settings.maxDepth.map(String.init) ?? "full", String(t.settings.minSamplesLeaf), Fmt.fixed(t.oobControl, 3),
+                        Fmt.fixed(t.oobTreated, 3), Fmt.fixed(t.score, 3),
+                        t.settings.maxDepth == o.tuned.maxDepth && t.settings.minSamplesLeaf == o.tuned.minSamplesLeaf ? "✓" : "",
+                    ]
+                }, rightAligned: [true, true, true, true, true, false])
             let depths = Set(o.tuning.compactMap(\.settings.maxDepth)), leaves = Set(o.tuning.map(\.settings.minSamplesLeaf))
             var edge: [String] = []
             if let d = o.tuned.maxDepth, d == depths.min() || d == depths.max() { edge.append("depth \(d)") }
@@ -153,15 +183,20 @@ public enum UpliftReport {
             if !edge.isEmpty {
                 let scores = o.tuning.map(\.score)
                 let spread = (scores.max()! - scores.min()!) / scores.min()!
-                md.paragraph("The chosen \(edge.joined(separator: " and ")) \(edge.count > 1 ? "lie" : "lies") on the edge of the grid. The weighted out-of-bag errors of the whole grid lie within \(Fmt.percent(spread, 2)) of each other: the outcome models gain little from any feature, and the most regularized forests fit best. Widening the grid in `stages/uplift/params.yaml` is cheap.")
+                md.paragraph(
+                    "The chosen \(edge.joined(separator: " and ")) \(edge.count > 1 ? "lie" : "lies") on the edge of the grid. The weighted out-of-bag errors of the whole grid lie within \(Fmt.percent(spread, 2)) of each other: the outcome models gain little from any feature, and the most regularized forests fit best. Widening the grid in `stages/uplift/params.yaml` is cheap."
+                )
             }
             if let prod = o.learners.first(where: { $0.learner == p.productionLearner }) {
                 md.heading(3, "Calibration of the production learner by decile")
-                md.table(["decile", "rows (treated/control)", "mean predicted", "observed [\(level) CI]"],
-                         prod.deciles.map { d in
-                             [String(d.index), "\(Fmt.int(d.rows)) (\(Fmt.int(d.treatedRows))/\(Fmt.int(d.controlRows)))", Fmt.fixed(d.meanPredicted, 3),
-                              "\(Fmt.fixed(d.observed, 3)) [\(Fmt.fixed(d.observedCI.lower, 3)), \(Fmt.fixed(d.observedCI.upper, 3))]"]
-                         }, rightAligned: [true, true, true, true])
+                md.table(
+                    ["decile", "rows (treated/control)", "mean predicted", "observed [\(level) CI]"],
+                    prod.deciles.map { d in
+                        [
+                            String(d.index), "\(Fmt.int(d.rows)) (\(Fmt.int(d.treatedRows))/\(Fmt.int(d.controlRows)))", Fmt.fixed(d.meanPredicted, 3),
+                            "\(Fmt.fixed(d.observed, 3)) [\(Fmt.fixed(d.observedCI.lower, 3)), \(Fmt.fixed(d.observedCI.upper, 3))]",
+                        ]
+                    }, rightAligned: [true, true, true, true])
                 md.paragraph("Decile figures of every learner:")
                 md.bullets(o.learners.map { "[\($0.learner.title)](\(figureDir)/deciles_\(o.outcome)_\($0.learner.key).png)" })
                 md.image("Deciles, production learner", "\(figureDir)/deciles_\(o.outcome)_\(prod.learner.key).png")
@@ -175,12 +210,15 @@ public enum UpliftReport {
             var rows: [[String]] = []
             for o in secondary {
                 for l in o.learners {
-                    rows.append([o.outcome, l.learner.title, l.qini.map { est($0) } ?? "–",
-                                 l.learner == LearnerRegistry.baseline ? "–" : (l.qiniVsBaseline.map { signed($0) } ?? "–"), est(l.auuc)])
+                    rows.append([
+                        o.outcome, l.learner.title, l.qini.map { est($0) } ?? "–",
+                        l.learner == LearnerRegistry.baseline ? "–" : (l.qiniVsBaseline.map { signed($0) } ?? "–"), est(l.auuc),
+                    ])
                 }
             }
-            md.table(["outcome", "learner", "Qini coefficient [\(level) CI]", "vs baseline (paired)", "normalized AUUC"], rows,
-                     rightAligned: [false, false, true, true, true])
+            md.table(
+                ["outcome", "learner", "Qini coefficient [\(level) CI]", "vs baseline (paired)", "normalized AUUC"], rows,
+                rightAligned: [false, false, true, true, true])
             for o in secondary where o.binary { md.image("Qini curve, \(o.outcome)", "\(figureDir)/qini_\(o.outcome).png") }
         }
 
@@ -188,7 +226,8 @@ public enum UpliftReport {
         md.paragraph(choice(r, params: p))
 
         md.heading(2, "Frozen model")
-        md.paragraph("""
+        md.paragraph(
+            """
             `\(modelDir)/` holds what the shipped scorer loads: `meta.json` (features, categories, treatment definition, target, \
             learner and parameters, SHA-256 of the training file and of the forests, format version), `encoder.json` and \
             `forests.bin` (the binary forest format of `docs/forest-format.md`, with its own SHA-256 trailer). Every score is a \
@@ -203,14 +242,18 @@ public enum UpliftReport {
     /// The production choice in words, from the comparison numbers.
     static func choice(_ r: UpliftResult, params p: UpliftParams) -> String {
         guard let o = r.outcomes.first(where: { $0.outcome == p.primaryOutcome }),
-              let chosen = o.learners.first(where: { $0.learner == p.productionLearner }),
-              let base = o.learners.first(where: { $0.learner == LearnerRegistry.baseline }) else { return "" }
+            let chosen = o.learners.first(where: { $0.learner == p.productionLearner }),
+            let base = o.learners.first(where: { $0.learner == LearnerRegistry.baseline })
+        else { return "" }
         let best = o.learners.max { $0.auuc.value < $1.auuc.value }!
         var s = "The params entry `production_learner` selects **\(chosen.learner.title)**. On held-out \(o.outcome) its normalized AUUC is \(est(chosen.auuc))"
         if chosen.learner != LearnerRegistry.baseline {
             s += ", against \(est(base.auuc)) for the notebook's baseline; the paired difference is \(signed(chosen.auucVsBaseline))"
             let d = chosen.auucVsBaseline
-            s += d.ci.lower > 0 ? ", better than the baseline beyond bootstrap noise. " : d.ci.upper < 0 ? ", worse than the baseline. " : ", not distinguishable from the baseline at this sample size. "
+            s +=
+                d.ci.lower > 0
+                ? ", better than the baseline beyond bootstrap noise. "
+                : d.ci.upper < 0 ? ", worse than the baseline. " : ", not distinguishable from the baseline at this sample size. "
         } else {
             s += ". "
         }
@@ -218,18 +261,26 @@ public enum UpliftReport {
             s += "It has the highest AUUC of the \(o.learners.count) learners. "
         } else {
             s += "The highest AUUC is \(best.learner.title)'s (\(est(best.auuc))); the chosen learner's AUUC lies "
-            s += best.auuc.ci.lower <= chosen.auuc.value ? "inside that interval, so the two are not distinguishable on this test split. " : "below that interval. "
+            s +=
+                best.auuc.ci.lower <= chosen.auuc.value
+                ? "inside that interval, so the two are not distinguishable on this test split. " : "below that interval. "
         }
         s += "Its decile calibration correlation is \(Fmt.fixed(chosen.decileCorrelation, 2)) (baseline \(Fmt.fixed(base.decileCorrelation, 2))): "
-        s += chosen.decileCorrelation > base.decileCorrelation ? "its predicted uplift tracks the observed uplift across deciles more closely. " : "the baseline's deciles track the observed uplift at least as closely. "
+        s +=
+            chosen.decileCorrelation > base.decileCorrelation
+            ? "its predicted uplift tracks the observed uplift across deciles more closely. "
+            : "the baseline's deciles track the observed uplift at least as closely. "
         for sec in r.outcomes where sec.binary && sec.outcome != p.primaryOutcome {
             if let l = sec.learners.first(where: { $0.learner == p.productionLearner }), let q = l.qini,
-               let bq = sec.learners.first(where: { $0.learner == LearnerRegistry.baseline })?.qini {
+                let bq = sec.learners.first(where: { $0.learner == LearnerRegistry.baseline })?.qini
+            {
                 s += "On \(sec.outcome), its Qini coefficient is \(est(q)) (baseline \(est(bq))). "
             }
         }
-        s += "Choosing the best of \(o.learners.count) learners on the same test split that measures them flatters the winner a little; the paired intervals above show how far apart the learners really are. "
-        s += "The ranking, not the level, drives targeting; the policy stage converts these uplifts into expected profit and estimates the profit a policy really earns on the same held-out split."
+        s +=
+            "Choosing the best of \(o.learners.count) learners on the same test split that measures them flatters the winner a little; the paired intervals above show how far apart the learners really are. "
+        s +=
+            "The ranking, not the level, drives targeting; the policy stage converts these uplifts into expected profit and estimates the profit a policy really earns on the same held-out split."
         return s
     }
 }

@@ -66,9 +66,11 @@ public struct UpliftResult: Sendable {
 }
 
 public enum UpliftAnalysis {
-    public static func run(_ p: UpliftParams, paramsSource: String = "uplift params", spec: DatasetSpec, train: Table, test: Table,
-                           threads: Int = ForestTrainer.defaultThreads,
-                           progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> UpliftResult {
+    public static func run(
+        _ p: UpliftParams, paramsSource: String = "uplift params", spec: DatasetSpec, train: Table, test: Table,
+        threads: Int = ForestTrainer.defaultThreads,
+        progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws -> UpliftResult {
         try p.validate(source: paramsSource, outcomeNames: spec.outcomes.map(\.name))
         let encoder = try FeatureEncoder(fitting: train, features: spec.features.map { ($0.name, $0.type == .categorical) })
         let (xTrain, _) = try encoder.encode(train)
@@ -103,15 +105,17 @@ public enum UpliftAnalysis {
             progress("uplift: \(outcomeName): tuning depth-limited forests on out-of-bag error")
             let tuning = try tune(data: data, grid: p.tuning, seed: Learners.seed(p.seed, "tuning_\(outcomeName)"), threads: threads)
             let best = tuning.min { $0.score < $1.score }!
-            let tuned = ForestSettings(nTrees: p.tuning.finalTrees, maxDepth: best.settings.maxDepth,
-                                       minSamplesLeaf: best.settings.minSamplesLeaf, maxFeatures: p.tuning.maxFeatures)
+            let tuned = ForestSettings(
+                nTrees: p.tuning.finalTrees, maxDepth: best.settings.maxDepth,
+                minSamplesLeaf: best.settings.minSamplesLeaf, maxFeatures: p.tuning.maxFeatures)
 
             var learnerEvals: [LearnerEvaluation] = []
             for (li, learner) in p.learners.enumerated() {
                 let config = learner.config(baseline: p.baseline, tuned: tuned, folds: p.drFolds)
                 progress("uplift: \(outcomeName): fitting \(learner.title)")
-                let fit = try Learners.fit(config, data: data, perArm: isPrimary, seed: Learners.seed(p.seed, "\(outcomeName)/\(learner.key)"),
-                                           threads: threads, progress: { progress("  forest \($0)") })
+                let fit = try Learners.fit(
+                    config, data: data, perArm: isPrimary, seed: Learners.seed(p.seed, "\(outcomeName)/\(learner.key)"),
+                    threads: threads, progress: { progress("  forest \($0)") })
                 // A learner the frozen model could not reproduce fails here, before it is evaluated or frozen.
                 try LearnerContract.check(fit, sample: contractSample, learner: learner.key, threads: threads)
                 let model = UpliftModel(encoder: encoder, forests: fit.forests, outputs: fit.outputs)
@@ -123,22 +127,24 @@ public enum UpliftAnalysis {
                 for (k, armOut) in fit.outputs.arms.enumerated() {
                     let armIndex = armNames.firstIndex(of: armOut.arm)!
                     let rows = testArm.indices.filter { testArm[$0] == 0 || testArm[$0] == armIndex }
-                    let ev = UpliftEvaluator(scores: rows.map { scores.armUplift[k][$0] }, treated: rows.map { testTreated[$0] },
-                                             y: rows.map { yTest[$0] }, propensity: fit.armPropensities[armOut.arm]!)
+                    let ev = UpliftEvaluator(
+                        scores: rows.map { scores.armUplift[k][$0] }, treated: rows.map { testTreated[$0] },
+                        y: rows.map { yTest[$0] }, propensity: fit.armPropensities[armOut.arm]!)
                     armEvals.append((armOut.arm, ev, rows))
                 }
                 evaluators.append((outcomes.count, li, pooled, binary, armEvals))
                 let deciles = pooled.deciles(scores: scores.uplift, groups: p.deciles, level: p.confidenceLevel)
-                learnerEvals.append(LearnerEvaluation(
-                    learner: learner, settings: config, oobMSE: fit.oobMSE,
-                    auuc: Estimate(value: pooled.normalizedAUUC(), ci: Interval(.nan, .nan)),
-                    auucVsBaseline: Estimate(value: .nan, ci: Interval(.nan, .nan)),
-                    qini: binary ? Estimate(value: pooled.qiniCoefficient(), ci: Interval(.nan, .nan)) : nil, qiniVsBaseline: nil,
-                    meanPredicted: scores.uplift.reduce(0, +) / Double(scores.count),
-                    deciles: deciles, decileCorrelation: Inference.pearson(deciles.map(\.meanPredicted), deciles.map(\.observed)),
-                    upliftCurve: pooled.upliftCurve(points: p.curvePoints),
-                    qiniCurve: binary ? pooled.qiniCurve(points: p.curvePoints) : nil,
-                    armAUUC: armEvals.map { ($0.0, Estimate(value: $0.1.normalizedAUUC(), ci: Interval(.nan, .nan))) }))
+                learnerEvals.append(
+                    LearnerEvaluation(
+                        learner: learner, settings: config, oobMSE: fit.oobMSE,
+                        auuc: Estimate(value: pooled.normalizedAUUC(), ci: Interval(.nan, .nan)),
+                        auucVsBaseline: Estimate(value: .nan, ci: Interval(.nan, .nan)),
+                        qini: binary ? Estimate(value: pooled.qiniCoefficient(), ci: Interval(.nan, .nan)) : nil, qiniVsBaseline: nil,
+                        meanPredicted: scores.uplift.reduce(0, +) / Double(scores.count),
+                        deciles: deciles, decileCorrelation: Inference.pearson(deciles.map(\.meanPredicted), deciles.map(\.observed)),
+                        upliftCurve: pooled.upliftCurve(points: p.curvePoints),
+                        qiniCurve: binary ? pooled.qiniCurve(points: p.curvePoints) : nil,
+                        armAUUC: armEvals.map { ($0.0, Estimate(value: $0.1.normalizedAUUC(), ci: Interval(.nan, .nan))) }))
             }
             let pTrain = data.treatedShare
             let ate = zip(testTreated, yTest).reduce(0.0) { $0 + ($1.0 ? $1.1 / pTrain : -$1.1 / (1 - pTrain)) } / Double(yTest.count)
@@ -150,8 +156,10 @@ public enum UpliftAnalysis {
         progress("uplift: bootstrap (\(p.bootstrapReplicates) replicates)")
         let snapshot = evaluators
         let n = test.rowCount
-        let replicates = Bootstrap.replicates(p.bootstrapReplicates, rows: n, seed: Learners.seed(p.seed, "bootstrap"),
-                                              threads: threads) { w in
+        let replicates = Bootstrap.replicates(
+            p.bootstrapReplicates, rows: n, seed: Learners.seed(p.seed, "bootstrap"),
+            threads: threads
+        ) { w in
             var out: [Double] = []
             for item in snapshot {
                 out.append(item.pooled.normalizedAUUC(weights: w))
@@ -173,12 +181,14 @@ public enum UpliftAnalysis {
             let base = baselineOffset[oi]!
             var le = outcomes[oi].learners[li]
             le.auuc.ci = Bootstrap.percentileInterval(replicates.map { $0[offset] }, level: p.confidenceLevel)
-            le.auucVsBaseline = Estimate(value: le.auuc.value - outcomes[oi].learners.first { $0.learner == LearnerRegistry.baseline }!.auuc.value,
-                                         ci: Bootstrap.percentileInterval(replicates.map { $0[offset] - $0[base] }, level: p.confidenceLevel))
+            le.auucVsBaseline = Estimate(
+                value: le.auuc.value - outcomes[oi].learners.first { $0.learner == LearnerRegistry.baseline }!.auuc.value,
+                ci: Bootstrap.percentileInterval(replicates.map { $0[offset] - $0[base] }, level: p.confidenceLevel))
             if item.binary {
                 le.qini!.ci = Bootstrap.percentileInterval(replicates.map { $0[offset + 1] }, level: p.confidenceLevel)
-                le.qiniVsBaseline = Estimate(value: le.qini!.value - outcomes[oi].learners.first { $0.learner == LearnerRegistry.baseline }!.qini!.value,
-                                             ci: Bootstrap.percentileInterval(replicates.map { $0[offset + 1] - $0[base + 1] }, level: p.confidenceLevel))
+                le.qiniVsBaseline = Estimate(
+                    value: le.qini!.value - outcomes[oi].learners.first { $0.learner == LearnerRegistry.baseline }!.qini!.value,
+                    ci: Bootstrap.percentileInterval(replicates.map { $0[offset + 1] - $0[base + 1] }, level: p.confidenceLevel))
             }
             for k in le.armAUUC.indices {
                 le.armAUUC[k].estimate.ci = Bootstrap.percentileInterval(replicates.map { $0[offset + 2 + k] }, level: p.confidenceLevel)
@@ -190,9 +200,10 @@ public enum UpliftAnalysis {
         guard let (model, config, fit, scores) = production else {
             preconditionFailure("the production learner is validated to be among the fitted learners")
         }
-        return UpliftResult(encoder: encoder, unknownInTest: unknownTest, armNames: armNames, trainRows: train.rowCount, testRows: test.rowCount,
-                            propensity: fit.propensity, outcomes: outcomes, production: model, productionConfig: config, productionFit: fit,
-                            testIDs: testIDs, testScores: scores)
+        return UpliftResult(
+            encoder: encoder, unknownInTest: unknownTest, armNames: armNames, trainRows: train.rowCount, testRows: test.rowCount,
+            propensity: fit.propensity, outcomes: outcomes, production: model, productionConfig: config, productionFit: fit,
+            testIDs: testIDs, testScores: scores)
     }
 
     /// Out-of-bag error of control and treated outcome forests over the grid.

@@ -104,28 +104,25 @@ public enum NumberFormatKind: UInt8, Sendable {
         while i < b.count {
             let c = b[i]
             switch c {
-            case 0x22: // "quoted text"
+            case 0x22:  // "quoted text"
                 i += 1
                 while i < b.count && b[i] != 0x22 { i += 1 }
-            case 0x5B: // [bracketed]
+            case 0x5B:  // [bracketed]
                 while i < b.count && b[i] != 0x5D { i += 1 }
-            case 0x5C, 0x5F, 0x2A: // \x, _x, *x
+            case 0x5C, 0x5F, 0x2A:  // \x, _x, *x
                 i += 1
-            case 0x41, 0x61: // AM/PM or A/P marker: not a month
+            case 0x41, 0x61:  // AM/PM or A/P marker: not a month
                 if i + 4 < b.count, b[i + 1] | 0x20 == 0x6D, b[i + 2] == 0x2F { i += 4 }
             default:
-                switch c | 0x20 { // lower case
-                case 0x79, 0x64: hasDate = true        // y d
-                case 0x6D: hasMonthOrMinute = true      // m
-                case 0x68, 0x73: hasTime = true         // h s
+                switch c | 0x20 {  // lower case
+                case 0x79, 0x64: hasDate = true  // y d
+                case 0x6D: hasMonthOrMinute = true  // m
+                case 0x68, 0x73: hasTime = true  // h s
                 default: break
                 }
             }
             i += 1
         }
-        if hasDate { self = .dateTime }
-        else if hasTime { self = .time }
-        else if hasMonthOrMinute { self = .dateTime }
-        else { self = .number }
+        if hasDate { self = .dateTime } else if hasTime { self = .time } else if hasMonthOrMinute { self = .dateTime } else { self = .number }
     }
 }

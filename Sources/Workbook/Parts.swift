@@ -13,11 +13,12 @@ struct RelationshipsHandler: XMLEventHandler {
 
     mutating func startElement(_ name: XMLBytes, attributes: XMLAttributes, isEmpty: Bool) throws {
         guard name.equals("Relationship") else { return }
-        relationships.append(Relationship(
-            id: try attributes.string("Id") ?? "",
-            type: try attributes.string("Type") ?? "",
-            target: try attributes.string("Target") ?? "",
-            external: try attributes.string("TargetMode") == "External"))
+        relationships.append(
+            Relationship(
+                id: try attributes.string("Id") ?? "",
+                type: try attributes.string("Type") ?? "",
+                target: try attributes.string("Target") ?? "",
+                external: try attributes.string("TargetMode") == "External"))
     }
 
     mutating func endElement(_ name: XMLBytes) throws {}

@@ -1,9 +1,9 @@
 import Tabular
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The non-empty cells of one row, as byte spans of their display text in a shared buffer,
@@ -117,16 +117,16 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
     mutating func startElement(_ name: XMLBytes, attributes: XMLAttributes, isEmpty: Bool) throws {
         let n = name.count
         let first = n > 0 ? name[0] : 0
-        if n == 1 && first == 0x63 { // c
+        if n == 1 && first == 0x63 {  // c
             guard inRow else { return }
             try startCell(attributes)
-        } else if n == 1 && first == 0x76 { // v
+        } else if n == 1 && first == 0x76 {  // v
             if inCell && !inInlineString {
                 capturing = true
                 sawValue = true
                 text.reset()
             }
-        } else if n == 1 && first == 0x74 { // t
+        } else if n == 1 && first == 0x74 {  // t
             if inInlineString && phoneticDepth == 0 {
                 capturing = true
                 sawValue = true
@@ -149,9 +149,9 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
     mutating func endElement(_ name: XMLBytes) throws {
         let n = name.count
         let first = n > 0 ? name[0] : 0
-        if n == 1 && (first == 0x76 || first == 0x74) { // v, t
+        if n == 1 && (first == 0x76 || first == 0x74) {  // v, t
             capturing = false
-        } else if n == 1 && first == 0x63 { // c
+        } else if n == 1 && first == 0x63 {  // c
             if inCell { try endCell() }
         } else if n == 3 && name.equals("row") {
             if inRow { try endRow() }
@@ -175,7 +175,7 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
         var number: Int? = nil
         var attrs = attributes
         while let (name, value) = try attrs.next() {
-            if name.count == 1 && name[0] == 0x72 { // r
+            if name.count == 1 && name[0] == 0x72 {  // r
                 guard let r = parseDecimalInt(value.trimmingXMLSpace()), r >= 1 else {
                     throw PartContentError(message: "row has an invalid number r=\"\(value.utf8String)\"")
                 }
@@ -208,9 +208,9 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
         while let (name, value) = try attrs.next() {
             guard name.count == 1 else { continue }
             switch name[0] {
-            case 0x72: // r="B3"
+            case 0x72:  // r="B3"
                 column = try Self.parseColumn(value, row: rowNumber)
-            case 0x74: // t
+            case 0x74:  // t
                 switch value.count {
                 case 1 where value[0] == 0x73: type = .sharedString
                 case 1 where value[0] == 0x6E: type = .number
@@ -222,7 +222,7 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
                 default:
                     throw PartContentError(message: "cell \(cellReference(column ?? lastColumn + 1)) has unknown type t=\"\(value.utf8String)\"")
                 }
-            case 0x73: // s
+            case 0x73:  // s
                 style = parseDecimalInt(value.trimmingXMLSpace()) ?? 0
             default:
                 break
@@ -248,7 +248,7 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
         var col = 0
         var i = 0
         while i < ref.count {
-            let c = ref[i] | 0x20 // lower case
+            let c = ref[i] | 0x20  // lower case
             guard c >= 0x61 && c <= 0x7A else { break }
             col = col * 26 + Int(c - 0x60)
             if col > Self.maxColumns { break }
@@ -269,7 +269,8 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
         switch cellType {
         case .sharedString:
             guard let index = parseDecimalInt(text.bytes.trimmingXMLSpace()), index < sharedStrings.count else {
-                throw PartContentError(message: "cell \(cellReference(cellColumn)) refers to shared string \(text.string), but the table has \(sharedStrings.count) strings")
+                throw PartContentError(
+                    message: "cell \(cellReference(cellColumn)) refers to shared string \(text.string), but the table has \(sharedStrings.count) strings")
             }
             out.append(sharedStrings.item(index))
         case .number:
@@ -281,8 +282,8 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
             out.append(text)
         case .boolean:
             switch text.count == 1 ? text[0] : 0 {
-            case 0x31: out.append(0x54); out.append(0x52); out.append(0x55); out.append(0x45) // TRUE
-            case 0x30: out.append(0x46); out.append(0x41); out.append(0x4C); out.append(0x53); out.append(0x45) // FALSE
+            case 0x31: out.append(0x54); out.append(0x52); out.append(0x55); out.append(0x45)  // TRUE
+            case 0x30: out.append(0x46); out.append(0x41); out.append(0x4C); out.append(0x53); out.append(0x45)  // FALSE
             default:
                 throw PartContentError(message: "cell \(cellReference(cellColumn)) is boolean but holds '\(text.string)'")
             }
@@ -290,7 +291,7 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
             appendISODate(to: out)
         }
         let end = out.count
-        guard end > start else { return } // empty cells are left out, as if missing
+        guard end > start else { return }  // empty cells are left out, as if missing
         if cellColumn <= lastStoredColumn { ordered = false }
         lastStoredColumn = cellColumn
         cells.add(column: cellColumn, start: start, end: end)
@@ -301,7 +302,7 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
         guard raw.count > 0 else { return }
         let kind = cellStyle < formatKinds.count ? formatKinds[cellStyle] : .number
         if kind == .number && NumberText.isShortestForm(raw) {
-            out.append(raw) // already what formatDouble would print
+            out.append(raw)  // already what formatDouble would print
             return
         }
         guard let number = NumberParsing.parseDouble(raw) else {
@@ -335,7 +336,7 @@ struct SheetHandler<Sink: RowSink>: XMLEventHandler {
     private func appendISODate(to out: ByteBuffer) {
         var b = Array(text.bytes)
         if b.count == 10 { b.append(contentsOf: Array(" 00:00:00".utf8)) }
-        if b.count >= 19 && b[10] == 0x54 { // T
+        if b.count >= 19 && b[10] == 0x54 {  // T
             b[10] = 0x20
             b.removeSubrange(19...)
         }
@@ -435,14 +436,18 @@ struct CSVRowSink: RowSink {
         let lastColumn = cells.columns[cells.count - 1]
         if lastColumn >= width {
             let value = cells.text(cells.count - 1).utf8String
-            throw DataError(file: file, message: "sheet '\(sheet)', cell \(Workbook.columnName(lastColumn))\(rowNumber): value '\(value)' lies to the right of the header's \(width) columns")
+            throw DataError(
+                file: file,
+                message:
+                    "sheet '\(sheet)', cell \(Workbook.columnName(lastColumn))\(rowNumber): value '\(value)' lies to the right of the header's \(width) columns"
+            )
         }
         write(cells, width: width)
         dataRows += 1
     }
 
     private mutating func write(_ cells: RowCells, width: Int) {
-        var next = 0 // fields [0, next) are written
+        var next = 0  // fields [0, next) are written
         for k in 0..<cells.count {
             let column = cells.columns[k]
             while next < column {

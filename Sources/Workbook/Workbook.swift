@@ -68,10 +68,14 @@ public final class Workbook {
         var parts: [String] = []
         for sheet in book.sheets {
             guard let rel = byId[sheet.relationshipId] else {
-                throw DataError(file: path, message: "broken .xlsx workbook: sheet '\(sheet.name)' refers to relationship '\(sheet.relationshipId)', which \(relsPart) does not define")
+                throw DataError(
+                    file: path,
+                    message: "broken .xlsx workbook: sheet '\(sheet.name)' refers to relationship '\(sheet.relationshipId)', which \(relsPart) does not define")
             }
             guard rel.type.hasSuffix(Self.relationshipTypeSuffix.worksheet) else {
-                throw DataError(file: path, message: "sheet '\(sheet.name)' is not a worksheet (relationship type \(rel.type)); chart sheets and dialog sheets hold no cells")
+                throw DataError(
+                    file: path,
+                    message: "sheet '\(sheet.name)' is not a worksheet (relationship type \(rel.type)); chart sheets and dialog sheets hold no cells")
             }
             let part = Self.resolve(rel.target, relativeTo: baseDir)
             guard zip.contains(part) else {

@@ -37,13 +37,14 @@ public struct WorkbookWriter {
     public mutating func addSheet(name: String, table: Table) throws {
         var rows: [[Cell]] = []
         for r in 0..<table.rowCount {
-            rows.append(table.columns.map { column -> Cell in
-                switch column {
-                case .int(let v): return .number(Double(v[r]))
-                case .double(let v): return v[r].isNaN ? .empty : .number(v[r])
-                case .string(let v): return .text(v[r])
-                }
-            })
+            rows.append(
+                table.columns.map { column -> Cell in
+                    switch column {
+                    case .int(let v): return .number(Double(v[r]))
+                    case .double(let v): return v[r].isNaN ? .empty : .number(v[r])
+                    case .string(let v): return .text(v[r])
+                    }
+                })
         }
         try addSheet(name: name, header: table.names, rows: rows)
     }
@@ -61,10 +62,13 @@ public struct WorkbookWriter {
         }
         var parts: [(String, String)] = [
             ("[Content_Types].xml", contentTypes()),
-            ("_rels/.rels", """
+            (
+                "_rels/.rels",
+                """
                 <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
                 <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>
-                """),
+                """
+            ),
             ("xl/workbook.xml", workbookXML()),
             ("xl/_rels/workbook.xml.rels", workbookRels()),
         ]
@@ -72,8 +76,10 @@ public struct WorkbookWriter {
         let date = Date(timeIntervalSince1970: 946_728_000)  // 2000-01-01 12:00 UTC: fixed, so the bytes do not depend on the run
         for (path, text) in parts {
             let data = Data(text.utf8)
-            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), modificationDate: date,
-                                 compressionMethod: .deflate) { position, size in
+            try archive.addEntry(
+                with: path, type: .file, uncompressedSize: Int64(data.count), modificationDate: date,
+                compressionMethod: .deflate
+            ) { position, size in
                 data.subdata(in: Int(position)..<Int(position) + size)
             }
         }
@@ -87,7 +93,8 @@ public struct WorkbookWriter {
             <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
             """
         for i in sheets.indices {
-            s += "<Override PartName=\"/xl/worksheets/sheet\(i + 1).xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"
+            s +=
+                "<Override PartName=\"/xl/worksheets/sheet\(i + 1).xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"
         }
         return s + "</Types>"
     }
@@ -109,7 +116,8 @@ public struct WorkbookWriter {
             <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
             """
         for i in sheets.indices {
-            s += "<Relationship Id=\"rId\(i + 1)\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet\(i + 1).xml\"/>"
+            s +=
+                "<Relationship Id=\"rId\(i + 1)\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet\(i + 1).xml\"/>"
         }
         return s + "</Relationships>"
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // A small byte-level XML tokenizer for the SpreadsheetML parts a workbook reader needs. It builds
@@ -252,7 +252,7 @@ enum XMLText {
         var runStart = 0
         while i < n {
             let b = raw[i]
-            if b == 0x26 { // &
+            if b == 0x26 {  // &
                 if i > runStart { out.append(raw.slice(runStart, i)) }
                 var j = i + 1
                 while j < n && raw[j] != 0x3B && j - i < 12 { j += 1 }
@@ -260,12 +260,17 @@ enum XMLText {
                     throw PartContentError(message: "unterminated entity reference '\(raw.slice(i, min(n, i + 12)).utf8String)'")
                 }
                 let name = raw.slice(i + 1, j)
-                if name.equals("amp") { out.append(0x26) }
-                else if name.equals("lt") { out.append(0x3C) }
-                else if name.equals("gt") { out.append(0x3E) }
-                else if name.equals("quot") { out.append(0x22) }
-                else if name.equals("apos") { out.append(0x27) }
-                else if name.count >= 2 && name[0] == 0x23 { // &#...;
+                if name.equals("amp") {
+                    out.append(0x26)
+                } else if name.equals("lt") {
+                    out.append(0x3C)
+                } else if name.equals("gt") {
+                    out.append(0x3E)
+                } else if name.equals("quot") {
+                    out.append(0x22)
+                } else if name.equals("apos") {
+                    out.append(0x27)
+                } else if name.count >= 2 && name[0] == 0x23 {  // &#...;
                     guard let scalar = parseCharRef(name.slice(1, name.count)) else {
                         throw PartContentError(message: "invalid character reference '&\(name.utf8String);'")
                     }
@@ -275,7 +280,7 @@ enum XMLText {
                 }
                 i = j + 1
                 runStart = i
-            } else if b == 0x0D { // CR
+            } else if b == 0x0D {  // CR
                 if i > runStart { out.append(raw.slice(runStart, i)) }
                 out.append(0x0A)
                 i += 1
@@ -323,7 +328,7 @@ enum XMLText {
     private static func parseCharRef(_ s: XMLBytes) -> Unicode.Scalar? {
         guard s.count > 0 else { return nil }
         var v: UInt32 = 0
-        if s[0] == 0x78 || s[0] == 0x58 { // x
+        if s[0] == 0x78 || s[0] == 0x58 {  // x
             guard s.count > 1, s.count <= 7 else { return nil }
             for c in s.slice(1, s.count) {
                 guard let h = hexValue(c) else { return nil }
@@ -399,7 +404,7 @@ struct XMLTokenizer {
         }
         var i = 0
         scanning: while i < n {
-            if p[i] != 0x3C { // text up to the next '<'
+            if p[i] != 0x3C {  // text up to the next '<'
                 guard let j = findByte(0x3C, p, i, n) else {
                     if !isFinal { break scanning }
                     if !openLengths.isEmpty {
@@ -424,7 +429,7 @@ struct XMLTokenizer {
                 break scanning
             }
             let next = p[i + 1]
-            if next == 0x2F { // </name>
+            if next == 0x2F {  // </name>
                 guard let g = findByte(0x3E, p, i + 2, n) else {
                     if isFinal { throw fail(i, "unterminated end tag") }
                     break scanning
@@ -433,13 +438,13 @@ struct XMLTokenizer {
                 try popElement(qname, at: i)
                 try handler.endElement(qname.localName())
                 i = g + 1
-            } else if next == 0x3F { // <? ... ?>
+            } else if next == 0x3F {  // <? ... ?>
                 guard let end = find2(p, from: i + 2, n, 0x3F, 0x3E) else {
                     if isFinal { throw fail(i, "unterminated processing instruction") }
                     break scanning
                 }
                 i = end + 2
-            } else if next == 0x21 { // <!-- -->, <![CDATA[ ]]>, <!DOCTYPE >
+            } else if next == 0x21 {  // <!-- -->, <![CDATA[ ]]>, <!DOCTYPE >
                 guard i + 3 < n else {
                     if isFinal { throw fail(i, "document ends inside a markup declaration") }
                     break scanning
@@ -450,7 +455,7 @@ struct XMLTokenizer {
                         break scanning
                     }
                     i = end + 3
-                } else if p[i + 2] == 0x5B { // <![CDATA[
+                } else if p[i + 2] == 0x5B {  // <![CDATA[
                     guard i + 9 <= n else {
                         if isFinal { throw fail(i, "document ends inside a markup declaration") }
                         break scanning
@@ -463,17 +468,23 @@ struct XMLTokenizer {
                     guard !openLengths.isEmpty else { throw fail(i, "CDATA outside the root element") }
                     try handler.characters(buf.slice(i + 9, end), isCDATA: true)
                     i = end + 3
-                } else { // <!DOCTYPE ...> (possibly with an internal subset in [ ])
+                } else {  // <!DOCTYPE ...> (possibly with an internal subset in [ ])
                     var k = i + 2
                     var depth = 0
                     var quote: UInt8 = 0
                     while k < n {
                         let c = p[k]
-                        if quote != 0 { if c == quote { quote = 0 } }
-                        else if c == 0x22 || c == 0x27 { quote = c }
-                        else if c == 0x5B { depth += 1 }
-                        else if c == 0x5D { depth -= 1 }
-                        else if c == 0x3E && depth <= 0 { break }
+                        if quote != 0 {
+                            if c == quote { quote = 0 }
+                        } else if c == 0x22 || c == 0x27 {
+                            quote = c
+                        } else if c == 0x5B {
+                            depth += 1
+                        } else if c == 0x5D {
+                            depth -= 1
+                        } else if c == 0x3E && depth <= 0 {
+                            break
+                        }
                         k += 1
                     }
                     guard k < n else {
@@ -482,7 +493,7 @@ struct XMLTokenizer {
                     }
                     i = k + 1
                 }
-            } else { // start tag <name attr="v" ...> or <name/>
+            } else {  // start tag <name attr="v" ...> or <name/>
                 var k = i + 1
                 var quote: UInt8 = 0
                 var nameEnd = -1

@@ -152,7 +152,7 @@ final class ZipContainer {
                 try chunk.withUnsafeBytes { try body($0) }
             }
         } catch {
-            pipe.cancelAndWait() // the archive must be idle again before anything else reads it
+            pipe.cancelAndWait()  // the archive must be idle again before anything else reads it
             throw error
         }
         if let failure = pipe.failure {

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Stats
+import Testing
+
 @testable import CLV
 
 /// Replication of the published CDNOW fits (2,357 customers, 39-week calibration, weeks).

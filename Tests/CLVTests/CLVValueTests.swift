@@ -1,19 +1,22 @@
 import Foundation
-import Testing
 import Stats
+import Testing
+
 @testable import CLV
 
 @Suite("Discounted CLV")
 struct CLVValueTests {
 
-    let customers = try! CustomerSummaries(frequency: [0, 2, 7], recency: [0, 30.43, 29.43], age: [38.86, 38.86, 35],
-                                           monetary: [.nan, 25, 40])
+    let customers = try! CustomerSummaries(
+        frequency: [0, 2, 7], recency: [0, 30.43, 29.43], age: [38.86, 38.86, 35],
+        monetary: [.nan, 25, 40])
     let bg = BGNBD(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426)
     let gg = GammaGamma(p: 6.25, q: 3.74, gamma: 15.44)
 
     @Test func matchesExplicitSum() throws {
-        let clv = try discountedCLV(transactions: bg, value: gg, customers: customers, horizonYears: 2, stepsPerYear: 12,
-                                    annualDiscountRate: 0.1, margin: 0.3, weeksPerUnit: 1)
+        let clv = try discountedCLV(
+            transactions: bg, value: gg, customers: customers, horizonYears: 2, stepsPerYear: 12,
+            annualDiscountRate: 0.1, margin: 0.3, weeksPerUnit: 1)
         for i in 0..<customers.count {
             let x = customers.frequency[i], tx = customers.recency[i], T = customers.age[i]
             let v = try gg.conditionalExpectedValue(x: x, m: customers.monetary[i])
@@ -34,8 +37,9 @@ struct CLVValueTests {
 
     /// The same customers and model expressed in days give the same CLV when weeksPerUnit = 1/7.
     @Test func unitInvariance() throws {
-        let days = try CustomerSummaries(frequency: customers.frequency, recency: customers.recency.map { $0 * 7 },
-                                         age: customers.age.map { $0 * 7 }, monetary: customers.monetary)
+        let days = try CustomerSummaries(
+            frequency: customers.frequency, recency: customers.recency.map { $0 * 7 },
+            age: customers.age.map { $0 * 7 }, monetary: customers.monetary)
         let pnW = ParetoNBD(r: 0.553, alpha: 10.578, s: 0.606, beta: 11.669)
         let pnD = ParetoNBD(r: 0.553, alpha: 10.578 * 7, s: 0.606, beta: 11.669 * 7)
         let w = try discountedCLV(transactions: pnW, value: gg, customers: customers, horizonYears: 3, annualDiscountRate: 0.08, weeksPerUnit: 1)
@@ -45,8 +49,9 @@ struct CLVValueTests {
 
     @Test func refusesUndefinedModels() {
         #expect(throws: ModelUndefined.self) {
-            try discountedCLV(transactions: BGNBD(r: 1, alpha: 1, a: 1, b: 1, boundary: ["a"]), value: gg, customers: customers,
-                              horizonYears: 1, annualDiscountRate: 0.1, weeksPerUnit: 1)
+            try discountedCLV(
+                transactions: BGNBD(r: 1, alpha: 1, a: 1, b: 1, boundary: ["a"]), value: gg, customers: customers,
+                horizonYears: 1, annualDiscountRate: 0.1, weeksPerUnit: 1)
         }
         #expect(throws: CLVError.self) {
             try discountedCLV(transactions: bg, value: gg, customers: customers, horizonYears: 1.03, annualDiscountRate: 0.1, weeksPerUnit: 1)

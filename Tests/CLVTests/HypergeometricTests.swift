@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Stats
+import Testing
+
 @testable import CLV
 
 @Suite("2F1 against mpmath")

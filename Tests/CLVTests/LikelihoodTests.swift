@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Stats
+import Testing
+
 @testable import CLV
 
 /// A small deterministic customer set with repeated triples, x = 0, t_x = 0 with x > 0 and t_x = T.
@@ -85,11 +86,15 @@ struct LikelihoodTests {
     @Test func paretoGradient() throws {
         let c = try smallSample()
         // alpha < beta, alpha > beta, z > 0.9 both ways, alpha = beta.
-        for p in [[0.553, 10.578, 0.606, 11.669], [0.9, 15.0, 1.4, 6.0], [0.4, 2.0, 0.3, 60.0], [1.2, 80.0, 0.5, 3.0], [0.5, 7.0, 0.8, 7.0], [2.0, 3.0, 5.0, 100.0]] {
+        for p in [
+            [0.553, 10.578, 0.606, 11.669], [0.9, 15.0, 1.4, 6.0], [0.4, 2.0, 0.3, 60.0], [1.2, 80.0, 0.5, 3.0], [0.5, 7.0, 0.8, 7.0], [2.0, 3.0, 5.0, 100.0],
+        ] {
             let (_, g) = ParetoNBD(r: p[0], alpha: p[1], s: p[2], beta: p[3]).logLikelihoodGradient(c)
             let num = numericGradient(p) { q in ParetoNBD(r: q[0], alpha: q[1], s: q[2], beta: q[3]).logLikelihood(c) }
             for i in 0..<4 {
-                #expect(abs(g[i] - num[i]) <= 1e-5 * max(1, abs(num[i])), "Pareto/NBD d/d\(ParetoNBD.parameterNames[i]) at \(p): analytic \(g[i]) numeric \(num[i])")
+                #expect(
+                    abs(g[i] - num[i]) <= 1e-5 * max(1, abs(num[i])), "Pareto/NBD d/d\(ParetoNBD.parameterNames[i]) at \(p): analytic \(g[i]) numeric \(num[i])"
+                )
             }
         }
     }

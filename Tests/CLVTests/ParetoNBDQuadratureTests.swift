@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CLV
 
 /// The quadrature branch of `ParetoNBDKernel.logG` (z close to 1, where the series is slow): value and analytic
@@ -23,11 +24,13 @@ struct ParetoNBDQuadratureTests {
         for (P, Q, z, v, dP, dQ, dz) in Self.reference {
             let q = try #require(ParetoNBDKernel.logGQuadrature(P, Q, z, 1 - z, grad: true), "no convergence at \((P, Q, z))")
             #expect(close(q.0, v, 1e-13), "log G at \((P, Q, z)): \(q.0) vs \(v)")
-            #expect(relClose(q.1, dP, 1e-11) && relClose(q.2, dQ, 1e-11) && relClose(q.3, dz, 1e-9),
-                    "gradient at \((P, Q, z)): \((q.1, q.2, q.3)) vs \((dP, dQ, dz))")
+            #expect(
+                relClose(q.1, dP, 1e-11) && relClose(q.2, dQ, 1e-11) && relClose(q.3, dz, 1e-9),
+                "gradient at \((P, Q, z)): \((q.1, q.2, q.3)) vs \((dP, dQ, dz))")
             let g = ParetoNBDKernel.logG(P, Q, z, grad: true)
-            #expect(close(g.0, v, 1e-13) && relClose(g.1, dP, 1e-9) && relClose(g.2, dQ, 1e-9) && relClose(g.3, dz, 1e-9),
-                    "logG at \((P, Q, z)): \(g) vs \((v, dP, dQ, dz))")
+            #expect(
+                close(g.0, v, 1e-13) && relClose(g.1, dP, 1e-9) && relClose(g.2, dQ, 1e-9) && relClose(g.3, dz, 1e-9),
+                "logG at \((P, Q, z)): \(g) vs \((v, dP, dQ, dz))")
             let f = ParetoNBDKernel.logG(P, Q, z, grad: false)
             #expect(close(f.0, v, 1e-13))
         }
@@ -40,7 +43,7 @@ struct ParetoNBDQuadratureTests {
             for gap in [0.3, 1.05, 2.6, 9.0] {
                 for z in [0.905, 0.95, 0.99, 0.998, 0.9995, 0.9999] {
                     let Q = P + gap
-                    guard Q > 1 else { continue }   // the kernel's Q = r + s + x + 1
+                    guard Q > 1 else { continue }  // the kernel's Q = r + s + x + 1
                     guard let cf = ParetoNBDKernel.logGContinuedFraction(P, Q, z) else { continue }
                     let q = try #require(ParetoNBDKernel.logGQuadrature(P, Q, z, 1 - z, grad: false))
                     if abs(q.0 - cf) / max(1, abs(cf)) > 3e-13 { print("CFDIFF \(P) \(Q) \(z) \(q.0) \(cf)") }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Stats
+import Testing
+
 @testable import CLV
 
 @Suite("Predictions against mpmath")
@@ -50,7 +51,7 @@ struct PredictionTests {
         #expect(relClose(try pn.conditionalExpectedTransactions(39, x: 2, tx: 30.43, T: 38.86), Ref.pnCondCustomer39, 1e-12))
         #expect(relClose(try pn.conditionalExpectedTransactions(39, x: 0, tx: 0, T: 38.86), Ref.pnCondX0, 1e-12))
         #expect(relClose(try pn.expectedTransactions(39), Ref.pnUnc39, 1e-12))
-        let q3 = ParetoNBD(r: 0.4, alpha: 2, s: 0.3, beta: 60)   // z = 0.97 > 0.9 for t_x = 0
+        let q3 = ParetoNBD(r: 0.4, alpha: 2, s: 0.3, beta: 60)  // z = 0.97 > 0.9 for t_x = 0
         #expect(relClose(try q3.probabilityAlive(x: 1, tx: 0, T: 20), Ref.pnQ3AliveX1, 1e-10))
         #expect(relClose(try q3.conditionalExpectedTransactions(52, x: 1, tx: 0, T: 20), Ref.pnQ3CondX1, 1e-10))
         let s1 = ParetoNBD(r: 0.553, alpha: 10.578, s: 1, beta: 11.669)

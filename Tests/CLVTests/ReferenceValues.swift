@@ -100,24 +100,24 @@ enum Ref {
     // for (x=2, t_x=30.43, T=38.86, t=39) was also checked by a direct double integral over the posterior of
     // (lambda, p): 1.2259226579870330 at the 4-decimal parameters, equal to the closed form to 20 digits.
     static let bgParams = (r: 0.243, alpha: 4.414, a: 0.793, b: 2.426)
-    static let bgCondCustomer39 = 1.2260281747671444     // x=2, t_x=30.43, T=38.86, t=39
-    static let bgAliveCustomer = 0.72657857008067291     // x=2, t_x=30.43, T=38.86
-    static let bgCondX0 = 0.19509805201126264            // x=0, T=38.86, t=39
-    static let bgCondX20 = 13.052103248177744            // x=20, t_x=37.1, T=38.86, t=39
-    static let bgCond520 = 7.3193138117111047            // x=2, t_x=30.43, T=38.86, t=520
+    static let bgCondCustomer39 = 1.2260281747671444  // x=2, t_x=30.43, T=38.86, t=39
+    static let bgAliveCustomer = 0.72657857008067291  // x=2, t_x=30.43, T=38.86
+    static let bgCondX0 = 0.19509805201126264  // x=0, T=38.86, t=39
+    static let bgCondX20 = 13.052103248177744  // x=20, t_x=37.1, T=38.86, t=39
+    static let bgCond520 = 7.3193138117111047  // x=2, t_x=30.43, T=38.86, t=520
     static let bgUnc39 = 1.1967231933208168
     static let bgUnc78 = 1.8605190579427685
-    static let bgCondNearA1 = 1.1019183310055979         // a = 1.0004, customer above, t=39
-    static let bgUncNearA1 = 1.0840889667341828          // a = 1.0004, t=39
-    static let bgLifetimeA25 = 1.806960073699831         // a = 2.5, customer above, t = infinity
+    static let bgCondNearA1 = 1.1019183310055979  // a = 1.0004, customer above, t=39
+    static let bgUncNearA1 = 1.0840889667341828  // a = 1.0004, t=39
+    static let bgLifetimeA25 = 1.806960073699831  // a = 2.5, customer above, t = infinity
     static let pnParams = (r: 0.553, alpha: 10.578, s: 0.606, beta: 11.669)
     static let pnAliveCustomer = 0.86916755915301119
     static let pnCondCustomer39 = 1.4551231932576024
     static let pnCondX0 = 0.10708146821530885
     static let pnUnc39 = 1.2130028442810157
-    static let pnQ3AliveX1 = 0.69501025935867395         // (0.4, 2, 0.3, 60), x=1, t_x=0, T=20
-    static let pnQ3CondX1 = 2.1221210127476627           // same, t=52
-    static let pnCondS1 = 1.1860522822793437             // s = 1 exactly (limit), customer above, t=39
+    static let pnQ3AliveX1 = 0.69501025935867395  // (0.4, 2, 0.3, 60), x=1, t_x=0, T=20
+    static let pnQ3CondX1 = 2.1221210127476627  // same, t=52
+    static let pnCondS1 = 1.1860522822793437  // s = 1 exactly (limit), customer above, t=39
 
     // log 2F1(1, P; Q; z), the function behind the Pareto/NBD likelihood (series for z <= 0.9, continued
     // fraction above), mpmath 1.3 at 40 digits. (P, Q, z, log 2F1)

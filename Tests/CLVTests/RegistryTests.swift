@@ -4,6 +4,7 @@ import Stats
 import Tabular
 import Testing
 import Transactions
+
 @testable import CLV
 
 /// A transaction model that exists only in this test: the NBD (Poisson purchases at rate lambda ~ Gamma(r,
@@ -92,7 +93,7 @@ struct ToyShop {
         var sample = "frequency,recency,T\n"
         for c in 0..<150 {
             let birth = Int(sampler.uniform() * 200)
-            let rate = sampler.gamma(1.5, rate: 50)   // purchases per day, mean 0.03
+            let rate = sampler.gamma(1.5, rate: 50)  // purchases per day, mean 0.03
             // Customers differ in what they spend, as Gamma-Gamma assumes (a common mean would be its ridge).
             let meanSpend = 10 + 60 * sampler.uniform() * sampler.uniform()
             var days = [birth]
@@ -118,8 +119,10 @@ struct ToyShop {
     func params(models: [String]?, production: String) throws -> CLVParams {
         let spec: [String: Any] = [
             "name": "toy shop", "file": logFile, "format": "csv", "customer": "customer", "date": "date", "value": "value",
-            "cleaning": ["drop_missing_customer": true, "drop_nonpositive_quantity": false, "drop_nonpositive_price": true,
-                         "non_merchandise_codes": [String]()],
+            "cleaning": [
+                "drop_missing_customer": true, "drop_nonpositive_quantity": false, "drop_nonpositive_price": true,
+                "non_merchandise_codes": [String](),
+            ],
         ]
         var object: [String: Any] = [
             "retail": spec, "unit_days": 7, "holdout_weeks": 20, "horizon_weeks": 26, "margin": 0.3,
@@ -171,7 +174,9 @@ struct ToyShop {
         defer { shop.remove() }
         #expect(throws: Never.self) { try shop.params(models: nil, production: "auto").validate(source: "p.yaml") }
         #expect(throws: Never.self) { try shop.params(models: nil, production: "paretonbd").validate(source: "p.yaml") }
-        for (models, production) in [(nil, "mbgnbd"), (["bgnbd"], "paretonbd"), (["bgnbd", "nope"], "bgnbd"), (["bgnbd", "bgnbd"], "auto")] as [([String]?, String)] {
+        for (models, production) in [(nil, "mbgnbd"), (["bgnbd"], "paretonbd"), (["bgnbd", "nope"], "bgnbd"), (["bgnbd", "bgnbd"], "auto")]
+            as [([String]?, String)]
+        {
             do {
                 try shop.params(models: models, production: production).validate(source: "p.yaml")
                 Issue.record("models \(String(describing: models)), production \(production) accepted")
@@ -190,7 +195,7 @@ struct ToyShop {
         let registry = TransactionModelRegistry([NBDTestModel.self, BGNBD.self])
         let p = try shop.params(models: nil, production: "nbd")
         try p.validate(source: "p.yaml", registry: registry)
-        #expect(throws: DataError.self) { try p.validate(source: "p.yaml") }   // unknown to the standard registry
+        #expect(throws: DataError.self) { try p.validate(source: "p.yaml") }  // unknown to the standard registry
         let r = try CLVAnalysis.run(p, registry: registry)
 
         #expect(r.evaluations.map(\.key) == ["nbd", "bgnbd"])

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import Stats
 import TestSupport
+import Testing
+
 @testable import CLV
 
 /// |a - b| <= tol * max(1, |b|)

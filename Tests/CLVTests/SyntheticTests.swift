@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Stats
+import Testing
+
 @testable import CLV
 
 /// Tiny deterministic samplers for the synthetic data sets.
@@ -39,7 +40,9 @@ func simulateBGNBD(n: Int, seed: UInt64, r: Double, alpha: Double, a: Double, b:
     for i in 0..<n {
         let TT = 30 + Double(i % 20)
         let lambda = s.gamma(r, rate: alpha)
-        let pDrop = { () -> Double in let u = s.gamma(a, rate: 1), v = s.gamma(b, rate: 1); return u / (u + v) }()
+        let pDrop = { () -> Double in
+            let u = s.gamma(a, rate: 1), v = s.gamma(b, rate: 1); return u / (u + v)
+        }()
         var t = 0.0, k = 0, last = 0.0
         while true {
             t += -log(s.uniform()) / lambda
@@ -173,7 +176,8 @@ struct SyntheticTests {
         #expect(fit.converged && fit.boundary.isEmpty, "\(fit)")
         for (i, truth) in [r, alpha, a, b].enumerated() {
             #expect(fit.confidenceIntervals[i].lower < truth * 1.5 && fit.confidenceIntervals[i].upper > truth / 1.5, "\(fit)")
-            #expect(abs(log(fit.estimates[i] / truth)) < 4 * fit.standardErrors[i] / fit.estimates[i], "\(fit.parameterNames[i]): \(fit.estimates[i]) vs \(truth)")
+            #expect(
+                abs(log(fit.estimates[i] / truth)) < 4 * fit.standardErrors[i] / fit.estimates[i], "\(fit.parameterNames[i]): \(fit.estimates[i]) vs \(truth)")
         }
         print(fit)
     }
@@ -183,8 +187,10 @@ struct SyntheticTests {
         let c = try simulateBGNBD(n: 1000, seed: 11, r: 0.8, alpha: 6, a: 1.5, b: 4)
         let d = CompressedSummaries(c)
         let kernel = BGNBDKernel(d)
-        let prob = MLEProblem(model: "BG/NBD", names: BGNBD.parameterNames, kinds: [.shape, .scale, .shape, .shape],
-                              scales: [1, d.meanAge, 1, 1], n: d.customers) { p, g in
+        let prob = MLEProblem(
+            model: "BG/NBD", names: BGNBD.parameterNames, kinds: [.shape, .scale, .shape, .shape],
+            scales: [1, d.meanAge, 1, 1], n: d.customers
+        ) { p, g in
             kernel.logLikelihood(p[0], p[1], p[2], p[3], gradient: g)
         }
         let start = prob.theta([1, d.meanAge, 1, 1])

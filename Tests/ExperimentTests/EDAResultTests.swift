@@ -2,6 +2,7 @@ import Foundation
 import Stats
 import Tabular
 import Testing
+
 @testable import Experiment
 
 /// A small experiment built by hand: control 8 rows, two e-mail arms of 4, a binary and a
@@ -102,17 +103,25 @@ struct EDAResultTests {
         let contract: [String: [ColumnSpec]] = [
             "arms": [.init("arm", .string), .init("n", .int), .init("share", .double), .init("expected_share", .double)],
             "srm": [.init("test", .string), .init("statistic", .double), .init("df", .double), .init("p_value", .double)],
-            "balance": [.init("feature", .string), .init("level", .string), .init("arm", .string), .init("mean", .double),
-                        .init("smd_vs_control", .double)],
-            "outcomes": [.init("outcome", .string), .init("arm", .string), .init("n", .int), .init("mean", .double),
-                         .init("sd", .double), .init("ci_low", .double), .init("ci_high", .double)],
+            "balance": [
+                .init("feature", .string), .init("level", .string), .init("arm", .string), .init("mean", .double),
+                .init("smd_vs_control", .double),
+            ],
+            "outcomes": [
+                .init("outcome", .string), .init("arm", .string), .init("n", .int), .init("mean", .double),
+                .init("sd", .double), .init("ci_low", .double), .init("ci_high", .double),
+            ],
             "lifts": lift,
-            "power": [.init("outcome", .string), .init("arm", .string), .init("n_arm", .int), .init("n_control", .int),
-                      .init("sd_control", .double), .init("mde_abs", .double), .init("mde_rel", .double), .init("observed_lift", .double),
-                      .init("power_at_observed", .double), .init("n_per_arm_for_observed", .double)],
+            "power": [
+                .init("outcome", .string), .init("arm", .string), .init("n_arm", .int), .init("n_control", .int),
+                .init("sd_control", .double), .init("mde_abs", .double), .init("mde_rel", .double), .init("observed_lift", .double),
+                .init("power_at_observed", .double), .init("n_per_arm_for_observed", .double),
+            ],
             "segment_lifts": [.init("feature", .string), .init("level", .string)] + lift,
-            "positive_distribution": [.init("outcome", .string), .init("arm", .string), .init("bin_low", .double),
-                                      .init("bin_high", .double), .init("count", .int), .init("share", .double)],
+            "positive_distribution": [
+                .init("outcome", .string), .init("arm", .string), .init("bin_low", .double),
+                .init("bin_high", .double), .init("count", .int), .init("share", .double),
+            ],
         ]
         #expect(Set(contract.keys) == Set(tables.keys))
         var back: [String: Table] = [:]

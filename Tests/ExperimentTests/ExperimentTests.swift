@@ -1,16 +1,19 @@
 import Foundation
-import Testing
-@testable import Experiment
 import Stats
 import Tabular
 import TestSupport
+import Testing
+
+@testable import Experiment
 
 let hillstromSpec = DatasetSpec(
     name: "hillstrom", file: "hillstrom.csv", armColumn: "segment", controlArm: "No E-Mail",
     outcomes: [.init(name: "visit", type: .binary), .init(name: "conversion", type: .binary), .init(name: "spend", type: .continuous)],
-    features: [.init(name: "recency", type: .numeric), .init(name: "history_segment", type: .categorical),
-               .init(name: "history", type: .numeric), .init(name: "mens", type: .numeric), .init(name: "womens", type: .numeric),
-               .init(name: "zip_code", type: .categorical), .init(name: "newbie", type: .numeric), .init(name: "channel", type: .categorical)])
+    features: [
+        .init(name: "recency", type: .numeric), .init(name: "history_segment", type: .categorical),
+        .init(name: "history", type: .numeric), .init(name: "mens", type: .numeric), .init(name: "womens", type: .numeric),
+        .init(name: "zip_code", type: .categorical), .init(name: "newbie", type: .numeric), .init(name: "channel", type: .categorical),
+    ])
 
 @Suite("Stratified split")
 struct SplitTests {
@@ -71,7 +74,8 @@ struct HillstromTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("exp-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/bad.csv"
-        try AtomicFile.write("""
+        try AtomicFile.write(
+            """
             recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,conversion,spend
             10,"2) $100 - $200",142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0
             6,"3) $200 - $350",329.08,1,1,Rural,1,Web,No E-Mail,2,0,0

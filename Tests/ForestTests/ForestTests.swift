@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Stats
+import Testing
+
 @testable import Forest
 
 /// Column-major matrix from row-major literal rows (easier to read in tests).
@@ -31,8 +32,10 @@ private func errorText(_ body: () throws -> Void) -> String? {
 }
 
 private func bits(_ tree: RegressionTree) -> [[UInt64]] {
-    [tree.feature.map { UInt64(UInt32(bitPattern: $0)) }, tree.threshold.map(\.bitPattern),
-     tree.left.map { UInt64(UInt32(bitPattern: $0)) }, tree.right.map { UInt64(UInt32(bitPattern: $0)) }, tree.value.map(\.bitPattern)]
+    [
+        tree.feature.map { UInt64(UInt32(bitPattern: $0)) }, tree.threshold.map(\.bitPattern),
+        tree.left.map { UInt64(UInt32(bitPattern: $0)) }, tree.right.map { UInt64(UInt32(bitPattern: $0)) }, tree.value.map(\.bitPattern),
+    ]
 }
 
 @Suite("CART trees checked by hand")
@@ -135,10 +138,13 @@ struct ForestTraining {
         #expect(Array(larger.forest.trees.prefix(24)) == one.forest.trees)
     }
 
-    @Test("every tree matches a plain reference CART (binary, few-level and many-level features)",
-          arguments: [ForestParams(nTrees: 6, seed: 21), ForestParams(nTrees: 6, maxFeatures: 2, seed: 22),
-                      ForestParams(nTrees: 6, maxDepth: 4, minSamplesLeaf: 3, minSamplesSplit: 8, maxFeatures: 3, seed: 23),
-                      ForestParams(nTrees: 2, bootstrap: false, seed: 24)])
+    @Test(
+        "every tree matches a plain reference CART (binary, few-level and many-level features)",
+        arguments: [
+            ForestParams(nTrees: 6, seed: 21), ForestParams(nTrees: 6, maxFeatures: 2, seed: 22),
+            ForestParams(nTrees: 6, maxDepth: 4, minSamplesLeaf: 3, minSamplesSplit: 8, maxFeatures: 3, seed: 23),
+            ForestParams(nTrees: 2, bootstrap: false, seed: 24),
+        ])
     func matchesReference(params: ForestParams) throws {
         // Columns: two 0/1, one with 5 levels, one with ~100 integer levels (ties), one continuous,
         // and one constant. Integer targets, mostly zero, keep all sums exact.
@@ -188,8 +194,9 @@ struct ForestTraining {
     func noBootstrap() throws {
         let (x, y, _) = synthetic(rows: 100, features: 3, noise: 0.1, seed: 5)
         let seen = ProgressLog()
-        let (forest, summary) = try ForestTrainer.train(x, y, params: ForestParams(nTrees: 7, bootstrap: false, seed: 1), threads: 2,
-                                                         progress: { seen.add($0) })
+        let (forest, summary) = try ForestTrainer.train(
+            x, y, params: ForestParams(nTrees: 7, bootstrap: false, seed: 1), threads: 2,
+            progress: { seen.add($0) })
         #expect(summary.oobMSE == nil && summary.oobRows == 0 && summary.oobPredictions.allSatisfy(\.isNaN))
         #expect(seen.values == Array(1...7))
         // Without bootstrap or feature sampling every tree is the same tree.
@@ -253,8 +260,10 @@ final class ProgressLog: @unchecked Sendable {
 struct FormatTests {
     /// Random, structurally valid trees whose doubles include the awkward cases.
     func randomForest(_ g: inout SeededGenerator, features: Int) -> RandomForest {
-        let specials: [Double] = [-0.0, 0.0, Double.leastNonzeroMagnitude, Double(bitPattern: 0x000F_FFFF_FFFF_FFFF), -Double.leastNonzeroMagnitude, 1e308, -1e308,
-                                  Double.greatestFiniteMagnitude, Double.leastNormalMagnitude, 1.0.nextUp, -1.0 / 3.0]
+        let specials: [Double] = [
+            -0.0, 0.0, Double.leastNonzeroMagnitude, Double(bitPattern: 0x000F_FFFF_FFFF_FFFF), -Double.leastNonzeroMagnitude, 1e308, -1e308,
+            Double.greatestFiniteMagnitude, Double.leastNormalMagnitude, 1.0.nextUp, -1.0 / 3.0,
+        ]
         func double() -> Double { g.next(below: 3) == 0 ? specials[g.next(below: specials.count)] : (g.nextUnit() - 0.5) * 1e6 }
         var trees: [RegressionTree] = []
         for _ in 0..<(1 + g.next(below: 4)) {
@@ -281,8 +290,10 @@ struct FormatTests {
         var g = SeededGenerator(seed: 99)
         let (x, y, _) = synthetic(rows: 200, features: 4, noise: 0.3, seed: 4)
         let trained = try ForestTrainer.train(x, y, params: ForestParams(nTrees: 5, seed: 2), threads: 2).forest
-        return [("zeta", randomForest(&g, features: 3)), ("mu/treated", trained), ("alpha", randomForest(&g, features: 7)),
-                ("été", randomForest(&g, features: 1))]
+        return [
+            ("zeta", randomForest(&g, features: 3)), ("mu/treated", trained), ("alpha", randomForest(&g, features: 7)),
+            ("été", randomForest(&g, features: 1)),
+        ]
     }
 
     @Test("encode then decode is bit-exact, names sorted by bytes")
@@ -357,16 +368,17 @@ struct FormatTests {
 struct BatchPrediction {
     /// The batch paths (complete-tree levels for shallow forests, the packed walk for deep ones)
     /// must give the bits of the plain per-row walk, including trees whose leaves sit at different depths.
-    @Test("batch prediction is bit-identical to the per-row walk, shallow and deep forests",
-          arguments: [0, 1, 2, 3, 4, 6, 8, 9, nil] as [Int?])
+    @Test(
+        "batch prediction is bit-identical to the per-row walk, shallow and deep forests",
+        arguments: [0, 1, 2, 3, 4, 6, 8, 9, nil] as [Int?])
     func batchEqualsWalk(depth: Int?) throws {
         var g = SeededGenerator(seed: 77)
         let n = 700
         var values = [Double](repeating: 0, count: n * 4)
         for r in 0..<n {
-            values[r] = Double(g.next(below: 2))               // binary
-            values[n + r] = Double(1 + g.next(below: 12))      // few levels
-            values[2 * n + r] = g.nextUnit() * 1000            // continuous
+            values[r] = Double(g.next(below: 2))  // binary
+            values[n + r] = Double(1 + g.next(below: 12))  // few levels
+            values[2 * n + r] = g.nextUnit() * 1000  // continuous
             values[3 * n + r] = Double(g.next(below: 3))
         }
         let x = FeatureMatrix(rowCount: n, columnCount: 4, values: values)

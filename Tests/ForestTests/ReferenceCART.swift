@@ -1,4 +1,5 @@
 import Stats
+
 @testable import Forest
 
 /// A deliberately plain CART (recursive, no codes, no histograms, no presorting) that follows the
@@ -19,8 +20,10 @@ struct ReferenceCART {
         return out
     }
 
-    private func build(_ rows: [Int], depth: Int, _ w: [Double], _ out: inout RegressionTree, _ order: inout [Int],
-                       _ rng: inout SeededGenerator) -> Int32 {
+    private func build(
+        _ rows: [Int], depth: Int, _ w: [Double], _ out: inout RegressionTree, _ order: inout [Int],
+        _ rng: inout SeededGenerator
+    ) -> Int32 {
         let node = out.nodeCount
         let total = rows.reduce(0.0) { $0 + w[$1] }
         let sum = rows.reduce(0.0) { $0 + w[$1] * y[$1] }
@@ -28,7 +31,10 @@ struct ReferenceCART {
         out.feature.append(-1); out.threshold.append(0); out.left.append(-1); out.right.append(-1)
         out.value.append(pure ? y[rows[0]] : sum / total)
         if pure || depth >= (params.maxDepth ?? .max) || total < Double(params.minSamplesSplit)
-            || total < 2 * Double(params.minSamplesLeaf) { return Int32(node) }
+            || total < 2 * Double(params.minSamplesLeaf)
+        {
+            return Int32(node)
+        }
 
         var best: (score: Double, feature: Int, cut: Double)? = nil
         func evaluate(_ f: Int) -> Bool {

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Base
 @testable import PipelineCLI
 @testable import Provenance
@@ -62,7 +63,7 @@ struct FailedStageTests {
         try run.write("x\n", to: out + "/x.txt")
         try run.finish()
         #expect(run.isFinished)
-        run.abandon() // no effect once finished
+        run.abandon()  // no effect once finished
         #expect(listing(out) == ["manifest.json", "x.txt"])
     }
 
@@ -114,7 +115,7 @@ struct FailedStageBinaryTests {
         try FileManager.default.createDirectory(atPath: out + "/dataset.json", withIntermediateDirectories: true)
         try AtomicFile.write("x\n", to: out + "/dataset.json/x")
         let r = try Shell.run(prepare)
-        #expect(r.status == 2) // AtomicFile reports a file it cannot place as a DataError naming it
+        #expect(r.status == 2)  // AtomicFile reports a file it cannot place as a DataError naming it
         #expect(r.stderr.hasPrefix("error: \(out)/dataset.json: cannot move the finished file into place"))
         #expect(r.stderr.split(separator: "\n").count == 1)
         #expect(listing(out) == ["dataset.json/x"], "train.csv, test.csv and the manifest are gone, and no temporary file is left")
@@ -137,8 +138,11 @@ struct FailedStageBinaryTests {
         }
 
         func stageData(_ extra: [String] = []) throws -> Shell.Result {
-            try Shell.run([try builtProduct("stage-data"), "--params", dir + "/params.yaml", "--checksums", dir + "/SHA256SUMS",
-                           "--mirror", mirror, "--out", raw] + extra)
+            try Shell.run(
+                [
+                    try builtProduct("stage-data"), "--params", dir + "/params.yaml", "--checksums", dir + "/SHA256SUMS",
+                    "--mirror", mirror, "--out", raw,
+                ] + extra)
         }
     }
 

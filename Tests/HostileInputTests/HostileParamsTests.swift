@@ -3,10 +3,11 @@ import Experiment
 import Foundation
 import PolicyAnalysis
 import RawData
-import Testing
 import TestSupport
+import Testing
 import UpliftAnalysis
 import Yams
+
 @testable import Base
 @testable import PipelineCLI
 @testable import Provenance
@@ -88,9 +89,10 @@ struct ParamsCase: Sendable, CustomTestStringConvertible {
         guard let (error, path) = try loadError(stage, text, sourceLocation: sourceLocation) else { return }
         let place = position(of: at, in: text)
         #expect(error.file == path, sourceLocation: sourceLocation)
-        #expect(error.line == place?.line && error.column == place?.column,
-                "points at '\(at)' \(String(describing: place)), got \(String(describing: error.line)):\(String(describing: error.column))",
-                sourceLocation: sourceLocation)
+        #expect(
+            error.line == place?.line && error.column == place?.column,
+            "points at '\(at)' \(String(describing: place)), got \(String(describing: error.line)):\(String(describing: error.column))",
+            sourceLocation: sourceLocation)
         if prefixOnly {
             #expect(error.message.hasPrefix(message), "\(error.message)", sourceLocation: sourceLocation)
         } else {
@@ -103,43 +105,62 @@ struct ParamsCase: Sendable, CustomTestStringConvertible {
 struct UnknownParameterTests {
     static let cases: [ParamsCase] = [
         // A stray key beside the split's parameters.
-        ParamsCase(stage: .prepare, replace: "  seed: 20080320", with: "  shufle: true\n  seed: 20080320",
-                   message: "unknown parameter 'split.shufle' (valid here: test_fraction, seed)", at: "shufle"),
+        ParamsCase(
+            stage: .prepare, replace: "  seed: 20080320", with: "  shufle: true\n  seed: 20080320",
+            message: "unknown parameter 'split.shufle' (valid here: test_fraction, seed)", at: "shufle"),
         // A misspelled required key: the valid keys are still all listed.
-        ParamsCase(stage: .prepare, replace: "  test_fraction: 0.25", with: "  test_fracton: 0.25",
-                   message: "unknown parameter 'split.test_fracton' (did you mean 'test_fraction'? valid here: test_fraction, seed)", at: "test_fracton"),
-        ParamsCase(stage: .prepare, replace: "  seed: 20080320", with: "  sed: 20080320",
-                   message: "unknown parameter 'split.sed' (did you mean 'seed'? valid here: test_fraction, seed)", at: "sed:"),
+        ParamsCase(
+            stage: .prepare, replace: "  test_fraction: 0.25", with: "  test_fracton: 0.25",
+            message: "unknown parameter 'split.test_fracton' (did you mean 'test_fraction'? valid here: test_fraction, seed)", at: "test_fracton"),
+        ParamsCase(
+            stage: .prepare, replace: "  seed: 20080320", with: "  sed: 20080320",
+            message: "unknown parameter 'split.sed' (did you mean 'seed'? valid here: test_fraction, seed)", at: "sed:"),
         // Top level.
-        ParamsCase(stage: .eda, replace: "histogram_bins: 40", with: "histogram_bins: 40\ncolour: red",
-                   message: "unknown parameter 'colour' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins)", at: "colour"),
-        ParamsCase(stage: .eda, replace: "histogram_bins: 40", with: "histogram_bin: 40",
-                   message: "unknown parameter 'histogram_bin' (did you mean 'histogram_bins'? valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins)",
-                   at: "histogram_bin"),
+        ParamsCase(
+            stage: .eda, replace: "histogram_bins: 40", with: "histogram_bins: 40\ncolour: red",
+            message: "unknown parameter 'colour' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins)", at: "colour"),
+        ParamsCase(
+            stage: .eda, replace: "histogram_bins: 40", with: "histogram_bin: 40",
+            message:
+                "unknown parameter 'histogram_bin' (did you mean 'histogram_bins'? valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins)",
+            at: "histogram_bin"),
         // A transaction-log spec has no delimiter parameter (valid keys in the order of the type's CodingKeys).
-        ParamsCase(stage: .clv, replace: "  format: csv\n", with: "  format: csv\n  delimiter: \";\"\n",
-                   message: "unknown parameter 'retail.delimiter' (valid here: name, file, format, customer, date, quantity, price, value, invoice, product, cleaning, column_names)",
-                   at: "delimiter"),
+        ParamsCase(
+            stage: .clv, replace: "  format: csv\n", with: "  format: csv\n  delimiter: \";\"\n",
+            message:
+                "unknown parameter 'retail.delimiter' (valid here: name, file, format, customer, date, quantity, price, value, invoice, product, cleaning, column_names)",
+            at: "delimiter"),
         // Three levels down, and two levels down in the CDNOW spec.
-        ParamsCase(stage: .clv, replace: "    drop_missing_customer: true\n    drop_nonpositive_quantity: true", with: "    drop_missing_customers: true\n    drop_nonpositive_quantity: true",
-                   message: "unknown parameter 'retail.cleaning.drop_missing_customers' (did you mean 'drop_missing_customer'? valid here: cancellation_prefix, drop_missing_customer, drop_nonpositive_quantity, drop_nonpositive_price, non_merchandise_codes)",
-                   at: "drop_missing_customers"),
-        ParamsCase(stage: .clv, replace: "    customer: customer", with: "    custmer: customer",
-                   message: "unknown parameter 'cdnow.master.custmer' (did you mean 'customer'?", at: "custmer", prefixOnly: true),
+        ParamsCase(
+            stage: .clv, replace: "    drop_missing_customer: true\n    drop_nonpositive_quantity: true",
+            with: "    drop_missing_customers: true\n    drop_nonpositive_quantity: true",
+            message:
+                "unknown parameter 'retail.cleaning.drop_missing_customers' (did you mean 'drop_missing_customer'? valid here: cancellation_prefix, drop_missing_customer, drop_nonpositive_quantity, drop_nonpositive_price, non_merchandise_codes)",
+            at: "drop_missing_customers"),
+        ParamsCase(
+            stage: .clv, replace: "    customer: customer", with: "    custmer: customer",
+            message: "unknown parameter 'cdnow.master.custmer' (did you mean 'customer'?", at: "custmer", prefixOnly: true),
         // Inside a list element (an RFM rule).
-        ParamsCase(stage: .clv, replace: "{name: new, r: [4, 5], f: [1, 1]}", with: "{name: new, r: [4, 5], g: [1, 1]}",
-                   message: "unknown parameter 'rfm_segments[3].g' (did you mean 'f'? valid here: name, r, f)", at: "g: [1, 1]"),
-        ParamsCase(stage: .data, replace: "      member: online_retail_II.xlsx", with: "      membr: online_retail_II.xlsx",
-                   message: "unknown parameter 'files[1].workbook.membr' (did you mean 'member'? valid here: url, member, sha256)", at: "membr"),
-        ParamsCase(stage: .uplift, replace: "  n_trees: 300\n", with: "  n_tree: 300\n",
-                   message: "unknown parameter 'baseline.n_tree' (did you mean 'n_trees'? valid here: n_trees, max_depth, min_samples_leaf, max_features)", at: "n_tree:"),
+        ParamsCase(
+            stage: .clv, replace: "{name: new, r: [4, 5], f: [1, 1]}", with: "{name: new, r: [4, 5], g: [1, 1]}",
+            message: "unknown parameter 'rfm_segments[3].g' (did you mean 'f'? valid here: name, r, f)", at: "g: [1, 1]"),
+        ParamsCase(
+            stage: .data, replace: "      member: online_retail_II.xlsx", with: "      membr: online_retail_II.xlsx",
+            message: "unknown parameter 'files[1].workbook.membr' (did you mean 'member'? valid here: url, member, sha256)", at: "membr"),
+        ParamsCase(
+            stage: .uplift, replace: "  n_trees: 300\n", with: "  n_tree: 300\n",
+            message: "unknown parameter 'baseline.n_tree' (did you mean 'n_trees'? valid here: n_trees, max_depth, min_samples_leaf, max_features)",
+            at: "n_tree:"),
         // An optional parameter misspelled (nothing is missing, the key is still unknown).
-        ParamsCase(stage: .policy, replace: "budget: 250.0", with: "budgett: 250.0",
-                   message: "unknown parameter 'budgett' (did you mean 'budget'?", at: "budgett", prefixOnly: true),
+        ParamsCase(
+            stage: .policy, replace: "budget: 250.0", with: "budgett: 250.0",
+            message: "unknown parameter 'budgett' (did you mean 'budget'?", at: "budgett", prefixOnly: true),
         // Several: the first in the file is reported, the others listed.
-        ParamsCase(stage: .eda, replace: "alpha: 0.05", with: "alpha: 0.05\nbeta: 0.2\ngamma: 1",
-                   message: "unknown parameter 'beta' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins); also unknown: 'gamma' at 5:1",
-                   at: "beta"),
+        ParamsCase(
+            stage: .eda, replace: "alpha: 0.05", with: "alpha: 0.05\nbeta: 0.2\ngamma: 1",
+            message:
+                "unknown parameter 'beta' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins); also unknown: 'gamma' at 5:1",
+            at: "beta"),
     ]
 
     @Test("an unknown key names file, line, column, its path and the nearest valid key", arguments: cases)
@@ -183,20 +204,28 @@ struct UnknownParameterTests {
 @Suite("Hostile params: wrong types, YAML syntax, unreadable files")
 struct MalformedParamsTests {
     static let typeCases: [ParamsCase] = [
-        ParamsCase(stage: .prepare, replace: "  seed: 20080320", with: "  seed: abc",
-                   message: "parameter 'split.seed': expected a whole number ≥ 0, found 'abc'", at: "abc"),
-        ParamsCase(stage: .eda, replace: "confidence_level: 0.95", with: "confidence_level: high",
-                   message: "parameter 'confidence_level': expected a number, found 'high'", at: "high"),
-        ParamsCase(stage: .eda, replace: "segment_features: [history_segment, zip_code, channel, newbie, mens, womens]", with: "segment_features: history_segment",
-                   message: "parameter 'segment_features': expected a list, found 'history_segment'", at: "history_segment"),
-        ParamsCase(stage: .prepare, replace: "split:\n  test_fraction: 0.25", with: "split: 0.25\nsplit_was:\n  test_fraction: 0.25",
-                   message: "parameter 'split': expected a mapping (name: value lines), found '0.25'", at: "0.25"),
-        ParamsCase(stage: .clv, replace: "  format: csv\n", with: "  format: tsv\n",
-                   message: "parameter 'retail.format': ", at: "tsv", prefixOnly: true),
-        ParamsCase(stage: .uplift, replace: "learners: [t_baseline, t_tuned, x, dr]", with: "learners: [t_baseline, t_tunned, x, dr]",
-                   message: "parameter 'learners[1]': unknown learner 't_tunned'", at: "t_tunned", prefixOnly: true),
-        ParamsCase(stage: .clv, replace: "    drop_missing_customer: true\n    drop_nonpositive_quantity: true", with: "    drop_missing_customer: maybe\n    drop_nonpositive_quantity: true",
-                   message: "parameter 'retail.cleaning.drop_missing_customer': expected true or false, found 'maybe'", at: "maybe"),
+        ParamsCase(
+            stage: .prepare, replace: "  seed: 20080320", with: "  seed: abc",
+            message: "parameter 'split.seed': expected a whole number ≥ 0, found 'abc'", at: "abc"),
+        ParamsCase(
+            stage: .eda, replace: "confidence_level: 0.95", with: "confidence_level: high",
+            message: "parameter 'confidence_level': expected a number, found 'high'", at: "high"),
+        ParamsCase(
+            stage: .eda, replace: "segment_features: [history_segment, zip_code, channel, newbie, mens, womens]", with: "segment_features: history_segment",
+            message: "parameter 'segment_features': expected a list, found 'history_segment'", at: "history_segment"),
+        ParamsCase(
+            stage: .prepare, replace: "split:\n  test_fraction: 0.25", with: "split: 0.25\nsplit_was:\n  test_fraction: 0.25",
+            message: "parameter 'split': expected a mapping (name: value lines), found '0.25'", at: "0.25"),
+        ParamsCase(
+            stage: .clv, replace: "  format: csv\n", with: "  format: tsv\n",
+            message: "parameter 'retail.format': ", at: "tsv", prefixOnly: true),
+        ParamsCase(
+            stage: .uplift, replace: "learners: [t_baseline, t_tuned, x, dr]", with: "learners: [t_baseline, t_tunned, x, dr]",
+            message: "parameter 'learners[1]': unknown learner 't_tunned'", at: "t_tunned", prefixOnly: true),
+        ParamsCase(
+            stage: .clv, replace: "    drop_missing_customer: true\n    drop_nonpositive_quantity: true",
+            with: "    drop_missing_customer: maybe\n    drop_nonpositive_quantity: true",
+            message: "parameter 'retail.cleaning.drop_missing_customer': expected true or false, found 'maybe'", at: "maybe"),
     ]
 
     @Test("a value of the wrong type names its line and column", arguments: typeCases)
@@ -214,14 +243,18 @@ struct MalformedParamsTests {
     }
 
     static let syntaxCases: [SyntaxCase] = [
-        SyntaxCase(name: "bad indentation", text: "confidence_level: 0.95\n  alpha: 0.05\n", line: 2, column: 8,
-                   problem: "YAML syntax error: mapping values are not allowed in this context"),
-        SyntaxCase(name: "unclosed bracket", text: "alpha: 0.05\nsegment_features: [history_segment, zip_code\npower: 0.8\n", line: 3, column: 6,
-                   problem: "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at 2:19)"),
-        SyntaxCase(name: "tab indentation", text: "alpha: 0.05\nsplit:\n\tseed: 1\n", line: 3, column: 1,
-                   problem: "YAML syntax error: found character that cannot start any token (while scanning for the next token at 3:1)"),
-        SyntaxCase(name: "duplicate key", text: "alpha: 0.05\npower: 0.8\nalpha: 0.01\n", line: 1, column: 1,
-                   problem: "YAML syntax error: 'alpha' given more than once in one mapping"),
+        SyntaxCase(
+            name: "bad indentation", text: "confidence_level: 0.95\n  alpha: 0.05\n", line: 2, column: 8,
+            problem: "YAML syntax error: mapping values are not allowed in this context"),
+        SyntaxCase(
+            name: "unclosed bracket", text: "alpha: 0.05\nsegment_features: [history_segment, zip_code\npower: 0.8\n", line: 3, column: 6,
+            problem: "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at 2:19)"),
+        SyntaxCase(
+            name: "tab indentation", text: "alpha: 0.05\nsplit:\n\tseed: 1\n", line: 3, column: 1,
+            problem: "YAML syntax error: found character that cannot start any token (while scanning for the next token at 3:1)"),
+        SyntaxCase(
+            name: "duplicate key", text: "alpha: 0.05\npower: 0.8\nalpha: 0.01\n", line: 1, column: 1,
+            problem: "YAML syntax error: 'alpha' given more than once in one mapping"),
     ]
 
     @Test("a YAML syntax error names line and column", arguments: syntaxCases)

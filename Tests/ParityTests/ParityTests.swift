@@ -1,5 +1,6 @@
-import Testing
 import Tabular
+import Testing
+
 @testable import Parity
 
 @Suite struct ParityTests {
@@ -42,17 +43,23 @@ import Tabular
     }
 
     @Test func decisionsNameTheFirstDifference() throws {
-        let expected = Table(names: ["row_id", "best_n", "positive"],
-                             columns: [.string(StringColumn(["1", "2", "3"])), .string(StringColumn(["Mens", "", "Womens"])),
-                                       .string(StringColumn(["Mens", "Womens", "Womens"]))])
+        let expected = Table(
+            names: ["row_id", "best_n", "positive"],
+            columns: [
+                .string(StringColumn(["1", "2", "3"])), .string(StringColumn(["Mens", "", "Womens"])),
+                .string(StringColumn(["Mens", "Womens", "Womens"])),
+            ])
         func scored(_ arms: [String], _ contact: [Int]) -> Table {
             Table(names: ["row_id", "best_arm", "contact"], columns: [.string(StringColumn(["3", "1", "2"])), .string(StringColumn(arms)), .int(contact)])
         }
-        let same = try Parity.compareDecisions(policy: "best-N", expected: expected, column: "best_n", scored: scored(["Womens", "Mens", "Womens"], [1, 1, 0]))
+        let same = try Parity.compareDecisions(
+            policy: "best-N", expected: expected, column: "best_n", scored: scored(["Womens", "Mens", "Womens"], [1, 1, 0]))
         #expect(same.pass && same.agreeing == 3)
-        let otherArm = try Parity.compareDecisions(policy: "best-N", expected: expected, column: "best_n", scored: scored(["Mens", "Mens", "Womens"], [1, 1, 0]))
+        let otherArm = try Parity.compareDecisions(
+            policy: "best-N", expected: expected, column: "best_n", scored: scored(["Mens", "Mens", "Womens"], [1, 1, 0]))
         #expect(otherArm.firstDifference == "row 3: policy stage 'Womens', scorer 'Mens'")
-        let contacted = try Parity.compareDecisions(policy: "positive", expected: expected, column: "positive", scored: scored(["Womens", "Mens", "Womens"], [1, 1, 0]))
+        let contacted = try Parity.compareDecisions(
+            policy: "positive", expected: expected, column: "positive", scored: scored(["Womens", "Mens", "Womens"], [1, 1, 0]))
         #expect(contacted.firstDifference == "row 2: policy stage 'Womens', scorer no contact")
         #expect(contacted.agreeing == 2)
     }

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Base
+import Foundation
 import Provenance
+import Testing
 import Workbook
 
 /// End-to-end checks of the Make-driven pipeline. Run through `make test`, which builds the
@@ -180,9 +180,12 @@ struct PipelineTests {
         var digests: [[String: String]] = []
         for threads in [1, 2] {
             let base = "\(tmp)/threads\(threads)"
-            let r = try Shell.run(["/usr/bin/env", "FOREST_THREADS=\(threads)", bin + "/stage-uplift", "--params", tmp + "/params.yaml",
-                                   "--out", base + "/out", "--models", base + "/models", "--schema", base + "/schema.csv",
-                                   "--figures", base + "/figures", "--report", base + "/uplift.md"], directory: projectRoot)
+            let r = try Shell.run(
+                [
+                    "/usr/bin/env", "FOREST_THREADS=\(threads)", bin + "/stage-uplift", "--params", tmp + "/params.yaml",
+                    "--out", base + "/out", "--models", base + "/models", "--schema", base + "/schema.csv",
+                    "--figures", base + "/figures", "--report", base + "/uplift.md",
+                ], directory: projectRoot)
             #expect(r.status == 0, "stage-uplift failed: \(r.stderr)")
             var d: [String: String] = [:]
             for f in FileManager.default.enumerator(atPath: base)!.compactMap({ $0 as? String }) where !f.hasSuffix("manifest.json") {

@@ -1,6 +1,7 @@
 import Foundation
 import Stats
 import Testing
+
 @testable import Policy
 
 func profits(_ rows: [[Double]], costs: [Double]) throws -> ProfitMatrix {
@@ -182,9 +183,10 @@ func satisfies(_ a: Assignment, _ p: ProfitMatrix, _ limits: ContactLimits) -> B
             let n = 1 + g.next(below: 5)
             let costs = [0.5, 1.0, 0.5 + g.nextUnit()]
             let p = try profits((0..<n).map { _ in (0..<3).map { _ in 3 * g.nextUnit() - 0.8 } }, costs: costs)
-            let limits = ContactLimits(budget: trial % 2 == 0 ? 0.5 + 2 * g.nextUnit() : nil,
-                                       maxContacts: trial % 3 == 0 ? g.next(below: n + 1) : nil,
-                                       armCaps: trial % 4 < 2 ? [g.next(below: 3), nil, g.next(below: 2)] : [])
+            let limits = ContactLimits(
+                budget: trial % 2 == 0 ? 0.5 + 2 * g.nextUnit() : nil,
+                maxContacts: trial % 3 == 0 ? g.next(below: n + 1) : nil,
+                armCaps: trial % 4 < 2 ? [g.next(below: 3), nil, g.next(below: 2)] : [])
             let s = try ConstrainedTargeting.solve(profit: p, limits: limits)
             #expect(s.isProvenOptimal)
             #expect(satisfies(s.assignment, p, limits))
@@ -216,8 +218,9 @@ func satisfies(_ a: Assignment, _ p: ProfitMatrix, _ limits: ContactLimits) -> B
         let limits = ContactLimits(budget: budget)
         let s = try ConstrainedTargeting.solve(profit: p, limits: limits)
         let greedy = try Targeting.greedy(profit: p, limits: limits)
-        print("16000 × 2, budget \(budget): \(s.status.text), \(s.variables) pair variables (\(s.fixedToZero) fixed to 0), " +
-              "objective \(s.objective), LP bound \(s.bound), gap \(s.relativeGap), greedy \(greedy.profit(p)), \(s.seconds) s")
+        print(
+            "16000 × 2, budget \(budget): \(s.status.text), \(s.variables) pair variables (\(s.fixedToZero) fixed to 0), "
+                + "objective \(s.objective), LP bound \(s.bound), gap \(s.relativeGap), greedy \(greedy.profit(p)), \(s.seconds) s")
         #expect(s.status.code == 5)
         #expect(!s.timeLimitReached)
         #expect(satisfies(s.assignment, p, limits))

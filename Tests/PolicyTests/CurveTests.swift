@@ -1,6 +1,7 @@
 import Foundation
 import Stats
 import Testing
+
 @testable import Policy
 
 @Suite struct CurveTests {

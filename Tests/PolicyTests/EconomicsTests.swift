@@ -1,5 +1,5 @@
-import Foundation
 import Economics
+import Foundation
 import Testing
 
 @Suite struct EconomicsTests {

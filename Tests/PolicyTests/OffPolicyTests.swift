@@ -1,6 +1,7 @@
 import Foundation
 import Stats
 import Testing
+
 @testable import Policy
 
 /// A randomized experiment with known truth. x ~ U(0, 1); arm codes 0 (control), 1, 2 with shares
@@ -32,8 +33,9 @@ struct Synthetic {
             mu += m.map { 0.8 * $0 + 0.2 }
         }
         self.x = x
-        sample = try RandomizedSample(arms: arms, outcomes: y, propensities: Self.propensities,
-                                      predictions: ArmMatrix(rows: n, arms: 3, values: mu, name: "predictions"))
+        sample = try RandomizedSample(
+            arms: arms, outcomes: y, propensities: Self.propensities,
+            predictions: ArmMatrix(rows: n, arms: 3, values: mu, name: "predictions"))
     }
 
     var split: Assignment { Assignment(arms: x.map { $0 > 0.5 ? 0 : 1 }) }
@@ -46,8 +48,10 @@ struct Synthetic {
         let n = 20_000
         let data = try Synthetic(n: n, seed: 314)
         let ev = try OffPolicyEvaluator(sample: data.sample, economics: economics)
-        let policies: [TargetPolicy] = [.assignment(data.split), .assignment(.nobody(customers: n)),
-                                        .random(volume: n / 2, armMix: [0.5, 0.5])]
+        let policies: [TargetPolicy] = [
+            .assignment(data.split), .assignment(.nobody(customers: n)),
+            .random(volume: n / 2, armMix: [0.5, 0.5]),
+        ]
         let est = try ev.evaluate(policies: policies, replicates: 300, seed: 11, threads: 2)
         let truths = [Synthetic.splitValue, Synthetic.noneValue, Synthetic.randomHalfValue]
         // Expected contact cost per customer: split sends each arm to half the rows; random half sends 1/4 each.
@@ -76,9 +80,11 @@ struct Synthetic {
     @Test func estimatorsAreCloseToTheTruthWithLargeSamples() throws {
         let data = try Synthetic(n: 400_000, seed: 2718)
         let ev = try OffPolicyEvaluator(sample: data.sample, economics: economics)
-        for (policy, truth) in [(TargetPolicy.assignment(data.split), Synthetic.splitValue),
-                                (.assignment(.nobody(customers: data.sample.count)), Synthetic.noneValue),
-                                (.random(volume: data.sample.count / 2, armMix: [0.5, 0.5]), Synthetic.randomHalfValue)] {
+        for (policy, truth) in [
+            (TargetPolicy.assignment(data.split), Synthetic.splitValue),
+            (.assignment(.nobody(customers: data.sample.count)), Synthetic.noneValue),
+            (.random(volume: data.sample.count / 2, armMix: [0.5, 0.5]), Synthetic.randomHalfValue),
+        ] {
             let t = try ev.rowTerms(policy)
             let n = Double(data.sample.count)
             #expect(abs(t.ipw.reduce(0, +) / n - truth) < 0.02)
@@ -93,8 +99,9 @@ struct Synthetic {
     /// DR with mu ≡ 1 for every arm: 1 + mean of matched residual terms
     /// ((2 − 1)/0.5 + (4 − 1)/0.25 + (0 − 1)/0.25) / 4 = 1 + (2 + 12 − 4) / 4 = 3.5; DR none 1 + 2/4 = 1.5.
     @Test func handComputedValues() throws {
-        let s = try RandomizedSample(arms: [0, 1, 2, 1], outcomes: [2, 4, 3, 0], propensities: [0.5, 0.25, 0.25],
-                                     predictions: ArmMatrix(rows: 4, arms: 3, values: Array(repeating: 1, count: 12)))
+        let s = try RandomizedSample(
+            arms: [0, 1, 2, 1], outcomes: [2, 4, 3, 0], propensities: [0.5, 0.25, 0.25],
+            predictions: ArmMatrix(rows: 4, arms: 3, values: Array(repeating: 1, count: 12)))
         let ev = try OffPolicyEvaluator(sample: s, economics: economics)
         let e = try ev.evaluate(policies: [Assignment(arms: [nil, 0, 0, 0])], replicates: 200, seed: 1, threads: 1)[0]
         #expect(abs(e.ipw.value - 5) < 1e-12)
@@ -109,8 +116,10 @@ struct Synthetic {
         let n = 3_000
         let data = try Synthetic(n: n, seed: 8)
         let ev = try OffPolicyEvaluator(sample: data.sample, economics: economics)
-        let policies: [TargetPolicy] = [.assignment(data.split), .assignment(.everybody(customers: n, arm: 0)),
-                                        .random(volume: 1000, armMix: [0.3, 0.7])]
+        let policies: [TargetPolicy] = [
+            .assignment(data.split), .assignment(.everybody(customers: n, arm: 0)),
+            .random(volume: 1000, armMix: [0.3, 0.7]),
+        ]
         let one = try ev.evaluateWithReplicates(policies: policies, replicates: 200, seed: 42, threads: 1)
         let two = try ev.evaluateWithReplicates(policies: policies, replicates: 200, seed: 42, threads: 2)
         let four = try ev.evaluateWithReplicates(policies: policies, replicates: 200, seed: 42, threads: 4)

@@ -28,7 +28,9 @@ func closure(of module: String, in graph: [String: [String]]) -> Set<String> {
 
 @Suite("Layering")
 struct LayeringTests {
-    @Test("the engines and the scoring core link neither YAML nor the CLI parser", arguments: ["Forest", "Uplift", "Scoring", "Economics", "Policy", "CLV", "Stats", "Base"])
+    @Test(
+        "the engines and the scoring core link neither YAML nor the CLI parser",
+        arguments: ["Forest", "Uplift", "Scoring", "Economics", "Policy", "CLV", "Stats", "Base"])
     func enginesAreLean(module: String) throws {
         let graph = try declaredTargets()
         #expect(graph[module] != nil, "\(module) is not a target of Package.swift")

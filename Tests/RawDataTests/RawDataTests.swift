@@ -1,9 +1,10 @@
-import Foundation
-import Testing
 import Base
+import Foundation
 import Provenance
-@testable import RawData
 import Tabular
+import Testing
+
+@testable import RawData
 
 private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 private let fixtures = root + "/Tests/WorkbookTests/Fixtures"
@@ -67,8 +68,10 @@ struct RawDataTests {
         try AtomicFile.write("", to: dir + "/SUMS")
         let fetcher = try RawDataFetcher(rawDir: dir + "/raw", mirror: dir + "/mirror", checksumFile: dir + "/SUMS")
         let workbookHash = try SHA256.hex(ofFile: fixtures + "/online_retail_sample.xlsx")
-        let source = RawFileSource(name: "online_retail_II.csv", url: nil, zipMember: nil, workbook: .init(
-            url: "file://" + fixtures + "/online_retail_sample.zip", member: "online_retail_sample.xlsx", sha256: workbookHash))
+        let source = RawFileSource(
+            name: "online_retail_II.csv", url: nil, zipMember: nil,
+            workbook: .init(
+                url: "file://" + fixtures + "/online_retail_sample.zip", member: "online_retail_sample.xlsx", sha256: workbookHash))
         let record = try fetcher.fetch(source)
         #expect(record.origin == .workbook)
         #expect(!record.verified)
@@ -80,8 +83,10 @@ struct RawDataTests {
 
         // A workbook whose checksum is not the published one is refused.
         try FileManager.default.removeItem(atPath: dir + "/raw")
-        let wrong = RawFileSource(name: "online_retail_II.csv", url: nil, zipMember: nil, workbook: .init(
-            url: "file://" + fixtures + "/online_retail_sample.zip", member: "online_retail_sample.xlsx", sha256: String(repeating: "1", count: 64)))
+        let wrong = RawFileSource(
+            name: "online_retail_II.csv", url: nil, zipMember: nil,
+            workbook: .init(
+                url: "file://" + fixtures + "/online_retail_sample.zip", member: "online_retail_sample.xlsx", sha256: String(repeating: "1", count: 64)))
         #expect(throws: DataError.self) { try fetcher.fetch(wrong) }
         #expect(!FileManager.default.fileExists(atPath: dir + "/raw/online_retail_II.csv"))
         try FileManager.default.removeItem(atPath: dir)

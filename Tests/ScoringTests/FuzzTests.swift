@@ -3,8 +3,8 @@ import PipelineCLI
 import ScoreCLI
 import Stats
 import Tabular
-import Testing
 import TestSupport
+import Testing
 
 /// Seeded random mutation of real rows (the head of the Hillstrom file from DATA_MIRROR): the CSV
 /// reader and the scorer's whole validation path must answer every mutant with a table, a clean
@@ -95,8 +95,10 @@ struct FuzzTests {
             let input = f.dir + "/mutant.csv", out = f.dir + "/mutant-out.csv"
             try Data(Self.mutate(head, &g)).write(to: URL(fileURLWithPath: input))
             let policy = ["positive", "bestN"][k % 2]
-            let r = try runScore(["--models", f.models, "--in", input, "--out", out, "--policy", policy, "--chunk-bytes", "1024",
-                                  "--max-rows-in-memory", "50"])
+            let r = try runScore([
+                "--models", f.models, "--in", input, "--out", out, "--policy", policy, "--chunk-bytes", "1024",
+                "--max-rows-in-memory", "50",
+            ])
             statuses[r.status, default: 0] += 1
             #expect(r.status == 0 || r.status == 2, "seed \(Self.seed &+ 1), mutant \(k): exit \(r.status): \(r.stderr)")
             if r.status == 2 {

@@ -1,8 +1,8 @@
 import Foundation
 import Provenance
 import Tabular
-import Testing
 import TestSupport
+import Testing
 
 /// Hostile input for the scorer, one row per case: what a careless or hostile user can do with
 /// paths, streams, numbers, line ends and signals. Every case asserts the exit status, the first
@@ -55,7 +55,9 @@ struct HostileInputTests {
         Case(name: "output is the input", args: ["--in", "{in}", "--out", "{in}"], status: 2, message: "--out is the input"),
         Case(name: "output is the input through ..", args: ["--in", "{in}", "--out", "{dir}/tmp/../contacts.csv"], status: 2, message: "--out is the input"),
         Case(name: "drift report is the input", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--drift", "{in}"], status: 2, message: "--drift is the input"),
-        Case(name: "drift report is the output", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--drift", "{dir}/o.csv"], status: 2, message: "--drift and --out name the same file"),
+        Case(
+            name: "drift report is the output", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--drift", "{dir}/o.csv"], status: 2,
+            message: "--drift and --out name the same file"),
         Case(name: "output is a model file", args: ["--in", "{in}", "--out", "{dir}/models/meta.json"], status: 2, message: "--out is the input"),
         Case(name: "output is a symbolic link to the input", args: ["--in", "{in}", "--out", "{dir}/link.csv"], status: 2, message: "--out is the input"),
         Case(name: "output is a hard link to the input", args: ["--in", "{in}", "--out", "{dir}/hard.csv"], status: 2, message: "--out is the input"),
@@ -63,17 +65,33 @@ struct HostileInputTests {
         Case(name: "input does not exist", args: ["--in", "{dir}/nope.csv", "--out", "{dir}/o.csv"], status: 2, message: "cannot open file for reading"),
         Case(name: "input is /dev/null", args: ["--in", "/dev/null", "--out", "{dir}/o.csv"], status: 2, message: "empty file: no header line"),
         Case(name: "output is a directory", args: ["--in", "{in}", "--out", "{dir}/models"], status: 2, message: "--out names a directory"),
-        Case(name: "output folder is missing", args: ["--in", "{in}", "--out", "{dir}/no/such/o.csv"], status: 2, message: "the folder {dir}/no/such does not exist"),
-        Case(name: "first row id overflows", args: ["--in", "{noid}", "--out", "{dir}/o.csv", "--first-row-id", "9223372036854775800"], status: 2, message: "overflows a 64-bit row id"),
-        Case(name: "negative first row id", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--first-row-id=-1"], status: 2, message: "--first-row-id must be at least 0"),
-        Case(name: "margin 1e308", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--margin", "1e308"], status: 2, message: "--margin 1e+308 is not a share of revenue"),
-        Case(name: "margin as a percentage", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--margin", "30"], status: 2, message: "--margin 30 is not a share of revenue"),
+        Case(
+            name: "output folder is missing", args: ["--in", "{in}", "--out", "{dir}/no/such/o.csv"], status: 2,
+            message: "the folder {dir}/no/such does not exist"),
+        Case(
+            name: "first row id overflows", args: ["--in", "{noid}", "--out", "{dir}/o.csv", "--first-row-id", "9223372036854775800"], status: 2,
+            message: "overflows a 64-bit row id"),
+        Case(
+            name: "negative first row id", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--first-row-id=-1"], status: 2,
+            message: "--first-row-id must be at least 0"),
+        Case(
+            name: "margin 1e308", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--margin", "1e308"], status: 2,
+            message: "--margin 1e+308 is not a share of revenue"),
+        Case(
+            name: "margin as a percentage", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--margin", "30"], status: 2,
+            message: "--margin 30 is not a share of revenue"),
         Case(name: "cost infinite", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--cost", "inf"], status: 2, message: "--cost inf must be finite"),
-        Case(name: "topn without the topn policy", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--topn", "5"], status: 2, message: "--topn applies only to --policy topn"),
-        Case(name: "negative topn", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--policy", "topn", "--topn=-3"], status: 2, message: "--topn must be at least 0"),
+        Case(
+            name: "topn without the topn policy", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--topn", "5"], status: 2,
+            message: "--topn applies only to --policy topn"),
+        Case(
+            name: "negative topn", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--policy", "topn", "--topn=-3"], status: 2,
+            message: "--topn must be at least 0"),
         Case(name: "unknown flag", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--shuffle"], status: 2, message: "error: Unknown option '--shuffle'"),
         Case(name: "missing --in", args: ["--out", "{dir}/o.csv"], status: 2, message: "error: Missing expected argument '--in <in>'"),
-        Case(name: "unknown policy", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--policy", "everyone"], status: 2, message: "error: The value 'everyone' is invalid for '--policy <policy>'"),
+        Case(
+            name: "unknown policy", args: ["--in", "{in}", "--out", "{dir}/o.csv", "--policy", "everyone"], status: 2,
+            message: "error: The value 'everyone' is invalid for '--policy <policy>'"),
     ]
 
     @Test(arguments: inProcess)
@@ -101,8 +119,10 @@ struct HostileInputTests {
         ("semicolon-separated", "row_id;recency;history;zip_code\n1;3;100;Urban\n", "looks ';'-separated"),
         ("tab-separated", "row_id\trecency\thistory\tzip_code\n1\t3\t100\tUrban\n", "looks tab-separated"),
         ("number too large for a double", "row_id,recency,history,zip_code\n1,3,1e400,Urban\n", ":2:3 (column 'history')"),
-        ("unterminated quote found at the next quote", "row_id,recency,history,zip_code\n1,3,100,Urban\n2,\"4,90,Rural\n3,5,80,Urban\n4,6,70,\"Rural\"\n",
-         ":3:2: quoted field opened here is not closed on its line"),
+        (
+            "unterminated quote found at the next quote", "row_id,recency,history,zip_code\n1,3,100,Urban\n2,\"4,90,Rural\n3,5,80,Urban\n4,6,70,\"Rural\"\n",
+            ":3:2: quoted field opened here is not closed on its line"
+        ),
         ("quote in the header never closed", "row_id,\"recency,history,zip_code\n1,3,100,Urban\n", "unterminated quoted field"),
         ("NUL bytes in a number", "row_id,recency,history,zip_code\n1,3\u{0},100,Urban\n", ":2:2 (column 'recency')"),
     ]
@@ -174,7 +194,8 @@ struct HostileInputTests {
     @Test func aKilledRunIsCleanedUpByTheNextOne() throws {
         let big = try f.write(f.contacts(rows: 100_000, seed: 14), "killed.csv")
         // Wait for the partial output, then SIGKILL: nothing can run, the leftovers stay.
-        let killed = try process("""
+        let killed = try process(
+            """
             "$SCORE" --models models --in killed.csv --out scored.csv --policy positive & pid=$!
             for i in $(seq 1 400); do ls scored.csv.partial-* >/dev/null 2>&1 && break; sleep 0.01; done
             sleep 0.2; kill -KILL $pid; wait $pid; echo "status $?"
@@ -196,7 +217,8 @@ struct HostileInputTests {
 
     @Test func anInterruptedRunRemovesItsOwnFiles() throws {
         _ = try f.write(f.contacts(rows: 100_000, seed: 15), "term.csv")
-        let r = try process("""
+        let r = try process(
+            """
             "$SCORE" --models models --in term.csv --out scored.csv --policy positive & pid=$!
             for i in $(seq 1 400); do ls scored.csv.partial-* >/dev/null 2>&1 && break; sleep 0.01; done
             kill -TERM $pid; wait $pid; echo "status $?"

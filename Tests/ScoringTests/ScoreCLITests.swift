@@ -1,13 +1,13 @@
+import Base
 import Economics
 import Forest
-import PipelineCLI
-import ScoreCLI
-import TestSupport
 import Foundation
-import Base
+import PipelineCLI
 import Provenance
+import ScoreCLI
 import Stats
 import Tabular
+import TestSupport
 import Testing
 import Uplift
 
@@ -48,30 +48,35 @@ struct Fixture {
             let effect = a == 0 ? 0 : (a == 1 ? 0.01 * h : 3 - 0.2 * r)
             y.append(effect + (z == "Urban" ? 1 : 0) + g.nextUnit())
         }
-        let table = Table(source: "train.csv", names: ["recency", "history", "zip_code"],
-                          columns: [.double(recency), .double(history), .string(StringColumn(zip))])
+        let table = Table(
+            source: "train.csv", names: ["recency", "history", "zip_code"],
+            columns: [.double(recency), .double(history), .string(StringColumn(zip))])
         let encoder = try FeatureEncoder(fitting: table, features: [("recency", false), ("history", false), ("zip_code", true)])
         let (x, _) = try encoder.encode(table)
-        let fit = try Learners.fit(LearnerConfig(kind: .t, outcome: ForestSettings(nTrees: 20, maxDepth: 5, minSamplesLeaf: 10)),
-                                   data: TrainingData(x: x, y: y, arm: arm, armNames: ["No E-Mail", "Mens E-Mail", "Womens E-Mail"]),
-                                   perArm: true, seed: 9)
+        let fit = try Learners.fit(
+            LearnerConfig(kind: .t, outcome: ForestSettings(nTrees: 20, maxDepth: 5, minSamplesLeaf: 10)),
+            data: TrainingData(x: x, y: y, arm: arm, armNames: ["No E-Mail", "Mens E-Mail", "Womens E-Mail"]),
+            perArm: true, seed: 9)
         let model = UpliftModel(encoder: encoder, forests: fit.forests, outputs: fit.outputs)
         let forests = model.forestBytes()
-        let meta = ModelMeta(formatVersion: UpliftModel.formatVersion, dataset: "synthetic", idColumn: "row_id", featureCols: encoder.featureNames,
-                             numCols: ["recency", "history"], catCols: ["zip_code"], categories: ["zip_code": Fixture.zips],
-                             treatment: .init(armColumn: "segment", controlArm: "No E-Mail", arms: ["No E-Mail", "Mens E-Mail", "Womens E-Mail"],
-                                              treatmentColumn: "treatment", definition: "any e-mail", propensity: fit.propensity,
-                                              armPropensities: fit.armPropensities),
-                             target: "spend", learner: "t", learnerParams: .null, trainingFile: "train.csv", trainingFileSHA256: "-",
-                             trainingRows: n, forestsFile: UpliftModel.forestsFile, forestsSHA256: SHA256.hex(of: forests),
-                             forestFormatVersion: Int(ForestFormat.version), outputs: fit.outputs)
+        let meta = ModelMeta(
+            formatVersion: UpliftModel.formatVersion, dataset: "synthetic", idColumn: "row_id", featureCols: encoder.featureNames,
+            numCols: ["recency", "history"], catCols: ["zip_code"], categories: ["zip_code": Fixture.zips],
+            treatment: .init(
+                armColumn: "segment", controlArm: "No E-Mail", arms: ["No E-Mail", "Mens E-Mail", "Womens E-Mail"],
+                treatmentColumn: "treatment", definition: "any e-mail", propensity: fit.propensity,
+                armPropensities: fit.armPropensities),
+            target: "spend", learner: "t", learnerParams: .null, trainingFile: "train.csv", trainingFileSHA256: "-",
+            trainingRows: n, forestsFile: UpliftModel.forestsFile, forestsSHA256: SHA256.hex(of: forests),
+            forestFormatVersion: Int(ForestFormat.version), outputs: fit.outputs)
         try AtomicFile.write(forests, to: models + "/forests.bin")
         try AtomicFile.write(try model.encoderJSON(), to: models + "/encoder.json")
         try AtomicFile.write(try UpliftModel.metaJSON(meta), to: models + "/meta.json")
         try AtomicFile.write(try UpliftModel.jsonBytes(try DriftReference(training: table, encoder: encoder)), to: models + "/drift_reference.json")
         let economics = try CampaignEconomics(margin: 0.30, arms: ["Mens E-Mail", "Womens E-Mail"], costs: [0.05, 0.05])
-        try AtomicFile.write(RecordedEconomics(economics: economics, scorerPolicy: "bestN", recommendedPolicy: "best_n", outcome: "spend").jsonBytes(),
-                             to: models + "/" + RecordedEconomics.file)
+        try AtomicFile.write(
+            RecordedEconomics(economics: economics, scorerPolicy: "bestN", recommendedPolicy: "best_n", outcome: "spend").jsonBytes(),
+            to: models + "/" + RecordedEconomics.file)
     }
 
     /// A contact list in the model's schema (plus an id and an unused column).
@@ -236,8 +241,9 @@ struct ScoreCLITests {
         #expect((after["Mens E-Mail"] ?? 0) >= (before["Mens E-Mail"] ?? 0))
         // Recorded economics with a higher cost contact fewer customers.
         let economics = try CampaignEconomics(margin: 0.30, arms: ["Mens E-Mail", "Womens E-Mail"], costs: [0.5, 0.5])
-        try AtomicFile.write(RecordedEconomics(economics: economics, scorerPolicy: "positive", recommendedPolicy: "positive", outcome: "spend").jsonBytes(),
-                             to: f.models + "/" + RecordedEconomics.file)
+        try AtomicFile.write(
+            RecordedEconomics(economics: economics, scorerPolicy: "positive", recommendedPolicy: "positive", outcome: "spend").jsonBytes(),
+            to: f.models + "/" + RecordedEconomics.file)
         #expect(try contacts([]).0 < recorded)
         // The recorded policy is the default: positive keeps input order (no rank column).
         let r = try f.score(["--in", input, "--out", f.dir + "/econ-default.csv"])

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Stats
 
 private func close(_ a: Double, _ b: Double, _ tol: Double = 1e-9) -> Bool { abs(a - b) <= tol * max(1, abs(b)) }

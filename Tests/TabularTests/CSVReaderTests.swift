@@ -1,6 +1,7 @@
 import CCSVKernel
 import Foundation
 import Testing
+
 @testable import Tabular
 
 private func read(_ text: String, _ schema: CSVSchema) throws -> Table {
@@ -86,9 +87,11 @@ struct CSVReaderTests {
     func numberColumns() throws {
         var draws = Draws(state: 0x853C_49E6_748F_EA9B)
         func next(_ bound: Int) -> Int { draws.next(bound) }
-        var doubles = ["0.1", "142.44", "6.95", "-0.000001", "1e-5", "2.5E+10", "0", "-0", "+7", "00012.500", "1.", ".5", "-.5",
-                       "123456789012345", "1234567890123456", "12345678901234567890", "0.000000000000001", "9007199254740993",
-                       "000000000000000000001.5", "1.7976931348623157e308", "4.9e-324", "\"3.25\""]
+        var doubles = [
+            "0.1", "142.44", "6.95", "-0.000001", "1e-5", "2.5E+10", "0", "-0", "+7", "00012.500", "1.", ".5", "-.5",
+            "123456789012345", "1234567890123456", "12345678901234567890", "0.000000000000001", "9007199254740993",
+            "000000000000000000001.5", "1.7976931348623157e308", "4.9e-324", "\"3.25\"",
+        ]
         for _ in 0..<2000 {
             var digits = String((0..<(1 + next(18))).map { _ in Character(String(next(10))) })
             if next(3) > 0 { digits.insert(".", at: digits.index(digits.startIndex, offsetBy: next(digits.count + 1))) }
@@ -102,16 +105,21 @@ struct CSVReaderTests {
             let expected = rows.map { $0 == value ? strtod(unquoted, nil) : strtod($0, nil) }
             #expect(try table.doubles("x").map(\.bitPattern) == expected.map(\.bitPattern), "\(value)")
         }
-        let ints = ["0", "-0", "+12", "-42", "999999999999999999", "9223372036854775807", "-9223372036854775808", "000000000000000000007",
-                    "\"15\""] + (0..<500).map { _ in ["", "-", "+"][next(3)] + String((0..<(1 + next(18))).map { _ in Character(String(next(10))) }) }
+        let ints =
+            [
+                "0", "-0", "+12", "-42", "999999999999999999", "9223372036854775807", "-9223372036854775808", "000000000000000000007",
+                "\"15\"",
+            ] + (0..<500).map { _ in ["", "-", "+"][next(3)] + String((0..<(1 + next(18))).map { _ in Character(String(next(10))) }) }
         let intSchema = CSVSchema([ColumnSpec("n", .int)])
         for (k, value) in ints.enumerated() {
             let rows = ["1"] + Array(repeating: "2", count: k % 7) + [value, "3"]
             let table = try read("n\n" + rows.joined(separator: "\n") + "\n", intSchema)
             #expect(try table.ints("n") == rows.map { Int($0.replacingOccurrences(of: "\"", with: ""))! }, "\(value)")
         }
-        for (bad, kind) in [("9223372036854775808", intSchema), ("1-2", intSchema), ("-", intSchema), ("\"1\"\"2\"", intSchema), ("12 ", intSchema),
-                            ("1.2.3", doubleSchema), ("nan", doubleSchema), ("-", doubleSchema), ("1e", doubleSchema), ("", doubleSchema), ("0x10", doubleSchema)] {
+        for (bad, kind) in [
+            ("9223372036854775808", intSchema), ("1-2", intSchema), ("-", intSchema), ("\"1\"\"2\"", intSchema), ("12 ", intSchema),
+            ("1.2.3", doubleSchema), ("nan", doubleSchema), ("-", doubleSchema), ("1e", doubleSchema), ("", doubleSchema), ("0x10", doubleSchema),
+        ] {
             let name = kind.columns[0].name
             let text = "\(name)\n1\n2\n\(bad)\n4\n"
             let error = dataError { _ = try read(text, kind) }
@@ -196,9 +204,11 @@ struct CSVReaderTests {
 
     @Test("writer quotes only when needed and round-trips through the reader")
     func writerRoundTrip() throws {
-        let t = Table(names: ["id", "name", "value"], columns: [
-            .int([1, 2, 3]), .string(StringColumn(["plain", "a,b", "q\"uote"])), .double([0.1, 1e-300, 12]),
-        ])
+        let t = Table(
+            names: ["id", "name", "value"],
+            columns: [
+                .int([1, 2, 3]), .string(StringColumn(["plain", "a,b", "q\"uote"])), .double([0.1, 1e-300, 12]),
+            ])
         let bytes = CSVWriter.encode(t)
         #expect(String(decoding: bytes, as: UTF8.self) == "id,name,value\n1,plain,0.1\n2,\"a,b\",1e-300\n3,\"q\"\"uote\",12\n")
         let back = try CSVReader.read(bytes: bytes, source: "w.csv", schema: schema)
@@ -241,8 +251,9 @@ struct CSVBlockTests {
 
     func parse(_ bytes: [UInt8], block: Int, threads: Int, chunk: Int = 1) throws -> Table {
         try bytes.withUnsafeBufferPointer {
-            try CSVReader.parse($0, source: "b.csv", schema: Self.schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
-                                minimumChunkBytes: chunk)
+            try CSVReader.parse(
+                $0, source: "b.csv", schema: Self.schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
+                minimumChunkBytes: chunk)
         }
     }
 
@@ -388,7 +399,7 @@ struct InternerTests {
         var slots = [UInt64](repeating: 0, count: 2 * 16)
         let i = Int(h & 15)
         slots[2 * i] = csv_slot_key(h, w.count) | 1  // code 0 (W), with V's hash bits
-        slots[2 * i + 1] = 0                         // W's offset in the store
+        slots[2 * i + 1] = 0  // W's offset in the store
         var slot = -1
         #expect(csv_dict_find(slots, 15, store, offsets, v, v.count, h, &slot) == -1)
         #expect(slot == (i + 1) & 15)
@@ -406,8 +417,10 @@ struct InternerTests {
     func codedColumns() throws {
         var draws = Draws(state: 0x2545_F491_4F6C_DD1D)
         func next(_ bound: Int) -> Int { draws.next(bound) }
-        let pool = ["", "a", "Q1", "2009-12-01 07:45:00", "2009-12-01 07:45:01", "12345678", "123456789", "1234567", "85123A",
-                    "WHITE HANGING HEART T-LIGHT HOLDER", "café crème", "Ünïcödé", "say \"hi\"", "\"\"", "x,y", "line\nbreak", "ab\"c"]
+        let pool = [
+            "", "a", "Q1", "2009-12-01 07:45:00", "2009-12-01 07:45:01", "12345678", "123456789", "1234567", "85123A",
+            "WHITE HANGING HEART T-LIGHT HOLDER", "café crème", "Ünïcödé", "say \"hi\"", "\"\"", "x,y", "line\nbreak", "ab\"c",
+        ]
         let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("b", .string)])
         for document in 0..<40 {
             var a: [String] = [], b: [String] = []
@@ -427,8 +440,9 @@ struct InternerTests {
             let bytes = Array(text.utf8)
             for (block, threads) in [(CSVReader.blockBytes, 1), (64, 1), (300, 2), (1000, 3)] {
                 let table = try bytes.withUnsafeBufferPointer {
-                    try CSVReader.parse($0, source: "s.csv", schema: schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
-                                        minimumChunkBytes: 1)
+                    try CSVReader.parse(
+                        $0, source: "s.csv", schema: schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
+                        minimumChunkBytes: 1)
                 }
                 #expect(try table.strings("a") == StringColumn(a), "document \(document), block \(block), threads \(threads)")
                 #expect(try table.strings("b") == StringColumn(b), "document \(document), block \(block), threads \(threads)")
@@ -440,7 +454,9 @@ struct InternerTests {
     func invalidUTF8() {
         var bytes = Array("a,b\nok,x\nok,x\nok,y\n".utf8)
         bytes += [UInt8(ascii: "o"), UInt8(ascii: "k"), UInt8(ascii: ","), 0xC3, 0x28, 0x0A]
-        let error = dataError { _ = try CSVReader.read(bytes: bytes, source: "u.csv", schema: CSVSchema([ColumnSpec("a", .string), ColumnSpec("b", .string)])) }
+        let error = dataError {
+            _ = try CSVReader.read(bytes: bytes, source: "u.csv", schema: CSVSchema([ColumnSpec("a", .string), ColumnSpec("b", .string)]))
+        }
         #expect(error?.line == 5)
         #expect(error?.column == 2)
         #expect(error?.message.contains("UTF-8") == true)
@@ -456,10 +472,12 @@ struct CSVVectorScanTests {
 
     static func read(_ bytes: [UInt8], schema: CSVSchema, level: Int, block: Int = CSVReader.blockBytes, threads: Int = 1) -> Outcome {
         do {
-            return .table(try bytes.withUnsafeBufferPointer {
-                try CSVReader.parse($0, source: "v.csv", schema: schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
-                                    minimumChunkBytes: 1, scanLevel: level)
-            })
+            return .table(
+                try bytes.withUnsafeBufferPointer {
+                    try CSVReader.parse(
+                        $0, source: "v.csv", schema: schema, delimiter: UInt8(ascii: ","), blockBytes: block, threads: threads,
+                        minimumChunkBytes: 1, scanLevel: level)
+                })
         } catch let e as DataError {
             return .error(e)
         } catch {
@@ -482,8 +500,9 @@ struct CSVVectorScanTests {
         for level in Self.levels {
             for block in [100, 4096, 1 << 20] {
                 for threads in [1, 3] {
-                    #expect(Self.read(bytes, schema: CSVBlockTests.schema, level: level, block: block, threads: threads) == scalar,
-                            "level \(level), block \(block), threads \(threads)")
+                    #expect(
+                        Self.read(bytes, schema: CSVBlockTests.schema, level: level, block: block, threads: threads) == scalar,
+                        "level \(level), block \(block), threads \(threads)")
                 }
             }
         }
@@ -494,9 +513,11 @@ struct CSVVectorScanTests {
     @Test("irregular fields: same table or same error at every level")
     func irregular() throws {
         let schema = CSVSchema([ColumnSpec("a", .string), ColumnSpec("c", .string), ColumnSpec("d", .string)])
-        let fields = ["\"ab\"c", "\"ab\" ", "ab\"c", "ab\"", "\"a\"\"b\"", "\"\"\"\"", "\"\"x", "x\"\"", "\"a\"b\"c\"", "\"\"", "\"", "\"abc",
-                      // Two stray quotes around a delimiter: not a quoted span (the first is not at a field start).
-                      "ab\"c,d\"", "ab\"c\nd\""]
+        let fields = [
+            "\"ab\"c", "\"ab\" ", "ab\"c", "ab\"", "\"a\"\"b\"", "\"\"\"\"", "\"\"x", "x\"\"", "\"a\"b\"c\"", "\"\"", "\"", "\"abc",
+            // Two stray quotes around a delimiter: not a quoted span (the first is not at a field start).
+            "ab\"c,d\"", "ab\"c\nd\"",
+        ]
         let plain = String(repeating: "p1,p2,p3,p4\n", count: 30)
         var accepted = 0, rejected = 0
         for field in fields {
@@ -509,7 +530,9 @@ struct CSVVectorScanTests {
                     let scalar = Self.read(bytes, schema: schema, level: -1)
                     if case .table = scalar { accepted += 1 } else { rejected += 1 }
                     for level in Self.levels {
-                        #expect(Self.read(bytes, schema: schema, level: level) == scalar, "\(field) at \(position), ending \(ending.debugDescription), level \(level)")
+                        #expect(
+                            Self.read(bytes, schema: schema, level: level) == scalar,
+                            "\(field) at \(position), ending \(ending.debugDescription), level \(level)")
                     }
                 }
             }

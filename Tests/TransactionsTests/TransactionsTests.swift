@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import Tabular
 import TestSupport
+import Testing
+
 @testable import Transactions
 
 private func scratchFile(_ name: String, _ text: String) throws -> String {
@@ -13,9 +14,10 @@ private func scratchFile(_ name: String, _ text: String) throws -> String {
 }
 
 private func retailSpec(_ file: String) -> TransactionSpec {
-    TransactionSpec(name: "retail", file: file, format: .csv, customer: "Customer ID", date: "InvoiceDate",
-                    quantity: "Quantity", price: "Price", invoice: "Invoice", product: "StockCode",
-                    cleaning: .init(cancellationPrefix: "C", nonMerchandiseCodes: ["POST", "M"]))
+    TransactionSpec(
+        name: "retail", file: file, format: .csv, customer: "Customer ID", date: "InvoiceDate",
+        quantity: "Quantity", price: "Price", invoice: "Invoice", product: "StockCode",
+        cleaning: .init(cancellationPrefix: "C", nonMerchandiseCodes: ["POST", "M"]))
 }
 
 @Suite("Transaction logs")
@@ -35,7 +37,9 @@ struct TransactionTests {
 
     @Test("each cleaning rule removes its rows, customers and revenue; days are aggregated")
     func cleaning() throws {
-        let path = try scratchFile("t.csv", """
+        let path = try scratchFile(
+            "t.csv",
+            """
             Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
             1,A,a,2,2010-01-01 10:00:00,1.5,100,UK
             1,B,b,1,2010-01-01 10:00:00,4,100,UK
@@ -51,7 +55,10 @@ struct TransactionTests {
         let log = try TransactionLog.load(retailSpec(path))
         #expect(log.rawRows == 9)
         #expect(log.rawCustomers == 4)
-        #expect(log.steps.map(\.rule) == ["cancellation (invoice starts with 'C')", "no customer id", "quantity <= 0", "price <= 0", "non-merchandise product code"])
+        #expect(
+            log.steps.map(\.rule) == [
+                "cancellation (invoice starts with 'C')", "no customer id", "quantity <= 0", "price <= 0", "non-merchandise product code",
+            ])
         #expect(log.steps.map(\.rows) == [1, 1, 1, 1, 1])
         #expect(log.steps.map(\.customers) == [0, 0, 1, 1, 1])
         #expect(log.steps.map(\.revenue) == [-1.5, 4.5, -3, 0, 18])
@@ -108,15 +115,18 @@ struct TransactionTests {
     @Test("whitespace logs (CDNOW format) with CRLF line ends")
     func whitespace() throws {
         let path = try scratchFile("cd.txt", "00001 19970101 1 11.77\r\n00002 19970112  1  12.00\r\n00002 19970112 5 77.00\r\n")
-        let spec = TransactionSpec(name: "cdnow", file: path, format: .whitespace, columnNames: ["customer", "date", "cds", "value"],
-                                   customer: "customer", date: "date", quantity: "cds", value: "value")
+        let spec = TransactionSpec(
+            name: "cdnow", file: path, format: .whitespace, columnNames: ["customer", "date", "cds", "value"],
+            customer: "customer", date: "date", quantity: "cds", value: "value")
         let log = try TransactionLog.load(spec)
         #expect(log.customerDays.customerIDs == ["00001", "00002"])
         #expect(log.customerDays.values == [11.77, 89])
         let ragged = try scratchFile("r.txt", "00001 19970101 1 11.77\n00002 19970112 1\n")
         do {
-            _ = try TransactionLog.load(TransactionSpec(name: "cdnow", file: ragged, format: .whitespace, columnNames: ["customer", "date", "cds", "value"],
-                                                         customer: "customer", date: "date", value: "value"))
+            _ = try TransactionLog.load(
+                TransactionSpec(
+                    name: "cdnow", file: ragged, format: .whitespace, columnNames: ["customer", "date", "cds", "value"],
+                    customer: "customer", date: "date", value: "value"))
             Issue.record("expected an error")
         } catch let e as DataError {
             #expect(e.line == 2)

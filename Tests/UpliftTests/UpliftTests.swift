@@ -1,14 +1,15 @@
-import Forest
 import Base
+import Forest
+import Foundation
 import PipelineCLI
 import Provenance
-import Foundation
 import Stats
 import Tabular
 import TestSupport
 import Testing
-@testable import Uplift
 import UpliftAnalysis
+
+@testable import Uplift
 
 @Suite struct FeatureEncoderTests {
     func table(_ zip: [String], _ recency: [Double]) -> Table {
@@ -158,23 +159,27 @@ struct Synthetic {
 
     func makeModel(seed: UInt64 = 3) throws -> (model: UpliftModel, fit: LearnerFit, x: FeatureMatrix, drift: DriftReference) {
         let syn = Synthetic(n: 800, seed: 5)
-        let fit = try Learners.fit(LearnerConfig(kind: .x, outcome: ForestSettings(nTrees: 10, maxDepth: 4, minSamplesLeaf: 5)),
-                                   data: syn.data, perArm: true, seed: seed)
+        let fit = try Learners.fit(
+            LearnerConfig(kind: .x, outcome: ForestSettings(nTrees: 10, maxDepth: 4, minSamplesLeaf: 5)),
+            data: syn.data, perArm: true, seed: seed)
         let model = UpliftModel(encoder: Self.encoder, forests: fit.forests, outputs: fit.outputs)
         let n = syn.data.x.rowCount, v = syn.data.x.values
-        let table = Table(source: "train.csv", names: ["x0", "x1", "x2"],
-                          columns: (0..<3).map { .double(Array(v[($0 * n)..<(($0 + 1) * n)])) })
+        let table = Table(
+            source: "train.csv", names: ["x0", "x1", "x2"],
+            columns: (0..<3).map { .double(Array(v[($0 * n)..<(($0 + 1) * n)])) })
         return (model, fit, syn.data.x, try DriftReference(training: table, encoder: Self.encoder))
     }
 
     func meta(_ fit: LearnerFit, forestsSHA256: String) -> ModelMeta {
-        ModelMeta(formatVersion: UpliftModel.formatVersion, dataset: "synthetic", idColumn: "row_id", featureCols: Self.encoder.featureNames,
-                  numCols: ["x0", "x1", "x2"], catCols: [], categories: [:],
-                  treatment: .init(armColumn: "arm", controlArm: "control", arms: ["control", "A", "B"], treatmentColumn: "treatment",
-                                   definition: "any arm", propensity: fit.propensity, armPropensities: fit.armPropensities),
-                  target: "y", learner: "x", learnerParams: .null, trainingFile: "train.csv", trainingFileSHA256: "00",
-                  trainingRows: 800, forestsFile: UpliftModel.forestsFile, forestsSHA256: forestsSHA256,
-                  forestFormatVersion: Int(ForestFormat.version), outputs: fit.outputs)
+        ModelMeta(
+            formatVersion: UpliftModel.formatVersion, dataset: "synthetic", idColumn: "row_id", featureCols: Self.encoder.featureNames,
+            numCols: ["x0", "x1", "x2"], catCols: [], categories: [:],
+            treatment: .init(
+                armColumn: "arm", controlArm: "control", arms: ["control", "A", "B"], treatmentColumn: "treatment",
+                definition: "any arm", propensity: fit.propensity, armPropensities: fit.armPropensities),
+            target: "y", learner: "x", learnerParams: .null, trainingFile: "train.csv", trainingFileSHA256: "00",
+            trainingRows: 800, forestsFile: UpliftModel.forestsFile, forestsSHA256: forestsSHA256,
+            forestFormatVersion: Int(ForestFormat.version), outputs: fit.outputs)
     }
 
     func temporaryDirectory() -> String {
@@ -193,10 +198,13 @@ struct Synthetic {
         let (model, fit, x, drift) = try makeModel()
         let dir = temporaryDirectory()
         var written: [String] = []
-        let saved = try model.save(to: dir, drift: drift, write: { bytes, path in
-            written.append((path as NSString).lastPathComponent)
-            try AtomicFile.write(bytes, to: path)
-        }) { meta(fit, forestsSHA256: $0) }
+        let saved = try model.save(
+            to: dir, drift: drift,
+            write: { bytes, path in
+                written.append((path as NSString).lastPathComponent)
+                try AtomicFile.write(bytes, to: path)
+            }
+        ) { meta(fit, forestsSHA256: $0) }
         // meta.json last: it names the checksum of the forests written before it.
         #expect(written == ["forests.bin", "encoder.json", "drift_reference.json", "meta.json"])
         for file in [saved.forests, saved.encoder, saved.drift, saved.metaFile] {
@@ -220,13 +228,16 @@ struct Synthetic {
         let (model, fit, _, drift) = try makeModel()
         var other = fit.outputs
         other.uplift.reverse()
-        #expect { try model.save(to: temporaryDirectory(), drift: drift) { sha in
-            var m = meta(fit, forestsSHA256: sha)
-            m.outputs = other
-            return m
-        } } throws: { "\($0)".contains("loads back different from the fitted one") }
-        #expect { try model.save(to: temporaryDirectory(), drift: drift) { _ in meta(fit, forestsSHA256: "00") } }
-            throws: { "\($0)".contains("corrupt or replaced") }
+        #expect {
+            try model.save(to: temporaryDirectory(), drift: drift) { sha in
+                var m = meta(fit, forestsSHA256: sha)
+                m.outputs = other
+                return m
+            }
+        } throws: { "\($0)".contains("loads back different from the fitted one") }
+        #expect { try model.save(to: temporaryDirectory(), drift: drift) { _ in meta(fit, forestsSHA256: "00") } } throws: {
+            "\($0)".contains("corrupt or replaced")
+        }
     }
 
     @Test func aSaveInterruptedBeforeTheMetadataLeavesADirectoryThatDoesNotLoad() throws {
@@ -234,10 +245,13 @@ struct Synthetic {
         let (other, fit, _, drift) = try makeModel(seed: 4)
         struct Interrupted: Error {}
         #expect(throws: Interrupted.self) {
-            try other.save(to: dir, drift: drift, write: { bytes, path in
-                if path.hasSuffix(UpliftModel.metaFile) { throw Interrupted() }
-                try AtomicFile.write(bytes, to: path)
-            }) { meta(fit, forestsSHA256: $0) }
+            try other.save(
+                to: dir, drift: drift,
+                write: { bytes, path in
+                    if path.hasSuffix(UpliftModel.metaFile) { throw Interrupted() }
+                    try AtomicFile.write(bytes, to: path)
+                }
+            ) { meta(fit, forestsSHA256: $0) }
         }
         #expect { try UpliftModel.load(from: dir) } throws: { "\($0)".contains("corrupt or replaced") }
     }
@@ -290,8 +304,10 @@ struct Synthetic {
 
     /// A T-learner design whose uplift for each group is `predict(mu1, mu0)` but whose model
     /// records `terms(group)`.
-    static func badKind(terms: @escaping @Sendable (TreatedGroup) -> [OutputTerm],
-                        predict: @escaping @Sendable (_ mu1: Double, _ mu0: Double) -> Double) -> LearnerKind {
+    static func badKind(
+        terms: @escaping @Sendable (TreatedGroup) -> [OutputTerm],
+        predict: @escaping @Sendable (_ mu1: Double, _ mu0: Double) -> Double
+    ) -> LearnerKind {
         LearnerKind(name: "bad", usesEffectForests: false, usesCrossFitting: false) { _, g in
             let mu1 = g.mu1, mu0 = g.mu0
             return GroupUplift(terms: terms(g)) { x, threads in
@@ -325,8 +341,10 @@ struct Synthetic {
     }
 
     @Test func aNonFiniteWeightIsRejected() throws {
-        let infinite = try fit(Self.badKind(terms: { [OutputTerm($0.mu1Name, 1 / ($0.propensity - $0.propensity)), OutputTerm("mu0", -1)] },
-                                            predict: { $0 - $1 }))
+        let infinite = try fit(
+            Self.badKind(
+                terms: { [OutputTerm($0.mu1Name, 1 / ($0.propensity - $0.propensity)), OutputTerm("mu0", -1)] },
+                predict: { $0 - $1 }))
         #expect { try LearnerContract.check(infinite, sample: sample, learner: "infinite") } throws: {
             "\($0)".contains("output uplift weights forest 'mu1' by inf")
         }
@@ -348,7 +366,8 @@ struct Synthetic {
     @Test func keysAreUniqueAndTheBaselineIsRegistered() {
         #expect(Set(LearnerRegistry.keys).count == LearnerRegistry.all.count)
         #expect(LearnerRegistry.all.contains(LearnerRegistry.baseline))
-        #expect(LearnerRegistry.all.allSatisfy { !$0.title.isEmpty && !$0.explanation(LearnerConfig(kind: $0.kind, outcome: ForestSettings(nTrees: 1))).isEmpty })
+        #expect(
+            LearnerRegistry.all.allSatisfy { !$0.title.isEmpty && !$0.explanation(LearnerConfig(kind: $0.kind, outcome: ForestSettings(nTrees: 1))).isEmpty })
     }
 
     @Test func forestChoiceSelectsTheSettings() {
@@ -387,8 +406,10 @@ struct Synthetic {
     }
 
     @Test func learnersAreCheckedAgainstEachOther() throws {
-        for (learners, message) in [("[t_tuned, x]", "learners must include t_baseline"), ("[t_baseline, x, x]", "lists 'x' more than once"),
-                                    ("[t_baseline, dr]", "production_learner 'x' must be listed")] {
+        for (learners, message) in [
+            ("[t_tuned, x]", "learners must include t_baseline"), ("[t_baseline, x, x]", "lists 'x' more than once"),
+            ("[t_baseline, dr]", "production_learner 'x' must be listed"),
+        ] {
             let (p, _) = try Params.load(UpliftParams.self, from: try params(learners: learners))
             #expect { try p.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: { "\($0)".contains(message) }
         }

@@ -81,16 +81,24 @@ func makeXLSX(
     let rns = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     let relType = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     var members: [(String, String)] = []
-    members.append(("[Content_Types].xml", """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>
-        """))
-    members.append(("_rels/.rels", """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-          <Relationship Id="rId1" Type="\(relType)/officeDocument" Target="xl/workbook.xml"/>
-        </Relationships>
-        """))
+    members.append(
+        (
+            "[Content_Types].xml",
+            """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>
+            """
+        ))
+    members.append(
+        (
+            "_rels/.rels",
+            """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+              <Relationship Id="rId1" Type="\(relType)/officeDocument" Target="xl/workbook.xml"/>
+            </Relationships>
+            """
+        ))
     var sheetList = ""
     var rels = ""
     for (i, sheet) in sheets.enumerated() {
@@ -104,26 +112,39 @@ func makeXLSX(
     if styles != nil {
         rels += "<Relationship Id=\"rId2\" Type=\"\(relType)/styles\" Target=\"/xl/styles.xml\"/>"
     }
-    members.append(("xl/workbook.xml", """
-        <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-        <workbook xmlns="\(ns)" xmlns:r="\(rns)">\(workbookPr)<sheets>\(sheetList)</sheets></workbook>
-        """))
-    members.append(("xl/_rels/workbook.xml.rels", """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">\(rels)</Relationships>
-        """))
-    for (i, sheet) in sheets.enumerated() {
-        let xml = rawSheetXML[i] ?? """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <worksheet xmlns="\(ns)" xmlns:r="\(rns)"><sheetData>\(sheet.sheetData)</sheetData></worksheet>
+    members.append(
+        (
+            "xl/workbook.xml",
             """
+            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+            <workbook xmlns="\(ns)" xmlns:r="\(rns)">\(workbookPr)<sheets>\(sheetList)</sheets></workbook>
+            """
+        ))
+    members.append(
+        (
+            "xl/_rels/workbook.xml.rels",
+            """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">\(rels)</Relationships>
+            """
+        ))
+    for (i, sheet) in sheets.enumerated() {
+        let xml =
+            rawSheetXML[i] ?? """
+                <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+                <worksheet xmlns="\(ns)" xmlns:r="\(rns)"><sheetData>\(sheet.sheetData)</sheetData></worksheet>
+                """
         members.append(("xl/worksheets/sheet\(i + 1).xml", xml))
     }
     if let sharedStrings {
-        members.append(("xl/sharedStrings.xml", """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <sst xmlns="\(ns)" count="\(sharedStrings.count)" uniqueCount="\(sharedStrings.count)">\(sharedStrings.joined())</sst>
-            """))
+        members.append(
+            (
+                "xl/sharedStrings.xml",
+                """
+                <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+                <sst xmlns="\(ns)" count="\(sharedStrings.count)" uniqueCount="\(sharedStrings.count)">\(sharedStrings.joined())</sst>
+                """
+            ))
     }
     if let styles {
         members.append(("xl/styles.xml", styles))

@@ -1,6 +1,7 @@
 import Foundation
 import Tabular
 import Testing
+
 @testable import Workbook
 
 private let header = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
@@ -129,10 +130,14 @@ private let header = ["Invoice", "StockCode", "Description", "Quantity", "Invoic
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/broken.xlsx"
     // A workbook whose sheet part is missing from the archive.
-    try writeZip([
-        ("xl/workbook.xml", #"<workbook xmlns:r="r"><sheets><sheet name="A" sheetId="1" r:id="rId1"/></sheets></workbook>"#),
-        ("xl/_rels/workbook.xml.rels", #"<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#),
-    ], to: path)
+    try writeZip(
+        [
+            ("xl/workbook.xml", #"<workbook xmlns:r="r"><sheets><sheet name="A" sheetId="1" r:id="rId1"/></sheets></workbook>"#),
+            (
+                "xl/_rels/workbook.xml.rels",
+                #"<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#
+            ),
+        ], to: path)
     let error = dataError { _ = try Workbook.open(path: path) }
     #expect(error?.message.contains("missing part 'xl/worksheets/sheet1.xml' of sheet 'A'") == true)
 }
@@ -143,10 +148,12 @@ private let header = ["Invoice", "StockCode", "Description", "Quantity", "Invoic
     let path = dir + "/mismatch.xlsx"
     var other = header
     other[2] = "Desc"
-    try makeXLSX(at: path, sheets: [
-        (name: "Year 2009-2010", sheetData: inlineRow(1, header) + #"<row r="2"><c r="A2"><v>1</v></c></row>"#),
-        (name: "Year 2010-2011", sheetData: inlineRow(1, other) + #"<row r="2"><c r="A2"><v>2</v></c></row>"#),
-    ])
+    try makeXLSX(
+        at: path,
+        sheets: [
+            (name: "Year 2009-2010", sheetData: inlineRow(1, header) + #"<row r="2"><c r="A2"><v>1</v></c></row>"#),
+            (name: "Year 2010-2011", sheetData: inlineRow(1, other) + #"<row r="2"><c r="A2"><v>2</v></c></row>"#),
+        ])
     let csvPath = dir + "/out.csv"
     let error = dataError { try Workbook.convertToCSV(xlsxPath: path, csvPath: csvPath) }
     #expect(error?.file == path)
@@ -161,10 +168,12 @@ private let header = ["Invoice", "StockCode", "Description", "Quantity", "Invoic
     #expect(try String(contentsOfFile: csvPath, encoding: .utf8) == header.joined(separator: ",") + "\n1,,,,,,,\n")
 
     // A shorter header is a mismatch too.
-    try makeXLSX(at: path, sheets: [
-        (name: "A", sheetData: inlineRow(1, header)),
-        (name: "B", sheetData: inlineRow(1, Array(header.prefix(7)))),
-    ])
+    try makeXLSX(
+        at: path,
+        sheets: [
+            (name: "A", sheetData: inlineRow(1, header)),
+            (name: "B", sheetData: inlineRow(1, Array(header.prefix(7)))),
+        ])
     let short = dataError { try Workbook.convertToCSV(xlsxPath: path, csvPath: csvPath) }
     #expect(short?.message.contains("it has 7 columns where 'A' has 8") == true)
 }
@@ -173,9 +182,11 @@ private let header = ["Invoice", "StockCode", "Description", "Quantity", "Invoic
     let dir = try makeTempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/wide.xlsx"
-    try makeXLSX(at: path, sheets: [
-        (name: "A", sheetData: inlineRow(1, ["x", "y"]) + #"<row r="2"><c r="A2"><v>1</v></c><c r="D2"><v>4</v></c></row>"#),
-    ])
+    try makeXLSX(
+        at: path,
+        sheets: [
+            (name: "A", sheetData: inlineRow(1, ["x", "y"]) + #"<row r="2"><c r="A2"><v>1</v></c><c r="D2"><v>4</v></c></row>"#)
+        ])
     let wide = dataError { try Workbook.convertToCSV(xlsxPath: path, csvPath: dir + "/out.csv") }
     #expect(wide?.message == "sheet 'A', cell D2: value '4' lies to the right of the header's 2 columns")
 
@@ -256,16 +267,17 @@ private let header = ["Invoice", "StockCode", "Description", "Quantity", "Invoic
     for i in strings.indices { cells += "<c r=\"\(columnLetters(i))1\" t=\"s\"><v>\(i)</v></c>" }
     try makeXLSX(at: path, sheets: [(name: "S", sheetData: "<row r=\"1\">\(cells)</row>")], sharedStrings: strings)
     let book = try Workbook.open(path: path)
-    #expect(try book.sharedStrings() == [
-        "A & B <c> \"d\" 'e'",
-        "ABC €😀",
-        "bold plain",
-        "  spaced  ",
-        "line1\nline2\r\nline3 _x0041_ xA",
-        "<raw & literal>",
-        "",
-        "Ünïcødé — ok",
-    ])
+    #expect(
+        try book.sharedStrings() == [
+            "A & B <c> \"d\" 'e'",
+            "ABC €😀",
+            "bold plain",
+            "  spaced  ",
+            "line1\nline2\r\nline3 _x0041_ xA",
+            "<raw & literal>",
+            "",
+            "Ünïcødé — ok",
+        ])
     let rows = try book.rows(sheet: "S")
     #expect(rows == [Array(try book.sharedStrings().prefix(6)) + ["", "Ünïcødé — ok"]])
 }
@@ -325,8 +337,9 @@ private let header = ["Invoice", "StockCode", "Description", "Quantity", "Invoic
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/mac.xlsx"
     let styles = #"<styleSheet><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="22"/></cellXfs></styleSheet>"#
-    try makeXLSX(at: path, sheets: [(name: "S", sheetData: #"<row r="1"><c r="A1" s="1"><v>38686.3229166667</v></c></row>"#)],
-                 styles: styles, workbookPr: #"<workbookPr date1904="1"/>"#)
+    try makeXLSX(
+        at: path, sheets: [(name: "S", sheetData: #"<row r="1"><c r="A1" s="1"><v>38686.3229166667</v></c></row>"#)],
+        styles: styles, workbookPr: #"<workbookPr date1904="1"/>"#)
     let book = try Workbook.open(path: path)
     #expect(book.date1904)
     #expect(try book.rows(sheet: "S") == [["2009-12-01 07:45:00"]])
@@ -461,7 +474,8 @@ private func scanInChunks(_ xml: String, chunk: Int, strings: [String] = []) thr
     var sheetData = inlineRow(1, ["Invoice", "Price", "Text"])
     sheetData.reserveCapacity(n * 120)
     for r in 2...(n + 1) {
-        sheetData += "<row r=\"\(r)\"><c r=\"A\(r)\"><v>\(r)</v></c><c r=\"B\(r)\"><v>\(Double(r) / 100)</v></c><c r=\"C\(r)\" t=\"s\"><v>\(r % 2)</v></c></row>"
+        sheetData +=
+            "<row r=\"\(r)\"><c r=\"A\(r)\"><v>\(r)</v></c><c r=\"B\(r)\"><v>\(Double(r) / 100)</v></c><c r=\"C\(r)\" t=\"s\"><v>\(r % 2)</v></c></row>"
     }
     try makeXLSX(at: path, sheets: [(name: "Big", sheetData: sheetData)], sharedStrings: ["<si><t>even</t></si>", "<si><t>odd, \"quoted\"</t></si>"])
     let book = try Workbook.open(path: path)
@@ -476,10 +490,12 @@ private func scanInChunks(_ xml: String, chunk: Int, strings: [String] = []) thr
 // MARK: - Fast paths agree with the reference implementations
 
 @Test func numberFastPathMatchesFormatDouble() {
-    var samples = ["0", "-0", "1", "-1", "10", "100", "6.95", "0.29", "-12", "13085", "0.1", "0.0001", "0.00001",
-                   "0.001234", "123456789012345", "1234567890123456", "99999999999999.9", "0.000123456789012345",
-                   "1.5", "1.50", "01", "00", "0.", ".5", "-.5", "1e5", "1E-3", "+3", "2.1000000000000001",
-                   "0.30000000000000004", "4503599627370496.5", "-0.0001", "-0.00001", "7.0", "1.000000000000001"]
+    var samples = [
+        "0", "-0", "1", "-1", "10", "100", "6.95", "0.29", "-12", "13085", "0.1", "0.0001", "0.00001",
+        "0.001234", "123456789012345", "1234567890123456", "99999999999999.9", "0.000123456789012345",
+        "1.5", "1.50", "01", "00", "0.", ".5", "-.5", "1e5", "1E-3", "+3", "2.1000000000000001",
+        "0.30000000000000004", "4503599627370496.5", "-0.0001", "-0.00001", "7.0", "1.000000000000001",
+    ]
     var generator = SystemRandomNumberGenerator()
     for _ in 0..<20_000 {
         let digits = Int.random(in: 1...17, using: &generator)

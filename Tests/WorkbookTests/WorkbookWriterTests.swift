@@ -1,6 +1,7 @@
 import Foundation
 import Tabular
 import Testing
+
 @testable import Workbook
 
 @Suite("Workbook writer")
@@ -11,10 +12,12 @@ struct WorkbookWriterTests {
 
     @Test func writtenWorkbookReadsBackWithTheProjectReader() throws {
         var w = WorkbookWriter()
-        try w.addSheet(name: "curve", header: ["contacted", "profit"],
-                       rows: [[.number(0), .number(0)], [.number(100), .number(12.345678901234567)], [.number(200), .number(-0.5)]])
-        try w.addSheet(name: "notes & <text>", header: ["key", "value"],
-                       rows: [[.text("a, \"quoted\" & <tagged>"), .text("line\nbreak")], [.text("ünïcødé"), .empty]])
+        try w.addSheet(
+            name: "curve", header: ["contacted", "profit"],
+            rows: [[.number(0), .number(0)], [.number(100), .number(12.345678901234567)], [.number(200), .number(-0.5)]])
+        try w.addSheet(
+            name: "notes & <text>", header: ["key", "value"],
+            rows: [[.text("a, \"quoted\" & <tagged>"), .text("line\nbreak")], [.text("ünïcødé"), .empty]])
         let path = tempPath("pack.xlsx")
         try w.write(to: path)
         let book = try Workbook.open(path: path)

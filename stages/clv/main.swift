@@ -1,9 +1,9 @@
 import ArgumentParser
+import Base
 import CLV
 import CLVAnalysis
 import Foundation
 import PipelineCLI
-import Base
 import Provenance
 import Reporting
 import Stats
@@ -13,20 +13,17 @@ import Transactions
 struct CLVStage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage-clv",
-        abstract: "Fits transaction models (\(TransactionModelRegistry.standard.models.map { $0.displayName }.joined(separator: ", "))) and Gamma-Gamma on a cleaned transaction log, validates them on a holdout, predicts CLV, scores RFM segments, and replicates the published CDNOW estimates.",
-        discussion: "Reads the transaction logs named in --params. Writes tables, fit_<model>.json and manifest.json into --out, figures into --figures and the report to --report.")
+        abstract:
+            "Fits transaction models (\(TransactionModelRegistry.standard.models.map { $0.displayName }.joined(separator: ", "))) and Gamma-Gamma on a cleaned transaction log, validates them on a holdout, predicts CLV, scores RFM segments, and replicates the published CDNOW estimates.",
+        discussion:
+            "Reads the transaction logs named in --params. Writes tables, fit_<model>.json and manifest.json into --out, figures into --figures and the report to --report."
+    )
 
-    @Option(help: "Stage parameters (YAML).")
-    var params = "stages/clv/params.yaml"
-
-    @Option(help: "Output directory for tables, fits and the manifest.")
-    var out = "data/processed/clv"
-
-    @Option(help: "Directory for figures (PNG with their data and gnuplot scripts).")
-    var figures = "reports/figures/clv"
-
-    @Option(help: "Markdown report to write.")
-    var report = "reports/clv.md"
+    @OptionGroup var files: StageFiles
+    var params: String { files.params("clv") }
+    var out: String { files.out("clv") }
+    var figures: String { files.figures("clv") }
+    var report: String { files.report("clv") }
 
     func run() throws {
         let (p, raw) = try Params.load(CLVParams.self, from: params)

@@ -1,7 +1,7 @@
 import ArgumentParser
+import Base
 import Foundation
 import PipelineCLI
-import Base
 import Provenance
 import RawData
 import Tabular
@@ -54,10 +54,11 @@ struct DataStage: ParsableCommand {
         for source in p.files where only.isEmpty || only.contains(source.name) {
             let record = try fetcher.fetch(source)
             fetched.append(out + "/" + source.name)
-            records.append(.object([
-                "file": .string(source.name), "origin": .string(record.origin.rawValue),
-                "checksum_verified": .bool(record.verified), "detail": .string(record.detail),
-            ]))
+            records.append(
+                .object([
+                    "file": .string(source.name), "origin": .string(record.origin.rawValue),
+                    "checksum_verified": .bool(record.verified), "detail": .string(record.detail),
+                ]))
             print("data: \(source.name): \(record.origin.rawValue)\(record.verified ? ", checksum verified" : ", checksum recorded") (\(record.detail))")
         }
         // Recorded only once every file is in place: an abandoned run removes its recorded outputs,

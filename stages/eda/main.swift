@@ -11,22 +11,18 @@ struct EDAStage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage-eda",
         abstract: "Analyses the randomized experiment: arm balance, sample-ratio check, outcome rates and lifts with CIs and tests, power, lifts by segment.",
-        discussion: "Reads the prepare stage's train.csv, test.csv and dataset.json (the full randomized data is their union). Writes CSV tables and manifest.json into --out, figures into --figures and the report to --report.")
+        discussion:
+            "Reads the prepare stage's train.csv, test.csv and dataset.json (the full randomized data is their union). Writes CSV tables and manifest.json into --out, figures into --figures and the report to --report."
+    )
 
-    @Option(help: "Stage parameters (YAML).")
-    var params = "stages/eda/params.yaml"
+    @OptionGroup var files: StageFiles
+    var params: String { files.params("eda") }
+    var out: String { files.out("eda") }
+    var figures: String { files.figures("eda") }
+    var report: String { files.report("eda") }
 
     @Option(help: "The prepare stage's output directory.")
     var prepared = "data/processed/prepare"
-
-    @Option(help: "Output directory for tables and the manifest.")
-    var out = "data/processed/eda"
-
-    @Option(help: "Directory for figures (PNG with their data and gnuplot scripts).")
-    var figures = "reports/figures/eda"
-
-    @Option(help: "Markdown report to write.")
-    var report = "reports/eda.md"
 
     func run() throws {
         let (p, raw) = try Params.load(EDAParams.self, from: params)

@@ -1,9 +1,9 @@
 import ArgumentParser
+import Base
 import Economics
 import Foundation
 import Parity
 import PipelineCLI
-import Base
 import Provenance
 import Reporting
 import Stats
@@ -67,16 +67,20 @@ struct ParityStage: ParsableCommand {
         }
         for path in [scored, out + "/scored_test.drift.json", ranked, out + "/scored_test_default.drift.json"] { run.recordOutput(path) }
 
-        let expectedTable = try CSVReader.read(path: expected, schema: CSVSchema(try CSVReader.header(path: expected).map { ColumnSpec($0, $0 == "row_id" ? .string : .double) }))
+        let expectedTable = try CSVReader.read(
+            path: expected, schema: CSVSchema(try CSVReader.header(path: expected).map { ColumnSpec($0, $0 == "row_id" ? .string : .double) }))
         let scoreColumns = expectedTable.names.filter { $0 != "row_id" }
         let decisionSchema = [ColumnSpec("best_arm", .string), ColumnSpec("contact", .int)]
-        let actualTable = try CSVReader.read(path: scored, schema: CSVSchema([ColumnSpec("row_id", .string)] + scoreColumns.map { ColumnSpec($0, .double) } + decisionSchema))
+        let actualTable = try CSVReader.read(
+            path: scored, schema: CSVSchema([ColumnSpec("row_id", .string)] + scoreColumns.map { ColumnSpec($0, .double) } + decisionSchema))
         let rankedTable = try CSVReader.read(path: ranked, schema: CSVSchema([ColumnSpec("row_id", .string)] + decisionSchema))
-        let decisionTable = try CSVReader.read(path: decisions, schema: CSVSchema([ColumnSpec("row_id", .string), ColumnSpec("best_n", .string), ColumnSpec("positive", .string)]))
+        let decisionTable = try CSVReader.read(
+            path: decisions, schema: CSVSchema([ColumnSpec("row_id", .string), ColumnSpec("best_n", .string), ColumnSpec("positive", .string)]))
         let recorded = try RecordedEconomics.load(directory: models)
         let scores = try Parity.compare(expected: expectedTable, actual: actualTable, tops: tops)
         let checks = [
-            try Parity.compareDecisions(policy: "default (\(recorded?.scorerPolicy ?? "bestN")) vs best-N", expected: decisionTable, column: "best_n", scored: rankedTable),
+            try Parity.compareDecisions(
+                policy: "default (\(recorded?.scorerPolicy ?? "bestN")) vs best-N", expected: decisionTable, column: "best_n", scored: rankedTable),
             try Parity.compareDecisions(policy: "positive", expected: decisionTable, column: "positive", scored: actualTable),
         ]
         try run.write(Parity.json(scores, decisions: checks, commands: commands).rendered() + "\n", to: out + "/parity.json")
@@ -88,12 +92,14 @@ struct ParityStage: ParsableCommand {
         }
         guard scores.pass, checks.allSatisfy(\.pass) else {
             let failed = checks.filter { !$0.pass }.map { "\($0.policy): \($0.firstDifference!)" }
-            throw PipelineError("parity FAILED: rows same \(scores.sameRows), min Pearson \(scores.minPearson), max |diff| \(scores.maxAbsDiff)"
-                                + (failed.isEmpty ? "" : "; decisions: " + failed.joined(separator: "; ")) + "; see \(out)/parity.json")
+            throw PipelineError(
+                "parity FAILED: rows same \(scores.sameRows), min Pearson \(scores.minPearson), max |diff| \(scores.maxAbsDiff)"
+                    + (failed.isEmpty ? "" : "; decisions: " + failed.joined(separator: "; ")) + "; see \(out)/parity.json")
         }
         try run.finish()
-        print("parity: PASS on \(scores.rowsInCommon) rows (max |diff| \(formatDouble(scores.maxAbsDiff)), min Pearson \(formatDouble(scores.minPearson))); "
-              + checks.map { "\($0.policy): \($0.agreeing)/\($0.rows) decisions" }.joined(separator: ", "))
+        print(
+            "parity: PASS on \(scores.rowsInCommon) rows (max |diff| \(formatDouble(scores.maxAbsDiff)), min Pearson \(formatDouble(scores.minPearson))); "
+                + checks.map { "\($0.policy): \($0.agreeing)/\($0.rows) decisions" }.joined(separator: ", "))
     }
 }
 

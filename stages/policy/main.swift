@@ -12,10 +12,15 @@ struct PolicyStage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage-policy",
         abstract: "Chooses whom to e-mail and with which e-mail under a profit objective, and estimates on the held-out split what each policy really earns.",
-        discussion: "Reads the uplift stage's test scores and model metadata and the prepare stage's test and train splits. Writes tables, the contact list, policy_summary.json, policy_pack.xlsx and manifest.json into --out, figures into --figures and the report to --report.")
+        discussion:
+            "Reads the uplift stage's test scores and model metadata and the prepare stage's test and train splits. Writes tables, the contact list, policy_summary.json, policy_pack.xlsx and manifest.json into --out, figures into --figures and the report to --report."
+    )
 
-    @Option(help: "Stage parameters (YAML).")
-    var params = "stages/policy/params.yaml"
+    @OptionGroup var files: StageFiles
+    var params: String { files.params("policy") }
+    var out: String { files.out("policy") }
+    var figures: String { files.figures("policy") }
+    var report: String { files.report("policy") }
 
     @Option(help: "The prepare stage's output directory.")
     var prepared = "data/processed/prepare"
@@ -25,15 +30,6 @@ struct PolicyStage: ParsableCommand {
 
     @Option(help: "The frozen model directory (reads meta.json; writes economics.json, the economics the scorer decides with).")
     var models = "models"
-
-    @Option(help: "Output directory.")
-    var out = "data/processed/policy"
-
-    @Option(help: "Directory for figures.")
-    var figures = "reports/figures/policy"
-
-    @Option(help: "Markdown report to write.")
-    var report = "reports/policy.md"
 
     func run() throws {
         let (p, raw) = try Params.load(PolicyParams.self, from: params)
@@ -62,10 +58,14 @@ struct PolicyStage: ParsableCommand {
         for figure in PolicyFigures.figures(result, params: p) {
             _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
         }
-        try run.write(PolicyReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out)), to: report)
+        try run.write(
+            PolicyReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out)), to: report
+        )
         try run.finish()
         let dr = result.recommended.estimate.dr ?? result.recommended.estimate.ipw
-        print("policy: \(result.recommended.key): \(Int(result.recommended.contacts)) contacts, held-out profit \(formatDouble((dr.profit * 100).rounded() / 100)) [\(formatDouble((dr.profitCI.lower * 100).rounded() / 100)), \(formatDouble((dr.profitCI.upper * 100).rounded() / 100))]; GLPK \(result.solution.status.text)")
+        print(
+            "policy: \(result.recommended.key): \(Int(result.recommended.contacts)) contacts, held-out profit \(formatDouble((dr.profit * 100).rounded() / 100)) [\(formatDouble((dr.profitCI.lower * 100).rounded() / 100)), \(formatDouble((dr.profitCI.upper * 100).rounded() / 100))]; GLPK \(result.solution.status.text)"
+        )
     }
 }
 

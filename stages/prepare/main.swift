@@ -1,8 +1,8 @@
 import ArgumentParser
+import Base
 import Experiment
 import Foundation
 import PipelineCLI
-import Base
 import Provenance
 import Tabular
 
@@ -30,8 +30,9 @@ struct PrepareStage: ParsableCommand {
         run.input(p.dataset.file)
 
         let (table, arms) = try Prepare.loadRaw(spec: p.dataset, path: p.dataset.file)
-        let split = Prepare.stratifiedSplit(strata: arms.index, strataCount: arms.count,
-                                            testFraction: p.split.testFraction, seed: p.split.seed)
+        let split = Prepare.stratifiedSplit(
+            strata: arms.index, strataCount: arms.count,
+            testFraction: p.split.testFraction, seed: p.split.seed)
         try run.write(table.gather(split.train), to: out + "/train.csv")
         try run.write(table.gather(split.test), to: out + "/test.csv")
 

@@ -1,7 +1,7 @@
 import ArgumentParser
+import Base
 import Foundation
 import PipelineCLI
-import Base
 import Provenance
 import Reporting
 import Tabular
@@ -9,7 +9,8 @@ import Tabular
 struct ReportStage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage-report",
-        abstract: "Writes reports/index.md: links to the stage reports and each stage's manifest in short (inputs, outputs, parameters, code, tools, wall time).")
+        abstract:
+            "Writes reports/index.md: links to the stage reports and each stage's manifest in short (inputs, outputs, parameters, code, tools, wall time).")
 
     @Option(name: .customLong("manifest"), help: "A stage manifest (repeatable), in pipeline order.")
     var manifests: [String] = []
@@ -20,7 +21,9 @@ struct ReportStage: ParsableCommand {
     func run() throws {
         var md = Markdown()
         md.heading(1, "Pipeline reports")
-        md.paragraph("Profit-driven marketing pipeline. Each stage's report is linked below, followed by the provenance of what it produced: input and output files with SHA-256 (first 12 hex digits shown; full digests in each `manifest.json`), parameters, code version and tools.")
+        md.paragraph(
+            "Profit-driven marketing pipeline. Each stage's report is linked below, followed by the provenance of what it produced: input and output files with SHA-256 (first 12 hex digits shown; full digests in each `manifest.json`), parameters, code version and tools."
+        )
         var overview: [[String]] = []
         var details = Markdown()
         for path in manifests {
@@ -39,9 +42,10 @@ struct ReportStage: ParsableCommand {
             let fileRows: ([FileEntry], String) -> [[String]] = { entries, role in
                 entries.map { [role, "`\($0.path)`", Fmt.int($0.bytes), "`\(String($0.sha256.prefix(12)))`"] }
             }
-            details.table(["role", "file", "bytes", "sha256"],
-                          fileRows(outputEntries(m, key: "inputs"), "input") + fileRows(outputs, "output"),
-                          rightAligned: [false, false, true, false])
+            details.table(
+                ["role", "file", "bytes", "sha256"],
+                fileRows(outputEntries(m, key: "inputs"), "input") + fileRows(outputs, "output"),
+                rightAligned: [false, false, true, false])
             if case .object(let tools)? = m["tools"] {
                 details.paragraph("Tools: " + tools.keys.sorted().map { "\($0) \(tools[$0]?.stringValue ?? "?")" }.joined(separator: "; ") + ".")
             }

@@ -1,9 +1,9 @@
 import ArgumentParser
+import Base
 import Experiment
 import Forest
 import Foundation
 import PipelineCLI
-import Base
 import Provenance
 import Reporting
 import Stats
@@ -21,26 +21,20 @@ struct UpliftStage: ParsableCommand {
             figures into --figures and the report to --report. Threads: FOREST_THREADS (default: all cores); results do not depend on it.
             """)
 
-    @Option(help: "Stage parameters (YAML).")
-    var params = "stages/uplift/params.yaml"
+    @OptionGroup var files: StageFiles
+    var params: String { files.params("uplift") }
+    var out: String { files.out("uplift") }
+    var figures: String { files.figures("uplift") }
+    var report: String { files.report("uplift") }
 
     @Option(help: "The prepare stage's output directory.")
     var prepared = "data/processed/prepare"
-
-    @Option(help: "Output directory for tables, test scores and the manifest.")
-    var out = "data/processed/uplift"
 
     @Option(help: "Directory for the frozen production model.")
     var models = "models"
 
     @Option(help: "Where to write the required-features schema (column,type).")
     var schema = "data/schema/required_features_schema.csv"
-
-    @Option(help: "Directory for figures (PNG with their data and gnuplot scripts).")
-    var figures = "reports/figures/uplift"
-
-    @Option(help: "Markdown report to write.")
-    var report = "reports/uplift.md"
 
     func run() throws {
         let (p, raw) = try Params.load(UpliftParams.self, from: params)
@@ -68,13 +62,16 @@ struct UpliftStage: ParsableCommand {
             _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
         }
         let modelFiles = [saved.forests, saved.encoder, saved.metaFile].map { ($0.name, $0.sha256) }
-        let markdown = UpliftReport.build(result, params: p, figureDir: relativePath(from: report, to: figures),
-                                          tableDir: relativePath(from: report, to: out), modelDir: relativePath(from: report, to: models),
-                                          modelFiles: modelFiles)
+        let markdown = UpliftReport.build(
+            result, params: p, figureDir: relativePath(from: report, to: figures),
+            tableDir: relativePath(from: report, to: out), modelDir: relativePath(from: report, to: models),
+            modelFiles: modelFiles)
         try run.write(markdown, to: report)
         try run.finish()
         let prod = result.outcomes.first { $0.outcome == p.primaryOutcome }!.learners.first { $0.learner == p.productionLearner }!
-        print("uplift: \(result.outcomes.count) outcomes × \(p.learners.count) learners; production \(p.productionLearner.key), AUUC \(formatDouble((prod.auuc.value * 1000).rounded() / 1000)); models in \(models)")
+        print(
+            "uplift: \(result.outcomes.count) outcomes × \(p.learners.count) learners; production \(p.productionLearner.key), AUUC \(formatDouble((prod.auuc.value * 1000).rounded() / 1000)); models in \(models)"
+        )
     }
 }
 
