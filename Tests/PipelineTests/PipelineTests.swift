@@ -177,13 +177,16 @@ struct PipelineTests {
             .replacingOccurrences(of: "final_trees: 300", with: "final_trees: 12")
             .replacingOccurrences(of: "outcomes: [spend, visit, conversion]", with: "outcomes: [spend, conversion]")
         try params.write(toFile: tmp + "/params.yaml", atomically: true, encoding: .utf8)
+        // Its own prepared split: the working tree may have none yet (CI tests before it runs the pipeline).
+        let prepared = try Shell.run([bin + "/stage-prepare", "--out", tmp + "/prepare"], directory: projectRoot)
+        #expect(prepared.status == 0, "stage-prepare failed: \(prepared.stderr)")
         var digests: [[String: String]] = []
         for threads in [1, 2] {
             let base = "\(tmp)/threads\(threads)"
             let r = try Shell.run(
                 [
                     "/usr/bin/env", "FOREST_THREADS=\(threads)", bin + "/stage-uplift", "--params", tmp + "/params.yaml",
-                    "--out", base + "/out", "--models", base + "/models", "--schema", base + "/schema.csv",
+                    "--prepared", tmp + "/prepare", "--out", base + "/out", "--models", base + "/models", "--schema", base + "/schema.csv",
                     "--figures", base + "/figures", "--report", base + "/uplift.md",
                 ], directory: projectRoot)
             #expect(r.status == 0, "stage-uplift failed: \(r.stderr)")
