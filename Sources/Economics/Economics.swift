@@ -27,6 +27,10 @@ public struct CampaignEconomics: Codable, Sendable, Equatable {
     /// A margin is a share of revenue (0…1]; costs are finite and non-negative. Anything else is a
     /// typo or a unit mistake (30 for 30%) that would silently turn every contact profitable or not.
     public func validate() throws {
+        // Also for a decoded record, which does not pass through init.
+        guard !arms.isEmpty, arms.count == costs.count else {
+            throw EconomicsError("\(arms.count) arms and \(costs.count) costs: every treated arm needs one cost")
+        }
         guard margin.isFinite, margin > 0, margin <= 1 else {
             throw EconomicsError("margin \(margin) is not a share of revenue in (0, 1]")
         }

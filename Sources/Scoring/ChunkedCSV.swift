@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Tabular
 
@@ -18,7 +19,7 @@ public final class ChunkedCSVReader {
     /// Bytes of `pending` already scanned for record ends, the quote state there, and the end of
     /// the last complete record found so far.
     private var scanned = 0
-    private var inQuotes = false
+    private var scanner = RecordScanner()
     private var lastEnd: Int? = nil
     private var eof = false
     /// Physical line (1-based) of the first line of the next chunk.
@@ -55,6 +56,8 @@ public final class ChunkedCSVReader {
             if h.starts(with: [0xEF, 0xBB, 0xBF]) { h.removeFirst(3) }
             while let last = h.last, last == 0x0A || last == 0x0D { h.removeLast() }
             headerBytes = h + [0x0A]
+            // A quoted line break in the header makes it more than one physical line.
+            nextLine = 2 + h.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
             pending.removeFirst(headerEnd)
             header = try CSVReader.header(bytes: headerBytes, source: source)
         } catch {
@@ -77,7 +80,7 @@ public final class ChunkedCSVReader {
                 initialized = max(got, 0)
             }
             if failure == EINTR { continue }
-            if failure != 0 { throw DataError(file: source, message: "cannot read: \(String(cString: strerror(failure)))") }
+            if failure != 0 { throw PipelineError("\(source): cannot read: \(String(cString: strerror(failure)))") }
             buffer.append(contentsOf: bytes)
             return bytes.count
         }
@@ -87,21 +90,18 @@ public final class ChunkedCSVReader {
     /// what this reader cannot split into records: a header over `maxHeaderBytes`, and carriage
     /// returns used alone as line ends (the reader takes LF and CRLF).
     private static func readHeader(fd: Int32, source: String, into buffer: inout [UInt8], eof: inout Bool) throws -> Int {
-        var inQuotes = false
+        var scanner = RecordScanner()
         var i = 0
         while true {
             while i < buffer.count {
                 let b = buffer[i]
                 // A CR as the last byte read so far: whether LF follows is in the next read.
                 if b == 0x0D && i + 1 == buffer.count && !eof { break }
-                if b == 0x22 {
-                    inQuotes.toggle()
-                } else if !inQuotes && b == 0x0A {
-                    return i + 1
-                } else if !inQuotes && b == 0x0D && i + 1 < buffer.count && buffer[i + 1] != 0x0A {
+                if !scanner.insideQuotes && b == 0x0D && i + 1 < buffer.count && buffer[i + 1] != 0x0A {
                     throw DataError(
                         file: source, line: 1, message: "a carriage return alone ends the header line: CR-only line ends are not supported (use LF or CRLF)")
                 }
+                if scanner.feed(b) { return i + 1 }
                 i += 1
                 if i > maxHeaderBytes {
                     throw DataError(file: source, line: 1, message: "header line longer than \(maxHeaderBytes) bytes (is this a CSV file with line breaks?)")
@@ -111,7 +111,7 @@ public final class ChunkedCSVReader {
             if ended {
                 eof = true
                 guard !buffer.isEmpty else { throw DataError(file: source, line: 1, message: "empty file: no header line") }
-                if buffer.last == 0x0D && !inQuotes {
+                if buffer.last == 0x0D && !scanner.insideQuotes {
                     throw DataError(
                         file: source, line: 1, message: "a carriage return alone ends the header line: CR-only line ends are not supported (use LF or CRLF)")
                 }
@@ -123,13 +123,10 @@ public final class ChunkedCSVReader {
     /// Scans the new bytes of `pending` for record ends (line feeds outside quotes).
     private func scan() {
         pending.withUnsafeBufferPointer { p in
-            var q = inQuotes
+            var s = scanner
             var last = lastEnd
-            for i in scanned..<p.count {
-                let c = p[i]
-                if c == 0x22 { q.toggle() } else if c == 0x0A && !q { last = i + 1 }
-            }
-            inQuotes = q
+            for i in scanned..<p.count where s.feed(p[i]) { last = i + 1 }
+            scanner = s
             lastEnd = last
         }
         scanned = pending.count
@@ -171,5 +168,53 @@ public final class ChunkedCSVReader {
                 throw e
             }
         }
+    }
+}
+
+/// Finds record ends with the CSV reader's quoting rules, so a chunk is cut where the reader would
+/// end a record: a quote opens a quoted field only at the start of a field (`27" monitor` is data),
+/// inside one `""` is a quote and a line feed is data.
+struct RecordScanner {
+    enum State: UInt8 { case fieldStart, unquoted, quoted, closingQuote }
+    var state = State.fieldStart
+    static let delimiter: UInt8 = 0x2C
+
+    var insideQuotes: Bool { state == .quoted }
+
+    /// Takes one byte; true when it ends a record.
+    @inline(__always)
+    mutating func feed(_ c: UInt8) -> Bool {
+        switch state {
+        case .fieldStart:
+            if c == 0x22 {
+                state = .quoted
+            } else if c == 0x0A {
+                return true
+            } else if c != Self.delimiter {
+                state = .unquoted
+            }
+        case .unquoted:
+            if c == Self.delimiter {
+                state = .fieldStart
+            } else if c == 0x0A {
+                state = .fieldStart
+                return true
+            }
+        case .quoted:
+            if c == 0x22 { state = .closingQuote }
+        case .closingQuote:
+            if c == 0x22 {
+                state = .quoted
+            } else if c == Self.delimiter {
+                state = .fieldStart
+            } else if c == 0x0A {
+                state = .fieldStart
+                return true
+            } else {
+                // CR of a CRLF, or a stray byte the reader will report: outside quotes either way.
+                state = .unquoted
+            }
+        }
+        return false
     }
 }

@@ -18,15 +18,24 @@ final class RankedSpill {
         var line: [UInt8]
     }
 
-    private let directory: String
+    /// Makes the folder for the runs, the first time one is spilled.
+    private let makeDirectory: () throws -> String
+    private var directory: String? = nil
     private let maxRows: Int
     private var buffer: [Record] = []
     private var runs: [String] = []
     private(set) var count = 0
 
-    init(directory: String, maxRowsInMemory: Int) {
-        self.directory = directory
+    init(maxRowsInMemory: Int, makeDirectory: @escaping () throws -> String) {
+        self.makeDirectory = makeDirectory
         self.maxRows = max(1, maxRowsInMemory)
+    }
+
+    private func folder() throws -> String {
+        if let directory { return directory }
+        let made = try makeDirectory()
+        directory = made
+        return made
     }
 
     static func before(_ a: Record, _ b: Record) -> Bool {
@@ -41,7 +50,7 @@ final class RankedSpill {
 
     private func spill() throws {
         buffer.sort(by: Self.before)
-        let path = directory + "/run-\(runs.count).bin"
+        let path = try folder() + "/run-\(runs.count).bin"
         let writer = try BufferedWriter(path: path)
         for r in buffer { try writer.write(Self.encode(r)) }
         try writer.close()
@@ -82,7 +91,7 @@ final class RankedSpill {
             var merged: [String] = []
             for start in stride(from: 0, to: runs.count, by: fanIn) {
                 let group = Array(runs[start..<min(start + fanIn, runs.count)])
-                let path = directory + "/merge-\(pass)-\(merged.count).bin"
+                let path = try folder() + "/merge-\(pass)-\(merged.count).bin"
                 let writer = try BufferedWriter(path: path)
                 try Self.merge(group) { try writer.write(Self.encode($0)) }
                 try writer.close()

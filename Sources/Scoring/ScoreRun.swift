@@ -72,10 +72,12 @@ public enum ScoreRun {
         defer { scratch.removeAll() }
         let toStdout = o.output == "-"
         let driftPath = o.drift ?? (toStdout ? nil : o.output + ".drift.json")
-        // Before anything is read: no output may destroy an input or another output.
-        try OutputPaths.check(
+        // Before anything is read: no output may destroy an input or another output. Outputs are
+        // written to the files they finally name (through symbolic links).
+        let targets = try OutputPaths.check(
             inputs: [o.input] + modelFiles(o.models),
             outputs: [("--out", o.output)] + (driftPath.map { [("--drift", $0)] } ?? []))
+        let outputTarget = targets[0], driftTarget = driftPath == nil ? nil : targets[1]
         guard o.firstRowID >= 0 else { throw EconomicsError("--first-row-id must be at least 0") }
         let scorer = try Scorer(modelDirectory: o.models, economics: o.economics, idColumn: o.idColumn)
         let policy = scorer.policy
@@ -88,15 +90,15 @@ public enum ScoreRun {
 
         // Outputs go to partial files beside their targets and are renamed at the end, so a
         // failure never leaves a complete-looking file behind.
-        let tmpDir = try scratch.scratchDirectory()
-        let partial = toStdout ? "-" : scratch.partial(for: o.output)
+        let partial = toStdout ? "-" : scratch.partial(for: outputTarget)
 
         let drift = DriftBox(DriftAccumulator(reference: scorer.drift))
         var unknown: [String: Int] = [:]
         var rows = 0, contacts = 0
         var revenue = 0.0, profit = 0.0, cost = 0.0
         var armContacts = [Int](repeating: 0, count: economics.arms.count)
-        let spill = RankedSpill(directory: tmpDir, maxRowsInMemory: o.maxRowsInMemory)
+        // Only the ranking policies spill; the scratch folder is made when they do.
+        let spill = RankedSpill(maxRowsInMemory: o.maxRowsInMemory) { try scratch.scratchDirectory() }
         var writer: BufferedWriter? = nil
         var output = AsyncWriter(nil)
         if !policy.needsRanking {
@@ -116,11 +118,12 @@ public enum ScoreRun {
         while true {
             guard let table = try upcoming.value() else { break }
             upcoming = prefetch()
-            let (firstRow, overflow) = o.firstRowID.addingReportingOverflow(rows + table.rowCount)
-            guard !overflow || idSource != nil else {
+            // Ids from row numbers: the last one of the chunk must fit in 64 bits.
+            let (_, overflow) = o.firstRowID.addingReportingOverflow(rows + table.rowCount - 1)
+            if idSource == nil && overflow {
                 throw DataError(file: reader.source, message: "--first-row-id \(o.firstRowID) plus \(rows + table.rowCount) rows overflows a 64-bit row id")
             }
-            let r = try scorer.score(table, idColumn: idSource, firstRow: firstRow - table.rowCount)
+            let r = try scorer.score(table, idColumn: idSource, firstRow: idSource == nil ? o.firstRowID + rows : 0)
             for u in r.unknown.counts { unknown[u.input, default: 0] += u.rows }
             if policy.needsRanking {
                 let lines = scorer.lines(r, suffix: { _ in "" })
@@ -211,16 +214,20 @@ public enum ScoreRun {
                 ])
             }
             let doc = JSONValue.object(["rows": .number(Double(rows)), "threshold": .number(psiWarning), "features": .object(features)])
-            let path = scratch.partial(for: driftPath)
+            let path = scratch.partial(for: driftTarget!)
             let w = try BufferedWriter(path: path)
             try w.write(Array((doc.rendered() + "\n").utf8))
             try w.close()
             driftPartial = path
         }
-        for (path, target) in [(toStdout ? nil : partial, o.output), (driftPartial, driftPath ?? "")] {
+        // The drift report first: a new output never sits beside an old report.
+        for (path, target) in [(driftPartial, driftTarget ?? ""), (toStdout ? nil : partial, outputTarget)] {
             guard let path else { continue }
+            // A file being replaced keeps its permissions (a restricted contact list stays restricted).
+            var existing = stat()
+            if stat(target, &existing) == 0 { chmod(path, existing.st_mode & 0o7777) }
             guard rename(path, target) == 0 else {
-                throw DataError(file: target, message: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+                throw PipelineError("\(target): cannot move the finished file into place: \(String(cString: strerror(errno)))")
             }
             scratch.release(path)
         }

@@ -28,16 +28,47 @@ public enum OutputPaths {
         return .path(dir + "/" + url.lastPathComponent)
     }
 
+    /// The file a path finally names: symbolic links followed, also a dangling one (writing
+    /// replaces that file, not the link).
+    public static func resolve(_ path: String) -> String {
+        var current = path
+        for _ in 0..<32 {
+            var info = stat()
+            guard lstat(current, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK else { return current }
+            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(current, &target, Int(PATH_MAX))
+            guard n > 0 else { return current }
+            let link = String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = link.hasPrefix("/") ? link : URL(fileURLWithPath: current).deletingLastPathComponent().appendingPathComponent(link).path
+        }
+        return current
+    }
+
     /// Refuses an output path that would destroy an input or another output, or that cannot be
-    /// written at all. `inputs` are paths ("-": standard input); `outputs` pairs a flag name with
-    /// the path it names ("-": standard output, not checked).
-    public static func check(inputs: [String], outputs: [(flag: String, path: String)]) throws {
+    /// written at all, and returns the files the outputs finally name (symbolic links followed).
+    /// `inputs` are paths ("-": standard input); `outputs` pairs a flag name with the path it
+    /// names ("-": standard output, not checked).
+    @discardableResult
+    public static func check(inputs: [String], outputs: [(flag: String, path: String)]) throws -> [String] {
         var seen: [(flag: String, path: String, id: Identity)] = []
+        var resolved: [String] = []
         let inputIDs: [(String, Identity)] = inputs.compactMap { path in
             if path == "-" { return identity(ofDescriptor: STDIN_FILENO).map { ("standard input", $0) } }
             return (path, identity(path))
         }
-        for (flag, path) in outputs where path != "-" {
+        for (flag, given) in outputs {
+            guard given != "-" else {
+                resolved.append(given)
+                continue
+            }
+            let path = resolve(given)
+            var info = stat()
+            if stat(path, &info) == 0 {
+                let kind = info.st_mode & S_IFMT
+                if kind != S_IFREG && kind != S_IFDIR {
+                    throw DataError(file: given, message: "\(flag) names a device, FIFO or socket; give a regular file path (or - for standard output)")
+                }
+            }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw DataError(file: path, message: "\(flag) names a directory; give a file path")
@@ -54,7 +85,9 @@ public enum OutputPaths {
                 throw DataError(file: path, message: "\(flag) and \(other.flag) name the same file")
             }
             seen.append((flag, path, id))
+            resolved.append(path)
         }
+        return resolved
     }
 }
 
@@ -128,8 +161,12 @@ public final class ScratchFiles: @unchecked Sendable {
     static func removeStale(in folder: String, prefix: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
         for name in names where name.hasPrefix(prefix) {
+            // Only names this program makes: `<prefix><pid>` or `<prefix><pid>-<UUID>`.
             let rest = name.dropFirst(prefix.count)
-            guard let pid = Int32(rest.prefix { $0.isNumber }), pid > 0, pid != getpid() else { continue }
+            let digits = rest.prefix { $0.isNumber }
+            let tail = rest.dropFirst(digits.count)
+            guard tail.isEmpty || (tail.first == "-" && UUID(uuidString: String(tail.dropFirst())) != nil) else { continue }
+            guard let pid = Int32(digits), pid > 0, pid != getpid() else { continue }
             if kill(pid, 0) == 0 || errno == EPERM { continue }
             try? FileManager.default.removeItem(atPath: folder + "/" + name)
         }
@@ -143,11 +180,24 @@ enum SignalCleanup {
     nonisolated(unsafe) static var pipeWrite: Int32 = -1
     nonisolated(unsafe) static var owner: ScratchFiles?
 
+    /// The signals this run handles: those its parent did not ask it to ignore (`nohup`, `trap ''`
+    /// keep working).
+    nonisolated(unsafe) static var handled: [Int32] = []
+
+    static func ignored(_ sig: Int32) -> Bool {
+        var old = sigaction()
+        guard sigaction(sig, nil, &old) == 0 else { return false }
+        let handler = old.__sigaction_handler.sa_handler.map { unsafeBitCast($0, to: Int.self) } ?? 0
+        return handler == unsafeBitCast(SIG_IGN, to: Int.self)
+    }
+
     static func install(_ files: ScratchFiles) {
-        // A parent may have left these blocked (a blocked mask is inherited across exec).
+        handled = signals.filter { !ignored($0) }
+        // A parent may have left these blocked (a blocked mask is inherited across exec); a
+        // blocked signal would never reach the handler.
         var set = sigset_t()
         sigemptyset(&set)
-        for sig in signals { sigaddset(&set, sig) }
+        for sig in handled { sigaddset(&set, sig) }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return }
@@ -165,7 +215,7 @@ enum SignalCleanup {
             kill(getpid(), sig)
         }
         thread.start()
-        for sig in signals {
+        for sig in handled {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { sig in
                 var s = sig
@@ -176,7 +226,7 @@ enum SignalCleanup {
     }
 
     static func uninstall() {
-        for sig in signals {
+        for sig in handled {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = SIG_DFL
             sigaction(sig, &action, nil)

@@ -51,12 +51,18 @@ struct ParityStage: ParsableCommand {
         for path in [scorer] + modelFiles + [test, expected, decisions] { run.input(path) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
-        // Scores in input order (positive policy), and each policy's decisions, with no economics flags.
-        let scored = out + "/scored_test.csv", ranked = out + "/scored_test_default.csv"
-        let commands = [
+        // Scores in input order (positive policy), the default run (no economics or policy flags:
+        // the recorded policy) and, when that is not best-N, a best-N run: every policy's decisions.
+        let recorded = try RecordedEconomics.load(directory: models)
+        let defaultPolicy = recorded?.scorerPolicy ?? "bestN"
+        let scored = out + "/scored_test.csv", ranked = out + "/scored_test_default.csv", bestN = out + "/scored_test_bestn.csv"
+        var commands = [
             [scorer, "--in", test, "--out", scored, "--models", models, "--policy", "positive", "--drift", out + "/scored_test.drift.json"],
             [scorer, "--in", test, "--out", ranked, "--models", models, "--drift", out + "/scored_test_default.drift.json"],
         ]
+        if defaultPolicy != "bestN" {
+            commands.append([scorer, "--in", test, "--out", bestN, "--models", models, "--policy", "bestN", "--drift", out + "/scored_test_bestn.drift.json"])
+        }
         var summary = ""
         for command in commands {
             let result = try Shell.run(command)
@@ -65,7 +71,10 @@ struct ParityStage: ParsableCommand {
             }
             if summary.isEmpty { summary = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
         }
-        for path in [scored, out + "/scored_test.drift.json", ranked, out + "/scored_test_default.drift.json"] { run.recordOutput(path) }
+        for command in commands {
+            run.recordOutput(command[4])
+            run.recordOutput(command.last!)
+        }
 
         let expectedTable = try CSVReader.read(
             path: expected, schema: CSVSchema(try CSVReader.header(path: expected).map { ColumnSpec($0, $0 == "row_id" ? .string : .double) }))
@@ -76,20 +85,22 @@ struct ParityStage: ParsableCommand {
         let rankedTable = try CSVReader.read(path: ranked, schema: CSVSchema([ColumnSpec("row_id", .string)] + decisionSchema))
         let decisionTable = try CSVReader.read(
             path: decisions, schema: CSVSchema([ColumnSpec("row_id", .string), ColumnSpec("best_n", .string), ColumnSpec("positive", .string)]))
-        let recorded = try RecordedEconomics.load(directory: models)
         let scores = try Parity.compare(expected: expectedTable, actual: actualTable, tops: tops)
-        let checks = [
+        let defaultColumn = defaultPolicy == "positive" ? "positive" : "best_n"
+        var checks = [
             try Parity.compareDecisions(
-                policy: "default (\(recorded?.scorerPolicy ?? "bestN")) vs best-N", expected: decisionTable, column: "best_n", scored: rankedTable),
+                policy: "default (\(defaultPolicy)) vs \(defaultColumn == "best_n" ? "best-N" : "positive")", expected: decisionTable, column: defaultColumn,
+                scored: rankedTable),
             try Parity.compareDecisions(policy: "positive", expected: decisionTable, column: "positive", scored: actualTable),
         ]
+        if defaultPolicy != "bestN" {
+            let bestNTable = try CSVReader.read(path: bestN, schema: CSVSchema([ColumnSpec("row_id", .string)] + decisionSchema))
+            checks.append(try Parity.compareDecisions(policy: "bestN", expected: decisionTable, column: "best_n", scored: bestNTable))
+        }
         try run.write(Parity.json(scores, decisions: checks, commands: commands).rendered() + "\n", to: out + "/parity.json")
         try run.write(Parity.report(scores, decisions: checks, commands: commands, models: models, expected: expected, scorerSummary: summary), to: report)
         // A failed gate's report says what differed: it outlives the abandoned run (which leaves no manifest).
         run.keepOnFailure(out + "/parity.json", report)
-        guard recorded?.scorerPolicy == "bestN" || recorded?.scorerPolicy == nil else {
-            throw PipelineError("the recorded scorer policy is \(recorded!.scorerPolicy); the parity gate compares the default run with best-N")
-        }
         guard scores.pass, checks.allSatisfy(\.pass) else {
             let failed = checks.filter { !$0.pass }.map { "\($0.policy): \($0.firstDifference!)" }
             throw PipelineError(
