@@ -138,7 +138,7 @@ public enum Parity {
             stage's, from the economics recorded in `\(models)/economics.json` (no economics flags). \
             **\(pass ? "PASS" : "FAIL")**: \(s.rowsInCommon) of \(s.expectedRows) rows in common (scorer wrote \(s.scoredRows)); the gate \
             needs the same rows, Pearson correlation ≥ 1 − \(correlationTolerance) and maximum absolute difference 0 for every score \
-            column, top-N overlap 1, and the same contact and e-mail for every customer under each policy.
+            column, top-N overlap 1, and the same contact and arm for every customer under each policy.
             """)
         md.table(
             ["column", "Pearson correlation", "max absolute difference"],

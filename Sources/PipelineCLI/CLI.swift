@@ -80,8 +80,21 @@ public enum Console {
     }
 }
 
-/// The options every analysis stage has, with defaults derived from the stage's name, so each
-/// stage declares them once (`@OptionGroup var files: StageFiles`) and names itself.
+/// An analysis stage: it names itself and declares `@OptionGroup var files: StageFiles`, and gets
+/// `params`, `out`, `figures` and `report` with the defaults derived from its name.
+public protocol AnalysisStage: ParsableCommand {
+    static var stage: String { get }
+    var files: StageFiles { get }
+}
+
+extension AnalysisStage {
+    public var params: String { files.params(Self.stage) }
+    public var out: String { files.out(Self.stage) }
+    public var figures: String { files.figures(Self.stage) }
+    public var report: String { files.report(Self.stage) }
+}
+
+/// The options every analysis stage has, with defaults derived from the stage's name.
 public struct StageFiles: ParsableArguments {
     @Option(help: "Stage parameters (YAML). Default: stages/<stage>/params.yaml.")
     public var params: String?

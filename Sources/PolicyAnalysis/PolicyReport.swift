@@ -59,7 +59,7 @@ public enum PolicyReport {
 
         md.heading(2, "Profit curve")
         md.paragraph(
-            "Customers ranked by predicted uplift (any e-mail), each sent the e-mail with the larger predicted uplift. The model's expected profit peaks at N = \(Fmt.int(r.bestN)) contacts (\(Fmt.percent(Double(r.bestN) / Double(r.customers), 1)) of the list) with \(money(r.curve.maximum))."
+            "Customers ranked by predicted uplift (any e-mail), each sent the e-mail with the larger expected profit (uplift × margin − that e-mail's cost; with equal costs, the larger predicted uplift). The model's expected profit peaks at N = \(Fmt.int(r.bestN)) contacts (\(Fmt.percent(Double(r.bestN) / Double(r.customers), 1)) of the list) with \(money(r.curve.maximum))."
         )
         md.image("Profit curve", "\(figureDir)/profit_curve.png")
 

@@ -13,14 +13,14 @@ public struct ScoreCommand: ParsableCommand {
 
     public static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Scores a contact list with the frozen uplift model and chooses whom to e-mail.",
+        abstract: "Scores a contact list with the frozen uplift model and chooses whom to contact with which arm.",
         discussion: """
             Reads a CSV with the model's feature columns (data/schema/required_features_schema.csv), writes per customer: \
-            row_id, uplift_hat, y1_hat, y0_hat, the per-e-mail uplifts, the best e-mail (the one with the largest expected \
-            profit), the expected incremental revenue (uplift of the best e-mail), the expected profit per contact \
-            (revenue × margin − cost of that e-mail) and the contact flag.
+            row_id, uplift_hat, y1_hat, y0_hat, the per-arm uplifts, the best arm (the one with the largest expected \
+            profit), the expected incremental revenue (uplift of the best arm), the expected profit per contact \
+            (revenue × margin − cost of that arm) and the contact flag.
 
-            Economics: by default the margin, the per-e-mail costs and the policy the policy stage decided with, recorded in \
+            Economics: by default the margin, the per-arm costs and the policy the policy stage decided with, recorded in \
             <models>/economics.json, so the scorer's contact decisions are the policy stage's. --margin, --cost, --arm-cost and \
             --policy override them.
 
@@ -56,12 +56,13 @@ public struct ScoreCommand: ParsableCommand {
     @Option(help: "Share of incremental revenue that is profit, in (0, 1] (default: recorded in <models>/economics.json).")
     var margin: Double?
 
-    @Option(help: "Cost per contact, every e-mail (default: the per-e-mail costs recorded in <models>/economics.json).")
+    @Option(help: "Cost per contact, every arm (default: the per-arm costs recorded in <models>/economics.json).")
     var cost: Double?
 
     @Option(
         name: .customLong("arm-cost"),
-        help: ArgumentHelp("Cost per contact of one e-mail, as NAME=COST; repeat per e-mail. Wins over --cost.", valueName: "name=cost"))
+        help: ArgumentHelp(
+            "Cost per contact of one treated arm, as NAME=COST (the arm as the model names it); repeat per arm. Wins over --cost.", valueName: "name=cost"))
     var armCosts: [String] = []
 
     @Option(help: "Number of customers to contact with --policy topn.")

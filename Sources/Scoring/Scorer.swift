@@ -9,7 +9,7 @@ import Uplift
 public enum ContactPolicy: String, Sendable, CaseIterable {
     /// Rank by predicted uplift; contact the top N where N maximizes the cumulative expected profit.
     case bestN
-    /// Contact every customer whose best e-mail has positive expected profit (per row; no ranking).
+    /// Contact every customer whose best arm has positive expected profit (per row; no ranking).
     case positive
     /// Rank by predicted uplift; contact the top `--topn`.
     case topn

@@ -308,7 +308,7 @@ public struct UpliftModel: Sendable, Equatable {
     }
 }
 
-/// `Mens E-Mail` → `mens_e_mail`.
+/// An arm name as an identifier for column and forest names: `Arm B (Mobile)` → `arm_b_mobile`.
 public func slug(_ s: String) -> String {
     var out = ""
     var pendingUnderscore = false

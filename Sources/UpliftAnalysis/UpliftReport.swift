@@ -113,11 +113,11 @@ public enum UpliftReport {
     ) -> String {
         var md = Markdown()
         let level = "\(Int((p.confidenceLevel * 100).rounded()))%"
-        md.heading(1, "Uplift: who responds to an e-mail because of it")
+        md.heading(1, "Uplift: who responds to the treatment because of it")
         md.paragraph(
             """
-            Models of the *incremental* effect of an e-mail, trained on the \(Fmt.int(r.trainRows)) rows of the training split and \
-            evaluated only on the \(Fmt.int(r.testRows)) held-out rows of the randomized test split. Treated = any e-mail \
+            Models of the *incremental* effect of the treatment, trained on the \(Fmt.int(r.trainRows)) rows of the training split and \
+            evaluated only on the \(Fmt.int(r.testRows)) held-out rows of the randomized test split. Treated = any treated arm \
             (\(r.armNames.dropFirst().joined(separator: ", "))); control = \(r.armNames[0]). The propensity is known from \
             randomization: \(Fmt.percent(r.propensity, 2)) of training rows were treated. Primary outcome: **\(p.primaryOutcome)**; \
             also evaluated: \(p.outcomes.filter { $0 != p.primaryOutcome }.joined(separator: ", ")). Intervals are \(level) \
@@ -139,7 +139,7 @@ public enum UpliftReport {
             described.map { l in
                 "**\(l.learner.title)**" + (l.learner.citation.map { " (\($0))" } ?? "") + ": " + l.learner.explanation(l.settings)
             } + [
-                "Per-arm uplift (\(r.armNames.dropFirst().joined(separator: ", ")) each vs control) comes from the same learner fitted on that arm and the control rows; the policy stage uses it to choose which e-mail to send."
+                "Per-arm uplift (\(r.armNames.dropFirst().joined(separator: ", ")) each vs control) comes from the same learner fitted on that arm and the control rows; the policy stage uses it to choose which arm each customer gets."
             ])
         md.paragraph(
             """
@@ -151,7 +151,7 @@ public enum UpliftReport {
 
         for o in r.outcomes where o.outcome == p.primaryOutcome {
             md.heading(2, "Comparison on \(o.outcome) (primary)")
-            md.paragraph("Average effect of an e-mail on \(o.outcome) in the test split (IPW): \(Fmt.fixed(o.testATE, 4)) per customer.")
+            md.paragraph("Average effect of treatment on \(o.outcome) in the test split (IPW): \(Fmt.fixed(o.testATE, 4)) per customer.")
             md.table(
                 ["learner", "normalized AUUC [\(level) CI]", "vs baseline (paired) [\(level) CI]", "mean predicted uplift", "decile correlation", "settings"],
                 o.learners.map { l in
@@ -163,7 +163,7 @@ public enum UpliftReport {
             md.image("Uplift curve, \(o.outcome)", "\(figureDir)/uplift_curve_\(o.outcome).png")
             let armRows = o.learners.flatMap { l in l.armAUUC.map { [l.learner.title, $0.arm, est($0.estimate)] } }
             if !armRows.isEmpty {
-                md.heading(3, "Per-arm uplift (each e-mail vs control, on that arm's and the control's test rows)")
+                md.heading(3, "Per-arm uplift (each arm vs control, on that arm's and the control's test rows)")
                 md.table(["learner", "arm", "normalized AUUC [\(level) CI]"], armRows, rightAligned: [false, false, true])
             }
             md.heading(3, "Tuning (training split only, out-of-bag error)")

@@ -10,7 +10,7 @@ import Stats
 import Tabular
 import Transactions
 
-struct CLVStage: ParsableCommand {
+struct CLVStage: AnalysisStage {
     static let configuration = CommandConfiguration(
         commandName: "stage-clv",
         abstract:
@@ -19,11 +19,8 @@ struct CLVStage: ParsableCommand {
             "Reads the transaction logs named in --params. Writes tables, fit_<model>.json and manifest.json into --out, figures into --figures and the report to --report."
     )
 
+    static let stage = "clv"
     @OptionGroup var files: StageFiles
-    var params: String { files.params("clv") }
-    var out: String { files.out("clv") }
-    var figures: String { files.figures("clv") }
-    var report: String { files.report("clv") }
 
     func run() throws {
         let (p, raw) = try Params.load(CLVParams.self, from: params)

@@ -7,7 +7,7 @@ import Reporting
 import Stats
 import Tabular
 
-struct EDAStage: ParsableCommand {
+struct EDAStage: AnalysisStage {
     static let configuration = CommandConfiguration(
         commandName: "stage-eda",
         abstract: "Analyses the randomized experiment: arm balance, sample-ratio check, outcome rates and lifts with CIs and tests, power, lifts by segment.",
@@ -15,11 +15,8 @@ struct EDAStage: ParsableCommand {
             "Reads the prepare stage's train.csv, test.csv and dataset.json (the full randomized data is their union). Writes CSV tables and manifest.json into --out, figures into --figures and the report to --report."
     )
 
+    static let stage = "eda"
     @OptionGroup var files: StageFiles
-    var params: String { files.params("eda") }
-    var out: String { files.out("eda") }
-    var figures: String { files.figures("eda") }
-    var report: String { files.report("eda") }
 
     @Option(help: "The prepare stage's output directory.")
     var prepared = "data/processed/prepare"

@@ -8,7 +8,7 @@ import Reporting
 import Tabular
 import Uplift
 
-struct PolicyStage: ParsableCommand {
+struct PolicyStage: AnalysisStage {
     static let configuration = CommandConfiguration(
         commandName: "stage-policy",
         abstract: "Chooses whom to e-mail and with which e-mail under a profit objective, and estimates on the held-out split what each policy really earns.",
@@ -16,11 +16,8 @@ struct PolicyStage: ParsableCommand {
             "Reads the uplift stage's test scores and model metadata and the prepare stage's test and train splits. Writes tables, the contact list, policy_summary.json, policy_pack.xlsx and manifest.json into --out, figures into --figures and the report to --report."
     )
 
+    static let stage = "policy"
     @OptionGroup var files: StageFiles
-    var params: String { files.params("policy") }
-    var out: String { files.out("policy") }
-    var figures: String { files.figures("policy") }
-    var report: String { files.report("policy") }
 
     @Option(help: "The prepare stage's output directory.")
     var prepared = "data/processed/prepare"

@@ -11,7 +11,7 @@ import Tabular
 import Uplift
 import UpliftAnalysis
 
-struct UpliftStage: ParsableCommand {
+struct UpliftStage: AnalysisStage {
     static let configuration = CommandConfiguration(
         commandName: "stage-uplift",
         abstract: "Fits uplift learners (T, X, DR) with the forest engine, evaluates them on the held-out test split, and freezes the production model.",
@@ -21,11 +21,8 @@ struct UpliftStage: ParsableCommand {
             figures into --figures and the report to --report. Threads: FOREST_THREADS (default: all cores); results do not depend on it.
             """)
 
+    static let stage = "uplift"
     @OptionGroup var files: StageFiles
-    var params: String { files.params("uplift") }
-    var out: String { files.out("uplift") }
-    var figures: String { files.figures("uplift") }
-    var report: String { files.report("uplift") }
 
     @Option(help: "The prepare stage's output directory.")
     var prepared = "data/processed/prepare"
