@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "stage-policy", targets: ["stage-policy"]),
         .executable(name: "stage-parity", targets: ["stage-parity"]),
         .executable(name: "stage-report", targets: ["stage-report"]),
+        .executable(name: "stage-synth", targets: ["stage-synth"]),
         .executable(name: "score", targets: ["score"]),
         .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
     ],
@@ -63,6 +64,8 @@ let package = Package(
         .target(name: "Economics", dependencies: ["Base", "Tabular"]),
         .target(name: "Parity", dependencies: ["Base", "Reporting", "Stats", "Tabular"]),
         .target(name: "Policy", dependencies: ["CGLPK", "Economics", "Stats", "Tabular"]),
+        // The example project's data: a campaign and an order log with known true effects and parameters.
+        .target(name: "Synthetic", dependencies: ["Stats", "Tabular"]),
 
         .executableTarget(
             name: "stage-data",
@@ -103,6 +106,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], path: "stages/parity"),
         .executableTarget(name: "score", dependencies: ["ScoreCLI"], path: "cli/score"),
+        .executableTarget(
+            name: "stage-synth",
+            dependencies: ["Synthetic", "Tabular", "Base", "Provenance", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "stages/synth"),
         .target(
             name: "ScoreCLI",
             dependencies: ["Economics", "Scoring", "Tabular", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -135,6 +142,7 @@ let package = Package(
             dependencies: ["TestSupport", "ScoreCLI", "PipelineCLI", "Economics", "Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Base", "Provenance", "Workbook"]),
         .testTarget(name: "ParityTests", dependencies: ["Parity", "Tabular"]),
+        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),
         // Hostile params files and failed stages: every stage's params type, the stage binaries of the same build.
         .testTarget(

@@ -4,35 +4,6 @@ import Testing
 
 @testable import CLV
 
-/// Tiny deterministic samplers for the synthetic data sets.
-struct Sampler {
-    var g: SeededGenerator
-    init(seed: UInt64) { g = SeededGenerator(seed: seed) }
-    mutating func uniform() -> Double { max(g.nextUnit(), 1e-300) }
-    mutating func normal() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * Double.pi * uniform()) }
-    /// Gamma(shape, rate) by Marsaglia & Tsang (2000), with the shape < 1 boost.
-    mutating func gamma(_ shape: Double, rate: Double) -> Double {
-        if shape < 1 { return gamma(shape + 1, rate: rate) * pow(uniform(), 1 / shape) }
-        let d = shape - 1.0 / 3, c = 1 / (9 * d).squareRoot()
-        while true {
-            var x: Double, v: Double
-            repeat { x = normal(); v = 1 + c * x } while v <= 0
-            v = v * v * v
-            let u = uniform()
-            if log(u) < 0.5 * x * x + d - d * v + d * log(v) { return d * v / rate }
-        }
-    }
-    mutating func poisson(_ mean: Double) -> Int {
-        // Counting exponential arrivals (means here are small).
-        var t = 0.0, k = 0
-        while true {
-            t += -log(uniform()) / mean
-            if t > 1 { return k }
-            k += 1
-        }
-    }
-}
-
 /// Customers simulated from a BG/NBD with the given parameters (ages 30..49 weeks).
 func simulateBGNBD(n: Int, seed: UInt64, r: Double, alpha: Double, a: Double, b: Double) throws -> CustomerSummaries {
     var s = Sampler(seed: seed)
