@@ -37,7 +37,9 @@ struct SynthStage: ParsableCommand {
             throw DataError(file: params, message: error.description)
         }
         let truth: JSONValue = .object([
-            "bgnbd": .object(["r": .number(p.orders.bgnbd.r), "alpha": .number(p.orders.bgnbd.alpha), "a": .number(p.orders.bgnbd.a), "b": .number(p.orders.bgnbd.b)]),
+            "bgnbd": .object([
+                "r": .number(p.orders.bgnbd.r), "alpha": .number(p.orders.bgnbd.alpha), "a": .number(p.orders.bgnbd.a), "b": .number(p.orders.bgnbd.b),
+            ]),
             "gamma_gamma": .object(["p": .number(p.orders.gammaGamma.p), "q": .number(p.orders.gammaGamma.q), "gamma": .number(p.orders.gammaGamma.gamma)]),
             "time_unit_days": .number(7),
             "uplift": .string("campaign_truth.csv: true_uplift_<arm> = E[revenue | x, arm] - E[revenue | x, control]"),
