@@ -16,7 +16,12 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)
 STAMPS := .build/stamps
-EXES := stage-data stage-prepare stage-eda stage-clv stage-uplift stage-policy stage-parity stage-report score
+EXES := stage-data stage-synth stage-project stage-prepare stage-eda stage-clv stage-uplift stage-policy stage-parity stage-report score
+
+# The project: which analysis to run (campaign, order log, stage parameters, output folder).
+# Another one runs with `make all PROJECT=<file>` into its own folder; see the README.
+PROJECT ?= project.yaml
+PROJECT_MK := $(STAMPS)/project/$(subst /,_,$(PROJECT)).mk
 
 # Data mirror: DATA_MIRROR from the environment, else ../shared/data when it exists.
 DATA_MIRROR ?= $(if $(wildcard ../shared/data),../shared/data,)
@@ -25,24 +30,15 @@ export PIPELINE_SWIFT_VERSION := $(shell $(SWIFT) --version 2>/dev/null | head -
 
 APT_PACKAGES := libgsl-dev libglpk-dev gnuplot-nox pkg-config zlib1g-dev
 
-RAW := data/raw
-PREP := data/processed/prepare
-EDA := data/processed/eda
-CLV := data/processed/clv
-UPLIFT := data/processed/uplift
-PARITY := data/processed/parity
-POLICY := data/processed/policy
-MODELS := models
-
 .PHONY: all help deps build data prepare eda clv uplift policy parity report test bench bench-compare clean distclean
 
-all: reports/index.md ## Run the whole pipeline (installs system packages, builds, fetches data, runs every stage)
+all: ## Run the whole pipeline of $(PROJECT) (installs system packages, builds, fetches data, runs every stage)
 
 help: ## List the targets
 	@echo "Targets:"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/  \1\t\2/' | expand -t 14
 	@echo
-	@echo "Variables: DATA_MIRROR=<folder with the raw files> (now: '$(DATA_MIRROR)'), CONFIG=release|debug"
+	@echo "Variables: PROJECT=<project file> (now: '$(PROJECT)'), DATA_MIRROR=<folder with the raw files> (now: '$(DATA_MIRROR)'), CONFIG=release|debug"
 
 # --- system packages ---------------------------------------------------------------------------
 deps: $(STAMPS)/deps ## Check (and when root, install) the system packages
@@ -78,6 +74,7 @@ SOURCES := Package.swift $(shell find Sources stages bench cli -type f \( -name 
 NO_BUILD_GOALS := help clean distclean deps
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 include $(STAMPS)/build.mk
+include $(PROJECT_MK)
 endif
 
 build: $(STAMPS)/build.mk ## Build the stage executables (release)
@@ -90,71 +87,93 @@ $(STAMPS)/build.mk: $(SOURCES) | $(STAMPS)/deps
 	done
 	@echo "# built from the sources listed in the Makefile; executables' content stamps: $(STAMPS)/<exe>" > $@
 
+# The project's make variables (P_*): checked and written by stage-project from the project file.
+$(PROJECT_MK): $(PROJECT) $(STAMPS)/build.mk
+	$(BIN)/stage-project --project $(PROJECT) --make $@
+
 # --- stages ------------------------------------------------------------------------------------
-RAW_FILES := $(RAW)/hillstrom.csv $(RAW)/online_retail_II.csv $(RAW)/CDNOW_master.txt $(RAW)/cdnow_customers_summary.csv
+# Paths come from the project (P_* variables of $(PROJECT_MK)); the default project keeps the
+# repository's own folders (P_OUT is empty), another project writes under its output folder.
+ifdef P_NAME
+RAW := $(P_RAW)
+PREP := $(P_OUT)data/processed/prepare
+EDA := $(P_OUT)data/processed/eda
+CLV := $(P_OUT)data/processed/clv
+UPLIFT := $(P_OUT)data/processed/uplift
+PARITY := $(P_OUT)data/processed/parity
+POLICY := $(P_OUT)data/processed/policy
+MODELS := $(P_OUT)models
+SCHEMA := $(P_OUT)data/schema
+REPORTS := $(P_OUT)reports
 
-data: $(RAW)/manifest.json ## Fetch the raw data (mirror or download) and verify checksums
+data: $(RAW)/manifest.json ## Fetch (or generate) the project's raw data and verify it
 
-$(RAW)/manifest.json: stages/data/params.yaml data/SHA256SUMS $(STAMPS)/stage-data
-	$(BIN)/stage-data --params stages/data/params.yaml --checksums data/SHA256SUMS --out $(RAW)
+ifeq ($(P_RAW_STEP),generate)
+$(RAW)/manifest.json: $(P_RAW_PARAMS) $(STAMPS)/stage-synth
+	$(BIN)/stage-synth --params $(P_RAW_PARAMS) --out $(RAW)
+else
+$(RAW)/manifest.json: $(P_RAW_PARAMS) $(P_CHECKSUMS) $(STAMPS)/stage-data
+	$(BIN)/stage-data --params $(P_RAW_PARAMS) --checksums $(P_CHECKSUMS) --out $(RAW)
+endif
 
-$(RAW_FILES): $(RAW)/manifest.json ;
+$(P_RAW_FILES): $(RAW)/manifest.json ;
 
 PREP_OUT := $(PREP)/train.csv $(PREP)/test.csv $(PREP)/dataset.json
-HILLSTROM := $(shell sed -n 's/^ *file: *//p' stages/prepare/params.yaml | head -n 1)
 
 prepare: $(PREP)/manifest.json ## Row ids, treatment flag, stratified train/test split
 
-$(PREP)/manifest.json: stages/prepare/params.yaml $(HILLSTROM) $(STAMPS)/stage-prepare
-	$(BIN)/stage-prepare --params stages/prepare/params.yaml --out $(PREP)
+$(PREP)/manifest.json: $(PROJECT) $(P_PARAMS_prepare) $(P_CAMPAIGN) $(STAMPS)/stage-prepare
+	$(BIN)/stage-prepare --project $(PROJECT) --params $(P_PARAMS_prepare) --out $(PREP)
 
 $(PREP_OUT): $(PREP)/manifest.json ;
 
 eda: $(EDA)/manifest.json ## Experiment analysis -> reports/eda.md
 
-$(EDA)/manifest.json: stages/eda/params.yaml $(PREP_OUT) $(STAMPS)/stage-eda
-	$(BIN)/stage-eda --params stages/eda/params.yaml --prepared $(PREP) --out $(EDA) --figures reports/figures/eda --report reports/eda.md
+$(EDA)/manifest.json: $(P_PARAMS_eda) $(PREP_OUT) $(STAMPS)/stage-eda
+	$(BIN)/stage-eda --params $(P_PARAMS_eda) --prepared $(PREP) --out $(EDA) --figures $(REPORTS)/figures/eda --report $(REPORTS)/eda.md
 
-reports/eda.md: $(EDA)/manifest.json ;
+$(REPORTS)/eda.md: $(EDA)/manifest.json ;
 
 clv: $(CLV)/manifest.json ## CLV models (BG/NBD, Pareto/NBD, Gamma-Gamma), validation, CDNOW replication -> reports/clv.md
 
-$(CLV)/manifest.json: stages/clv/params.yaml $(RAW)/online_retail_II.csv $(RAW)/CDNOW_master.txt $(RAW)/cdnow_customers_summary.csv $(STAMPS)/stage-clv
-	$(BIN)/stage-clv --params stages/clv/params.yaml --out $(CLV) --figures reports/figures/clv --report reports/clv.md
+$(CLV)/manifest.json: $(P_PARAMS_clv) $(P_CLV_INPUTS) $(STAMPS)/stage-clv
+	$(BIN)/stage-clv --params $(P_PARAMS_clv) --out $(CLV) --figures $(REPORTS)/figures/clv --report $(REPORTS)/clv.md
 
-reports/clv.md: $(CLV)/manifest.json ;
+$(REPORTS)/clv.md: $(CLV)/manifest.json ;
 
 uplift: $(UPLIFT)/manifest.json ## Uplift learners, held-out evaluation, frozen models in models/ -> reports/uplift.md
 
 UPLIFT_OUT := $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(MODELS)/encoder.json $(MODELS)/forests.bin $(MODELS)/drift_reference.json \
-              data/schema/required_features_schema.csv reports/uplift.md
+              $(SCHEMA)/required_features_schema.csv $(REPORTS)/uplift.md
 
-$(UPLIFT)/manifest.json: stages/uplift/params.yaml $(PREP_OUT) $(STAMPS)/stage-uplift
-	$(BIN)/stage-uplift --params stages/uplift/params.yaml --prepared $(PREP) --out $(UPLIFT) --models $(MODELS) \
-	  --schema data/schema/required_features_schema.csv --figures reports/figures/uplift --report reports/uplift.md
+$(UPLIFT)/manifest.json: $(P_PARAMS_uplift) $(PREP_OUT) $(STAMPS)/stage-uplift
+	$(BIN)/stage-uplift --params $(P_PARAMS_uplift) --prepared $(PREP) --out $(UPLIFT) --models $(MODELS) \
+	  --schema $(SCHEMA)/required_features_schema.csv --figures $(REPORTS)/figures/uplift --report $(REPORTS)/uplift.md
 
 $(UPLIFT_OUT): $(UPLIFT)/manifest.json ;
 
 policy: $(POLICY)/manifest.json ## Profit curve, constrained assignment (GLPK), sensitivity, held-out policy value -> reports/policy.md
 
-$(POLICY)/manifest.json: stages/policy/params.yaml $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(PREP)/test.csv $(PREP)/train.csv $(STAMPS)/stage-policy
-	$(BIN)/stage-policy --params stages/policy/params.yaml --prepared $(PREP) --scores $(UPLIFT)/test_scores.csv --models $(MODELS) \
-	  --out $(POLICY) --figures reports/figures/policy --report reports/policy.md
+$(POLICY)/manifest.json: $(P_PARAMS_policy) $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(PREP)/test.csv $(PREP)/train.csv $(STAMPS)/stage-policy
+	$(BIN)/stage-policy --params $(P_PARAMS_policy) --prepared $(PREP) --scores $(UPLIFT)/test_scores.csv --models $(MODELS) \
+	  --out $(POLICY) --figures $(REPORTS)/figures/policy --report $(REPORTS)/policy.md
 
-POLICY_OUT := reports/policy.md $(POLICY)/policy_summary.json $(POLICY)/contact_list.csv $(POLICY)/policy_decisions.csv $(MODELS)/economics.json
+POLICY_OUT := $(REPORTS)/policy.md $(POLICY)/policy_summary.json $(POLICY)/contact_list.csv $(POLICY)/policy_decisions.csv $(MODELS)/economics.json
 $(POLICY_OUT): $(POLICY)/manifest.json ;
 
 parity: $(PARITY)/manifest.json ## The shipped scorer must reproduce the pipeline's test scores exactly (CI gate) -> reports/parity.md
 
 $(PARITY)/manifest.json: $(UPLIFT_OUT) $(MODELS)/economics.json $(POLICY)/policy_decisions.csv $(PREP)/test.csv $(STAMPS)/score $(STAMPS)/stage-parity
 	$(BIN)/stage-parity --scorer $(BIN)/score --models $(MODELS) --test $(PREP)/test.csv --expected $(UPLIFT)/test_scores.csv \
-	  --decisions $(POLICY)/policy_decisions.csv --out $(PARITY) --report reports/parity.md
+	  --decisions $(POLICY)/policy_decisions.csv --out $(PARITY) --report $(REPORTS)/parity.md
 
-reports/parity.md: $(PARITY)/manifest.json ;
+$(REPORTS)/parity.md: $(PARITY)/manifest.json ;
 
 MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json $(UPLIFT)/manifest.json $(POLICY)/manifest.json $(PARITY)/manifest.json
 
-report: reports/index.md ## Index report with every stage's provenance
+report: $(REPORTS)/index.md ## Index report with every stage's provenance
+
+all: $(REPORTS)/index.md
 
 # A stage that leaves an output unchanged keeps its old time, so what depends on it does not re-run.
 # Make sees that within one run, but the next `make -n` or `make -q` would see an output older than
@@ -163,15 +182,17 @@ report: reports/index.md ## Index report with every stage's provenance
 # run tells the truth. It is called as plain `make` so that `make -n` prints it instead of running it.
 # It settles only when no input changed while the run went on (params, sources, the Makefile):
 # otherwise `make -t` would mark a really stale stage as done; it says so and leaves the times.
-SETTLE := MAKEFLAGS= make --no-print-directory -s -t CONFIG=$(CONFIG)
+SETTLE := MAKEFLAGS= make --no-print-directory -s -t CONFIG=$(CONFIG) PROJECT=$(PROJECT)
 RUN_START := $(shell date +%s.%N)
-EDITABLE_INPUTS := Makefile Package.swift stages Sources cli bench data/SHA256SUMS
+EDITABLE_INPUTS := Makefile Package.swift stages Sources cli bench data/SHA256SUMS $(PROJECT) $(P_PARAMS_prepare) $(P_PARAMS_eda) $(P_PARAMS_clv) \
+                   $(P_PARAMS_uplift) $(P_PARAMS_policy) $(P_RAW_PARAMS)
 
-reports/index.md: $(MANIFESTS) $(STAMPS)/stage-report
+$(REPORTS)/index.md: $(MANIFESTS) $(STAMPS)/stage-report
 	$(BIN)/stage-report $(addprefix --manifest ,$(MANIFESTS)) --out $@
 	@if [ -n "$$(find $(EDITABLE_INPUTS) -newermt @$(RUN_START) -print -quit 2>/dev/null)" ]; then \
 	  echo "make: inputs changed during this run; output times not settled (the next make re-runs what they affect)" >&2; \
 	else $(SETTLE) all; fi
+endif
 
 # --- tests and benchmarks ----------------------------------------------------------------------
 test: $(STAMPS)/build.mk $(RAW)/manifest.json ## Run the tests (unit and integration; needs the data)
@@ -187,7 +208,7 @@ bench-compare: $(STAMPS)/build.mk $(RAW)/manifest.json $(UPLIFT_OUT) ## (optiona
 
 # --- cleaning ----------------------------------------------------------------------------------
 clean: ## Remove generated artifacts (processed data, models, reports); keeps raw data and the build
-	rm -rf data/processed data/schema models reports/*.md reports/figures
+	rm -rf data/processed data/schema models reports/*.md reports/figures out
 
 distclean: clean ## Also remove the raw data and the build
 	rm -rf $(RAW) .build

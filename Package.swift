@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "stage-parity", targets: ["stage-parity"]),
         .executable(name: "stage-report", targets: ["stage-report"]),
         .executable(name: "stage-synth", targets: ["stage-synth"]),
+        .executable(name: "stage-project", targets: ["stage-project"]),
         .executable(name: "score", targets: ["score"]),
         .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
     ],
@@ -66,6 +67,8 @@ let package = Package(
         .target(name: "Policy", dependencies: ["CGLPK", "Economics", "Stats", "Tabular"]),
         // The example project's data: a campaign and an order log with known true effects and parameters.
         .target(name: "Synthetic", dependencies: ["Stats", "Tabular"]),
+        // The project file: campaign, order log, replication, stage parameters and output folder of one analysis.
+        .target(name: "ProjectSpec", dependencies: ["Base", "CLVAnalysis", "Experiment", "Tabular", "Transactions"]),
 
         .executableTarget(
             name: "stage-data",
@@ -73,7 +76,9 @@ let package = Package(
             path: "stages/data", exclude: ["params.yaml"]),
         .executableTarget(
             name: "stage-prepare",
-            dependencies: ["Tabular", "Base", "Provenance", "PipelineCLI", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Tabular", "Base", "Provenance", "PipelineCLI", "Experiment", "ProjectSpec", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "stages/prepare", exclude: ["params.yaml"]),
         .executableTarget(
             name: "stage-eda",
@@ -110,6 +115,10 @@ let package = Package(
             name: "stage-synth",
             dependencies: ["Synthetic", "Tabular", "Base", "Provenance", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "stages/synth"),
+        .executableTarget(
+            name: "stage-project",
+            dependencies: ["ProjectSpec", "Tabular", "Base", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "stages/project"),
         .target(
             name: "ScoreCLI",
             dependencies: ["Economics", "Scoring", "Tabular", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

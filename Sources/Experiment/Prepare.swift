@@ -18,9 +18,10 @@ public struct SplitParams: Codable, Sendable, Equatable {
     }
 }
 
-/// The prepare stage's parameters (stages/prepare/params.yaml): the data set spec and the split.
+/// The prepare stage's parameters (stages/prepare/params.yaml): the split, and the data set spec
+/// unless the project file gives it (its `campaign`).
 public struct PrepareParams: Codable, Sendable, Equatable {
-    public var dataset: DatasetSpec
+    public var dataset: DatasetSpec?
     public var split: SplitParams
 }
 

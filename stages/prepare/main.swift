@@ -3,6 +3,7 @@ import Base
 import Experiment
 import Foundation
 import PipelineCLI
+import ProjectSpec
 import Provenance
 import Tabular
 
@@ -12,24 +13,34 @@ struct PrepareStage: ParsableCommand {
         abstract: "Adds row ids and the binary treatment to a randomized campaign file and splits it into train and test, stratified by arm.",
         discussion: "Writes train.csv, test.csv, dataset.json (the resolved data set spec with its arms) and manifest.json into --out.")
 
-    @Option(help: "Stage parameters (YAML): the data set spec and the split.")
+    @Option(help: "Stage parameters (YAML): the split, and the data set spec ('dataset') when no project gives it.")
     var params = "stages/prepare/params.yaml"
+
+    @Option(help: "Project file (YAML) whose 'campaign' is the data set spec.")
+    var project: String?
 
     @Option(help: "Output directory.")
     var out = "data/processed/prepare"
 
     func run() throws {
-        let (p, raw) = try Params.load(PrepareParams.self, from: params)
-        try p.dataset.validate(source: params)
+        let (p, paramsRaw) = try Params.load(PrepareParams.self, from: params)
+        let (dataset, datasetRaw, specSource) = try datasetSpec(p, raw: paramsRaw)
+        try dataset.validate(source: specSource)
+        var raw = paramsRaw
+        if case .object(var fields) = raw {
+            fields["dataset"] = datasetRaw
+            raw = .object(fields)
+        }
         guard p.split.testFraction > 0 && p.split.testFraction < 1 else {
             throw DataError(file: params, message: "split.test_fraction must be strictly between 0 and 1, got \(p.split.testFraction)")
         }
         let run = StageRun(stage: "prepare", manifestPath: out + "/manifest.json")
         run.parameters = raw
         run.input(params)
-        run.input(p.dataset.file)
+        if let project { run.input(project) }
+        run.input(dataset.file)
 
-        let (table, arms) = try Prepare.loadRaw(spec: p.dataset, path: p.dataset.file)
+        let (table, arms) = try Prepare.loadRaw(spec: dataset, path: dataset.file)
         let split = Prepare.stratifiedSplit(
             strata: arms.index, strataCount: arms.count,
             testFraction: p.split.testFraction, seed: p.split.seed)
@@ -43,7 +54,7 @@ struct PrepareStage: ParsableCommand {
             armCounts[name] = .object(["train": .number(Double(inTrain)), "test": .number(Double(inTest))])
         }
         let resolved: JSONValue = .object([
-            "spec": raw["dataset"] ?? .null,
+            "spec": datasetRaw,
             "arms": .array(arms.names.map { .string($0) }),
             "arm_counts": .object(armCounts),
             "rows": .object(["all": .number(Double(table.rowCount)), "train": .number(Double(split.train.count)), "test": .number(Double(split.test.count))]),
@@ -51,7 +62,24 @@ struct PrepareStage: ParsableCommand {
         ])
         try run.write(resolved.rendered() + "\n", to: out + "/dataset.json")
         try run.finish()
-        print("prepare: \(table.rowCount) rows -> train \(split.train.count), test \(split.test.count) (\(out))")
+        Console.out("prepare: \(table.rowCount) rows -> train \(split.train.count), test \(split.test.count) (\(out))")
+    }
+}
+
+extension PrepareStage {
+    /// The data set spec: the project's `campaign`, or the params' `dataset`; exactly one of them.
+    func datasetSpec(_ p: PrepareParams, raw: JSONValue) throws -> (DatasetSpec, JSONValue, String) {
+        switch (p.dataset, project) {
+        case (let spec?, nil):
+            return (spec, raw["dataset"] ?? .null, params)
+        case (nil, let project?):
+            let (file, fileRaw) = try Params.load(ProjectFile.self, from: project)
+            return (file.campaign, fileRaw["campaign"] ?? .null, project)
+        case (.some, let project?):
+            throw DataError(file: params, message: "'dataset' is given here and as 'campaign' in the project file \(project); keep one")
+        case (nil, nil):
+            throw DataError(file: params, message: "missing parameter 'dataset' (or run with --project, whose 'campaign' is the data set spec)")
+        }
     }
 }
 
