@@ -111,12 +111,16 @@ data: $(RAW)/manifest.json ## Fetch (or generate) the project's raw data and ver
 ifeq ($(P_RAW_STEP),generate)
 $(RAW)/manifest.json: $(P_RAW_PARAMS) $(STAMPS)/stage-synth
 	$(BIN)/stage-synth --params $(P_RAW_PARAMS) --out $(RAW)
-else
+$(P_RAW_FILES): $(RAW)/manifest.json ;
+else ifeq ($(P_RAW_STEP),fetch)
 $(RAW)/manifest.json: $(P_RAW_PARAMS) $(P_CHECKSUMS) $(STAMPS)/stage-data
 	$(BIN)/stage-data --params $(P_RAW_PARAMS) --checksums $(P_CHECKSUMS) --out $(RAW)
-endif
-
 $(P_RAW_FILES): $(RAW)/manifest.json ;
+else
+# The user's own files: make tracks them as sources; their manifest records their checksums.
+$(RAW)/manifest.json: $(P_RAW_FILES) $(STAMPS)/stage-project
+	$(BIN)/stage-project --project $(PROJECT) --record-raw $@
+endif
 
 PREP_OUT := $(PREP)/train.csv $(PREP)/test.csv $(PREP)/dataset.json
 

@@ -117,7 +117,7 @@ let package = Package(
             path: "stages/synth"),
         .executableTarget(
             name: "stage-project",
-            dependencies: ["ProjectSpec", "Tabular", "Base", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ProjectSpec", "Tabular", "Base", "Provenance", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "stages/project"),
         .target(
             name: "ScoreCLI",
@@ -158,7 +158,7 @@ let package = Package(
             name: "HostileInputTests",
             dependencies: [
                 "TestSupport", "PipelineCLI", "Provenance", "Base", "Tabular", "RawData", "Experiment",
-                "CLVAnalysis", "UpliftAnalysis", "PolicyAnalysis", .product(name: "Yams", package: "Yams"),
+                "CLVAnalysis", "UpliftAnalysis", "PolicyAnalysis", "ProjectSpec", .product(name: "Yams", package: "Yams"),
             ]),
     ]
 )

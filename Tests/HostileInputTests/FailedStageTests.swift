@@ -102,10 +102,13 @@ struct FailedStageBinaryTests {
         let dir = try temporaryFolder("prepare")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try AtomicFile.write(smallCampaign(), to: dir + "/campaign.csv")
-        let params = try stageParams("prepare").replacingOccurrences(of: "file: data/raw/hillstrom.csv", with: "file: \(dir)/campaign.csv")
-        try AtomicFile.write(params, to: dir + "/params.yaml")
+        let project = try String(contentsOfFile: packageRoot + "/project.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "file: data/raw/hillstrom.csv", with: "file: \(dir)/campaign.csv")
+        try AtomicFile.write(project, to: dir + "/project.yaml")
         let out = dir + "/out"
-        let prepare = [try builtProduct("stage-prepare"), "--params", dir + "/params.yaml", "--out", out]
+        let prepare = [
+            try builtProduct("stage-prepare"), "--project", dir + "/project.yaml", "--params", packageRoot + "/stages/prepare/params.yaml", "--out", out,
+        ]
         let ok = try Shell.run(prepare)
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(listing(out) == ["dataset.json", "manifest.json", "test.csv", "train.csv"])

@@ -229,10 +229,13 @@ struct PipelineTests {
         let csv = tmp + "/hillstrom.csv"
         try "recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,conversion,spend\n10,a,1x2,1,0,Rural,0,Web,No E-Mail,0,0,0\n"
             .write(toFile: csv, atomically: true, encoding: .utf8)
-        let params = try String(contentsOfFile: projectRoot + "/stages/prepare/params.yaml", encoding: .utf8)
+        let project = try String(contentsOfFile: projectRoot + "/project.yaml", encoding: .utf8)
             .replacingOccurrences(of: "file: data/raw/hillstrom.csv", with: "file: \(csv)")
-        try params.write(toFile: tmp + "/params.yaml", atomically: true, encoding: .utf8)
-        let r = try Shell.run([try releaseBinaries() + "/stage-prepare", "--params", tmp + "/params.yaml", "--out", tmp + "/out"])
+        try project.write(toFile: tmp + "/project.yaml", atomically: true, encoding: .utf8)
+        let r = try Shell.run([
+            try releaseBinaries() + "/stage-prepare", "--project", tmp + "/project.yaml", "--params", projectRoot + "/stages/prepare/params.yaml", "--out",
+            tmp + "/out",
+        ])
         #expect(r.status == 2)
         #expect(r.stderr == "error: \(csv):2:3 (column 'history'): cannot parse '1x2' as a finite number\n")
         #expect(!FileManager.default.fileExists(atPath: tmp + "/out"))

@@ -3,6 +3,7 @@ import Base
 import Foundation
 import PipelineCLI
 import ProjectSpec
+import Provenance
 import Tabular
 
 struct ProjectStage: ParsableCommand {
@@ -22,9 +23,29 @@ struct ProjectStage: ParsableCommand {
     @Option(help: "Where to write the make variables; '-' for standard output.")
     var make = "-"
 
+    @Option(
+        name: .customLong("record-raw"),
+        help: "For a project whose raw files are the user's own (no 'fetch' or 'generate'): check they exist and write this manifest of their checksums.")
+    var recordRaw: String?
+
     func run() throws {
         let (spec, _) = try Params.load(ProjectFile.self, from: project)
         try spec.validate(source: project)
+        if spec.rawStep == "local" {
+            for (key, path) in [("campaign.file", spec.campaign.file), ("orders.file", spec.orders.file)] where !FileManager.default.fileExists(atPath: path) {
+                throw DataError(
+                    file: project,
+                    message: "'\(key)': no such file '\(path)' (the project has no 'data.fetch' or 'data.generate', so its raw files must be there)")
+            }
+        }
+        if let recordRaw {
+            // The user's own raw files: their manifest records what the stages read, as stage-data's does for fetched ones.
+            let run = StageRun(stage: "data", manifestPath: recordRaw)
+            run.parameters = .object(["project": .string(project), "files": .array(spec.rawInputs.map { .string($0) })])
+            for path in spec.rawInputs { run.input(path) }
+            try run.finish()
+            return
+        }
         try claimOutput(spec)
         let fragment = spec.makeFragment(projectPath: project)
         if make == "-" {
