@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "ScoringTests",
             dependencies: ["TestSupport", "ScoreCLI", "PipelineCLI", "Economics", "Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Base", "Provenance", "Workbook"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Base", "Provenance", "Stats", "Workbook"]),
         .testTarget(name: "ParityTests", dependencies: ["Parity", "Tabular"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),
