@@ -171,8 +171,8 @@ struct Bench: ParsableCommand {
         print(row(["Pareto/NBD", Fmt.fixed(pareto * 1000, 2)]))
         var (params, _) = try Params.load(CLVParams.self, from: "stages/clv/params.yaml")
         params.retail.file = raw + "/online_retail_II.csv"
-        params.cdnow.sampleFile = raw + "/cdnow_customers_summary.csv"
-        params.cdnow.master.file = raw + "/CDNOW_master.txt"
+        params.cdnow?.sampleFile = raw + "/cdnow_customers_summary.csv"
+        params.cdnow?.master.file = raw + "/CDNOW_master.txt"
         let whole = try median(3) { _ = try CLVAnalysis.run(params) }
         print(row(["CLV analysis (s)", Fmt.fixed(whole, 2)]))
         // The whole stage as `make clv` runs it (process start, analysis, tables, figures, report, manifest

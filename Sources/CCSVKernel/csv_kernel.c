@@ -10,12 +10,12 @@ typedef struct {
     uint64_t quote, delimiter, lf, cr;
 } masks64;
 
-static inline masks64 masks_portable(const uint8_t *p, uint8_t d) {
+static inline masks64 masks_portable(const uint8_t *p, uint8_t d, uint8_t q) {
     masks64 m = {0, 0, 0, 0};
     for (int i = 0; i < 64; i++) {
         const uint64_t bit = 1ULL << i;
         const uint8_t b = p[i];
-        if (b == '"') m.quote |= bit;
+        if (b == q) m.quote |= bit;
         if (b == d) m.delimiter |= bit;
         if (b == '\n') m.lf |= bit;
         if (b == '\r') m.cr |= bit;
@@ -27,8 +27,8 @@ static inline masks64 masks_portable(const uint8_t *p, uint8_t d) {
 #include <cpuid.h>
 #include <immintrin.h>
 
-static inline masks64 masks_sse2(const uint8_t *p, uint8_t d) {
-    const __m128i q = _mm_set1_epi8('"'), dl = _mm_set1_epi8((char)d), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+static inline masks64 masks_sse2(const uint8_t *p, uint8_t d, uint8_t qb) {
+    const __m128i q = _mm_set1_epi8((char)qb), dl = _mm_set1_epi8((char)d), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
     masks64 m = {0, 0, 0, 0};
     for (int k = 0; k < 4; k++) {
         const __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
@@ -42,8 +42,8 @@ static inline masks64 masks_sse2(const uint8_t *p, uint8_t d) {
 }
 
 __attribute__((target("avx2")))
-static inline masks64 masks_avx2(const uint8_t *p, uint8_t d) {
-    const __m256i q = _mm256_set1_epi8('"'), dl = _mm256_set1_epi8((char)d), lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+static inline masks64 masks_avx2(const uint8_t *p, uint8_t d, uint8_t qb) {
+    const __m256i q = _mm256_set1_epi8((char)qb), dl = _mm256_set1_epi8((char)d), lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
     const __m256i lo = _mm256_loadu_si256((const __m256i *)p), hi = _mm256_loadu_si256((const __m256i *)(p + 32));
 #define MASK64(x) ((uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, x)) \
                    | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, x)) << 32)
@@ -87,6 +87,9 @@ static inline __attribute__((always_inline)) int scan_records(csv_scan *s, const
     const uint8_t *const base = s->base;
     const size_t n = s->count, origin = s->origin, limit = s->limit;
     const uint8_t d = s->delimiter;
+    // Without quoting no byte is a quote: the quote mask is cleared (the byte compared is then irrelevant).
+    const uint8_t q = s->quote >= 0 ? (uint8_t)s->quote : d;
+    const uint64_t quoting = s->quote >= 0 ? ~0ULL : 0;
     const intptr_t *const slot_of = s->slot_of_field;
     const intptr_t field_count = s->field_count;
     const size_t stride = 2 * s->capacity_rows, capacity = s->capacity_rows;
@@ -108,12 +111,13 @@ static inline __attribute__((always_inline)) int scan_records(csv_scan *s, const
         if (c + 64 - origin >= 0x80000000u) goto done;
         masks64 m;
 #if defined(__x86_64__) || defined(__i386__)
-        if (level == 2) m = masks_avx2(base + c, d);
-        else if (level == 1) m = masks_sse2(base + c, d);
-        else m = masks_portable(base + c, d);
+        if (level == 2) m = masks_avx2(base + c, d, q);
+        else if (level == 1) m = masks_sse2(base + c, d, q);
+        else m = masks_portable(base + c, d, q);
 #else
-        m = masks_portable(base + c, d);
+        m = masks_portable(base + c, d, q);
 #endif
+        m.quote &= quoting;
         const uint64_t in = prefix_xor(m.quote) ^ inside;
         inside = (uint64_t)((int64_t)in >> 63);
         uint64_t ends = (m.delimiter | m.lf | m.cr) & ~in;
@@ -134,7 +138,7 @@ static inline __attribute__((always_inline)) int scan_records(csv_scan *s, const
             if (e < field_start) continue;  // the line feed of a CR LF
             if (field >= field_count) goto done;
             size_t start = field_start, end = e;
-            if (base[start] == '"') {
+            if (quoting && base[start] == q) {
                 // A quoted field (its quotes were checked above): the span is what they enclose.
                 start += 1;
                 end -= 1;

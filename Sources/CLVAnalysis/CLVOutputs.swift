@@ -35,8 +35,8 @@ public enum CLVOutputs {
             ("cleaning", cleaning(r.log)), ("dropped_codes", droppedCodes(r.log)), ("calibration_summaries", calibrationSummaries(r.calibration)),
             ("model_comparison", comparison(r.evaluations)), ("calibration_plot", calibrationPlot(r.frequencyGroups, r.evaluations)),
             ("tracking", tracking(r.tracking, r.evaluations)), ("predictions", predictions(r.full, r.predictions)),
-            ("rfm_segments", segments(r.segments)), ("cdnow_replication", replication(r.replication)),
-        ]
+            ("rfm_segments", segments(r.segments)),
+        ] + (r.replication.map { [("cdnow_replication", replication($0))] } ?? [])
     }
 
     /// (key, JSON text) per fitted model: the calibration fit and, when there is one, the whole-period refit.

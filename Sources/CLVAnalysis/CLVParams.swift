@@ -15,6 +15,8 @@ public struct RFMRule: Codable, Sendable, Equatable {
     }
 }
 
+/// The CDNOW replication (Fader, Hardie & Lee 2005): the published 2,357-customer sample summaries and
+/// the master transaction log with its calibration and observation ends. Optional in a CLV analysis.
 public struct CDNOWParams: Codable, Sendable, Equatable {
     public var sampleFile: String
     public var calibrationEnd: String
@@ -44,7 +46,8 @@ public struct CLVParams: Codable, Sendable, Equatable {
     public var productionModel: String
     public var topCustomers: Int
     public var calibrationGroups: Int
-    public var cdnow: CDNOWParams
+    /// The CDNOW replication; nil: the shop's log only (no replication tables, report section or inputs).
+    public var cdnow: CDNOWParams?
     public var rfmSegments: [RFMRule]
 
     enum CodingKeys: String, CodingKey {
@@ -93,7 +96,7 @@ public struct CLVParams: Codable, Sendable, Equatable {
         guard clvYears > 0 else { throw bad("clv_years must be > 0") }
         guard topCustomers > 0, calibrationGroups > 0 else { throw bad("top_customers and calibration_groups must be > 0") }
         if let end = observationEnd, CalendarDay.parse(end) == nil { throw bad("observation_end '\(end)' is not a date (YYYY-MM-DD)") }
-        for d in [cdnow.calibrationEnd, cdnow.observationEnd] where CalendarDay.parse(d) == nil {
+        for d in [cdnow?.calibrationEnd, cdnow?.observationEnd].compactMap({ $0 }) where CalendarDay.parse(d) == nil {
             throw bad("cdnow date '\(d)' is not a date (YYYY-MM-DD)")
         }
         for rule in rfmSegments where rule.r.count != 2 || rule.f.count != 2 {

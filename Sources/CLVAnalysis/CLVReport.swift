@@ -217,24 +217,29 @@ public enum CLVReport {
             rightAligned: [false, true, true, true, true, true])
         md.image("RFM segments", figureDir + "/rfm_segments.png")
 
-        // CDNOW.
+        if let replication = r.replication, let cdnow = p.cdnow {
+            replicationSection(&md, replication, cdnow)
+        }
+
+        md.heading(2, "Files")
+        md.paragraph(
+            "In `\(tableDir)/`: cleaning.csv, dropped_codes.csv, calibration_summaries.csv, fit_<model>.json (calibration and whole-period fits), model_comparison.csv, calibration_plot.csv, tracking.csv, predictions.csv, rfm_segments.csv\(r.replication == nil ? "" : ", cdnow_replication.csv"). Figures with their data and gnuplot scripts in `\(figureDir)/`."
+        )
+        return md.text
+    }
+
+    static func replicationSection(_ md: inout Markdown, _ replication: [ReplicationEstimate], _ cdnow: CDNOWParams) {
         md.heading(2, "Replication on CDNOW")
         md.paragraph(
-            "The 2,357-customer CDNOW sample (39-week calibration, weeks) and the full master file (calibration to \(p.cdnow.calibrationEnd)), beside the published estimates for the sample (Fader, Hardie & Lee 2005; Gamma-Gamma from their 'RFM and CLV' paper, which uses the sample's spend, not in this data set — hence only the master file's fit is shown for it). The sample file gives recency and age in weeks rounded to two decimals; fitted on those, Pareto/NBD's beta can differ from the published value in its last decimal; the published values are all reproduced when the times are restored to whole days (round(7t)/7), as the CLV tests check."
+            "The 2,357-customer CDNOW sample (39-week calibration, weeks) and the full master file (calibration to \(cdnow.calibrationEnd)), beside the published estimates for the sample (Fader, Hardie & Lee 2005; Gamma-Gamma from their 'RFM and CLV' paper, which uses the sample's spend, not in this data set — hence only the master file's fit is shown for it). The sample file gives recency and age in weeks rounded to two decimals; fitted on those, Pareto/NBD's beta can differ from the published value in its last decimal; the published values are all reproduced when the times are restored to whole days (round(7t)/7), as the CLV tests check."
         )
         var rep: [[String]] = []
-        for e in r.replication {
+        for e in replication {
             rep.append([e.data, e.model, e.parameter, Fmt.fixed(e.estimate, 4), Fmt.fixed(e.standardError, 4), Fmt.fixed(e.publishedSample, 3)])
         }
         md.table(
             ["data", "model", "parameter", "estimate", "std. error", "published (sample)"], rep,
             rightAligned: [false, false, false, true, true, true])
-
-        md.heading(2, "Files")
-        md.paragraph(
-            "In `\(tableDir)/`: cleaning.csv, dropped_codes.csv, calibration_summaries.csv, fit_<model>.json (calibration and whole-period fits), model_comparison.csv, calibration_plot.csv, tracking.csv, predictions.csv, rfm_segments.csv, cdnow_replication.csv. Figures with their data and gnuplot scripts in `\(figureDir)/`."
-        )
-        return md.text
     }
 
     /// "A", "A and B", "A, B and C".

@@ -107,7 +107,8 @@ public struct CLVResult: Sendable {
     public var frequencyGroups: FrequencyGroups
     public var tracking: TrackingSeries
     public var segments: [SegmentSummary]
-    public var replication: [ReplicationEstimate]
+    /// nil when the parameters have no CDNOW replication.
+    public var replication: [ReplicationEstimate]?
 }
 
 public enum CLVAnalysis {
@@ -123,7 +124,7 @@ public enum CLVAnalysis {
     ) throws -> CLVResult {
         let models = try p.transactionModels(registry)
         // The CDNOW replication does not depend on the retail data: it runs on its own thread meanwhile.
-        let replicationWork = BackgroundWork { try cdnowReplication(p.cdnow, models: models, unitDays: 7) }
+        let replicationWork = p.cdnow.map { c in BackgroundWork { try cdnowReplication(c, models: models, unitDays: 7) } }
         progress("clv: reading \(p.retail.file)")
         let log = try TransactionLog.load(p.retail)
         let days = log.customerDays
@@ -213,8 +214,11 @@ public enum CLVAnalysis {
         let frequencyGroups = frequencyGroups(calibration, groups: groups)
         let tracking = trackingSeries(calibration, start: start, weeks: weeks, days: days, calibrationEnd: calibrationEnd)
 
-        progress("clv: waiting for the CDNOW replication")
-        let replication = try replicationWork.value()
+        var replication: [ReplicationEstimate]?
+        if let replicationWork {
+            progress("clv: waiting for the CDNOW replication")
+            replication = try replicationWork.value()
+        }
 
         return CLVResult(
             log: log, calibrationEnd: calibrationEnd, observationEnd: observationEnd, calibration: calibration,

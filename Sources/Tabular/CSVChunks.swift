@@ -10,8 +10,15 @@ import Foundation
 /// doubled pair (either way, counting quotes, the bytes before it are outside), a quote after an
 /// ordinary byte and before a delimiter or line break closes a field (the bytes before it are
 /// inside). With no such quote nearby, `from` is taken to be outside. The caller checks the guess.
-func likelyRecordStart(_ base: UnsafePointer<UInt8>, count n: Int, from: Int, delimiter d: UInt8) -> Int? {
-    let quote: UInt8 = 0x22, lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
+func likelyRecordStart(_ base: UnsafePointer<UInt8>, count n: Int, from: Int, delimiter d: UInt8, quote q: Int = CSVReader.doubleQuote) -> Int? {
+    let lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
+    guard q >= 0 else {
+        // Without quoting every line feed ends a record.
+        var i = from
+        while i < n && base[i] != lf { i += 1 }
+        return i < n ? i + 1 : nil
+    }
+    let quote = UInt8(q)
     @inline(__always) func boundary(_ b: UInt8) -> Bool { b == d || b == lf || b == cr }
     let window = min(n, from + (1 << 16))
     var insideAtStart = false
@@ -74,12 +81,12 @@ final class ChunkJob: @unchecked Sendable {
         if reserve > 0 { for i in self.builders.indices { self.builders[i].reserve(reserve) } }
     }
 
-    func run(_ buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8, blockBytes: Int, level: Int) {
+    func run(_ buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8, quote: Int = CSVReader.doubleQuote, blockBytes: Int, level: Int) {
         let index = FieldIndex(columns: builders.count, fieldCount: fieldCount, slotOfField: slotOfField, expectedRows: blockRows)
         var position = from
         var line = 0
         while position < to {
-            let scan = index.scan(buffer, from: position, limit: min(to, position + blockBytes), line: line, delimiter: delimiter, level: level)
+            let scan = index.scan(buffer, from: position, limit: min(to, position + blockBytes), line: line, delimiter: delimiter, quote: quote, level: level)
             // The first error in file order: the earliest row, then the leftmost field; a
             // structural error (ragged row, bad quoting) comes after the rows before it.
             var first: (column: Int, failure: ConversionFailure)?

@@ -76,6 +76,7 @@ struct ColumnBuilder {
         let spans = index.spans + 2 * c * index.capacityRows
         let origin = index.origin
         let hasEscapes = index.escaped[c]
+        let quote = index.quote
         guard rows > 0 else { return nil }
         var scratch: [UInt8] = []
         /// `body` of the field's bytes (unescaped into `scratch` when it has doubled quotes).
@@ -89,7 +90,7 @@ struct ColumnBuilder {
             let stop = origin + Int(rawEnd ^ FieldIndex.escapedBit)
             while k < stop {
                 scratch.append(buffer[k])
-                k += buffer[k] == 0x22 ? 2 : 1
+                k += Int(buffer[k]) == quote ? 2 : 1
             }
             return scratch.withUnsafeBufferPointer(body)
         }

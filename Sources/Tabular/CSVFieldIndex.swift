@@ -20,6 +20,8 @@ final class FieldIndex {
     private(set) var rows = 0
     /// Per column: whether any field of the block has doubled quotes.
     private(set) var escaped: [Bool]
+    /// The quote byte of the last scan (whose doubled quotes the column builders undo), or -1.
+    private(set) var quote = CSVReader.doubleQuote
     static let escapedBit: UInt32 = 1 << 31
 
     init(columns: Int, fieldCount: Int, slotOfField: [Int], expectedRows: Int = 1024) {
@@ -66,9 +68,10 @@ final class FieldIndex {
     /// (quotes inside a field, ragged or blank lines, the last bytes) are scanned here one by one.
     func scan(
         _ buffer: UnsafeBufferPointer<UInt8>, from: Int, limit: Int, line startLine: Int, delimiter d: UInt8,
-        level: Int = FieldIndex.bestLevel
+        quote quoteByte: Int = CSVReader.doubleQuote, level: Int = FieldIndex.bestLevel
     ) -> Scan {
         rows = 0
+        quote = quoteByte
         origin = from
         for c in 0..<columns { escaped[c] = false }
         let n = buffer.count
@@ -85,7 +88,7 @@ final class FieldIndex {
                 if level >= 0 && n - p >= 128 {
                     var state = csv_scan(
                         base: base, count: n, origin: from, limit: limit, slot_of_field: slotOf.baseAddress,
-                        field_count: fieldCount, spans: spans, capacity_rows: capacityRows, delimiter: d,
+                        field_count: fieldCount, spans: spans, capacity_rows: capacityRows, delimiter: d, quote: Int32(quoteByte),
                         level: Int32(level), position: p, rows: rows, line: line)
                     let status = Int(csv_scan_records(&state))
                     p = state.position
@@ -110,7 +113,7 @@ final class FieldIndex {
                 while true {
                     var start = p, end: Int
                     var escapedField = false
-                    if p < n && base[p] == 0x22 {
+                    if p < n && Int(base[p]) == quoteByte {
                         let openLine = line
                         p += 1
                         start = p
@@ -122,8 +125,8 @@ final class FieldIndex {
                                         line: openLine, column: field + 1, message: "unterminated quoted field (the closing quote is missing)"))
                             }
                             let b = base[p]
-                            if b == 0x22 {
-                                if p + 1 < n && base[p + 1] == 0x22 {
+                            if Int(b) == quoteByte {
+                                if p + 1 < n && Int(base[p + 1]) == quoteByte {
                                     escapedField = true
                                     p += 2
                                     continue
@@ -210,13 +213,16 @@ struct Cursor {
     let buffer: UnsafeBufferPointer<UInt8>
     let source: String
     let delimiter: UInt8
+    /// The quote byte, or -1: fields are never quoted.
+    let quote: Int
     var position = 0
     var line = 1
 
-    init(buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8, skipBOM: Bool = true) {
+    init(buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8, quote: Int = CSVReader.doubleQuote, skipBOM: Bool = true) {
         self.buffer = buffer
         self.source = source
         self.delimiter = delimiter
+        self.quote = quote
         if skipBOM, buffer.count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { position = 3 }
     }
 
@@ -257,7 +263,7 @@ struct Cursor {
     mutating func nextField(scratch: inout [UInt8]) throws -> (Int, Int, Bool) {
         let n = buffer.count
         var p = position
-        if p < n && buffer[p] == 0x22 {
+        if p < n && Int(buffer[p]) == quote {
             let openLine = line
             scratch.removeAll(keepingCapacity: true)
             p += 1
@@ -266,9 +272,9 @@ struct Cursor {
                     throw DataError(file: source, line: openLine, message: "unterminated quoted field (the closing quote is missing)")
                 }
                 let b = buffer[p]
-                if b == 0x22 {
-                    if p + 1 < n && buffer[p + 1] == 0x22 {
-                        scratch.append(0x22)
+                if Int(b) == quote {
+                    if p + 1 < n && Int(buffer[p + 1]) == quote {
+                        scratch.append(b)
                         p += 2
                         continue
                     }

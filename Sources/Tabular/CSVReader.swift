@@ -7,13 +7,20 @@ import Foundation
 /// and a UTF-8 byte-order mark. Every problem is reported as a `DataError` naming the file,
 /// the 1-based physical line and the 1-based column.
 public enum CSVReader {
+    /// The usual quote byte; internally a quote is an `Int`, -1 when fields are never quoted.
+    static let doubleQuote = 0x22
+
     /// Reads `path`, keeping only the schema's columns (others are skipped without conversion).
-    public static func read(path: String, schema: CSVSchema, delimiter: UInt8 = UInt8(ascii: ",")) throws -> Table {
-        try withMappedFile(path) { try parse($0, source: path, schema: schema, delimiter: delimiter) }
+    /// `quote` encloses fields that hold the delimiter or line breaks (doubled inside them); nil:
+    /// fields are never quoted, so a quote character is ordinary text.
+    public static func read(path: String, schema: CSVSchema, delimiter: UInt8 = UInt8(ascii: ","), quote: UInt8? = UInt8(ascii: "\"")) throws -> Table {
+        try withMappedFile(path) { try parse($0, source: path, schema: schema, delimiter: delimiter, quote: quote.map(Int.init) ?? -1) }
     }
 
-    public static func read(bytes: [UInt8], source: String, schema: CSVSchema, delimiter: UInt8 = UInt8(ascii: ",")) throws -> Table {
-        try bytes.withUnsafeBufferPointer { try parse($0, source: source, schema: schema, delimiter: delimiter) }
+    public static func read(
+        bytes: [UInt8], source: String, schema: CSVSchema, delimiter: UInt8 = UInt8(ascii: ","), quote: UInt8? = UInt8(ascii: "\"")
+    ) throws -> Table {
+        try bytes.withUnsafeBufferPointer { try parse($0, source: source, schema: schema, delimiter: delimiter, quote: quote.map(Int.init) ?? -1) }
     }
 
     /// Reads only the header of `path` (after an optional BOM).
@@ -43,11 +50,12 @@ public enum CSVReader {
     }
 
     static func parse(
-        _ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8,
+        _ buffer: UnsafeBufferPointer<UInt8>, source: String, schema: CSVSchema, delimiter: UInt8, quote: Int = CSVReader.doubleQuote,
         blockBytes: Int = CSVReader.blockBytes, threads requestedThreads: Int? = nil,
         minimumChunkBytes: Int = CSVReader.minimumChunkBytes, scanLevel: Int = FieldIndex.bestLevel
     ) throws -> Table {
-        var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)
+        if quote >= 0 && quote == Int(delimiter) { throw DataError(file: source, message: "the quote character is the delimiter") }
+        var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter, quote: quote)
         let header = try cursor.readHeader()
 
         // Map each file column to its builder slot (or skip).
@@ -89,7 +97,8 @@ public enum CSVReader {
         if wanted > 1, let base = buffer.baseAddress {
             for k in 1..<wanted {
                 let guess = dataStart + dataBytes / wanted * k
-                if let cut = likelyRecordStart(base, count: buffer.count, from: guess, delimiter: delimiter), cut > cuts.last!, cut < buffer.count {
+                if let cut = likelyRecordStart(base, count: buffer.count, from: guess, delimiter: delimiter, quote: quote), cut > cuts.last!, cut < buffer.count
+                {
                     cuts.append(cut)
                 }
             }
@@ -107,7 +116,7 @@ public enum CSVReader {
                 reserve: k == 0 ? estimatedRows : Int(Double(estimatedRows) * Double(cuts[k + 1] - cuts[k]) / Double(dataBytes) * 1.1) + 16)
         }
         let parseChunk: @Sendable (ChunkJob) -> Void = { chunk in
-            chunk.run(file.buffer, source: source, delimiter: delimiter, blockBytes: blockBytes, level: scanLevel)
+            chunk.run(file.buffer, source: source, delimiter: delimiter, quote: quote, blockBytes: blockBytes, level: scanLevel)
         }
         if chunks.count == 1 {
             parseChunk(chunks[0])

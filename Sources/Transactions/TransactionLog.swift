@@ -1,8 +1,9 @@
 import Foundation
 import Tabular
 
-/// Describes a transaction log: which file and format, which columns hold the customer, the date
-/// and the money, and which cleaning rules apply. Another retailer needs another spec, not new code.
+/// Describes a transaction log: which file and format, how its fields, dates and numbers are
+/// written, which columns hold the customer, the date and the money, and which cleaning rules
+/// apply. Another retailer needs another spec, not new code.
 public struct TransactionSpec: Codable, Sendable, Equatable {
     public enum Format: String, Codable, Sendable { case csv, whitespace }
 
@@ -38,6 +39,15 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
     public var name: String
     public var file: String
     public var format: Format
+    /// Field delimiter of a csv log (default `,`).
+    public var delimiter: FieldCharacter
+    /// Quote character of a csv log (default `"`); nil: fields are never quoted.
+    public var quote: FieldCharacter?
+    /// nil: `YYYY-MM-DD[ HH:MM:SS]` or `YYYYMMDD`, the day as written.
+    public var dateFormat: DateFormat?
+    /// The zone whose calendar days transactions fall on (timestamps with an offset are converted into it).
+    public var timeZone: LogTimeZone
+    public var decimalSeparator: DecimalSeparator
     /// Column names of a headerless (whitespace) file, in order.
     public var columnNames: [String]?
     public var customer: String
@@ -52,18 +62,27 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
     public var cleaning: Cleaning
 
     enum CodingKeys: String, CodingKey {
-        case name, file, format, customer, date, quantity, price, value, invoice, product, cleaning
+        case name, file, format, delimiter, quote, customer, date, quantity, price, value, invoice, product, cleaning
+        case dateFormat = "date_format"
+        case timeZone = "time_zone"
+        case decimalSeparator = "decimal_separator"
         case columnNames = "column_names"
     }
 
     public init(
-        name: String, file: String, format: Format, columnNames: [String]? = nil, customer: String, date: String,
-        quantity: String? = nil, price: String? = nil, value: String? = nil, invoice: String? = nil,
-        product: String? = nil, cleaning: Cleaning = Cleaning()
+        name: String, file: String, format: Format, delimiter: FieldCharacter = .comma, quote: FieldCharacter? = .doubleQuote,
+        dateFormat: DateFormat? = nil, timeZone: LogTimeZone = .utc, decimalSeparator: DecimalSeparator = .point,
+        columnNames: [String]? = nil, customer: String, date: String, quantity: String? = nil, price: String? = nil,
+        value: String? = nil, invoice: String? = nil, product: String? = nil, cleaning: Cleaning = Cleaning()
     ) {
         self.name = name
         self.file = file
         self.format = format
+        self.delimiter = delimiter
+        self.quote = quote
+        self.dateFormat = dateFormat
+        self.timeZone = timeZone
+        self.decimalSeparator = decimalSeparator
         self.columnNames = columnNames
         self.customer = customer
         self.date = date
@@ -73,6 +92,74 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
         self.invoice = invoice
         self.product = product
         self.cleaning = cleaning
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        file = try c.decode(String.self, forKey: .file)
+        format = try c.decode(Format.self, forKey: .format)
+        delimiter = try c.decodeIfPresent(FieldCharacter.self, forKey: .delimiter) ?? .comma
+        // Absent: the usual double quote; null: no quoting at all.
+        quote = c.contains(.quote) ? try c.decodeIfPresent(FieldCharacter.self, forKey: .quote) : .doubleQuote
+        dateFormat = try c.decodeIfPresent(DateFormat.self, forKey: .dateFormat)
+        timeZone = try c.decodeIfPresent(LogTimeZone.self, forKey: .timeZone) ?? .utc
+        decimalSeparator = try c.decodeIfPresent(DecimalSeparator.self, forKey: .decimalSeparator) ?? .point
+        columnNames = try c.decodeIfPresent([String].self, forKey: .columnNames)
+        customer = try c.decode(String.self, forKey: .customer)
+        date = try c.decode(String.self, forKey: .date)
+        quantity = try c.decodeIfPresent(String.self, forKey: .quantity)
+        price = try c.decodeIfPresent(String.self, forKey: .price)
+        value = try c.decodeIfPresent(String.self, forKey: .value)
+        invoice = try c.decodeIfPresent(String.self, forKey: .invoice)
+        product = try c.decodeIfPresent(String.self, forKey: .product)
+        cleaning = try c.decode(Cleaning.self, forKey: .cleaning)
+        func bad(_ key: CodingKeys, _ message: String) -> DecodingError { .dataCorruptedError(forKey: key, in: c, debugDescription: message) }
+        if format == .whitespace {
+            for key in [CodingKeys.delimiter, .quote] where c.contains(key) {
+                throw bad(key, "a whitespace-separated log has no \(key.stringValue) (it applies to format: csv)")
+            }
+        }
+        if let quote, quote == delimiter { throw bad(.quote, "the quote character is the delimiter '\(delimiter.text)'") }
+        if format == .csv {
+            let d = delimiter.byte
+            if (0x30...0x39).contains(d) || [UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "+")].contains(d) {
+                throw bad(.delimiter, "'\(delimiter.text)' cannot separate fields: numbers are written with it")
+            }
+            if decimalSeparator == .comma && d == UInt8(ascii: ",") {
+                throw bad(.decimalSeparator, "decimal_separator ',' needs another delimiter (such as ';'): ',' already separates the fields")
+            }
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(file, forKey: .file)
+        try c.encode(format, forKey: .format)
+        try c.encode(delimiter, forKey: .delimiter)
+        if let quote { try c.encode(quote, forKey: .quote) } else { try c.encodeNil(forKey: .quote) }
+        try c.encodeIfPresent(dateFormat, forKey: .dateFormat)
+        try c.encode(timeZone, forKey: .timeZone)
+        try c.encode(decimalSeparator, forKey: .decimalSeparator)
+        try c.encodeIfPresent(columnNames, forKey: .columnNames)
+        try c.encode(customer, forKey: .customer)
+        try c.encode(date, forKey: .date)
+        try c.encodeIfPresent(quantity, forKey: .quantity)
+        try c.encodeIfPresent(price, forKey: .price)
+        try c.encodeIfPresent(value, forKey: .value)
+        try c.encodeIfPresent(invoice, forKey: .invoice)
+        try c.encodeIfPresent(product, forKey: .product)
+        try c.encode(cleaning, forKey: .cleaning)
+    }
+
+    /// How dates are read, for messages.
+    public var dateFormatDescription: String { dateFormat?.description ?? "YYYY-MM-DD[ HH:MM:SS] or YYYYMMDD" }
+
+    /// The calendar day of a date text, or nil when it does not match the spec's format.
+    public func calendarDay(_ text: String) -> Int? {
+        guard let dateFormat else { return CalendarDay.parse(text) }
+        return dateFormat.calendarDay(text, zone: timeZone)
     }
 }
 
@@ -123,9 +210,12 @@ public enum TransactionLog {
     /// Reads and cleans a transaction log, then aggregates it to one transaction per customer-day.
     public static func load(_ spec: TransactionSpec) throws -> CleanedLog {
         var columns = [ColumnSpec(spec.customer, .string), ColumnSpec(spec.date, .string)]
-        if let q = spec.quantity { columns.append(ColumnSpec(q, .double)) }
-        if let p = spec.price { columns.append(ColumnSpec(p, .double)) }
-        if let v = spec.value { columns.append(ColumnSpec(v, .double)) }
+        // Decimal commas are read as text and converted once per distinct value (`clean`); the
+        // default goes through the reader's number parser.
+        let numberKind: ColumnKind = spec.decimalSeparator == .point ? .double : .string
+        if let q = spec.quantity { columns.append(ColumnSpec(q, numberKind)) }
+        if let p = spec.price { columns.append(ColumnSpec(p, numberKind)) }
+        if let v = spec.value { columns.append(ColumnSpec(v, numberKind)) }
         if let i = spec.invoice { columns.append(ColumnSpec(i, .string)) }
         if let c = spec.product { columns.append(ColumnSpec(c, .string)) }
         guard spec.value != nil || (spec.quantity != nil && spec.price != nil) else {
@@ -134,7 +224,7 @@ public enum TransactionLog {
         let table: Table
         switch spec.format {
         case .csv:
-            table = try CSVReader.read(path: spec.file, schema: CSVSchema(columns))
+            table = try CSVReader.read(path: spec.file, schema: CSVSchema(columns), delimiter: spec.delimiter.byte, quote: spec.quote?.byte)
         case .whitespace:
             guard let names = spec.columnNames else {
                 throw DataError(file: spec.file, message: "a whitespace-separated log needs column_names in its spec")
@@ -144,6 +234,26 @@ public enum TransactionLog {
         return try clean(table, spec: spec)
     }
 
+    /// A number column: as the reader parsed it, or, read as text (decimal commas), converted once per
+    /// distinct value; a value that is not a number names its line.
+    static func numbers(_ table: Table, _ name: String, spec: TransactionSpec) throws -> [Double] {
+        guard case .string(let text) = try table.column(name) else { return try table.doubles(name) }
+        var valueOfLevel = [Double](repeating: 0, count: text.levels.count)
+        for (k, level) in text.levels.enumerated() {
+            guard let v = spec.decimalSeparator.parse(level) else {
+                let row = text.codes.firstIndex(of: Int32(k)) ?? 0
+                throw DataError(
+                    file: table.source, line: row + 2, columnName: name,
+                    message: level.isEmpty
+                        ? "empty value where a number is required"
+                        : "cannot parse \(DataError.quoted(level)) as a number with decimal separator '\(spec.decimalSeparator.rawValue)' (such as \(spec.decimalSeparator.example))"
+                )
+            }
+            valueOfLevel[k] = v
+        }
+        return text.codes.map { valueOfLevel[Int($0)] }
+    }
+
     public static func clean(_ table: Table, spec: TransactionSpec) throws -> CleanedLog {
         let n = table.rowCount
         let customer = try table.strings(spec.customer)
@@ -151,18 +261,18 @@ public enum TransactionLog {
         // Dates repeat a lot: parse each distinct text once.
         var dayOfLevel = [Int](repeating: 0, count: dateText.levels.count)
         for (k, text) in dateText.levels.enumerated() {
-            guard let d = CalendarDay.parse(text) else {
+            guard let d = spec.calendarDay(text) else {
                 let row = dateText.codes.firstIndex(of: Int32(k)) ?? 0
                 throw DataError(
                     file: table.source, line: row + 2, columnName: spec.date,
-                    message: "cannot parse '\(text)' as a date (expected YYYY-MM-DD[ HH:MM:SS] or YYYYMMDD)")
+                    message: "cannot parse \(DataError.quoted(text)) as a date (expected \(spec.dateFormatDescription))")
             }
             dayOfLevel[k] = d
         }
-        let quantity = try spec.quantity.map { try table.doubles($0) }
-        let price = try spec.price.map { try table.doubles($0) }
+        let quantity = try spec.quantity.map { try numbers(table, $0, spec: spec) }
+        let price = try spec.price.map { try numbers(table, $0, spec: spec) }
         let lineValue: [Double] =
-            try spec.value.map { try table.doubles($0) }
+            try spec.value.map { try numbers(table, $0, spec: spec) }
             ?? (0..<n).map { quantity![$0] * price![$0] }
 
         var keep = [Bool](repeating: true, count: n)

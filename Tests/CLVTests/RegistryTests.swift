@@ -116,7 +116,7 @@ struct ToyShop {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Stage parameters over the toy files, decoded as the stage decodes them.
-    func params(models: [String]?, production: String) throws -> CLVParams {
+    func params(models: [String]?, production: String, replication: Bool = true) throws -> CLVParams {
         let spec: [String: Any] = [
             "name": "toy shop", "file": logFile, "format": "csv", "customer": "customer", "date": "date", "value": "value",
             "cleaning": [
@@ -131,6 +131,7 @@ struct ToyShop {
             "rfm_segments": [["name": "everyone", "r": [1, 5], "f": [1, 5]]],
         ]
         if let models { object["models"] = models }
+        if !replication { object["cdnow"] = nil }
         return try JSONDecoder().decode(CLVParams.self, from: JSONSerialization.data(withJSONObject: object))
     }
 }
@@ -223,7 +224,7 @@ struct ToyShop {
         }
 
         // The replication fits it on the summary file and on the log's calibration period.
-        let replicated = r.replication.filter { $0.model == NBDTestModel.displayName }
+        let replicated = try #require(r.replication).filter { $0.model == NBDTestModel.displayName }
         #expect(Set(replicated.map(\.data)).count == 2)
         #expect(replicated.filter { $0.parameter == "LL" }.count == 2)
 

@@ -124,12 +124,20 @@ struct UnknownParameterTests {
             message:
                 "unknown parameter 'histogram_bin' (did you mean 'histogram_bins'? valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins)",
             at: "histogram_bin"),
-        // A transaction-log spec has no delimiter parameter (valid keys in the order of the type's CodingKeys).
+        // A misspelled optional key of a transaction-log spec (valid keys in the order the spec reads them).
         ParamsCase(
-            stage: .clv, replace: "  format: csv\n", with: "  format: csv\n  delimiter: \";\"\n",
+            stage: .clv, replace: "  format: csv\n", with: "  format: csv\n  delimter: \";\"\n",
             message:
-                "unknown parameter 'retail.delimiter' (valid here: name, file, format, customer, date, quantity, price, value, invoice, product, cleaning, column_names)",
-            at: "delimiter"),
+                "unknown parameter 'retail.delimter' (did you mean 'delimiter'? valid here: name, file, format, delimiter, quote, date_format, time_zone, decimal_separator, column_names, customer, date, quantity, price, value, invoice, product, cleaning)",
+            at: "delimter"),
+        // An invalid value of the order-log format is a params error at its line, before any data is read.
+        ParamsCase(
+            stage: .clv, replace: "  format: csv\n", with: "  format: csv\n  date_format: \"%d/%m/%Q %H:%M\"\n",
+            message: "parameter 'retail.date_format': date_format '%d/%m/%Q %H:%M' has an unknown directive '%Q' (known: ", at: "\"%d/%m/%Q",
+            prefixOnly: true),
+        ParamsCase(
+            stage: .clv, replace: "    format: whitespace\n", with: "    format: whitespace\n    time_zone: Europe/Berln\n",
+            message: "parameter 'cdnow.master.time_zone': unknown time zone 'Europe/Berln'", at: "Europe/Berln", prefixOnly: true),
         // Three levels down, and two levels down in the CDNOW spec.
         ParamsCase(
             stage: .clv, replace: "    drop_missing_customer: true\n    drop_nonpositive_quantity: true",

@@ -14,7 +14,7 @@ struct CLVStage: AnalysisStage {
     static let configuration = CommandConfiguration(
         commandName: "stage-clv",
         abstract:
-            "Fits transaction models (\(TransactionModelRegistry.standard.models.map { $0.displayName }.joined(separator: ", "))) and Gamma-Gamma on a cleaned transaction log, validates them on a holdout, predicts CLV, scores RFM segments, and replicates the published CDNOW estimates.",
+            "Fits transaction models (\(TransactionModelRegistry.standard.models.map { $0.displayName }.joined(separator: ", "))) and Gamma-Gamma on a cleaned transaction log, validates them on a holdout, predicts CLV, scores RFM segments, and, when the params have a cdnow block, replicates the published CDNOW estimates.",
         discussion:
             "Reads the transaction logs named in --params. Writes tables, fit_<model>.json and manifest.json into --out, figures into --figures and the report to --report."
     )
@@ -27,7 +27,7 @@ struct CLVStage: AnalysisStage {
         try p.validate(source: params)
         let run = StageRun(stage: "clv", manifestPath: out + "/manifest.json", gnuplot: true)
         run.parameters = raw
-        for path in [params, p.retail.file, p.cdnow.sampleFile, p.cdnow.master.file] { run.input(path) }
+        for path in [params, p.retail.file] + (p.cdnow.map { [$0.sampleFile, $0.master.file] } ?? []) { run.input(path) }
         let progress = ProgressReporter()
         let result = try CLVAnalysis.run(p) { progress.say($0) }
 

@@ -21,6 +21,7 @@ typedef struct {
     uint32_t *spans;                ///< start of row 0 of column 0 (column c, row r at 2(c*capacity_rows + r))
     size_t capacity_rows;           ///< rows the spans have room for
     uint8_t delimiter;
+    int quote;                      ///< the quote byte, or -1: fields are never quoted
     int level;                      ///< byte classification: 0 portable C, 1 SSE2, 2 AVX2
     size_t position;                ///< in: a record start; out: the start of the first record not scanned
     size_t rows;                    ///< rows recorded (in and out)
