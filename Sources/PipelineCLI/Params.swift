@@ -114,6 +114,9 @@ enum ParamsDecoding {
                     }
                 }
                 if !corrected.isEmpty { throw unknownKeyError(corrected, log: log, file: file) }
+                if case .dataCorrupted(let context) = error, let typo = misspelling(beside: context.codingPath, log: log) {
+                    throw unknownKeyError([typo], log: log, file: file)
+                }
                 throw translate(error, log: log, file: file)
             }
         }
@@ -141,6 +144,24 @@ enum ParamsDecoding {
         }
         guard let best = candidates.min(by: { $0.2 < $1.2 }), best.2 <= tolerance(missing) else { return nil }
         return UnknownKey(parentPath: parentPath, name: best.1, position: best.0.position, correction: missing)
+    }
+
+    /// A key of the mapping that holds `path` that no type asked for and that is a near miss of an
+    /// optional key the mapping lacks. A value that is invalid only beside other keys (a decimal comma
+    /// with the default ',' delimiter) is then most likely the misspelling's doing (`delimitr: ';'`),
+    /// so the misspelling is reported instead.
+    static func misspelling(beside path: [CodingKey], log: ParamsDecodingLog) -> UnknownKey? {
+        let parent = ParamsPath.text(Array(path.dropLast()))
+        guard let use = log.uses[parent], !use.freeForm else { return nil }
+        let present = Set(use.entries.compactMap(\.name))
+        let absent = use.asked.filter { !present.contains($0) }
+        for entry in use.entries {
+            guard let name = entry.name, !use.asked.contains(name) else { continue }
+            if absent.contains(where: { editDistance(name, $0) <= tolerance($0) }) {
+                return UnknownKey(parentPath: parent, name: name, position: entry.position)
+            }
+        }
+        return nil
     }
 
     /// How many edits still read as a misspelling of `name`.

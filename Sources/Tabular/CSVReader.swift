@@ -24,8 +24,8 @@ public enum CSVReader {
     }
 
     /// Reads only the header of `path` (after an optional BOM).
-    public static func header(path: String, delimiter: UInt8 = UInt8(ascii: ",")) throws -> [String] {
-        try withMappedFile(path) { try header($0, source: path, delimiter: delimiter) }
+    public static func header(path: String, delimiter: UInt8 = UInt8(ascii: ","), quote: UInt8? = UInt8(ascii: "\"")) throws -> [String] {
+        try withMappedFile(path) { try header($0, source: path, delimiter: delimiter, quote: quote.map(Int.init) ?? -1) }
     }
 
     /// Reads the header of CSV text held in memory (after an optional BOM).
@@ -33,8 +33,8 @@ public enum CSVReader {
         try bytes.withUnsafeBufferPointer { try header($0, source: source, delimiter: delimiter) }
     }
 
-    static func header(_ buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8) throws -> [String] {
-        var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter)
+    static func header(_ buffer: UnsafeBufferPointer<UInt8>, source: String, delimiter: UInt8, quote: Int = CSVReader.doubleQuote) throws -> [String] {
+        var cursor = Cursor(buffer: buffer, source: source, delimiter: delimiter, quote: quote)
         return try cursor.readHeader()
     }
 

@@ -222,28 +222,31 @@ public enum TransactionLog {
             throw DataError(file: spec.file, message: "transaction spec '\(spec.name)' needs a value column or both quantity and price")
         }
         let table: Table
+        let header: [String]
         switch spec.format {
         case .csv:
             table = try CSVReader.read(path: spec.file, schema: CSVSchema(columns), delimiter: spec.delimiter.byte, quote: spec.quote?.byte)
+            header = try CSVReader.header(path: spec.file, delimiter: spec.delimiter.byte, quote: spec.quote?.byte)
         case .whitespace:
             guard let names = spec.columnNames else {
                 throw DataError(file: spec.file, message: "a whitespace-separated log needs column_names in its spec")
             }
             table = try WhitespaceReader.read(path: spec.file, names: names, schema: CSVSchema(columns))
+            header = names
         }
-        return try clean(table, spec: spec)
+        return try clean(table, spec: spec, header: header)
     }
 
     /// A number column: as the reader parsed it, or, read as text (decimal commas), converted once per
     /// distinct value; a value that is not a number names its line.
-    static func numbers(_ table: Table, _ name: String, spec: TransactionSpec) throws -> [Double] {
+    static func numbers(_ table: Table, _ name: String, spec: TransactionSpec, header: [String]?) throws -> [Double] {
         guard case .string(let text) = try table.column(name) else { return try table.doubles(name) }
         var valueOfLevel = [Double](repeating: 0, count: text.levels.count)
         for (k, level) in text.levels.enumerated() {
             guard let v = spec.decimalSeparator.parse(level) else {
                 let row = text.codes.firstIndex(of: Int32(k)) ?? 0
                 throw DataError(
-                    file: table.source, line: row + 2, columnName: name,
+                    file: table.source, line: row + 2, column: header?.firstIndex(of: name).map { $0 + 1 }, columnName: name,
                     message: level.isEmpty
                         ? "empty value where a number is required"
                         : "cannot parse \(DataError.quoted(level)) as a number with decimal separator '\(spec.decimalSeparator.rawValue)' (such as \(spec.decimalSeparator.example))"
@@ -254,7 +257,8 @@ public enum TransactionLog {
         return text.codes.map { valueOfLevel[Int($0)] }
     }
 
-    public static func clean(_ table: Table, spec: TransactionSpec) throws -> CleanedLog {
+    /// `header`: the file's column names, so that errors can give the column's number.
+    public static func clean(_ table: Table, spec: TransactionSpec, header: [String]? = nil) throws -> CleanedLog {
         let n = table.rowCount
         let customer = try table.strings(spec.customer)
         let dateText = try table.strings(spec.date)
@@ -264,15 +268,15 @@ public enum TransactionLog {
             guard let d = spec.calendarDay(text) else {
                 let row = dateText.codes.firstIndex(of: Int32(k)) ?? 0
                 throw DataError(
-                    file: table.source, line: row + 2, columnName: spec.date,
+                    file: table.source, line: row + 2, column: header?.firstIndex(of: spec.date).map { $0 + 1 }, columnName: spec.date,
                     message: "cannot parse \(DataError.quoted(text)) as a date (expected \(spec.dateFormatDescription))")
             }
             dayOfLevel[k] = d
         }
-        let quantity = try spec.quantity.map { try numbers(table, $0, spec: spec) }
-        let price = try spec.price.map { try numbers(table, $0, spec: spec) }
+        let quantity = try spec.quantity.map { try numbers(table, $0, spec: spec, header: header) }
+        let price = try spec.price.map { try numbers(table, $0, spec: spec, header: header) }
         let lineValue: [Double] =
-            try spec.value.map { try numbers(table, $0, spec: spec) }
+            try spec.value.map { try numbers(table, $0, spec: spec, header: header) }
             ?? (0..<n).map { quantity![$0] * price![$0] }
 
         var keep = [Bool](repeating: true, count: n)

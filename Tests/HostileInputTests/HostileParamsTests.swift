@@ -130,6 +130,12 @@ struct UnknownParameterTests {
             message:
                 "unknown parameter 'retail.delimter' (did you mean 'delimiter'? valid here: name, file, format, delimiter, quote, date_format, time_zone, decimal_separator, column_names, customer, date, quantity, price, value, invoice, product, cleaning)",
             at: "delimter"),
+        // A value that is wrong only because a key beside it is misspelled: the misspelling is reported.
+        ParamsCase(
+            stage: .clv, replace: "  format: csv\n", with: "  format: csv\n  delimitr: \";\"\n  decimal_separator: \",\"\n",
+            message:
+                "unknown parameter 'retail.delimitr' (did you mean 'delimiter'? valid here: name, file, format, delimiter, quote, date_format, time_zone, decimal_separator, column_names, customer, date, quantity, price, value, invoice, product, cleaning)",
+            at: "delimitr"),
         // An invalid value of the order-log format is a params error at its line, before any data is read.
         ParamsCase(
             stage: .clv, replace: "  format: csv\n", with: "  format: csv\n  date_format: \"%d/%m/%Q %H:%M\"\n",

@@ -195,7 +195,7 @@ struct LogFormatTests {
             _ = try TransactionLog.load(spec)
             Issue.record("expected an error")
         } catch let e as DataError {
-            #expect(e.file == spec.file && e.line == 3 && e.columnName == "unit_price", "\(e)")
+            #expect(e.file == spec.file && e.line == 3 && e.column == 4 && e.columnName == "unit_price", "\(e)")
             #expect(e.message.contains("'2.50'") && e.message.contains("decimal separator ','"), "\(e)")
         }
     }
@@ -208,7 +208,7 @@ struct LogFormatTests {
             _ = try TransactionLog.load(spec)
             Issue.record("expected an error")
         } catch let e as DataError {
-            #expect(e.file == spec.file && e.line == 4 && e.columnName == "order_date", "\(e)")
+            #expect(e.file == spec.file && e.line == 4 && e.column == 2 && e.columnName == "order_date", "\(e)")
             #expect(e.description.contains("cannot parse '2011-12-09 12:50' as a date (expected %d/%m/%Y %H:%M)"), "\(e)")
         }
     }

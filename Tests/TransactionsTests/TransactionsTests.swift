@@ -99,7 +99,7 @@ struct TransactionTests {
             _ = try TransactionLog.load(retailSpec(badDate))
             Issue.record("expected an error")
         } catch let e as DataError {
-            #expect(e.line == 3)
+            #expect(e.line == 3 && e.column == 4)
             #expect(e.columnName == "InvoiceDate")
             #expect(e.message.contains("'01/02/2010'"))
         }
