@@ -29,6 +29,13 @@ public struct CDNOWParams: Codable, Sendable, Equatable {
         case calibrationEnd = "calibration_end"
         case observationEnd = "observation_end"
     }
+
+    public init(sampleFile: String, calibrationEnd: String, observationEnd: String, master: TransactionSpec) {
+        self.sampleFile = sampleFile
+        self.calibrationEnd = calibrationEnd
+        self.observationEnd = observationEnd
+        self.master = master
+    }
 }
 
 public struct CLVParams: Codable, Sendable, Equatable {
