@@ -332,4 +332,22 @@ struct ScoreCLITests {
         #expect(try f.score(["--in", input, "--out", out, "--policy", "positive", "--id-col", "row_id"]).status == 0)
         #expect(try idsOf(out).header.first == "row_id")
     }
+
+    @Test func bestNGivesEachCustomerTheMostProfitableArm() throws {
+        let input = try f.write(f.contacts(rows: 600, seed: 10), "bestn-costs.csv")
+        func bestArms(_ extra: [String]) throws -> [String: Int] {
+            let out = f.dir + "/bestn-costs-out.csv"
+            let r = try f.score(["--in", input, "--out", out, "--policy", "bestN"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let header = try CSVReader.header(path: out)
+            let table = try CSVReader.read(path: out, schema: CSVSchema([ColumnSpec("best_arm", .string)]))
+            #expect(header.contains("best_arm"))
+            var counts: [String: Int] = [:]
+            for arm in try table.strings("best_arm").values { counts[arm, default: 0] += 1 }
+            return counts
+        }
+        // Womens has the larger uplift for some customers; priced at 5 it is nobody's most profitable arm.
+        #expect((try bestArms([]))["Womens E-Mail", default: 0] > 0)
+        #expect(try bestArms(["--arm-cost", "Womens E-Mail=5"]) == ["Mens E-Mail": 600])
+    }
 }
