@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Base", "Provenance", "PipelineCLI", "Stats"]),
         .testTarget(name: "WorkbookTests", dependencies: ["Workbook", "Tabular"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Tabular", "Stats"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Tabular", "Stats", "Base"]),
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Base", "Provenance", "Tabular"]),
         .testTarget(name: "TransactionsTests", dependencies: ["TestSupport", "Transactions", "Tabular"]),
         .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "CLVAnalysis", "Transactions", "Tabular", "Stats"]),
@@ -153,6 +153,8 @@ let package = Package(
         .testTarget(name: "ParityTests", dependencies: ["Parity", "Tabular"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),
+        // The campaign's ids from prepare through the uplift test scores to the policy stage's lists.
+        .testTarget(name: "PolicyAnalysisTests", dependencies: ["Experiment", "UpliftAnalysis", "PolicyAnalysis", "Policy", "Uplift", "Tabular", "Stats"]),
         // Hostile params files and failed stages: every stage's params type, the stage binaries of the same build.
         .testTarget(
             name: "HostileInputTests",

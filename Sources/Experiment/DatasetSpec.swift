@@ -36,8 +36,11 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
     public var controlArm: String
     /// Name of the binary column (1 = any treatment) that prepare adds.
     public var treatmentColumn: String
-    /// Name of the 0-based raw row number column that prepare adds.
-    public var idColumn: String
+    /// The campaign file's column of customer ids (text: string and integer ids both work; each
+    /// value non-empty and unique), carried through prepare, the test scores, the contact lists,
+    /// parity and the scorer under its own name. Nil when the data set has no id: prepare then
+    /// adds `row_id`, the 0-based row number in the raw file.
+    public var idColumn: String?
     public var outcomes: [Outcome]
     public var features: [Feature]
 
@@ -51,7 +54,7 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
 
     public init(
         name: String, file: String, armColumn: String, controlArm: String, treatmentColumn: String = "treatment",
-        idColumn: String = "row_id", outcomes: [Outcome], features: [Feature]
+        idColumn: String? = nil, outcomes: [Outcome], features: [Feature]
     ) {
         self.name = name
         self.file = file
@@ -63,9 +66,17 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
         self.features = features
     }
 
-    /// The schema of the raw file: features, arm and outcomes.
+    /// The column prepare adds when the data set has no id of its own.
+    public static let rowNumberColumn = "row_id"
+
+    /// The id column of prepare's train and test files: the campaign's own, else `row_id`.
+    public var preparedIdColumn: String { idColumn ?? Self.rowNumberColumn }
+
+    /// The schema of the raw file: the id column when there is one, features, arm and outcomes.
     public var rawSchema: CSVSchema {
         var cols: [ColumnSpec] = []
+        // Ids are read as text, so "007" stays "007" and string keys work like integer ones.
+        if let idColumn { cols.append(ColumnSpec(idColumn, .string)) }
         for f in features {
             cols.append(ColumnSpec(f.name, f.type == .numeric ? .double : .string))
         }
@@ -76,10 +87,10 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
         return CSVSchema(cols)
     }
 
-    /// The schema of prepare's train/test files: the raw schema plus id and treatment.
+    /// The schema of prepare's train/test files: the id first (as text), the raw columns, the treatment.
     public var preparedSchema: CSVSchema {
         var s = rawSchema
-        s.columns.insert(ColumnSpec(idColumn, .int), at: 0)
+        if idColumn == nil { s.columns.insert(ColumnSpec(preparedIdColumn, .string), at: 0) }
         s.columns.append(ColumnSpec(treatmentColumn, .int))
         return s
     }
@@ -95,7 +106,10 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
     /// Checks the spec is internally consistent (names unique, something to analyse).
     public func validate(source: String) throws {
         var seen = Set<String>()
-        for n in features.map(\.name) + outcomes.map(\.name) + [armColumn, treatmentColumn, idColumn] {
+        if idColumn?.isEmpty == true {
+            throw DataError(file: source, message: "dataset spec has an empty id_column (leave it out when the data set has no id)")
+        }
+        for n in features.map(\.name) + outcomes.map(\.name) + [armColumn, treatmentColumn, preparedIdColumn] {
             if !seen.insert(n).inserted {
                 throw DataError(file: source, message: "dataset spec names column '\(n)' more than once")
             }

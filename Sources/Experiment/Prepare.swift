@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Stats
 import Tabular
@@ -45,16 +46,76 @@ public enum Prepare {
         return (train.sorted(), test.sorted())
     }
 
-    /// Reads the raw experiment file, checks it, and adds the row id and the binary treatment.
+    /// Reads the raw experiment file, checks it, and adds the binary treatment and, when the data
+    /// set has no id of its own, the row number as `row_id`. The id comes first.
     public static func loadRaw(spec: DatasetSpec, path: String) throws -> (table: Table, arms: Arms) {
+        if spec.idColumn == nil, try CSVReader.header(path: path).contains(DatasetSpec.rowNumberColumn) {
+            // Prepare would put row numbers under the file's own column's name: say so instead.
+            throw DataError(
+                file: path, line: 1, columnName: DatasetSpec.rowNumberColumn,
+                message:
+                    "the file has a column '\(DatasetSpec.rowNumberColumn)' but the dataset spec names no id_column; name it there to use it as the id (prepare adds row numbers under that name only when the data set has no id)"
+            )
+        }
         let raw = try CSVReader.read(path: path, schema: spec.rawSchema)
         let arms = try Arms(column: try raw.strings(spec.armColumn), control: spec.controlArm, source: path, columnName: spec.armColumn)
         try validateOutcomes(raw, spec: spec, source: path)
         var out = Table(source: path)
-        out.append(spec.idColumn, .int(Array(0..<raw.rowCount)))
+        if let idColumn = spec.idColumn {
+            try validateIDs(try raw.strings(idColumn), column: idColumn, source: path)
+        } else {
+            out.append(DatasetSpec.rowNumberColumn, .int(Array(0..<raw.rowCount)))
+        }
         for (name, column) in zip(raw.names, raw.columns) { out.append(name, column) }
         out.append(spec.treatmentColumn, .int(arms.index.map { $0 == 0 ? 0 : 1 }))
         return (out, arms)
+    }
+
+    /// Ids name customers in contact lists, so each must be there and name one row. The message
+    /// names the second occurrence's line and the first's.
+    public static func validateIDs(_ ids: StringColumn, column: String, source: String) throws {
+        // By text, not by code: a column need not have one level per distinct value.
+        var firstRow: [String: Int] = [:]
+        firstRow.reserveCapacity(ids.levels.count)
+        for row in 0..<ids.count {
+            let id = ids[row]
+            // Data lines start at line 2 (after the header).
+            if id.isEmpty { throw DataError(file: source, line: row + 2, columnName: column, message: "empty id") }
+            if let first = firstRow.updateValue(row, forKey: id) {
+                throw DataError(
+                    file: source, line: row + 2, columnName: column, message: "duplicate id \(DataError.quoted(id)), first on line \(first + 2)")
+            }
+        }
+    }
+
+    /// Train and test together in id order: numeric when every id is an integer (for row numbers,
+    /// the raw file's order), else by the ids' UTF-8 bytes. Ids are unique, so the order does not
+    /// depend on the files' row order.
+    public static func rejoined(train: Table, test: Table, idColumn: String) throws -> Table {
+        let all = try train.concatenated(with: test)
+        return all.gather(idOrder(try all.strings(idColumn)))
+    }
+
+    /// Row indices sorted by id (see `rejoined`); equal ids, which prepare does not let through, by row.
+    public static func idOrder(_ ids: StringColumn) -> [Int] {
+        let text = ids.levels.map { Array($0.utf8) }
+        let number = ids.levels.map { Int($0) }
+        // Integer ids by value ("7" before "07" by text when both occur); any other id makes the order textual.
+        let numeric = number.allSatisfy { $0 != nil }
+        return ids.codes.indices.sorted { a, b in
+            let ca = Int(ids.codes[a]), cb = Int(ids.codes[b])
+            if numeric, number[ca]! != number[cb]! { return number[ca]! < number[cb]! }
+            if text[ca] != text[cb] { return text[ca].lexicographicallyPrecedes(text[cb]) }
+            return a < b
+        }
+    }
+
+    /// The spec as `dataset.json` records it for the later stages: as given, with `id_column`
+    /// naming the id column of the prepared files (`row_id` when prepare added it).
+    public static func resolvedSpec(_ given: JSONValue, spec: DatasetSpec) -> JSONValue {
+        guard case .object(var fields) = given else { return given }
+        fields["id_column"] = .string(spec.preparedIdColumn)
+        return .object(fields)
     }
 
     /// Binary outcomes must be 0 or 1; continuous outcomes must be finite.

@@ -44,15 +44,16 @@ public enum Parity {
         public var maxAbsDiff: Double { columns.map(\.maxAbsDiff).max() ?? 0 }
     }
 
-    /// Compares every score column of `expected` (the pipeline's, with `row_id`) with the same
-    /// columns of `actual` (the scorer's), matched by row id; and the top-N sets by `uplift_hat`.
-    public static func compare(expected: Table, actual: Table, tops: [Int]) throws -> Scores {
-        let eIDs = try expected.strings("row_id").values, aIDs = try actual.strings("row_id").values
+    /// Compares every score column of `expected` (the pipeline's, with the campaign's id column
+    /// `idColumn`) with the same columns of `actual` (the scorer's, ids under the same name),
+    /// matched by id; and the top-N sets by `uplift_hat`.
+    public static func compare(expected: Table, actual: Table, idColumn: String, tops: [Int]) throws -> Scores {
+        let eIDs = try expected.strings(idColumn).values, aIDs = try actual.strings(idColumn).values
         let aPosition = Dictionary(aIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         let common = eIDs.filter { aPosition[$0] != nil }
         let sameRows = common.count == eIDs.count && aIDs.count == eIDs.count && Set(aIDs).count == aIDs.count
         var columns: [Column] = []
-        for c in expected.names where c != "row_id" {
+        for c in expected.names where c != idColumn {
             let e = try expected.doubles(c), a = try actual.doubles(c)
             let pairs = eIDs.indices.compactMap { i in aPosition[eIDs[i]].map { (e[i], a[$0]) } }
             let diff = pairs.reduce(0.0) { max($0, abs($1.0 - $1.1)) }
@@ -69,11 +70,11 @@ public enum Parity {
             columns: columns, overlaps: overlaps)
     }
 
-    /// Compares the policy stage's decisions (`row_id` and one column per policy, the arm or "")
-    /// with a scorer output (`row_id`, `best_arm`, `contact`).
-    public static func compareDecisions(policy: String, expected: Table, column: String, scored: Table) throws -> Decisions {
-        let eIDs = try expected.strings("row_id").values, eArm = try expected.strings(column).values
-        let sIDs = try scored.strings("row_id").values, sArm = try scored.strings("best_arm").values
+    /// Compares the policy stage's decisions (the id column `idColumn` and one column per policy,
+    /// the arm or "") with a scorer output (the same id column, `best_arm`, `contact`).
+    public static func compareDecisions(policy: String, expected: Table, column: String, scored: Table, idColumn: String) throws -> Decisions {
+        let eIDs = try expected.strings(idColumn).values, eArm = try expected.strings(column).values
+        let sIDs = try scored.strings(idColumn).values, sArm = try scored.strings("best_arm").values
         let contact = try scored.ints("contact")
         var scoredArm: [String: String] = [:]
         for i in sIDs.indices { scoredArm[sIDs[i]] = contact[i] == 1 ? sArm[i] : "" }
@@ -81,14 +82,14 @@ public enum Parity {
         var first: String? = nil
         for i in eIDs.indices {
             guard let s = scoredArm[eIDs[i]] else {
-                if first == nil { first = "row \(eIDs[i]) is not in the scorer's output" }
+                if first == nil { first = "\(idColumn) \(eIDs[i]) is not in the scorer's output" }
                 continue
             }
             if s == eArm[i] {
                 agreeing += 1
             } else if first == nil {
                 func show(_ a: String) -> String { a.isEmpty ? "no contact" : "'\(a)'" }
-                first = "row \(eIDs[i]): policy stage \(show(eArm[i])), scorer \(show(s))"
+                first = "\(idColumn) \(eIDs[i]): policy stage \(show(eArm[i])), scorer \(show(s))"
             }
         }
         if first == nil && sIDs.count != eIDs.count { first = "the scorer wrote \(sIDs.count) rows for \(eIDs.count)" }

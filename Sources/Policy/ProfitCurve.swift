@@ -64,31 +64,66 @@ public struct ProfitCurve: Sendable, Equatable {
 /// One cell of the margin × cost-per-contact grid.
 public struct SensitivityCell: Sendable, Equatable {
     public var margin: Double
+    /// The cell's value on the cost axis (see `Sensitivity.CostScenario`).
     public var costPerContact: Double
+    /// The cost of each arm in this cell.
+    public var costs: [Double]
     public var bestContacts: Int
     public var bestShare: Double
     public var bestProfit: Double
 }
 
 public enum Sensitivity {
+    /// One value of the grid's cost axis: the number the axis shows and the cost of each arm there.
+    public struct CostScenario: Sendable, Equatable {
+        public var label: Double
+        public var costs: [Double]
+        public init(label: Double, costs: [Double]) {
+            self.label = label
+            self.costs = costs
+        }
+    }
+
     /// For every (margin, cost) pair, margins outermost, the peak of the profit curve when every
     /// contact costs the same. The ranking does not depend on margin or cost, so it is computed once.
     public static func grid(
         uplift: ArmMatrix, margins: [Double], costsPerContact: [Double], rankBy scores: [Double]? = nil,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) throws -> [SensitivityCell] {
+        try grid(
+            uplift: uplift, margins: margins,
+            costs: costsPerContact.map { CostScenario(label: $0, costs: Array(repeating: $0, count: uplift.arms)) },
+            rankBy: scores, threads: threads)
+    }
+
+    /// For every (margin, cost scenario) pair, margins outermost, the peak of the profit curve
+    /// `ProfitCurve` draws with those economics: customers in the same ranking, each given their
+    /// most profitable arm at the cell's costs (which is not their largest uplift when arms differ
+    /// in cost).
+    public static func grid(
+        uplift: ArmMatrix, margins: [Double], costs scenarios: [CostScenario], rankBy scores: [Double]? = nil,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws -> [SensitivityCell] {
         if let m = margins.first(where: { !$0.isFinite }) { throw PolicyError.nonFinite("margin = \(m)") }
-        try validateCosts(costsPerContact)
+        for s in scenarios {
+            guard s.costs.count == uplift.arms else {
+                throw PolicyError.dimensionMismatch("\(s.costs.count) costs given for \(uplift.arms) arms")
+            }
+            try validateCosts(s.costs)
+        }
         let order = try Targeting.ranking(uplift: uplift, scores: scores)
-        let best = order.map { uplift[$0, uplift.bestArm($0)] }
-        let n = best.count
-        let cells = margins.flatMap { m in costsPerContact.map { (m, $0) } }
+        let n = order.count, arms = uplift.arms
+        let cells = margins.flatMap { m in scenarios.map { (m, $0) } }
         return parallelMap(count: cells.count, threads: threads) { c in
-            let (margin, cost) = cells[c]
+            let (margin, scenario) = cells[c]
+            let costs = scenario.costs
             var top = BestN()
-            for j in 0..<n { top.add(CampaignEconomics.profit(uplift: best[j], margin: margin, cost: cost)) }
+            for i in order {
+                let k = firstArgmax(arms) { CampaignEconomics.profit(uplift: uplift[i, $0], margin: margin, cost: costs[$0]) }
+                top.add(CampaignEconomics.profit(uplift: uplift[i, k], margin: margin, cost: costs[k]))
+            }
             return SensitivityCell(
-                margin: margin, costPerContact: cost, bestContacts: top.count,
+                margin: margin, costPerContact: scenario.label, costs: costs, bestContacts: top.count,
                 bestShare: n > 0 ? Double(top.count) / Double(n) : 0, bestProfit: top.profit)
         }
     }

@@ -17,13 +17,19 @@ public enum PolicyOutputs {
             columns: [.int(r.curvePoints.map(\.contacts)), .double(r.curvePoints.map(\.share)), .double(r.curvePoints.map(\.profit))])
     }
 
+    /// With e-mails that have their own costs, each e-mail's cost in the cell follows the axis.
     public static func sensitivity(_ r: PolicyResult) -> Table {
-        Table(
-            names: ["margin", "cost_per_contact", "best_contacts", "best_share", "best_expected_profit"],
-            columns: [
-                .double(r.sensitivity.map(\.margin)), .double(r.sensitivity.map(\.costPerContact)), .int(r.sensitivity.map(\.bestContacts)),
-                .double(r.sensitivity.map(\.bestShare)), .double(r.sensitivity.map(\.bestProfit)),
-            ])
+        var names = ["margin", "cost_per_contact"]
+        var columns: [ColumnData] = [.double(r.sensitivity.map(\.margin)), .double(r.sensitivity.map(\.costPerContact))]
+        if r.sensitivityHasOwnCosts {
+            for (k, arm) in r.armNames.enumerated() {
+                names.append("cost_\(slug(arm))")
+                columns.append(.double(r.sensitivity.map { $0.costs[k] }))
+            }
+        }
+        names += ["best_contacts", "best_share", "best_expected_profit"]
+        columns += [.int(r.sensitivity.map(\.bestContacts)), .double(r.sensitivity.map(\.bestShare)), .double(r.sensitivity.map(\.bestProfit))]
+        return Table(names: names, columns: columns)
     }
 
     /// The recommended policy's contacts, by expected profit (rank 1 = most profitable).
@@ -32,7 +38,7 @@ public enum PolicyOutputs {
         var chosen = (0..<r.customers).filter { a.arms[$0] != nil }
         chosen.sort { r.profit[$0, a.arms[$0]!] > r.profit[$1, a.arms[$1]!] || (r.profit[$0, a.arms[$0]!] == r.profit[$1, a.arms[$1]!] && $0 < $1) }
         return Table(
-            names: ["row_id", "arm", "rank", "uplift", "expected_profit"],
+            names: [r.idColumn, "arm", "rank", "uplift", "expected_profit"],
             columns: [
                 .string(StringColumn(chosen.map { r.ids[$0] })), .string(StringColumn(chosen.map { r.armNames[a.arms[$0]!] })),
                 .int(chosen.indices.map { $0 + 1 }),
@@ -40,12 +46,12 @@ public enum PolicyOutputs {
             ])
     }
 
-    /// Per customer of the test split, the arm best-N and positive-only give (empty: not contacted):
-    /// the decisions the scorer must reproduce from the recorded economics.
+    /// Per customer of the test split (by the campaign's id), the arm best-N and positive-only give
+    /// (empty: not contacted): the decisions the scorer must reproduce from the recorded economics.
     public static func decisions(_ r: PolicyResult) -> Table {
         func names(_ a: Assignment) -> StringColumn { StringColumn(a.arms.map { $0.map { r.armNames[$0] } ?? "" }) }
         return Table(
-            source: "policy_decisions.csv", names: ["row_id", "best_n", "positive"],
+            source: "policy_decisions.csv", names: [r.idColumn, "best_n", "positive"],
             columns: [.string(StringColumn(r.ids)), .string(names(r.bestNAssignment)), .string(names(r.positiveAssignment))])
     }
 

@@ -91,7 +91,15 @@ public enum PolicyReport {
                         return "\(Fmt.percent(cell.bestShare, 0)) / \(money(cell.bestProfit))"
                     }
             }, rightAligned: [true] + margins.map { _ in true })
-        md.paragraph("Each cell: the best share of customers to contact and the model's expected profit there.")
+        var cellNote = "Each cell: the best share of customers to contact and the model's expected profit there."
+        if r.sensitivityHasOwnCosts {
+            cellNote +=
+                " The cost is that of an e-mail without its own cost; an e-mail with its own cost keeps its ratio to it ("
+                + r.armNames.indices.filter { k in r.sensitivity.contains { $0.costs[k] != $0.costPerContact } }
+                .map { "\(r.armNames[$0]) \(Fmt.fixed(r.costs[$0] / p.cost, 2))×" }.joined(separator: ", ")
+                + "), and each customer is sent the e-mail with the larger expected profit at the cell's costs."
+        }
+        md.paragraph(cellNote)
 
         md.heading(2, "Predicted vs observed uplift by decile")
         md.table(

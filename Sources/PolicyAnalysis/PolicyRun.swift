@@ -9,6 +9,8 @@ import Uplift
 public struct PolicyParams: Codable, Sendable, Equatable {
     public struct SensitivityGrid: Codable, Sendable, Equatable {
         public var margins: [Double]
+        /// The cost of an e-mail without its own cost; e-mails with their own cost (`arm_costs`)
+        /// keep their ratio to `cost` (see `PolicyParams.sensitivityCosts`).
         public var costs: [Double]
     }
 
@@ -47,6 +49,25 @@ public struct PolicyParams: Codable, Sendable, Equatable {
         case curvePoints = "curve_points"
         case contactListSample = "contact_list_sample"
     }
+
+    /// The cost of each e-mail (in `arms`' order) for each value of the sensitivity grid's cost
+    /// axis. A value c is the cost of an e-mail without its own cost, as `cost` is; an e-mail with
+    /// its own cost keeps its ratio to `cost` and costs `arm_costs[e-mail] × c / cost`, so the grid
+    /// moves every price together, and at c = cost it holds exactly the stage's costs. Without own
+    /// costs every e-mail costs c.
+    public func sensitivityCosts(arms: [String], source: String) throws -> [Sensitivity.CostScenario] {
+        let own = arms.map { armCosts[$0].flatMap { $0 == cost ? nil : $0 } }
+        if cost <= 0, own.contains(where: { $0 != nil }) {
+            throw DataError(
+                file: source,
+                message:
+                    "cost must be above 0 when arm_costs gives e-mails their own costs: the sensitivity grid's costs scale them in proportion to cost (got \(formatDouble(cost)))"
+            )
+        }
+        return sensitivity.costs.map { c in
+            Sensitivity.CostScenario(label: c, costs: own.map { $0.map { $0 * (c / cost) } ?? c })
+        }
+    }
 }
 
 /// One evaluated policy: what the model expects and what the held-out split says.
@@ -61,6 +82,8 @@ public struct PolicyRow: Sendable {
 }
 
 public struct PolicyResult: Sendable {
+    /// The campaign's id column (the model's `id_column`): the name the contact lists give the ids.
+    public var idColumn: String
     public var armNames: [String]  // treated arms, in the model's order
     public var customers: Int
     public var propensities: [Double]  // control first
@@ -87,23 +110,30 @@ public struct PolicyResult: Sendable {
 }
 
 public enum PolicyAnalysis {
+    /// `scores` and `test` carry the ids in the model's id column (`meta.idColumn`), as text.
     public static func run(
-        _ p: PolicyParams, meta: ModelMeta, scores: Table, test: Table, trainArms: StringColumn,
+        _ p: PolicyParams, paramsSource: String = "policy params", meta: ModelMeta, scores: Table, test: Table, trainArms: StringColumn,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) throws -> PolicyResult {
         let arms = meta.outputs.arms
         guard !arms.isEmpty else { throw DataError(file: "models/meta.json", message: "the model has no per-arm uplifts to choose an e-mail from") }
         let armNames = arms.map(\.arm)
         for name in p.armCosts.keys.sorted() + p.armCaps.keys.sorted() where !armNames.contains(name) {
-            throw DataError(file: "policy params", message: "unknown e-mail '\(name)' (the model's e-mails: \(armNames.joined(separator: ", ")))")
+            throw DataError(file: paramsSource, message: "unknown e-mail '\(name)' (the model's e-mails: \(armNames.joined(separator: ", ")))")
         }
         // Join the pipeline's test scores with the test split's observed arm and outcome.
-        let scoreIDs = try scores.ints("row_id")
-        let testIDs = try test.ints(meta.idColumn)
+        let idColumn = meta.idColumn
+        let scoreIDs = try scores.strings(idColumn).values
+        let testIDs = try test.strings(idColumn).values
         let testRow = Dictionary(testIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var scoredRow: [String: Int] = [:]
         let order: [Int] = try scoreIDs.enumerated().map { (i, id) in
             guard let r = testRow[id] else {
-                throw DataError(file: scores.source, line: i + 2, columnName: "row_id", message: "row \(id) is not in the test split")
+                throw DataError(file: scores.source, line: i + 2, columnName: idColumn, message: "id \(DataError.quoted(id)) is not in the test split")
+            }
+            if let first = scoredRow.updateValue(i, forKey: id) {
+                throw DataError(
+                    file: scores.source, line: i + 2, columnName: idColumn, message: "duplicate id \(DataError.quoted(id)), first on line \(first + 2)")
             }
             return r
         }
@@ -146,7 +176,7 @@ public enum PolicyAnalysis {
         let solution = try ConstrainedTargeting.solve(profit: profit, limits: limits, options: SolverOptions(timeLimitSeconds: p.solverTimeLimitSeconds))
         let greedy = try Targeting.greedy(profit: profit, limits: limits)
         let sensitivity = try Sensitivity.grid(
-            uplift: uplift, margins: p.sensitivity.margins, costsPerContact: p.sensitivity.costs,
+            uplift: uplift, margins: p.sensitivity.margins, costs: try p.sensitivityCosts(arms: armNames, source: paramsSource),
             rankBy: upliftHat, threads: threads)
 
         // Off-policy evaluation on the held-out rows.
@@ -195,7 +225,7 @@ public enum PolicyAnalysis {
             scores: upliftHat, treated: observedArm.map { $0 != 0 }, y: y,
             propensity: 1 - propensities[0])
         return PolicyResult(
-            armNames: armNames, customers: n, propensities: propensities, costs: costs, curve: curve,
+            idColumn: idColumn, armNames: armNames, customers: n, propensities: propensities, costs: costs, curve: curve,
             curvePoints: try curve.sampled(points: p.curvePoints), bestN: bestN, sensitivity: sensitivity,
             solution: solution, greedyObjective: greedy.profit(profit), rows: rows, recommended: recommended,
             recommendedAssignment: recommendedAssignment, bestNAssignment: bestNAssignment,
@@ -203,9 +233,17 @@ public enum PolicyAnalysis {
             recorded: RecordedEconomics(
                 economics: campaign, scorerPolicy: p.recommendedPolicy.scorerPolicy,
                 recommendedPolicy: p.recommendedPolicy.rawValue, outcome: p.outcome),
-            ids: scoreIDs.map(String.init), upliftHat: upliftHat,
+            ids: scoreIDs, upliftHat: upliftHat,
             armUplift: uplift, profit: profit,
             deciles: evaluatorForDeciles.deciles(scores: upliftHat, groups: p.deciles, level: p.confidenceLevel))
+    }
+}
+
+extension PolicyResult {
+    /// Whether some cell of the sensitivity grid prices an e-mail other than its cost axis says
+    /// (e-mails with their own costs): the table then lists each e-mail's cost.
+    public var sensitivityHasOwnCosts: Bool {
+        sensitivity.contains { cell in cell.costs.contains { $0 != cell.costPerContact } }
     }
 }
 

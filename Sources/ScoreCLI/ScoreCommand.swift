@@ -16,7 +16,7 @@ public struct ScoreCommand: ParsableCommand {
         abstract: "Scores a contact list with the frozen uplift model and chooses whom to contact with which arm.",
         discussion: """
             Reads a CSV with the model's feature columns (data/schema/required_features_schema.csv), writes per customer: \
-            row_id, uplift_hat, y1_hat, y0_hat, the per-arm uplifts, the best arm (the one with the largest expected \
+            the id (under the input's id column's name; row_id for row numbers), uplift_hat, y1_hat, y0_hat, the per-arm uplifts, the best arm (the one with the largest expected \
             profit), the expected incremental revenue (uplift of the best arm), the expected profit per contact \
             (revenue × margin − cost of that arm) and the contact flag.
 
@@ -68,7 +68,11 @@ public struct ScoreCommand: ParsableCommand {
     @Option(help: "Number of customers to contact with --policy topn.")
     var topn: Int?
 
-    @Option(name: .customLong("id-col"), help: "Id column to carry through (default: row_id if present, else the 0-based row number).")
+    @Option(
+        name: .customLong("id-col"),
+        help: ArgumentHelp(
+            "The input's id column, carried through under its name (default: the model's id column, recorded in meta.json, when the input has it, else row_id if present, else the 0-based row number as row_id).",
+            valueName: "name"))
     var idCol: String?
 
     @Option(name: .customLong("first-row-id"), help: "Row number of the first data row when ids are created from row numbers (for scoring chunks).")

@@ -103,7 +103,7 @@ public enum ScoreRun {
         var output = AsyncWriter(nil)
         if !policy.needsRanking {
             writer = try BufferedWriter(path: partial)
-            try writer!.write(CSVWriter(header: scorer.rowColumns + ["contact"]).bytes)
+            try writer!.write(CSVWriter(header: scorer.rowColumns(id: idSource) + ["contact"]).bytes)
             output = AsyncWriter(writer)
         }
         // The next chunk is read and parsed while the current one is scored.
@@ -160,7 +160,7 @@ public enum ScoreRun {
             }
             // Pass 2: write in rank order with rank and contact flag.
             let w = try BufferedWriter(path: partial)
-            let columns = scorer.rowColumns
+            let columns = scorer.rowColumns(id: idSource)
             try w.write(CSVWriter(header: [columns[0], "rank"] + columns.dropFirst() + ["contact"]).bytes)
             var rank = 0
             var block: [UInt8] = []

@@ -50,6 +50,7 @@ public struct Scorer: Sendable {
     public let policy: ContactPolicy
     /// What the model directory recorded (nil for a model directory without economics.json).
     public let recorded: RecordedEconomics?
+    /// The input's id column the caller named (`--id-col`); nil: see `schema(header:source:)`.
     public let idColumn: String?
 
     public init(modelDirectory: String, economics override: EconomicsOverride = .none, idColumn: String?) throws {
@@ -105,14 +106,24 @@ public struct Scorer: Sendable {
         return try CampaignEconomics(margin: margin, arms: arms, costs: costs)
     }
 
-    /// Output columns before the ranking columns.
-    public var rowColumns: [String] {
-        ["row_id", "uplift_hat", "y1_hat", "y0_hat"] + model.outputs.arms.map(\.column)
-            + ["best_arm", "expected_incremental_revenue", "expected_profit"]
+    /// The name of the output's id column when the input has none: its row numbers.
+    public static let rowNumberColumn = "row_id"
+
+    /// Output columns before the ranking columns; the first is the ids, under the input's id
+    /// column's name (`id`, from `schema(header:source:)`), or `row_id` for row numbers.
+    public func rowColumns(id: String?) -> [String] {
+        [id ?? Self.rowNumberColumn] + scoreColumns
+    }
+
+    /// The output columns after the id, before the ranking columns.
+    public var scoreColumns: [String] {
+        ["uplift_hat", "y1_hat", "y0_hat"] + model.outputs.arms.map(\.column) + ["best_arm", "expected_incremental_revenue", "expected_profit"]
     }
 
     /// Checks the header: every required feature present (all missing ones named at once), the
-    /// id column present when one was asked for. Returns the schema to read and the id source.
+    /// id column present when one was asked for. Returns the schema to read and the id source:
+    /// the column the caller named, else the model's id column (the campaign's, recorded in
+    /// meta.json) when the input has it, else `row_id` when present, else nil (row numbers).
     public func schema(header: [String], source: String) throws -> (schema: CSVSchema, id: String?) {
         let required = model.encoder.requiredColumns
         let missing = required.map(\.name).filter { !header.contains($0) }
@@ -138,8 +149,14 @@ public struct Scorer: Sendable {
                 throw DataError(file: source, line: 1, message: "id column '\(idColumn)' not in the header")
             }
             id = idColumn
-        } else if header.contains("row_id") {
-            id = "row_id"
+        } else if header.contains(meta.idColumn) {
+            id = meta.idColumn
+        } else if header.contains(Self.rowNumberColumn) {
+            id = Self.rowNumberColumn
+        }
+        // The output keeps the id column's name, so it may not be one of the output's own columns.
+        if let id, (scoreColumns + ["rank", "contact"]).contains(id) {
+            throw DataError(file: source, line: 1, message: "id column '\(id)' has the name of an output column; rename it or name another with --id-col")
         }
         if let id, !columns.contains(where: { $0.name == id }) { columns.append(ColumnSpec(id, .string)) }
         return (CSVSchema(columns), id)

@@ -87,10 +87,10 @@ public enum UpliftOutputs {
     }
 
     /// Scores of the test split by the production model, computed in the training process.
-    public static func testScores(ids: [Int], scores: UpliftScores, outputs: ModelOutputs, idColumn: String) -> [UInt8] {
+    public static func testScores(ids: [String], scores: UpliftScores, outputs: ModelOutputs, idColumn: String) -> [UInt8] {
         var w = CSVWriter(header: [idColumn, "y1_hat", "y0_hat", "uplift_hat"] + outputs.arms.map(\.column))
         for i in 0..<ids.count {
-            w.writeRow([String(ids[i]), f(scores.y1[i]), f(scores.y0[i]), f(scores.uplift[i])] + scores.armUplift.map { f($0[i]) })
+            w.writeRow([ids[i], f(scores.y1[i]), f(scores.y0[i]), f(scores.uplift[i])] + scores.armUplift.map { f($0[i]) })
         }
         return w.bytes
     }
@@ -141,7 +141,7 @@ public enum UpliftOutputs {
         }
         let treatedArms = r.armNames.dropFirst().joined(separator: ", ")
         return ModelMeta(
-            formatVersion: UpliftModel.formatVersion, dataset: spec.name, idColumn: spec.idColumn,
+            formatVersion: UpliftModel.formatVersion, dataset: spec.name, idColumn: spec.preparedIdColumn,
             featureCols: enc.featureNames,
             numCols: enc.inputs.filter { $0.kind == .numeric }.map(\.name),
             catCols: enc.inputs.filter { $0.kind == .categorical }.map(\.name),

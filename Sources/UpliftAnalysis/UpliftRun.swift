@@ -61,7 +61,8 @@ public struct UpliftResult: Sendable {
     public var production: UpliftModel
     public var productionConfig: LearnerConfig
     public var productionFit: LearnerFit
-    public var testIDs: [Int]
+    /// The test rows' ids (the campaign's id column, as text), in the test split's order.
+    public var testIDs: [String]
     public var testScores: UpliftScores
 }
 
@@ -85,7 +86,7 @@ public enum UpliftAnalysis {
             }
             return a
         }
-        let testIDs = try test.ints(spec.idColumn)
+        let testIDs = try test.strings(spec.preparedIdColumn).values
         let testTreated = testArm.map { $0 != 0 }
         // Rows spread over the test split on which every fit is checked against the scoring contract.
         let contractSample = xTest.rows(Array(stride(from: 0, to: xTest.rowCount, by: max(1, xTest.rowCount / 256))))

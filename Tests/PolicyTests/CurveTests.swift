@@ -70,4 +70,34 @@ import Testing
         }
         #expect(grid.first { $0.margin == 0.2 && $0.costPerContact == 5 }!.bestContacts == 0)
     }
+
+    @Test func sensitivityWithArmCostsChoosesTheArmByProfit() throws {
+        // Customer 0's larger uplift is arm 1, but arm 1 costs three times as much: arm 0 earns more.
+        let u = try ArmMatrix(columns: [[1.0, 0.5, -0.25], [1.25, 0.25, 0.5]], name: "uplift")
+        let grid = try Sensitivity.grid(
+            uplift: u, margins: [1], costs: [.init(label: 0.25, costs: [0.25, 0.75]), .init(label: 0.25, costs: [0.25, 0.25])])
+        // Own costs: profits 0.75 (arm 0), 0.25 (arm 0), -0.25 (arm 1) in rank order: the best N is 2.
+        #expect(grid[0].bestContacts == 2 && grid[0].bestProfit == 1.0 && grid[0].costs == [0.25, 0.75])
+        // One cost for both: 1.0, 0.25, 0.25: everybody.
+        #expect(grid[1].bestContacts == 3 && grid[1].bestProfit == 1.5)
+    }
+
+    @Test func sensitivityWithArmCostsMatchesTheCurves() throws {
+        var g = SeededGenerator(seed: 6)
+        let n = 400
+        let u = try ArmMatrix(rows: n, arms: 2, values: (0..<(2 * n)).map { _ in 3 * g.nextUnit() - 1 }, name: "uplift")
+        let rank = (0..<n).map { _ in g.nextUnit() }
+        let scenarios = [0.05, 0.2, 0.6].map { Sensitivity.CostScenario(label: $0, costs: [$0, 4 * $0]) }
+        let grid = try Sensitivity.grid(uplift: u, margins: [0.3, 1.0], costs: scenarios, rankBy: rank, threads: 3)
+        #expect(grid == (try Sensitivity.grid(uplift: u, margins: [0.3, 1.0], costs: scenarios, rankBy: rank, threads: 1)))
+        let uniform = try Sensitivity.grid(uplift: u, margins: [0.3, 1.0], costsPerContact: [0.05, 0.2, 0.6], rankBy: rank)
+        for (cell, same) in zip(grid, uniform) {
+            let curve = try ProfitCurve(uplift: u, profit: ProfitModel(margin: cell.margin, costs: cell.costs).profit(uplift: u), rankBy: rank)
+            #expect(cell.bestContacts == curve.argmax)
+            #expect(cell.bestProfit == curve.maximum)
+            // A dearer second arm never earns more than one price for both.
+            #expect(cell.bestProfit <= same.bestProfit)
+        }
+        #expect(zip(grid, uniform).contains { $0.bestProfit < $1.bestProfit })
+    }
 }

@@ -277,4 +277,77 @@ struct ScoreCLITests {
         #expect(r.stderr.contains("economics.json is missing (the policy stage writes it): give --margin and --cost"), "\(r.stderr)")
         #expect(try f.score(["--in", input, "--out", f.dir + "/noecon-out.csv", "--margin", "0.3", "--cost", "0.05"]).status == 0)
     }
+
+    /// The header of a scorer output and its first column's values.
+    func idsOf(_ path: String) throws -> (header: [String], ids: [String]) {
+        let table = try CSVReader.read(path: path, schema: CSVSchema([ColumnSpec(try CSVReader.header(path: path)[0], .string)]))
+        return (try CSVReader.header(path: path), try table.strings(table.names[0]).values)
+    }
+
+    @Test func idColumnKeepsItsNameAndValues() throws {
+        // String keys (one quoted, one with leading zeros) under the campaign's own column name.
+        let keys = ["C-001", "\"Smith, J.\"", "0042", "K9"]
+        var text = "customer_key,channel,recency,history,zip_code\n"
+        for (i, key) in keys.enumerated() { text += "\(key),Web,\(i + 1),\(100 + 10 * i),Urban\n" }
+        let input = try f.write(text, "keyed.csv")
+        for policy in ["positive", "bestN"] {
+            let out = f.dir + "/keyed-\(policy).csv"
+            let r = try f.score(["--in", input, "--out", out, "--policy", policy, "--id-col", "customer_key"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let (header, ids) = try idsOf(out)
+            #expect(header.first == "customer_key")
+            #expect(header.dropFirst().first == (policy == "bestN" ? "rank" : "uplift_hat"))
+            #expect(Set(ids) == ["C-001", "Smith, J.", "0042", "K9"])
+            if policy == "positive" { #expect(ids == ["C-001", "Smith, J.", "0042", "K9"]) }
+        }
+        // A column that is not there is named; so is an id column that would clash with an output column.
+        let missing = try f.score(["--in", input, "--out", f.dir + "/keyed-missing.csv", "--id-col", "customer_id"])
+        #expect(missing.status == 2 && missing.stderr.contains("id column 'customer_id' not in the header"), "\(missing.stderr)")
+        let clash = try f.write("uplift_hat,recency,history,zip_code\nA,1,100,Urban\n", "clash.csv")
+        let r = try f.score(["--in", clash, "--out", f.dir + "/clash-out.csv", "--id-col", "uplift_hat"])
+        #expect(r.status == 2 && r.stderr.contains("has the name of an output column"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: f.dir + "/clash-out.csv"))
+    }
+
+    @Test func defaultIdIsTheModelsIdColumnThenRowIdThenRowNumbers() throws {
+        // The model records the campaign's id column, as the uplift stage does for a keyed campaign.
+        var meta = try UpliftModel.decodeJSON(ModelMeta.self, path: f.models + "/meta.json")
+        meta.idColumn = "customer_key"
+        try AtomicFile.write(try UpliftModel.metaJSON(meta), to: f.models + "/meta.json")
+        func run(_ text: String, _ name: String) throws -> (header: [String], ids: [String]) {
+            let out = f.dir + "/\(name)-out.csv"
+            let r = try f.score(["--in", try f.write(text, name + ".csv"), "--out", out, "--policy", "positive"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try idsOf(out)
+        }
+        let both = try run("row_id,customer_key,recency,history,zip_code\n7,A7,1,100,Urban\n8,B8,2,90,Rural\n", "both")
+        #expect(both.header.first == "customer_key" && both.ids == ["A7", "B8"])
+        let rowID = try run("row_id,recency,history,zip_code\n7,1,100,Urban\n8,2,90,Rural\n", "rowid")
+        #expect(rowID.header.first == "row_id" && rowID.ids == ["7", "8"])
+        let none = try run("recency,history,zip_code\n1,100,Urban\n2,90,Rural\n", "none")
+        #expect(none.header.first == "row_id" && none.ids == ["0", "1"])
+        // --id-col wins over the model's column.
+        let out = f.dir + "/named-out.csv"
+        let input = try f.write("row_id,customer_key,recency,history,zip_code\n7,A7,1,100,Urban\n", "named.csv")
+        #expect(try f.score(["--in", input, "--out", out, "--policy", "positive", "--id-col", "row_id"]).status == 0)
+        #expect(try idsOf(out).header.first == "row_id")
+    }
+
+    @Test func bestNGivesEachCustomerTheMostProfitableArm() throws {
+        let input = try f.write(f.contacts(rows: 600, seed: 10), "bestn-costs.csv")
+        func bestArms(_ extra: [String]) throws -> [String: Int] {
+            let out = f.dir + "/bestn-costs-out.csv"
+            let r = try f.score(["--in", input, "--out", out, "--policy", "bestN"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let header = try CSVReader.header(path: out)
+            let table = try CSVReader.read(path: out, schema: CSVSchema([ColumnSpec("best_arm", .string)]))
+            #expect(header.contains("best_arm"))
+            var counts: [String: Int] = [:]
+            for arm in try table.strings("best_arm").values { counts[arm, default: 0] += 1 }
+            return counts
+        }
+        // Womens has the larger uplift for some customers; priced at 5 it is nobody's most profitable arm.
+        #expect((try bestArms([]))["Womens E-Mail", default: 0] > 0)
+        #expect(try bestArms(["--arm-cost", "Womens E-Mail=5"]) == ["Mens E-Mail": 600])
+    }
 }

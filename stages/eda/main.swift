@@ -31,7 +31,7 @@ struct EDAStage: AnalysisStage {
 
         let train = try CSVReader.read(path: prepared + "/train.csv", schema: spec.preparedSchema)
         let test = try CSVReader.read(path: prepared + "/test.csv", schema: spec.preparedSchema)
-        let full = try train.concatenated(with: test).sorted(byInt: spec.idColumn)
+        let full = try Prepare.rejoined(train: train, test: test, idColumn: spec.preparedIdColumn)
 
         let result = try EDA.analyse(full, spec: spec, params: p)
         let tables = EDAOutputs.tables(result)

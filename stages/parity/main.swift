@@ -8,6 +8,7 @@ import Provenance
 import Reporting
 import Stats
 import Tabular
+import Uplift
 
 struct ParityStage: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,7 +40,7 @@ struct ParityStage: ParsableCommand {
     @Option(help: "Markdown report to write.")
     var report = "reports/parity.md"
 
-    @Option(help: "The policy stage's decisions (row_id, best_n, positive) the scorer must reproduce from the recorded economics.")
+    @Option(help: "The policy stage's decisions (the campaign's id, best_n, positive) the scorer must reproduce from the recorded economics.")
     var decisions = "data/processed/policy/policy_decisions.csv"
 
     @Option(name: .customLong("top"), parsing: .upToNextOption, help: "Top-N sizes for the overlap check.")
@@ -55,13 +56,17 @@ struct ParityStage: ParsableCommand {
         // the recorded policy) and, when that is not best-N, a best-N run: every policy's decisions.
         let recorded = try RecordedEconomics.load(directory: models)
         let defaultPolicy = recorded?.scorerPolicy ?? "bestN"
+        // Rows are matched by the campaign's id column, which the scorer is told by name.
+        let id = try UpliftModel.decodeJSON(ModelMeta.self, path: models + "/" + UpliftModel.metaFile).idColumn
         let scored = out + "/scored_test.csv", ranked = out + "/scored_test_default.csv", bestN = out + "/scored_test_bestn.csv"
         var commands = [
-            [scorer, "--in", test, "--out", scored, "--models", models, "--policy", "positive", "--drift", out + "/scored_test.drift.json"],
-            [scorer, "--in", test, "--out", ranked, "--models", models, "--drift", out + "/scored_test_default.drift.json"],
+            [scorer, "--in", test, "--out", scored, "--models", models, "--id-col", id, "--policy", "positive", "--drift", out + "/scored_test.drift.json"],
+            [scorer, "--in", test, "--out", ranked, "--models", models, "--id-col", id, "--drift", out + "/scored_test_default.drift.json"],
         ]
         if defaultPolicy != "bestN" {
-            commands.append([scorer, "--in", test, "--out", bestN, "--models", models, "--policy", "bestN", "--drift", out + "/scored_test_bestn.drift.json"])
+            commands.append([
+                scorer, "--in", test, "--out", bestN, "--models", models, "--id-col", id, "--policy", "bestN", "--drift", out + "/scored_test_bestn.drift.json",
+            ])
         }
         var summary = ""
         for command in commands {
@@ -77,25 +82,25 @@ struct ParityStage: ParsableCommand {
         }
 
         let expectedTable = try CSVReader.read(
-            path: expected, schema: CSVSchema(try CSVReader.header(path: expected).map { ColumnSpec($0, $0 == "row_id" ? .string : .double) }))
-        let scoreColumns = expectedTable.names.filter { $0 != "row_id" }
+            path: expected, schema: CSVSchema(try CSVReader.header(path: expected).map { ColumnSpec($0, $0 == id ? .string : .double) }))
+        let scoreColumns = expectedTable.names.filter { $0 != id }
         let decisionSchema = [ColumnSpec("best_arm", .string), ColumnSpec("contact", .int)]
         let actualTable = try CSVReader.read(
-            path: scored, schema: CSVSchema([ColumnSpec("row_id", .string)] + scoreColumns.map { ColumnSpec($0, .double) } + decisionSchema))
-        let rankedTable = try CSVReader.read(path: ranked, schema: CSVSchema([ColumnSpec("row_id", .string)] + decisionSchema))
+            path: scored, schema: CSVSchema([ColumnSpec(id, .string)] + scoreColumns.map { ColumnSpec($0, .double) } + decisionSchema))
+        let rankedTable = try CSVReader.read(path: ranked, schema: CSVSchema([ColumnSpec(id, .string)] + decisionSchema))
         let decisionTable = try CSVReader.read(
-            path: decisions, schema: CSVSchema([ColumnSpec("row_id", .string), ColumnSpec("best_n", .string), ColumnSpec("positive", .string)]))
-        let scores = try Parity.compare(expected: expectedTable, actual: actualTable, tops: tops)
+            path: decisions, schema: CSVSchema([ColumnSpec(id, .string), ColumnSpec("best_n", .string), ColumnSpec("positive", .string)]))
+        let scores = try Parity.compare(expected: expectedTable, actual: actualTable, idColumn: id, tops: tops)
         let defaultColumn = defaultPolicy == "positive" ? "positive" : "best_n"
         var checks = [
             try Parity.compareDecisions(
                 policy: "default (\(defaultPolicy)) vs \(defaultColumn == "best_n" ? "best-N" : "positive")", expected: decisionTable, column: defaultColumn,
-                scored: rankedTable),
-            try Parity.compareDecisions(policy: "positive", expected: decisionTable, column: "positive", scored: actualTable),
+                scored: rankedTable, idColumn: id),
+            try Parity.compareDecisions(policy: "positive", expected: decisionTable, column: "positive", scored: actualTable, idColumn: id),
         ]
         if defaultPolicy != "bestN" {
-            let bestNTable = try CSVReader.read(path: bestN, schema: CSVSchema([ColumnSpec("row_id", .string)] + decisionSchema))
-            checks.append(try Parity.compareDecisions(policy: "bestN", expected: decisionTable, column: "best_n", scored: bestNTable))
+            let bestNTable = try CSVReader.read(path: bestN, schema: CSVSchema([ColumnSpec(id, .string)] + decisionSchema))
+            checks.append(try Parity.compareDecisions(policy: "bestN", expected: decisionTable, column: "best_n", scored: bestNTable, idColumn: id))
         }
         try run.write(Parity.json(scores, decisions: checks, commands: commands).rendered() + "\n", to: out + "/parity.json")
         try run.write(Parity.report(scores, decisions: checks, commands: commands, models: models, expected: expected, scorerSummary: summary), to: report)

@@ -36,11 +36,13 @@ struct PolicyStage: AnalysisStage {
         for path in [params, scores, metaPath, prepared + "/test.csv", prepared + "/train.csv"] { run.input(path) }
         let meta = try UpliftModel.decodeJSON(ModelMeta.self, path: metaPath)
         let scoreHeader = try CSVReader.header(path: scores)
-        let scoreTable = try CSVReader.read(path: scores, schema: CSVSchema(scoreHeader.map { ColumnSpec($0, $0 == "row_id" ? .int : .double) }))
-        let testSchema = CSVSchema([ColumnSpec(meta.idColumn, .int), ColumnSpec(meta.treatment.armColumn, .string), ColumnSpec(p.outcome, .double)])
+        // Ids are text (the campaign's own keys, or row numbers); the scores are numbers.
+        let scoreTable = try CSVReader.read(path: scores, schema: CSVSchema(scoreHeader.map { ColumnSpec($0, $0 == meta.idColumn ? .string : .double) }))
+        let testSchema = CSVSchema([ColumnSpec(meta.idColumn, .string), ColumnSpec(meta.treatment.armColumn, .string), ColumnSpec(p.outcome, .double)])
         let test = try CSVReader.read(path: prepared + "/test.csv", schema: testSchema)
         let train = try CSVReader.read(path: prepared + "/train.csv", schema: CSVSchema([ColumnSpec(meta.treatment.armColumn, .string)]))
-        let result = try PolicyAnalysis.run(p, meta: meta, scores: scoreTable, test: test, trainArms: try train.strings(meta.treatment.armColumn))
+        let result = try PolicyAnalysis.run(
+            p, paramsSource: params, meta: meta, scores: scoreTable, test: test, trainArms: try train.strings(meta.treatment.armColumn))
 
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try run.write(PolicyOutputs.curve(result), to: out + "/policy_curve.csv")

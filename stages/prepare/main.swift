@@ -54,7 +54,7 @@ struct PrepareStage: ParsableCommand {
             armCounts[name] = .object(["train": .number(Double(inTrain)), "test": .number(Double(inTest))])
         }
         let resolved: JSONValue = .object([
-            "spec": datasetRaw,
+            "spec": Prepare.resolvedSpec(datasetRaw, spec: dataset),
             "arms": .array(arms.names.map { .string($0) }),
             "arm_counts": .object(armCounts),
             "rows": .object(["all": .number(Double(table.rowCount)), "train": .number(Double(split.train.count)), "test": .number(Double(split.test.count))]),

@@ -47,7 +47,7 @@ struct UpliftStage: AnalysisStage {
         let test = try CSVReader.read(path: testPath, schema: spec.preparedSchema)
         let result = try UpliftAnalysis.run(p, paramsSource: params, spec: spec, train: train, test: test, progress: { progress.say($0) })
 
-        for (name, bytes) in UpliftOutputs.tables(result, idColumn: spec.idColumn) { try run.write(bytes, to: "\(out)/\(name).csv") }
+        for (name, bytes) in UpliftOutputs.tables(result, idColumn: spec.preparedIdColumn) { try run.write(bytes, to: "\(out)/\(name).csv") }
         let saved = try UpliftOutputs.freezeModel(result, spec: spec, params: p, train: train, trainingFile: trainPath, into: models) { bytes, path in
             try run.write(bytes, to: path)
         }
