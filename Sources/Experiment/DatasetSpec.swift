@@ -57,7 +57,8 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
             // Shares are written with a few decimals; a sum off by more than rounding is a mistake, not noise.
             let sum = shares.keys.sorted().reduce(0.0) { $0 + shares[$1]! }
             if abs(sum - 1) > 1e-9 * Double(shares.count) {
-                return "the shares sum to \(formatDouble(sum)), not 1 (leave 'allocation' out for equal shares)"
+                // 12 significant digits: 0.4 + 0.3 + 0.2 reads "0.9", as the user wrote it, not 0.8999999999999999.
+                return "the shares sum to \(String(format: "%.12g", sum)), not 1 (leave 'allocation' out for equal shares)"
             }
             return nil
         }
