@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Base", "Provenance", "PipelineCLI", "Stats"]),
         .testTarget(name: "WorkbookTests", dependencies: ["Workbook", "Tabular"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Tabular", "Stats", "Base"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Reporting", "Tabular", "Stats", "Base"]),
         .testTarget(name: "RawDataTests", dependencies: ["RawData", "Base", "Provenance", "Tabular"]),
         .testTarget(name: "TransactionsTests", dependencies: ["TestSupport", "Transactions", "Tabular"]),
         .testTarget(name: "CLVTests", dependencies: ["TestSupport", "CLV", "CLVAnalysis", "Transactions", "Tabular", "Stats"]),

@@ -6,11 +6,17 @@ public struct EDAParams: Codable, Sendable, Equatable {
     public var confidenceLevel: Double
     public var alpha: Double
     public var power: Double
-    /// Features (numeric with few distinct values, or categorical) to break lifts down by.
+    /// Features to break lifts down by: categorical, numeric with few distinct values (one
+    /// segment per value), or numeric with many (binned).
     public var segmentFeatures: [String]
     /// Outcome drawn in the lift-by-segment figure and discussed in the summary.
     public var segmentOutcome: String
     public var histogramBins: Int
+    /// Quantile bins of a numeric segment feature with more than `EDA.maxDiscreteValues` distinct
+    /// values (default 5).
+    public var segmentBins: Int?
+    /// Bin edges per numeric segment feature, used instead of its quantile bins (`history: [0, 100, 500]`).
+    public var segmentBinEdges: [String: [Double]]?
 
     enum CodingKeys: String, CodingKey {
         case confidenceLevel = "confidence_level"
@@ -18,11 +24,14 @@ public struct EDAParams: Codable, Sendable, Equatable {
         case segmentFeatures = "segment_features"
         case segmentOutcome = "segment_outcome"
         case histogramBins = "histogram_bins"
+        case segmentBins = "segment_bins"
+        case segmentBinEdges = "segment_bin_edges"
     }
 
     public init(
         confidenceLevel: Double = 0.95, alpha: Double = 0.05, power: Double = 0.8,
-        segmentFeatures: [String], segmentOutcome: String, histogramBins: Int = 40
+        segmentFeatures: [String], segmentOutcome: String, histogramBins: Int = 40,
+        segmentBins: Int? = nil, segmentBinEdges: [String: [Double]]? = nil
     ) {
         self.confidenceLevel = confidenceLevel
         self.alpha = alpha
@@ -30,15 +39,42 @@ public struct EDAParams: Codable, Sendable, Equatable {
         self.segmentFeatures = segmentFeatures
         self.segmentOutcome = segmentOutcome
         self.histogramBins = histogramBins
+        self.segmentBins = segmentBins
+        self.segmentBinEdges = segmentBinEdges
+    }
+
+    /// Checks what decoding cannot: the segment outcome and features against the data set, and
+    /// the binning. Errors name the params file and the key.
+    public func validate(spec: DatasetSpec, source: String) throws {
+        guard spec.outcomes.contains(where: { $0.name == segmentOutcome }) else {
+            throw DataError(file: source, message: "'segment_outcome': '\(segmentOutcome)' is not an outcome of the data set")
+        }
+        for name in segmentFeatures where !spec.features.contains(where: { $0.name == name }) {
+            throw DataError(file: source, message: "'segment_features': '\(name)' is not a feature of the data set")
+        }
+        if let bins = segmentBins, bins < 2 { throw DataError(file: source, message: "'segment_bins' must be at least 2, got \(bins)") }
+        for (name, edges) in (segmentBinEdges ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let key = "'segment_bin_edges.\(name)'"
+            guard segmentFeatures.contains(name), spec.features.first(where: { $0.name == name })?.type == .numeric else {
+                throw DataError(file: source, message: "\(key): '\(name)' is not a numeric feature listed in segment_features")
+            }
+            guard !edges.isEmpty, edges.allSatisfy(\.isFinite), zip(edges, edges.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw DataError(file: source, message: "\(key): edges must be finite and strictly increasing, got \(edges.map(formatDouble))")
+            }
+        }
     }
 }
 
 public enum EDA {
     /// Name used in the tables for the pooled comparison of all treated arms with control.
     public static let pooledArm = "any treatment"
+    /// A numeric segment feature with at most this many distinct values gets a segment per value; one with more is binned.
+    public static let maxDiscreteValues = 20
+    public static let defaultSegmentBins = 5
 
     /// The experiment analysis: every table the EDA report shows, computed from the data.
-    public static func analyse(_ table: Table, spec: DatasetSpec, params: EDAParams) throws -> EDAResult {
+    public static func analyse(_ table: Table, spec: DatasetSpec, params: EDAParams, paramsSource: String = "eda params") throws -> EDAResult {
+        try params.validate(spec: spec, source: paramsSource)
         let arms = try Arms(
             column: try table.strings(spec.armColumn), control: spec.controlArm,
             source: table.source, columnName: spec.armColumn)
@@ -52,17 +88,16 @@ public enum EDA {
         let comparisons: [(name: String, rows: [Int])] = Array(groups[1...]) + (arms.count > 2 ? [(pooledArm, pooledRows)] : [])
         let control = groups[0].rows
 
-        // Arm sizes and sample-ratio mismatch against equal allocation.
+        // Arm sizes and sample-ratio mismatch against the design's allocation (equal shares unless the spec plans others).
         let counts = groups.map { Double($0.rows.count) }
-        let srm = Inference.chiSquareGoodnessOfFit(observed: counts, expectedShares: counts.map { _ in 1 })
-        let armSizes = groups.map { group in
-            EDAResult.ArmSize(
-                arm: group.name, n: group.rows.count, share: Double(group.rows.count) / Double(n),
-                expectedShare: 1 / Double(arms.count))
+        let design = try spec.designShares(arms: arms.names, source: table.source)
+        let srm = Inference.chiSquareGoodnessOfFit(observed: counts, expectedShares: spec.allocation == nil ? counts.map { _ in 1 } : design)
+        let armSizes = zip(groups, design).map { group, designShare in
+            EDAResult.ArmSize(arm: group.name, n: group.rows.count, share: Double(group.rows.count) / Double(n), expectedShare: designShare)
         }
         let sampleRatio = EDAResult.SampleRatioCheck(
-            test: "chi-square vs equal allocation", statistic: srm.statistic,
-            degreesOfFreedom: srm.df, pValue: srm.pValue)
+            test: spec.allocation == nil ? "chi-square vs equal allocation" : "chi-square vs planned allocation", statistic: srm.statistic,
+            degreesOfFreedom: srm.df, pValue: srm.pValue, plannedAllocation: spec.allocation != nil)
 
         // Covariate balance.
         var balance: [EDAResult.CovariateBalance] = []
@@ -129,14 +164,9 @@ public enum EDA {
 
         // Lifts by segment.
         var segmentLifts: [EDAResult.SegmentLift] = []
-        guard spec.outcomes.contains(where: { $0.name == params.segmentOutcome }) else {
-            throw DataError(file: "stages/eda/params.yaml", message: "segment_outcome '\(params.segmentOutcome)' is not an outcome of the data set")
-        }
         for featureName in params.segmentFeatures {
-            guard let feature = spec.features.first(where: { $0.name == featureName }) else {
-                throw DataError(file: "stages/eda/params.yaml", message: "segment feature '\(featureName)' is not a feature of the data set")
-            }
-            let levels = try segmentLevels(table, feature: feature)
+            let feature = spec.features.first { $0.name == featureName }!
+            let levels = try segmentLevels(table, feature: feature, params: params)
             for (levelName, member) in levels {
                 let controlRows = control.filter { member[$0] }
                 for o in spec.outcomes {
@@ -202,9 +232,10 @@ public enum EDA {
         return (2 * z * z * sd * sd / (difference * difference)).rounded(.up)
     }
 
-    /// Levels of a segmenting feature with a membership mask each. Numeric features must be
-    /// discrete (at most 20 distinct values); continuous ones need binning first.
-    static func segmentLevels(_ table: Table, feature: DatasetSpec.Feature) throws -> [(String, [Bool])] {
+    /// Levels of a segmenting feature with a membership mask each, in the order the report lists
+    /// them: category levels by name; a numeric feature's values when it has at most
+    /// `maxDiscreteValues` of them and no edges in the params; otherwise its bins.
+    static func segmentLevels(_ table: Table, feature: DatasetSpec.Feature, params: EDAParams) throws -> [(String, [Bool])] {
         switch feature.type {
         case .categorical:
             let col = try table.strings(feature.name)
@@ -213,14 +244,66 @@ public enum EDA {
             }
         case .numeric:
             let values = try table.doubles(feature.name)
-            let distinct = Set(values).sorted()
-            guard distinct.count <= 20 else {
-                throw DataError(
-                    file: "stages/eda/params.yaml",
-                    message: "segment feature '\(feature.name)' has \(distinct.count) distinct values; segment by a discrete or categorical feature")
+            let bins: SegmentBins
+            if let edges = params.segmentBinEdges?[feature.name] {
+                bins = SegmentBins(edges: edges)
+            } else {
+                let distinct = Set(values).sorted()
+                if distinct.count <= maxDiscreteValues { return distinct.map { v in (formatDouble(v), values.map { $0 == v }) } }
+                bins = SegmentBins(quantilesOf: values, bins: params.segmentBins ?? defaultSegmentBins)
             }
-            return distinct.map { v in (formatDouble(v), values.map { $0 == v }) }
+            let bin = values.map(bins.index)
+            return bins.labels.indices.compactMap { b in
+                let member = bin.map { $0 == b }
+                return member.contains(true) ? (bins.labels[b], member) : nil
+            }
         }
+    }
+}
+
+/// Bins of a numeric segment feature: half-open intervals [lower, upper) between cut points, so
+/// equal values always share a bin.
+struct SegmentBins: Equatable {
+    /// Ascending cut points; bin b holds the values with exactly b cuts at or below them.
+    var cuts: [Double]
+    /// One label per bin ("[0, 12)").
+    var labels: [String]
+
+    /// Cuts at the values that start each of `bins` equally populated groups of the sorted values.
+    /// Ties make fewer bins: a cut that would split equal values, or repeat the previous cut, is
+    /// dropped. The first bin starts at the minimum and the last ends at the maximum, inclusive.
+    init(quantilesOf values: [Double], bins: Int) {
+        let sorted = values.sorted()
+        var cuts: [Double] = []
+        if let lowest = sorted.first {
+            for k in 1..<max(bins, 1) {
+                let c = sorted[min(sorted.count - 1, k * sorted.count / bins)]
+                if c > lowest && c > (cuts.last ?? lowest) { cuts.append(c) }
+            }
+        }
+        self.cuts = cuts
+        let bounds = [sorted.first ?? 0] + cuts + [sorted.last ?? 0]
+        labels = (0...cuts.count).map { b in
+            "[\(formatDouble(bounds[b])), \(formatDouble(bounds[b + 1]))\(b == cuts.count ? "]" : ")")"
+        }
+    }
+
+    /// Bins between given edges, with one below the first and one from the last edge up.
+    init(edges: [Double]) {
+        cuts = edges
+        labels =
+            ["< \(formatDouble(edges[0]))"] + zip(edges, edges.dropFirst()).map { "[\(formatDouble($0)), \(formatDouble($1)))" }
+            + ["≥ \(formatDouble(edges[edges.count - 1]))"]
+    }
+
+    func index(_ value: Double) -> Int {
+        // Number of cuts ≤ value (binary search: cuts are ascending).
+        var lo = 0, hi = cuts.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if cuts[mid] <= value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 }
 

@@ -19,6 +19,7 @@ public enum EDAFigures {
 
     public static func figures(_ r: EDAResult, spec: DatasetSpec, params: EDAParams) throws -> [Figure] {
         let armNames = r.armNames
+        let words = spec.words
         var figs: [Figure] = []
 
         // Outcome means per arm with confidence intervals, one panel per outcome.
@@ -36,7 +37,7 @@ public enum EDAFigures {
             }
             plots.append(
                 """
-                set title "\(o.name)\(o.type == .binary ? " rate (%)" : " per customer")"
+                set title "\(words.label(o.name))\(o.type == .binary ? " rate (%)" : " per customer")"
                 plot 'outcome_rates.dat' index \(k) using 1:3:($1+1):xtic(2) with boxes lc variable notitle, \\
                      '' index \(k) using 1:3:4:5 with yerrorbars lc rgb "black" pt 7 ps 0.5 notitle
                 """)
@@ -87,7 +88,7 @@ public enum EDAFigures {
                 name: "segment_lift",
                 script: """
                     \(colours)
-                    set title "Lift in \(outcome.name)\(outcome.type == .binary ? " (percentage points)" : "") vs control by segment, \(Int(params.confidenceLevel * 100))% CI"
+                    set title "Lift in \(words.label(outcome.name))\(outcome.type == .binary ? " (percentage points)" : "") vs control by segment, \(Int(params.confidenceLevel * 100))% CI"
                     set key outside bottom center horizontal
                     set grid xtics
                     set ytics nomirror font ",9"
@@ -96,7 +97,7 @@ public enum EDAFigures {
                     plot \(segPlots.joined(separator: ", \\\n     "))
                     """, data: [("segment_lift.dat", segData.bytes)], width: 1000, height: max(420, 26 * labels.count + 140)))
 
-        // Distribution of positive continuous outcomes (spend among buyers), per arm.
+        // Distribution of positive continuous outcomes (e.g. revenue among buyers), per arm.
         for o in spec.outcomes where o.type == .continuous {
             var h = GnuplotData(comment: "index per arm; columns: bin_mid share")
             var hp: [String] = []
@@ -112,8 +113,8 @@ public enum EDAFigures {
                     name: "\(o.name)_positive",
                     script: """
                         \(colours)
-                        set title "Distribution of \(o.name) where it is positive, per arm"
-                        set xlabel "\(o.name)"
+                        set title "Distribution of \(words.label(o.name)) where it is positive, per arm"
+                        set xlabel "\(words.label(o.name))"
                         set ylabel "share of positive rows (%)"
                         set logscale y
                         set grid
@@ -133,10 +134,16 @@ public enum EDAReport {
         let level = "\(Int((params.confidenceLevel * 100).rounded()))%"
         let total = r.arms.reduce(0) { $0 + $1.n }
         let srmP = r.sampleRatio.pValue
+        let words = spec.words
+        // Equal shares are "equal allocation"; a planned one is named with its shares.
+        let design =
+            r.sampleRatio.plannedAllocation
+            ? "the planned allocation (" + r.arms.map { "\($0.arm) \(shareText($0.expectedShare))" }.joined(separator: ", ") + ")"
+            : "equal allocation"
         var md = Markdown()
         md.heading(1, "Experiment analysis: \(spec.name)")
         md.paragraph(
-            "Randomized campaign with \(Fmt.int(total)) customers in \(armNames.count) arms (\(armNames.joined(separator: ", "))); control arm: **\(spec.controlArm)**. Outcomes: \(spec.outcomes.map { "\($0.name) (\($0.type.rawValue))" }.joined(separator: ", ")). All intervals are \(level) confidence intervals."
+            "Randomized campaign with \(Fmt.int(total)) customers in \(armNames.count) arms (\(armNames.joined(separator: ", "))); control arm: **\(spec.controlArm)**. Outcomes: \(spec.outcomes.map { $0.displayLabel == $0.name ? "\($0.name) (\($0.type.rawValue))" : "\($0.displayLabel) (`\($0.name)`, \($0.type.rawValue))" }.joined(separator: ", ")). All intervals are \(level) confidence intervals."
         )
 
         // Plain-language summary.
@@ -144,8 +151,8 @@ public enum EDAReport {
         var bullets: [String] = []
         bullets.append(
             srmP < 0.01
-                ? "**Sample ratio mismatch**: arm sizes differ from equal allocation more than chance allows (chi-square p = \(Fmt.pValue(srmP))). Check the randomization before trusting the lifts."
-                : "Arm sizes are consistent with equal allocation (sample-ratio chi-square p = \(Fmt.pValue(srmP))).")
+                ? "**Sample ratio mismatch**: arm sizes differ from \(design) more than chance allows (chi-square p = \(Fmt.pValue(srmP))). Check the randomization before trusting the lifts."
+                : "Arm sizes are consistent with \(design) (sample-ratio chi-square p = \(Fmt.pValue(srmP))).")
         let smd = r.balance.map(\.smdVsControl).filter { !$0.isNaN }
         let maxSMD = smd.map(abs).max() ?? 0
         bullets.append(
@@ -161,7 +168,8 @@ public enum EDAReport {
                 )
             }
             let base = try r.outcome(o.name, arm: spec.controlArm).mean
-            bullets.append("**\(o.name)** (control \(o.type == .binary ? Fmt.percent(base) : Fmt.fixed(base, 3))): " + parts.joined(separator: "; ") + ".")
+            bullets.append(
+                "**\(words.label(o.name))** (control \(o.type == .binary ? Fmt.percent(base) : Fmt.fixed(base, 3))): " + parts.joined(separator: "; ") + ".")
         }
         // Strongest segment response in the segment outcome, per treated arm.
         let outcome = spec.outcomes.first { $0.name == params.segmentOutcome }!
@@ -172,14 +180,14 @@ public enum EDAReport {
                 let worst = rows.min(by: { $0.lift.absolute < $1.lift.absolute })
             else { continue }
             bullets.append(
-                "\(arm), \(params.segmentOutcome) by segment: largest lift where \(best.label) (\(fmtSeg(best.lift.absolute)), p = \(Fmt.pValue(best.lift.pValue))); smallest where \(worst.label) (\(fmtSeg(worst.lift.absolute)), p = \(Fmt.pValue(worst.lift.pValue))). Segment lifts are many comparisons: treat single p-values near 0.05 as hints, not findings."
+                "\(arm), \(words.label(params.segmentOutcome)) by segment: largest lift where \(best.label) (\(fmtSeg(best.lift.absolute)), p = \(Fmt.pValue(best.lift.pValue))); smallest where \(worst.label) (\(fmtSeg(worst.lift.absolute)), p = \(Fmt.pValue(worst.lift.pValue))). Segment lifts are many comparisons: treat single p-values near 0.05 as hints, not findings."
             )
         }
         // Power for the first binary outcome other than the most common one: use the segment outcome.
         for arm in treated {
             let p = try r.power(params.segmentOutcome, arm: arm)
             bullets.append(
-                "Power (\(arm), \(params.segmentOutcome)): with these arm sizes the smallest lift detectable at \(Int(params.power * 100))% power and alpha \(params.alpha) is \(fmtSeg(p.mdeAbsolute)); the observed lift is \(fmtSeg(p.observedLift)) (power \(Fmt.percent(p.powerAtObserved, 0)) to detect it), and detecting it at \(Int(params.power * 100))% power needs about \(Fmt.int(p.nPerArmForObserved)) customers per arm."
+                "Power (\(arm), \(words.label(params.segmentOutcome))): with these arm sizes the smallest lift detectable at \(Int(params.power * 100))% power and alpha \(params.alpha) is \(fmtSeg(p.mdeAbsolute)); the observed lift is \(fmtSeg(p.observedLift)) (power \(Fmt.percent(p.powerAtObserved, 0)) to detect it), and detecting it at \(Int(params.power * 100))% power needs about \(Fmt.int(p.nPerArmForObserved)) customers per arm."
             )
         }
         md.bullets(bullets)
@@ -189,13 +197,14 @@ public enum EDAReport {
         let armRows = r.arms.map { [$0.arm, Fmt.int($0.n), Fmt.percent($0.share), Fmt.percent($0.expectedShare)] }
         md.table(["arm", "customers", "share", "expected share"], armRows, rightAligned: [false, true, true, true])
         md.paragraph(
-            "Chi-square test against equal allocation: statistic \(Fmt.fixed(r.sampleRatio.statistic, 3)) on \(Fmt.fixed(r.sampleRatio.degreesOfFreedom, 0)) degrees of freedom, p = \(Fmt.pValue(srmP))."
+            "Chi-square test against \(design): statistic \(Fmt.fixed(r.sampleRatio.statistic, 3)) on \(Fmt.fixed(r.sampleRatio.degreesOfFreedom, 0)) degrees of freedom, p = \(Fmt.pValue(srmP))."
         )
 
         // Balance.
         md.heading(2, "Covariate balance")
         md.paragraph(
-            "Mean of each numeric feature and share of each category level per arm; standardized mean difference (SMD) of each e-mail arm against control.")
+            "Mean of each numeric feature and share of each category level per arm; standardized mean difference (SMD) of each \(words.noun) arm against control."
+        )
         var balanceRows: [[String]] = []
         var seen = Set<String>()
         for b in r.balance {
@@ -219,18 +228,18 @@ public enum EDAReport {
         md.heading(2, "Outcomes per arm")
         let outcomeRows = r.outcomes.map { s -> [String] in
             let f: (Double) -> String = isBinary(s.outcome, spec) ? { Fmt.percent($0) } : { Fmt.fixed($0, 3) }
-            return [s.outcome, s.arm, Fmt.int(s.n), f(s.mean), Fmt.interval(s.ci.lower, s.ci.upper, f)]
+            return [words.label(s.outcome), s.arm, Fmt.int(s.n), f(s.mean), Fmt.interval(s.ci.lower, s.ci.upper, f)]
         }
         md.table(["outcome", "arm", "n", "mean", "\(level) CI"], outcomeRows, rightAligned: [false, false, true, true, true])
         md.paragraph("Binary outcomes: Wilson score intervals. Continuous outcomes: t intervals.")
         md.image("Outcomes per arm", figureDir + "/outcome_rates.png")
 
         // Lifts.
-        md.heading(2, "Lift of each e-mail against control")
+        md.heading(2, "Lift of each \(words.noun) against control")
         let liftRows = r.lifts.map { l -> [String] in
             let f: (Double) -> String = isBinary(l.outcome, spec) ? { Fmt.points($0) } : { Fmt.fixed($0, 3) }
             return [
-                l.outcome, l.arm, f(l.absolute), Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, f),
+                words.label(l.outcome), l.arm, f(l.absolute), Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, f),
                 Fmt.signedPercent(l.relative), Fmt.interval(l.relativeCI.lower, l.relativeCI.upper, { Fmt.signedPercent($0) }),
                 l.test.rawValue, Fmt.pValue(l.pValue),
             ]
@@ -238,8 +247,11 @@ public enum EDAReport {
         md.table(
             ["outcome", "arm", "absolute lift", "\(level) CI", "relative lift", "\(level) CI", "test", "p-value"], liftRows,
             rightAligned: [false, false, true, true, true, true, false, true])
+        let continuous = spec.outcomes.filter { $0.type == .continuous }.map(\.displayLabel)
         md.paragraph(
-            "Binary outcomes: two-proportion z test (pooled) with an unpooled Wald interval for the difference. Spend: Welch's t test. Relative lifts use a delta-method interval. \"\(EDA.pooledArm)\" pools all e-mail arms."
+            "Binary outcomes: two-proportion z test (pooled) with an unpooled Wald interval for the difference."
+                + (continuous.isEmpty ? "" : " \(CampaignWords.capitalized(CampaignWords.list(continuous))): Welch's t test.")
+                + " Relative lifts use a delta-method interval. \"\(EDA.pooledArm)\" pools all \(words.noun) arms."
         )
 
         // Power.
@@ -250,7 +262,7 @@ public enum EDAReport {
         let powerRows = r.power.map { p -> [String] in
             let f: (Double) -> String = isBinary(p.outcome, spec) ? { Fmt.points($0, 3) } : { Fmt.fixed($0, 3) }
             return [
-                p.outcome, p.arm, Fmt.int(p.nArm), Fmt.int(p.nControl), f(p.mdeAbsolute), Fmt.signedPercent(p.mdeRelative),
+                words.label(p.outcome), p.arm, Fmt.int(p.nArm), Fmt.int(p.nControl), f(p.mdeAbsolute), Fmt.signedPercent(p.mdeRelative),
                 f(p.observedLift), Fmt.percent(p.powerAtObserved, 1), Fmt.int(p.nPerArmForObserved),
             ]
         }
@@ -259,9 +271,9 @@ public enum EDAReport {
             rightAligned: [false, false, true, true, true, true, true, true, true])
 
         // Segments.
-        md.heading(2, "Lift by segment: \(params.segmentOutcome)")
+        md.heading(2, "Lift by segment: \(words.label(params.segmentOutcome))")
         md.paragraph(
-            "Each e-mail arm against control within each level of \(params.segmentFeatures.joined(separator: ", ")). All outcomes are in `\(tableDir)/segment_lifts.csv`."
+            "Each \(words.noun) arm against control within each level of \(params.segmentFeatures.joined(separator: ", ")). All outcomes are in `\(tableDir)/segment_lifts.csv`."
         )
         let segRows = r.segmentLifts(params.segmentOutcome).map { s -> [String] in
             let l = s.lift
@@ -277,8 +289,8 @@ public enum EDAReport {
         md.image("Lift by segment", figureDir + "/segment_lift.png")
 
         for o in spec.outcomes where o.type == .continuous {
-            md.heading(2, "Distribution of \(o.name) where positive")
-            md.image("Distribution of \(o.name)", figureDir + "/\(o.name)_positive.png")
+            md.heading(2, "Distribution of \(words.label(o.name)) where positive")
+            md.image("Distribution of \(words.label(o.name))", figureDir + "/\(o.name)_positive.png")
         }
 
         md.heading(2, "Files")
@@ -286,6 +298,12 @@ public enum EDAReport {
             "Tables (CSV) in `\(tableDir)/`: \(EDAOutputs.tables(r).map(\.name).joined(separator: ", ")). Each figure's data and gnuplot script sit beside its PNG in `\(figureDir)/`."
         )
         return md.text
+    }
+
+    /// A planned share as the report prints it: whole percents when exact ("50%"), else one decimal.
+    static func shareText(_ share: Double) -> String {
+        let percent = share * 100
+        return abs(percent - percent.rounded()) < 1e-9 ? Fmt.percent(share, 0) : Fmt.percent(share, 1)
     }
 
     static func isBinary(_ outcome: String, _ spec: DatasetSpec) -> Bool {

@@ -31,7 +31,7 @@ public struct EDAResult: Sendable, Equatable {
         public var arm: String
         public var n: Int
         public var share: Double
-        /// Share under equal allocation, which the sample-ratio check tests against.
+        /// The design's share (equal shares unless the spec plans an allocation), which the sample-ratio check tests against.
         public var expectedShare: Double
     }
 
@@ -40,6 +40,8 @@ public struct EDAResult: Sendable, Equatable {
         public var statistic: Double
         public var degreesOfFreedom: Double
         public var pValue: Double
+        /// Tested against the spec's planned allocation rather than equal shares.
+        public var plannedAllocation: Bool
     }
 
     public struct CovariateBalance: Sendable, Equatable {

@@ -59,6 +59,7 @@ public enum Prepare {
         }
         let raw = try CSVReader.read(path: path, schema: spec.rawSchema)
         let arms = try Arms(column: try raw.strings(spec.armColumn), control: spec.controlArm, source: path, columnName: spec.armColumn)
+        _ = try spec.designShares(arms: arms.names, source: path)  // the planned allocation names exactly the data's arms
         try validateOutcomes(raw, spec: spec, source: path)
         var out = Table(source: path)
         if let idColumn = spec.idColumn {

@@ -3,25 +3,32 @@ import Policy
 import Reporting
 import Stats
 import Tabular
+import Uplift
 
 public enum PolicyReport {
+    /// The campaign's words as the uplift stage recorded them in the model's meta.json.
+    public static func words(_ meta: ModelMeta) -> CampaignWords {
+        CampaignWords(noun: meta.treatment.noun ?? "treatment", nounPlural: meta.treatment.nounPlural, outcomeLabels: meta.outcomeLabels ?? [:])
+    }
+
     static func money(_ v: Double) -> String { Fmt.fixed(v, 2) }
     static func ci(_ e: EstimatorValue) -> String { "\(money(e.profit)) [\(money(e.profitCI.lower)), \(money(e.profitCI.upper))]" }
 
-    public static func build(_ r: PolicyResult, params p: PolicyParams, figureDir: String, tableDir: String) -> String {
+    public static func build(_ r: PolicyResult, params p: PolicyParams, words: CampaignWords, figureDir: String, tableDir: String) -> String {
         var md = Markdown()
         let level = "\(Int((p.confidenceLevel * 100).rounded()))%"
-        md.heading(1, "Policy: whom to e-mail, with which e-mail")
+        let noun = words.noun, outcome = words.label(p.outcome)
+        md.heading(1, "Policy: whom to contact, with which \(noun)")
         md.paragraph(
             """
-            Expected profit of sending e-mail k to customer i: uplift_ik × margin − cost_k, with margin \(Fmt.fixed(p.margin, 2)) and cost \
+            Expected profit of sending \(noun) k to customer i: uplift_ik × margin − cost_k, with margin \(Fmt.fixed(p.margin, 2)) and cost \
             \(zip(r.armNames, r.costs).map { "\($0.0) \(Fmt.fixed($0.1, 2))" }.joined(separator: ", ")) per contact; uplift_ik is the \
-            production uplift model's prediction of incremental spend. Every number below refers to the \(Fmt.int(r.customers)) customers of \
+            production uplift model's prediction of incremental \(outcome). Every number below refers to the \(Fmt.int(r.customers)) customers of \
             the held-out test split, which the models never saw. The *model's expectation* sums the predicted profits of the customers a \
             policy contacts; it is what the notebooks reported and it is biased upward for the customers a model picks. The *held-out \
-            estimates* use only the randomized assignment and the observed spend: inverse-propensity weighting (IPW) and the doubly robust \
+            estimates* use only the randomized assignment and the observed \(outcome): inverse-propensity weighting (IPW) and the doubly robust \
             (DR) estimator, each with a \(level) bootstrap interval (\(p.bootstrapReplicates) replicates, the same for every policy). \
-            Propensities (training arm shares): \(zip(["control"] + r.armNames, r.propensities).map { "\($0.0) \(Fmt.percent($0.1, 1))" }.joined(separator: ", ")).
+            Propensities (the design's arm shares): \(zip(["control"] + r.armNames, r.propensities).map { "\($0.0) \(Fmt.percent($0.1, 1))" }.joined(separator: ", ")).
             """)
 
         md.heading(2, "Recommendation")
@@ -40,7 +47,7 @@ public enum PolicyReport {
             text += "The interval includes zero: the held-out data cannot rule out that the campaign only covers its cost. "
         }
         text +=
-            "For comparison, e-mailing everybody with the better single e-mail (\(bestEverybody.name)) gives \(ci(bestEverybodyDR)) (DR) at a cost of \(money(bestEverybody.cost))."
+            "For comparison, contacting everybody with the better single \(noun) (\(bestEverybody.name)) gives \(ci(bestEverybodyDR)) (DR) at a cost of \(money(bestEverybody.cost))."
         md.paragraph(text)
 
         md.heading(2, "Policies compared")
@@ -54,12 +61,12 @@ public enum PolicyReport {
             }, rightAligned: [false] + Array(repeating: true, count: r.armNames.count + 5))
         md.image("Model's expectation vs held-out estimate per policy", "\(figureDir)/policy_profit.png")
         md.paragraph(
-            "Random targeting contacts the best-N number of customers at random with best-N's e-mail mix; its value is computed in expectation over the random draw."
+            "Random targeting contacts the best-N number of customers at random with best-N's \(noun) mix; its value is computed in expectation over the random draw."
         )
 
         md.heading(2, "Profit curve")
         md.paragraph(
-            "Customers ranked by predicted uplift (any e-mail), each sent the e-mail with the larger expected profit (uplift × margin − that e-mail's cost; with equal costs, the larger predicted uplift). The model's expected profit peaks at N = \(Fmt.int(r.bestN)) contacts (\(Fmt.percent(Double(r.bestN) / Double(r.customers), 1)) of the list) with \(money(r.curve.maximum))."
+            "Customers ranked by predicted uplift (any \(noun)), each sent the \(noun) with the larger expected profit (uplift × margin − that \(noun)'s cost; with equal costs, the larger predicted uplift). The model's expected profit peaks at N = \(Fmt.int(r.bestN)) contacts (\(Fmt.percent(Double(r.bestN) / Double(r.customers), 1)) of the list) with \(money(r.curve.maximum))."
         )
         md.image("Profit curve", "\(figureDir)/profit_curve.png")
 
@@ -67,13 +74,13 @@ public enum PolicyReport {
         let s = r.solution
         md.paragraph(
             """
-            At most one e-mail per customer; total contact cost ≤ \(p.budget.map(money) ?? "unlimited")\
+            At most one \(noun) per customer; total contact cost ≤ \(p.budget.map(money) ?? "unlimited")\
             \(p.armCaps.isEmpty ? "" : "; caps: " + p.armCaps.keys.sorted().map { "\($0) ≤ \(Fmt.int(p.armCaps[$0]!))" }.joined(separator: ", ")). \
             Solved as an integer program with GLPK (`glp_intopt`, warm-started from the greedy solution; one choice variable per \
-            customer and e-mail, and an integer count per e-mail that carries the budget and the caps, so the rest of the program \
+            customer and \(noun), and an integer count per \(noun) that carries the budget and the caps, so the rest of the program \
             is a matching whose relaxation has whole-number solutions; pairs that cannot help are fixed to zero first): status **\(s.status.text)**, objective \(money(s.objective)), \
             LP bound \(money(s.bound)), relative gap \(Fmt.fixed(s.relativeGap, 6))\(s.timeLimitReached ? " (time limit reached)" : ""); \
-            \(Fmt.int(s.variables)) customer–e-mail pairs in the program after \(Fmt.int(s.fixedToZero)) were fixed to zero up front (no positive profit, or dominated by an uncapped e-mail for the same customer). \
+            \(Fmt.int(s.variables)) customer–\(noun) pairs in the program after \(Fmt.int(s.fixedToZero)) were fixed to zero up front (no positive profit, or dominated by an uncapped \(noun) for the same customer). \
             The greedy heuristic (profit per cost, descending) reaches \(money(r.greedyObjective)); the program's optimum is \
             \(s.objective >= r.greedyObjective ? "at least as good" : "WORSE — this should not happen"), \
             \(Fmt.fixed(s.objective - r.greedyObjective, 4)) higher.

@@ -112,14 +112,14 @@ public struct PolicyResult: Sendable {
 public enum PolicyAnalysis {
     /// `scores` and `test` carry the ids in the model's id column (`meta.idColumn`), as text.
     public static func run(
-        _ p: PolicyParams, paramsSource: String = "policy params", meta: ModelMeta, scores: Table, test: Table, trainArms: StringColumn,
+        _ p: PolicyParams, paramsSource: String = "policy params", meta: ModelMeta, scores: Table, test: Table,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) throws -> PolicyResult {
         let arms = meta.outputs.arms
-        guard !arms.isEmpty else { throw DataError(file: "models/meta.json", message: "the model has no per-arm uplifts to choose an e-mail from") }
+        guard !arms.isEmpty else { throw DataError(file: "models/meta.json", message: "the model has no per-arm uplifts to choose an arm from") }
         let armNames = arms.map(\.arm)
         for name in p.armCosts.keys.sorted() + p.armCaps.keys.sorted() where !armNames.contains(name) {
-            throw DataError(file: paramsSource, message: "unknown e-mail '\(name)' (the model's e-mails: \(armNames.joined(separator: ", ")))")
+            throw DataError(file: paramsSource, message: "unknown arm '\(name)' (the model's treated arms: \(armNames.joined(separator: ", ")))")
         }
         // Join the pipeline's test scores with the test split's observed arm and outcome.
         let idColumn = meta.idColumn
@@ -160,13 +160,7 @@ public enum PolicyAnalysis {
         let profit = try economics.profit(uplift: uplift)
         let n = scoreIDs.count
 
-        // Known propensities: the arm shares of the training split (randomized assignment).
-        var counts = [Double](repeating: 0, count: allArms.count)
-        for code in trainArms.codes {
-            guard let a = allArms.firstIndex(of: trainArms.levels[Int(code)]) else { continue }
-            counts[a] += 1
-        }
-        let propensities = counts.map { $0 / counts.reduce(0, +) }
+        let propensities = try designPropensities(meta)
 
         let curve = try ProfitCurve(uplift: uplift, profit: profit, rankBy: upliftHat)
         let bestN = curve.argmax
@@ -244,6 +238,24 @@ extension PolicyResult {
     /// (e-mails with their own costs): the table then lists each e-mail's cost.
     public var sensitivityHasOwnCosts: Bool {
         sensitivity.contains { cell in cell.costs.contains { $0 != cell.costPerContact } }
+    }
+}
+
+extension PolicyAnalysis {
+    /// The known propensities of the held-out rows: the design's share of each arm (control
+    /// first), as the uplift stage recorded them from the campaign spec, not the shares observed.
+    static func designPropensities(_ meta: ModelMeta) throws -> [Double] {
+        guard let allocation = meta.treatment.allocation else {
+            throw DataError(file: "models/meta.json", message: "no treatment.allocation (the design's arm shares); re-run the uplift stage")
+        }
+        let shares = try meta.treatment.arms.map { arm in
+            guard let share = allocation[arm], share > 0 else {
+                throw DataError(file: "models/meta.json", message: "treatment.allocation has no positive share for arm '\(arm)'")
+            }
+            return share
+        }
+        let total = shares.reduce(0, +)
+        return shares.map { $0 / total }
     }
 }
 

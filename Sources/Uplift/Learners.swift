@@ -50,17 +50,30 @@ public struct TrainingData: Sendable {
     public var arm: [Int]
     /// Arm names, control first.
     public var armNames: [String]
+    /// The design's share of each arm (the known propensities), control first; nil: the rows' own shares.
+    public var armShares: [Double]?
 
-    public init(x: FeatureMatrix, y: [Double], arm: [Int], armNames: [String]) {
+    public init(x: FeatureMatrix, y: [Double], arm: [Int], armNames: [String], armShares: [Double]? = nil) {
         precondition(x.rowCount == y.count && y.count == arm.count)
+        precondition(armShares.map { $0.count == armNames.count } ?? true)
         self.x = x
         self.y = y
         self.arm = arm
         self.armNames = armNames
+        self.armShares = armShares
     }
 
     public var treatedShare: Double {
-        Double(arm.lazy.filter { $0 != 0 }.count) / Double(arm.count)
+        if let armShares { return armShares.dropFirst().reduce(0, +) / armShares.reduce(0, +) }
+        return Double(arm.lazy.filter { $0 != 0 }.count) / Double(arm.count)
+    }
+
+    /// Probability of being treated among the rows of `arms` and the control rows: from the
+    /// design when it is known, else the rows' own share.
+    func propensity(of arms: Set<Int>, treatedRows: Int, controlRows: Int) -> Double {
+        guard let armShares else { return Double(treatedRows) / Double(treatedRows + controlRows) }
+        let treated = arms.sorted().reduce(0.0) { $0 + armShares[$1] }
+        return treated / (treated + armShares[0])
     }
 }
 
@@ -274,7 +287,7 @@ public enum Learners {
         var armPropensities: [String: Double] = [:]
         for group in groups {
             let treated = data.arm.indices.filter { group.arms.contains(data.arm[$0]) }
-            let e = Double(treated.count) / Double(treated.count + control.count)
+            let e = data.propensity(of: group.arms, treatedRows: treated.count, controlRows: control.count)
             let mu1Name = "mu1" + group.suffix
             let mu1 = try fitting.train(mu1Name, rows: treated, target: treated.map { data.y[$0] }, settings: config.outcome)
             let uplift = try config.kind.fitGroup(

@@ -61,10 +61,16 @@ public struct ModelMeta: Codable, Sendable, Equatable {
         /// Share of treated rows in training (the known propensity used by the learners).
         public var propensity: Double
         public var armPropensities: [String: Double]
+        /// The design's share of every arm, control included: the off-policy estimates' propensities.
+        public var allocation: [String: Double]?
+        /// What a treated customer receives, as reports call it ("e-mail", "offer"), and its plural.
+        public var noun: String?
+        public var nounPlural: String?
 
         public init(
             armColumn: String, controlArm: String, arms: [String], treatmentColumn: String, definition: String,
-            propensity: Double, armPropensities: [String: Double]
+            propensity: Double, armPropensities: [String: Double], allocation: [String: Double]? = nil,
+            noun: String? = nil, nounPlural: String? = nil
         ) {
             self.armColumn = armColumn
             self.controlArm = controlArm
@@ -73,10 +79,14 @@ public struct ModelMeta: Codable, Sendable, Equatable {
             self.definition = definition
             self.propensity = propensity
             self.armPropensities = armPropensities
+            self.allocation = allocation
+            self.noun = noun
+            self.nounPlural = nounPlural
         }
 
         enum CodingKeys: String, CodingKey {
-            case arms, definition, propensity
+            case arms, definition, propensity, allocation, noun
+            case nounPlural = "noun_plural"
             case armColumn = "arm_column"
             case controlArm = "control_arm"
             case treatmentColumn = "treatment_column"
@@ -102,12 +112,14 @@ public struct ModelMeta: Codable, Sendable, Equatable {
     public var forestsSHA256: String
     public var forestFormatVersion: Int
     public var outputs: ModelOutputs
+    /// How reports call each outcome (column name → label).
+    public var outcomeLabels: [String: String]?
 
     public init(
         formatVersion: Int, dataset: String, idColumn: String, featureCols: [String], numCols: [String], catCols: [String],
         categories: [String: [String]], treatment: Treatment, target: String, learner: String, learnerParams: JSONValue,
         trainingFile: String, trainingFileSHA256: String, trainingRows: Int, forestsFile: String, forestsSHA256: String,
-        forestFormatVersion: Int, outputs: ModelOutputs
+        forestFormatVersion: Int, outputs: ModelOutputs, outcomeLabels: [String: String]? = nil
     ) {
         self.formatVersion = formatVersion
         self.dataset = dataset
@@ -127,6 +139,7 @@ public struct ModelMeta: Codable, Sendable, Equatable {
         self.forestsSHA256 = forestsSHA256
         self.forestFormatVersion = forestFormatVersion
         self.outputs = outputs
+        self.outcomeLabels = outcomeLabels
     }
 
     enum CodingKeys: String, CodingKey {
@@ -144,6 +157,7 @@ public struct ModelMeta: Codable, Sendable, Equatable {
         case forestsFile = "forests_file"
         case forestsSHA256 = "forests_sha256"
         case forestFormatVersion = "forest_format_version"
+        case outcomeLabels = "outcome_labels"
     }
 }
 

@@ -150,10 +150,11 @@ public enum UpliftOutputs {
                 armColumn: spec.armColumn, controlArm: spec.controlArm, arms: r.armNames, treatmentColumn: spec.treatmentColumn,
                 definition:
                     "treated = \(spec.armColumn) is any of [\(treatedArms)]; control = \(spec.controlArm). y1_hat and uplift_hat refer to any treatment; uplift_<arm> to that arm vs control.",
-                propensity: r.productionFit.propensity, armPropensities: r.productionFit.armPropensities),
+                propensity: r.productionFit.propensity, armPropensities: r.productionFit.armPropensities,
+                allocation: Dictionary(uniqueKeysWithValues: zip(r.armNames, r.designShares)), noun: spec.words.noun, nounPlural: spec.words.nounPlural),
             target: params.primaryOutcome, learner: params.productionLearner.key, learnerParams: learnerParams,
             trainingFile: trainingFile, trainingFileSHA256: trainingSHA256, trainingRows: r.trainRows,
             forestsFile: UpliftModel.forestsFile, forestsSHA256: forestsSHA256, forestFormatVersion: Int(ForestFormat.version),
-            outputs: r.production.outputs)
+            outputs: r.production.outputs, outcomeLabels: spec.words.outcomeLabels)
     }
 }

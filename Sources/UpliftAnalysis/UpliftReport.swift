@@ -8,11 +8,12 @@ public enum UpliftFigures {
     static let colours = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860"]
         .enumerated().map { "set linetype \($0.offset + 1) lc rgb \"\($0.element)\"" }.joined(separator: "\n")
 
-    public static func figures(_ r: UpliftResult, params p: UpliftParams) -> [Figure] {
+    public static func figures(_ r: UpliftResult, params p: UpliftParams, words: CampaignWords) -> [Figure] {
         var figs: [Figure] = []
         for o in r.outcomes {
+            let label = words.label(o.outcome)
             // Uplift curve (IPW incremental outcome per customer of the test population).
-            var data = GnuplotData(comment: "columns: share_targeted, then per learner incremental \(o.outcome) per customer; last: random targeting")
+            var data = GnuplotData(comment: "columns: share_targeted, then per learner incremental \(label) per customer; last: random targeting")
             let curves = o.learners.map(\.upliftCurve)
             for i in curves[0].indices {
                 let share = curves[0][i].share
@@ -28,9 +29,9 @@ public enum UpliftFigures {
                     name: "uplift_curve_\(o.outcome)",
                     script: """
                         \(colours)
-                        set title "Uplift curve on the held-out test split: \(o.outcome) (inverse-propensity weighted)"
+                        set title "Uplift curve on the held-out test split: \(label) (inverse-propensity weighted)"
                         set xlabel "share of customers targeted (ranked by predicted uplift)"
-                        set ylabel "incremental \(o.outcome) per customer of the population"
+                        set ylabel "incremental \(label) per customer of the population"
                         set key bottom right
                         set grid
                         plot \(plots.joined(separator: ", \\\n     "))
@@ -53,7 +54,7 @@ public enum UpliftFigures {
                         name: "qini_\(o.outcome)",
                         script: """
                             \(colours)
-                            set title "Qini curve on the held-out test split: \(o.outcome)"
+                            set title "Qini curve on the held-out test split: \(label)"
                             set xlabel "share of customers targeted (ranked by predicted uplift)"
                             set ylabel "incremental responders (Qini)"
                             set key bottom right
@@ -78,9 +79,9 @@ public enum UpliftFigures {
                         name: name,
                         script: """
                             \(colours)
-                            set title "\(l.learner.title): predicted vs observed uplift in \(o.outcome) by decile (test split)"
+                            set title "\(l.learner.title): predicted vs observed uplift in \(words.label(o.outcome)) by decile (test split)"
                             set xlabel "decile of predicted uplift (1 = highest)"
-                            set ylabel "uplift in \(o.outcome) per customer"
+                            set ylabel "uplift in \(words.label(o.outcome)) per customer"
                             set xrange [0.5:\(Double(l.deciles.count) + 0.5)]
                             set xtics 1
                             set key top right
@@ -108,19 +109,20 @@ public enum UpliftReport {
     }
 
     public static func build(
-        _ r: UpliftResult, params p: UpliftParams, figureDir: String, tableDir: String, modelDir: String,
+        _ r: UpliftResult, params p: UpliftParams, words: CampaignWords, figureDir: String, tableDir: String, modelDir: String,
         modelFiles: [(String, String)]
     ) -> String {
         var md = Markdown()
         let level = "\(Int((p.confidenceLevel * 100).rounded()))%"
-        md.heading(1, "Uplift: who responds to the treatment because of it")
+        let design = zip(r.armNames, r.designShares).map { "\($0.0) \(Fmt.percent($0.1, 2))" }.joined(separator: ", ")
+        md.heading(1, "Uplift: who responds to the \(words.noun) because of it")
         md.paragraph(
             """
-            Models of the *incremental* effect of the treatment, trained on the \(Fmt.int(r.trainRows)) rows of the training split and \
+            Models of the *incremental* effect of the \(words.noun), trained on the \(Fmt.int(r.trainRows)) rows of the training split and \
             evaluated only on the \(Fmt.int(r.testRows)) held-out rows of the randomized test split. Treated = any treated arm \
             (\(r.armNames.dropFirst().joined(separator: ", "))); control = \(r.armNames[0]). The propensity is known from \
-            randomization: \(Fmt.percent(r.propensity, 2)) of training rows were treated. Primary outcome: **\(p.primaryOutcome)**; \
-            also evaluated: \(p.outcomes.filter { $0 != p.primaryOutcome }.joined(separator: ", ")). Intervals are \(level) \
+            the design's allocation (\(design)): \(Fmt.percent(r.propensity, 2)) of customers are treated. Primary outcome: \
+            **\(words.label(p.primaryOutcome))**; also evaluated: \(p.outcomes.filter { $0 != p.primaryOutcome }.map(words.label).joined(separator: ", ")). Intervals are \(level) \
             percentile intervals from \(p.bootstrapReplicates) bootstrap replicates of the test split (seeded; every learner is \
             evaluated on the same replicates, so differences between learners are paired).
             """)
@@ -150,8 +152,8 @@ public enum UpliftReport {
             """)
 
         for o in r.outcomes where o.outcome == p.primaryOutcome {
-            md.heading(2, "Comparison on \(o.outcome) (primary)")
-            md.paragraph("Average effect of treatment on \(o.outcome) in the test split (IPW): \(Fmt.fixed(o.testATE, 4)) per customer.")
+            md.heading(2, "Comparison on \(words.label(o.outcome)) (primary)")
+            md.paragraph("Average effect of any \(words.noun) on \(words.label(o.outcome)) in the test split (IPW): \(Fmt.fixed(o.testATE, 4)) per customer.")
             md.table(
                 ["learner", "normalized AUUC [\(level) CI]", "vs baseline (paired) [\(level) CI]", "mean predicted uplift", "decile correlation", "settings"],
                 o.learners.map { l in
@@ -160,7 +162,7 @@ public enum UpliftReport {
                         Fmt.fixed(l.meanPredicted, 4), Fmt.fixed(l.decileCorrelation, 2), l.settings.label,
                     ]
                 }, rightAligned: [false, true, true, true, true, false])
-            md.image("Uplift curve, \(o.outcome)", "\(figureDir)/uplift_curve_\(o.outcome).png")
+            md.image("Uplift curve, \(words.label(o.outcome))", "\(figureDir)/uplift_curve_\(o.outcome).png")
             let armRows = o.learners.flatMap { l in l.armAUUC.map { [l.learner.title, $0.arm, est($0.estimate)] } }
             if !armRows.isEmpty {
                 md.heading(3, "Per-arm uplift (each arm vs control, on that arm's and the control's test rows)")
@@ -205,13 +207,13 @@ public enum UpliftReport {
 
         let secondary = r.outcomes.filter { $0.outcome != p.primaryOutcome }
         if !secondary.isEmpty {
-            md.heading(2, "Visit and conversion")
+            md.heading(2, CampaignWords.capitalized(CampaignWords.list(secondary.map { words.label($0.outcome) })))
             md.paragraph("Each learner is also fitted on each binary outcome (same configurations, tuned separately) and evaluated by its Qini coefficient.")
             var rows: [[String]] = []
             for o in secondary {
                 for l in o.learners {
                     rows.append([
-                        o.outcome, l.learner.title, l.qini.map { est($0) } ?? "–",
+                        words.label(o.outcome), l.learner.title, l.qini.map { est($0) } ?? "–",
                         l.learner == LearnerRegistry.baseline ? "–" : (l.qiniVsBaseline.map { signed($0) } ?? "–"), est(l.auuc),
                     ])
                 }
@@ -219,11 +221,11 @@ public enum UpliftReport {
             md.table(
                 ["outcome", "learner", "Qini coefficient [\(level) CI]", "vs baseline (paired)", "normalized AUUC"], rows,
                 rightAligned: [false, false, true, true, true])
-            for o in secondary where o.binary { md.image("Qini curve, \(o.outcome)", "\(figureDir)/qini_\(o.outcome).png") }
+            for o in secondary where o.binary { md.image("Qini curve, \(words.label(o.outcome))", "\(figureDir)/qini_\(o.outcome).png") }
         }
 
         md.heading(2, "Which learner goes to production, and why")
-        md.paragraph(choice(r, params: p))
+        md.paragraph(choice(r, params: p, words: words))
 
         md.heading(2, "Frozen model")
         md.paragraph(
@@ -240,13 +242,14 @@ public enum UpliftReport {
     }
 
     /// The production choice in words, from the comparison numbers.
-    static func choice(_ r: UpliftResult, params p: UpliftParams) -> String {
+    static func choice(_ r: UpliftResult, params p: UpliftParams, words: CampaignWords) -> String {
         guard let o = r.outcomes.first(where: { $0.outcome == p.primaryOutcome }),
             let chosen = o.learners.first(where: { $0.learner == p.productionLearner }),
             let base = o.learners.first(where: { $0.learner == LearnerRegistry.baseline })
         else { return "" }
         let best = o.learners.max { $0.auuc.value < $1.auuc.value }!
-        var s = "The params entry `production_learner` selects **\(chosen.learner.title)**. On held-out \(o.outcome) its normalized AUUC is \(est(chosen.auuc))"
+        var s =
+            "The params entry `production_learner` selects **\(chosen.learner.title)**. On held-out \(words.label(o.outcome)) its normalized AUUC is \(est(chosen.auuc))"
         if chosen.learner != LearnerRegistry.baseline {
             s += ", against \(est(base.auuc)) for the notebook's baseline; the paired difference is \(signed(chosen.auucVsBaseline))"
             let d = chosen.auucVsBaseline
@@ -274,7 +277,7 @@ public enum UpliftReport {
             if let l = sec.learners.first(where: { $0.learner == p.productionLearner }), let q = l.qini,
                 let bq = sec.learners.first(where: { $0.learner == LearnerRegistry.baseline })?.qini
             {
-                s += "On \(sec.outcome), its Qini coefficient is \(est(q)) (baseline \(est(bq))). "
+                s += "On \(words.label(sec.outcome)), its Qini coefficient is \(est(q)) (baseline \(est(bq))). "
             }
         }
         s +=

@@ -57,6 +57,8 @@ public struct UpliftResult: Sendable {
     public var trainRows: Int
     public var testRows: Int
     public var propensity: Double
+    /// The design's share of each arm, control first (the known propensities).
+    public var designShares: [Double]
     public var outcomes: [OutcomeEvaluation]
     public var production: UpliftModel
     public var productionConfig: LearnerConfig
@@ -79,6 +81,7 @@ public enum UpliftAnalysis {
 
         let trainArms = try Arms(column: try train.strings(spec.armColumn), control: spec.controlArm, source: train.source, columnName: spec.armColumn)
         let armNames = trainArms.names
+        let designShares = try spec.designShares(arms: armNames, source: train.source)
         let testArmStrings = try test.strings(spec.armColumn)
         let testArm: [Int] = try (0..<test.rowCount).map { r in
             guard let a = armNames.firstIndex(of: testArmStrings[r]) else {
@@ -100,7 +103,7 @@ public enum UpliftAnalysis {
             let binary = spec.outcomes.first { $0.name == outcomeName }!.type == .binary
             let yTrain = try train.doubles(outcomeName)
             let yTest = try test.doubles(outcomeName)
-            let data = TrainingData(x: xTrain, y: yTrain, arm: trainArms.index, armNames: armNames)
+            let data = TrainingData(x: xTrain, y: yTrain, arm: trainArms.index, armNames: armNames, armShares: designShares)
             let isPrimary = outcomeName == p.primaryOutcome
 
             progress("uplift: \(outcomeName): tuning depth-limited forests on out-of-bag error")
@@ -203,7 +206,7 @@ public enum UpliftAnalysis {
         }
         return UpliftResult(
             encoder: encoder, unknownInTest: unknownTest, armNames: armNames, trainRows: train.rowCount, testRows: test.rowCount,
-            propensity: fit.propensity, outcomes: outcomes, production: model, productionConfig: config, productionFit: fit,
+            propensity: fit.propensity, designShares: designShares, outcomes: outcomes, production: model, productionConfig: config, productionFit: fit,
             testIDs: testIDs, testScores: scores)
     }
 

@@ -118,11 +118,13 @@ struct UnknownParameterTests {
         // Top level.
         ParamsCase(
             stage: .eda, replace: "histogram_bins: 40", with: "histogram_bins: 40\ncolour: red",
-            message: "unknown parameter 'colour' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins)", at: "colour"),
+            message:
+                "unknown parameter 'colour' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges)",
+            at: "colour"),
         ParamsCase(
             stage: .eda, replace: "histogram_bins: 40", with: "histogram_bin: 40",
             message:
-                "unknown parameter 'histogram_bin' (did you mean 'histogram_bins'? valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins)",
+                "unknown parameter 'histogram_bin' (did you mean 'histogram_bins'? valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges)",
             at: "histogram_bin"),
         // A misspelled optional key of a transaction-log spec (valid keys in the order the spec reads them).
         ParamsCase(
@@ -173,7 +175,7 @@ struct UnknownParameterTests {
         ParamsCase(
             stage: .eda, replace: "alpha: 0.05", with: "alpha: 0.05\nbeta: 0.2\ngamma: 1",
             message:
-                "unknown parameter 'beta' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins); also unknown: 'gamma' at 5:1",
+                "unknown parameter 'beta' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges); also unknown: 'gamma' at 5:1",
             at: "beta"),
     ]
 

@@ -84,7 +84,7 @@ struct CampaignIdFlowTests {
              "bootstrap_replicates": 200, "confidence_level": 0.9, "curve_points": 10, "deciles": 4, "contact_list_sample": 10}
             """)
         let result = try PolicyAnalysis.run(
-            policyParams, meta: meta, scores: scores, test: test, trainArms: try train.strings("arm"), threads: 2)
+            policyParams, meta: meta, scores: scores, test: test, threads: 2)
         #expect(result.idColumn == "customer_key")
 
         let list = PolicyOutputs.contactList(result)
@@ -109,7 +109,7 @@ struct CampaignIdFlowTests {
         // A score row given twice is named with its line and the first one's.
         let twice = scores.gather([0, 1, 0] + Array(3..<scores.rowCount))
         do {
-            _ = try PolicyAnalysis.run(policyParams, meta: meta, scores: twice, test: test, trainArms: try train.strings("arm"), threads: 2)
+            _ = try PolicyAnalysis.run(policyParams, meta: meta, scores: twice, test: test, threads: 2)
             Issue.record("a repeated id must be an error")
         } catch let e as DataError {
             #expect(e.line == 4 && e.columnName == "customer_key" && e.message.contains("first on line 2"), "\(e)")

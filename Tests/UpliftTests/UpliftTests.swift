@@ -147,6 +147,25 @@ struct Synthetic {
         #expect(abs(fit.propensity - 2.0 / 3.0) < 0.02)
     }
 
+    @Test("with the design's shares given, every propensity comes from them, not from the rows' own shares")
+    func propensitiesFromTheDesign() throws {
+        var data = Synthetic(n: 900, seed: 4).data
+        let observed = try Learners.fit(
+            LearnerConfig(kind: .x, outcome: ForestSettings(nTrees: 5, maxDepth: 3, minSamplesLeaf: 20)), data: data, perArm: true, seed: 3)
+        let counts = (0..<3).map { k in Double(data.arm.filter { $0 == k }.count) }
+        #expect(observed.propensity == (counts[1] + counts[2]) / 900)
+        #expect(observed.armPropensities["A"] == counts[1] / (counts[0] + counts[1]))
+
+        data.armShares = [0.5, 0.3, 0.2]
+        #expect(data.treatedShare == 0.5)
+        let design = try Learners.fit(
+            LearnerConfig(kind: .x, outcome: ForestSettings(nTrees: 5, maxDepth: 3, minSamplesLeaf: 20)), data: data, perArm: true, seed: 3)
+        #expect(design.propensity == 0.5)
+        #expect(design.armPropensities["A"] == 0.3 / 0.8 && design.armPropensities["B"] == 0.2 / 0.7)
+        // The X-learner blends its two effect models by the propensity: the frozen weights carry it.
+        #expect(design.outputs.uplift.map(\.weight).sorted() == [0.5, 0.5])
+    }
+
     @Test func seedsDependOnlyOnMasterSeedAndName() {
         #expect(Learners.seed(1, "mu0") == Learners.seed(1, "mu0"))
         #expect(Learners.seed(1, "mu0") != Learners.seed(2, "mu0"))

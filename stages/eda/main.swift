@@ -33,7 +33,7 @@ struct EDAStage: AnalysisStage {
         let test = try CSVReader.read(path: prepared + "/test.csv", schema: spec.preparedSchema)
         let full = try Prepare.rejoined(train: train, test: test, idColumn: spec.preparedIdColumn)
 
-        let result = try EDA.analyse(full, spec: spec, params: p)
+        let result = try EDA.analyse(full, spec: spec, params: p, paramsSource: params)
         let tables = EDAOutputs.tables(result)
         for (name, table) in tables { try run.write(table, to: "\(out)/\(name).csv") }
 

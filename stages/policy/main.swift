@@ -11,9 +11,10 @@ import Uplift
 struct PolicyStage: AnalysisStage {
     static let configuration = CommandConfiguration(
         commandName: "stage-policy",
-        abstract: "Chooses whom to e-mail and with which e-mail under a profit objective, and estimates on the held-out split what each policy really earns.",
+        abstract:
+            "Chooses whom to contact and with which treatment arm under a profit objective, and estimates on the held-out split what each policy really earns.",
         discussion:
-            "Reads the uplift stage's test scores and model metadata and the prepare stage's test and train splits. Writes tables, the contact list, policy_summary.json, policy_pack.xlsx and manifest.json into --out, figures into --figures and the report to --report."
+            "Reads the uplift stage's test scores and model metadata (with the design's arm shares, the known propensities) and the prepare stage's test split. Writes tables, the contact list, policy_summary.json, policy_pack.xlsx and manifest.json into --out, figures into --figures and the report to --report."
     )
 
     static let stage = "policy"
@@ -33,16 +34,14 @@ struct PolicyStage: AnalysisStage {
         let run = StageRun(stage: "policy", manifestPath: out + "/manifest.json", gnuplot: true, extraTools: ["glpk": PolicyToolVersion.glpk])
         run.parameters = raw
         let metaPath = models + "/" + UpliftModel.metaFile
-        for path in [params, scores, metaPath, prepared + "/test.csv", prepared + "/train.csv"] { run.input(path) }
+        for path in [params, scores, metaPath, prepared + "/test.csv"] { run.input(path) }
         let meta = try UpliftModel.decodeJSON(ModelMeta.self, path: metaPath)
         let scoreHeader = try CSVReader.header(path: scores)
         // Ids are text (the campaign's own keys, or row numbers); the scores are numbers.
         let scoreTable = try CSVReader.read(path: scores, schema: CSVSchema(scoreHeader.map { ColumnSpec($0, $0 == meta.idColumn ? .string : .double) }))
         let testSchema = CSVSchema([ColumnSpec(meta.idColumn, .string), ColumnSpec(meta.treatment.armColumn, .string), ColumnSpec(p.outcome, .double)])
         let test = try CSVReader.read(path: prepared + "/test.csv", schema: testSchema)
-        let train = try CSVReader.read(path: prepared + "/train.csv", schema: CSVSchema([ColumnSpec(meta.treatment.armColumn, .string)]))
-        let result = try PolicyAnalysis.run(
-            p, paramsSource: params, meta: meta, scores: scoreTable, test: test, trainArms: try train.strings(meta.treatment.armColumn))
+        let result = try PolicyAnalysis.run(p, paramsSource: params, meta: meta, scores: scoreTable, test: test)
 
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try run.write(PolicyOutputs.curve(result), to: out + "/policy_curve.csv")
@@ -58,7 +57,9 @@ struct PolicyStage: AnalysisStage {
             _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
         }
         try run.write(
-            PolicyReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out)), to: report
+            PolicyReport.build(
+                result, params: p, words: PolicyReport.words(meta), figureDir: relativePath(from: report, to: figures),
+                tableDir: relativePath(from: report, to: out)), to: report
         )
         try run.finish()
         let dr = result.recommended.estimate.dr ?? result.recommended.estimate.ipw

@@ -55,12 +55,12 @@ struct UpliftStage: AnalysisStage {
         try FileManager.default.createDirectory(atPath: (schema as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try run.write(UpliftOutputs.requiredFeatures(result.encoder), to: schema)
 
-        for figure in UpliftFigures.figures(result, params: p) {
+        for figure in UpliftFigures.figures(result, params: p, words: spec.words) {
             _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
         }
         let modelFiles = [saved.forests, saved.encoder, saved.metaFile].map { ($0.name, $0.sha256) }
         let markdown = UpliftReport.build(
-            result, params: p, figureDir: relativePath(from: report, to: figures),
+            result, params: p, words: spec.words, figureDir: relativePath(from: report, to: figures),
             tableDir: relativePath(from: report, to: out), modelDir: relativePath(from: report, to: models),
             modelFiles: modelFiles)
         try run.write(markdown, to: report)
