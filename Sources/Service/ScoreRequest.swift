@@ -83,8 +83,8 @@ struct ServiceError: Error {
 final class RequestFolder: @unchecked Sendable {
     let path: String
 
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)").path
+    init(root: String) throws {
+        path = root + "/serve-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
     }
 

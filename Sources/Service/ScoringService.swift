@@ -18,8 +18,12 @@ public struct ScoringService: Sendable {
     public static let previewRows = 20
     public static let curvePoints = 200
 
-    public init(models: String, maxBody: Int = 50 << 20) throws {
+    /// Where each request's folder (upload, scored file) is made.
+    public let scratchRoot: String
+
+    public init(models: String, maxBody: Int = 50 << 20, scratchRoot: String = FileManager.default.temporaryDirectory.path) throws {
         loaded = try LoadedModel(directory: models)
+        self.scratchRoot = scratchRoot
         // The defaults must resolve: a model directory whose economics cannot score fails at start-up.
         _ = try Scorer(loaded: loaded, idColumn: nil)
         self.maxBody = maxBody
@@ -109,7 +113,7 @@ public struct ScoringService: Sendable {
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         var settings = ScoreSettings()
         for (key, value) in request.uri.queryParameters { try settings.set(String(key), String(value)) }
-        let folder = try RequestFolder()
+        let folder = try RequestFolder(root: scratchRoot)
         var name = "upload.csv"
         let upload: UploadFile
         switch mediaType {

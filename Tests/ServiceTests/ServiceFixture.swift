@@ -102,11 +102,14 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
 }
 
 /// Runs the service in-process on a free loopback port for the duration of `body`.
-func withServer(models: String, maxBody: Int = 50 << 20, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
-    let service = try ScoringService(models: models, maxBody: maxBody)
+func withServer(models: String, maxBody: Int = 50 << 20, scratchRoot: String? = nil, _ body: @escaping @Sendable (Int) async throws -> Void)
+    async throws
+{
+    let service = try ScoringService(models: models, maxBody: maxBody, scratchRoot: scratchRoot ?? FileManager.default.temporaryDirectory.path)
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     var logger = Logger(label: "serve-test")
-    logger.logLevel = .warning
+    // Cancelling the server at the end of a test is logged as errors by Hummingbird: not this test's news.
+    logger.logLevel = .critical
     let app = service.application(host: "127.0.0.1", port: 0, logger: logger) { continuation.yield($0) }
     let server = Task { try await app.runService(gracefulShutdownSignals: []) }
     defer { server.cancel() }
@@ -125,9 +128,7 @@ func json(_ r: LoopbackResponse) throws -> JSONValue {
     try JSONDecoder().decode(JSONValue.self, from: Data(r.body))
 }
 
-/// Folders of requests in flight or left behind (each request has one in the temporary directory).
-func requestFolders() -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)) ?? []).filter {
-        $0.hasPrefix("serve-") && !$0.hasPrefix("serve-tests-")
-    }
+/// Folders of requests in flight or left behind under a service's scratch root.
+func requestFolders(_ root: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("serve-") }
 }

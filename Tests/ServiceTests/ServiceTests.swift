@@ -168,23 +168,29 @@ struct ServiceTests {
     /// A client that goes away mid-upload: the server carries on, and the request's files are gone.
     @Test func anUploadCutOffMidBody() async throws {
         let body = Array(f.contacts(rows: 2000, seed: 2).utf8)
-        try await withServer(models: f.models) { port in
-            try await blocking {
+        let root = f.dir + "/requests"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try await withServer(models: f.models, scratchRoot: root) { port in
+            let inFlight = try await blocking { () -> Int in
                 let c = try LoopbackConnection(port: port)
                 let head = LoopbackHTTP.requestHead("POST", path: "/score", headers: [("Content-Type", "text/csv")], bodyLength: body.count, port: port)
                 try c.send(head + Array(body[0..<(body.count / 2)]))
                 Thread.sleep(forTimeInterval: 0.3)
+                let folders = requestFolders(root).count
                 c.abort()
+                return folders
             }
+            // The half-received upload was on disk: the check below would see its folder if it stayed.
+            #expect(inFlight == 1)
             #expect(try await request("GET", port, "/health").status == 200)
             let cleaned = try await blocking { () -> Bool in
                 for _ in 0..<50 {
-                    if requestFolders().isEmpty { return true }
+                    if requestFolders(root).isEmpty { return true }
                     Thread.sleep(forTimeInterval: 0.1)
                 }
                 return false
             }
-            #expect(cleaned, "request folders left behind: \(requestFolders())")
+            #expect(cleaned, "request folders left behind: \(requestFolders(root))")
             // And it still scores.
             #expect(try await request("POST", port, "/score", headers: [("Content-Type", "text/csv")], body: body).status == 200)
         }
