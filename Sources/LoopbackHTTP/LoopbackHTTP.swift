@@ -68,11 +68,12 @@ public final class LoopbackConnection {
         fd = -1
     }
 
-    /// Reads until the server closes the connection and parses the response.
+    /// Reads one response: until its length is complete (Content-Length or the last chunk), or
+    /// until the server closes the connection; some servers keep it open despite `Connection: close`.
     public func readResponse() throws -> LoopbackResponse {
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
+        while !LoopbackHTTP.isComplete(data) {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n == 0 { break }
             guard n > 0 else {
@@ -123,6 +124,23 @@ public enum LoopbackHTTP {
         }
         body += Array("--\(boundary)--\r\n".utf8)
         return ("multipart/form-data; boundary=\(boundary)", body)
+    }
+
+    /// Whether `data` holds a whole response whose end is marked by its length or its last chunk.
+    static func isComplete(_ data: [UInt8]) -> Bool {
+        guard let end = firstIndex(of: [13, 10, 13, 10], in: data, from: 0) else { return false }
+        let head = String(decoding: data[0..<end], as: UTF8.self).lowercased()
+        let lines = head.components(separatedBy: "\r\n")
+        let bodyBytes = data.count - end - 4
+        if lines.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.contains("chunked") }) {
+            return data.count >= 5 && data.suffix(5).elementsEqual([48, 13, 10, 13, 10]) && (try? dechunk(Array(data[(end + 4)...]))) != nil
+        }
+        if let line = lines.first(where: { $0.hasPrefix("content-length:") }), let n = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) {
+            return bodyBytes >= n
+        }
+        // No length: a 1xx, 204 or 304 has no body; anything else ends when the connection closes.
+        let status = lines.first.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? 0
+        return status == 204 || status == 304 || (100..<200).contains(status)
     }
 
     static func parse(_ data: [UInt8]) throws -> LoopbackResponse {

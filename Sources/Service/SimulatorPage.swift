@@ -73,7 +73,8 @@ enum SimulatorPage {
         h1 { margin: 0.2rem 0; font-size: 1.6rem; }
         h2 { font-size: 1.2rem; margin: 1.2rem 0 0.5rem; }
         .muted { color: var(--muted); margin: 0.3rem 0; }
-        main { display: grid; grid-template-columns: 320px 1fr; gap: 1.5rem; align-items: start; }
+        main { display: grid; grid-template-columns: 300px minmax(0, 1fr); gap: 1.5rem; align-items: start; }
+        #results { min-width: 0; }
         fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 0 0 0.8rem; padding: 0.6rem 0.8rem; }
         legend { font-weight: 600; }
         label { display: block; margin-top: 0.5rem; font-size: 0.92rem; }
@@ -82,14 +83,14 @@ enum SimulatorPage {
         button[type=submit] { background: var(--accent); color: #fff; }
         :focus-visible { outline: 3px solid #f0a500; outline-offset: 2px; }
         #error { border-left: 4px solid var(--bad); background: #fdf0ee; color: var(--bad); padding: 0.5rem 0.7rem; white-space: pre-wrap; }
-        #summary { display: grid; grid-template-columns: repeat(5, 1fr); gap: 0.5rem; margin: 0; }
+        #summary { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 0.5rem; margin: 0; }
         #summary div { border: 1px solid var(--line); border-radius: 6px; padding: 0.4rem 0.6rem; }
         dt { font-size: 0.8rem; color: var(--muted); }
         dd { margin: 0; font-size: 1.15rem; font-variant-numeric: tabular-nums; }
         figure { margin: 0.8rem 0; }
-        svg { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+        svg { width: 100%; height: auto; max-height: 340px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
         figcaption { font-size: 0.85rem; color: var(--muted); }
-        .table-wrap { overflow-x: auto; }
+        .table-wrap { overflow: auto; max-height: 420px; }
         table { border-collapse: collapse; font-size: 0.82rem; font-variant-numeric: tabular-nums; }
         th, td { border-bottom: 1px solid var(--line); padding: 0.2rem 0.5rem; text-align: right; white-space: nowrap; }
         th { position: sticky; top: 0; background: #f4f6f9; }
@@ -159,7 +160,7 @@ enum SimulatorPage {
             const body = await r.json().catch(() => null);
             if (!r.ok) { $("status").textContent = ""; showError(errorText(body, r.status)); $("results").hidden = true; return; }
             render(body);
-            $("status").textContent = `Scored ${body.summary.rows} rows of ${uploadName}.`;
+            $("status").textContent = `Scored ${fmt(body.summary.rows)} rows of ${uploadName}.`;
           } catch (e) {
             $("status").textContent = "";
             showError(`The request failed: ${e.message}`);
@@ -219,7 +220,9 @@ enum SimulatorPage {
             el("polyline", { points: curve.map((p) => `${x(p.contacts)},${y(p.profit)}`).join(" "), fill: "none", stroke: "#0b5cad", "stroke-width": 2 }),
             el("line", { x1: x(chosen), y1: T, x2: x(chosen), y2: H - B, stroke: "#f0a500", "stroke-width": 2 }),
             el("circle", { cx: x(chosen), cy: y(chosenProfit), r: 5, fill: "#f0a500" }),
-            el("text", { x: Math.min(x(chosen) + 8, W - 160), y: T + 14, "font-size": 13 }, `N = ${fmt(chosen)}: ${fmt(chosenProfit)}`),
+            // The label sits on the side of the marker with more room.
+            el("text", { x: x(chosen) + (chosen > maxX / 2 ? -8 : 8), y: T + 14, "font-size": 13, "text-anchor": chosen > maxX / 2 ? "end" : "start" },
+              `chosen N = ${fmt(chosen)}: expected profit ${fmt(chosenProfit)}`),
             el("text", { x: L - 6, y: T + 4, "text-anchor": "end", "font-size": 12 }, fmt(maxY)),
             el("text", { x: L - 6, y: H - B, "text-anchor": "end", "font-size": 12 }, fmt(minY)),
             el("text", { x: L, y: H - B + 18, "font-size": 12 }, "0"),

@@ -107,7 +107,12 @@ struct SimulatorPageTests {
                 driver.standardOutput = FileHandle.nullDevice
                 driver.standardError = FileHandle.nullDevice
                 try driver.run()
-                defer { driver.terminate(); driver.waitUntilExit() }
+                defer {
+                    // chromedriver may outlive SIGTERM for a while: poll, then end it for good.
+                    driver.terminate()
+                    for _ in 0..<50 where driver.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+                    if driver.isRunning { kill(driver.processIdentifier, SIGKILL) }
+                }
                 var wd = WebDriver(port: driverPort)
                 try wd.wait("chromedriver") { try wd.call("GET", "/status")["ready"] == .bool(true) }
                 let session = try wd.call(
