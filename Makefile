@@ -16,7 +16,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)
 STAMPS := .build/stamps
-EXES := stage-data stage-synth stage-project stage-prepare stage-eda stage-clv stage-uplift stage-policy stage-parity stage-report score
+EXES := stage-data stage-synth stage-project stage-prepare stage-eda stage-clv stage-uplift stage-policy stage-parity stage-report score serve
 
 # The project: which analysis to run (campaign, order log, stage parameters, output folder).
 # Another one runs with `make all PROJECT=<file>` into its own folder; see the README.
@@ -30,7 +30,7 @@ export PIPELINE_SWIFT_VERSION := $(shell $(SWIFT) --version 2>/dev/null | head -
 
 APT_PACKAGES := libgsl-dev libglpk-dev gnuplot-nox pkg-config zlib1g-dev
 
-.PHONY: all help deps build data prepare eda clv uplift policy parity report test bench bench-compare clean distclean
+.PHONY: all help deps build data prepare eda clv uplift policy parity report test bench bench-compare bench-serve clean distclean
 
 all: ## Run the whole pipeline of $(PROJECT) (installs system packages, builds, fetches data, runs every stage)
 
@@ -167,8 +167,8 @@ $(POLICY_OUT): $(POLICY)/manifest.json ;
 
 parity: $(PARITY)/manifest.json ## The shipped scorer must reproduce the pipeline's test scores exactly (CI gate) -> reports/parity.md
 
-$(PARITY)/manifest.json: $(UPLIFT_OUT) $(MODELS)/economics.json $(POLICY)/policy_decisions.csv $(PREP)/test.csv $(STAMPS)/score $(STAMPS)/stage-parity
-	$(BIN)/stage-parity --scorer $(BIN)/score --models $(MODELS) --test $(PREP)/test.csv --expected $(UPLIFT)/test_scores.csv \
+$(PARITY)/manifest.json: $(UPLIFT_OUT) $(MODELS)/economics.json $(POLICY)/policy_decisions.csv $(PREP)/test.csv $(STAMPS)/score $(STAMPS)/serve $(STAMPS)/stage-parity
+	$(BIN)/stage-parity --scorer $(BIN)/score --serve $(BIN)/serve --models $(MODELS) --test $(PREP)/test.csv --expected $(UPLIFT)/test_scores.csv \
 	  --decisions $(POLICY)/policy_decisions.csv --out $(PARITY) --report $(REPORTS)/parity.md
 
 $(REPORTS)/parity.md: $(PARITY)/manifest.json ;
@@ -209,6 +209,9 @@ bench-compare: $(STAMPS)/build.mk $(RAW)/manifest.json $(UPLIFT_OUT) ## (optiona
 	[ -x .build/bench-venv/bin/python ] || python3 -m venv .build/bench-venv
 	.build/bench-venv/bin/python -c 'import pandas, sklearn' 2>/dev/null || .build/bench-venv/bin/pip install -q pandas scikit-learn
 	.build/bench-venv/bin/python bench/compare.py --raw $(RAW) --swift-bench $(BIN)/pipeline-bench
+
+bench-serve: $(STAMPS)/build.mk $(UPLIFT_OUT) $(MODELS)/economics.json $(PREP)/test.csv ## Load test of serve on loopback with wrk: 1-row and 1,000-row requests (bounded; needs wrk)
+	tools/bench-serve.sh $(BIN)/serve $(MODELS) $(PREP)/test.csv
 
 # --- cleaning ----------------------------------------------------------------------------------
 clean: ## Remove generated artifacts (processed data, models, reports); keeps raw data and the build

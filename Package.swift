@@ -16,12 +16,15 @@ let package = Package(
         .executable(name: "stage-synth", targets: ["stage-synth"]),
         .executable(name: "stage-project", targets: ["stage-project"]),
         .executable(name: "score", targets: ["score"]),
+        .executable(name: "serve", targets: ["serve"]),
         .executable(name: "pipeline-bench", targets: ["pipeline-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -108,9 +111,22 @@ let package = Package(
             name: "stage-parity",
             dependencies: [
                 "Economics", "Parity", "Scoring", "Uplift", "Stats", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LoopbackHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], path: "stages/parity"),
         .executableTarget(name: "score", dependencies: ["ScoreCLI"], path: "cli/score"),
+        // The scoring service: routes, request parsing and JSON bodies over the scoring core; `serve` is its thin main.
+        .target(
+            name: "Service",
+            dependencies: [
+                "Scoring", "Economics", "Uplift", "Tabular", "Base", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // A minimal HTTP/1.1 client over loopback sockets (tests, the parity stage's service check, WebDriver).
+        .target(name: "LoopbackHTTP"),
+        .executableTarget(
+            name: "serve",
+            dependencies: ["Service", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "cli/serve"),
         .executableTarget(
             name: "stage-synth",
             dependencies: ["Synthetic", "Tabular", "Base", "Provenance", "PipelineCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -151,6 +167,9 @@ let package = Package(
             dependencies: ["TestSupport", "ScoreCLI", "PipelineCLI", "Economics", "Scoring", "Uplift", "Forest", "Base", "Provenance", "Stats", "Tabular"]),
         .testTarget(name: "PipelineTests", dependencies: ["Tabular", "Base", "Provenance", "Stats", "Workbook"]),
         .testTarget(name: "ParityTests", dependencies: ["Parity", "Tabular"]),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["TestSupport", "Service", "LoopbackHTTP", "ScoreCLI", "Scoring", "Economics", "Base", "Tabular", "PipelineCLI"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),
         // The campaign's ids from prepare through the uplift test scores to the policy stage's lists.

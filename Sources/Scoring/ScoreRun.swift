@@ -69,6 +69,11 @@ public enum ScoreRun {
     /// `scratch` holds the partial outputs and the spill folder; the caller may have it remove
     /// them on signals too (the CLI does). It removes them when the run ends, however it ends.
     public static func run(_ o: ScoreOptions, scratch: ScratchFiles = ScratchFiles(), warn: (String) -> Void) throws -> ScoreSummary {
+        try run(o, loaded: nil, scratch: scratch, warn: warn)
+    }
+
+    /// The same run with a model loaded once by a long-running caller (`o.models` must be its directory).
+    public static func run(_ o: ScoreOptions, loaded: LoadedModel?, scratch: ScratchFiles = ScratchFiles(), warn: (String) -> Void) throws -> ScoreSummary {
         defer { scratch.removeAll() }
         let toStdout = o.output == "-"
         let driftPath = o.drift ?? (toStdout ? nil : o.output + ".drift.json")
@@ -79,7 +84,9 @@ public enum ScoreRun {
             outputs: [("--out", o.output)] + (driftPath.map { [("--drift", $0)] } ?? []))
         let outputTarget = targets[0], driftTarget = driftPath == nil ? nil : targets[1]
         guard o.firstRowID >= 0 else { throw EconomicsError("--first-row-id must be at least 0") }
-        let scorer = try Scorer(modelDirectory: o.models, economics: o.economics, idColumn: o.idColumn)
+        let scorer =
+            try loaded.map { try Scorer(loaded: $0, economics: o.economics, idColumn: o.idColumn) }
+            ?? Scorer(modelDirectory: o.models, economics: o.economics, idColumn: o.idColumn)
         let policy = scorer.policy
         if policy == .topn && o.topN == nil { throw EconomicsError("--policy topn needs --topn N") }
         if policy != .topn && o.topN != nil { throw EconomicsError("--topn applies only to --policy topn (the policy is \(policy.rawValue))") }

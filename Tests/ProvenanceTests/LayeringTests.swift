@@ -40,6 +40,17 @@ struct LayeringTests {
         }
     }
 
+    @Test("the service library links neither YAML nor the CLI parser, and no engine links Hummingbird")
+    func serviceIsAShellOverTheEngines() throws {
+        let graph = try declaredTargets()
+        let service = closure(of: "Service", in: graph)
+        #expect(service.contains("Hummingbird") && service.contains("Scoring"))
+        for forbidden in ["Yams", "ArgumentParser", "PipelineCLI"] { #expect(!service.contains(forbidden), "Service reaches \(forbidden)") }
+        for engine in ["Forest", "Uplift", "Scoring", "Economics", "Policy", "CLV", "Stats", "Base", "Tabular"] {
+            #expect(!closure(of: engine, in: graph).contains("Hummingbird"), "\(engine) reaches Hummingbird")
+        }
+    }
+
     @Test("the parser sees the graph: the CLI module does reach both")
     func parserSeesTheShells() throws {
         let reached = closure(of: "PipelineCLI", in: try declaredTargets())

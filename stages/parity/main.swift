@@ -25,6 +25,9 @@ struct ParityStage: ParsableCommand {
     @Option(help: "The scorer executable.")
     var scorer = ".build/release/score"
 
+    @Option(help: "The scoring service executable: the test split is also scored through it and must give the scorer's bytes.")
+    var serve = ".build/release/serve"
+
     @Option(help: "The frozen model directory.")
     var models = "models"
 
@@ -49,7 +52,7 @@ struct ParityStage: ParsableCommand {
     func run() throws {
         let run = StageRun(stage: "parity", manifestPath: out + "/manifest.json")
         let modelFiles = ["meta.json", "encoder.json", "forests.bin", "drift_reference.json", RecordedEconomics.file].map { models + "/" + $0 }
-        for path in [scorer] + modelFiles + [test, expected, decisions] { run.input(path) }
+        for path in [scorer, serve] + modelFiles + [test, expected, decisions] { run.input(path) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
         // Scores in input order (positive policy), the default run (no economics or policy flags:
@@ -102,20 +105,28 @@ struct ParityStage: ParsableCommand {
             let bestNTable = try CSVReader.read(path: bestN, schema: CSVSchema([ColumnSpec(id, .string)] + decisionSchema))
             checks.append(try Parity.compareDecisions(policy: "bestN", expected: decisionTable, column: "best_n", scored: bestNTable, idColumn: id))
         }
+        // The same runs through the service: its query string for each command above, in their order.
+        let queries = ["policy=positive", "", "policy=bestN"]
+        let service = try ServiceParity.check(serve: serve, models: models, test: test, runs: commands.indices.map { (queries[$0], commands[$0][4]) })
         try run.write(Parity.json(scores, decisions: checks, commands: commands).rendered() + "\n", to: out + "/parity.json")
-        try run.write(Parity.report(scores, decisions: checks, commands: commands, models: models, expected: expected, scorerSummary: summary), to: report)
+        try run.write(service.json.rendered() + "\n", to: out + "/service_parity.json")
+        try run.write(
+            Parity.report(scores, decisions: checks, commands: commands, models: models, expected: expected, scorerSummary: summary) + service.report,
+            to: report)
         // A failed gate's report says what differed: it outlives the abandoned run (which leaves no manifest).
-        run.keepOnFailure(out + "/parity.json", report)
-        guard scores.pass, checks.allSatisfy(\.pass) else {
+        run.keepOnFailure(out + "/parity.json", out + "/service_parity.json", report)
+        guard scores.pass, checks.allSatisfy(\.pass), service.pass else {
             let failed = checks.filter { !$0.pass }.map { "\($0.policy): \($0.firstDifference!)" }
             throw PipelineError(
                 "parity FAILED: rows same \(scores.sameRows), min Pearson \(scores.minPearson), max |diff| \(scores.maxAbsDiff)"
-                    + (failed.isEmpty ? "" : "; decisions: " + failed.joined(separator: "; ")) + "; see \(out)/parity.json")
+                    + (failed.isEmpty ? "" : "; decisions: " + failed.joined(separator: "; "))
+                    + (service.pass ? "" : "; the service's scores differ from the CLI's (see \(out)/service_parity.json)") + "; see \(out)/parity.json")
         }
         try run.finish()
         print(
             "parity: PASS on \(scores.rowsInCommon) rows (max |diff| \(formatDouble(scores.maxAbsDiff)), min Pearson \(formatDouble(scores.minPearson))); "
-                + checks.map { "\($0.policy): \($0.agreeing)/\($0.rows) decisions" }.joined(separator: ", "))
+                + checks.map { "\($0.policy): \($0.agreeing)/\($0.rows) decisions" }.joined(separator: ", ")
+                + "; service: \(service.runs.count) runs byte-identical")
     }
 }
 

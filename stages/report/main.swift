@@ -54,6 +54,9 @@ struct ReportStage: ParsableCommand {
             }
         }
         md.table(["stage", "inputs", "outputs", "commit", "wall time"], overview, rightAligned: [false, true, true, false, true])
+        md.paragraph(
+            "The campaign simulator (`serve`, the page at `/`): [screenshot](figures/serve/simulator.png), taken by the browser test (`make test` once the pipeline has run)."
+        )
         let text = md.text + "\n" + details.text
         try AtomicFile.write(text, to: out)
         print("report: \(manifests.count) stages -> \(out)")
