@@ -88,8 +88,11 @@ $(STAMPS)/build.mk: $(SOURCES) | $(STAMPS)/deps
 	@echo "# built from the sources listed in the Makefile; executables' content stamps: $(STAMPS)/<exe>" > $@
 
 # The project's make variables (P_*): checked and written by stage-project from the project file.
+# It rewrites the file only when the variables change, so the touch marks it checked: an edit of
+# the project that leaves the variables alone must not re-run the check on every make.
 $(PROJECT_MK): $(PROJECT) $(STAMPS)/build.mk
 	$(BIN)/stage-project --project $(PROJECT) --make $@
+	@touch $@
 
 # --- stages ------------------------------------------------------------------------------------
 # Paths come from the project (P_* variables of $(PROJECT_MK)); the default project keeps the
@@ -140,8 +143,8 @@ $(REPORTS)/eda.md: $(EDA)/manifest.json ;
 
 clv: $(CLV)/manifest.json ## CLV models (BG/NBD, Pareto/NBD, Gamma-Gamma), validation, CDNOW replication -> reports/clv.md
 
-$(CLV)/manifest.json: $(P_PARAMS_clv) $(P_CLV_INPUTS) $(STAMPS)/stage-clv
-	$(BIN)/stage-clv --params $(P_PARAMS_clv) --out $(CLV) --figures $(REPORTS)/figures/clv --report $(REPORTS)/clv.md
+$(CLV)/manifest.json: $(PROJECT) $(P_PARAMS_clv) $(P_CLV_INPUTS) $(STAMPS)/stage-clv
+	$(BIN)/stage-clv --project $(PROJECT) --params $(P_PARAMS_clv) --out $(CLV) --figures $(REPORTS)/figures/clv --report $(REPORTS)/clv.md
 
 $(REPORTS)/clv.md: $(CLV)/manifest.json ;
 
@@ -158,7 +161,7 @@ $(UPLIFT_OUT): $(UPLIFT)/manifest.json ;
 
 policy: $(POLICY)/manifest.json ## Profit curve, constrained assignment (GLPK), sensitivity, held-out policy value -> reports/policy.md
 
-$(POLICY)/manifest.json: $(P_PARAMS_policy) $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(PREP)/test.csv $(PREP)/train.csv $(STAMPS)/stage-policy
+$(POLICY)/manifest.json: $(P_PARAMS_policy) $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(PREP)/test.csv $(STAMPS)/stage-policy
 	$(BIN)/stage-policy --params $(P_PARAMS_policy) --prepared $(PREP) --scores $(UPLIFT)/test_scores.csv --models $(MODELS) \
 	  --out $(POLICY) --figures $(REPORTS)/figures/policy --report $(REPORTS)/policy.md
 

@@ -92,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "stage-clv",
             dependencies: [
-                "CLV", "CLVAnalysis", "Transactions", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "Stats",
+                "CLV", "CLVAnalysis", "Transactions", "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "Stats", "ProjectSpec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], path: "stages/clv", exclude: ["params.yaml"]),
         .executableTarget(
@@ -145,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "pipeline-bench",
             dependencies: [
-                "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions",
+                "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", "ProjectSpec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], path: "bench", exclude: ["compare.py"]),
 

@@ -3,6 +3,7 @@ import CLV
 import CLVAnalysis
 import Foundation
 import PipelineCLI
+import ProjectSpec
 import Provenance
 import Reporting
 import Stats
@@ -169,8 +170,12 @@ struct Bench: ParsableCommand {
         print(row(["model", "ms"]))
         print(row(["BG/NBD", Fmt.fixed(bg * 1000, 2)]))
         print(row(["Pareto/NBD", Fmt.fixed(pareto * 1000, 2)]))
+        // The default project's order log and replication, read from the raw folder in use.
         var (params, _) = try Params.load(CLVParams.self, from: "stages/clv/params.yaml")
-        params.retail.file = raw + "/online_retail_II.csv"
+        let (project, _) = try Params.load(ProjectFile.self, from: "project.yaml")
+        params.retail = project.orders
+        params.cdnow = project.replication
+        params.retail?.file = raw + "/online_retail_II.csv"
         params.cdnow?.sampleFile = raw + "/cdnow_customers_summary.csv"
         params.cdnow?.master.file = raw + "/CDNOW_master.txt"
         let whole = try median(3) { _ = try CLVAnalysis.run(params) }
@@ -179,14 +184,14 @@ struct Bench: ParsableCommand {
         // with checksums), into a scratch directory so the pipeline's own outputs are left alone.
         let stage = (CommandLine.arguments[0] as NSString).deletingLastPathComponent + "/stage-clv"
         let scratch = ".build/bench/clv"
-        let paramsFile = scratch + "/params.yaml"
+        let projectFile = scratch + "/project.yaml"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        var yaml = try String(contentsOfFile: "stages/clv/params.yaml", encoding: .utf8)
-        yaml = yaml.replacingOccurrences(of: "data/raw/", with: raw + "/")
-        try AtomicFile.write(Array(yaml.utf8), to: paramsFile)
+        var yaml = try String(contentsOfFile: "project.yaml", encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: "data/raw", with: raw)
+        try AtomicFile.write(Array(yaml.utf8), to: projectFile)
         let stageSeconds = try median(3) {
             let r = try Shell.run([
-                stage, "--params", paramsFile, "--out", scratch + "/out", "--figures", scratch + "/figures", "--report", scratch + "/clv.md",
+                stage, "--project", projectFile, "--params", "stages/clv/params.yaml", "--out", scratch + "/out", "--figures", scratch + "/figures", "--report", scratch + "/clv.md",
             ])
             guard r.status == 0 else { throw DataError(file: stage, message: "stage-clv failed: \(r.stderr)") }
         }

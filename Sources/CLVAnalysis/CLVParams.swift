@@ -39,7 +39,9 @@ public struct CDNOWParams: Codable, Sendable, Equatable {
 }
 
 public struct CLVParams: Codable, Sendable, Equatable {
-    public var retail: TransactionSpec
+    /// The shop's order log. A project file gives it as its 'orders' (the stage's --project); a
+    /// params file without a project must give it here.
+    public var retail: TransactionSpec?
     public var unitDays: Double
     public var holdoutWeeks: Int
     public var observationEnd: String?
@@ -82,6 +84,9 @@ public struct CLVParams: Codable, Sendable, Equatable {
     /// Checks ranges and model keys against `registry`; errors name the parameter file.
     public func validate(source: String, registry: TransactionModelRegistry = .standard) throws {
         func bad(_ message: String) -> DataError { DataError(file: source, message: message) }
+        guard retail != nil else {
+            throw bad("missing parameter 'retail' (the order log; or run with --project, whose 'orders' is the order log)")
+        }
         let analysed: [String]
         do {
             analysed = try transactionModels(registry).map { $0.key }

@@ -91,7 +91,7 @@ public enum CLVReport {
     public static func build(_ r: CLVResult, params p: CLVParams, figureDir: String, tableDir: String) -> String {
         var md = Markdown()
         let log = r.log
-        md.heading(1, "Customer lifetime value: \(p.retail.name)")
+        md.heading(1, "Customer lifetime value: \(p.retail?.name ?? "orders")")
         let calStart = CalendarDay.string(log.customerDays.firstDay)
         md.paragraph(
             "Buy-till-you-die models fitted by maximum likelihood (GSL): \(listed(r.evaluations.map(\.name))) for the number of transactions, Gamma-Gamma for their value. Time unit: \(formatDouble(p.unitDays)) days. Calibration period \(calStart) to \(CalendarDay.string(r.calibrationEnd)); holdout \(CalendarDay.string(r.calibrationEnd + 1)) to \(CalendarDay.string(r.observationEnd)) (\(p.holdoutWeeks) weeks)."

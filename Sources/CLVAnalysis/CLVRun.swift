@@ -123,15 +123,16 @@ public enum CLVAnalysis {
         progress: (String) -> Void = { _ in }
     ) throws -> CLVResult {
         let models = try p.transactionModels(registry)
+        guard let retail = p.retail else { throw DataError(file: "clv params", message: "no order log ('retail', or the project's 'orders')") }
         // The CDNOW replication does not depend on the retail data: it runs on its own thread meanwhile.
         let replicationWork = p.cdnow.map { c in BackgroundWork { try cdnowReplication(c, models: models, unitDays: 7) } }
-        progress("clv: reading \(p.retail.file)")
-        let log = try TransactionLog.load(p.retail)
+        progress("clv: reading \(retail.file)")
+        let log = try TransactionLog.load(retail)
         let days = log.customerDays
         let observationEnd = try p.observationEnd.map { try day($0) } ?? days.lastDay
         let calibrationEnd = observationEnd - p.holdoutWeeks * 7
         guard calibrationEnd > days.firstDay else {
-            throw DataError(file: p.retail.file, message: "the holdout (\(p.holdoutWeeks) weeks) is longer than the log")
+            throw DataError(file: retail.file, message: "the holdout (\(p.holdoutWeeks) weeks) is longer than the log")
         }
         let calibration = RFMSummaries.build(days, calibrationEnd: calibrationEnd, observationEnd: observationEnd, unitDays: p.unitDays)
         let calSummaries = try customerSummaries(calibration)

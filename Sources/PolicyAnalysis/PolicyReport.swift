@@ -101,10 +101,10 @@ public enum PolicyReport {
         var cellNote = "Each cell: the best share of customers to contact and the model's expected profit there."
         if r.sensitivityHasOwnCosts {
             cellNote +=
-                " The cost is that of an e-mail without its own cost; an e-mail with its own cost keeps its ratio to it ("
+                " The cost is that of any \(noun) without its own cost; each \(noun) with its own cost keeps its ratio to it ("
                 + r.armNames.indices.filter { k in r.sensitivity.contains { $0.costs[k] != $0.costPerContact } }
                 .map { "\(r.armNames[$0]) \(Fmt.fixed(r.costs[$0] / p.cost, 2))×" }.joined(separator: ", ")
-                + "), and each customer is sent the e-mail with the larger expected profit at the cell's costs."
+                + "), and each customer is sent the \(noun) with the larger expected profit at the cell's costs."
         }
         md.paragraph(cellNote)
 

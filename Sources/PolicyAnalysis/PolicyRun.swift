@@ -61,7 +61,7 @@ public struct PolicyParams: Codable, Sendable, Equatable {
             throw DataError(
                 file: source,
                 message:
-                    "cost must be above 0 when arm_costs gives e-mails their own costs: the sensitivity grid's costs scale them in proportion to cost (got \(formatDouble(cost)))"
+                    "cost must be above 0 when arm_costs gives arms their own costs: the sensitivity grid's costs scale them in proportion to cost (got \(formatDouble(cost)))"
             )
         }
         return sensitivity.costs.map { c in

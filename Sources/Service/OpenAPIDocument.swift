@@ -41,7 +41,7 @@ enum OpenAPIDocument {
         "info": .object([
             "title": .string("Uplift scoring service"), "version": .string("1"),
             "description": .string(
-                "Scores a contact list with the frozen uplift model and decides whom to contact with which e-mail; the same scores as the score CLI."),
+                "Scores a contact list with the frozen uplift model and decides whom to contact with which treated arm; the same scores as the score CLI."),
         ]),
         "paths": .object([
             "/health": get(

@@ -181,7 +181,7 @@ enum SimulatorPage {
           setValue("s-revenue", s.expected_incremental_revenue, fmt(s.expected_incremental_revenue));
           setValue("s-cost", s.cost, fmt(s.cost));
           setValue("s-profit", s.expected_profit, fmt(s.expected_profit));
-          $("s-arms").textContent = "Contacts per e-mail: " + Object.entries(s.contacts_per_arm).map(([a, n]) => `${a} ${fmt(n)}`).join(", ");
+          $("s-arms").textContent = "Contacts per arm: " + Object.entries(s.contacts_per_arm).map(([a, n]) => `${a} ${fmt(n)}`).join(", ");
           chart(body.profit_curve, s.contacts, s.expected_profit);
           const thead = $("rows").tHead, tbody = $("rows").tBodies[0];
           thead.replaceChildren(row(body.columns, "th"));

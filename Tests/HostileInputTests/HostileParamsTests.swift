@@ -36,6 +36,21 @@ func stageParams(_ stage: String) throws -> String {
     try String(contentsOfFile: packageRoot + "/stages/\(stage)/params.yaml", encoding: .utf8)
 }
 
+/// A stage's params as a run without a project file gives them: for the CLV stage, its params file
+/// with the default project's order log and replication as 'retail' and 'cdnow'.
+func standaloneParams(_ stage: String) throws -> String {
+    let text = try stageParams(stage)
+    guard stage == "clv" else { return text }
+    let project = try String(contentsOfFile: packageRoot + "/project.yaml", encoding: .utf8)
+    guard let start = project.range(of: "\norders:\n"), let end = project.range(of: "\nstages:\n") else {
+        throw DataError(file: "project.yaml", message: "no orders or stages section")
+    }
+    let logs = String(project[start.lowerBound..<end.lowerBound])
+        .replacingOccurrences(of: "\norders:\n", with: "\nretail:\n")
+        .replacingOccurrences(of: "\nreplication:\n", with: "\ncdnow:\n")
+    return text + logs + "\n"
+}
+
 /// Which stage's params type reads a file.
 enum StageParams: String, Sendable, CaseIterable {
     case data, prepare, eda, clv, uplift, policy
@@ -83,7 +98,7 @@ struct ParamsCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { "\(stage.rawValue): \(with.trimmingCharacters(in: .whitespacesAndNewlines))" }
 
     func check(sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let original = try stageParams(stage.rawValue)
+        let original = try standaloneParams(stage.rawValue)
         #expect(original.contains(replace), "the case edits text the params file has: \(replace)", sourceLocation: sourceLocation)
         let text = original.replacingOccurrences(of: replace, with: with)
         guard let (error, path) = try loadError(stage, text, sourceLocation: sourceLocation) else { return }

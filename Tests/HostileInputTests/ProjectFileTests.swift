@@ -118,4 +118,25 @@ struct ProjectFileTests {
         #expect(second.status == 2)
         #expect(second.stderr.contains("belongs to project \(dir)/first.yaml"), "\(second.stderr)")
     }
+
+    @Test("stage-clv: the order log comes from the project or from the params, never both and never neither")
+    func clvOrderLogSource() throws {
+        let dir = try temporaryFolder("clv-project")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clv = try builtProduct("stage-clv")
+        func run(_ params: String, project: Bool) throws -> Shell.Result {
+            try AtomicFile.write(params, to: dir + "/clv.yaml")
+            return try Shell.run(
+                [clv, "--params", dir + "/clv.yaml", "--out", dir + "/out", "--figures", dir + "/fig", "--report", dir + "/clv.md"]
+                    + (project ? ["--project", packageRoot + "/project.yaml"] : []))
+        }
+        let neither = try run(try stageParams("clv"), project: false)
+        #expect(neither.status == 2)
+        #expect(neither.stderr.contains("\(dir)/clv.yaml: missing parameter 'retail' (or run with --project"), "\(neither.stderr)")
+        let both = try run(try standaloneParams("clv"), project: true)
+        #expect(both.status == 2)
+        #expect(both.stderr.contains("'retail' is given here and as 'orders' in the project file"), "\(both.stderr)")
+        for result in [neither, both] { #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)") }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out") && !FileManager.default.fileExists(atPath: dir + "/clv.md"))
+    }
 }
