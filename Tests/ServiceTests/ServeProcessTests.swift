@@ -66,15 +66,27 @@ struct ServeProcessTests {
         let s = try start(["--models", f.models])
         let body = Array(f.contacts(rows: 400, seed: 6).utf8)
         let port = s.port
+        // The request is under way (connected, head and part of the body sent) before the signal:
+        // a connection the server has not accepted yet would rightly be refused after SIGTERM.
+        let started = DispatchSemaphore(value: 0)
         async let slow: LoopbackResponse = blocking {
-            let c = try LoopbackConnection(port: port)
-            try c.send(LoopbackHTTP.requestHead("POST", path: "/score", headers: [("Content-Type", "text/csv")], bodyLength: body.count, port: port))
-            try c.send(Array(body[0..<100]))
-            Thread.sleep(forTimeInterval: 0.8)
+            let c: LoopbackConnection
+            do {
+                c = try LoopbackConnection(port: port)
+                try c.send(LoopbackHTTP.requestHead("POST", path: "/score", headers: [("Content-Type", "text/csv")], bodyLength: body.count, port: port))
+                try c.send(Array(body[0..<100]))
+            } catch {
+                started.signal()
+                throw error
+            }
+            started.signal()
+            Thread.sleep(forTimeInterval: 1.0)
             try c.send(Array(body[100...]))
             return try c.readResponse()
         }
-        try await Task.sleep(for: .milliseconds(300))
+        try await blocking { started.wait() }
+        // Time for the server to read the head, so the connection is mid-request, not idle.
+        try await Task.sleep(for: .milliseconds(400))
         kill(s.process.processIdentifier, SIGTERM)
         let r = try await slow
         #expect(r.status == 200)
