@@ -67,7 +67,7 @@ let package = Package(
         // The profit rule, the best arm and the best-N argmax: one place for the policy stage, the scorer and the service.
         .target(name: "Economics", dependencies: ["Base", "Tabular"]),
         .target(name: "Parity", dependencies: ["Base", "Reporting", "Stats", "Tabular"]),
-        .target(name: "Policy", dependencies: ["CGLPK", "Economics", "Stats", "Tabular"]),
+        .target(name: "Policy", dependencies: ["CGLPK", "Economics", "Stats", "Tabular", "Base"]),
         // The example project's data: a campaign and an order log with known true effects and parameters.
         .target(name: "Synthetic", dependencies: ["Stats", "Tabular"]),
         // The project file: campaign, order log, replication, stage parameters and output folder of one analysis.
