@@ -17,6 +17,23 @@ public struct EDAParams: Codable, Sendable, Equatable {
     public var segmentBins: Int?
     /// Bin edges per numeric segment feature, used instead of its quantile bins (`history: [0, 100, 500]`).
     public var segmentBinEdges: [String: [Double]]?
+    /// Effect sizes, set before looking at the lifts, at which the report gives the power of this
+    /// experiment and the customers per arm a new test needs.
+    public var powerEffects: [PowerEffect]?
+
+    /// Lifts of one outcome to plan for: relative to the control mean (0.10 = +10%), absolute (in
+    /// the outcome's unit: a rate for a binary outcome), or both.
+    public struct PowerEffect: Codable, Sendable, Equatable {
+        public var outcome: String
+        public var relative: [Double]?
+        public var absolute: [Double]?
+
+        public init(outcome: String, relative: [Double]? = nil, absolute: [Double]? = nil) {
+            self.outcome = outcome
+            self.relative = relative
+            self.absolute = absolute
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case confidenceLevel = "confidence_level"
@@ -26,12 +43,13 @@ public struct EDAParams: Codable, Sendable, Equatable {
         case histogramBins = "histogram_bins"
         case segmentBins = "segment_bins"
         case segmentBinEdges = "segment_bin_edges"
+        case powerEffects = "power_effects"
     }
 
     public init(
         confidenceLevel: Double = 0.95, alpha: Double = 0.05, power: Double = 0.8,
         segmentFeatures: [String], segmentOutcome: String, histogramBins: Int = 40,
-        segmentBins: Int? = nil, segmentBinEdges: [String: [Double]]? = nil
+        segmentBins: Int? = nil, segmentBinEdges: [String: [Double]]? = nil, powerEffects: [PowerEffect]? = nil
     ) {
         self.confidenceLevel = confidenceLevel
         self.alpha = alpha
@@ -41,6 +59,7 @@ public struct EDAParams: Codable, Sendable, Equatable {
         self.histogramBins = histogramBins
         self.segmentBins = segmentBins
         self.segmentBinEdges = segmentBinEdges
+        self.powerEffects = powerEffects
     }
 
     /// Checks what decoding cannot: the segment outcome and features against the data set, and
@@ -60,6 +79,17 @@ public struct EDAParams: Codable, Sendable, Equatable {
             }
             guard !edges.isEmpty, edges.allSatisfy(\.isFinite), zip(edges, edges.dropFirst()).allSatisfy({ $0 < $1 }) else {
                 throw DataError(file: source, message: "\(key): edges must be finite and strictly increasing, got \(edges.map(formatDouble))")
+            }
+        }
+        for (k, effect) in (powerEffects ?? []).enumerated() {
+            let key = "'power_effects[\(k)]'"
+            guard spec.outcomes.contains(where: { $0.name == effect.outcome }) else {
+                throw DataError(file: source, message: "\(key): '\(effect.outcome)' is not an outcome of the data set")
+            }
+            let values = (effect.relative ?? []) + (effect.absolute ?? [])
+            guard !values.isEmpty else { throw DataError(file: source, message: "\(key): give 'relative' or 'absolute' effects (or both)") }
+            for v in values where !v.isFinite || v == 0 {
+                throw DataError(file: source, message: "\(key): effects must be finite and non-zero, got \(formatDouble(v))")
             }
         }
     }
@@ -128,6 +158,7 @@ public enum EDA {
         var outcomes: [EDAResult.OutcomeSummary] = []
         var lifts: [EDAResult.Lift] = []
         var power: [EDAResult.PowerAnalysis] = []
+        var powerAtEffects: [EDAResult.PowerAtEffect] = []
         for o in spec.outcomes {
             let y = try table.doubles(o.name)
             let controlMoments = Moments(control.map { y[$0] })
@@ -141,24 +172,22 @@ public enum EDA {
             }
             for group in comparisons {
                 let m = Moments(group.rows.map { y[$0] })
-                let c = compare(kind: o.type, treated: m, control: controlMoments, level: level)
-                lifts.append(EDAResult.Lift(outcome: o.name, arm: group.name, kind: o.type, treated: m, control: controlMoments, c))
+                let (c, test) = compare(kind: o.type, treated: m, control: controlMoments, level: level)
+                lifts.append(EDAResult.Lift(outcome: o.name, arm: group.name, test: test, treated: m, control: controlMoments, c))
 
-                // Power: the smallest difference detectable with these group sizes, using the
-                // control group's outcome spread for both groups.
-                let sd0 = o.type == .binary ? (controlMoments.mean * (1 - controlMoments.mean)).squareRoot() : controlMoments.sd
+                // The smallest difference detectable with these group sizes, each group with its own
+                // outcome spread (the treated arm of a continuous outcome often varies more).
                 let mde = Power.minimumDetectableEffect(
-                    sd1: sd0, n1: Double(m.n), sd0: sd0, n0: Double(controlMoments.n),
+                    sd1: m.sd, n1: Double(m.n), sd0: controlMoments.sd, n0: Double(controlMoments.n),
                     alpha: params.alpha, power: params.power)
-                let se = (m.variance / Double(m.n) + controlMoments.variance / Double(controlMoments.n)).squareRoot()
                 power.append(
                     EDAResult.PowerAnalysis(
-                        outcome: o.name, arm: group.name, nArm: m.n, nControl: controlMoments.n, sdControl: sd0,
-                        mdeAbsolute: mde, mdeRelative: mde / controlMoments.mean, observedLift: c.difference,
-                        powerAtObserved: Power.power(effect: c.difference, standardError: se, alpha: params.alpha),
-                        nPerArmForObserved: o.type == .binary
-                            ? Power.sampleSizePerGroup(p0: controlMoments.mean, p1: m.mean, alpha: params.alpha, power: params.power)
-                            : sampleSizeContinuous(sd: sd0, difference: c.difference, alpha: params.alpha, power: params.power)))
+                        outcome: o.name, arm: group.name, nArm: m.n, nControl: controlMoments.n, sdArm: m.sd, sdControl: controlMoments.sd,
+                        mdeAbsolute: mde, mdeRelative: mde / controlMoments.mean))
+                for effect in params.powerEffects ?? [] where effect.outcome == o.name {
+                    powerAtEffects += try plannedPower(
+                        effect, kind: o.type, arm: group.name, treated: m, control: controlMoments, params: params, source: paramsSource)
+                }
             }
         }
 
@@ -175,14 +204,23 @@ public enum EDA {
                     for group in comparisons {
                         let m = Moments(group.rows.filter { member[$0] }.map { y[$0] })
                         guard m.n > 1 && cm.n > 1 else { continue }
-                        let c = compare(kind: o.type, treated: m, control: cm, level: level)
+                        let (c, test) = compare(kind: o.type, treated: m, control: cm, level: level)
                         segmentLifts.append(
                             EDAResult.SegmentLift(
                                 feature: featureName, level: levelName,
-                                lift: EDAResult.Lift(outcome: o.name, arm: group.name, kind: o.type, treated: m, control: cm, c)))
+                                lift: EDAResult.Lift(outcome: o.name, arm: group.name, test: test, treated: m, control: cm, c),
+                                pHolm: .nan, pBH: .nan))
                     }
                 }
             }
+        }
+
+        // One family: every segment lift tested (all outcomes, features, levels and comparisons).
+        let holm = MultipleTesting.holm(segmentLifts.map(\.lift.pValue))
+        let bh = MultipleTesting.benjaminiHochberg(segmentLifts.map(\.lift.pValue))
+        for k in segmentLifts.indices {
+            segmentLifts[k].pHolm = holm[k]
+            segmentLifts[k].pBH = bh[k]
         }
 
         // Distribution of each continuous outcome among rows where it is positive.
@@ -211,25 +249,71 @@ public enum EDA {
 
         return EDAResult(
             arms: armSizes, sampleRatio: sampleRatio, balance: balance, outcomes: outcomes, lifts: lifts,
-            power: power, segmentLifts: segmentLifts, positiveDistribution: histogram,
+            power: power, powerAtEffects: powerAtEffects, segmentLifts: segmentLifts, segmentFamilySize: holm.filter { !$0.isNaN }.count,
+            positiveDistribution: histogram,
             comparisonArms: comparisons.map(\.name))
     }
 
-    static func compare(kind: DatasetSpec.OutcomeKind, treated m: Moments, control c: Moments, level: Double) -> Comparison {
+    /// Smallest expected cell count of a 2×2 table below which a binary lift is tested with
+    /// Fisher's exact test instead of the z test (Cochran's rule: the normal approximation needs
+    /// every expected count to be at least 5).
+    public static let minimumExpectedCount = 5.0
+
+    static func compare(kind: DatasetSpec.OutcomeKind, treated m: Moments, control c: Moments, level: Double) -> (Comparison, EDAResult.LiftTest) {
         switch kind {
         case .binary:
-            return Inference.twoProportion(
-                successesTreated: m.mean * Double(m.n), nTreated: Double(m.n),
-                successesControl: c.mean * Double(c.n), nControl: Double(c.n), level: level)
+            // Outcomes are 0/1, so mean · n is a count up to rounding.
+            let x1 = (m.mean * Double(m.n)).rounded(), x0 = (c.mean * Double(c.n)).rounded()
+            var cmp = Inference.twoProportion(
+                successesTreated: x1, nTreated: Double(m.n), successesControl: x0, nControl: Double(c.n), level: level)
+            let n = Double(m.n + c.n), yes = x1 + x0
+            let expected = [Double(m.n), Double(c.n)].flatMap { rowTotal in [rowTotal * yes / n, rowTotal * (n - yes) / n] }
+            guard expected.min()! < minimumExpectedCount else { return (cmp, .twoProportionZ) }
+            let fisher = Inference.fisherExact(a: Int(x1), b: m.n - Int(x1), c: Int(x0), d: c.n - Int(x0))
+            // An exact test has no test statistic; the sample odds ratio would be infinite whenever
+            // a cell is empty, which no CSV reader takes back.
+            cmp.statistic = .nan
+            cmp.pValue = fisher.pValue
+            return (cmp, .fisherExact)
         case .continuous:
-            return Inference.welch(treated: m, control: c, level: level)
+            return (Inference.welch(treated: m, control: c, level: level), .welchT)
         }
     }
 
-    static func sampleSizeContinuous(sd: Double, difference: Double, alpha: Double, power: Double) -> Double {
-        guard difference != 0 else { return .infinity }
-        let z = Normal.quantile(1 - alpha / 2) + Normal.quantile(power)
-        return (2 * z * z * sd * sd / (difference * difference)).rounded(.up)
+    /// Power of this experiment's arm sizes and the customers per arm (equal arms) a new test needs
+    /// at each effect the params set. A binary outcome's arms have the spreads √(p(1 − p)) of the
+    /// control rate p0 and of p0 + effect; a continuous outcome's arms keep their observed spreads.
+    static func plannedPower(
+        _ effect: EDAParams.PowerEffect, kind: DatasetSpec.OutcomeKind, arm: String, treated m: Moments, control c: Moments,
+        params: EDAParams, source: String
+    ) throws -> [EDAResult.PowerAtEffect] {
+        let asked = (effect.relative ?? []).map { (EDAResult.EffectScale.relative, $0) } + (effect.absolute ?? []).map { (.absolute, $0) }
+        return try asked.map { scale, value in
+            let delta = scale == .relative ? value * c.mean : value
+            let sd1: Double, sd0: Double
+            switch kind {
+            case .binary:
+                let p0 = c.mean, p1 = p0 + delta
+                guard p1 > 0 && p1 < 1 else {
+                    throw DataError(
+                        file: source,
+                        message:
+                            "'power_effects': a \(scale.rawValue) lift of \(formatDouble(value)) in '\(effect.outcome)' moves the control rate \(formatDouble(p0)) to \(formatDouble(p1)), outside (0, 1)"
+                    )
+                }
+                sd1 = (p1 * (1 - p1)).squareRoot()
+                sd0 = (p0 * (1 - p0)).squareRoot()
+            case .continuous:
+                sd1 = m.sd
+                sd0 = c.sd
+            }
+            let se = (sd1 * sd1 / Double(m.n) + sd0 * sd0 / Double(c.n)).squareRoot()
+            return EDAResult.PowerAtEffect(
+                outcome: effect.outcome, arm: arm, scale: scale, effect: value, absoluteEffect: delta, relativeEffect: delta / c.mean,
+                sdArm: sd1, sdControl: sd0, nArm: m.n, nControl: c.n,
+                powerNow: Power.power(effect: delta, standardError: se, alpha: params.alpha),
+                nPerArm: Power.sampleSizePerGroup(sd1: sd1, sd0: sd0, difference: delta, alpha: params.alpha, power: params.power))
+        }
     }
 
     /// Levels of a segmenting feature with a membership mask each, in the order the report lists
@@ -308,10 +392,10 @@ struct SegmentBins: Equatable {
 }
 
 extension EDAResult.Lift {
-    init(outcome: String, arm: String, kind: DatasetSpec.OutcomeKind, treated m: Moments, control c: Moments, _ cmp: Comparison) {
+    init(outcome: String, arm: String, test: EDAResult.LiftTest, treated m: Moments, control c: Moments, _ cmp: Comparison) {
         self.init(
             outcome: outcome, arm: arm, nArm: m.n, nControl: c.n, meanControl: c.mean, meanArm: m.mean,
             absolute: cmp.difference, absoluteCI: cmp.differenceCI, relative: cmp.relative, relativeCI: cmp.relativeCI,
-            test: kind == .binary ? .twoProportionZ : .welchT, statistic: cmp.statistic, pValue: cmp.pValue)
+            test: test, statistic: cmp.statistic, pValue: cmp.pValue)
     }
 }

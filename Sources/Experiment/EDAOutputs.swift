@@ -9,6 +9,7 @@ public enum EDAOutputs {
         [
             ("arms", arms(r.arms)), ("srm", sampleRatio(r.sampleRatio)), ("balance", balance(r.balance)),
             ("outcomes", outcomes(r.outcomes)), ("lifts", lifts(r.lifts)), ("power", power(r.power)),
+            ("power_effects", powerAtEffects(r.powerAtEffects)),
             ("segment_lifts", segmentLifts(r.segmentLifts)), ("positive_distribution", positiveDistribution(r.positiveDistribution)),
         ]
     }
@@ -59,6 +60,8 @@ public enum EDAOutputs {
         t.append("feature", .string(StringColumn(rows.map(\.feature))))
         t.append("level", .string(StringColumn(rows.map(\.level))))
         appendLiftColumns(rows.map(\.lift), to: &t)
+        t.append("p_holm", .double(rows.map(\.pHolm)))
+        t.append("p_bh", .double(rows.map(\.pBH)))
         return t
     }
 
@@ -82,14 +85,25 @@ public enum EDAOutputs {
 
     static func power(_ rows: [EDAResult.PowerAnalysis]) -> Table {
         Table(
-            names: [
-                "outcome", "arm", "n_arm", "n_control", "sd_control", "mde_abs", "mde_rel", "observed_lift",
-                "power_at_observed", "n_per_arm_for_observed",
-            ],
+            names: ["outcome", "arm", "n_arm", "n_control", "sd_arm", "sd_control", "mde_abs", "mde_rel"],
             columns: [
                 .string(StringColumn(rows.map(\.outcome))), .string(StringColumn(rows.map(\.arm))), .int(rows.map(\.nArm)),
-                .int(rows.map(\.nControl)), .double(rows.map(\.sdControl)), .double(rows.map(\.mdeAbsolute)), .double(rows.map(\.mdeRelative)),
-                .double(rows.map(\.observedLift)), .double(rows.map(\.powerAtObserved)), .double(rows.map(\.nPerArmForObserved)),
+                .int(rows.map(\.nControl)), .double(rows.map(\.sdArm)), .double(rows.map(\.sdControl)), .double(rows.map(\.mdeAbsolute)),
+                .double(rows.map(\.mdeRelative)),
+            ])
+    }
+
+    static func powerAtEffects(_ rows: [EDAResult.PowerAtEffect]) -> Table {
+        Table(
+            names: [
+                "outcome", "arm", "scale", "effect", "abs_effect", "rel_effect", "sd_arm", "sd_control", "n_arm", "n_control",
+                "power_now", "n_per_arm",
+            ],
+            columns: [
+                .string(StringColumn(rows.map(\.outcome))), .string(StringColumn(rows.map(\.arm))), .string(StringColumn(rows.map(\.scale.rawValue))),
+                .double(rows.map(\.effect)), .double(rows.map(\.absoluteEffect)), .double(rows.map(\.relativeEffect)),
+                .double(rows.map(\.sdArm)), .double(rows.map(\.sdControl)), .int(rows.map(\.nArm)), .int(rows.map(\.nControl)),
+                .double(rows.map(\.powerNow)), .double(rows.map(\.nPerArm)),
             ])
     }
 

@@ -171,23 +171,43 @@ public enum EDAReport {
             bullets.append(
                 "**\(words.label(o.name))** (control \(o.type == .binary ? Fmt.percent(base) : Fmt.fixed(base, 3))): " + parts.joined(separator: "; ") + ".")
         }
-        // Strongest segment response in the segment outcome, per treated arm.
+        // Segment highlights come only from adjusted p-values: with this many lifts, the largest
+        // and smallest raw ones are the most likely to be chance.
         let outcome = spec.outcomes.first { $0.name == params.segmentOutcome }!
         let fmtSeg: (Double) -> String = outcome.type == .binary ? { Fmt.points($0) } : { Fmt.fixed($0, 3) }
+        let alphaText = Fmt.percent(params.alpha, 0)
+        let holmCount = r.segmentLifts.filter { $0.pHolm <= params.alpha }.count
+        let bhCount = r.segmentLifts.filter { $0.pBH <= params.alpha }.count
+        bullets.append(
+            "Lifts by segment: \(Fmt.int(r.segmentFamilySize)) lifts tested, adjusted as one family (every outcome, segment and comparison with control). At \(alphaText), \(Fmt.int(holmCount)) remain significant after Holm's adjustment (family-wise error) and \(Fmt.int(bhCount)) after Benjamini–Hochberg's (false discovery rate). A significant segment lift says the \(words.noun) works in that segment, not that it works better there than elsewhere."
+        )
         for arm in treated {
             let rows = r.segmentLifts(params.segmentOutcome, arm: arm)
-            guard let best = rows.max(by: { $0.lift.absolute < $1.lift.absolute }),
-                let worst = rows.min(by: { $0.lift.absolute < $1.lift.absolute })
-            else { continue }
-            bullets.append(
-                "\(arm), \(words.label(params.segmentOutcome)) by segment: largest lift where \(best.label) (\(fmtSeg(best.lift.absolute)), p = \(Fmt.pValue(best.lift.pValue))); smallest where \(worst.label) (\(fmtSeg(worst.lift.absolute)), p = \(Fmt.pValue(worst.lift.pValue))). Segment lifts are many comparisons: treat single p-values near 0.05 as hints, not findings."
-            )
+            guard let largest = rows.max(by: { $0.lift.absolute < $1.lift.absolute }) else { continue }
+            let holm = rows.filter { $0.pHolm <= params.alpha }.sorted { $0.lift.absolute > $1.lift.absolute }
+            let bh = rows.filter { $0.pBH <= params.alpha }.count
+            let describe: (EDAResult.SegmentLift) -> String = {
+                "\(fmtSeg($0.lift.absolute)) where \($0.label) (Holm p = \(Fmt.pValue($0.pHolm)))"
+            }
+            var text = "\(arm), \(words.label(params.segmentOutcome)) by segment: "
+            switch holm.count {
+            case 0: text += "none of the \(rows.count) segment lifts is significant after Holm's adjustment"
+            case 1, 2: text += "\(holm.count) of \(rows.count) segment lifts significant after Holm's adjustment: \(holm.map(describe).joined(separator: "; "))"
+            default:
+                text +=
+                    "\(holm.count) of \(rows.count) segment lifts significant after Holm's adjustment, from \(describe(holm.first!)) to \(describe(holm.last!))"
+            }
+            text += "; \(bh) after Benjamini–Hochberg's."
+            if largest.pHolm > params.alpha {
+                text +=
+                    " The largest lift, \(fmtSeg(largest.lift.absolute)) where \(largest.label) (p = \(Fmt.pValue(largest.lift.pValue)) unadjusted), is not significant after Holm (p = \(Fmt.pValue(largest.pHolm)))\(largest.pBH > params.alpha ? " nor after Benjamini–Hochberg (p = \(Fmt.pValue(largest.pBH)))" : ""): a hint, not a finding."
+            }
+            bullets.append(text)
         }
-        // Power for the first binary outcome other than the most common one: use the segment outcome.
         for arm in treated {
             let p = try r.power(params.segmentOutcome, arm: arm)
             bullets.append(
-                "Power (\(arm), \(words.label(params.segmentOutcome))): with these arm sizes the smallest lift detectable at \(Int(params.power * 100))% power and alpha \(params.alpha) is \(fmtSeg(p.mdeAbsolute)); the observed lift is \(fmtSeg(p.observedLift)) (power \(Fmt.percent(p.powerAtObserved, 0)) to detect it), and detecting it at \(Int(params.power * 100))% power needs about \(Fmt.int(p.nPerArmForObserved)) customers per arm."
+                "Power (\(arm), \(words.label(params.segmentOutcome))): with these arm sizes and each arm's own spread, the smallest lift detectable at \(Int(params.power * 100))% power and alpha \(params.alpha) is \(fmtSeg(p.mdeAbsolute)) (\(Fmt.signedPercent(p.mdeRelative)) relative)."
             )
         }
         md.bullets(bullets)
@@ -249,7 +269,7 @@ public enum EDAReport {
             rightAligned: [false, false, true, true, true, true, false, true])
         let continuous = spec.outcomes.filter { $0.type == .continuous }.map(\.displayLabel)
         md.paragraph(
-            "Binary outcomes: two-proportion z test (pooled) with an unpooled Wald interval for the difference."
+            "Binary outcomes: two-proportion z test (pooled) with an unpooled Wald interval for the difference; Fisher's exact test (two-sided) instead where a cell of the 2×2 table is expected to hold fewer than \(Fmt.int(EDA.minimumExpectedCount)) customers."
                 + (continuous.isEmpty ? "" : " \(CampaignWords.capitalized(CampaignWords.list(continuous))): Welch's t test.")
                 + " Relative lifts use a delta-method interval. \"\(EDA.pooledArm)\" pools all \(words.noun) arms."
         )
@@ -257,35 +277,53 @@ public enum EDAReport {
         // Power.
         md.heading(2, "Power")
         md.paragraph(
-            "Minimum detectable effect (MDE) at \(Int(params.power * 100))% power, two-sided alpha \(params.alpha), with the control arm's outcome spread; the power the test had for the lift actually observed; and the sample size per arm needed to detect the observed lift."
+            "Minimum detectable effect (MDE) at \(Int(params.power * 100))% power, two-sided alpha \(params.alpha): (z₁₋α/₂ + z_power) · √(SD arm² / n arm + SD control² / n control), each group with its own observed spread. There is no power \"at the observed lift\": it is a function of the p-value and says nothing the test does not."
         )
         let powerRows = r.power.map { p -> [String] in
             let f: (Double) -> String = isBinary(p.outcome, spec) ? { Fmt.points($0, 3) } : { Fmt.fixed($0, 3) }
             return [
-                words.label(p.outcome), p.arm, Fmt.int(p.nArm), Fmt.int(p.nControl), f(p.mdeAbsolute), Fmt.signedPercent(p.mdeRelative),
-                f(p.observedLift), Fmt.percent(p.powerAtObserved, 1), Fmt.int(p.nPerArmForObserved),
+                words.label(p.outcome), p.arm, Fmt.int(p.nArm), Fmt.int(p.nControl), Fmt.fixed(p.sdArm, 3), Fmt.fixed(p.sdControl, 3),
+                f(p.mdeAbsolute), Fmt.signedPercent(p.mdeRelative),
             ]
         }
         md.table(
-            ["outcome", "arm", "n arm", "n control", "MDE", "MDE relative", "observed lift", "power at observed", "n per arm needed"], powerRows,
-            rightAligned: [false, false, true, true, true, true, true, true, true])
+            ["outcome", "arm", "n arm", "n control", "SD arm", "SD control", "MDE", "MDE relative"], powerRows,
+            rightAligned: [false, false, true, true, true, true, true, true])
+        if !r.powerAtEffects.isEmpty {
+            md.heading(3, "Power at planned effects")
+            md.paragraph(
+                "Effects set in advance (`power_effects` in the params), not the lifts observed: the power this experiment's arm sizes had for each, and the customers per arm (equal arms) a new test needs for \(Int(params.power * 100))% power at two-sided alpha \(params.alpha), n = (z₁₋α/₂ + z_power)² · (SD arm² + SD control²) / effect². Binary outcomes: SD = √(p(1 − p)) at the control rate and at the control rate plus the effect. Continuous outcomes: each group's observed SD, so an arm that varies more than control needs more customers than the control's spread alone suggests."
+            )
+            let rows = r.powerAtEffects.map { e -> [String] in
+                let binary = isBinary(e.outcome, spec)
+                let f: (Double) -> String = binary ? { Fmt.points($0, 3) } : { ($0 >= 0 ? "+" : "") + Fmt.fixed($0, 3) }
+                return [
+                    words.label(e.outcome), e.arm, e.scale.rawValue, f(e.absoluteEffect), Fmt.signedPercent(e.relativeEffect),
+                    Fmt.fixed(e.sdArm, 3), Fmt.fixed(e.sdControl, 3), Fmt.percent(e.powerNow, 1), Fmt.int(e.nPerArm),
+                ]
+            }
+            md.table(
+                ["outcome", "arm", "set as", "effect", "relative", "SD arm", "SD control", "power with these arms", "n per arm needed"], rows,
+                rightAligned: [false, false, false, true, true, true, true, true, true])
+        }
 
         // Segments.
         md.heading(2, "Lift by segment: \(words.label(params.segmentOutcome))")
         md.paragraph(
-            "Each \(words.noun) arm against control within each level of \(params.segmentFeatures.joined(separator: ", ")). All outcomes are in `\(tableDir)/segment_lifts.csv`."
+            "Each \(words.noun) arm against control within each level of \(params.segmentFeatures.joined(separator: ", ")). All outcomes are in `\(tableDir)/segment_lifts.csv`. The adjusted p-values treat all \(Fmt.int(r.segmentFamilySize)) segment lifts of the stage as one family (every outcome, segment and comparison with control, this table's and the CSV's): Holm's step-down adjustment controls the chance of any false finding, Benjamini–Hochberg's the expected share of false findings among those declared. Judge a segment by its adjusted p-values; the intervals are not adjusted. Test: \(outcome.type == .binary ? "two-proportion z, or Fisher's exact test (marked †) where a cell of the 2×2 table is expected to hold fewer than \(Fmt.int(EDA.minimumExpectedCount)) customers" : "Welch's t")."
         )
         let segRows = r.segmentLifts(params.segmentOutcome).map { s -> [String] in
             let l = s.lift
             return [
                 s.feature, s.level, l.arm, Fmt.int(l.nArm), Fmt.int(l.nControl),
                 outcome.type == .binary ? Fmt.percent(l.meanControl) : Fmt.fixed(l.meanControl, 3),
-                fmtSeg(l.absolute), Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, fmtSeg), Fmt.pValue(l.pValue),
+                fmtSeg(l.absolute), Fmt.interval(l.absoluteCI.lower, l.absoluteCI.upper, fmtSeg),
+                Fmt.pValue(l.pValue) + (l.test == .fisherExact ? " †" : ""), Fmt.pValue(s.pHolm), Fmt.pValue(s.pBH),
             ]
         }
         md.table(
-            ["feature", "level", "arm", "n arm", "n control", "control", "lift", "\(level) CI", "p-value"], segRows,
-            rightAligned: [false, false, false, true, true, true, true, true, true])
+            ["feature", "level", "arm", "n arm", "n control", "control", "lift", "\(level) CI", "p-value", "Holm p", "BH p"], segRows,
+            rightAligned: [false, false, false, true, true, true, true, true, true, true, true])
         md.image("Lift by segment", figureDir + "/segment_lift.png")
 
         for o in spec.outcomes where o.type == .continuous {

@@ -16,8 +16,13 @@ public struct EDAResult: Sendable, Equatable {
     public var lifts: [Lift]
     /// Per outcome, one row per comparison with control.
     public var power: [PowerAnalysis]
+    /// Per effect the params set (`power_effects`), one row per comparison with control.
+    public var powerAtEffects: [PowerAtEffect]
     /// Per segmenting feature, level and outcome, one row per comparison with enough rows on both sides.
     public var segmentLifts: [SegmentLift]
+    /// Number of segment lifts with a p-value: the family their Holm and Benjamini–Hochberg
+    /// adjustments are computed over.
+    public var segmentFamilySize: Int
     /// Histogram of each continuous outcome among rows where it is positive, per arm.
     public var positiveDistribution: [HistogramBin]
     /// The arms compared with control, in the order of the lift tables: each treated arm, then
@@ -69,6 +74,9 @@ public struct EDAResult: Sendable, Equatable {
     public enum LiftTest: String, Sendable, Equatable {
         case twoProportionZ = "two-proportion z"
         case welchT = "Welch t"
+        /// Binary outcome with an expected cell count below `EDA.minimumExpectedCount`; the
+        /// statistic is then NaN (an exact test has none).
+        case fisherExact = "Fisher exact"
     }
 
     public struct Lift: Sendable, Equatable {
@@ -85,6 +93,7 @@ public struct EDAResult: Sendable, Equatable {
         public var relative: Double
         public var relativeCI: Interval
         public var test: LiftTest
+        /// z (two-proportion) or t (Welch); NaN for Fisher's exact test.
         public var statistic: Double
         public var pValue: Double
     }
@@ -93,6 +102,10 @@ public struct EDAResult: Sendable, Equatable {
         public var feature: String
         public var level: String
         public var lift: Lift
+        /// The lift's p-value adjusted over the family of all segment lifts: Holm (family-wise
+        /// error) and Benjamini–Hochberg (false discovery rate). NaN when the test had no p-value.
+        public var pHolm: Double
+        public var pBH: Double
     }
 
     public struct PowerAnalysis: Sendable, Equatable {
@@ -100,15 +113,39 @@ public struct EDAResult: Sendable, Equatable {
         public var arm: String
         public var nArm: Int
         public var nControl: Int
-        /// The control arm's outcome spread, used for both groups.
+        /// Each group's observed outcome spread (sample standard deviation).
+        public var sdArm: Double
         public var sdControl: Double
-        /// Minimum detectable effect with these group sizes, absolute and relative to the control mean.
+        /// Minimum detectable effect with these group sizes and spreads, absolute and relative to the control mean.
         public var mdeAbsolute: Double
         public var mdeRelative: Double
-        public var observedLift: Double
-        public var powerAtObserved: Double
-        /// Customers per arm needed to detect the observed lift (infinite when it is zero).
-        public var nPerArmForObserved: Double
+    }
+
+    /// How a planned effect is given in the params; the raw value is what the tables print.
+    public enum EffectScale: String, Sendable, Equatable {
+        case relative, absolute
+    }
+
+    /// Power for an effect set in advance (not the one observed).
+    public struct PowerAtEffect: Sendable, Equatable {
+        public var outcome: String
+        public var arm: String
+        public var scale: EffectScale
+        /// The effect as the params give it.
+        public var effect: Double
+        /// The same effect in the outcome's unit and relative to the control mean.
+        public var absoluteEffect: Double
+        public var relativeEffect: Double
+        /// Spreads assumed for the arm and control (binary: √(p(1 − p)) at the planned rates;
+        /// continuous: each group's observed standard deviation).
+        public var sdArm: Double
+        public var sdControl: Double
+        public var nArm: Int
+        public var nControl: Int
+        /// Power of a two-sided test at alpha with this experiment's group sizes.
+        public var powerNow: Double
+        /// Customers per arm (equal arms) a new test needs for the target power.
+        public var nPerArm: Double
     }
 
     public struct HistogramBin: Sendable, Equatable {

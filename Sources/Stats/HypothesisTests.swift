@@ -1,3 +1,4 @@
+import CGSL
 import Foundation
 
 /// Count, mean and sample variance of a sample.
@@ -130,6 +131,27 @@ public enum Inference {
             degreesOfFreedom: df, pValue: StudentT.twoSidedP(stat, df: df))
     }
 
+    /// Fisher's exact test of a 2×2 table [[a, b], [c, d]] (rows: groups, columns: outcome yes/no),
+    /// two-sided as in R's `fisher.test` and `scipy.stats.fisher_exact`: the probability, under the
+    /// hypergeometric distribution of `a` given the margins, of every table no more likely than the
+    /// observed one. "No more likely" allows a relative tolerance of 1e-7 (R's), so tables whose
+    /// probability equals the observed one up to rounding count. The odds ratio is the sample one,
+    /// a·d / (b·c) (infinite when b·c = 0 < a·d, NaN when a row or column is empty; p = 1 then).
+    public static func fisherExact(a: Int, b: Int, c: Int, d: Int) -> (oddsRatio: Double, pValue: Double) {
+        precondition(a >= 0 && b >= 0 && c >= 0 && d >= 0, "fisherExact: counts must be non-negative")
+        let row0 = a + b, row1 = c + d, col0 = a + c
+        guard row0 > 0, row1 > 0, col0 > 0, b + d > 0 else { return (.nan, 1) }
+        let oddsRatio = b > 0 && c > 0 ? Double(a) * Double(d) / (Double(b) * Double(c)) : .infinity
+        func pmf(_ k: Int) -> Double { gsl_ran_hypergeometric_pdf(UInt32(k), UInt32(row0), UInt32(row1), UInt32(col0)) }
+        let observed = pmf(a) * (1 + 1e-7)
+        var p = 0.0
+        for k in max(0, col0 - row1)...min(col0, row0) {
+            let q = pmf(k)
+            if q <= observed { p += q }
+        }
+        return (oddsRatio, min(p, 1))
+    }
+
     /// Pearson chi-square goodness-of-fit test of counts against expected shares.
     public static func chiSquareGoodnessOfFit(observed: [Double], expectedShares: [Double]) -> (statistic: Double, df: Double, pValue: Double) {
         precondition(observed.count == expectedShares.count && observed.count > 1)
@@ -182,6 +204,16 @@ public enum Power {
         let variance = p0 * (1 - p0) + p1 * (1 - p1)
         let d = p1 - p0
         return d == 0 ? .infinity : (z * z * variance / (d * d)).rounded(.up)
+    }
+
+    /// Sample size per group (equal groups) to detect an absolute difference `difference` between
+    /// two means whose outcomes have standard deviations sd1 and sd0:
+    /// n = (z_{1−α/2} + z_{power})² · (sd1² + sd0²) / difference², rounded up. Each arm keeps its own
+    /// spread; using one arm's spread for both understates n when the other arm varies more.
+    public static func sampleSizePerGroup(sd1: Double, sd0: Double, difference: Double, alpha: Double = 0.05, power: Double = 0.8) -> Double {
+        guard difference != 0 else { return .infinity }
+        let z = Normal.quantile(1 - alpha / 2) + Normal.quantile(power)
+        return (z * z * (sd1 * sd1 + sd0 * sd0) / (difference * difference)).rounded(.up)
     }
 
     /// Achieved power of a two-sided z test for a true difference `effect` with standard error `se`.

@@ -43,6 +43,25 @@ public enum UpliftOutputs {
         return w.bytes
     }
 
+    /// scikit-uplift's metrics beside the project's, one row per outcome, learner and metric
+    /// (`k` and `strategy` empty where they do not apply).
+    public static func comparable(_ r: UpliftResult) -> [UInt8] {
+        var w = CSVWriter(header: ["outcome", "learner", "metric", "k", "strategy", "value"])
+        for o in r.outcomes {
+            for l in o.learners {
+                w.writeRow([o.outcome, l.learner.key, "normalized_auuc", "", "", f(l.auuc.value)])
+                if let q = l.qini { w.writeRow([o.outcome, l.learner.key, "qini_coefficient", "", "", f(q.value)]) }
+                w.writeRow([o.outcome, l.learner.key, "sklift_qini_auc_score", "", "", f(l.comparable.qiniAUCScore)])
+                if let u = l.comparable.upliftAUCScore { w.writeRow([o.outcome, l.learner.key, "sklift_uplift_auc_score", "", "", f(u)]) }
+                for a in l.comparable.upliftAtK {
+                    w.writeRow([o.outcome, l.learner.key, "sklift_uplift_at_k", f(a.k), SkliftMetrics.Strategy.overall.rawValue, f(a.overall)])
+                    w.writeRow([o.outcome, l.learner.key, "sklift_uplift_at_k", f(a.k), SkliftMetrics.Strategy.byGroup.rawValue, f(a.byGroup)])
+                }
+            }
+        }
+        return w.bytes
+    }
+
     public static func deciles(_ r: UpliftResult) -> [UInt8] {
         var w = CSVWriter(header: [
             "outcome", "learner", "decile", "rows", "treated_rows", "control_rows", "mean_predicted_uplift",
@@ -105,7 +124,8 @@ public enum UpliftOutputs {
     /// The stage's tables by file name (without `.csv`), in writing order.
     public static func tables(_ r: UpliftResult, idColumn: String) -> [(name: String, bytes: [UInt8])] {
         [
-            ("comparison", comparison(r)), ("arm_comparison", arms(r)), ("deciles", deciles(r)), ("curves", curves(r)), ("tuning", tuning(r)),
+            ("comparison", comparison(r)), ("arm_comparison", arms(r)), ("comparable_metrics", comparable(r)), ("deciles", deciles(r)), ("curves", curves(r)),
+            ("tuning", tuning(r)),
             ("test_scores", testScores(ids: r.testIDs, scores: r.testScores, outputs: r.production.outputs, idColumn: idColumn)),
         ]
     }

@@ -224,6 +224,8 @@ public enum UpliftReport {
             for o in secondary where o.binary { md.image("Qini curve, \(words.label(o.outcome))", "\(figureDir)/qini_\(o.outcome).png") }
         }
 
+        comparableSection(&md, r, params: p, words: words)
+
         md.heading(2, "Which learner goes to production, and why")
         md.paragraph(choice(r, params: p, words: words))
 
@@ -237,8 +239,57 @@ public enum UpliftReport {
             The pipeline's own scores of the test split are in `\(tableDir)/test_scores.csv`.
             """)
         md.table(["file in `\(modelDir)/`", "SHA-256"], modelFiles.map { ["`\($0.0)`", "`\($0.1)`"] })
-        md.paragraph("Tables: `\(tableDir)/comparison.csv`, `arm_comparison.csv`, `deciles.csv`, `curves.csv`, `tuning.csv`, `test_scores.csv`.")
+        md.paragraph(
+            "Tables: `\(tableDir)/comparison.csv`, `arm_comparison.csv`, `comparable_metrics.csv`, `deciles.csv`, `curves.csv`, `tuning.csv`, `test_scores.csv`."
+        )
         return md.text
+    }
+
+    /// scikit-uplift's metrics of the production learner and the baseline beside the project's,
+    /// with what each normalization means.
+    static func comparableSection(_ md: inout Markdown, _ r: UpliftResult, params p: UpliftParams, words: CampaignWords) {
+        let shown = [p.productionLearner, LearnerRegistry.baseline].reduce(into: [LearnerDescriptor]()) { if !$0.contains($1) { $0.append($1) } }
+        let pct: (Double) -> String = { "\(Int(($0 * 100).rounded()))%" }
+        md.heading(2, "Comparable metrics (scikit-uplift's definitions)")
+        md.paragraph(
+            """
+            The normalized AUUC above is this project's own: its ceiling is an oracle that sorts the test rows by their realised \
+            inverse-propensity-weighted outcome, noise included, so no model comes near 1 and the value depends on the test \
+            split's noise; it ranks learners on the same rows but cannot be compared with numbers published elsewhere. \
+            For that, the same test scores are measured below as scikit-uplift 0.5.1 measures them (`Sources/Uplift/SkliftMetrics.swift`; \
+            the test `SkliftMetricsTests` reproduces sklift's values). Rows are ranked by predicted uplift; curves step where the \
+            score changes and their areas are trapezoids.
+            """)
+        md.bullets([
+            "**Qini coefficient** (this project) and **`qini_auc_score`** (sklift): area between the Qini curve (treated responders minus control responders scaled to the treated count, among the customers targeted) and random targeting, divided by the same area for the ranking that puts treated responders first and control responders last. The two differ only in how they integrate (per row here, trapezoids at score changes in sklift), so they agree closely; on \(words.label(p.primaryOutcome)) sklift's formula reads amounts in place of responders (sklift itself accepts only binary outcomes).",
+            "**`uplift_auc_score`** (sklift, binary outcomes): area between the uplift curve (difference in response rates times the number targeted) and random targeting, divided by the same area for sklift's perfect ranking, which orders customers by 2·[outcome = treated] plus the outcome or the treatment flag. Its ceiling is defined for binary outcomes only, so it is not given for \(words.label(p.primaryOutcome)).",
+            "**Uplift at k** (`uplift_at_k`): mean outcome of the treated minus the control customers among the top k share by predicted uplift, in the outcome's unit; 'overall' takes the top k of all customers, 'by group' the top k of the treated and of the control customers separately. Compare it with the average effect on the whole test split (k = 100%); it is not normalized.",
+        ])
+        var areas: [[String]] = []
+        var atK: [[String]] = []
+        for o in r.outcomes {
+            let f: (Double) -> String = o.binary ? { Fmt.points($0) } : { Fmt.fixed($0, 3) }
+            for l in o.learners where shown.contains(l.learner) {
+                areas.append([
+                    words.label(o.outcome), l.learner.title, Fmt.fixed(l.auuc.value, 3), l.qini.map { Fmt.fixed($0.value, 3) } ?? "–",
+                    Fmt.fixed(l.comparable.qiniAUCScore, 3), l.comparable.upliftAUCScore.map { Fmt.fixed($0, 3) } ?? "–",
+                ])
+                for strategy in SkliftMetrics.Strategy.allCases {
+                    atK.append(
+                        [words.label(o.outcome), l.learner.title, strategy == .overall ? "overall" : "by group"]
+                            + l.comparable.upliftAtK.map { f(strategy == .overall ? $0.overall : $0.byGroup) } + [f(o.testATE)])
+                }
+            }
+        }
+        md.table(
+            ["outcome", "learner", "normalized AUUC (project)", "Qini coefficient (project)", "qini_auc_score (sklift)", "uplift_auc_score (sklift)"],
+            areas, rightAligned: [false, false, true, true, true, true])
+        md.table(
+            ["outcome", "learner", "strategy"] + ComparableMetrics.shares.map { "uplift at \(pct($0))" } + ["average effect (all rows)"], atK,
+            rightAligned: [false, false, false] + ComparableMetrics.shares.map { _ in true } + [true])
+        md.paragraph(
+            "Point values on the held-out test split, without intervals; the average effect is the inverse-propensity-weighted one of the comparison tables. Every learner's values are in `comparable_metrics.csv`."
+        )
     }
 
     /// The production choice in words, from the comparison numbers.

@@ -38,6 +38,34 @@ public struct LearnerEvaluation: Sendable {
     public var qiniCurve: [(share: Double, value: Double)]?
     /// Per treated arm (primary outcome): AUUC of that arm's uplift on its own arm vs control.
     public var armAUUC: [(arm: String, estimate: Estimate)]
+    /// scikit-uplift's metrics of the same scores on the same test rows (no intervals).
+    public var comparable: ComparableMetrics
+}
+
+/// A learner's test-split scores measured as scikit-uplift measures them (`SkliftMetrics`), so
+/// they can be set beside published numbers.
+public struct ComparableMetrics: Sendable {
+    /// Shares of customers at which uplift at k is reported.
+    public static let shares: [Double] = [0.1, 0.2, 0.3]
+
+    /// Per share in `shares`: `uplift_at_k` with strategy 'overall' and 'by_group'.
+    public var upliftAtK: [(k: Double, overall: Double, byGroup: Double)]
+    /// `qini_auc_score` (negative_effect = true). Its perfect curve, treated responders first and
+    /// control responders last, reads a continuous outcome's amounts the same way.
+    public var qiniAUCScore: Double
+    /// `uplift_auc_score`, binary outcomes only: its perfect curve is defined by binary rules.
+    public var upliftAUCScore: Double?
+
+    public init(y: [Double], scores: [Double], treated: [Bool], binary: Bool) {
+        upliftAtK = Self.shares.map { k in
+            (
+                k, SkliftMetrics.upliftAtK(y: y, scores: scores, treated: treated, strategy: .overall, k: k),
+                SkliftMetrics.upliftAtK(y: y, scores: scores, treated: treated, strategy: .byGroup, k: k)
+            )
+        }
+        qiniAUCScore = SkliftMetrics.qiniAUCScore(y: y, scores: scores, treated: treated)
+        upliftAUCScore = binary ? SkliftMetrics.upliftAUCScore(y: y, scores: scores, treated: treated) : nil
+    }
 }
 
 public struct OutcomeEvaluation: Sendable {
@@ -148,7 +176,8 @@ public enum UpliftAnalysis {
                         deciles: deciles, decileCorrelation: Inference.pearson(deciles.map(\.meanPredicted), deciles.map(\.observed)),
                         upliftCurve: pooled.upliftCurve(points: p.curvePoints),
                         qiniCurve: binary ? pooled.qiniCurve(points: p.curvePoints) : nil,
-                        armAUUC: armEvals.map { ($0.0, Estimate(value: $0.1.normalizedAUUC(), ci: Interval(.nan, .nan))) }))
+                        armAUUC: armEvals.map { ($0.0, Estimate(value: $0.1.normalizedAUUC(), ci: Interval(.nan, .nan))) },
+                        comparable: ComparableMetrics(y: yTest, scores: scores.uplift, treated: testTreated, binary: binary)))
             }
             let pTrain = data.treatedShare
             let ate = zip(testTreated, yTest).reduce(0.0) { $0 + ($1.0 ? $1.1 / pTrain : -$1.1 / (1 - pTrain)) } / Double(yTest.count)

@@ -129,7 +129,7 @@ struct SegmentBinningTests {
     }
 
     @Test(
-        "bad binning parameters name the key",
+        "bad binning and power-effect parameters name the key",
         arguments: [
             (EDAParams(segmentFeatures: ["basket_value"], segmentOutcome: "purchased", segmentBins: 1), "'segment_bins'"),
             (
@@ -138,8 +138,18 @@ struct SegmentBinningTests {
             ),
             (EDAParams(segmentFeatures: ["basket_value"], segmentOutcome: "purchased", segmentBinEdges: ["region": [1]]), "'segment_bin_edges.region'"),
             (EDAParams(segmentFeatures: ["basket"], segmentOutcome: "purchased"), "'segment_features'"),
+            (EDAParams(segmentFeatures: [], segmentOutcome: "purchased", powerEffects: [.init(outcome: "sales", relative: [0.1])]), "'power_effects[0]'"),
+            (
+                EDAParams(
+                    segmentFeatures: [], segmentOutcome: "purchased",
+                    powerEffects: [.init(outcome: "purchased", relative: [0.1]), .init(outcome: "purchased")]), "'power_effects[1]'"
+            ),
+            (EDAParams(segmentFeatures: [], segmentOutcome: "purchased", powerEffects: [.init(outcome: "purchased", absolute: [0])]), "'power_effects[0]'"),
+            // A planned rate beyond 1 depends on the data: named when the table is analysed.
+            (EDAParams(segmentFeatures: [], segmentOutcome: "purchased", powerEffects: [.init(outcome: "purchased", relative: [1000])]), "'power_effects'"),
         ])
     func badBinning(params: EDAParams, key: String) throws {
+        // Also the planned effects of the power table.
         do {
             _ = try EDA.analyse(try Offers.table(counts: [20, 10, 10]), spec: try Offers.spec(), params: params, paramsSource: "eda.yaml")
             Issue.record("accepted \(params)")

@@ -21,7 +21,9 @@ private enum Toy {
         ("Control", 0, 0, 1, "north"), ("Alpha", 1, 30, 1, "south"), ("Control", 0, 0, 1, "south"), ("Beta", 0, 0, 1, "south"),
     ]
 
-    static let params = EDAParams(segmentFeatures: ["tenure", "region"], segmentOutcome: "visit", histogramBins: 3)
+    static let params = EDAParams(
+        segmentFeatures: ["tenure", "region"], segmentOutcome: "visit", histogramBins: 3,
+        powerEffects: [.init(outcome: "visit", relative: [0.5]), .init(outcome: "spend", absolute: [5])])
 
     static func table() throws -> Table {
         var csv = "arm,visit,spend,tenure,region\n"
@@ -63,9 +65,25 @@ struct EDAResultTests {
         #expect(alphaVisit.absolute == 0.5)
         #expect(abs(alphaVisit.relative - 2) < 1e-12)
         #expect(alphaVisit.absoluteCI.contains(alphaVisit.absolute))
-        #expect(alphaVisit.test == .twoProportionZ)
+        // 3 of 4 against 2 of 8: expected counts below 5, so Fisher's exact test (no statistic);
+        // scipy.stats.fisher_exact([[3, 1], [2, 6]]) gives p = 0.2222222222222222.
+        #expect(alphaVisit.test == .fisherExact)
+        #expect(alphaVisit.statistic.isNaN)
+        #expect(abs(alphaVisit.pValue - 0.2222222222222222) < 1e-12)
         #expect(try r.lift("spend", arm: "Beta").test == .welchT)
-        #expect(try r.power("visit", arm: "Alpha").observedLift == alphaVisit.absolute)
+        // Each group's own spread in the MDE.
+        #expect(try r.power("spend", arm: "Alpha").sdArm == r.outcome("spend", arm: "Alpha").sd)
+        #expect(try r.power("spend", arm: "Alpha").sdControl == r.outcome("spend", arm: "Control").sd)
+
+        // Power at the planned effects. Visit +50% of the control rate 0.25: p1 = 0.375,
+        // n = (z_0.975 + z_0.8)² (0.25·0.75 + 0.375·0.625) / 0.125² → 212. Spend +5: SDs 13.2288 (Alpha)
+        // and 7.4402 (control), n → 73, power with 4 and 8 rows 0.1081576113909817 (scipy.stats.norm).
+        let visitPlan = try #require(r.powerAtEffects.first { $0.outcome == "visit" && $0.arm == "Alpha" })
+        #expect(visitPlan.scale == .relative && visitPlan.effect == 0.5 && visitPlan.absoluteEffect == 0.125 && visitPlan.nPerArm == 212)
+        let spendPlan = try #require(r.powerAtEffects.first { $0.outcome == "spend" && $0.arm == "Alpha" })
+        #expect(spendPlan.scale == .absolute && spendPlan.absoluteEffect == 5 && spendPlan.nPerArm == 73)
+        #expect(abs(spendPlan.powerNow - 0.1081576113909817) < 1e-12)
+        #expect(r.powerAtEffects.count == 2 * 3)
 
         #expect(try r.balance("region", level: "north", arm: "Beta").mean == 0.5)
         #expect(try r.balance("tenure", level: "", arm: "Alpha").mean == 0.5)
@@ -83,6 +101,12 @@ struct EDAResultTests {
         let alphaNorth = try #require(r.segmentLifts("visit", arm: "Alpha").first { $0.feature == "region" && $0.level == "north" })
         #expect(alphaNorth.lift.meanArm == 0.5 && alphaNorth.lift.meanControl == 0.25)
         #expect(Set(r.segmentLifts.filter { $0.feature == "tenure" }.map(\.level)) == [formatDouble(0), formatDouble(1)])
+        // One family: every segment lift with a p-value, adjusted together.
+        let raw = r.segmentLifts.map(\.lift.pValue)
+        #expect(r.segmentFamilySize == raw.filter { !$0.isNaN }.count)
+        #expect(sameValues(r.segmentLifts.map(\.pHolm), MultipleTesting.holm(raw)))
+        #expect(sameValues(r.segmentLifts.map(\.pBH), MultipleTesting.benjaminiHochberg(raw)))
+        #expect(r.segmentLifts.allSatisfy { $0.pHolm.isNaN || ($0.pHolm >= $0.pBH && $0.pBH >= $0.lift.pValue) })
 
         #expect(throws: EDAResult.MissingRow.self) { try r.outcome("visit", arm: "Gamma") }
     }
@@ -91,7 +115,10 @@ struct EDAResultTests {
     func tablesAgreeWithTypedResult() throws {
         let r = try EDA.analyse(try Toy.table(), spec: Toy.spec, params: Toy.params)
         let tables = Dictionary(uniqueKeysWithValues: EDAOutputs.tables(r).map { ($0.name, $0.table) })
-        #expect(EDAOutputs.tables(r).map(\.name) == ["arms", "srm", "balance", "outcomes", "lifts", "power", "segment_lifts", "positive_distribution"])
+        #expect(
+            EDAOutputs.tables(r).map(\.name) == [
+                "arms", "srm", "balance", "outcomes", "lifts", "power", "power_effects", "segment_lifts", "positive_distribution",
+            ])
 
         // The columns, their order and kinds are the files' contract with their readers.
         let lift: [ColumnSpec] = [
@@ -114,10 +141,14 @@ struct EDAResultTests {
             "lifts": lift,
             "power": [
                 .init("outcome", .string), .init("arm", .string), .init("n_arm", .int), .init("n_control", .int),
-                .init("sd_control", .double), .init("mde_abs", .double), .init("mde_rel", .double), .init("observed_lift", .double),
-                .init("power_at_observed", .double), .init("n_per_arm_for_observed", .double),
+                .init("sd_arm", .double), .init("sd_control", .double), .init("mde_abs", .double), .init("mde_rel", .double),
             ],
-            "segment_lifts": [.init("feature", .string), .init("level", .string)] + lift,
+            "power_effects": [
+                .init("outcome", .string), .init("arm", .string), .init("scale", .string), .init("effect", .double),
+                .init("abs_effect", .double), .init("rel_effect", .double), .init("sd_arm", .double), .init("sd_control", .double),
+                .init("n_arm", .int), .init("n_control", .int), .init("power_now", .double), .init("n_per_arm", .double),
+            ],
+            "segment_lifts": [.init("feature", .string), .init("level", .string)] + lift + [.init("p_holm", .double), .init("p_bh", .double)],
             "positive_distribution": [
                 .init("outcome", .string), .init("arm", .string), .init("bin_low", .double),
                 .init("bin_high", .double), .init("count", .int), .init("share", .double),
@@ -169,18 +200,32 @@ struct EDAResultTests {
         #expect(try segments.strings("feature").values == r.segmentLifts.map(\.feature))
         #expect(try segments.strings("level").values == r.segmentLifts.map(\.level))
         try expectLifts(segments, r.segmentLifts.map(\.lift))
+        #expect(sameValues(try segments.doubles("p_holm"), r.segmentLifts.map(\.pHolm)))
+        #expect(sameValues(try segments.doubles("p_bh"), r.segmentLifts.map(\.pBH)))
 
         let power = try #require(back["power"])
         #expect(try power.strings("outcome").values == r.power.map(\.outcome))
         #expect(try power.strings("arm").values == r.power.map(\.arm))
         #expect(try power.ints("n_arm") == r.power.map(\.nArm))
         #expect(try power.ints("n_control") == r.power.map(\.nControl))
+        #expect(sameValues(try power.doubles("sd_arm"), r.power.map(\.sdArm)))
         #expect(sameValues(try power.doubles("sd_control"), r.power.map(\.sdControl)))
         #expect(sameValues(try power.doubles("mde_abs"), r.power.map(\.mdeAbsolute)))
         #expect(sameValues(try power.doubles("mde_rel"), r.power.map(\.mdeRelative)))
-        #expect(sameValues(try power.doubles("observed_lift"), r.power.map(\.observedLift)))
-        #expect(sameValues(try power.doubles("power_at_observed"), r.power.map(\.powerAtObserved)))
-        #expect(sameValues(try power.doubles("n_per_arm_for_observed"), r.power.map(\.nPerArmForObserved)))
+
+        let planned = try #require(back["power_effects"])
+        #expect(try planned.strings("outcome").values == r.powerAtEffects.map(\.outcome))
+        #expect(try planned.strings("arm").values == r.powerAtEffects.map(\.arm))
+        #expect(try planned.strings("scale").values == r.powerAtEffects.map(\.scale.rawValue))
+        #expect(sameValues(try planned.doubles("effect"), r.powerAtEffects.map(\.effect)))
+        #expect(sameValues(try planned.doubles("abs_effect"), r.powerAtEffects.map(\.absoluteEffect)))
+        #expect(sameValues(try planned.doubles("rel_effect"), r.powerAtEffects.map(\.relativeEffect)))
+        #expect(sameValues(try planned.doubles("sd_arm"), r.powerAtEffects.map(\.sdArm)))
+        #expect(sameValues(try planned.doubles("sd_control"), r.powerAtEffects.map(\.sdControl)))
+        #expect(try planned.ints("n_arm") == r.powerAtEffects.map(\.nArm))
+        #expect(try planned.ints("n_control") == r.powerAtEffects.map(\.nControl))
+        #expect(sameValues(try planned.doubles("power_now"), r.powerAtEffects.map(\.powerNow)))
+        #expect(sameValues(try planned.doubles("n_per_arm"), r.powerAtEffects.map(\.nPerArm)))
 
         let histogram = try #require(back["positive_distribution"])
         #expect(try histogram.strings("outcome").values == r.positiveDistribution.map(\.outcome))

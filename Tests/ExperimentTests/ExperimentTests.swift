@@ -69,6 +69,39 @@ struct HillstromTests {
         #expect(result.sampleRatio.pValue > 0.5)
     }
 
+    // Reference values computed independently in Python from data/raw/hillstrom.csv: pandas for the
+    // segments, statsmodels' proportions_ztest (binary) and scipy.stats.ttest_ind(equal_var=False)
+    // (spend) for the 171 p-values, statsmodels' multipletests for Holm and fdr_bh, and
+    // n = ceil((z_0.975 + z_0.8)² (var_arm + var_control) / effect²) with scipy.stats.norm for spend.
+    @Test("segment lifts adjusted as one family of 171, and spend sample sizes from both arms' variances")
+    func adjustedSegmentsAndSpendPower() throws {
+        let path = try realDataFile("hillstrom.csv")
+        let (table, _) = try Prepare.loadRaw(spec: hillstromSpec, path: path)
+        let params = EDAParams(
+            segmentFeatures: ["history_segment", "zip_code", "channel", "newbie", "mens", "womens"], segmentOutcome: "conversion",
+            powerEffects: [.init(outcome: "spend", absolute: [0.25, 0.5, 1.0])])
+        let r = try EDA.analyse(table, spec: hillstromSpec, params: params)
+        #expect(r.segmentFamilySize == 171)
+        #expect(r.segmentLifts.filter { $0.pHolm <= 0.05 }.count == 87)
+        #expect(r.segmentLifts.filter { $0.pBH <= 0.05 }.count == 140)
+        // The smallest expected 2×2 count among the binary segment lifts is 5.37: no Fisher test here.
+        #expect(!r.segmentLifts.contains { $0.lift.test == .fisherExact })
+        let mens = r.segmentLifts("conversion", arm: "Mens E-Mail"), womens = r.segmentLifts("conversion", arm: "Womens E-Mail")
+        #expect(mens.filter { $0.pHolm <= 0.05 }.count == 12 && mens.filter { $0.pBH <= 0.05 }.count == 17)
+        #expect(womens.filter { $0.pHolm <= 0.05 }.count == 3 && womens.filter { $0.pBH <= 0.05 }.count == 10)
+        // The example: "6) $750 - $1,000" rests on 3 control conversions.
+        let top = try #require(mens.first { $0.feature == "history_segment" && $0.level == "6) $750 - $1,000" })
+        #expect(abs(top.lift.pValue - 0.003398796192891347) < 1e-9)
+        #expect(abs(top.pHolm - 0.22771934492372026) < 1e-9)
+        #expect(abs(top.pBH - 0.005535182371280194) < 1e-9)
+
+        // Spend: SDs 17.754 (Mens), 15.116 (Womens), 11.588 (control). The control SD for both
+        // arms gave 33,728, 8,432 and 2,108 per arm.
+        func n(_ arm: String) -> [Double] { r.powerAtEffects.filter { $0.outcome == "spend" && $0.arm == arm }.map(\.nPerArm) }
+        #expect(n("Mens E-Mail") == [56_449, 14_113, 3_529])
+        #expect(n("Womens E-Mail") == [45_560, 11_390, 2_848])
+    }
+
     @Test("binary outcomes other than 0/1 are rejected with their line")
     func badOutcome() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("exp-\(UUID().uuidString)").path

@@ -134,12 +134,12 @@ struct UnknownParameterTests {
         ParamsCase(
             stage: .eda, replace: "histogram_bins: 40", with: "histogram_bins: 40\ncolour: red",
             message:
-                "unknown parameter 'colour' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges)",
+                "unknown parameter 'colour' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges, power_effects)",
             at: "colour"),
         ParamsCase(
             stage: .eda, replace: "histogram_bins: 40", with: "histogram_bin: 40",
             message:
-                "unknown parameter 'histogram_bin' (did you mean 'histogram_bins'? valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges)",
+                "unknown parameter 'histogram_bin' (did you mean 'histogram_bins'? valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges, power_effects)",
             at: "histogram_bin"),
         // A misspelled optional key of a transaction-log spec (valid keys in the order the spec reads them).
         ParamsCase(
@@ -182,6 +182,11 @@ struct UnknownParameterTests {
             stage: .uplift, replace: "  n_trees: 300\n", with: "  n_tree: 300\n",
             message: "unknown parameter 'baseline.n_tree' (did you mean 'n_trees'? valid here: n_trees, max_depth, min_samples_leaf, max_features)",
             at: "n_tree:"),
+        // Inside a list of planned effects.
+        ParamsCase(
+            stage: .eda, replace: "    relative: [0.10, 0.25, 0.50]", with: "    relativ: [0.10, 0.25, 0.50]",
+            message: "unknown parameter 'power_effects[1].relativ' (did you mean 'relative'? valid here: outcome, relative, absolute)",
+            at: "relativ:"),
         // An optional parameter misspelled (nothing is missing, the key is still unknown).
         ParamsCase(
             stage: .policy, replace: "budget: 250.0", with: "budgett: 250.0",
@@ -190,7 +195,7 @@ struct UnknownParameterTests {
         ParamsCase(
             stage: .eda, replace: "alpha: 0.05", with: "alpha: 0.05\nbeta: 0.2\ngamma: 1",
             message:
-                "unknown parameter 'beta' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges); also unknown: 'gamma' at 5:1",
+                "unknown parameter 'beta' (valid here: confidence_level, alpha, power, segment_features, segment_outcome, histogram_bins, segment_bins, segment_bin_edges, power_effects); also unknown: 'gamma' at 5:1",
             at: "beta"),
     ]
 

@@ -112,3 +112,72 @@ struct BootstrapTests {
         #expect(w != Bootstrap.weights(rows: 50, seed: 9, replicate: 5))
     }
 }
+
+@Suite("Multiple testing, Fisher's exact test and two-variance sample sizes against statsmodels and scipy")
+struct AdjustmentTests {
+    // A fixed p-value vector with a tie (0.04 twice) and values whose Holm products exceed 1.
+    static let p: [Double] = [0.0034, 0.21, 0.04, 0.0001, 0.5, 0.04, 0.012, 0.9, 0.003, 0.047]
+
+    @Test("Holm matches statsmodels.stats.multitest.multipletests(p, method='holm') (statsmodels 0.15.0)")
+    func holm() {
+        let expected: [Double] = [0.0272, 0.63, 0.24, 0.001, 1.0, 0.24, 0.084, 1.0, 0.027, 0.24]
+        let got = MultipleTesting.holm(Self.p)
+        #expect(got.count == expected.count)
+        for (g, e) in zip(got, expected) { #expect(close(g, e, 1e-12)) }
+    }
+
+    @Test("Benjamini-Hochberg matches multipletests(p, method='fdr_bh') (statsmodels 0.15.0)")
+    func benjaminiHochberg() {
+        let expected: [Double] = [
+            0.011333333333333332, 0.26249999999999996, 0.06666666666666667, 0.001, 0.5555555555555556, 0.06666666666666667, 0.03, 0.9,
+            0.011333333333333332, 0.06714285714285714,
+        ]
+        let got = MultipleTesting.benjaminiHochberg(Self.p)
+        for (g, e) in zip(got, expected) { #expect(close(g, e, 1e-12)) }
+    }
+
+    @Test("NaN p-values stay NaN and are not counted in the family")
+    func nanExcluded() {
+        let withNaN = [Double.nan] + Self.p + [.nan]
+        let holm = MultipleTesting.holm(withNaN), bh = MultipleTesting.benjaminiHochberg(withNaN)
+        #expect(holm.first!.isNaN && holm.last!.isNaN && bh.first!.isNaN && bh.last!.isNaN)
+        #expect(Array(holm[1...10]) == MultipleTesting.holm(Self.p))
+        #expect(Array(bh[1...10]) == MultipleTesting.benjaminiHochberg(Self.p))
+    }
+
+    @Test(
+        "Fisher's exact test matches scipy.stats.fisher_exact (scipy 1.17.1, two-sided)",
+        arguments: [
+            (3, 9, 1, 11, 3.6666666666666665, 0.5900621118012422),
+            (8, 2, 1, 5, 20.0, 0.034965034965034975),
+            (10, 1180, 3, 1190, 3.361581920903955, 0.05645355950321529),
+            (0, 40, 4, 36, 0.0, 0.11556797632746996),
+            (7, 17, 2, 23, 4.735294117647059, 0.07375494096457086),
+            (5, 0, 0, 5, Double.infinity, 0.007936507936507938),
+            (2, 7, 8, 2, 0.07142857142857142, 0.02301413756522116),
+        ])
+    func fisher(_ row: (Int, Int, Int, Int, Double, Double)) {
+        let r = Inference.fisherExact(a: row.0, b: row.1, c: row.2, d: row.3)
+        #expect(r.oddsRatio == row.4 || close(r.oddsRatio, row.4, 1e-12))
+        #expect(close(r.pValue, row.5, 1e-10))
+    }
+
+    @Test("Fisher's exact test: an empty row or column gives p = 1")
+    func fisherEmptyMargin() {
+        #expect(Inference.fisherExact(a: 0, b: 0, c: 3, d: 5).pValue == 1)
+        #expect(Inference.fisherExact(a: 0, b: 4, c: 0, d: 5).pValue == 1)
+    }
+
+    // n = (z_0.975 + z_0.8)² (sd1² + sd0²) / d², computed in Python with scipy.stats.norm.ppf:
+    // 14108.851092587909 and 266.86191096786894. statsmodels' NormalIndPower().solve_power with
+    // effect_size = d / sqrt((sd1² + sd0²) / 2), ratio 1, gives 14108.8165 and 266.8613 (it adds the
+    // far tail, which lowers n by a fraction of a customer); both round up to the same n.
+    @Test("two-variance sample size per arm matches the closed form and statsmodels' NormalIndPower")
+    func twoVarianceSampleSize() {
+        #expect(Power.sampleSizePerGroup(sd1: 17.75, sd0: 11.59, difference: 0.5) == 14109)
+        #expect(Power.sampleSizePerGroup(sd1: 0.5, sd0: 0.3, difference: 0.1) == 267)
+        // The control spread for both arms (the old computation) understates n by the ratio of variances.
+        #expect(Power.sampleSizePerGroup(sd1: 11.59, sd0: 11.59, difference: 0.5) == 8435)
+        #expect(Power.sampleSizePerGroup(sd1: 1, sd0: 1, difference: 0).isInfinite)
+    }
+}
