@@ -127,12 +127,17 @@ public enum CLVReport {
         md.paragraph(
             "Raw log: \(Fmt.int(log.rawRows)) rows, \(Fmt.int(log.rawCustomers)) customers, revenue \(Fmt.fixed(log.rawRevenue, 2)). Rules apply in this order; each row shows what that rule removed (customers: those left with no rows)."
         )
+        if let cleaning = p.retail?.cleaning, !cleaning.explanation.isEmpty { md.paragraph(cleaning.explanation) }
         var rows: [[String]] = []
+        let reduced = log.steps.contains { $0.rowsReduced > 0 }
         for step in log.steps {
-            rows.append([step.rule, Fmt.int(step.rows), Fmt.int(step.customers), Fmt.fixed(step.revenue, 2)])
+            rows.append(
+                [step.rule, Fmt.int(step.rows)] + (reduced ? [Fmt.int(step.rowsReduced)] : []) + [Fmt.int(step.customers), Fmt.fixed(step.revenue, 2)])
         }
-        rows.append(["kept", Fmt.int(log.keptRows), Fmt.int(log.customerDays.customerCount), Fmt.fixed(log.keptRevenue, 2)])
-        md.table(["rule", "rows removed", "customers removed", "revenue removed"], rows, rightAligned: [false, true, true, true])
+        rows.append(["kept", Fmt.int(log.keptRows)] + (reduced ? [""] : []) + [Fmt.int(log.customerDays.customerCount), Fmt.fixed(log.keptRevenue, 2)])
+        md.table(
+            ["rule", "rows removed"] + (reduced ? ["rows reduced"] : []) + ["customers removed", "revenue removed"], rows,
+            rightAligned: [false, true] + (reduced ? [true] : []) + [true, true])
         md.paragraph("Non-merchandise stock codes dropped (rows and revenue among the rows still present when that rule applies):")
         var codeRows: [[String]] = []
         for code in log.droppedCodes where code.rows > 0 {
