@@ -238,6 +238,11 @@ public enum CLVReport {
         md.paragraph(
             "The 2,357-customer CDNOW sample (39-week calibration, weeks) and the full master file (calibration to \(cdnow.calibrationEnd)), beside the published estimates for the sample (Fader, Hardie & Lee 2005; Gamma-Gamma from their 'RFM and CLV' paper, which uses the sample's spend, not in this data set — hence only the master file's fit is shown for it). The sample file gives recency and age in weeks rounded to two decimals; fitted on those, Pareto/NBD's beta can differ from the published value in its last decimal; the published values are all reproduced when the times are restored to whole days (round(7t)/7), as the CLV tests check."
         )
+        md.paragraph(
+            cdnow.master.cleaning.dropNonPositivePrice
+                ? "The master file's zero-value lines are dropped (drop_nonpositive_price), so purchase occasions without spend are missing from every model, and customers whose purchases were all free are missing altogether."
+                : "The master file's zero-value lines are kept: they are purchase occasions, counted by the transaction models (BG/NBD, Pareto/NBD). Gamma-Gamma models spend, so it averages only the repeat transactions with a positive value and leaves the zero-value ones out."
+        )
         var rep: [[String]] = []
         for e in replication {
             rep.append([e.data, e.model, e.parameter, Fmt.fixed(e.estimate, 4), Fmt.fixed(e.standardError, 4), Fmt.fixed(e.publishedSample, 3)])
