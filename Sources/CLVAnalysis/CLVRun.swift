@@ -328,21 +328,34 @@ public enum CLVAnalysis {
             inHoldout: (1...weeks).map { start + 7 * $0 - 1 > calibrationEnd }, actualCumulative: cumulative)
     }
 
-    /// Quintile scores 1-5 by rank (ties broken by customer order, so every quintile has its share)
-    /// and the segment of each customer.
+    /// Quintile scores 1-5 of the value distribution: a value scores 1 + ⌊5 · (share of customers with a strictly
+    /// smaller value)⌋, that is one more than the number of quintile cut points (the 20%, 40%, 60% and 80%
+    /// quantiles) below it. Equal values get equal scores, whatever the customers' order, and the lowest value
+    /// scores 1; a tie that spans a cut point keeps every tied customer below it, so a quintile can hold more
+    /// or less than its fifth, or none.
+    public static func quintileScores(_ values: [Double]) -> [Int] {
+        let sorted = values.sorted()
+        let n = values.count
+        return values.map { v in
+            // Customers with a strictly smaller value: the first index of v in the sorted values.
+            var low = 0, high = n
+            while low < high {
+                let mid = (low + high) / 2
+                if sorted[mid] < v { low = mid + 1 } else { high = mid }
+            }
+            return 1 + low * 5 / n
+        }
+    }
+
+    /// Recency, frequency and monetary quintile scores and the segment of each customer.
     static func rfmScores(_ s: RFMSummaries, revenue: [Double], rules: [RFMRule]) -> ([Int], [Int], [Int], [String]) {
         let n = s.count
-        func scores(_ key: [Double]) -> [Int] {
-            let order = (0..<n).sorted { key[$0] < key[$1] || (key[$0] == key[$1] && $0 < $1) }
-            var out = [Int](repeating: 0, count: n)
-            for (rank, i) in order.enumerated() { out[i] = 1 + rank * 5 / max(1, n) }
-            return out
-        }
-        // Recency: fewer days since the last purchase is better, so rank the negated gap.
-        let daysSinceLast = (0..<n).map { -(s.age[$0] - s.recency[$0]) }
-        let r = scores(daysSinceLast)
-        let f = scores(s.frequency)
-        let m = scores((0..<n).map { revenue[$0] / (s.frequency[$0] + 1) })
+        // Recency: fewer days since the last purchase is better, so score the negated gap.
+        // Whole days, so that customers who last bought on the same day tie exactly.
+        let daysSinceLast = (0..<n).map { -((s.age[$0] - s.recency[$0]) * s.unitDays).rounded() }
+        let r = quintileScores(daysSinceLast)
+        let f = quintileScores(s.frequency)
+        let m = quintileScores((0..<n).map { revenue[$0] / (s.frequency[$0] + 1) })
         let segment = (0..<n).map { i in rules.first { $0.matches(r: r[i], f: f[i]) }?.name ?? "unassigned" }
         return (r, f, m, segment)
     }
