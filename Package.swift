@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: ["TestSupport", "Service", "LoopbackHTTP", "ScoreCLI", "Scoring", "Economics", "Base", "Tabular", "PipelineCLI"]),
-        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic"]),
+        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Transactions", "Tabular"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),
         // The campaign's ids from prepare through the uplift test scores to the policy stage's lists.
         .testTarget(name: "PolicyAnalysisTests", dependencies: ["Experiment", "UpliftAnalysis", "PolicyAnalysis", "Policy", "Uplift", "Tabular", "Stats"]),

@@ -51,9 +51,10 @@ public enum CLVOutputs {
 
     static func cleaning(_ log: CleanedLog) -> Table {
         Table(
-            names: ["rule", "rows", "customers", "revenue"],
+            names: ["rule", "rows", "customers", "revenue", "rows_reduced"],
             columns: [
                 .string(StringColumn(log.steps.map(\.rule))), .int(log.steps.map(\.rows)), .int(log.steps.map(\.customers)), .double(log.steps.map(\.revenue)),
+                .int(log.steps.map(\.rowsReduced)),
             ])
     }
 

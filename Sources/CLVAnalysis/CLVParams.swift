@@ -120,5 +120,11 @@ public struct CLVParams: Codable, Sendable, Equatable {
                 throw bad("rfm_segments leave recency score \(r), frequency score \(f) without a segment")
             }
         }
+        // A customer gets the first segment whose ranges contain their scores: a segment whose every score
+        // pair an earlier one takes could never hold anyone.
+        for (k, rule) in rfmSegments.enumerated() {
+            let reachable = (1...5).contains { r in (1...5).contains { f in rfmSegments.firstIndex { $0.matches(r: r, f: f) } == k } }
+            guard reachable else { throw bad("rfm segment '\(rule.name)' can never be reached: the segments before it take all its score pairs") }
+        }
     }
 }

@@ -127,12 +127,17 @@ public enum CLVReport {
         md.paragraph(
             "Raw log: \(Fmt.int(log.rawRows)) rows, \(Fmt.int(log.rawCustomers)) customers, revenue \(Fmt.fixed(log.rawRevenue, 2)). Rules apply in this order; each row shows what that rule removed (customers: those left with no rows)."
         )
+        if let cleaning = p.retail?.cleaning, !cleaning.explanation.isEmpty { md.paragraph(cleaning.explanation) }
         var rows: [[String]] = []
+        let reduced = log.steps.contains { $0.rowsReduced > 0 }
         for step in log.steps {
-            rows.append([step.rule, Fmt.int(step.rows), Fmt.int(step.customers), Fmt.fixed(step.revenue, 2)])
+            rows.append(
+                [step.rule, Fmt.int(step.rows)] + (reduced ? [Fmt.int(step.rowsReduced)] : []) + [Fmt.int(step.customers), Fmt.fixed(step.revenue, 2)])
         }
-        rows.append(["kept", Fmt.int(log.keptRows), Fmt.int(log.customerDays.customerCount), Fmt.fixed(log.keptRevenue, 2)])
-        md.table(["rule", "rows removed", "customers removed", "revenue removed"], rows, rightAligned: [false, true, true, true])
+        rows.append(["kept", Fmt.int(log.keptRows)] + (reduced ? [""] : []) + [Fmt.int(log.customerDays.customerCount), Fmt.fixed(log.keptRevenue, 2)])
+        md.table(
+            ["rule", "rows removed"] + (reduced ? ["rows reduced"] : []) + ["customers removed", "revenue removed"], rows,
+            rightAligned: [false, true] + (reduced ? [true] : []) + [true, true])
         md.paragraph("Non-merchandise stock codes dropped (rows and revenue among the rows still present when that rule applies):")
         var codeRows: [[String]] = []
         for code in log.droppedCodes where code.rows > 0 {
@@ -232,6 +237,11 @@ public enum CLVReport {
         md.heading(2, "Replication on CDNOW")
         md.paragraph(
             "The 2,357-customer CDNOW sample (39-week calibration, weeks) and the full master file (calibration to \(cdnow.calibrationEnd)), beside the published estimates for the sample (Fader, Hardie & Lee 2005; Gamma-Gamma from their 'RFM and CLV' paper, which uses the sample's spend, not in this data set — hence only the master file's fit is shown for it). The sample file gives recency and age in weeks rounded to two decimals; fitted on those, Pareto/NBD's beta can differ from the published value in its last decimal; the published values are all reproduced when the times are restored to whole days (round(7t)/7), as the CLV tests check."
+        )
+        md.paragraph(
+            cdnow.master.cleaning.dropNonPositivePrice
+                ? "The master file's zero-value lines are dropped (drop_nonpositive_price), so purchase occasions without spend are missing from every model, and customers whose purchases were all free are missing altogether."
+                : "The master file's zero-value lines are kept: they are purchase occasions, counted by the transaction models (BG/NBD, Pareto/NBD). Gamma-Gamma models spend, so it averages only the repeat transactions with a positive value and leaves the zero-value ones out."
         )
         var rep: [[String]] = []
         for e in replication {

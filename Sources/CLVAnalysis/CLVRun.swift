@@ -151,8 +151,9 @@ public enum CLVAnalysis {
                     key: m.key, name: m.displayName, model: model, fit: fit, calibration: calibration, groups: groups,
                     births: births, start: start, weeks: weeks, unitDays: p.unitDays))
         }
-        let (_, spendFit) = try GammaGamma.fit(calSummaries)
-        let correlation = try GammaGamma.frequencyValueCorrelation(calSummaries)
+        let calSpend = try spendSummaries(calibration)
+        let (_, spendFit) = try GammaGamma.fit(calSpend)
+        let correlation = try GammaGamma.frequencyValueCorrelation(calSpend)
 
         // Production model: the parameter, or the lower holdout MAE among models that can predict.
         let usable = evaluations.filter { $0.undefined == nil }
@@ -182,7 +183,8 @@ public enum CLVAnalysis {
             let (model, fit) = try m.fitModel(fullSummaries)
             fullModels.append((m.key, model, fit))
         }
-        let (fullGG, fullGGFit) = try GammaGamma.fit(fullSummaries)
+        let fullSpend = try spendSummaries(full)
+        let (fullGG, fullGGFit) = try GammaGamma.fit(fullSpend)
         let transactionModel = production.flatMap { e in fullModels.first { $0.key == e.key }?.model }
         let horizon = p.horizonWeeks * 7 / p.unitDays
         var expected = [Double](repeating: .nan, count: full.count)
@@ -195,7 +197,7 @@ public enum CLVAnalysis {
                 expected[i] = (try? transactionModel.conditionalExpectedTransactions(horizon, x: x, tx: tx, T: T)) ?? .nan
                 alive[i] = (try? transactionModel.probabilityAlive(x: x, tx: tx, T: T)) ?? .nan
             }
-            if let v = try? fullGG.conditionalExpectedValues(fullSummaries) { value = v }
+            if let v = try? fullGG.conditionalExpectedValues(fullSpend) { value = v }
             if let c = try? discountedCLV(
                 transactions: transactionModel, value: fullGG, customers: fullSummaries, horizonYears: p.clvYears,
                 stepsPerYear: 12, annualDiscountRate: p.annualDiscountRate, margin: p.margin,
@@ -204,7 +206,7 @@ public enum CLVAnalysis {
                 clv = c
             }
         }
-        let revenue = (0..<full.count).map { full.firstValue[$0] + (full.frequency[$0] > 0 ? full.frequency[$0] * full.monetary[$0] : 0) }
+        let revenue = (0..<full.count).map { full.firstValue[$0] + (full.spendFrequency[$0] > 0 ? full.spendFrequency[$0] * full.monetary[$0] : 0) }
         let (rScore, fScore, mScore, segment) = rfmScores(full, revenue: revenue, rules: p.rfmSegments)
         let predictions = CustomerPredictions(
             revenue: revenue, recencyScore: rScore, frequencyScore: fScore, monetaryScore: mScore,
@@ -236,6 +238,15 @@ public enum CLVAnalysis {
 
     public static func customerSummaries(_ s: RFMSummaries) throws -> CustomerSummaries {
         try CustomerSummaries(frequency: s.frequency, recency: s.recency, age: s.age, monetary: s.monetary)
+    }
+
+    /// The spend model's summaries: x counts the repeat transactions with a positive value, so zero-value
+    /// purchase occasions (which the transaction models count) do not pull the mean spend towards 0. The
+    /// spend model reads neither recency nor age; recency is 0 where x is, as the summaries require.
+    public static func spendSummaries(_ s: RFMSummaries) throws -> CustomerSummaries {
+        try CustomerSummaries(
+            frequency: s.spendFrequency, recency: s.spendFrequency.indices.map { s.spendFrequency[$0] > 0 ? s.recency[$0] : 0 }, age: s.age,
+            monetary: s.monetary)
     }
 
     /// Customers per birth day (first purchase), for the tracking plot.
@@ -317,21 +328,34 @@ public enum CLVAnalysis {
             inHoldout: (1...weeks).map { start + 7 * $0 - 1 > calibrationEnd }, actualCumulative: cumulative)
     }
 
-    /// Quintile scores 1-5 by rank (ties broken by customer order, so every quintile has its share)
-    /// and the segment of each customer.
+    /// Quintile scores 1-5 of the value distribution: a value scores 1 + ⌊5 · (share of customers with a strictly
+    /// smaller value)⌋, that is one more than the number of quintile cut points (the 20%, 40%, 60% and 80%
+    /// quantiles) below it. Equal values get equal scores, whatever the customers' order, and the lowest value
+    /// scores 1; a tie that spans a cut point keeps every tied customer below it, so a quintile can hold more
+    /// or less than its fifth, or none.
+    public static func quintileScores(_ values: [Double]) -> [Int] {
+        let sorted = values.sorted()
+        let n = values.count
+        return values.map { v in
+            // Customers with a strictly smaller value: the first index of v in the sorted values.
+            var low = 0, high = n
+            while low < high {
+                let mid = (low + high) / 2
+                if sorted[mid] < v { low = mid + 1 } else { high = mid }
+            }
+            return 1 + low * 5 / n
+        }
+    }
+
+    /// Recency, frequency and monetary quintile scores and the segment of each customer.
     static func rfmScores(_ s: RFMSummaries, revenue: [Double], rules: [RFMRule]) -> ([Int], [Int], [Int], [String]) {
         let n = s.count
-        func scores(_ key: [Double]) -> [Int] {
-            let order = (0..<n).sorted { key[$0] < key[$1] || (key[$0] == key[$1] && $0 < $1) }
-            var out = [Int](repeating: 0, count: n)
-            for (rank, i) in order.enumerated() { out[i] = 1 + rank * 5 / max(1, n) }
-            return out
-        }
-        // Recency: fewer days since the last purchase is better, so rank the negated gap.
-        let daysSinceLast = (0..<n).map { -(s.age[$0] - s.recency[$0]) }
-        let r = scores(daysSinceLast)
-        let f = scores(s.frequency)
-        let m = scores((0..<n).map { revenue[$0] / (s.frequency[$0] + 1) })
+        // Recency: fewer days since the last purchase is better, so score the negated gap.
+        // Whole days, so that customers who last bought on the same day tie exactly.
+        let daysSinceLast = (0..<n).map { -((s.age[$0] - s.recency[$0]) * s.unitDays).rounded() }
+        let r = quintileScores(daysSinceLast)
+        let f = quintileScores(s.frequency)
+        let m = quintileScores((0..<n).map { revenue[$0] / (s.frequency[$0] + 1) })
         let segment = (0..<n).map { i in rules.first { $0.matches(r: r[i], f: f[i]) }?.name ?? "unassigned" }
         return (r, f, m, segment)
     }
@@ -366,7 +390,7 @@ public enum CLVAnalysis {
         let masterSummaries = try customerSummaries(master)
         let label = "master (\(Fmt.int(master.count)))"
         for m in models { fits.append((label, try m.fitModel(masterSummaries).fit, m.publishedCDNOWSample)) }
-        fits.append((label, try GammaGamma.fit(masterSummaries).1, publishedGammaGamma))
+        fits.append((label, try GammaGamma.fit(try spendSummaries(master)).1, publishedGammaGamma))
 
         var rows: [ReplicationEstimate] = []
         for (label, fit, published) in fits {

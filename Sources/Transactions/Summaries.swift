@@ -15,8 +15,11 @@ public struct RFMSummaries: Sendable {
     public var frequency: [Double]
     public var recency: [Double]
     public var age: [Double]
-    /// Mean value of the repeat transactions in calibration (NaN when x = 0).
+    /// Mean value of the repeat transactions in calibration with a positive value (NaN when there are none).
     public var monetary: [Double]
+    /// Repeat transactions in calibration with a positive value: the spend model's x. It is the frequency
+    /// unless the log keeps zero-value lines, which are purchase occasions without spend.
+    public var spendFrequency: [Double]
     /// Value of the first transaction.
     public var firstValue: [Double]
     public var holdoutTransactions: [Double]
@@ -31,13 +34,14 @@ public struct RFMSummaries: Sendable {
 
     public static func build(_ log: CustomerDays, calibrationEnd: Int, observationEnd: Int, unitDays: Double = 7) -> RFMSummaries {
         var s = RFMSummaries(
-            customerIDs: [], firstDay: [], frequency: [], recency: [], age: [], monetary: [], firstValue: [],
+            customerIDs: [], firstDay: [], frequency: [], recency: [], age: [], monetary: [], spendFrequency: [], firstValue: [],
             holdoutTransactions: [], holdoutValue: [], calibrationEnd: calibrationEnd,
             observationEnd: observationEnd, unitDays: unitDays)
         for c in 0..<log.customerCount {
             let r = log.range(c)
             guard let first = r.first, log.days[first] < calibrationEnd else { continue }
             var x = 0, last = log.days[first]
+            var spendCount = 0
             var repeatValue = 0.0
             var holdoutCount = 0, holdoutValue = 0.0
             for i in r.dropFirst() {
@@ -45,7 +49,10 @@ public struct RFMSummaries: Sendable {
                 if d <= calibrationEnd {
                     x += 1
                     last = d
-                    repeatValue += log.values[i]
+                    if log.values[i] > 0 {
+                        spendCount += 1
+                        repeatValue += log.values[i]
+                    }
                 } else if d <= observationEnd {
                     holdoutCount += 1
                     holdoutValue += log.values[i]
@@ -56,7 +63,8 @@ public struct RFMSummaries: Sendable {
             s.frequency.append(Double(x))
             s.recency.append(Double(last - log.days[first]) / unitDays)
             s.age.append(Double(calibrationEnd - log.days[first]) / unitDays)
-            s.monetary.append(x > 0 ? repeatValue / Double(x) : .nan)
+            s.monetary.append(spendCount > 0 ? repeatValue / Double(spendCount) : .nan)
+            s.spendFrequency.append(Double(spendCount))
             s.firstValue.append(log.values[first])
             s.holdoutTransactions.append(Double(holdoutCount))
             s.holdoutValue.append(holdoutValue)

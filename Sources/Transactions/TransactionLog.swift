@@ -8,8 +8,28 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
     public enum Format: String, Codable, Sendable { case csv, whitespace }
 
     public struct Cleaning: Codable, Sendable, Equatable {
-        /// Invoices starting with this prefix are cancellations and are dropped.
+        /// What a cancellation line does to the order it reverses.
+        public enum CancellationRule: String, Codable, Sendable, Equatable {
+            /// The cancellation lines are dropped; the orders they reverse are kept (the old rule).
+            case drop
+            /// A cancellation removes the order line it reverses, or reduces earlier lines' quantities
+            /// (`TransactionLog.netCancellations`); then it is dropped.
+            case net
+        }
+
+        /// Lines equal in every column the spec reads (customer, date, quantity, price or value, invoice, product).
+        public enum DuplicateRule: String, Codable, Sendable, Equatable {
+            case keep
+            /// Every copy after the first in the file is dropped.
+            case drop
+        }
+
+        /// Invoices starting with this prefix are cancellations.
         public var cancellationPrefix: String?
+        /// Default `drop`, so that specs written before netting keep their meaning.
+        public var cancellations: CancellationRule
+        /// Default `keep`, so that specs written before this rule keep their meaning.
+        public var duplicateLines: DuplicateRule
         public var dropMissingCustomer: Bool
         public var dropNonPositiveQuantity: Bool
         public var dropNonPositivePrice: Bool
@@ -17,7 +37,9 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
         public var nonMerchandiseCodes: [String]
 
         enum CodingKeys: String, CodingKey {
+            case cancellations
             case cancellationPrefix = "cancellation_prefix"
+            case duplicateLines = "duplicate_lines"
             case dropMissingCustomer = "drop_missing_customer"
             case dropNonPositiveQuantity = "drop_nonpositive_quantity"
             case dropNonPositivePrice = "drop_nonpositive_price"
@@ -25,14 +47,41 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
         }
 
         public init(
-            cancellationPrefix: String? = nil, dropMissingCustomer: Bool = true, dropNonPositiveQuantity: Bool = true,
-            dropNonPositivePrice: Bool = true, nonMerchandiseCodes: [String] = []
+            cancellationPrefix: String? = nil, cancellations: CancellationRule = .drop, duplicateLines: DuplicateRule = .keep,
+            dropMissingCustomer: Bool = true, dropNonPositiveQuantity: Bool = true, dropNonPositivePrice: Bool = true,
+            nonMerchandiseCodes: [String] = []
         ) {
             self.cancellationPrefix = cancellationPrefix
+            self.cancellations = cancellations
+            self.duplicateLines = duplicateLines
             self.dropMissingCustomer = dropMissingCustomer
             self.dropNonPositiveQuantity = dropNonPositiveQuantity
             self.dropNonPositivePrice = dropNonPositivePrice
             self.nonMerchandiseCodes = nonMerchandiseCodes
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            cancellationPrefix = try c.decodeIfPresent(String.self, forKey: .cancellationPrefix)
+            func choice<T: RawRepresentable<String>>(_ key: CodingKeys, _ all: [T]) throws -> T? {
+                guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+                guard let value = T(rawValue: text) else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: key, in: c,
+                        debugDescription: "\(key.stringValue) must be \(all.map { "'\($0.rawValue)'" }.joined(separator: " or ")), not '\(text)'")
+                }
+                return value
+            }
+            cancellations = try choice(.cancellations, [CancellationRule.drop, .net]) ?? .drop
+            duplicateLines = try choice(.duplicateLines, [DuplicateRule.keep, .drop]) ?? .keep
+            dropMissingCustomer = try c.decode(Bool.self, forKey: .dropMissingCustomer)
+            dropNonPositiveQuantity = try c.decode(Bool.self, forKey: .dropNonPositiveQuantity)
+            dropNonPositivePrice = try c.decode(Bool.self, forKey: .dropNonPositivePrice)
+            nonMerchandiseCodes = try c.decode([String].self, forKey: .nonMerchandiseCodes)
+            if cancellations == .net && cancellationPrefix == nil {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .cancellations, in: c, debugDescription: "cancellations: net needs the cancellation_prefix that marks cancellation invoices")
+            }
         }
     }
 
@@ -115,6 +164,9 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
         product = try c.decodeIfPresent(String.self, forKey: .product)
         cleaning = try c.decode(Cleaning.self, forKey: .cleaning)
         func bad(_ key: CodingKeys, _ message: String) -> DecodingError { .dataCorruptedError(forKey: key, in: c, debugDescription: message) }
+        if let missing = missingNettingColumns.first {
+            throw bad(.cleaning, "cancellations: net matches a cancellation to its order by customer, product and quantity: the spec needs '\(missing)'")
+        }
         if format == .whitespace {
             for key in [CodingKeys.delimiter, .quote] where c.contains(key) {
                 throw bad(key, "a whitespace-separated log has no \(key.stringValue) (it applies to format: csv)")
@@ -153,6 +205,28 @@ public struct TransactionSpec: Codable, Sendable, Equatable {
         try c.encode(cleaning, forKey: .cleaning)
     }
 
+    /// The columns that netting cancellations needs and the spec does not name (empty when it does not net).
+    var missingNettingColumns: [String] {
+        guard cleaning.cancellations == .net else { return [] }
+        return [("invoice", invoice), ("product", product), ("quantity", quantity)].compactMap { $0.1 == nil ? $0.0 : nil }
+    }
+
+    /// A time of `text` that orders the log's lines (seconds; UTC when the stamp has an offset, else local
+    /// time as written), or nil when it does not match the spec's format. A stamp without a time of day is
+    /// midnight.
+    public func instant(_ text: String) -> Int? {
+        guard let dateFormat else {
+            guard let day = CalendarDay.parse(text) else { return nil }
+            let b = Array(text.utf8)
+            func two(_ i: Int) -> Int { i + 2 <= b.count ? (Int(b[i]) - 48) * 10 + Int(b[i + 1]) - 48 : 0 }
+            // CalendarDay.parse has checked that a time, when there is one, starts with HH:MM.
+            let seconds = b.count >= 16 ? two(11) * 3600 + two(14) * 60 + (b.count >= 19 && b[16] == UInt8(ascii: ":") ? two(17) : 0) : 0
+            return day * 86_400 + seconds
+        }
+        guard let r = dateFormat.read(Array(text.utf8)) else { return nil }
+        return r.day * 86_400 + r.seconds - (r.offset ?? 0)
+    }
+
     /// How dates are read, for messages.
     public var dateFormatDescription: String { dateFormat?.description ?? "YYYY-MM-DD[ HH:MM:SS] or YYYYMMDD" }
 
@@ -171,6 +245,8 @@ public struct CleaningStep: Sendable, Equatable {
     public var customers: Int
     /// Sum of the removed rows' line values.
     public var revenue: Double
+    /// Rows the rule kept with a smaller quantity (partial cancellations); their lost value is in `revenue`.
+    public var rowsReduced: Int = 0
 }
 
 /// Rows and revenue dropped per non-merchandise product code.
@@ -257,6 +333,87 @@ public enum TransactionLog {
         return text.codes.map { valueOfLevel[Int($0)] }
     }
 
+    /// Which rows repeat an earlier row of the file in every column the spec reads (the first copy is not marked).
+    static func duplicateLines(
+        _ table: Table, spec: TransactionSpec, customer: StringColumn, dateText: StringColumn, numbers: [[Double]?]
+    ) throws -> [Bool] {
+        struct Key: Hashable {
+            var codes: [Int32]
+            var numbers: [UInt64]
+        }
+        let texts = try [spec.invoice, spec.product].compactMap { $0 }.map { try table.strings($0).codes }
+        let numberColumns = numbers.compactMap { $0 }
+        var seen = Set<Key>()
+        seen.reserveCapacity(table.rowCount)
+        return (0..<table.rowCount).map { r in
+            let key = Key(
+                codes: [customer.codes[r], dateText.codes[r]] + texts.map { $0[r] },
+                numbers: numberColumns.map { $0[r] == 0 ? 0 : $0[r].bitPattern })
+            return !seen.insert(key).inserted
+        }
+    }
+
+    /// How cancellations net against the lines they reverse.
+    struct Netting {
+        /// Order lines removed by a cancellation of the same customer, product and (remaining) quantity.
+        var exact: [Bool]
+        /// Quantity taken off each line by partial cancellations.
+        var reducedQuantity: [Double]
+        /// Each line's quantity after netting (0 for removed lines).
+        var remaining: [Double]
+        /// Cancellation lines that took some quantity off an earlier line.
+        var netted: [Bool]
+    }
+
+    /// Nets each cancellation, in time order (ties in file order), against the order lines still present in
+    /// `keep` that are not cancellations, have a customer and a positive quantity, and come before it:
+    /// 1. the latest earlier line of the same customer and product whose remaining quantity equals the
+    ///    cancellation's |quantity| is removed (an exact match);
+    /// 2. without one, the earlier lines of that customer and product lose quantity, most recent first, until
+    ///    the cancelled quantity is used up or the lines are;
+    /// 3. a cancellation without a customer or without an earlier line takes nothing.
+    static func netCancellations(
+        customer: [Int32], missingCustomer: Int32?, product: [Int32], time: [Int], quantity: [Double], isCancellation: (Int) -> Bool,
+        keep: [Bool]
+    ) -> Netting {
+        let n = customer.count
+        var netting = Netting(
+            exact: [Bool](repeating: false, count: n), reducedQuantity: [Double](repeating: 0, count: n), remaining: quantity,
+            netted: [Bool](repeating: false, count: n))
+        struct Pair: Hashable {
+            var customer: Int32
+            var product: Int32
+        }
+        // Lines seen so far (all earlier than the current row), per customer and product, in time order.
+        var earlier: [Pair: [Int]] = [:]
+        let order = (0..<n).filter { keep[$0] && customer[$0] != missingCustomer }.sorted { (time[$0], $0) < (time[$1], $1) }
+        for r in order {
+            let pair = Pair(customer: customer[r], product: product[r])
+            guard isCancellation(r) else {
+                if quantity[r] > 0 { earlier[pair, default: []].append(r) }
+                continue
+            }
+            guard let lines = earlier[pair] else { continue }
+            var wanted = abs(quantity[r])
+            guard wanted > 0 else { continue }
+            if let hit = lines.last(where: { netting.remaining[$0] == wanted }) {
+                netting.exact[hit] = true
+                netting.remaining[hit] = 0
+                netting.netted[r] = true
+                continue
+            }
+            for line in lines.reversed() where netting.remaining[line] > 0 {
+                let taken = min(wanted, netting.remaining[line])
+                netting.remaining[line] -= taken
+                netting.reducedQuantity[line] += taken
+                netting.netted[r] = true
+                wanted -= taken
+                if wanted <= 0 { break }
+            }
+        }
+        return netting
+    }
+
     /// `header`: the file's column names, so that errors can give the column's number.
     public static func clean(_ table: Table, spec: TransactionSpec, header: [String]? = nil) throws -> CleanedLog {
         let n = table.rowCount
@@ -275,7 +432,7 @@ public enum TransactionLog {
         }
         let quantity = try spec.quantity.map { try numbers(table, $0, spec: spec, header: header) }
         let price = try spec.price.map { try numbers(table, $0, spec: spec, header: header) }
-        let lineValue: [Double] =
+        var lineValue: [Double] =
             try spec.value.map { try numbers(table, $0, spec: spec, header: header) }
             ?? (0..<n).map { quantity![$0] * price![$0] }
 
@@ -293,7 +450,8 @@ public enum TransactionLog {
         let rawCustomers = distinctCustomers()
         let rawRevenue = lineValue.reduce(0, +)
         var steps: [CleaningStep] = []
-        func apply(_ rule: String, _ drop: (Int) -> Bool) {
+        /// `revenue`: the value the rule took away, when it is not that of the rows it removes (reductions).
+        func apply(_ rule: String, revenue given: Double? = nil, rowsReduced: Int = 0, _ drop: (Int) -> Bool) {
             let before = distinctCustomers()
             var rows = 0
             var revenue = 0.0
@@ -302,14 +460,49 @@ public enum TransactionLog {
                 rows += 1
                 revenue += lineValue[r]
             }
-            steps.append(CleaningStep(rule: rule, rows: rows, customers: before - distinctCustomers(), revenue: revenue))
+            steps.append(
+                CleaningStep(rule: rule, rows: rows, customers: before - distinctCustomers(), revenue: given ?? revenue, rowsReduced: rowsReduced))
         }
 
         let c = spec.cleaning
+        if c.duplicateLines == .drop {
+            let duplicate = try duplicateLines(table, spec: spec, customer: customer, dateText: dateText, numbers: [quantity, price, lineValue])
+            apply("duplicate line (equal in every column read)") { duplicate[$0] }
+        }
         if let prefix = c.cancellationPrefix, let inv = spec.invoice {
             let invoice = try table.strings(inv)
             let cancelled = invoice.levels.map { $0.hasPrefix(prefix) }
-            apply("cancellation (invoice starts with '\(prefix)')") { cancelled[Int(invoice.codes[$0])] }
+            let isCancellation = { (r: Int) in cancelled[Int(invoice.codes[r])] }
+            if c.cancellations == .net {
+                guard spec.missingNettingColumns.isEmpty, let quantity, let productColumn = spec.product else {
+                    throw DataError(
+                        file: spec.file,
+                        message:
+                            "cancellations: net needs the columns \(spec.missingNettingColumns.map { "'\($0)'" }.joined(separator: ", ")) in spec '\(spec.name)'"
+                    )
+                }
+                var dayOrder = [Int](repeating: 0, count: dateText.levels.count)
+                for (k, text) in dateText.levels.enumerated() { dayOrder[k] = spec.instant(text) ?? dayOfLevel[k] * 86_400 }
+                let netting = netCancellations(
+                    customer: customer.codes, missingCustomer: missingCode, product: try table.strings(productColumn).codes,
+                    time: dateText.codes.map { dayOrder[Int($0)] }, quantity: quantity, isCancellation: isCancellation, keep: keep)
+                // A line's value is its quantity times its unit value; the value at removal is what the exact rule takes.
+                var reducedValue = 0.0
+                for r in 0..<n where netting.reducedQuantity[r] > 0 || netting.exact[r] {
+                    let unit = quantity[r] != 0 ? lineValue[r] / quantity[r] : 0
+                    reducedValue += netting.reducedQuantity[r] * unit
+                    lineValue[r] = (netting.exact[r] ? quantity[r] - netting.reducedQuantity[r] : netting.remaining[r]) * unit
+                }
+                apply("cancelled order line (same customer, product and quantity)") { netting.exact[$0] }
+                let reducedRows = (0..<n).count(where: { keep[$0] && netting.reducedQuantity[$0] > 0 && netting.remaining[$0] > 0 })
+                apply("partly cancelled order line (quantity reduced)", revenue: reducedValue, rowsReduced: reducedRows) {
+                    netting.reducedQuantity[$0] > 0 && netting.remaining[$0] <= 0
+                }
+                apply("cancellation netted (invoice starts with '\(prefix)')") { isCancellation($0) && netting.netted[$0] }
+                apply("cancellation not matched to an earlier order line (invoice starts with '\(prefix)')") { isCancellation($0) }
+            } else {
+                apply("cancellation (invoice starts with '\(prefix)')") { isCancellation($0) }
+            }
         }
         if c.dropMissingCustomer, let missingCode {
             apply("no customer id") { customer.codes[$0] == missingCode }
@@ -385,5 +578,23 @@ public enum TransactionLog {
             rawRows: n, rawCustomers: rawCustomers, rawRevenue: rawRevenue, steps: steps,
             droppedCodes: droppedCodes, keptRows: keptRows, keptRevenue: keptRevenue,
             customerDays: CustomerDays(customerIDs: ids, offsets: offsets, days: days, values: values))
+    }
+}
+
+extension TransactionSpec.Cleaning {
+    /// The duplicate and cancellation rules in words, for reports (empty when they change nothing).
+    public var explanation: String {
+        var sentences: [String] = []
+        if duplicateLines == .drop {
+            sentences.append(
+                "A line equal to an earlier line in every column read (customer, date and time, invoice, product, quantity, price) is a duplicate and is dropped."
+            )
+        }
+        if cancellations == .net, let prefix = cancellationPrefix {
+            sentences.append(
+                "A cancellation (invoice starting with '\(prefix)') removes the order line it reverses: the latest earlier line of the same customer and product whose quantity equals the cancelled quantity. Without such a line it takes the cancelled quantity off that customer's earlier lines of the product, most recent first (a partial cancellation); a cancellation with no earlier line of the customer and product takes nothing. Every cancellation line is then dropped."
+            )
+        }
+        return sentences.joined(separator: " ")
     }
 }

@@ -166,7 +166,7 @@ struct UnknownParameterTests {
             stage: .clv, replace: "    drop_missing_customer: true\n    drop_nonpositive_quantity: true",
             with: "    drop_missing_customers: true\n    drop_nonpositive_quantity: true",
             message:
-                "unknown parameter 'retail.cleaning.drop_missing_customers' (did you mean 'drop_missing_customer'? valid here: cancellation_prefix, drop_missing_customer, drop_nonpositive_quantity, drop_nonpositive_price, non_merchandise_codes)",
+                "unknown parameter 'retail.cleaning.drop_missing_customers' (did you mean 'drop_missing_customer'? valid here: cancellation_prefix, cancellations, duplicate_lines, drop_missing_customer, drop_nonpositive_quantity, drop_nonpositive_price, non_merchandise_codes)",
             at: "drop_missing_customers"),
         ParamsCase(
             stage: .clv, replace: "    customer: customer", with: "    custmer: customer",
@@ -262,6 +262,9 @@ struct MalformedParamsTests {
             stage: .clv, replace: "    drop_missing_customer: true\n    drop_nonpositive_quantity: true",
             with: "    drop_missing_customer: maybe\n    drop_nonpositive_quantity: true",
             message: "parameter 'retail.cleaning.drop_missing_customer': expected true or false, found 'maybe'", at: "maybe"),
+        ParamsCase(
+            stage: .clv, replace: "    cancellations: net ", with: "    cancellations: nett ",
+            message: "parameter 'retail.cleaning.cancellations': cancellations must be 'drop' or 'net', not 'nett'", at: "nett"),
     ]
 
     @Test("a value of the wrong type names its line and column", arguments: typeCases)

@@ -1,5 +1,7 @@
 import Foundation
+import Tabular
 import Testing
+import Transactions
 
 @testable import Synthetic
 
@@ -51,5 +53,32 @@ struct SyntheticTests {
         #expect(body.contains { $0[5].isEmpty }, "guest orders")
         #expect(body.contains { $0[1] == SyntheticOrderLog.shippingCode }, "shipping fees")
         #expect(body.contains { $0[0].hasPrefix(SyntheticOrderLog.returnPrefix) && $0[2].hasPrefix("-") }, "returns")
+    }
+
+    @Test func returnsNetAgainstTheLinesTheyReturn() throws {
+        let bytes = try SyntheticOrderLog.generate(Self.orders, seed: 3)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synthetic-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try AtomicFile.write(String(decoding: bytes, as: UTF8.self), to: dir + "/orders.csv")
+        // The order-log spec of examples/synthetic/project.yaml.
+        let spec = TransactionSpec(
+            name: "Synthetic shop", file: dir + "/orders.csv", format: .csv, delimiter: try FieldCharacter(text: ";"),
+            dateFormat: try DateFormat(text: "%d/%m/%Y %H:%M"), timeZone: try LogTimeZone(text: "Europe/Berlin"), decimalSeparator: .comma,
+            customer: "client", date: "order_date", quantity: "qty", price: "unit_price", invoice: "order_no", product: "sku",
+            cleaning: .init(cancellationPrefix: "R", cancellations: .net, duplicateLines: .drop, nonMerchandiseCodes: ["SHIP"]))
+        let log = try TransactionLog.load(spec)
+        let returns = Self.rows(bytes, separator: ";").dropFirst().filter { $0[0].hasPrefix(SyntheticOrderLog.returnPrefix) }
+        let customerReturns = returns.filter { !$0[5].isEmpty }.count
+        #expect(customerReturns > 0)
+        func rows(_ prefix: String) -> Int { log.steps.first { $0.rule.hasPrefix(prefix) }?.rows ?? -1 }
+        // Every return of a customer's order nets against its line (one unit: the whole line when it had one);
+        // only guest orders' returns, without a customer, match nothing.
+        #expect(rows("cancellation netted") == customerReturns)
+        #expect(rows("cancellation not matched") == returns.count - customerReturns)
+        #expect(rows("duplicate line") == 0)
+        let exact = rows("cancelled order line"), partial = log.steps.first { $0.rule.hasPrefix("partly cancelled") }
+        #expect(exact > 0 && (partial?.rowsReduced ?? 0) > 0 && partial?.rows == 0)
+        #expect(exact + (partial?.rowsReduced ?? 0) == customerReturns)
     }
 }

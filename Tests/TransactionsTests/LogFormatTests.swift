@@ -222,4 +222,39 @@ struct LogFormatTests {
         none.file = try scratch("n.csv", "client,order_date,qty,unit_price\n\"a,2011-01-01,1,2\n12\" LP,2011-01-01,1,3\n")
         #expect(try TransactionLog.load(none).customerDays.customerIDs == ["\"a", "12\" LP"])
     }
+
+    @Test("cleaning keys: netting and duplicate rules default to the old behaviour; a bad value or a missing column is an error")
+    func cleaningRules() throws {
+        let base: [String: Any] = [
+            "drop_missing_customer": true, "drop_nonpositive_quantity": true, "drop_nonpositive_price": true, "non_merchandise_codes": [],
+        ]
+        let old = try decodeSpec(["cleaning": base.merging(["cancellation_prefix": "R"]) { $1 }])
+        #expect(old.cleaning.cancellations == .drop && old.cleaning.duplicateLines == .keep)
+        let netting = try decodeSpec([
+            "invoice": "order_no", "product": "sku",
+            "cleaning": base.merging(["cancellation_prefix": "R", "cancellations": "net", "duplicate_lines": "drop"]) { $1 },
+        ])
+        #expect(netting.cleaning.cancellations == .net && netting.cleaning.duplicateLines == .drop)
+        func failure(_ object: [String: Any]) -> String {
+            do {
+                _ = try decodeSpec(object)
+                return "no error"
+            } catch let DecodingError.dataCorrupted(context) {
+                return context.debugDescription
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(
+            failure(["cleaning": base.merging(["cancellation_prefix": "R", "cancellations": "nett"]) { $1 }])
+                == "cancellations must be 'drop' or 'net', not 'nett'")
+        #expect(
+            failure(["cleaning": base.merging(["duplicate_lines": "remove"]) { $1 }]) == "duplicate_lines must be 'keep' or 'drop', not 'remove'")
+        #expect(
+            failure(["invoice": "order_no", "product": "sku", "cleaning": base.merging(["cancellations": "net"]) { $1 }])
+                == "cancellations: net needs the cancellation_prefix that marks cancellation invoices")
+        #expect(
+            failure(["invoice": "order_no", "cleaning": base.merging(["cancellation_prefix": "R", "cancellations": "net"]) { $1 }])
+                == "cancellations: net matches a cancellation to its order by customer, product and quantity: the spec needs 'product'")
+    }
 }

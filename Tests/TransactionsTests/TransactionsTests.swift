@@ -70,6 +70,93 @@ struct TransactionTests {
         #expect(log.keptRows == 4)
     }
 
+    @Test("netting: a cancellation removes its order line or reduces earlier ones; duplicates drop; the table counts each rule")
+    func netting() throws {
+        let path = try scratchFile(
+            "net.csv",
+            """
+            Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
+            1,A,a,10,2010-01-01 10:00:00,2,100,UK
+            1,B,b,5,2010-01-01 10:00:00,3,100,UK
+            1,B,b,5,2010-01-01 10:00:00,3,100,UK
+            C2,A,a,-10,2010-01-01 10:12:00,2,100,UK
+            3,A,a,10,2010-01-03 09:00:00,2,100,UK
+            C4,B,b,-2,2010-01-04 09:00:00,3,100,UK
+            C5,A,a,-4,2009-12-01 09:00:00,2,200,UK
+            5,A,a,4,2010-01-05 09:00:00,2,200,UK
+            6,C,c,3,2010-01-06 09:00:00,1,100,UK
+            6,C,c,2,2010-01-06 09:00:00,1,100,UK
+            C7,C,c,-4,2010-01-07 09:00:00,1,100,UK
+            8,D,d,6,2010-01-08 09:00:00,1,300,UK
+            9,D,d,6,2010-01-09 09:00:00,1,300,UK
+            C10,D,d,-6,2010-01-10 09:00:00,1,300,UK
+            11,A,a,10,2010-01-11 09:00:00,2,400,UK
+            C12,A,a,-10,2010-01-11 09:05:00,2,,UK
+
+            """)
+        var spec = retailSpec(path)
+        spec.cleaning.cancellations = .net
+        spec.cleaning.duplicateLines = .drop
+        let log = try TransactionLog.load(spec)
+        #expect(
+            log.steps.map(\.rule) == [
+                "duplicate line (equal in every column read)", "cancelled order line (same customer, product and quantity)",
+                "partly cancelled order line (quantity reduced)", "cancellation netted (invoice starts with 'C')",
+                "cancellation not matched to an earlier order line (invoice starts with 'C')", "no customer id", "quantity <= 0", "price <= 0",
+                "non-merchandise product code",
+            ])
+        // The second B line repeats the first. C2 removes A × 10 of invoice 1 (not the later one of invoice 3);
+        // C10 removes the latest earlier D × 6 (invoice 9, not 8). C4 finds no B line of 2, so it takes 2 of B's 5;
+        // C7 finds no C line of 4, so it empties the latest (2) and takes the other 2 from the 3. C5 comes before
+        // customer 200's only order and C12 has no customer: neither matches.
+        #expect(log.steps.map(\.rows) == [1, 2, 1, 4, 2, 0, 0, 0, 0])
+        #expect(log.steps.map(\.rowsReduced) == [0, 0, 2, 0, 0, 0, 0, 0, 0])
+        // Partial: 2 of B at 3, 2 of C at 1 (the emptied line) and 2 of C at 1. Netted: C2, C4, C7, C10; not matched: C5, C12.
+        let removedRevenue: [Double] = [15, 26, 10, -36, -28, 0, 0, 0, 0]
+        #expect(log.steps.map(\.revenue) == removedRevenue)
+        // Customer 400's order has no customer on its cancellation, so nothing nets it: 400 keeps it.
+        #expect(log.steps.map(\.customers) == [0, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(log.keptRows == 6)
+        #expect(log.keptRows + log.steps.map(\.rows).reduce(0, +) == log.rawRows)
+        #expect(log.keptRevenue + log.steps.map(\.revenue).reduce(0, +) == log.rawRevenue)
+        let days = log.customerDays
+        let day = { (text: String) in CalendarDay.parse(text)! }
+        #expect(days.customerIDs == ["100", "200", "300", "400"])
+        #expect(days.offsets == [0, 3, 4, 5, 6])
+        #expect(days.days == [day("2010-01-01"), day("2010-01-03"), day("2010-01-06"), day("2010-01-05"), day("2010-01-08"), day("2010-01-11")])
+        // 100: B 3 × 3 on the first day (A cancelled), A 10 × 2, then C 1 × 1 left of 3 + 2.
+        #expect(days.values == [9, 20, 1, 8, 6, 20])
+        #expect(log.keptRevenue == 64)
+
+        // The old rule (the default) drops the cancellation lines only.
+        var dropping = retailSpec(path)
+        dropping.cleaning.cancellations = .drop
+        let old = try TransactionLog.load(dropping)
+        #expect(old.steps.first?.rule == "cancellation (invoice starts with 'C')" && old.steps.first?.rows == 6)
+        #expect(old.keptRows == 10)
+    }
+
+    @Test("netting orders lines by time of day, ties in file order, under a date format with offsets")
+    func nettingOrder() throws {
+        // Written out of time order: the cancellation comes first in the file but 30 minutes after the order
+        // in UTC (09:00+02:00 is 07:00Z; 07:30Z); the order placed after the cancellation is not cancelled.
+        let path = try scratchFile(
+            "order.csv",
+            """
+            Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID
+            C2,A,-1,2010-01-01T07:30:00Z,5,7
+            1,A,1,2010-01-01T09:00:00+02:00,5,7
+            3,A,1,2010-01-01T08:00:00Z,5,7
+
+            """)
+        var spec = retailSpec(path)
+        spec.dateFormat = try DateFormat(text: "iso8601")
+        spec.cleaning.cancellations = .net
+        let log = try TransactionLog.load(spec)
+        #expect(log.steps[0].rows == 1 && log.steps[0].revenue == 5)
+        #expect(log.keptRows == 1 && log.keptRevenue == 5)
+    }
+
     @Test("summaries: frequency, recency, age, monetary and holdout counts")
     func summaries() {
         // Customer a: days 0, 7, 14 (calibration), 30 (holdout). b: day 21 only. c: born in holdout.
