@@ -155,7 +155,7 @@ public enum CLVReport {
         md.heading(2, "Model fits on the calibration period")
         for fit in r.evaluations.map(\.fit) + [r.spendFitCalibration] { fitTable(&md, fit) }
         md.paragraph(
-            "Standard errors from the inverse Hessian of the log-likelihood; 95% intervals computed on the log scale (parameters are positive). A parameter collapsing to 0 or exploding is listed as a boundary and the model then refuses to predict."
+            "Standard errors from the inverse Hessian of the log-likelihood; 95% intervals computed on the log scale (parameters are positive). A parameter collapsing to 0 or exploding is listed as a boundary and the model then refuses to predict, except on a ridge with a limit model (shape and scale of a mixing distribution growing together), where the limit is fitted and predicts and the ridge's parameters are shown as not identified."
         )
 
         // Validation.
@@ -313,7 +313,7 @@ public enum CLVReport {
         if g.customers.first ?? 0 > 0, let predicted0 = e.calibrationMeans.first, let actual0 = g.actualMean.first, actual0 > 0 {
             let bias0 = predicted0 / actual0 - 1
             sentence +=
-                " and by \(Fmt.signedPercent(bias0, 0)) for the \(Fmt.int(g.customers[0])) customers with no repeat purchase in calibration (\(Fmt.fixed(predicted0, 3)) predicted vs \(Fmt.fixed(actual0, 3)) actual transactions each)"
+                " and \(bias0 > 0 ? "over" : "under")-predicts by \(Fmt.percent(abs(bias0), 0)) for the \(Fmt.int(g.customers[0])) customers with no repeat purchase in calibration (\(Fmt.fixed(predicted0, 3)) predicted vs \(Fmt.fixed(actual0, 3)) actual transactions each)"
         }
         sentence +=
             overall > 0
@@ -349,7 +349,7 @@ public enum CLVReport {
         var s: String
         if r.productionOneTimeBuyersImmortal {
             s =
-                "\(r.productionModel) gives P(alive) = 1 to every customer without a repeat purchase (\(Fmt.int(oneTime.count)) of \(Fmt.int(r.full.count)) customers), however long ago they bought: its dropout can only follow a repeat purchase. \(other), whose customers can drop out after their first purchase, gives them \(Fmt.percent(meanOther, 1)) on average"
+                "\(r.productionModel) gives P(alive) = 1 to every customer without a repeat purchase (\(Fmt.int(oneTime.count)) of \(Fmt.int(r.full.count)) customers), however long ago they bought: its dropout can only follow a repeat purchase. \(other), in which a customer can leave without buying again, gives them \(Fmt.percent(meanOther, 1)) on average"
         } else {
             let meanProd = oneTime.reduce(0.0) { $0 + pr.probabilityAlive[$1] } / Double(oneTime.count)
             s =

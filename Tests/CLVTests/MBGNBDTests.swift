@@ -139,6 +139,17 @@ struct MBGNBDTests {
         #expect(relClose(mean, try mbg.expectedTransactions(39), 1e-6))
     }
 
+    /// The CDNOW sample (real data, found through DATA_MIRROR): lifetimes 0.11.3's `ModifiedBetaGeoFitter().fit`
+    /// on the same file gives r = 0.5248377, alpha = 6.1829885, a = 0.8913563, b = 1.6140000 (scipy's optimizer
+    /// stops at its own tolerance, so the comparison is to 1e-4 relative).
+    @Test func cdnowSampleFitMatchesLifetimes() throws {
+        let (m, fit) = try MBGNBD.fit(try TestData.cdnow())
+        #expect(fit.converged && fit.boundary.isEmpty, "\(fit)")
+        for (v, expected) in zip([m.r, m.alpha, m.a, m.b], [0.5248377255676623, 6.182988479133949, 0.8913562809311403, 1.6140000256721425]) {
+            #expect(relClose(v, expected, 1e-4), "\(fit)")
+        }
+    }
+
     @Test func fitRecoversSimulatedParameters() throws {
         let (r, alpha, a, b) = (0.8, 6.0, 1.5, 4.0)
         let c = try simulateMBGNBD(n: 5000, seed: 21, r: r, alpha: alpha, a: a, b: b)
