@@ -141,7 +141,7 @@ $(EDA)/manifest.json: $(P_PARAMS_eda) $(PREP_OUT) $(STAMPS)/stage-eda
 
 $(REPORTS)/eda.md: $(EDA)/manifest.json ;
 
-clv: $(CLV)/manifest.json ## CLV models (BG/NBD, Pareto/NBD, Gamma-Gamma), validation, CDNOW replication -> reports/clv.md
+clv: $(CLV)/manifest.json ## CLV models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma), validation, CDNOW replication -> reports/clv.md
 
 $(CLV)/manifest.json: $(PROJECT) $(P_PARAMS_clv) $(P_CLV_INPUTS) $(STAMPS)/stage-clv
 	$(BIN)/stage-clv --project $(PROJECT) --params $(P_PARAMS_clv) --out $(CLV) --figures $(REPORTS)/figures/clv --report $(REPORTS)/clv.md

@@ -15,6 +15,7 @@
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_deriv.h>
+#include <gsl/gsl_integration.h>
 static inline const char *cgsl_runtime_version(void) { return gsl_version; }
 /* CLV: the minimizer types are C globals, which Swift 6 rejects as shared mutable state. */
 static inline const gsl_multimin_fdfminimizer_type *cgsl_multimin_bfgs2(void) { return gsl_multimin_fdfminimizer_vector_bfgs2; }

@@ -9,15 +9,20 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
     public var alpha: Double
     public var a: Double
     public var b: Double
-    /// Boundary parameters reported by `fit` (empty for a model built from parameters). When non-empty every
-    /// prediction throws `ModelUndefined`, because the MLE is a degenerate limit of the model.
+    /// Set when the fit ended on the a, b ridge: the single dropout probability a/(a+b) shared by all customers
+    /// (the limit model, fitted on its own; `BetaDropoutLimit`), with which the model then predicts.
+    public var commonDropoutProbability: Double?
+    /// Boundary parameters reported by `fit` (empty for a model built from parameters). When non-empty (and there
+    /// is no limit model to predict with) every prediction throws `ModelUndefined`, because the MLE is a degenerate
+    /// limit of the model.
     public var boundary: [String]
 
-    public init(r: Double, alpha: Double, a: Double, b: Double, boundary: [String] = []) {
+    public init(r: Double, alpha: Double, a: Double, b: Double, commonDropoutProbability: Double? = nil, boundary: [String] = []) {
         self.r = r
         self.alpha = alpha
         self.a = a
         self.b = b
+        self.commonDropoutProbability = commonDropoutProbability
         self.boundary = boundary
     }
 
@@ -62,12 +67,10 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
     public static let key = "bgnbd"
     public static let displayName = "BG/NBD"
     public static let parameterKinds: [ParameterKind] = [.shape, .scale, .shape, .shape]
-    public static var ridges: [Ridge] {
-        [
-            Ridge(
-                indices: [2, 3], meaning: "the Beta distribution of dropout probabilities collapses to a single probability shared by all customers",
-                ratio: { ("a/(a+b)", $0[2] / ($0[2] + $0[3])) })
-        ]
+    public static var ridges: [Ridge] { [BetaDropoutLimit.ridge(modified: false)] }
+
+    public static func atRidgeLimit(_ ridge: Int, estimates: [Double], limit: [Double], boundary: [String]) -> BGNBD? {
+        BGNBD(r: limit[0], alpha: limit[1], a: estimates[2], b: estimates[3], commonDropoutProbability: limit[2], boundary: boundary)
     }
     /// Fader, Hardie & Lee (2005), table 1.
     public static let publishedCDNOWSample: [String: Double] = ["r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "LL": -9582.4]
@@ -93,6 +96,12 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
     // MARK: predictions
 
     private func checkUsable(_ quantity: String) throws(ModelUndefined) {
+        if let p = commonDropoutProbability {
+            guard r > 0, alpha > 0, r.isFinite, alpha.isFinite, p > 0, p < 1 else {
+                throw ModelUndefined(quantity: quantity, reason: "limit parameters must be r, alpha > 0 and 0 < p < 1 (r=\(r), alpha=\(alpha), p=\(p))")
+            }
+            return
+        }
         if !boundary.isEmpty {
             throw ModelUndefined(
                 quantity: quantity,
@@ -113,7 +122,8 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
 
     func alive(x: Double, tx: Double, T: Double) -> Double {
         guard x > 0 else { return 1 }
-        let lr = log(a) - log(b + x - 1) + (r + x) * (log(alpha + T) - log(alpha + tx))
+        let odds = commonDropoutProbability.map { log($0) - log1p(-$0) } ?? (log(a) - log(b + x - 1))
+        let lr = odds + (r + x) * (log(alpha + T) - log(alpha + tx))
         return 1 / (1 + exp(lr))
     }
 
@@ -127,6 +137,10 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
         try checkUsable(q)
         guard t >= 0, !t.isNaN else { throw ModelUndefined(quantity: q, reason: "t = \(t) must be >= 0") }
         if t == 0 { return 0 }
+        if let p = commonDropoutProbability {
+            // E[(1 - e^(-lambda p t)) / p] over lambda ~ Gamma(r, alpha).
+            return t == .infinity ? 1 / p : -expm1(-r * log1p(p * t / alpha)) / p
+        }
         if t == .infinity {
             guard a > 1 else { throw ModelUndefined(quantity: q, reason: "a = \(a) <= 1: the expected number of lifetime transactions E[1/p] is infinite") }
             return (a + b - 1) / (a - 1)
@@ -158,6 +172,9 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
         }
         if t == 0 { return 0 }
         let pAlive = alive(x: x, tx: tx, T: T)
+        if let p = commonDropoutProbability {
+            return pAlive * (t == .infinity ? 1 / p : -expm1(-(r + x) * log1p(p * t / (alpha + T))) / p)
+        }
         if t == .infinity {
             guard a > 1 else { throw ModelUndefined(quantity: q, reason: "a = \(a) <= 1: the expected number of lifetime transactions is infinite") }
             return (a + b + x - 1) / (a - 1) * pAlive
@@ -176,6 +193,32 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
             throw ModelUndefined(quantity: q, reason: "2F1 evaluation failed for a=\(r + x), b=\(b + x), c=\(a + b + x - 1), z=\(t / (alpha + T + t))")
         }
         return v * pAlive
+    }
+
+    /// P(X(t) = n) for a new customer (FHL 2005 eq. 8; lifetimes' `probability_of_n_purchases_up_to_time`):
+    /// B(a, b+n)/B(a, b) NBD(n; r, alpha, t) + [n > 0] B(a+1, b+n-1)/B(a, b) P(N(t) >= n).
+    public func probabilityOfCount(_ n: Int, t: Double) throws(ModelUndefined) -> Double {
+        try checkUsable("P(X(t) = n)")
+        guard n >= 0, t >= 0, t.isFinite else { throw ModelUndefined(quantity: "P(X(t) = n)", reason: "need n >= 0 and finite t >= 0") }
+        if let p = commonDropoutProbability { return CountDistribution.geometricNBD(n, t: t, r: r, alpha: alpha, p: p) }
+        return CountDistribution.betaGeometricNBD(n, t: t, r: r, alpha: alpha, a: a, b: b)
+    }
+
+    /// P(Y(t) = n | x, t_x, T) = [n = 0] (1 - P(alive)) + P(alive) P(Y = n | alive), the latter with lambda ~
+    /// Gamma(r+x, alpha+T) and p ~ Beta(a, b+x) (Fader, Hardie & Lee, "Deriving the conditional PMF of the BG/NBD
+    /// model", 2006 note).
+    public func conditionalProbabilityOfCount(_ n: Int, t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
+        let q = "P(Y(t) = n | x, t_x, T)"
+        try checkUsable(q)
+        guard n >= 0, t >= 0, t.isFinite, x >= 0, tx >= 0, T >= tx else {
+            throw ModelUndefined(quantity: q, reason: "need n >= 0, finite t >= 0, x >= 0, 0 <= t_x <= T")
+        }
+        let future =
+            commonDropoutProbability.map { CountDistribution.geometricNBD(n, t: t, r: r + x, alpha: alpha + T, p: $0) }
+            ?? CountDistribution.betaGeometricNBD(n, t: t, r: r + x, alpha: alpha + T, a: a, b: b + x)
+        let v = CountDistribution.conditional(n, alive: alive(x: x, tx: tx, T: T), future: future)
+        guard v.isFinite else { throw ModelUndefined(quantity: q, reason: "numerical failure for n=\(n), x=\(x), t_x=\(tx), T=\(T)") }
+        return v
     }
 
     /// Conditional expectations for every customer of `s` over the next `t` time units.

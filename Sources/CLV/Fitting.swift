@@ -72,6 +72,72 @@ public struct FitResult: Sendable, CustomStringConvertible {
     public var boundaryDetails: [String]
     /// Starting points tried (natural scale) and other remarks.
     public var notes: [String]
+    /// The ridge the fit ended on (nil when none).
+    public var ridge: RidgeReached?
+    /// Stored as an array only because a struct cannot hold itself; see `limit`.
+    var limitFits: [FitResult] = []
+    /// When the fit ended on a ridge that has a limit model (`Ridge.limit`): that model's own maximum-likelihood
+    /// fit. The model then predicts with it; this result's estimates, standard errors and intervals of the
+    /// parameters the limit shares are the limit fit's, those of the ridge's parameters are not identified (NaN
+    /// standard errors and intervals; their estimates are where the search stopped), and the log-likelihood,
+    /// AIC and BIC are the limit's (AIC and BIC with the limit's number of parameters).
+    public var limit: FitResult? { limitFits.first }
+
+    /// Whether the fitted model predicts: no boundary, or a boundary that is a ridge whose limit model was fitted
+    /// without a boundary of its own.
+    public var predicts: Bool { boundary.isEmpty || limit?.boundary.isEmpty == true }
+
+    /// Whether each parameter is identified: false for a ridge's parameters when the fit ended on the ridge.
+    public var identified: [Bool] {
+        parameterNames.indices.map { !(ridge?.indices.contains($0) ?? false) }
+    }
+
+    public init(
+        model: String, parameterNames: [String], estimates: [Double], standardErrors: [Double], confidenceIntervals: [ConfidenceInterval],
+        logLikelihood: Double, aic: Double, bic: Double, n: Int, converged: Bool, status: String, method: String, iterations: Int,
+        gradientNorm: Double, stoppedOnRidge: Bool, boundary: [String], boundaryDetails: [String], notes: [String], ridge: RidgeReached? = nil
+    ) {
+        self.model = model
+        self.parameterNames = parameterNames
+        self.estimates = estimates
+        self.standardErrors = standardErrors
+        self.confidenceIntervals = confidenceIntervals
+        self.logLikelihood = logLikelihood
+        self.aic = aic
+        self.bic = bic
+        self.n = n
+        self.converged = converged
+        self.status = status
+        self.method = method
+        self.iterations = iterations
+        self.gradientNorm = gradientNorm
+        self.stoppedOnRidge = stoppedOnRidge
+        self.boundary = boundary
+        self.boundaryDetails = boundaryDetails
+        self.notes = notes
+        self.ridge = ridge
+    }
+
+    /// This fit with `limitFit` (the fit of the limit model of the ridge it ended on) as its `limit`.
+    func withLimit(_ limitFit: FitResult, shared: [Int?]) -> FitResult {
+        var out = self
+        out.limitFits = [limitFit]
+        for (j, index) in shared.enumerated() {
+            guard let i = index else { continue }
+            out.estimates[i] = limitFit.estimates[j]
+            out.standardErrors[i] = limitFit.standardErrors[j]
+            out.confidenceIntervals[i] = limitFit.confidenceIntervals[j]
+        }
+        for i in ridge?.indices ?? [] {
+            out.standardErrors[i] = .nan
+            out.confidenceIntervals[i] = ConfidenceInterval(lower: .nan, upper: .nan, level: 0.95)
+        }
+        out.logLikelihood = limitFit.logLikelihood
+        out.aic = limitFit.aic
+        out.bic = limitFit.bic
+        out.converged = limitFit.converged
+        return out
+    }
 
     public func estimate(_ name: String) -> Double? {
         parameterNames.firstIndex(of: name).map { estimates[$0] }
@@ -90,8 +156,20 @@ public struct FitResult: Sendable, CustomStringConvertible {
 }
 
 /// How a parameter is scaled for the optimiser and judged at the boundary: a shape parameter against 1, a
-/// time-scale parameter (alpha, beta) against the mean customer age T.
-public enum ParameterKind: Sendable, Equatable { case shape, scale }
+/// time-scale parameter (alpha, beta) against the mean customer age T, a rate (per time unit, like a common dropout
+/// rate mu) against 1/T.
+public enum ParameterKind: Sendable, Equatable {
+    case shape, scale, rate
+
+    /// The reference scale for data whose mean customer age is `meanAge`.
+    public func scale(meanAge: Double) -> Double {
+        switch self {
+        case .shape: return 1
+        case .scale: return meanAge
+        case .rate: return 1 / meanAge
+        }
+    }
+}
 
 /// Thresholds for boundary detection (see `FitResult.boundary`).
 enum BoundaryRule {
@@ -114,12 +192,53 @@ public struct Ridge {
     var meaning: String
     /// The ratio that stays fixed along the ridge, from the natural parameters.
     var ratio: ([Double]) -> (name: String, value: Double)
+    /// The limit model, fitted and used for predictions when the fit ends on this ridge (nil: the model then
+    /// refuses to predict).
+    var limit: RidgeLimit?
 
-    public init(indices: [Int], meaning: String, ratio: @escaping ([Double]) -> (name: String, value: Double)) {
+    public init(indices: [Int], meaning: String, ratio: @escaping ([Double]) -> (name: String, value: Double), limit: RidgeLimit? = nil) {
         self.indices = indices
         self.meaning = meaning
         self.ratio = ratio
+        self.limit = limit
     }
+}
+
+/// The model a ridge leads to: the mixing distribution replaced by its point mass, with its own parameters (the
+/// ones it shares with the full model and the fixed ratio), likelihood and starting point.
+public struct RidgeLimit {
+    /// For the report: "one dropout rate mu shared by all customers".
+    public var description: String
+    public var parameterNames: [String]
+    public var parameterKinds: [ParameterKind]
+    /// For each limit parameter, the index of the full model's parameter it is (nil: the ratio).
+    public var shared: [Int?]
+    /// The starting point from the full model's natural parameters where the fit stopped on the ridge.
+    public var start: ([Double]) -> [Double]
+    public var logLikelihoodFunction: (CompressedSummaries) -> LogLikelihoodFunction
+
+    public init(
+        description: String, parameterNames: [String], parameterKinds: [ParameterKind], shared: [Int?], start: @escaping ([Double]) -> [Double],
+        logLikelihoodFunction: @escaping (CompressedSummaries) -> LogLikelihoodFunction
+    ) {
+        self.description = description
+        self.parameterNames = parameterNames
+        self.parameterKinds = parameterKinds
+        self.shared = shared
+        self.start = start
+        self.logLikelihoodFunction = logLikelihoodFunction
+    }
+}
+
+/// The ridge a fit ended on: its parameters and the ratio that stays fixed along it.
+public struct RidgeReached: Sendable, Equatable {
+    /// Position of the ridge in the model's `ridges`.
+    public var position: Int
+    public var indices: [Int]
+    public var names: [String]
+    public var ratioName: String
+    public var ratioValue: Double
+    public var meaning: String
 }
 
 /// A likelihood to maximise: `evaluate(p, grad)` returns the total log-likelihood at natural parameters `p`
@@ -224,12 +343,12 @@ final class MLEProblem {
 
     /// The first ridge along which the log-likelihood `ll` at `theta` does not decrease when the ridge's
     /// parameters are multiplied together by `BoundaryRule.ridgeFactor`, with the likelihood there.
-    func ridge(at theta: [Double], ll: Double) -> (Ridge, Double)? {
-        for r in ridges {
+    func ridge(at theta: [Double], ll: Double) -> (Ridge, Double, Int)? {
+        for (position, r) in ridges.enumerated() {
             var probe = theta
             for i in r.indices { probe[i] += log(BoundaryRule.ridgeFactor) }
             let far = logLikelihood(probe)
-            if far.isFinite && far >= ll - BoundaryRule.edgeTolerance * max(1, abs(ll)) { return (r, far) }
+            if far.isFinite && far >= ll - BoundaryRule.edgeTolerance * max(1, abs(ll)) { return (r, far, position) }
         }
         return nil
     }
@@ -320,7 +439,7 @@ enum Optimizer {
                     let xs = gsl_multimin_fdfminimizer_x(s)!
                     let theta = (0..<k).map { gsl_vector_get(xs, $0) }
                     if theta.allSatisfy({ abs($0) < MLEProblem.thetaBound }),
-                        let (ridge, _) = prob.ridge(at: theta, ll: -gsl_multimin_fdfminimizer_minimum(s) * Double(prob.n))
+                        let (ridge, _, _) = prob.ridge(at: theta, ll: -gsl_multimin_fdfminimizer_minimum(s) * Double(prob.n))
                     {
                         ridgeNote = "; stopped on the ridge " + ridge.indices.map { prob.names[$0] }.joined(separator: ", ") + " -> infinity"
                         converged = true
@@ -528,10 +647,14 @@ enum Optimizer {
                 }
             }
         }
-        if let (ridge, far) = prob.ridge(at: theta, ll: ll) {
+        var reached: RidgeReached?
+        if let (ridge, far, position) = prob.ridge(at: theta, ll: ll) {
             for i in ridge.indices where !boundary.contains(prob.names[i]) { boundary.append(prob.names[i]) }
             let names = ridge.indices.map { prob.names[$0] }.joined(separator: " and ")
             let fixed = ridge.ratio(est)
+            reached = RidgeReached(
+                position: position, indices: ridge.indices, names: ridge.indices.map { prob.names[$0] }, ratioName: fixed.name,
+                ratioValue: fixed.value, meaning: ridge.meaning)
             details.append(
                 "\(names) grow together without the likelihood decreasing (LL \(far) with both multiplied by \(formatDouble(BoundaryRule.ridgeFactor)) vs \(ll) at the estimate): \(ridge.meaning) (\(fixed.name) = \(fixed.value)); the MLE is this limit, a boundary of the model, so \(names) are not identified"
             )
@@ -543,7 +666,7 @@ enum Optimizer {
             bic: Double(k) * log(nn) - 2 * ll, n: prob.n, converged: converged,
             status: run.status, method: run.method, iterations: run.iterations, gradientNorm: gnorm,
             stoppedOnRidge: run.stoppedOnRidge,
-            boundary: boundary, boundaryDetails: details, notes: notes)
+            boundary: boundary, boundaryDetails: details, notes: notes, ridge: reached)
     }
 
     /// Inverse of a symmetric positive-definite matrix by Cholesky (GSL); nil when not positive definite.

@@ -104,6 +104,11 @@ public struct GammaGamma: Sendable, Equatable {
         public var correlation: Double
         /// Two-sided p-value of H0: correlation = 0 (t = r sqrt((n-2)/(1-r^2)), Student t with n-2 df).
         public var pValue: Double
+        /// Spearman rank correlation between x and m over the same customers (robust to the heavy tail of m, which
+        /// can hide a monotone dependence from Pearson's coefficient), and its two-sided p-value by the same t
+        /// approximation.
+        public var rankCorrelation: Double
+        public var rankPValue: Double
         public var n: Int
     }
 
@@ -114,18 +119,14 @@ public struct GammaGamma: Sendable, Equatable {
         let n = d.x.count
         guard n >= 3 else { throw CLVError.invalidInput("need at least 3 customers with repeat transactions for the correlation check") }
         let r = Inference.pearson(d.x, d.m)
-        guard !r.isNaN else {
-            return CorrelationCheck(correlation: .nan, pValue: .nan, n: n)
-        }
+        let rho = Inference.spearman(d.x, d.m)
         let df = Double(n - 2)
-        let pValue: Double
-        if abs(r) >= 1 {
-            pValue = 0
-        } else {
-            let t = r * (df / (1 - r * r)).squareRoot()
-            pValue = StudentT.twoSidedP(t, df: df)
+        func pValue(_ r: Double) -> Double {
+            if r.isNaN { return .nan }
+            if abs(r) >= 1 { return 0 }
+            return StudentT.twoSidedP(r * (df / (1 - r * r)).squareRoot(), df: df)
         }
-        return CorrelationCheck(correlation: r, pValue: pValue, n: n)
+        return CorrelationCheck(correlation: r, pValue: pValue(r), rankCorrelation: rho, rankPValue: pValue(rho), n: n)
     }
 }
 

@@ -22,14 +22,18 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     public var alpha: Double
     public var s: Double
     public var beta: Double
-    /// Boundary parameters reported by `fit`; predictions throw when non-empty.
+    /// Set when the fit ended on the s, beta ridge: the single dropout rate mu = s/beta shared by all customers
+    /// (the limit model, fitted on its own; `CommonDropoutRateLimit`), with which the model then predicts.
+    public var commonDropoutRate: Double?
+    /// Boundary parameters reported by `fit`; predictions throw when non-empty and there is no limit model.
     public var boundary: [String]
 
-    public init(r: Double, alpha: Double, s: Double, beta: Double, boundary: [String] = []) {
+    public init(r: Double, alpha: Double, s: Double, beta: Double, commonDropoutRate: Double? = nil, boundary: [String] = []) {
         self.r = r
         self.alpha = alpha
         self.s = s
         self.beta = beta
+        self.commonDropoutRate = commonDropoutRate
         self.boundary = boundary
     }
 
@@ -77,12 +81,10 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     public static let key = "paretonbd"
     public static let displayName = "Pareto/NBD"
     public static let parameterKinds: [ParameterKind] = [.shape, .scale, .shape, .scale]
-    public static var ridges: [Ridge] {
-        [
-            Ridge(
-                indices: [2, 3], meaning: "the Gamma distribution of dropout rates collapses to a single rate shared by all customers",
-                ratio: { ("s/beta", $0[2] / $0[3]) })
-        ]
+    public static var ridges: [Ridge] { [CommonDropoutRateLimit.ridge] }
+
+    public static func atRidgeLimit(_ ridge: Int, estimates: [Double], limit: [Double], boundary: [String]) -> ParetoNBD? {
+        ParetoNBD(r: limit[0], alpha: limit[1], s: estimates[2], beta: estimates[3], commonDropoutRate: limit[2], boundary: boundary)
     }
     /// Fader, Hardie & Lee (2005), table 1.
     public static let publishedCDNOWSample: [String: Double] = ["r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669, "LL": -9595.0]
@@ -109,6 +111,12 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     // MARK: predictions
 
     private func checkUsable(_ quantity: String) throws(ModelUndefined) {
+        if let mu = commonDropoutRate {
+            guard r > 0, alpha > 0, mu > 0, r.isFinite, alpha.isFinite, mu.isFinite else {
+                throw ModelUndefined(quantity: quantity, reason: "limit parameters must be finite and > 0 (r=\(r), alpha=\(alpha), mu=\(mu))")
+            }
+            return
+        }
         if !boundary.isEmpty {
             throw ModelUndefined(
                 quantity: quantity,
@@ -122,6 +130,10 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     }
 
     func alive(x: Double, tx: Double, T: Double) -> Double {
+        if let mu = commonDropoutRate {
+            guard let terms = CommonDropoutRateLimit.logTerms(k: r + x, alpha: alpha, mu: mu, tx: tx, T: T, derivatives: false) else { return .nan }
+            return 1 / (1 + exp(terms.dead - terms.alive))
+        }
         let lt1 = -(r + x) * log(alpha + T) - s * log(beta + T)
         let lA = log(s) + logI(x: x, t: tx)
         let lB = log(s) + logI(x: x, t: T)
@@ -130,10 +142,13 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
         return e1 / (e1 + exp(lA - m) - exp(lB - m))
     }
 
-    /// P(alive | x, t_x, T) = (alpha+T)^-(r+x) (beta+T)^-s / {same + s [I(t_x) - I(T)]}.
+    /// P(alive | x, t_x, T) = (alpha+T)^-(r+x) (beta+T)^-s / {same + s [I(t_x) - I(T)]}; in the limit model
+    /// e^(-mu T) (alpha+T)^-(r+x) / {same + mu J} (`CommonDropoutRateLimit`).
     public func probabilityAlive(x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
         try checkUsable("P(alive)")
-        return alive(x: x, tx: tx, T: T)
+        let v = alive(x: x, tx: tx, T: T)
+        guard v.isFinite else { throw ModelUndefined(quantity: "P(alive)", reason: "quadrature failed for x=\(x), t_x=\(tx), T=\(T)") }
+        return v
     }
 
     /// [1 - (k/(k+t))^(s-1)] / (s-1), stable through s = 1 (where it is ln(1 + t/k)).
@@ -149,6 +164,10 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
         let q = "E[X(t)]"
         try checkUsable(q)
         guard t >= 0, !t.isNaN else { throw ModelUndefined(quantity: q, reason: "t = \(t) must be >= 0") }
+        if let mu = commonDropoutRate {
+            // E[lambda] E[min(lifetime, t)] = (r/alpha) (1 - e^(-mu t))/mu.
+            return r / alpha * (t == .infinity ? 1 / mu : -expm1(-mu * t) / mu)
+        }
         if t == .infinity {
             guard s > 1 else { throw ModelUndefined(quantity: q, reason: "s = \(s) <= 1: the expected lifetime is infinite, so are lifetime transactions") }
             return r * beta / (alpha * (s - 1))
@@ -168,6 +187,11 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
         }
         if t == 0 { return 0 }
         let pa = alive(x: x, tx: tx, T: T)
+        if let mu = commonDropoutRate {
+            let v = (r + x) / (alpha + T) * (t == .infinity ? 1 / mu : -expm1(-mu * t) / mu) * pa
+            guard v.isFinite else { throw ModelUndefined(quantity: q, reason: "quadrature failed for x=\(x), t_x=\(tx), T=\(T)") }
+            return v
+        }
         let pre = (r + x) * (beta + T) / (alpha + T)
         if t == .infinity {
             guard s > 1 else {
@@ -177,6 +201,37 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
         }
         let v = pre * survivalIntegral(beta + T, t) * pa
         guard v.isFinite else { throw ModelUndefined(quantity: q, reason: "numerical failure for x=\(x), t_x=\(tx), T=\(T)") }
+        return v
+    }
+
+    /// P(Y(t) = n | x, t_x, T) = [n = 0] (1 - P(alive)) + P(alive) P(Y = n | alive). Given alive at T, lambda ~
+    /// Gamma(r+x, alpha+T) and mu ~ Gamma(s, beta+T) independently, and the remaining lifetime is exponential, so
+    /// P(Y = n | alive) = S(t) NBD(n; r+x, alpha+T, t) + integral_0^t f(u) NBD(n; r+x, alpha+T, u) du with the
+    /// lifetime's survival S(t) = ((beta+T)/(beta+T+t))^s and density f(u) = s (beta+T)^s (beta+T+u)^-(s+1)
+    /// (Pareto II); in the limit model S(t) = e^(-mu t), f(u) = mu e^(-mu u). The integral is computed by GSL's
+    /// adaptive Gauss-Kronrod quadrature to 1e-10 relative (rather than Fader & Hardie's closed form, a sum of
+    /// 2F1 terms, which cancels badly where alpha and beta are close); tested against an independent computation.
+    public func conditionalProbabilityOfCount(_ n: Int, t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
+        let q = "P(Y(t) = n | x, t_x, T)"
+        try checkUsable(q)
+        guard n >= 0, t >= 0, t.isFinite, x >= 0, tx >= 0, T >= tx else {
+            throw ModelUndefined(quantity: q, reason: "need n >= 0, finite t >= 0, x >= 0, 0 <= t_x <= T")
+        }
+        let survival: Double
+        let density: (Double) -> Double
+        if let mu = commonDropoutRate {
+            survival = exp(-mu * t)
+            density = { u in mu * exp(-mu * u) }
+        } else {
+            let (s, bT) = (self.s, beta + T)
+            survival = exp(-s * log1p(t / bT))
+            density = { u in s / bT * exp(-(s + 1) * log1p(u / bT)) }
+        }
+        guard let future = CountDistribution.lifetimeNBD(n, t: t, r: r + x, alpha: alpha + T, survival: survival, density: density) else {
+            throw ModelUndefined(quantity: q, reason: "the quadrature did not converge for n=\(n), x=\(x), t_x=\(tx), T=\(T)")
+        }
+        let v = CountDistribution.conditional(n, alive: alive(x: x, tx: tx, T: T), future: future)
+        guard v.isFinite else { throw ModelUndefined(quantity: q, reason: "numerical failure for n=\(n), x=\(x), t_x=\(tx), T=\(T)") }
         return v
     }
 

@@ -33,6 +33,10 @@ public protocol TransactionModel: Sendable {
 
     /// The model at fitted `estimates`; a non-empty `boundary` makes every prediction throw.
     init(estimates: [Double], boundary: [String])
+    /// The model at the limit of its ridge number `ridge` (`ridges`), predicting with the limit model's fitted
+    /// parameters `limit` (in `RidgeLimit.parameterNames` order); `estimates` are the full model's where the
+    /// search stopped. nil (the default) when the model has no limit for that ridge: it then refuses to predict.
+    static func atRidgeLimit(_ ridge: Int, estimates: [Double], limit: [Double], boundary: [String]) -> Self?
 
     /// P(customer still active at T | x, t_x, T).
     func probabilityAlive(x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double
@@ -40,23 +44,48 @@ public protocol TransactionModel: Sendable {
     func expectedTransactions(_ t: Double) throws(ModelUndefined) -> Double
     /// E[Y(t) | x, t_x, T]: expected transactions in (T, T + t].
     func conditionalExpectedTransactions(_ t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double
+    /// P(Y(t) = n | x, t_x, T): the probability of exactly n transactions in (T, T + t], the conditional
+    /// predictive distribution whose log at the observed holdout count scores the model (`holdout log-likelihood`).
+    /// The default throws: a model without it cannot be scored or chosen by that criterion.
+    func conditionalProbabilityOfCount(_ n: Int, t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double
 }
 
 extension TransactionModel {
     public static var ridges: [Ridge] { [] }
     public static var publishedCDNOWSample: [String: Double] { [:] }
+    public static func atRidgeLimit(_ ridge: Int, estimates: [Double], limit: [Double], boundary: [String]) -> Self? { nil }
+
+    public func conditionalProbabilityOfCount(_ n: Int, t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
+        throw ModelUndefined(quantity: "P(Y(t) = n | x, t_x, T)", reason: "\(Self.displayName) does not give its predictive distribution of counts")
+    }
 
     /// Maximum-likelihood fit (see `FitResult` for the method, standard errors and boundary rules): time-scale
-    /// parameters are optimised relative to the mean customer age, shape parameters as they are.
+    /// parameters are optimised relative to the mean customer age, shape parameters as they are. When the fit
+    /// ends on a ridge (and on nothing else) that has a limit model, the limit is fitted by the same method from
+    /// where the search stopped and the returned model predicts with it (`FitResult.limit`).
     public static func fit(_ s: CustomerSummaries) throws -> (Self, FitResult) {
         let data = CompressedSummaries(s)
         let scaleT = data.meanAge
-        let scales = parameterKinds.map { $0 == .scale ? scaleT : 1 }
+        let scales = parameterKinds.map { $0.scale(meanAge: scaleT) }
         let prob = MLEProblem(
             model: displayName, names: parameterNames, kinds: parameterKinds, scales: scales, n: data.customers,
             evaluate: logLikelihoodFunction(data))
         prob.ridges = ridges
         let result = try Optimizer.fit(prob, candidates: startValues(data), dataScales: scales)
+        if let reached = result.ridge, Set(result.boundary) == Set(reached.names), let limit = ridges[reached.position].limit {
+            let limitScales = limit.parameterKinds.map { $0.scale(meanAge: scaleT) }
+            let limitProblem = MLEProblem(
+                model: "\(displayName) limit (\(limit.description))", names: limit.parameterNames, kinds: limit.parameterKinds,
+                scales: limitScales, n: data.customers, evaluate: limit.logLikelihoodFunction(data))
+            let limitFit = try Optimizer.fit(limitProblem, candidates: [limit.start(result.estimates)], dataScales: limitScales)
+            let combined = result.withLimit(limitFit, shared: limit.shared)
+            if limitFit.boundary.isEmpty,
+                let model = atRidgeLimit(reached.position, estimates: result.estimates, limit: limitFit.estimates, boundary: result.boundary)
+            {
+                return (model, combined)
+            }
+            return (Self(estimates: combined.estimates, boundary: result.boundary), combined)
+        }
         return (Self(estimates: result.estimates, boundary: result.boundary), result)
     }
 
@@ -87,6 +116,7 @@ public struct TransactionModelRegistry: Sendable {
     /// Every registered model. Adding a model: its file, and one line here.
     public static let standard = TransactionModelRegistry([
         BGNBD.self,
+        MBGNBD.self,
         ParetoNBD.self,
     ])
 

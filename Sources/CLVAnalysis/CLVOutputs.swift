@@ -15,14 +15,23 @@ extension FitResult {
                 "ci95_low": .number(confidenceIntervals[k].lower), "ci95_high": .number(confidenceIntervals[k].upper),
             ])
         }
-        return .object([
+        var object: [String: JSONValue] = [
             "model": .string(model), "parameters": .object(params), "parameter_order": .array(parameterNames.map { .string($0) }),
             "log_likelihood": .number(logLikelihood), "aic": .number(aic), "bic": .number(bic), "n": .number(Double(n)),
             "converged": .bool(converged), "status": .string(status), "method": .string(method),
             "iterations": .number(Double(iterations)), "gradient_norm": .number(gradientNorm), "stopped_on_ridge": .bool(stoppedOnRidge),
             "boundary": .array(boundary.map { .string($0) }), "boundary_details": .array(boundaryDetails.map { .string($0) }),
-            "notes": .array(notes.map { .string($0) }),
-        ])
+            "notes": .array(notes.map { .string($0) }), "identified": .array(identified.map { .bool($0) }),
+        ]
+        if let ridge {
+            object["ridge"] = .object([
+                "parameters": .array(ridge.names.map { .string($0) }), "ratio": .string(ridge.ratioName), "ratio_value": .number(ridge.ratioValue),
+                "meaning": .string(ridge.meaning),
+            ])
+        }
+        // The limit model the fit ended on, fitted on its own: the model predicts with it.
+        if let limit { object["limit"] = limit.json }
+        return .object(object)
     }
 }
 
@@ -78,10 +87,14 @@ public enum CLVOutputs {
 
     static func comparison(_ evaluations: [ModelEvaluation]) -> Table {
         Table(
-            names: ["model", "log_likelihood", "aic", "bic", "holdout_mae", "holdout_rmse", "aggregate_error", "converged", "boundary"],
+            names: [
+                "model", "log_likelihood", "aic", "bic", "holdout_log_likelihood", "holdout_mae", "holdout_rmse", "aggregate_error", "converged",
+                "boundary",
+            ],
             columns: [
                 .string(StringColumn(evaluations.map(\.name))), .double(evaluations.map(\.fit.logLikelihood)), .double(evaluations.map(\.fit.aic)),
-                .double(evaluations.map(\.fit.bic)), .double(evaluations.map(\.mae)), .double(evaluations.map(\.rmse)),
+                .double(evaluations.map(\.fit.bic)), .double(evaluations.map(\.holdoutLogLikelihood)), .double(evaluations.map(\.mae)),
+                .double(evaluations.map(\.rmse)),
                 .double(evaluations.map(\.aggregateError)), .int(evaluations.map { $0.fit.converged ? 1 : 0 }),
                 .string(StringColumn(evaluations.map { $0.fit.boundary.joined(separator: " ") })),
             ])
@@ -110,21 +123,25 @@ public enum CLVOutputs {
         Table(
             names: [
                 "customer_id", "frequency", "recency", "T", "monetary", "revenue", "r_score", "f_score", "m_score", "segment",
-                "p_alive", "expected_transactions", "expected_value", "clv",
+                "p_alive", "p_alive_comparison", "expected_transactions", "expected_value", "clv",
             ],
             columns: [
                 .string(StringColumn(full.customerIDs)), .double(full.frequency), .double(full.recency), .double(full.age), .double(full.monetary),
                 .double(p.revenue), .int(p.recencyScore), .int(p.frequencyScore), .int(p.monetaryScore), .string(StringColumn(p.segment)),
-                .double(p.probabilityAlive), .double(p.expectedTransactions), .double(p.expectedValue), .double(p.clv),
+                .double(p.probabilityAlive), .double(p.probabilityAliveComparison), .double(p.expectedTransactions), .double(p.expectedValue), .double(p.clv),
             ])
     }
 
     static func segments(_ s: [SegmentSummary]) -> Table {
         Table(
-            names: ["segment", "customers", "customer_share", "revenue", "revenue_share", "mean_clv", "mean_p_alive"],
+            names: [
+                "segment", "customers", "customer_share", "revenue", "revenue_share", "one_time_buyers", "mean_clv", "mean_p_alive",
+                "mean_p_alive_comparison",
+            ],
             columns: [
                 .string(StringColumn(s.map(\.name))), .int(s.map(\.customers)), .double(s.map(\.customerShare)), .double(s.map(\.revenue)),
-                .double(s.map(\.revenueShare)), .double(s.map(\.meanCLV)), .double(s.map(\.meanProbabilityAlive)),
+                .double(s.map(\.revenueShare)), .int(s.map(\.oneTimeBuyers)), .double(s.map(\.meanCLV)), .double(s.map(\.meanProbabilityAlive)),
+                .double(s.map(\.meanProbabilityAliveComparison)),
             ])
     }
 

@@ -38,6 +38,27 @@ public struct CDNOWParams: Codable, Sendable, Equatable {
     }
 }
 
+/// How `production_model: auto` ranks the models on the holdout.
+public enum ProductionCriterion: String, Codable, Sendable, Equatable, CaseIterable {
+    /// The sum over customers of log P(observed holdout count | calibration history) under the model's
+    /// conditional predictive distribution: a proper scoring rule, so in expectation it is best for the model
+    /// that generated the data. Higher is better.
+    case holdoutLogLikelihood = "holdout_log_likelihood"
+    /// Mean absolute error of the expected holdout count (not proper for a count: it rewards predicting the
+    /// median, so under-predicting the many zeros). Lower is better.
+    case holdoutMAE = "holdout_mae"
+    /// Root mean squared error of the expected holdout count (proper for the mean). Lower is better.
+    case holdoutRMSE = "holdout_rmse"
+
+    public var title: String {
+        switch self {
+        case .holdoutLogLikelihood: return "highest holdout log-likelihood"
+        case .holdoutMAE: return "lowest holdout MAE"
+        case .holdoutRMSE: return "lowest holdout RMSE"
+        }
+    }
+}
+
 public struct CLVParams: Codable, Sendable, Equatable {
     /// The shop's order log. A project file gives it as its 'orders' (the stage's --project); a
     /// params file without a project must give it here.
@@ -51,8 +72,11 @@ public struct CLVParams: Codable, Sendable, Equatable {
     public var clvYears: Double
     /// Keys of the transaction models to fit, in order (`TransactionModelRegistry`); nil: every registered model.
     public var models: [String]?
-    /// A key of `models`, or "auto" (the lowest holdout MAE among the models that can predict).
+    /// A key of `models`, or "auto" (the best model by `criterion` among the models that can predict).
     public var productionModel: String
+    /// The rule of `auto`; nil: `holdout_log_likelihood`.
+    public var productionCriterion: ProductionCriterion?
+    public var criterion: ProductionCriterion { productionCriterion ?? .holdoutLogLikelihood }
     public var topCustomers: Int
     public var calibrationGroups: Int
     /// The CDNOW replication; nil: the shop's log only (no replication tables, report section or inputs).
@@ -68,12 +92,13 @@ public struct CLVParams: Codable, Sendable, Equatable {
         case annualDiscountRate = "annual_discount_rate"
         case clvYears = "clv_years"
         case productionModel = "production_model"
+        case productionCriterion = "production_criterion"
         case topCustomers = "top_customers"
         case calibrationGroups = "calibration_groups"
         case rfmSegments = "rfm_segments"
     }
 
-    /// The production model's value that picks the model by holdout MAE.
+    /// The production model's value that picks the model by `criterion` on the holdout.
     public static let automaticProduction = "auto"
 
     /// The transaction models to fit, looked up in `registry`.

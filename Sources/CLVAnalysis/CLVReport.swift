@@ -107,15 +107,22 @@ public enum CLVReport {
             if let why = e.undefined {
                 bullets.append("**\(e.name)** cannot predict on this data: \(why). Its predictions are reported as undefined, not as numbers.")
             } else {
+                let how: String
+                if let limit = e.fit.limit, let ridge = e.fit.ridge {
+                    how =
+                        "calibration fit ended on its ridge: \(ridge.names.joined(separator: " and ")) grow without bound with \(ridge.ratioName) fixed, so \(ridge.meaning); the model is fitted and predicts as that limit (\(limit.parameterNames.last ?? "") = \(significant(limit.estimates.last ?? .nan, limit.standardErrors.last ?? .nan))), and \(ridge.names.joined(separator: " and ")) are not identified"
+                } else {
+                    how = "calibration fit, \(e.fit.converged ? "converged" : "NOT converged"), no boundary parameters"
+                }
                 bullets.append(
-                    "**\(e.name)** (calibration fit, \(e.fit.converged ? "converged" : "NOT converged"), no boundary parameters): holdout MAE \(Fmt.fixed(e.mae, 3)) transactions per customer, RMSE \(Fmt.fixed(e.rmse, 3)), aggregate holdout transactions \(Fmt.signedPercent(e.aggregateError, 1)) off the actual."
+                    "**\(e.name)** (\(how)): holdout log-likelihood \(Fmt.fixed(e.holdoutLogLikelihood, 1)), MAE \(Fmt.fixed(e.mae, 3)) transactions per customer, RMSE \(Fmt.fixed(e.rmse, 3)), aggregate holdout transactions \(Fmt.signedPercent(e.aggregateError, 1)) off the actual."
                 )
             }
         }
         bullets.append("Production model for forward predictions: **\(r.productionModel)** (\(r.productionReason)), refitted on the whole period.")
-        bullets.append(
-            "Gamma-Gamma assumes spend per transaction is independent of frequency: the correlation between frequency and mean repeat spend is \(Fmt.fixed(r.correlation.correlation, 3)) (p = \(Fmt.pValue(r.correlation.pValue)), n = \(Fmt.int(r.correlation.n)))."
-        )
+        if let sentence = holdoutBiasSentence(r) { bullets.append(sentence) }
+        bullets.append(gammaGammaSentence(r))
+        if let sentence = aliveSentence(r, params: p) { bullets.append(sentence) }
         if let first = r.segments.first(where: { $0.name == p.rfmSegments.first?.name }) {
             bullets.append(
                 "RFM segment '\(first.name)' holds \(Fmt.percent(first.customerShare, 1)) of customers and \(Fmt.percent(first.revenueShare, 1)) of revenue.")
@@ -153,7 +160,7 @@ public enum CLVReport {
         md.heading(2, "Model fits on the calibration period")
         for fit in r.evaluations.map(\.fit) + [r.spendFitCalibration] { fitTable(&md, fit) }
         md.paragraph(
-            "Standard errors from the inverse Hessian of the log-likelihood; 95% intervals computed on the log scale (parameters are positive). A parameter collapsing to 0 or exploding is listed as a boundary and the model then refuses to predict."
+            "Standard errors from the inverse Hessian of the log-likelihood; 95% intervals computed on the log scale (parameters are positive). A parameter collapsing to 0 or exploding is listed as a boundary and the model then refuses to predict, except on a ridge with a limit model (shape and scale of a mixing distribution growing together), where the limit is fitted and predicts and the ridge's parameters are shown as not identified."
         )
 
         // Validation.
@@ -161,15 +168,16 @@ public enum CLVReport {
         var comp: [[String]] = []
         for e in r.evaluations {
             comp.append([
-                e.name, Fmt.fixed(e.fit.logLikelihood, 1), Fmt.fixed(e.fit.aic, 1), Fmt.fixed(e.fit.bic, 1),
-                Fmt.fixed(e.mae, 4), Fmt.fixed(e.rmse, 4), Fmt.signedPercent(e.aggregateError, 2),
+                e.name + (e.name == r.productionModel ? " (production)" : ""), Fmt.fixed(e.fit.logLikelihood, 1), Fmt.fixed(e.fit.aic, 1),
+                Fmt.fixed(e.fit.bic, 1), Fmt.fixed(e.holdoutLogLikelihood, 1), Fmt.fixed(e.mae, 4), Fmt.fixed(e.rmse, 4),
+                Fmt.signedPercent(e.aggregateError, 1),
             ])
         }
         md.table(
-            ["model", "log-likelihood", "AIC", "BIC", "holdout MAE", "holdout RMSE", "aggregate error"], comp,
-            rightAligned: [false, true, true, true, true, true, true])
+            ["model", "log-likelihood", "AIC", "BIC", "holdout log-likelihood", "holdout MAE", "holdout RMSE", "aggregate error"], comp,
+            rightAligned: [false, true, true, true, true, true, true, true])
         md.paragraph(
-            "MAE and RMSE are per customer, on the number of holdout transactions; aggregate error is (predicted − actual) / actual over all calibration customers."
+            "The holdout log-likelihood is the sum over calibration customers of log P(observed holdout count | calibration history) under each model's conditional predictive distribution (closed forms for BG/NBD and MBG/NBD, a one-dimensional quadrature for Pareto/NBD): a proper scoring rule, so in expectation the model that generated the data scores best, and the criterion of `production_model: auto` (`production_criterion: \(p.criterion.rawValue)`). MAE and RMSE are per customer, on the expected number of holdout transactions (MAE is not proper for counts: it rewards predicting the median, so under-predicting the many zeros); aggregate error is (predicted − actual) / actual over all calibration customers."
         )
         var calRows: [[String]] = []
         let groups = r.frequencyGroups
@@ -194,16 +202,18 @@ public enum CLVReport {
         let clv = pr.clv
         let order = clv.indices.filter { !clv[$0].isNaN }.sorted { clv[$0] > clv[$1] || (clv[$0] == clv[$1] && $0 < $1) }
         var top: [[String]] = []
+        let comparison = r.comparisonAliveModel
         for i in order.prefix(p.topCustomers) {
-            top.append([
-                full.customerIDs[i], Fmt.int(full.frequency[i] + 1), Fmt.fixed(pr.revenue[i], 2), Fmt.percent(pr.probabilityAlive[i], 1),
-                Fmt.fixed(pr.expectedTransactions[i], 2), Fmt.fixed(pr.expectedValue[i], 2), Fmt.fixed(pr.clv[i], 2), pr.segment[i],
-            ])
+            top.append(
+                [full.customerIDs[i], Fmt.int(full.frequency[i] + 1), Fmt.fixed(pr.revenue[i], 2), Fmt.percent(pr.probabilityAlive[i], 1)]
+                    + (comparison == nil ? [] : [Fmt.percent(pr.probabilityAliveComparison[i], 1)])
+                    + [Fmt.fixed(pr.expectedTransactions[i], 2), Fmt.fixed(pr.expectedValue[i], 2), Fmt.fixed(pr.clv[i], 2), pr.segment[i]])
         }
+        let aliveHeaders = ["P(alive) \(r.productionModel)"] + (comparison.map { ["P(alive) \($0)"] } ?? [])
         md.paragraph("Top \(p.topCustomers) customers by CLV (all customers in `\(tableDir)/predictions.csv`):")
         md.table(
-            ["customer", "transactions", "revenue", "P(alive)", "expected transactions", "expected value", "CLV", "segment"], top,
-            rightAligned: [false, true, true, true, true, true, true, false])
+            ["customer", "transactions", "revenue"] + aliveHeaders + ["expected transactions", "expected value", "CLV", "segment"], top,
+            rightAligned: [false, true, true] + aliveHeaders.map { _ in true } + [true, true, true, false])
 
         // RFM.
         md.heading(2, "RFM segments")
@@ -212,14 +222,17 @@ public enum CLVReport {
         )
         var segRows: [[String]] = []
         for segment in r.segments {
-            segRows.append([
-                segment.name, Fmt.int(segment.customers), Fmt.percent(segment.customerShare, 1), Fmt.percent(segment.revenueShare, 1),
-                Fmt.fixed(segment.meanCLV, 2), Fmt.percent(segment.meanProbabilityAlive, 1),
-            ])
+            segRows.append(
+                [
+                    segment.name, Fmt.int(segment.customers), Fmt.percent(segment.customerShare, 1), Fmt.percent(segment.revenueShare, 1),
+                    Fmt.int(segment.oneTimeBuyers), Fmt.fixed(segment.meanCLV, 2), Fmt.percent(segment.meanProbabilityAlive, 1),
+                ] + (comparison == nil ? [] : [Fmt.percent(segment.meanProbabilityAliveComparison, 1)]))
         }
+        let meanAliveHeaders = aliveHeaders.map { "mean " + $0 }
         md.table(
-            ["segment", "customers", "share", "revenue share", "mean CLV", "mean P(alive)"], segRows,
-            rightAligned: [false, true, true, true, true, true])
+            ["segment", "customers", "share", "revenue share", "no repeat purchase", "mean CLV"] + meanAliveHeaders, segRows,
+            rightAligned: [false, true, true, true, true, true] + meanAliveHeaders.map { _ in true })
+        if let sentence = aliveSentence(r, params: p) { md.paragraph(sentence) }
         md.image("RFM segments", figureDir + "/rfm_segments.png")
 
         if let replication = r.replication, let cdnow = p.cdnow {
@@ -259,15 +272,110 @@ public enum CLVReport {
 
     static func fitTable(_ md: inout Markdown, _ fit: FitResult) {
         var rows: [[String]] = []
+        let identified = fit.identified
         for (k, name) in fit.parameterNames.enumerated() {
+            if fit.limit != nil && !identified[k] {
+                rows.append([name, "not identified (→ ∞)", "–", "–"])
+                continue
+            }
             rows.append([
                 name, Fmt.fixed(fit.estimates[k], 4), Fmt.fixed(fit.standardErrors[k], 4),
                 Fmt.interval(fit.confidenceIntervals[k].lower, fit.confidenceIntervals[k].upper) { Fmt.fixed($0, 4) },
             ])
         }
+        var status =
+            "\(fit.method), \(fit.stoppedOnRidge ? "stopped on the ridge" : fit.converged ? "converged" : "**not converged**") after \(fit.iterations) iterations, gradient norm \(String(format: "%.1e", fit.gradientNorm))"
+        if let limit = fit.limit, let ridge = fit.ridge {
+            // The ridge is explained once, in the summary; here the limit's own parameter and fit.
+            for (j, name) in limit.parameterNames.enumerated() where !fit.parameterNames.contains(name) {
+                rows.append([
+                    "\(name) = \(ridge.ratioName) (limit)", Fmt.fixed(limit.estimates[j], 6), Fmt.fixed(limit.standardErrors[j], 6),
+                    Fmt.interval(limit.confidenceIntervals[j].lower, limit.confidenceIntervals[j].upper) { Fmt.fixed($0, 6) },
+                ])
+            }
+            status =
+                "on the ridge \(ridge.names.joined(separator: ", ")) → ∞: fitted as the limit model (\(limit.parameterNames.count) parameters; \(limit.method), \(limit.converged ? "converged" : "**not converged**") after \(limit.iterations) iterations, gradient norm \(String(format: "%.1e", limit.gradientNorm))\(limit.boundary.isEmpty ? "" : "; **boundary of the limit: \(limit.boundaryDetails.joined(separator: "; "))**"))"
+        } else if !fit.boundary.isEmpty {
+            status += "; **boundary: \(fit.boundaryDetails.joined(separator: "; "))**"
+        }
         md.paragraph(
-            "**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.fixed(fit.logLikelihood, 2)), AIC \(Fmt.fixed(fit.aic, 1)), BIC \(Fmt.fixed(fit.bic, 1)); \(fit.method), \(fit.stoppedOnRidge ? "stopped on the ridge" : fit.converged ? "converged" : "**not converged**") after \(fit.iterations) iterations, gradient norm \(String(format: "%.1e", fit.gradientNorm))\(fit.boundary.isEmpty ? "" : "; **boundary: \(fit.boundaryDetails.joined(separator: "; "))**")."
+            "**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.fixed(fit.logLikelihood, 2)), AIC \(Fmt.fixed(fit.aic, 1)), BIC \(Fmt.fixed(fit.bic, 1)); \(status)."
         )
         md.table(["parameter", "estimate", "std. error", "95% CI"], rows, rightAligned: [false, true, true, true])
+    }
+
+    /// `v` with as many significant digits as its standard error supports (two of the error's), at most 6.
+    static func significant(_ v: Double, _ se: Double) -> String {
+        guard v.isFinite else { return Fmt.fixed(v, 0) }
+        let magnitude = se.isFinite && se > 0 ? floor(log10(se)) - 1 : floor(log10(abs(v))) - 5
+        let lowest = max(magnitude, floor(log10(abs(v))) - 5)
+        return Fmt.fixed(v, max(0, Int(-lowest)))
+    }
+
+    /// The production model's holdout bias, overall and for customers without a repeat purchase in calibration,
+    /// and what it means for the forward CLV; computed from the comparison and calibration tables.
+    static func holdoutBiasSentence(_ r: CLVResult) -> String? {
+        guard let e = r.evaluations.first(where: { $0.name == r.productionModel }), e.aggregateError.isFinite else { return nil }
+        let g = r.frequencyGroups
+        let overall = e.aggregateError
+        let direction = overall > 0 ? "over-predicts" : "under-predicts"
+        var sentence = "\(e.name) \(direction) the holdout by \(Fmt.percent(abs(overall), 1)) overall"
+        if g.customers.first ?? 0 > 0, let predicted0 = e.calibrationMeans.first, let actual0 = g.actualMean.first, actual0 > 0 {
+            let bias0 = predicted0 / actual0 - 1
+            sentence +=
+                " and \(bias0 > 0 ? "over" : "under")-predicts by \(Fmt.percent(abs(bias0), 0)) for the \(Fmt.int(g.customers[0])) customers with no repeat purchase in calibration (\(Fmt.fixed(predicted0, 3)) predicted vs \(Fmt.fixed(actual0, 3)) actual transactions each)"
+        }
+        sentence +=
+            overall > 0
+            ? ", so the forward expected transactions and the CLV built on them are probably overstated by an amount of that order."
+            : ", so the forward expected transactions and the CLV built on them are probably understated by an amount of that order."
+        return sentence
+    }
+
+    /// The Gamma-Gamma independence check with Pearson's and Spearman's coefficients, and its consequence.
+    static func gammaGammaSentence(_ r: CLVResult) -> String {
+        let c = r.correlation
+        var s =
+            "Gamma-Gamma assumes spend per transaction is independent of frequency: among the \(Fmt.int(c.n)) calibration customers with repeat purchases, the Pearson correlation between frequency and mean repeat spend is \(Fmt.fixed(c.correlation, 3)) (p = \(Fmt.pValue(c.pValue))) and the Spearman rank correlation \(Fmt.fixed(c.rankCorrelation, 3)) (p = \(Fmt.pValue(c.rankPValue)))"
+        if c.rankPValue < 0.05 && abs(c.rankCorrelation) >= 0.1 {
+            s +=
+                c.rankCorrelation > 0
+                ? ". Spend per transaction rises with frequency, against the assumption: the model shrinks every customer's spend towards the same population mean, so it understates the value per transaction of frequent buyers and overstates that of infrequent ones, and CLV rankings and totals lean on that shrinkage."
+                : ". Spend per transaction falls with frequency, against the assumption: the model overstates the value per transaction of frequent buyers and understates that of infrequent ones."
+        } else {
+            s += ": no clear dependence, consistent with the assumption."
+        }
+        return s
+    }
+
+    /// What the two P(alive) columns mean, from the RFM table: the segment with the lowest recency score
+    /// and the customers without repeat purchases.
+    static func aliveSentence(_ r: CLVResult, params p: CLVParams) -> String? {
+        guard let other = r.comparisonAliveModel else { return nil }
+        let pr = r.predictions
+        let oneTime = r.full.frequency.indices.filter { r.full.frequency[$0] == 0 }
+        guard !oneTime.isEmpty else { return nil }
+        let meanOther = oneTime.reduce(0.0) { $0 + pr.probabilityAliveComparison[$1] } / Double(oneTime.count)
+        var s: String
+        if r.productionOneTimeBuyersImmortal {
+            s =
+                "\(r.productionModel) gives P(alive) = 1 to every customer without a repeat purchase (\(Fmt.int(oneTime.count)) of \(Fmt.int(r.full.count)) customers), however long ago they bought: its dropout can only follow a repeat purchase. \(other), in which a customer can leave without buying again, gives them \(Fmt.percent(meanOther, 1)) on average"
+        } else {
+            let meanProd = oneTime.reduce(0.0) { $0 + pr.probabilityAlive[$1] } / Double(oneTime.count)
+            s =
+                "Customers without a repeat purchase (\(Fmt.int(oneTime.count)) of \(Fmt.int(r.full.count))) have mean P(alive) \(Fmt.percent(meanProd, 1)) under \(r.productionModel) and \(Fmt.percent(meanOther, 1)) under \(other)"
+        }
+        // The least recent segment: the rule whose recency range is lowest.
+        if let rule = p.rfmSegments.min(by: { ($0.r[0], $0.r[1]) < ($1.r[0], $1.r[1]) }),
+            let seg = r.segments.first(where: { $0.name == rule.name }), seg.customers > 0
+        {
+            s +=
+                "; in the '\(seg.name)' segment (\(Fmt.int(seg.customers)) customers, \(Fmt.int(seg.oneTimeBuyers)) without a repeat purchase) mean P(alive) is \(Fmt.percent(seg.meanProbabilityAlive, 1)) under \(r.productionModel) and \(Fmt.percent(seg.meanProbabilityAliveComparison, 1)) under \(other)"
+        }
+        s +=
+            r.productionOneTimeBuyersImmortal
+            ? ". Read \(r.productionModel)'s P(alive) of one-time buyers as 'not yet seen to leave', not as a probability that they will buy again."
+            : "."
+        return s
     }
 }

@@ -16,6 +16,11 @@ public struct ModelEvaluation: Sendable {
     public var mae: Double
     public var rmse: Double
     public var aggregateError: Double
+    /// Sum over calibration customers of log P(Y = observed holdout count | x, t_x, T) under the model's
+    /// conditional predictive distribution (`TransactionModel.conditionalProbabilityOfCount`); NaN when the model
+    /// cannot give it (`holdoutLogLikelihoodUndefined` says why).
+    public var holdoutLogLikelihood: Double
+    public var holdoutLogLikelihoodUndefined: String?
     /// Mean predicted holdout transactions per calibration-frequency group.
     public var calibrationMeans: [Double]
     /// Cumulative predicted repeat transactions at the end of each week of the tracking plot.
@@ -52,6 +57,8 @@ public struct CustomerPredictions: Sendable {
     public var monetaryScore: [Int]
     public var segment: [String]
     public var probabilityAlive: [Double]
+    /// P(alive) by `CLVResult.comparisonAliveModel` (NaN when there is none).
+    public var probabilityAliveComparison: [Double]
     public var expectedTransactions: [Double]
     public var expectedValue: [Double]
     public var clv: [Double]
@@ -67,6 +74,10 @@ public struct SegmentSummary: Sendable {
     /// NaN for an empty segment.
     public var meanCLV: Double
     public var meanProbabilityAlive: Double
+    /// By the comparison model of P(alive) (NaN when there is none or the segment is empty).
+    public var meanProbabilityAliveComparison: Double
+    /// Customers of the segment without a repeat purchase.
+    public var oneTimeBuyers: Int
 }
 
 /// A fit labelled by the key that names its `fit_<key>.json`.
@@ -102,6 +113,14 @@ public struct CLVResult: Sendable {
     /// The production model's name, or "none".
     public var productionModel: String
     public var productionReason: String
+    /// The models that can predict, best first by the production criterion (names).
+    public var ranking: [String]
+    /// The second model whose P(alive) the tables show beside the production model's: the best-ranked other
+    /// model whose customers without a repeat purchase are not certainly alive when the production model's are
+    /// (BG/NBD gives them P(alive) = 1), else the best-ranked other model; nil when there is none.
+    public var comparisonAliveModel: String?
+    /// Whether a customer without repeat purchases has P(alive) = 1 under the production model (BG/NBD).
+    public var productionOneTimeBuyersImmortal: Bool
     public var full: RFMSummaries
     public var predictions: CustomerPredictions
     public var frequencyGroups: FrequencyGroups
@@ -155,13 +174,14 @@ public enum CLVAnalysis {
         let (_, spendFit) = try GammaGamma.fit(calSpend)
         let correlation = try GammaGamma.frequencyValueCorrelation(calSpend)
 
-        // Production model: the parameter, or the lower holdout MAE among models that can predict.
-        let usable = evaluations.filter { $0.undefined == nil }
+        // Production model: the parameter, or the best by the criterion among the models that can be scored by it.
+        let criterion = p.criterion
+        let ranked = rank(evaluations, by: criterion)
         var production: ModelEvaluation?
         var reason: String
         if p.productionModel == CLVParams.automaticProduction {
-            production = usable.min { $0.mae < $1.mae }
-            reason = production.map { "lowest holdout MAE (\(formatDouble(($0.mae * 1e4).rounded() / 1e4)))" } ?? "no model could predict"
+            production = ranked.first
+            reason = automaticReason(evaluations, ranked: ranked, criterion: criterion)
         } else {
             guard let chosen = evaluations.first(where: { $0.key == p.productionModel }) else {
                 throw UnknownTransactionModel(key: p.productionModel, validKeys: [CLVParams.automaticProduction] + evaluations.map(\.key))
@@ -186,6 +206,18 @@ public enum CLVAnalysis {
         let fullSpend = try spendSummaries(full)
         let (fullGG, fullGGFit) = try GammaGamma.fit(fullSpend)
         let transactionModel = production.flatMap { e in fullModels.first { $0.key == e.key }?.model }
+        // The comparison model of P(alive) (see `CLVResult.comparisonAliveModel`).
+        let typicalAge = full.age.sorted()[full.count / 2]
+        func oneTimeBuyersImmortal(_ m: any TransactionModel) -> Bool { (try? m.probabilityAlive(x: 0, tx: 0, T: typicalAge)) == 1 }
+        let productionImmortal = transactionModel.map(oneTimeBuyersImmortal) ?? false
+        let others = ranked.filter { $0.key != production?.key }.compactMap { e in fullModels.first { $0.key == e.key }.map { (e, $0.model) } }
+        let comparison = (productionImmortal ? others.first { !oneTimeBuyersImmortal($0.1) } : nil) ?? others.first
+        var aliveComparison = [Double](repeating: .nan, count: full.count)
+        if let (_, model) = comparison {
+            for i in 0..<full.count {
+                aliveComparison[i] = (try? model.probabilityAlive(x: full.frequency[i], tx: full.recency[i], T: full.age[i])) ?? .nan
+            }
+        }
         let horizon = p.horizonWeeks * 7 / p.unitDays
         var expected = [Double](repeating: .nan, count: full.count)
         var alive = [Double](repeating: .nan, count: full.count)
@@ -210,10 +242,11 @@ public enum CLVAnalysis {
         let (rScore, fScore, mScore, segment) = rfmScores(full, revenue: revenue, rules: p.rfmSegments)
         let predictions = CustomerPredictions(
             revenue: revenue, recencyScore: rScore, frequencyScore: fScore, monetaryScore: mScore,
-            segment: segment, probabilityAlive: alive, expectedTransactions: expected,
+            segment: segment, probabilityAlive: alive, probabilityAliveComparison: aliveComparison, expectedTransactions: expected,
             expectedValue: value, clv: clv)
 
-        let segments = segmentSummaries(segment: segment, revenue: revenue, clv: clv, alive: alive, rules: p.rfmSegments)
+        let segments = segmentSummaries(
+            segment: segment, revenue: revenue, clv: clv, alive: alive, aliveComparison: aliveComparison, frequency: full.frequency, rules: p.rfmSegments)
         let frequencyGroups = frequencyGroups(calibration, groups: groups)
         let tracking = trackingSeries(calibration, start: start, weeks: weeks, days: days, calibrationEnd: calibrationEnd)
 
@@ -227,8 +260,52 @@ public enum CLVAnalysis {
             log: log, calibrationEnd: calibrationEnd, observationEnd: observationEnd, calibration: calibration,
             evaluations: evaluations, spendFitCalibration: spendFit, correlation: correlation,
             wholePeriodFits: fullModels.map { KeyedFit(key: $0.key, fit: $0.fit) } + [KeyedFit(key: spendModelKey, fit: fullGGFit)],
-            productionModel: production?.name ?? "none", productionReason: reason, full: full, predictions: predictions,
+            productionModel: production?.name ?? "none", productionReason: reason, ranking: ranked.map(\.name),
+            comparisonAliveModel: comparison?.0.name, productionOneTimeBuyersImmortal: productionImmortal, full: full, predictions: predictions,
             frequencyGroups: frequencyGroups, tracking: tracking, segments: segments, replication: replication)
+    }
+
+    /// The models that can predict and be scored by `criterion`, best first (ties: registry order).
+    public static func rank(_ evaluations: [ModelEvaluation], by criterion: ProductionCriterion) -> [ModelEvaluation] {
+        let scored = evaluations.enumerated().compactMap { (i, e) -> (Int, ModelEvaluation, Double)? in
+            guard e.undefined == nil else { return nil }
+            let v = score(e, criterion)
+            return v.isNaN ? nil : (i, e, v)
+        }
+        return scored.sorted { $0.2 < $1.2 || ($0.2 == $1.2 && $0.0 < $1.0) }.map(\.1)
+    }
+
+    /// The criterion as a loss (lower is better): minus the holdout log-likelihood, MAE or RMSE; NaN when the
+    /// model cannot be scored.
+    static func score(_ e: ModelEvaluation, _ criterion: ProductionCriterion) -> Double {
+        switch criterion {
+        case .holdoutLogLikelihood: return -e.holdoutLogLikelihood
+        case .holdoutMAE: return e.mae
+        case .holdoutRMSE: return e.rmse
+        }
+    }
+
+    /// Why `auto` chose the first of `ranked`, or why it chose nothing. With a single model that can be scored
+    /// the criterion decides nothing, and the reason says so rather than calling it the best.
+    static func automaticReason(_ evaluations: [ModelEvaluation], ranked: [ModelEvaluation], criterion: ProductionCriterion) -> String {
+        let unscored = evaluations.filter { e in !ranked.contains { $0.key == e.key } }.map(\.name)
+        let without = unscored.isEmpty ? "" : "; \(CLVReport.listed(unscored)) cannot be scored on the holdout"
+        func value(_ e: ModelEvaluation) -> String {
+            switch criterion {
+            case .holdoutLogLikelihood: return Fmt.fixed(e.holdoutLogLikelihood, 1)
+            case .holdoutMAE: return Fmt.fixed(e.mae, 4)
+            case .holdoutRMSE: return Fmt.fixed(e.rmse, 4)
+            }
+        }
+        switch ranked.count {
+        case 0: return "no model could predict the holdout"
+        case 1:
+            return
+                "the only model that can be scored by the \(criterion.title.split(separator: " ").dropFirst().joined(separator: " ")) on the holdout\(without)"
+        default:
+            let list = ranked.map { "\($0.name) \(value($0))" }.joined(separator: ", ")
+            return "\(criterion.title): \(list)\(without)"
+        }
     }
 
     static func day(_ text: String) throws -> Int {
@@ -264,13 +341,28 @@ public enum CLVAnalysis {
     ) -> ModelEvaluation {
         let t = s.holdoutLength
         var predicted = [Double](repeating: .nan, count: s.count)
-        var undefined: String? = fit.boundary.isEmpty ? nil : "parameters at the boundary: \(fit.boundaryDetails.joined(separator: "; "))"
+        var undefined: String? = fit.predicts ? nil : "parameters at the boundary: \(fit.boundaryDetails.joined(separator: "; "))"
         if undefined == nil {
             do {
                 for i in 0..<s.count { predicted[i] = try model.conditionalExpectedTransactions(t, x: s.frequency[i], tx: s.recency[i], T: s.age[i]) }
             } catch {
                 undefined = "\(error)"
                 predicted = [Double](repeating: .nan, count: s.count)
+            }
+        }
+        // The proper score: log of the predictive probability of each customer's observed holdout count.
+        var holdoutLL = Double.nan
+        var holdoutLLUndefined: String? = undefined
+        if undefined == nil {
+            do {
+                var acc = 0.0
+                for i in 0..<s.count {
+                    let n = Int(s.holdoutTransactions[i])
+                    acc += log(try model.conditionalProbabilityOfCount(n, t: t, x: s.frequency[i], tx: s.recency[i], T: s.age[i]))
+                }
+                holdoutLL = acc
+            } catch {
+                holdoutLLUndefined = "\(error)"
             }
         }
         var absSum = 0.0, sqSum = 0.0, predSum = 0.0, actualSum = 0.0
@@ -303,6 +395,7 @@ public enum CLVAnalysis {
         return ModelEvaluation(
             key: key, name: name, fit: fit, undefined: undefined, holdoutPredicted: predicted,
             mae: absSum / n, rmse: (sqSum / n).squareRoot(), aggregateError: (predSum - actualSum) / actualSum,
+            holdoutLogLikelihood: holdoutLL, holdoutLogLikelihoodUndefined: holdoutLLUndefined,
             calibrationMeans: zip(groupSum, groupN).map { $1 > 0 ? $0 / $1 : .nan }, trackingCumulative: tracking)
     }
 
@@ -360,16 +453,20 @@ public enum CLVAnalysis {
         return (r, f, m, segment)
     }
 
-    static func segmentSummaries(segment: [String], revenue: [Double], clv: [Double], alive: [Double], rules: [RFMRule]) -> [SegmentSummary] {
+    static func segmentSummaries(
+        segment: [String], revenue: [Double], clv: [Double], alive: [Double], aliveComparison: [Double], frequency: [Double], rules: [RFMRule]
+    ) -> [SegmentSummary] {
         let total = revenue.reduce(0, +)
         return rules.map { rule in
             let idx = segment.indices.filter { segment[$0] == rule.name }
             let r = idx.reduce(0.0) { $0 + revenue[$1] }
+            func mean(_ v: [Double]) -> Double { idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + v[$1] } / Double(idx.count) }
             return SegmentSummary(
                 name: rule.name, customers: idx.count, customerShare: Double(idx.count) / Double(max(1, segment.count)),
                 revenue: r, revenueShare: r / total,
                 meanCLV: idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + clv[$1] } / Double(idx.count),
-                meanProbabilityAlive: idx.isEmpty ? .nan : idx.reduce(0.0) { $0 + alive[$1] } / Double(idx.count))
+                meanProbabilityAlive: mean(alive), meanProbabilityAliveComparison: mean(aliveComparison),
+                oneTimeBuyers: idx.filter { frequency[$0] == 0 }.count)
         }
     }
 

@@ -180,6 +180,28 @@ public enum Inference {
         return sab / (saa * sbb).squareRoot()
     }
 
+    /// Spearman rank correlation: the Pearson correlation of the ranks, tied values sharing their mean rank;
+    /// NaN when either sample is constant.
+    public static func spearman(_ a: [Double], _ b: [Double]) -> Double {
+        precondition(a.count == b.count, "spearman: samples differ in length")
+        return pearson(ranks(a), ranks(b))
+    }
+
+    /// Ranks 1...n, ties given the mean of the ranks they span.
+    public static func ranks(_ v: [Double]) -> [Double] {
+        let order = v.indices.sorted { v[$0] < v[$1] || (v[$0] == v[$1] && $0 < $1) }
+        var out = [Double](repeating: 0, count: v.count)
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count && v[order[j + 1]] == v[order[i]] { j += 1 }
+            let rank = Double(i + j) / 2 + 1
+            for k in i...j { out[order[k]] = rank }
+            i = j + 1
+        }
+        return out
+    }
+
     /// Standardized mean difference (treated − control) / sqrt((var_t + var_c) / 2).
     public static func standardizedMeanDifference(treated: Moments, control: Moments) -> Double {
         let pooled = ((treated.variance + control.variance) / 2).squareRoot()

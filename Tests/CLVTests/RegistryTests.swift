@@ -162,9 +162,9 @@ struct ToyShop {
 
     @Test func unknownKeysNameTheValidOnes() throws {
         let registry = TransactionModelRegistry.standard
-        #expect(throws: UnknownTransactionModel.self) { try registry.model("mbgnbd") }
+        #expect(throws: UnknownTransactionModel.self) { try registry.model("ggnbd") }
         do {
-            _ = try registry.model("mbgnbd")
+            _ = try registry.model("ggnbd")
         } catch {
             for key in registry.keys { #expect(error.description.contains(key), "\(error)") }
         }
@@ -175,7 +175,7 @@ struct ToyShop {
         defer { shop.remove() }
         #expect(throws: Never.self) { try shop.params(models: nil, production: "auto").validate(source: "p.yaml") }
         #expect(throws: Never.self) { try shop.params(models: nil, production: "paretonbd").validate(source: "p.yaml") }
-        for (models, production) in [(nil, "mbgnbd"), (["bgnbd"], "paretonbd"), (["bgnbd", "nope"], "bgnbd"), (["bgnbd", "bgnbd"], "auto")]
+        for (models, production) in [(nil, "ggnbd"), (["bgnbd"], "paretonbd"), (["bgnbd", "nope"], "bgnbd"), (["bgnbd", "bgnbd"], "auto")]
             as [([String]?, String)]
         {
             do {

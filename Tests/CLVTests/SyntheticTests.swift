@@ -86,7 +86,8 @@ struct SyntheticTests {
 
     /// Pareto/NBD data whose customers all share one dropout rate mu: the MLE is the limit s, beta -> infinity
     /// with s/beta -> mu. The fit must stop on that ridge (not creep along it), report s and beta as a boundary
-    /// whose ratio estimates mu, and refuse to predict.
+    /// whose ratio estimates mu, fit the limit model (r, alpha, mu) and predict with it, with no interval for s
+    /// and beta.
     @Test func paretoCommonDropoutRateIsARidge() throws {
         var s = Sampler(seed: 31)
         let (r, alpha, mu) = (1.2, 10.0, 0.02)
@@ -110,7 +111,50 @@ struct SyntheticTests {
         let ratio = fit.estimates[2] / fit.estimates[3]
         #expect(abs(ratio / mu - 1) < 0.25, "s/beta = \(ratio), common rate \(mu)")
         #expect(fit.stoppedOnRidge && fit.iterations < 100, "BFGS crept along the ridge: \(fit.iterations) iterations, status \(fit.status)")
-        #expect(throws: ModelUndefined.self) { try m.probabilityAlive(x: 1, tx: 10, T: 40) }
+        let limit = try #require(fit.limit, "\(fit)")
+        #expect(limit.parameterNames == ["r", "alpha", "mu"] && limit.converged && limit.boundary.isEmpty, "\(limit)")
+        for (i, truth) in [r, alpha, mu].enumerated() {
+            #expect(abs(limit.estimates[i] - truth) < 3 * limit.standardErrors[i], "\(limit.parameterNames[i]) = \(limit.estimates[i]) vs \(truth)")
+        }
+        #expect(fit.logLikelihood == limit.logLikelihood && fit.aic == 6 - 2 * limit.logLikelihood)
+        #expect(fit.identified == [true, true, false, false] && fit.predicts)
+        #expect(fit.confidenceIntervals[2].lower.isNaN && fit.confidenceIntervals[3].upper.isNaN && fit.standardErrors[3].isNaN)
+        #expect(fit.estimates[0] == limit.estimates[0] && fit.confidenceIntervals[1] == limit.confidenceIntervals[1])
+        #expect(m.commonDropoutRate == limit.estimates[2])
+        let pa = try m.probabilityAlive(x: 1, tx: 10, T: 40)
+        #expect(pa > 0 && pa < 1)
+        #expect(try m.conditionalExpectedTransactions(39, x: 1, tx: 10, T: 40) > 0)
+        print(fit)
+    }
+
+    /// BG/NBD data whose customers share one dropout probability: the fit ends on the a, b ridge and predicts with
+    /// the limit (r, alpha, p), p recovered.
+    @Test func bgnbdCommonDropoutProbabilityIsARidge() throws {
+        var s = Sampler(seed: 41)
+        let (r, alpha, p) = (0.9, 8.0, 0.15)
+        var x: [Double] = [], tx: [Double] = [], T: [Double] = []
+        for i in 0..<4000 {
+            let TT = 30 + Double(i % 30)
+            let lambda = s.gamma(r, rate: alpha)
+            var t = 0.0, k = 0, last = 0.0
+            while true {
+                t += s.exponential(rate: lambda)
+                if t > TT { break }
+                k += 1; last = t
+                if s.bernoulli(p) { break }
+            }
+            x.append(Double(k)); tx.append(last); T.append(TT)
+        }
+        let c = try CustomerSummaries(frequency: x, recency: tx, age: T)
+        let (m, fit) = try BGNBD.fit(c)
+        let limit = try #require(fit.limit, "\(fit)")
+        #expect(fit.ridge?.names == ["a", "b"] && limit.boundary.isEmpty && limit.converged, "\(fit)")
+        for (i, truth) in [r, alpha, p].enumerated() {
+            #expect(abs(limit.estimates[i] - truth) < 3 * limit.standardErrors[i], "\(limit.parameterNames[i]) = \(limit.estimates[i]) vs \(truth)")
+        }
+        #expect(m.commonDropoutProbability == limit.estimates[2])
+        #expect(try m.probabilityAlive(x: 2, tx: 10, T: 40) < 1)
+        #expect(try m.expectedTransactions(39) > 0)
         print(fit)
     }
 
