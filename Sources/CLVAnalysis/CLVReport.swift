@@ -115,7 +115,7 @@ public enum CLVReport {
                     how = "calibration fit, \(e.fit.converged ? "converged" : "NOT converged"), no boundary parameters"
                 }
                 bullets.append(
-                    "**\(e.name)** (\(how)): holdout log-likelihood \(Fmt.fixed(e.holdoutLogLikelihood, 1)), MAE \(Fmt.fixed(e.mae, 3)) transactions per customer, RMSE \(Fmt.fixed(e.rmse, 3)), aggregate holdout transactions \(Fmt.signedPercent(e.aggregateError, 1)) off the actual."
+                    "**\(e.name)** (\(how)): holdout log-likelihood \(Fmt.significant(e.holdoutLogLikelihood, 6, maxDecimals: 1)), MAE \(Fmt.fixed(e.mae, 3)) transactions per customer, RMSE \(Fmt.fixed(e.rmse, 3)), aggregate holdout transactions \(Fmt.signedPercent(e.aggregateError, 1)) off the actual."
                 )
             }
         }
@@ -132,23 +132,23 @@ public enum CLVReport {
         // Cleaning.
         md.heading(2, "Transactions and cleaning")
         md.paragraph(
-            "Raw log: \(Fmt.int(log.rawRows)) rows, \(Fmt.int(log.rawCustomers)) customers, revenue \(Fmt.fixed(log.rawRevenue, 2)). Rules apply in this order; each row shows what that rule removed (customers: those left with no rows)."
+            "Raw log: \(Fmt.int(log.rawRows)) rows, \(Fmt.int(log.rawCustomers)) customers, revenue \(Fmt.money(log.rawRevenue)). Rules apply in this order; each row shows what that rule removed (customers: those left with no rows)."
         )
         if let cleaning = p.retail?.cleaning, !cleaning.explanation.isEmpty { md.paragraph(cleaning.explanation) }
         var rows: [[String]] = []
         let reduced = log.steps.contains { $0.rowsReduced > 0 }
         for step in log.steps {
             rows.append(
-                [step.rule, Fmt.int(step.rows)] + (reduced ? [Fmt.int(step.rowsReduced)] : []) + [Fmt.int(step.customers), Fmt.fixed(step.revenue, 2)])
+                [step.rule, Fmt.int(step.rows)] + (reduced ? [Fmt.int(step.rowsReduced)] : []) + [Fmt.int(step.customers), Fmt.money(step.revenue)])
         }
-        rows.append(["kept", Fmt.int(log.keptRows)] + (reduced ? [""] : []) + [Fmt.int(log.customerDays.customerCount), Fmt.fixed(log.keptRevenue, 2)])
+        rows.append(["kept", Fmt.int(log.keptRows)] + (reduced ? [""] : []) + [Fmt.int(log.customerDays.customerCount), Fmt.money(log.keptRevenue)])
         md.table(
             ["rule", "rows removed"] + (reduced ? ["rows reduced"] : []) + ["customers removed", "revenue removed"], rows,
             rightAligned: [false, true] + (reduced ? [true] : []) + [true, true])
         md.paragraph("Non-merchandise stock codes dropped (rows and revenue among the rows still present when that rule applies):")
         var codeRows: [[String]] = []
         for code in log.droppedCodes where code.rows > 0 {
-            codeRows.append([code.code, Fmt.int(code.rows), Fmt.fixed(code.revenue, 2)])
+            codeRows.append([code.code, Fmt.int(code.rows), Fmt.money(code.revenue)])
         }
         md.table(["stock code", "rows", "revenue"], codeRows, rightAligned: [false, true, true])
         let repeaters = r.calibration.frequency.filter { $0 > 0 }.count
@@ -168,8 +168,10 @@ public enum CLVReport {
         var comp: [[String]] = []
         for e in r.evaluations {
             comp.append([
-                e.name + (e.name == r.productionModel ? " (production)" : ""), Fmt.fixed(e.fit.logLikelihood, 1), Fmt.fixed(e.fit.aic, 1),
-                Fmt.fixed(e.fit.bic, 1), Fmt.fixed(e.holdoutLogLikelihood, 1), Fmt.fixed(e.mae, 4), Fmt.fixed(e.rmse, 4),
+                e.name + (e.name == r.productionModel ? " (production)" : ""), Fmt.significant(e.fit.logLikelihood, 6, maxDecimals: 1),
+                Fmt.significant(e.fit.aic, 6, maxDecimals: 1),
+                Fmt.significant(e.fit.bic, 6, maxDecimals: 1), Fmt.significant(e.holdoutLogLikelihood, 6, maxDecimals: 1), Fmt.fixed(e.mae, 4),
+                Fmt.fixed(e.rmse, 4),
                 Fmt.signedPercent(e.aggregateError, 1),
             ])
         }
@@ -205,9 +207,9 @@ public enum CLVReport {
         let comparison = r.comparisonAliveModel
         for i in order.prefix(p.topCustomers) {
             top.append(
-                [full.customerIDs[i], Fmt.int(full.frequency[i] + 1), Fmt.fixed(pr.revenue[i], 2), Fmt.percent(pr.probabilityAlive[i], 1)]
+                [full.customerIDs[i], Fmt.int(full.frequency[i] + 1), Fmt.money(pr.revenue[i]), Fmt.percent(pr.probabilityAlive[i], 1)]
                     + (comparison == nil ? [] : [Fmt.percent(pr.probabilityAliveComparison[i], 1)])
-                    + [Fmt.fixed(pr.expectedTransactions[i], 2), Fmt.fixed(pr.expectedValue[i], 2), Fmt.fixed(pr.clv[i], 2), pr.segment[i]])
+                    + [Fmt.fixed(pr.expectedTransactions[i], 2), Fmt.money(pr.expectedValue[i]), Fmt.money(pr.clv[i]), pr.segment[i]])
         }
         let aliveHeaders = ["P(alive) \(r.productionModel)"] + (comparison.map { ["P(alive) \($0)"] } ?? [])
         md.paragraph("Top \(p.topCustomers) customers by CLV (all customers in `\(tableDir)/predictions.csv`):")
@@ -225,7 +227,7 @@ public enum CLVReport {
             segRows.append(
                 [
                     segment.name, Fmt.int(segment.customers), Fmt.percent(segment.customerShare, 1), Fmt.percent(segment.revenueShare, 1),
-                    Fmt.int(segment.oneTimeBuyers), Fmt.fixed(segment.meanCLV, 2), Fmt.percent(segment.meanProbabilityAlive, 1),
+                    Fmt.int(segment.oneTimeBuyers), Fmt.money(segment.meanCLV), Fmt.percent(segment.meanProbabilityAlive, 1),
                 ] + (comparison == nil ? [] : [Fmt.percent(segment.meanProbabilityAliveComparison, 1)]))
         }
         let meanAliveHeaders = aliveHeaders.map { "mean " + $0 }
@@ -254,11 +256,15 @@ public enum CLVReport {
         md.paragraph(
             cdnow.master.cleaning.dropNonPositivePrice
                 ? "The master file's zero-value lines are dropped (drop_nonpositive_price), so purchase occasions without spend are missing from every model, and customers whose purchases were all free are missing altogether."
-                : "The master file's zero-value lines are kept: they are purchase occasions, counted by the transaction models (BG/NBD, Pareto/NBD). Gamma-Gamma models spend, so it averages only the repeat transactions with a positive value and leaves the zero-value ones out."
+                : "The master file's zero-value lines are kept: they are purchase occasions, counted by the transaction models. Gamma-Gamma models spend, so it averages only the repeat transactions with a positive value and leaves the zero-value ones out."
         )
         var rep: [[String]] = []
         for e in replication {
-            rep.append([e.data, e.model, e.parameter, Fmt.fixed(e.estimate, 4), Fmt.fixed(e.standardError, 4), Fmt.fixed(e.publishedSample, 3)])
+            // Parameters to the published values' three decimals (the comparison is numerical, not
+            // statistical), log-likelihoods to six significant digits, standard errors to two.
+            let isLL = e.parameter == "LL"
+            let show: (Double) -> String = { isLL ? Fmt.significant($0, 6, maxDecimals: 2) : Fmt.fixed($0, 3) }
+            rep.append([e.data, e.model, e.parameter, show(e.estimate), Fmt.significant(e.standardError, 2), show(e.publishedSample)])
         }
         md.table(
             ["data", "model", "parameter", "estimate", "std. error", "published (sample)"], rep,
@@ -279,8 +285,10 @@ public enum CLVReport {
                 continue
             }
             rows.append([
-                name, Fmt.fixed(fit.estimates[k], 4), Fmt.fixed(fit.standardErrors[k], 4),
-                Fmt.interval(fit.confidenceIntervals[k].lower, fit.confidenceIntervals[k].upper) { Fmt.fixed($0, 4) },
+                name, Fmt.estimate(fit.estimates[k], standardError: fit.standardErrors[k]), Fmt.significant(fit.standardErrors[k], 2),
+                Fmt.interval(fit.confidenceIntervals[k].lower, fit.confidenceIntervals[k].upper) {
+                    Fmt.fixed($0, Fmt.decimals(fit.estimates[k], standardError: fit.standardErrors[k]))
+                },
             ])
         }
         var status =
@@ -289,8 +297,11 @@ public enum CLVReport {
             // The ridge is explained once, in the summary; here the limit's own parameter and fit.
             for (j, name) in limit.parameterNames.enumerated() where !fit.parameterNames.contains(name) {
                 rows.append([
-                    "\(name) = \(ridge.ratioName) (limit)", Fmt.fixed(limit.estimates[j], 6), Fmt.fixed(limit.standardErrors[j], 6),
-                    Fmt.interval(limit.confidenceIntervals[j].lower, limit.confidenceIntervals[j].upper) { Fmt.fixed($0, 6) },
+                    "\(name) = \(ridge.ratioName) (limit)", Fmt.estimate(limit.estimates[j], standardError: limit.standardErrors[j]),
+                    Fmt.significant(limit.standardErrors[j], 2),
+                    Fmt.interval(limit.confidenceIntervals[j].lower, limit.confidenceIntervals[j].upper) {
+                        Fmt.fixed($0, Fmt.decimals(limit.estimates[j], standardError: limit.standardErrors[j]))
+                    },
                 ])
             }
             status =
@@ -299,18 +310,13 @@ public enum CLVReport {
             status += "; **boundary: \(fit.boundaryDetails.joined(separator: "; "))**"
         }
         md.paragraph(
-            "**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.fixed(fit.logLikelihood, 2)), AIC \(Fmt.fixed(fit.aic, 1)), BIC \(Fmt.fixed(fit.bic, 1)); \(status)."
+            "**\(fit.model)** (n = \(Fmt.int(fit.n))): log-likelihood \(Fmt.significant(fit.logLikelihood, 6, maxDecimals: 2)), AIC \(Fmt.significant(fit.aic, 6, maxDecimals: 1)), BIC \(Fmt.significant(fit.bic, 6, maxDecimals: 1)); \(status)."
         )
         md.table(["parameter", "estimate", "std. error", "95% CI"], rows, rightAligned: [false, true, true, true])
     }
 
     /// `v` with as many significant digits as its standard error supports (two of the error's), at most 6.
-    static func significant(_ v: Double, _ se: Double) -> String {
-        guard v.isFinite else { return Fmt.fixed(v, 0) }
-        let magnitude = se.isFinite && se > 0 ? floor(log10(se)) - 1 : floor(log10(abs(v))) - 5
-        let lowest = max(magnitude, floor(log10(abs(v))) - 5)
-        return Fmt.fixed(v, max(0, Int(-lowest)))
-    }
+    static func significant(_ v: Double, _ se: Double) -> String { Fmt.estimate(v, standardError: se) }
 
     /// The production model's holdout bias, overall and for customers without a repeat purchase in calibration,
     /// and what it means for the forward CLV; computed from the comparison and calibration tables.

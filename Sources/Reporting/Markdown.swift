@@ -94,6 +94,40 @@ public enum Fmt {
         v.isFinite ? int(Int(v.rounded())) : "∞"
     }
 
+    /// Decimals that show `v` to the precision its standard error supports: two significant digits
+    /// of the error, and never more than `maxSignificant` significant digits of `v`. Without a finite
+    /// positive error, `maxSignificant` significant digits. The project's rule for estimates.
+    public static func decimals(_ v: Double, standardError se: Double, maxSignificant: Int = 6) -> Int {
+        guard v.isFinite else { return 0 }
+        let top = v == 0 ? 0 : Int(floor(log10(abs(v))))
+        var lowest = top - (maxSignificant - 1)
+        if se.isFinite && se > 0 { lowest = max(lowest, Int(floor(log10(se))) - 1) }
+        return max(0, -lowest)
+    }
+
+    /// `v` to the digits its standard error supports (`decimals(_:standardError:)`).
+    public static func estimate(_ v: Double, standardError se: Double) -> String {
+        fixed(v, decimals(v, standardError: se))
+    }
+
+    /// `v` with at most `digits` significant digits and at most `maxDecimals` decimals.
+    public static func significant(_ v: Double, _ digits: Int = 6, maxDecimals: Int = 6) -> String {
+        guard v.isFinite, v != 0 else { return fixed(v, 0) }
+        let top = Int(floor(log10(abs(v))))
+        return fixed(v, min(maxDecimals, max(0, digits - 1 - top)))
+    }
+
+    /// An amount of money in a report: to the cent below 1,000, in whole units with thousands
+    /// separators from 1,000, and in millions with two decimals ("19.29 M") from 1,000,000, so no
+    /// amount shows more than six significant digits.
+    public static func money(_ v: Double) -> String {
+        guard v.isFinite else { return fixed(v, 0) }
+        let a = abs(v)
+        if a >= 999_999.5 { return fixed(v / 1e6, 2) + " M" }
+        if a >= 999.995 { return int(v) }
+        return fixed(v, 2)
+    }
+
     public static func interval(_ lo: Double, _ hi: Double, _ f: (Double) -> String) -> String {
         "[\(f(lo)), \(f(hi))]"
     }
