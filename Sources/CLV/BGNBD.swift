@@ -200,8 +200,7 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
     public func probabilityOfCount(_ n: Int, t: Double) throws(ModelUndefined) -> Double {
         try checkUsable("P(X(t) = n)")
         guard n >= 0, t >= 0, t.isFinite else { throw ModelUndefined(quantity: "P(X(t) = n)", reason: "need n >= 0 and finite t >= 0") }
-        if let p = commonDropoutProbability { return CountDistribution.geometricNBD(n, t: t, r: r, alpha: alpha, p: p) }
-        return CountDistribution.betaGeometricNBD(n, t: t, r: r, alpha: alpha, a: a, b: b)
+        return CountDistribution.betaDropout(n, t: t, r: r, alpha: alpha, a: a, b: b, commonDropout: commonDropoutProbability)
     }
 
     /// P(Y(t) = n | x, t_x, T) = [n = 0] (1 - P(alive)) + P(alive) P(Y = n | alive), the latter with lambda ~
@@ -210,12 +209,9 @@ public struct BGNBD: TransactionModel, Sendable, Equatable {
     public func conditionalProbabilityOfCount(_ n: Int, t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
         let q = "P(Y(t) = n | x, t_x, T)"
         try checkUsable(q)
-        guard n >= 0, t >= 0, t.isFinite, x >= 0, tx >= 0, T >= tx else {
-            throw ModelUndefined(quantity: q, reason: "need n >= 0, finite t >= 0, x >= 0, 0 <= t_x <= T")
-        }
-        let future =
-            commonDropoutProbability.map { CountDistribution.geometricNBD(n, t: t, r: r + x, alpha: alpha + T, p: $0) }
-            ?? CountDistribution.betaGeometricNBD(n, t: t, r: r + x, alpha: alpha + T, a: a, b: b + x)
+        try CountDistribution.checkConditionalArguments(n, t: t, x: x, tx: tx, T: T, quantity: q)
+        let future = CountDistribution.betaDropout(
+            n, t: t, r: r + x, alpha: alpha + T, a: a, b: b + x, commonDropout: commonDropoutProbability)
         let v = CountDistribution.conditional(n, alive: alive(x: x, tx: tx, T: T), future: future)
         guard v.isFinite else { throw ModelUndefined(quantity: q, reason: "numerical failure for n=\(n), x=\(x), t_x=\(tx), T=\(T)") }
         return v

@@ -69,6 +69,19 @@ enum CountDistribution {
         return atEnd + dead
     }
 
+    /// The beta-geometric process's count (BG/NBD, MBG/NBD): with Beta(a, b) dropout, or with the single dropout
+    /// probability of the ridge's limit model when `commonDropout` is set.
+    static func betaDropout(_ n: Int, t: Double, r: Double, alpha: Double, a: Double, b: Double, commonDropout: Double?) -> Double {
+        commonDropout.map { geometricNBD(n, t: t, r: r, alpha: alpha, p: $0) } ?? betaGeometricNBD(n, t: t, r: r, alpha: alpha, a: a, b: b)
+    }
+
+    /// The arguments every model's conditional count distribution needs: n >= 0, finite t >= 0, x >= 0, 0 <= t_x <= T.
+    static func checkConditionalArguments(_ n: Int, t: Double, x: Double, tx: Double, T: Double, quantity: String) throws(ModelUndefined) {
+        guard n >= 0, t >= 0, t.isFinite, x >= 0, tx >= 0, T >= tx else {
+            throw ModelUndefined(quantity: quantity, reason: "need n >= 0, finite t >= 0, x >= 0, 0 <= t_x <= T")
+        }
+    }
+
     /// The conditional predictive probability from P(alive) and P(Y = n | alive) (see the type's documentation).
     static func conditional(_ n: Int, alive: Double, future: Double) -> Double {
         n == 0 ? (1 - alive) + alive * future : alive * future

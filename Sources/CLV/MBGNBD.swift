@@ -199,12 +199,9 @@ public struct MBGNBD: TransactionModel, Sendable, Equatable {
     public func conditionalProbabilityOfCount(_ n: Int, t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
         let q = "P(Y(t) = n | x, t_x, T)"
         try checkUsable(q)
-        guard n >= 0, t >= 0, t.isFinite, x >= 0, tx >= 0, T >= tx else {
-            throw ModelUndefined(quantity: q, reason: "need n >= 0, finite t >= 0, x >= 0, 0 <= t_x <= T")
-        }
-        let future =
-            commonDropoutProbability.map { CountDistribution.geometricNBD(n, t: t, r: r + x, alpha: alpha + T, p: $0) }
-            ?? CountDistribution.betaGeometricNBD(n, t: t, r: r + x, alpha: alpha + T, a: a, b: b + x + 1)
+        try CountDistribution.checkConditionalArguments(n, t: t, x: x, tx: tx, T: T, quantity: q)
+        let future = CountDistribution.betaDropout(
+            n, t: t, r: r + x, alpha: alpha + T, a: a, b: b + x + 1, commonDropout: commonDropoutProbability)
         let v = CountDistribution.conditional(n, alive: alive(x: x, tx: tx, T: T), future: future)
         guard v.isFinite else { throw ModelUndefined(quantity: q, reason: "numerical failure for n=\(n), x=\(x), t_x=\(tx), T=\(T)") }
         return v

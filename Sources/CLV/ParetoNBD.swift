@@ -214,9 +214,7 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     public func conditionalProbabilityOfCount(_ n: Int, t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
         let q = "P(Y(t) = n | x, t_x, T)"
         try checkUsable(q)
-        guard n >= 0, t >= 0, t.isFinite, x >= 0, tx >= 0, T >= tx else {
-            throw ModelUndefined(quantity: q, reason: "need n >= 0, finite t >= 0, x >= 0, 0 <= t_x <= T")
-        }
+        try CountDistribution.checkConditionalArguments(n, t: t, x: x, tx: tx, T: T, quantity: q)
         let survival: Double
         let density: (Double) -> Double
         if let mu = commonDropoutRate {

@@ -16,6 +16,18 @@ enum BetaDropoutLimit {
                 logLikelihoodFunction: { data in { p, g in logLikelihood(data, r: p[0], alpha: p[1], p: p[2], modified: modified, gradient: g) } }))
     }
 
+    /// For x = 0...maxX: ln(G(r+x)/G(r)) = sum of ln(r+k), k < x, and its derivative in r, sum of 1/(r+k) (both limit models use it).
+    static func gammaRatioTables(r: Double, maxX: Int) -> (logRatio: [Double], derivative: [Double]) {
+        var S = [Double](repeating: 0, count: maxX + 1), D = S
+        if maxX > 0 {
+            for x in 1...maxX {
+                S[x] = S[x - 1] + log(r + Double(x - 1))
+                D[x] = D[x - 1] + 1 / (r + Double(x - 1))
+            }
+        }
+        return (S, D)
+    }
+
     /// Total log-likelihood over `d` and, when `gradient` is given, d LL / d (r, alpha, p).
     static func logLikelihood(
         _ d: CompressedSummaries, r: Double, alpha: Double, p: Double, modified: Bool, gradient: UnsafeMutablePointer<Double>?
@@ -23,13 +35,7 @@ enum BetaDropoutLimit {
         guard p > 0, p < 1, r > 0, alpha > 0 else { return .nan }
         let m = modified ? 1.0 : 0.0
         let lq = log1p(-p), lp = log(p)
-        var S = [Double](repeating: 0, count: d.maxX + 1), D = S
-        if d.maxX > 0 {
-            for x in 1...d.maxX {
-                S[x] = S[x - 1] + log(r + Double(x - 1))
-                D[x] = D[x - 1] + 1 / (r + Double(x - 1))
-            }
-        }
+        let (S, D) = gammaRatioTables(r: r, maxX: d.maxX)
         let lalpha = log(alpha)
         var total = 0.0, gr = 0.0, gal = 0.0, gp = 0.0
         for i in d.x.indices {
@@ -107,13 +113,7 @@ enum CommonDropoutRateLimit {
     /// Total log-likelihood over `d` and, when `gradient` is given, d LL / d (r, alpha, mu).
     static func logLikelihood(_ d: CompressedSummaries, r: Double, alpha: Double, mu: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
         guard r > 0, alpha > 0, mu > 0, r.isFinite, alpha.isFinite, mu.isFinite else { return .nan }
-        var S = [Double](repeating: 0, count: d.maxX + 1), D = S
-        if d.maxX > 0 {
-            for x in 1...d.maxX {
-                S[x] = S[x - 1] + log(r + Double(x - 1))
-                D[x] = D[x - 1] + 1 / (r + Double(x - 1))
-            }
-        }
+        let (S, D) = BetaDropoutLimit.gammaRatioTables(r: r, maxX: d.maxX)
         let lalpha = log(alpha)
         var total = 0.0, gr = 0.0, gal = 0.0, gmu = 0.0
         for i in d.x.indices {

@@ -9,7 +9,7 @@ import Yams
 /// Every mistake is bad input (`DataError`, exit 2) naming the file, and where the file has one,
 /// the line and column: a YAML syntax error, a value of the wrong type, a missing parameter, and a
 /// parameter the stage does not know (with the nearest valid name and the valid names at that
-/// place). Keys of dictionary-valued parameters (`arm_costs: {Womens E-Mail: 0.06}`) are data
+/// place). Keys of dictionary-valued parameters (`arm_costs: {<arm>: 0.06}`) are data
 /// and are never flagged.
 public enum Params {
     public static func load<T: Decodable>(_ type: T.Type, from path: String) throws -> (T, JSONValue) {

@@ -21,19 +21,7 @@ struct AllocationTests {
         return text
     }
 
-    func loadError(_ text: String) throws -> DataError? {
-        let dir = try temporaryFolder("allocation")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try AtomicFile.write(text, to: dir + "/project.yaml")
-        do {
-            let (project, _) = try Params.load(ProjectFile.self, from: dir + "/project.yaml")
-            try project.validate(source: dir + "/project.yaml")
-            return nil
-        } catch let error as DataError {
-            #expect(error.file == dir + "/project.yaml")
-            return error
-        }
-    }
+    func loadError(_ text: String) throws -> DataError? { try projectLoadError(text) }
 
     @Test(
         "shares that do not sum to 1, or a share outside (0, 1], name the file, the line and column of the allocation, and the key",

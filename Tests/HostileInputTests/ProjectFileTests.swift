@@ -15,6 +15,22 @@ func projectText(_ relative: String = "project.yaml") throws -> String {
     try String(contentsOfFile: packageRoot + "/" + relative, encoding: .utf8)
 }
 
+/// Loads `text` as a project file and runs its checks: nil when it passes, else its bad-input error,
+/// which must name the file.
+func projectLoadError(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> DataError? {
+    let dir = try temporaryFolder("project")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try AtomicFile.write(text, to: dir + "/project.yaml")
+    do {
+        let (project, _) = try Params.load(ProjectFile.self, from: dir + "/project.yaml")
+        try project.validate(source: dir + "/project.yaml")
+        return nil
+    } catch let error as DataError {
+        #expect(error.file == dir + "/project.yaml", sourceLocation: sourceLocation)
+        return error
+    }
+}
+
 @Suite("Project files")
 struct ProjectFileTests {
     @Test("the default and the example project decode and pass their checks", arguments: ["project.yaml", "examples/synthetic/project.yaml"])
@@ -35,19 +51,7 @@ struct ProjectFileTests {
         #expect(other.makeFragment(projectPath: "p.yaml").contains("P_OUT := out/shop-2026/\n"))
     }
 
-    func loadError(_ text: String) throws -> DataError? {
-        let dir = try temporaryFolder("project")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try AtomicFile.write(text, to: dir + "/project.yaml")
-        do {
-            let (project, _) = try Params.load(ProjectFile.self, from: dir + "/project.yaml")
-            try project.validate(source: dir + "/project.yaml")
-            return nil
-        } catch let error as DataError {
-            #expect(error.file == dir + "/project.yaml")
-            return error
-        }
-    }
+    func loadError(_ text: String) throws -> DataError? { try projectLoadError(text) }
 
     @Test("a mistyped key names the line, the column and the nearest valid key")
     func mistypedKey() throws {
