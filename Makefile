@@ -16,7 +16,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)
 STAMPS := .build/stamps
-EXES := stage-data stage-synth stage-project stage-prepare stage-eda stage-clv stage-uplift stage-policy stage-parity stage-report score serve
+EXES := stage-data stage-synth stage-project stage-prepare stage-eda stage-clv stage-uplift stage-policy stage-plan stage-parity stage-report score serve
 
 # The project: which analysis to run (campaign, order log, stage parameters, output folder).
 # Another one runs with `make all PROJECT=<file>` into its own folder; see the README.
@@ -30,7 +30,7 @@ export PIPELINE_SWIFT_VERSION := $(shell $(SWIFT) --version 2>/dev/null | head -
 
 APT_PACKAGES := libgsl-dev libglpk-dev gnuplot-nox pkg-config zlib1g-dev
 
-.PHONY: all help deps build data prepare eda clv uplift policy parity report test bench bench-compare bench-serve clean distclean
+.PHONY: all help deps build data prepare eda clv uplift policy plan parity report test bench bench-compare bench-serve clean distclean
 
 all: ## Run the whole pipeline of $(PROJECT) (installs system packages, builds, fetches data, runs every stage)
 
@@ -105,6 +105,7 @@ CLV := $(P_OUT)data/processed/clv
 UPLIFT := $(P_OUT)data/processed/uplift
 PARITY := $(P_OUT)data/processed/parity
 POLICY := $(P_OUT)data/processed/policy
+PLAN := $(P_OUT)data/processed/plan
 MODELS := $(P_OUT)models
 SCHEMA := $(P_OUT)data/schema
 REPORTS := $(P_OUT)reports
@@ -150,7 +151,7 @@ $(REPORTS)/clv.md: $(CLV)/manifest.json ;
 
 uplift: $(UPLIFT)/manifest.json ## Uplift learners, held-out evaluation, frozen models in models/ -> reports/uplift.md
 
-UPLIFT_OUT := $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(MODELS)/encoder.json $(MODELS)/forests.bin $(MODELS)/drift_reference.json \
+UPLIFT_OUT := $(UPLIFT)/test_scores.csv $(UPLIFT)/crossfit_scores.csv $(MODELS)/meta.json $(MODELS)/encoder.json $(MODELS)/forests.bin $(MODELS)/drift_reference.json \
               $(SCHEMA)/required_features_schema.csv $(REPORTS)/uplift.md
 
 $(UPLIFT)/manifest.json: $(P_PARAMS_uplift) $(PREP_OUT) $(STAMPS)/stage-uplift
@@ -161,12 +162,21 @@ $(UPLIFT_OUT): $(UPLIFT)/manifest.json ;
 
 policy: $(POLICY)/manifest.json ## Profit curve, constrained assignment (GLPK), sensitivity, held-out policy value -> reports/policy.md
 
-$(POLICY)/manifest.json: $(P_PARAMS_policy) $(UPLIFT)/test_scores.csv $(MODELS)/meta.json $(PREP)/test.csv $(STAMPS)/stage-policy
-	$(BIN)/stage-policy --params $(P_PARAMS_policy) --prepared $(PREP) --scores $(UPLIFT)/test_scores.csv --models $(MODELS) \
+$(POLICY)/manifest.json: $(P_PARAMS_policy) $(UPLIFT)/test_scores.csv $(UPLIFT)/crossfit_scores.csv $(MODELS)/meta.json $(PREP)/test.csv $(PREP)/train.csv $(STAMPS)/stage-policy
+	$(BIN)/stage-policy --params $(P_PARAMS_policy) --prepared $(PREP) --scores $(UPLIFT)/test_scores.csv --crossfit $(UPLIFT)/crossfit_scores.csv --models $(MODELS) \
 	  --out $(POLICY) --figures $(REPORTS)/figures/policy --report $(REPORTS)/policy.md
 
 POLICY_OUT := $(REPORTS)/policy.md $(POLICY)/policy_summary.json $(POLICY)/contact_list.csv $(POLICY)/policy_decisions.csv $(MODELS)/economics.json
 $(POLICY_OUT): $(POLICY)/manifest.json ;
+
+# The confirming experiment: a contact list (LIST=, default the test split) split between the
+# recommendation and the best alternative by a salted hash of the id -> reports/plan.md
+LIST ?= $(PREP)/test.csv
+plan: $(PLAN)/manifest.json ## The confirming experiment: sample sizes and the contact list's assignment (LIST=<csv>) -> reports/plan.md
+
+$(PLAN)/manifest.json: $(P_PARAMS_plan) $(POLICY)/policy_summary.json $(MODELS)/meta.json $(LIST) $(STAMPS)/stage-plan
+	$(BIN)/stage-plan --params $(P_PARAMS_plan) --summary $(POLICY)/policy_summary.json --list $(LIST) --models $(MODELS) \
+	  --out $(PLAN) --report $(REPORTS)/plan.md
 
 parity: $(PARITY)/manifest.json ## The shipped scorer must reproduce the pipeline's test scores exactly (CI gate) -> reports/parity.md
 
@@ -176,7 +186,7 @@ $(PARITY)/manifest.json: $(UPLIFT_OUT) $(MODELS)/economics.json $(POLICY)/policy
 
 $(REPORTS)/parity.md: $(PARITY)/manifest.json ;
 
-MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json $(UPLIFT)/manifest.json $(POLICY)/manifest.json $(PARITY)/manifest.json
+MANIFESTS := $(RAW)/manifest.json $(PREP)/manifest.json $(EDA)/manifest.json $(CLV)/manifest.json $(UPLIFT)/manifest.json $(POLICY)/manifest.json $(PLAN)/manifest.json $(PARITY)/manifest.json
 
 report: $(REPORTS)/index.md ## Index report with every stage's provenance
 
@@ -192,7 +202,7 @@ all: $(REPORTS)/index.md
 SETTLE := MAKEFLAGS= make --no-print-directory -s -t CONFIG=$(CONFIG) PROJECT=$(PROJECT)
 RUN_START := $(shell date +%s.%N)
 EDITABLE_INPUTS := Makefile Package.swift stages Sources cli bench data/SHA256SUMS $(PROJECT) $(P_PARAMS_prepare) $(P_PARAMS_eda) $(P_PARAMS_clv) \
-                   $(P_PARAMS_uplift) $(P_PARAMS_policy) $(P_RAW_PARAMS)
+                   $(P_PARAMS_uplift) $(P_PARAMS_policy) $(P_PARAMS_plan) $(P_RAW_PARAMS)
 
 $(REPORTS)/index.md: $(MANIFESTS) $(STAMPS)/stage-report
 	$(BIN)/stage-report $(addprefix --manifest ,$(MANIFESTS)) --out $@

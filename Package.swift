@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "stage-data", targets: ["stage-data"]),
         .executable(name: "stage-prepare", targets: ["stage-prepare"]),
         .executable(name: "stage-eda", targets: ["stage-eda"]),
+        .executable(name: "stage-plan", targets: ["stage-plan"]),
         .executable(name: "stage-clv", targets: ["stage-clv"]),
         .executable(name: "stage-uplift", targets: ["stage-uplift"]),
         .executable(name: "stage-policy", targets: ["stage-policy"]),
@@ -83,6 +84,12 @@ let package = Package(
                 "Tabular", "Base", "Provenance", "PipelineCLI", "Experiment", "ProjectSpec", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "stages/prepare", exclude: ["params.yaml"]),
+        .executableTarget(
+            name: "stage-plan",
+            dependencies: [
+                "Tabular", "Base", "Provenance", "PipelineCLI", "PolicyAnalysis", "Reporting", "Uplift",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "stages/plan", exclude: ["params.yaml"]),
         .executableTarget(
             name: "stage-eda",
             dependencies: [

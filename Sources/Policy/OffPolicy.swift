@@ -181,6 +181,16 @@ public struct OffPolicyEvaluator: Sendable {
             drProfitReplicates: hasDR ? reps.map { r in terms.indices.map { r[6 * $0 + 5] } } : nil)
     }
 
+    /// Profit of one policy without intervals (IPW, and DR when the sample has predictions).
+    public func pointEstimate(_ policy: TargetPolicy) throws -> (ipw: Double, dr: Double?) {
+        let t = try rowTerms(policy)
+        let none = try rowTerms(.assignment(.nobody(customers: sample.count)))
+        let cost = t.cost.reduce(0, +)
+        let ipw = economics.margin * (t.ipw.reduce(0, +) - none.ipw.reduce(0, +)) - cost
+        let dr = economics.margin * (t.dr.reduce(0, +) - none.dr.reduce(0, +)) - cost
+        return (ipw, sample.predictions == nil ? nil : dr)
+    }
+
     struct RowTerms: Sendable {
         var ipw: [Double]
         var dr: [Double]

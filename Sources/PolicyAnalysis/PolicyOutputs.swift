@@ -11,24 +11,29 @@ import Workbook
 public enum PolicyOutputs {
     static func f(_ v: Double) -> String { formatDouble(v) }
 
-    public static func curve(_ r: PolicyResult) -> Table {
-        Table(
+    public static func curve(_ r: PolicyResult, points: Int) throws -> Table {
+        let pts = try r.primary.curve.sampled(points: points)
+        return Table(
             names: ["contacts", "share", "expected_profit"],
-            columns: [.int(r.curvePoints.map(\.contacts)), .double(r.curvePoints.map(\.share)), .double(r.curvePoints.map(\.profit))])
+            columns: [.int(pts.map(\.contacts)), .double(pts.map(\.share)), .double(pts.map(\.profit))])
     }
 
     /// With e-mails that have their own costs, each e-mail's cost in the cell follows the axis.
     public static func sensitivity(_ r: PolicyResult) -> Table {
+        let cells = r.sensitivity.map(\.cell)
         var names = ["margin", "cost_per_contact"]
-        var columns: [ColumnData] = [.double(r.sensitivity.map(\.margin)), .double(r.sensitivity.map(\.costPerContact))]
+        var columns: [ColumnData] = [.double(cells.map(\.margin)), .double(cells.map(\.costPerContact))]
         if r.sensitivityHasOwnCosts {
             for (k, arm) in r.armNames.enumerated() {
                 names.append("cost_\(slug(arm))")
-                columns.append(.double(r.sensitivity.map { $0.costs[k] }))
+                columns.append(.double(cells.map { $0.costs[k] }))
             }
         }
-        names += ["best_contacts", "best_share", "best_expected_profit"]
-        columns += [.int(r.sensitivity.map(\.bestContacts)), .double(r.sensitivity.map(\.bestShare)), .double(r.sensitivity.map(\.bestProfit))]
+        names += ["best_contacts", "best_share", "best_expected_profit", "rescaled_expected_profit", "held_out_dr_profit"]
+        columns += [
+            .int(cells.map(\.bestContacts)), .double(cells.map(\.bestShare)), .double(cells.map(\.bestProfit)),
+            .double(r.sensitivity.map(\.rescaledExpectedProfit)), .double(r.sensitivity.map(\.heldOutProfit)),
+        ]
         return Table(names: names, columns: columns)
     }
 
@@ -55,30 +60,42 @@ public enum PolicyOutputs {
             columns: [.string(StringColumn(r.ids)), .string(names(r.bestNAssignment)), .string(names(r.positiveAssignment))])
     }
 
+    /// Every policy on every evaluated set of rows: the test split, and all randomized rows when cross-fitted.
     public static func evaluation(_ r: PolicyResult) -> Table {
-        var names = ["policy", "key", "contacts"] + r.armNames.map { "contacts_\(slug($0))" }
+        let sets = [("test", r.test)] + (r.all.map { [("all", $0)] } ?? [])
+        let rows = sets.flatMap { set in set.1.rows.enumerated().map { (set.0, set.1, $0.offset, $0.element) } }
+        var names = ["rows", "policy", "key", "simple", "within_limits", "contacts"] + r.armNames.map { "contacts_\(slug($0))" }
         names += [
-            "cost", "model_expected_profit", "ipw_profit", "ipw_ci_lower", "ipw_ci_upper", "dr_profit", "dr_ci_lower", "dr_ci_upper",
+            "cost", "model_expected_profit", "rescaled_expected_profit", "ipw_profit", "ipw_ci_lower", "ipw_ci_upper", "dr_profit", "dr_ci_lower",
+            "dr_ci_upper", "vs_best_simple", "vs_best_simple_ci_lower", "vs_best_simple_ci_upper", "best_simple", "recommended",
             "ipw_incremental_revenue_per_customer", "dr_incremental_revenue_per_customer",
         ]
-        var columns: [ColumnData] = [.string(StringColumn(r.rows.map(\.name))), .string(StringColumn(r.rows.map(\.key))), .double(r.rows.map(\.contacts))]
-        for k in r.armNames.indices { columns.append(.double(r.rows.map { $0.armContacts[k] })) }
+        var columns: [ColumnData] = [
+            .string(StringColumn(rows.map(\.0))), .string(StringColumn(rows.map(\.3.name))), .string(StringColumn(rows.map(\.3.key))),
+            .int(rows.map { $0.3.simple ? 1 : 0 }), .int(rows.map { $0.3.withinLimits ? 1 : 0 }), .double(rows.map(\.3.contacts)),
+        ]
+        for k in r.armNames.indices { columns.append(.double(rows.map { $0.3.armContacts[k] })) }
         columns += [
-            .double(r.rows.map(\.cost)), .double(r.rows.map(\.modelExpectedProfit)),
-            .double(r.rows.map(\.estimate.ipw.profit)), .double(r.rows.map(\.estimate.ipw.profitCI.lower)), .double(r.rows.map(\.estimate.ipw.profitCI.upper)),
-            .double(r.rows.map { $0.estimate.dr?.profit ?? .nan }), .double(r.rows.map { $0.estimate.dr?.profitCI.lower ?? .nan }),
-            .double(r.rows.map { $0.estimate.dr?.profitCI.upper ?? .nan }),
-            .double(r.rows.map(\.estimate.ipw.incrementalValue)), .double(r.rows.map { $0.estimate.dr?.incrementalValue ?? .nan }),
+            .double(rows.map(\.3.cost)), .double(rows.map(\.3.modelExpectedProfit)), .double(rows.map(\.3.rescaledExpectedProfit)),
+            .double(rows.map(\.3.estimate.ipw.profit)), .double(rows.map(\.3.estimate.ipw.profitCI.lower)),
+            .double(rows.map(\.3.estimate.ipw.profitCI.upper)),
+            .double(rows.map { $0.3.estimate.dr?.profit ?? .nan }), .double(rows.map { $0.3.estimate.dr?.profitCI.lower ?? .nan }),
+            .double(rows.map { $0.3.estimate.dr?.profitCI.upper ?? .nan }),
+            .double(rows.map { $0.3.vsBestSimple?.value ?? .nan }), .double(rows.map { $0.3.vsBestSimple?.ci.lower ?? .nan }),
+            .double(rows.map { $0.3.vsBestSimple?.ci.upper ?? .nan }),
+            .int(rows.map { $0.1.bestSimple == $0.2 ? 1 : 0 }), .int(rows.map { $0.1.recommended == $0.2 ? 1 : 0 }),
+            .double(rows.map(\.3.estimate.ipw.incrementalValue)), .double(rows.map { $0.3.estimate.dr?.incrementalValue ?? .nan }),
         ]
         return Table(names: names, columns: columns)
     }
 
     public static func deciles(_ r: PolicyResult) -> Table {
-        Table(
+        let d = r.primary.deciles
+        return Table(
             names: ["decile", "rows", "mean_predicted_uplift", "observed_uplift", "observed_ci_lower", "observed_ci_upper"],
             columns: [
-                .int(r.deciles.map(\.index)), .int(r.deciles.map(\.rows)), .double(r.deciles.map(\.meanPredicted)),
-                .double(r.deciles.map(\.observed)), .double(r.deciles.map(\.observedCI.lower)), .double(r.deciles.map(\.observedCI.upper)),
+                .int(d.map(\.index)), .int(d.map(\.rows)), .double(d.map(\.meanPredicted)),
+                .double(d.map(\.observed)), .double(d.map(\.observedCI.lower)), .double(d.map(\.observedCI.upper)),
             ])
     }
 
@@ -90,33 +107,59 @@ public enum PolicyOutputs {
                 "incremental_revenue_per_customer": .number(e.incrementalValue),
             ])
         }
-        let s = r.solution
+        func comparison(_ c: PolicyComparison) -> JSONValue {
+            let s = c.solution
+            return .object([
+                "customers": .number(Double(c.customers)), "best_n": .number(Double(c.bestN)), "best_n_expected_profit": .number(c.curve.maximum),
+                "budget": c.limits.budget.map { .number($0) } ?? .null,
+                "constrained": .object([
+                    "status": .string(s.status.text), "glpk_status_code": .number(Double(s.status.code)), "objective": .number(s.objective),
+                    "bound": .number(s.bound), "relative_gap": .number(s.relativeGap), "time_limit_reached": .bool(s.timeLimitReached),
+                    "greedy_objective": .number(c.greedyObjective), "contacts": .number(Double(s.assignment.contacts)),
+                ]),
+                "calibration": .object([
+                    "mean_predicted_uplift": .number(c.calibration.meanPredicted), "observed_uplift": .number(c.calibration.observed),
+                    "observed_standard_error": .number(c.calibration.observedStandardError), "factor": .number(c.calibration.factor),
+                ]),
+                "policies": .array(
+                    c.rows.map { row in
+                        .object([
+                            "key": .string(row.key), "name": .string(row.name), "simple": .bool(row.simple), "within_limits": .bool(row.withinLimits),
+                            "contacts": .number(row.contacts), "cost": .number(row.cost), "model_expected_profit": .number(row.modelExpectedProfit),
+                            "rescaled_expected_profit": .number(row.rescaledExpectedProfit), "ipw": est(row.estimate.ipw), "dr": est(row.estimate.dr),
+                            "vs_best_simple": row.vsBestSimple.map { v in
+                                .object(["difference": .number(v.value), "ci": .array([.number(v.ci.lower), .number(v.ci.upper)])])
+                            } ?? .null,
+                        ])
+                    }),
+                "best_simple_policy": .string(c.rows[c.bestSimple].key), "recommended_policy": .string(c.rows[c.recommended].key),
+                "paired_level": .number(c.adjustedLevel),
+            ])
+        }
         return .object([
-            "customers": .number(Double(r.customers)), "margin": .number(p.margin),
+            "margin": .number(p.margin),
             "costs": .object(Dictionary(uniqueKeysWithValues: zip(r.armNames, r.costs.map { JSONValue.number($0) }))),
             "propensities": .object(Dictionary(uniqueKeysWithValues: zip(["control"] + r.armNames, r.propensities.map { JSONValue.number($0) }))),
-            "best_n": .number(Double(r.bestN)), "best_n_expected_profit": .number(r.curve.maximum),
-            "constrained": .object([
-                "status": .string(s.status.text), "glpk_status_code": .number(Double(s.status.code)), "objective": .number(s.objective),
-                "bound": .number(s.bound), "relative_gap": .number(s.relativeGap), "time_limit_reached": .bool(s.timeLimitReached),
-                "greedy_objective": .number(r.greedyObjective), "budget": p.budget.map { .number($0) } ?? .null,
-                "arm_caps": .object(p.armCaps.mapValues { .number(Double($0)) }), "contacts": .number(Double(s.assignment.contacts)),
+            "test_split": comparison(r.test), "all_rows": r.all.map(comparison) ?? .null,
+            "recommended_policy": .string(r.recommended.key), "recommendation_rows": .string(r.all == nil ? "test" : "all"),
+            "arm_caps": .object(p.armCaps.mapValues { .number(Double($0)) }),
+            "confirming_test": .object([
+                "recommended": .string(r.plan.recommended), "recommended_name": .string(r.plan.recommendedName),
+                "alternative": .string(r.plan.alternative), "alternative_name": .string(r.plan.alternativeName),
+                "difference_per_customer": .number(r.plan.difference),
+                "difference_ci": .array([.number(r.plan.differenceCI.lower), .number(r.plan.differenceCI.upper)]),
+                "sd_recommended": .number(r.plan.sdRecommended), "sd_alternative": .number(r.plan.sdAlternative),
+                "alpha": .number(r.plan.alpha), "power": .number(r.plan.power), "minimum_difference": .number(r.plan.minimumDifference),
+                "per_group_at_estimate": r.plan.perGroupAtEstimate.map { .number(Double($0)) } ?? .null,
+                "per_group_at_minimum": r.plan.perGroupAtMinimum.map { .number(Double($0)) } ?? .null,
             ]),
-            "policies": .array(
-                r.rows.map { row in
-                    .object([
-                        "key": .string(row.key), "name": .string(row.name), "contacts": .number(row.contacts), "cost": .number(row.cost),
-                        "model_expected_profit": .number(row.modelExpectedProfit), "ipw": est(row.estimate.ipw), "dr": est(row.estimate.dr),
-                    ])
-                }),
-            "recommended_policy": .string(r.recommended.key),
             "confidence_level": .number(p.confidenceLevel), "bootstrap_replicates": .number(Double(p.bootstrapReplicates)),
         ])
     }
 
     public static func pack(_ r: PolicyResult, params p: PolicyParams) throws -> [UInt8] {
         var w = WorkbookWriter()
-        try w.addSheet(name: "profit curve", table: curve(r))
+        try w.addSheet(name: "profit curve", table: try curve(r, points: p.curvePoints))
         try w.addSheet(name: "deciles", table: deciles(r))
         try w.addSheet(name: "sensitivity", table: sensitivity(r))
         try w.addSheet(name: "policies", table: evaluation(r))
@@ -127,28 +170,29 @@ public enum PolicyOutputs {
 }
 
 public enum PolicyFigures {
-    public static func figures(_ r: PolicyResult, params p: PolicyParams) -> [Figure] {
+    public static func figures(_ r: PolicyResult, params p: PolicyParams) throws -> [Figure] {
         var figs: [Figure] = []
+        let c0 = r.primary
         var c = GnuplotData(comment: "columns: contacts, share, expected profit")
-        for pt in r.curvePoints { c.row([String(pt.contacts), formatDouble(pt.share), formatDouble(pt.profit)]) }
+        for pt in try c0.curve.sampled(points: p.curvePoints) { c.row([String(pt.contacts), formatDouble(pt.share), formatDouble(pt.profit)]) }
         var best = GnuplotData(comment: "the best point")
-        best.row([String(r.bestN), formatDouble(r.curve.maximum)])
+        best.row([String(c0.bestN), formatDouble(c0.curve.maximum)])
         figs.append(
             Figure(
                 name: "profit_curve",
                 script: """
-                    set title "Expected profit vs customers contacted (ranked by predicted uplift; test split, model's expectation)"
+                    set title "Expected profit vs customers contacted (ranked by predicted uplift; model's expectation)"
                     set xlabel "customers contacted"
                     set ylabel "expected profit"
                     set grid
                     set key top right
                     plot 'profit_curve.dat' using 1:3 with lines lw 2 lc rgb "#4C72B0" title "expected profit", \\
-                         'profit_best.dat' using 1:2 with points pt 7 ps 1.6 lc rgb "#C44E52" title "best N = \(r.bestN)"
+                         'profit_best.dat' using 1:2 with points pt 7 ps 1.6 lc rgb "#C44E52" title "best N = \(c0.bestN)"
                     """, data: [("profit_curve.dat", c.bytes), ("profit_best.dat", best.bytes)]))
 
         var h = GnuplotData(comment: "columns: margin, cost per contact, best contact share, best expected profit; one block per margin")
         var lastMargin: Double? = nil
-        for cell in r.sensitivity {
+        for cell in r.sensitivity.map(\.cell) {
             if let m = lastMargin, m != cell.margin { h.nextBlock() }
             lastMargin = cell.margin
             h.row([formatDouble(cell.margin), formatDouble(cell.costPerContact), formatDouble(cell.bestShare), formatDouble(cell.bestProfit)])
@@ -158,7 +202,7 @@ public enum PolicyFigures {
             let steps = zip(u, u.dropFirst()).map { $1 - $0 }
             return (steps.min() ?? 1) / 2
         }
-        let dm = halfStep(r.sensitivity.map(\.margin)), dc = halfStep(r.sensitivity.map(\.costPerContact))
+        let dm = halfStep(r.sensitivity.map(\.cell.margin)), dc = halfStep(r.sensitivity.map(\.cell.costPerContact))
         figs.append(
             Figure(
                 name: "sensitivity",
@@ -176,7 +220,7 @@ public enum PolicyFigures {
                     """, data: [("sensitivity.dat", h.bytes)]))
 
         var e = GnuplotData(comment: "columns: index, label, model expected profit, DR profit, DR lower, DR upper")
-        for (i, row) in r.rows.enumerated() {
+        for (i, row) in c0.rows.enumerated() {
             let dr = row.estimate.dr ?? row.estimate.ipw
             e.row([
                 String(i), row.name, formatDouble(row.modelExpectedProfit), formatDouble(dr.profit), formatDouble(dr.profitCI.lower),
@@ -187,7 +231,7 @@ public enum PolicyFigures {
             Figure(
                 name: "policy_profit",
                 script: """
-                    set title "Profit of each policy on the test split: the model's expectation vs the held-out estimate"
+                    set title "Profit of each policy: the model's expectation vs the held-out estimate (\(r.all == nil ? "test split" : "all randomized rows, cross-fitted"))"
                     set ylabel "profit"
                     set style fill solid 0.6
                     set boxwidth 0.35

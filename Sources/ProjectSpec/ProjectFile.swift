@@ -41,14 +41,19 @@ public struct ProjectFile: Codable, Sendable, Equatable {
         public var clv: String
         public var uplift: String
         public var policy: String
+        /// The confirming experiment's plan (`make plan`); absent: stages/plan/params.yaml.
+        public var plan: String?
 
-        public init(prepare: String, eda: String, clv: String, uplift: String, policy: String) {
+        public init(prepare: String, eda: String, clv: String, uplift: String, policy: String, plan: String? = nil) {
             self.prepare = prepare
             self.eda = eda
             self.clv = clv
             self.uplift = uplift
             self.policy = policy
+            self.plan = plan
         }
+
+        public var planParams: String { plan ?? "stages/plan/params.yaml" }
     }
 
     /// Names the project's output folder (`out/<name>` unless `output` says otherwise).
@@ -106,6 +111,7 @@ public struct ProjectFile: Codable, Sendable, Equatable {
             [
                 ("data.raw", data.raw), ("campaign.file", campaign.file), ("orders.file", orders.file), ("stages.prepare", stages.prepare),
                 ("stages.eda", stages.eda), ("stages.clv", stages.clv), ("stages.uplift", stages.uplift), ("stages.policy", stages.policy),
+                ("stages.plan", stages.planParams),
             ] + (output.map { [("output", $0)] } ?? [])
             + (replication.map { [("replication.sample_file", $0.sampleFile), ("replication.master.file", $0.master.file)] } ?? [])
         for (key, path) in paths {
@@ -144,6 +150,7 @@ public struct ProjectFile: Codable, Sendable, Equatable {
             "P_PARAMS_clv := \(stages.clv)",
             "P_PARAMS_uplift := \(stages.uplift)",
             "P_PARAMS_policy := \(stages.policy)",
+            "P_PARAMS_plan := \(stages.planParams)",
         ]
         lines.append("")
         return lines.joined(separator: "\n")

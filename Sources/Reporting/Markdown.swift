@@ -99,6 +99,8 @@ public enum Fmt {
     /// positive error, `maxSignificant` significant digits. The project's rule for estimates.
     public static func decimals(_ v: Double, standardError se: Double, maxSignificant: Int = 6) -> Int {
         guard v.isFinite else { return 0 }
+        // An exact zero with no spread (contacting nobody earns nothing) has no digits to show.
+        if v == 0 && se == 0 { return 0 }
         let top = v == 0 ? 0 : Int(floor(log10(abs(v))))
         var lowest = top - (maxSignificant - 1)
         if se.isFinite && se > 0 { lowest = max(lowest, Int(floor(log10(se))) - 1) }
@@ -126,6 +128,37 @@ public enum Fmt {
         if a >= 999_999.5 { return fixed(v / 1e6, 2) + " M" }
         if a >= 999.995 { return int(v) }
         return fixed(v, 2)
+    }
+
+    /// The standard error an interval implies for the precision rule: its width / 4 (a 95%
+    /// interval spans about four standard errors; a wider, adjusted one gives fewer digits, which
+    /// errs on the side of modesty).
+    public static func standardError(lower: Double, upper: Double) -> Double {
+        lower.isFinite && upper.isFinite ? abs(upper - lower) / 4 : .nan
+    }
+
+    /// `v [lower, upper]`, all three to the decimals the interval supports (`decimals`), with
+    /// thousands separators; `signed` puts a + before a positive value.
+    public static func withInterval(_ v: Double, _ lower: Double, _ upper: Double, signed: Bool = false) -> String {
+        let d = decimals(v, standardError: standardError(lower: lower, upper: upper))
+        let value = grouped(v, d)
+        return (signed && v > 0 ? "+" : "") + value + " [\(grouped(lower, d)), \(grouped(upper, d))]"
+    }
+
+    /// `v` to the decimals its standard error supports, with thousands separators.
+    public static func amount(_ v: Double, standardError se: Double) -> String {
+        grouped(v, decimals(v, standardError: se))
+    }
+
+    /// `v` with `digits` decimals and thousands separators in the whole part.
+    public static func grouped(_ v: Double, _ digits: Int) -> String {
+        let s = fixed(v, digits)
+        guard v.isFinite else { return s }
+        let negative = s.hasPrefix("-")
+        let body = negative ? String(s.dropFirst()) : s
+        let parts = body.split(separator: ".", maxSplits: 1)
+        guard let whole = Int(parts[0]) else { return s }
+        return (negative ? "-" : "") + int(whole) + (parts.count > 1 ? "." + parts[1] : "")
     }
 
     public static func interval(_ lo: Double, _ hi: Double, _ f: (Double) -> String) -> String {

@@ -69,28 +69,56 @@ public struct UpliftEvaluator: Sendable {
         return (values, cw)
     }
 
-    func area(_ path: (values: [Double], cumulativeWeight: [Double]), ranking: [Int], weights: [Double]?) -> Double {
-        guard let total = path.values.last, let w = path.cumulativeWeight.last, w > 0 else { return 0 }
-        var a = 0.0
-        for k in 0..<ranking.count {
-            let wi = weights?[ranking[k]] ?? 1
-            if wi == 0 { continue }
-            a += wi * (path.values[k] - path.cumulativeWeight[k] / w * total)
+    /// Area above the random-targeting line of the IPW uplift curve of `ranking`, in one pass:
+    /// Σ_k w_k (V_k − (W_k/W)·V_n) = Σ_k w_k V_k − (V_n/W)·Σ_k w_k W_k.
+    func upliftArea(_ ranking: [Int], weights: [Double]?) -> Double {
+        var v = 0.0, w = 0.0, sumWV = 0.0, sumWW = 0.0
+        if let weights {
+            for i in ranking {
+                let wi = weights[i]
+                if wi == 0 { continue }
+                v += wi * z[i]
+                w += wi
+                sumWV += wi * v
+                sumWW += wi * w
+            }
+        } else {
+            for i in ranking {
+                v += z[i]
+                w += 1
+                sumWV += v
+                sumWW += w
+            }
         }
-        return a
+        return w > 0 ? sumWV - v / w * sumWW : 0
+    }
+
+    /// The same for the Qini curve.
+    func qiniArea(_ ranking: [Int], weights: [Double]?) -> Double {
+        var rt = 0.0, rc = 0.0, nt = 0.0, nc = 0.0, sumWQ = 0.0, sumWW = 0.0
+        for i in ranking {
+            let wi = weights?[i] ?? 1
+            if wi == 0 { continue }
+            if treated[i] { nt += wi; rt += wi * y[i] } else { nc += wi; rc += wi * y[i] }
+            sumWQ += wi * (nc > 0 ? rt - rc * nt / nc : rt)
+            sumWW += wi * (nt + nc)
+        }
+        let w = nt + nc
+        let total = nc > 0 ? rt - rc * nt / nc : rt
+        return w > 0 ? sumWQ - total / w * sumWW : 0
     }
 
     /// Normalized AUUC of the model's ranking (IPW uplift curve).
     public func normalizedAUUC(weights: [Double]? = nil) -> Double {
-        let model = area(upliftPath(order, weights: weights), ranking: order, weights: weights)
-        let best = area(upliftPath(perfectZOrder, weights: weights), ranking: perfectZOrder, weights: weights)
+        let model = upliftArea(order, weights: weights)
+        let best = upliftArea(perfectZOrder, weights: weights)
         return best > 0 ? model / best : .nan
     }
 
     /// Qini coefficient of the model's ranking (binary outcomes).
     public func qiniCoefficient(weights: [Double]? = nil) -> Double {
-        let model = area(qiniPath(order, weights: weights), ranking: order, weights: weights)
-        let best = area(qiniPath(perfectQiniOrder, weights: weights), ranking: perfectQiniOrder, weights: weights)
+        let model = qiniArea(order, weights: weights)
+        let best = qiniArea(perfectQiniOrder, weights: weights)
         return best > 0 ? model / best : .nan
     }
 

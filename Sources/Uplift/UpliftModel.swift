@@ -176,6 +176,13 @@ public struct UpliftScores: Sendable, Equatable {
     /// Per treated arm, in `ModelOutputs.arms` order.
     public var armUplift: [[Double]]
     public var count: Int { uplift.count }
+
+    public init(y1: [Double], y0: [Double], uplift: [Double], armUplift: [[Double]]) {
+        self.y1 = y1
+        self.y0 = y0
+        self.uplift = uplift
+        self.armUplift = armUplift
+    }
 }
 
 /// A fitted uplift model: the encoder, the forests and how to combine them.

@@ -114,6 +114,45 @@ public enum UpliftOutputs {
         return w.bytes
     }
 
+    /// The cross-fitted comparison of the learners on the training split, one row per learner and seed.
+    public static func selection(_ r: UpliftResult) -> [UInt8] {
+        let s = r.selection
+        var w = CSVWriter(header: [
+            "outcome", "learner", "seed", "cv_normalized_auuc", "auuc_ci_lower", "auuc_ci_upper", "auuc_vs_baseline",
+            "auuc_vs_baseline_ci_lower", "auuc_vs_baseline_ci_upper", "adjusted_level", "qini", "qini_ci_lower", "qini_ci_upper",
+            "chosen",
+        ])
+        for row in s.rows {
+            for (seed, auuc) in row.seedAUUC.enumerated() {
+                let first = seed == 0
+                func g(_ v: Double) -> String { first ? f(v) : "" }
+                w.writeRow([
+                    s.outcome, row.learner.key, String(seed + 1), f(auuc), g(row.auuc.ci.lower), g(row.auuc.ci.upper),
+                    g(row.auucVsBaseline.value), g(row.auucVsBaseline.ci.lower), g(row.auucVsBaseline.ci.upper), g(s.adjustedLevel),
+                    g(row.qini?.value ?? .nan), g(row.qini?.ci.lower ?? .nan), g(row.qini?.ci.upper ?? .nan),
+                    row.learner == s.chosen ? "1" : "0",
+                ])
+            }
+        }
+        return w.bytes
+    }
+
+    /// Every randomized row scored by a model that never saw it: the training rows by the
+    /// production learner fitted on the other folds, the test rows by the production model.
+    public static func crossFitScores(_ r: UpliftResult, idColumn: String) -> [UInt8] {
+        var w = CSVWriter(header: [idColumn, "split", "fold", "y1_hat", "y0_hat", "uplift_hat"] + r.production.outputs.arms.map(\.column))
+        let c = r.crossFitScores
+        for i in 0..<r.trainIDs.count {
+            w.writeRow(
+                [r.trainIDs[i], "train", String(r.selection.fold[i] + 1), f(c.y1[i]), f(c.y0[i]), f(c.uplift[i])] + c.armUplift.map { f($0[i]) })
+        }
+        let t = r.testScores
+        for i in 0..<r.testIDs.count {
+            w.writeRow([r.testIDs[i], "test", "test", f(t.y1[i]), f(t.y0[i]), f(t.uplift[i])] + t.armUplift.map { f($0[i]) })
+        }
+        return w.bytes
+    }
+
     /// `column,type` of the inputs a file to be scored must have.
     public static func requiredFeatures(_ encoder: FeatureEncoder) -> [UInt8] {
         var w = CSVWriter(header: ["column", "type"])
@@ -125,7 +164,8 @@ public enum UpliftOutputs {
     public static func tables(_ r: UpliftResult, idColumn: String) -> [(name: String, bytes: [UInt8])] {
         [
             ("comparison", comparison(r)), ("arm_comparison", arms(r)), ("comparable_metrics", comparable(r)), ("deciles", deciles(r)), ("curves", curves(r)),
-            ("tuning", tuning(r)),
+            ("tuning", tuning(r)), ("selection", selection(r)),
+            ("crossfit_scores", crossFitScores(r, idColumn: idColumn)),
             ("test_scores", testScores(ids: r.testIDs, scores: r.testScores, outputs: r.production.outputs, idColumn: idColumn)),
         ]
     }
@@ -155,7 +195,7 @@ public enum UpliftOutputs {
         for i in enc.inputs where i.kind == .categorical { categories[i.name] = i.categories ?? [] }
         var learnerParams = r.productionConfig.json
         if case .object(var o) = learnerParams {
-            o["name"] = .string(params.productionLearner.key)
+            o["name"] = .string(r.productionLearner.key)
             o["seed"] = .string(String(params.seed))
             learnerParams = .object(o)
         }
@@ -172,7 +212,7 @@ public enum UpliftOutputs {
                     "treated = \(spec.armColumn) is any of [\(treatedArms)]; control = \(spec.controlArm). y1_hat and uplift_hat refer to any treatment; uplift_<arm> to that arm vs control.",
                 propensity: r.productionFit.propensity, armPropensities: r.productionFit.armPropensities,
                 allocation: Dictionary(uniqueKeysWithValues: zip(r.armNames, r.designShares)), noun: spec.words.noun, nounPlural: spec.words.nounPlural),
-            target: params.primaryOutcome, learner: params.productionLearner.key, learnerParams: learnerParams,
+            target: params.primaryOutcome, learner: r.productionLearner.key, learnerParams: learnerParams,
             trainingFile: trainingFile, trainingFileSHA256: trainingSHA256, trainingRows: r.trainRows,
             forestsFile: UpliftModel.forestsFile, forestsSHA256: forestsSHA256, forestFormatVersion: Int(ForestFormat.version),
             outputs: r.production.outputs, outcomeLabels: spec.words.outcomeLabels)

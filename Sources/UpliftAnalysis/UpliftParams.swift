@@ -21,6 +21,24 @@ public struct TuningGrid: Codable, Sendable, Equatable {
     }
 }
 
+/// How the production learner is chosen: by K-fold cross-fitting on the training split only (folds
+/// stratified by arm), so the test split measures the chosen learner once and chooses nothing.
+public struct SelectionParams: Codable, Sendable, Equatable {
+    public enum Rule: String, Codable, Sendable {
+        /// The learner with the highest cross-fitted AUUC (mean over the forest seeds) among those
+        /// whose paired difference against the baseline has an adjusted lower bound above zero; the
+        /// baseline when no learner is supported.
+        case bestSupported = "best_supported"
+        /// The learner with the highest cross-fitted AUUC (mean over the forest seeds).
+        case bestMean = "best_mean"
+    }
+
+    public var folds: Int
+    /// Forest seeds per learner: the first gives the scores and intervals, all give the seed-to-seed spread.
+    public var seeds: Int
+    public var rule: Rule
+}
+
 public struct UpliftParams: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var primaryOutcome: String
@@ -29,7 +47,7 @@ public struct UpliftParams: Codable, Sendable, Equatable {
     public var tuning: TuningGrid
     /// Keys of `LearnerRegistry.all`; decoding rejects an unknown key and names the valid ones.
     public var learners: [LearnerDescriptor]
-    public var productionLearner: LearnerDescriptor
+    public var selection: SelectionParams
     public var drFolds: Int
     public var bootstrapReplicates: Int
     public var confidenceLevel: Double
@@ -37,9 +55,8 @@ public struct UpliftParams: Codable, Sendable, Equatable {
     public var curvePoints: Int
 
     enum CodingKeys: String, CodingKey {
-        case seed, outcomes, baseline, tuning, learners, deciles
+        case seed, outcomes, baseline, tuning, learners, deciles, selection
         case primaryOutcome = "primary_outcome"
-        case productionLearner = "production_learner"
         case drFolds = "dr_folds"
         case bootstrapReplicates = "bootstrap_replicates"
         case confidenceLevel = "confidence_level"
@@ -56,7 +73,8 @@ public struct UpliftParams: Codable, Sendable, Equatable {
         if let repeated = learners.first(where: { l in learners.filter { $0 == l }.count > 1 }) {
             throw fail("learners lists '\(repeated.key)' more than once")
         }
-        if !learners.contains(productionLearner) { throw fail("production_learner '\(productionLearner.key)' must be listed in learners") }
+        if selection.folds < 2 { throw fail("selection.folds must be at least 2") }
+        if selection.seeds < 1 { throw fail("selection.seeds must be at least 1") }
         let baseline = LearnerRegistry.baseline
         if !learners.contains(baseline) { throw fail("learners must include \(baseline.key) (the comparisons are against it)") }
         if bootstrapReplicates < 200 { throw fail("bootstrap_replicates must be at least 200") }

@@ -99,14 +99,10 @@ public enum UpliftFigures {
 }
 
 public enum UpliftReport {
-    static func est(_ e: Estimate, _ digits: Int = 3) -> String {
-        "\(Fmt.fixed(e.value, digits)) [\(Fmt.fixed(e.ci.lower, digits)), \(Fmt.fixed(e.ci.upper, digits))]"
-    }
+    /// An estimate with its interval, to the digits the interval supports.
+    static func est(_ e: Estimate) -> String { Fmt.withInterval(e.value, e.ci.lower, e.ci.upper) }
 
-    static func signed(_ e: Estimate, _ digits: Int = 3) -> String {
-        let v = (e.value >= 0 ? "+" : "") + Fmt.fixed(e.value, digits)
-        return "\(v) [\(Fmt.fixed(e.ci.lower, digits)), \(Fmt.fixed(e.ci.upper, digits))]"
-    }
+    static func signed(_ e: Estimate) -> String { Fmt.withInterval(e.value, e.ci.lower, e.ci.upper, signed: true) }
 
     public static func build(
         _ r: UpliftResult, params p: UpliftParams, words: CampaignWords, figureDir: String, tableDir: String, modelDir: String,
@@ -134,6 +130,8 @@ public enum UpliftReport {
             md.paragraph("Every category in the test split was seen in training (no unknown categories).")
         }
 
+        selectionSection(&md, r, params: p, words: words, tableDir: tableDir)
+
         md.heading(2, "Learners")
         // Each learner described from its descriptor, configured as on the primary outcome.
         let described = r.outcomes.first { $0.outcome == p.primaryOutcome }?.learners ?? []
@@ -152,10 +150,15 @@ public enum UpliftReport {
             """)
 
         for o in r.outcomes where o.outcome == p.primaryOutcome {
-            md.heading(2, "Comparison on \(words.label(o.outcome)) (primary)")
-            md.paragraph("Average effect of any \(words.noun) on \(words.label(o.outcome)) in the test split (IPW): \(Fmt.fixed(o.testATE, 4)) per customer.")
+            md.heading(2, "Held-out check on \(words.label(o.outcome)) (primary; the test split, used once)")
+            md.paragraph(
+                "Average effect of any \(words.noun) on \(words.label(o.outcome)) in the test split (IPW): \(Fmt.withInterval(o.testATE, o.testATE - 1.96 * o.testATEStandardError, o.testATE + 1.96 * o.testATEStandardError)) per customer (95% normal interval). Differences against the baseline are paired and their intervals adjusted for \(p.learners.count - 1) comparisons (Bonferroni, \(adjustedLevelText(r.adjustedLevel)))."
+            )
             md.table(
-                ["learner", "normalized AUUC [\(level) CI]", "vs baseline (paired) [\(level) CI]", "mean predicted uplift", "decile correlation", "settings"],
+                [
+                    "learner", "normalized AUUC [\(level) CI]", "vs baseline (paired) [\(adjustedLevelText(r.adjustedLevel)) CI]", "mean predicted uplift",
+                    "decile correlation", "settings",
+                ],
                 o.learners.map { l in
                     [
                         l.learner.title, est(l.auuc), l.learner == LearnerRegistry.baseline ? "–" : signed(l.auucVsBaseline),
@@ -189,7 +192,9 @@ public enum UpliftReport {
                     "The chosen \(edge.joined(separator: " and ")) \(edge.count > 1 ? "lie" : "lies") on the edge of the grid. The weighted out-of-bag errors of the whole grid lie within \(Fmt.percent(spread, 2)) of each other: the outcome models gain little from any feature, and the most regularized forests fit best. Widening the grid in `stages/uplift/params.yaml` is cheap."
                 )
             }
-            if let prod = o.learners.first(where: { $0.learner == p.productionLearner }) {
+            if let prod = o.learners.first(where: { $0.learner == r.productionLearner }) {
+                md.heading(3, "Calibration in the large")
+                md.paragraph(calibration(prod, o, words: words))
                 md.heading(3, "Calibration of the production learner by decile")
                 md.table(
                     ["decile", "rows (treated/control)", "mean predicted", "observed [\(level) CI]"],
@@ -226,7 +231,7 @@ public enum UpliftReport {
 
         comparableSection(&md, r, params: p, words: words)
 
-        md.heading(2, "Which learner goes to production, and why")
+        md.heading(2, "The held-out check in words")
         md.paragraph(choice(r, params: p, words: words))
 
         md.heading(2, "Frozen model")
@@ -240,7 +245,7 @@ public enum UpliftReport {
             """)
         md.table(["file in `\(modelDir)/`", "SHA-256"], modelFiles.map { ["`\($0.0)`", "`\($0.1)`"] })
         md.paragraph(
-            "Tables: `\(tableDir)/comparison.csv`, `arm_comparison.csv`, `comparable_metrics.csv`, `deciles.csv`, `curves.csv`, `tuning.csv`, `test_scores.csv`."
+            "Tables: `\(tableDir)/selection.csv` (the cross-fitted choice), `comparison.csv`, `arm_comparison.csv`, `comparable_metrics.csv`, `deciles.csv`, `curves.csv`, `tuning.csv`, `test_scores.csv`, `crossfit_scores.csv` (every randomized row, scored by a model that never saw it)."
         )
         return md.text
     }
@@ -248,7 +253,7 @@ public enum UpliftReport {
     /// scikit-uplift's metrics of the production learner and the baseline beside the project's,
     /// with what each normalization means.
     static func comparableSection(_ md: inout Markdown, _ r: UpliftResult, params p: UpliftParams, words: CampaignWords) {
-        let shown = [p.productionLearner, LearnerRegistry.baseline].reduce(into: [LearnerDescriptor]()) { if !$0.contains($1) { $0.append($1) } }
+        let shown = [r.productionLearner, LearnerRegistry.baseline].reduce(into: [LearnerDescriptor]()) { if !$0.contains($1) { $0.append($1) } }
         let pct: (Double) -> String = { "\(Int(($0 * 100).rounded()))%" }
         md.heading(2, "Comparable metrics (scikit-uplift's definitions)")
         md.paragraph(
@@ -292,21 +297,104 @@ public enum UpliftReport {
         )
     }
 
+    static func adjustedLevelText(_ level: Double) -> String {
+        Fmt.significant(level * 100, 3, maxDecimals: 1) + "%"
+    }
+
+    /// The cross-fitted choice on the training split: the table, the rule and what it chose.
+    static func selectionSection(_ md: inout Markdown, _ r: UpliftResult, params p: UpliftParams, words: CampaignWords, tableDir: String) {
+        let s = r.selection
+        let level = "\(Int((p.confidenceLevel * 100).rounded()))%"
+        let base = s.rows.first { $0.learner == LearnerRegistry.baseline }!
+        let chosen = s.rows.first { $0.learner == s.chosen }!
+        md.heading(2, "Which learner goes to production, and why")
+        let ruleText =
+            switch s.rule {
+            case .bestSupported:
+                "the learner with the highest cross-fitted AUUC (mean over the seeds) among those whose paired difference against the notebook's baseline has an adjusted lower bound above zero, and the baseline itself when none has"
+            case .bestMean: "the learner with the highest cross-fitted AUUC (mean over the seeds)"
+            }
+        md.paragraph(
+            """
+            **\(chosen.learner.title)** goes to production, chosen on the \(Fmt.int(s.trainingRows)) rows of the training split alone: \
+            each learner was fitted \(s.folds) times on \(s.folds - 1) of \(s.folds) folds (stratified by arm) and scored the fold it did not \
+            see, for \(s.seeds) forest seed\(s.seeds == 1 ? "" : "s"). The rule (`selection.rule: \(s.rule.rawValue)` in the params) takes \
+            \(ruleText). The test split was not used for this choice (nor for tuning); it measures the chosen learner once, below.
+            """)
+        md.table(
+            [
+                "learner", "cross-fitted AUUC, seed 1 [\(level) CI]", "over \(s.seeds) seeds: mean (min – max)", "seed-to-seed SD",
+                "vs baseline (paired) [\(adjustedLevelText(s.adjustedLevel)) CI]", "supported",
+            ],
+            s.rows.map { row in
+                let spread = row.seedAUUC
+                let sd = row.seedSD
+                let d = Fmt.decimals(row.auuc.value, standardError: Fmt.standardError(lower: row.auuc.ci.lower, upper: row.auuc.ci.upper))
+                return [
+                    row.learner.title + (row.learner == s.chosen ? " ✓" : ""), est(row.auuc),
+                    "\(Fmt.fixed(row.meanOverSeeds, d)) (\(Fmt.fixed(spread.min()!, d)) – \(Fmt.fixed(spread.max()!, d)))",
+                    sd.isFinite ? Fmt.significant(sd, 2) : "–",
+                    row.learner == LearnerRegistry.baseline ? "–" : signed(row.auucVsBaseline),
+                    row.learner == LearnerRegistry.baseline ? "–" : (s.supported.contains(row.learner) ? "yes" : "no"),
+                ]
+            }, rightAligned: [false, true, true, true, true, false])
+        var text =
+            "The interval of each difference is a paired bootstrap over the training rows (\(p.bootstrapReplicates) replicates), adjusted for \(s.comparisons) comparison\(s.comparisons == 1 ? "" : "s") with the baseline (Bonferroni: \(adjustedLevelText(s.adjustedLevel)) intervals). "
+        text +=
+            "The seed-to-seed columns refit every learner with other forest seeds on the same folds: a learner whose AUUC moves with the seed by as much as its distance to another learner cannot be told apart from it, whatever the bootstrap says. "
+        if s.supported.isEmpty {
+            text += "No learner beats the baseline beyond the adjusted interval on the training split"
+            text += s.rule == .bestSupported ? ", so the rule keeps the notebook's baseline. " : ". "
+        } else {
+            text +=
+                "\(CampaignWords.capitalized(CampaignWords.list(s.supported.map(\.title)))) \(s.supported.count == 1 ? "beats" : "beat") the baseline beyond the adjusted interval. "
+        }
+        let others = s.rows.filter { $0.learner != s.chosen && $0.learner != LearnerRegistry.baseline }
+        if let runnerUp = others.max(by: { $0.meanOverSeeds < $1.meanOverSeeds }) {
+            let gap = chosen.meanOverSeeds - runnerUp.meanOverSeeds
+            let noise = max(chosen.seedSD.isFinite ? chosen.seedSD : 0, runnerUp.seedSD.isFinite ? runnerUp.seedSD : 0)
+            let d = Fmt.decimals(gap, standardError: noise > 0 ? noise : .nan, maxSignificant: 2)
+            text +=
+                "The closest other learner, \(runnerUp.learner.title), is \(Fmt.fixed(abs(gap), max(d, 3))) \(gap >= 0 ? "below" : "above") the chosen one on the seeds' mean"
+            text += noise > 0 && abs(gap) < 2 * noise ? ", within twice the larger seed-to-seed SD: the two are interchangeable on this evidence. " : ". "
+        }
+        text += "Baseline's cross-fitted AUUC: \(est(base.auuc)). Per learner and seed: `\(tableDir)/selection.csv`."
+        md.paragraph(text)
+    }
+
+    /// Mean predicted uplift of the production learner against the observed average effect.
+    static func calibration(_ prod: LearnerEvaluation, _ o: OutcomeEvaluation, words: CampaignWords) -> String {
+        let se = o.testATEStandardError
+        let lo = o.testATE - 1.96 * se, hi = o.testATE + 1.96 * se
+        let d = Fmt.decimals(o.testATE, standardError: se)
+        var s =
+            "The production learner predicts an average uplift of \(Fmt.fixed(prod.meanPredicted, d)) in \(words.label(o.outcome)) per customer of the test split; the observed average effect there is \(Fmt.withInterval(o.testATE, lo, hi)) (IPW, 95% normal interval), and \(Fmt.fixed(o.trainingATE, d)) on the training split the model was fitted on. "
+        if prod.meanPredicted < lo || prod.meanPredicted > hi {
+            s +=
+                "The prediction lies outside the test split's interval: the model's level is \(Fmt.fixed(prod.meanPredicted / o.testATE, 2))× what the held-out rows show, so expected profits computed from it are off by about that factor. "
+        } else {
+            s += "The prediction lies inside the test split's interval: the level is consistent with the held-out rows. "
+        }
+        s +=
+            "The training and test splits are random halves of one experiment: their effects differ by chance alone (the test split's standard error is \(Fmt.significant(se, 2))), so a model that matches the training split's average is as well calibrated as the data allow; the policy stage shows the expected profits beside the held-out ones."
+        return s
+    }
+
     /// The production choice in words, from the comparison numbers.
     static func choice(_ r: UpliftResult, params p: UpliftParams, words: CampaignWords) -> String {
         guard let o = r.outcomes.first(where: { $0.outcome == p.primaryOutcome }),
-            let chosen = o.learners.first(where: { $0.learner == p.productionLearner }),
+            let chosen = o.learners.first(where: { $0.learner == r.productionLearner }),
             let base = o.learners.first(where: { $0.learner == LearnerRegistry.baseline })
         else { return "" }
         let best = o.learners.max { $0.auuc.value < $1.auuc.value }!
         var s =
-            "The params entry `production_learner` selects **\(chosen.learner.title)**. On held-out \(words.label(o.outcome)) its normalized AUUC is \(est(chosen.auuc))"
+            "On the held-out test split, the cross-fitted choice **\(chosen.learner.title)** has a normalized AUUC on \(words.label(o.outcome)) of \(est(chosen.auuc))"
         if chosen.learner != LearnerRegistry.baseline {
             s += ", against \(est(base.auuc)) for the notebook's baseline; the paired difference is \(signed(chosen.auucVsBaseline))"
             let d = chosen.auucVsBaseline
             s +=
                 d.ci.lower > 0
-                ? ", better than the baseline beyond bootstrap noise. "
+                ? ", better than the baseline beyond the adjusted bootstrap interval. "
                 : d.ci.upper < 0 ? ", worse than the baseline. " : ", not distinguishable from the baseline at this sample size. "
         } else {
             s += ". "
@@ -325,16 +413,16 @@ public enum UpliftReport {
             ? "its predicted uplift tracks the observed uplift across deciles more closely. "
             : "the baseline's deciles track the observed uplift at least as closely. "
         for sec in r.outcomes where sec.binary && sec.outcome != p.primaryOutcome {
-            if let l = sec.learners.first(where: { $0.learner == p.productionLearner }), let q = l.qini,
+            if let l = sec.learners.first(where: { $0.learner == r.productionLearner }), let q = l.qini,
                 let bq = sec.learners.first(where: { $0.learner == LearnerRegistry.baseline })?.qini
             {
                 s += "On \(words.label(sec.outcome)), its Qini coefficient is \(est(q)) (baseline \(est(bq))). "
             }
         }
         s +=
-            "Choosing the best of \(o.learners.count) learners on the same test split that measures them flatters the winner a little; the paired intervals above show how far apart the learners really are. "
+            "These test-split numbers did not choose the learner, so they are not flattered by the choice. "
         s +=
-            "The ranking, not the level, drives targeting; the policy stage converts these uplifts into expected profit and estimates the profit a policy really earns on the same held-out split."
+            "The ranking, not the level, drives targeting; the policy stage converts these uplifts into expected profit and estimates the profit a policy really earns on every randomized row, each scored by a model that never saw it."
         return s
     }
 }

@@ -75,6 +75,10 @@ public struct OutcomeEvaluation: Sendable {
     public var tuned: ForestSettings
     /// IPW estimate of the average effect of treatment in the test split.
     public var testATE: Double
+    /// Its standard error, sd(z) / √n of the IPW contributions.
+    public var testATEStandardError: Double
+    /// The same estimate on the training split, which the learners were fitted on.
+    public var trainingATE: Double
     public var learners: [LearnerEvaluation]
 }
 
@@ -88,12 +92,22 @@ public struct UpliftResult: Sendable {
     /// The design's share of each arm, control first (the known propensities).
     public var designShares: [Double]
     public var outcomes: [OutcomeEvaluation]
+    /// How the production learner was chosen (training split only).
+    public var selection: LearnerSelection
+    public var productionLearner: LearnerDescriptor { selection.chosen }
+    /// Level of the test split's intervals of differences against the baseline (Bonferroni-adjusted).
+    public var adjustedLevel: Double
     public var production: UpliftModel
     public var productionConfig: LearnerConfig
     public var productionFit: LearnerFit
     /// The test rows' ids (the campaign's id column, as text), in the test split's order.
     public var testIDs: [String]
     public var testScores: UpliftScores
+    /// The training rows' ids and their out-of-fold scores by the production learner (fold f
+    /// scored by the learner fitted on the other folds, the folds of `selection`): with
+    /// `testScores`, every randomized row scored by a model that never saw it.
+    public var trainIDs: [String]
+    public var crossFitScores: UpliftScores
 }
 
 public enum UpliftAnalysis {
@@ -124,6 +138,9 @@ public enum UpliftAnalysis {
 
         var outcomes: [OutcomeEvaluation] = []
         var production: (UpliftModel, LearnerConfig, LearnerFit, UpliftScores)?
+        var selection: LearnerSelection?
+        let comparisons = max(1, p.learners.count - 1)
+        let adjustedLevel = 1 - (1 - p.confidenceLevel) / Double(comparisons)
         // Everything the bootstrap needs, per (outcome, learner): evaluators and which metrics.
         var evaluators: [(outcome: Int, learner: Int, pooled: UpliftEvaluator, binary: Bool, arms: [(String, UpliftEvaluator, [Int])])] = []
 
@@ -141,9 +158,13 @@ public enum UpliftAnalysis {
                 nTrees: p.tuning.finalTrees, maxDepth: best.settings.maxDepth,
                 minSamplesLeaf: best.settings.minSamplesLeaf, maxFeatures: p.tuning.maxFeatures)
 
+            let configs = p.learners.map { $0.config(baseline: p.baseline, tuned: tuned, folds: p.drFolds) }
+            if isPrimary {
+                selection = try select(p, data: data, binary: binary, configs: configs, threads: threads, progress: progress)
+            }
             var learnerEvals: [LearnerEvaluation] = []
             for (li, learner) in p.learners.enumerated() {
-                let config = learner.config(baseline: p.baseline, tuned: tuned, folds: p.drFolds)
+                let config = configs[li]
                 progress("uplift: \(outcomeName): fitting \(learner.title)")
                 let fit = try Learners.fit(
                     config, data: data, perArm: isPrimary, seed: Learners.seed(p.seed, "\(outcomeName)/\(learner.key)"),
@@ -152,7 +173,7 @@ public enum UpliftAnalysis {
                 try LearnerContract.check(fit, sample: contractSample, learner: learner.key, threads: threads)
                 let model = UpliftModel(encoder: encoder, forests: fit.forests, outputs: fit.outputs)
                 let scores = model.score(xTest, threads: threads)
-                if isPrimary && learner == p.productionLearner { production = (model, config, fit, scores) }
+                if isPrimary && learner == selection?.chosen { production = (model, config, fit, scores) }
 
                 let pooled = UpliftEvaluator(scores: scores.uplift, treated: testTreated, y: yTest, propensity: fit.propensity)
                 var armEvals: [(String, UpliftEvaluator, [Int])] = []
@@ -180,8 +201,14 @@ public enum UpliftAnalysis {
                         comparable: ComparableMetrics(y: yTest, scores: scores.uplift, treated: testTreated, binary: binary)))
             }
             let pTrain = data.treatedShare
-            let ate = zip(testTreated, yTest).reduce(0.0) { $0 + ($1.0 ? $1.1 / pTrain : -$1.1 / (1 - pTrain)) } / Double(yTest.count)
-            outcomes.append(OutcomeEvaluation(outcome: outcomeName, binary: binary, tuning: tuning, tuned: tuned, testATE: ate, learners: learnerEvals))
+            let z = zip(testTreated, yTest).map { $0 ? $1 / pTrain : -$1 / (1 - pTrain) }
+            let ate = z.reduce(0, +) / Double(z.count)
+            let trainZ = zip(data.arm, yTrain).map { $0 != 0 ? $1 / pTrain : -$1 / (1 - pTrain) }
+            outcomes.append(
+                OutcomeEvaluation(
+                    outcome: outcomeName, binary: binary, tuning: tuning, tuned: tuned, testATE: ate,
+                    testATEStandardError: (Moments(z).variance / Double(z.count)).squareRoot(),
+                    trainingATE: trainZ.reduce(0, +) / Double(trainZ.count), learners: learnerEvals))
         }
 
         // Paired bootstrap: every replicate re-weights the test rows once and evaluates every
@@ -216,12 +243,12 @@ public enum UpliftAnalysis {
             le.auuc.ci = Bootstrap.percentileInterval(replicates.map { $0[offset] }, level: p.confidenceLevel)
             le.auucVsBaseline = Estimate(
                 value: le.auuc.value - outcomes[oi].learners.first { $0.learner == LearnerRegistry.baseline }!.auuc.value,
-                ci: Bootstrap.percentileInterval(replicates.map { $0[offset] - $0[base] }, level: p.confidenceLevel))
+                ci: Bootstrap.percentileInterval(replicates.map { $0[offset] - $0[base] }, level: adjustedLevel))
             if item.binary {
                 le.qini!.ci = Bootstrap.percentileInterval(replicates.map { $0[offset + 1] }, level: p.confidenceLevel)
                 le.qiniVsBaseline = Estimate(
                     value: le.qini!.value - outcomes[oi].learners.first { $0.learner == LearnerRegistry.baseline }!.qini!.value,
-                    ci: Bootstrap.percentileInterval(replicates.map { $0[offset + 1] - $0[base + 1] }, level: p.confidenceLevel))
+                    ci: Bootstrap.percentileInterval(replicates.map { $0[offset + 1] - $0[base + 1] }, level: adjustedLevel))
             }
             for k in le.armAUUC.indices {
                 le.armAUUC[k].estimate.ci = Bootstrap.percentileInterval(replicates.map { $0[offset + 2 + k] }, level: p.confidenceLevel)
@@ -230,13 +257,22 @@ public enum UpliftAnalysis {
             offset += 2 + item.arms.count
         }
 
-        guard let (model, config, fit, scores) = production else {
-            preconditionFailure("the production learner is validated to be among the fitted learners")
+        guard let (model, config, fit, scores) = production, let selection else {
+            preconditionFailure("the primary outcome is validated to be among the outcomes, and the chosen learner among the fitted ones")
         }
+        // The production learner's out-of-fold scores of every training row, per arm too (the
+        // policy stage evaluates on them); the pooled forests are those of the selection's first seed.
+        progress("uplift: cross-fitted scores of the training rows (\(selection.chosen.title), \(selection.folds) folds)")
+        let primaryData = TrainingData(
+            x: xTrain, y: try train.doubles(p.primaryOutcome), arm: trainArms.index, armNames: armNames, armShares: designShares)
+        let (crossFit, _) = try outOfFold(
+            config, data: primaryData, fold: selection.fold, folds: selection.folds, perArm: true,
+            seed: Learners.seed(p.seed, "selection/\(p.primaryOutcome)/\(selection.chosen.key)/seed0"), threads: threads)
         return UpliftResult(
             encoder: encoder, unknownInTest: unknownTest, armNames: armNames, trainRows: train.rowCount, testRows: test.rowCount,
-            propensity: fit.propensity, designShares: designShares, outcomes: outcomes, production: model, productionConfig: config, productionFit: fit,
-            testIDs: testIDs, testScores: scores)
+            propensity: fit.propensity, designShares: designShares, outcomes: outcomes, selection: selection, adjustedLevel: adjustedLevel,
+            production: model, productionConfig: config, productionFit: fit,
+            testIDs: testIDs, testScores: scores, trainIDs: try train.strings(spec.preparedIdColumn).values, crossFitScores: crossFit)
     }
 
     /// Out-of-bag error of control and treated outcome forests over the grid.

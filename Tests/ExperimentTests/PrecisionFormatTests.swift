@@ -39,4 +39,16 @@ struct PrecisionFormatTests {
         #expect(Fmt.money(19_287_232.57) == "19.29 M")
         #expect(Fmt.money(-2_942_780.04) == "-2.94 M")
     }
+
+    @Test("a value with its interval: every end to the decimals the interval's width supports, with separators")
+    func withInterval() {
+        // Width 3,971 → standard error about 993 → whole units... to tens of units at most.
+        #expect(Fmt.withInterval(1629.39, -92.48, 3878.80) == "1,629 [-92, 3,879]")
+        #expect(Fmt.withInterval(0.158, 0.051, 0.264) == "0.158 [0.051, 0.264]")
+        #expect(Fmt.withInterval(0.1875, 0.0102, 0.3351, signed: true) == "+0.188 [0.010, 0.335]")
+        #expect(Fmt.withInterval(-0.5, -1.25, 0.25, signed: true) == "-0.50 [-1.25, 0.25]")
+        #expect(Fmt.grouped(-1234567.891, 2) == "-1,234,567.89")
+        #expect(Fmt.grouped(0.5, 0) == "0")
+        #expect(Fmt.amount(12_345.6, standardError: 250) == "12,346")
+    }
 }

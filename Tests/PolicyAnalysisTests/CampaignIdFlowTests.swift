@@ -59,7 +59,7 @@ struct CampaignIdFlowTests {
             {"seed": 3, "primary_outcome": "spend", "outcomes": ["spend"],
              "baseline": {"n_trees": 8, "max_depth": 3, "min_samples_leaf": 20, "max_features": null},
              "tuning": {"n_trees": 4, "max_depth": [2], "min_samples_leaf": [40], "max_features": null, "final_trees": 4},
-             "learners": ["t_baseline"], "production_learner": "t_baseline", "dr_folds": 2,
+             "learners": ["t_baseline"], "selection": {"folds": 2, "seeds": 1, "rule": "best_supported"}, "dr_folds": 2,
              "bootstrap_replicates": 200, "confidence_level": 0.9, "deciles": 4, "curve_points": 10}
             """)
         let uplift = try UpliftAnalysis.run(upliftParams, spec: Self.spec, train: train, test: test, threads: 2)
@@ -79,7 +79,7 @@ struct CampaignIdFlowTests {
             PolicyParams.self,
             """
             {"seed": 1, "outcome": "spend", "margin": 0.5, "cost": 0.05, "arm_costs": {"b": 0.2}, "budget": null, "arm_caps": {},
-             "solver_time_limit_seconds": 10, "recommended_policy": "positive",
+             "solver_time_limit_seconds": 10, "confirming_test": {"alpha": 0.05, "power": 0.8, "minimum_difference": 0.1},
              "sensitivity": {"margins": [0.5], "costs": [0.05, 0.1]},
              "bootstrap_replicates": 200, "confidence_level": 0.9, "curve_points": 10, "deciles": 4, "contact_list_sample": 10}
             """)
@@ -102,9 +102,28 @@ struct CampaignIdFlowTests {
         #expect(try decisions.strings("customer_key").values == testKeys)
 
         let grid = PolicyOutputs.sensitivity(result)
-        #expect(grid.names == ["margin", "cost_per_contact", "cost_a", "cost_b", "best_contacts", "best_share", "best_expected_profit"])
+        #expect(
+            grid.names == [
+                "margin", "cost_per_contact", "cost_a", "cost_b", "best_contacts", "best_share", "best_expected_profit", "rescaled_expected_profit",
+                "held_out_dr_profit",
+            ])
         #expect(try grid.doubles("cost_a") == [0.05, 0.1])
         #expect(try grid.doubles("cost_b") == [0.2, 0.2 * (0.1 / 0.05)])
+
+        // Every randomized row, cross-fitted: the training rows' out-of-fold scores and the test rows'
+        // scores, each under its own id; the policies are evaluated on all 900 customers.
+        let crossBytes = UpliftOutputs.crossFitScores(uplift, idColumn: "customer_key")
+        let crossHeader = try CSVReader.header(bytes: crossBytes, source: "crossfit_scores.csv")
+        let cross = try CSVReader.read(
+            bytes: crossBytes, source: "crossfit_scores.csv",
+            schema: CSVSchema(crossHeader.map { ColumnSpec($0, ["customer_key", "split", "fold"].contains($0) ? .string : .double) }))
+        #expect(Set(try cross.strings("customer_key").values) == Set(testKeys + trainKeys))
+        let everyRow = try PolicyAnalysis.run(policyParams, meta: meta, scores: scores, test: test, crossFit: cross, train: train, threads: 2)
+        #expect(everyRow.all?.customers == 900 && everyRow.test.customers == testKeys.count)
+        #expect(everyRow.primary.customers == 900)
+        // The contact list and the decisions stay on the test split's customers.
+        #expect(Set(try PolicyOutputs.contactList(everyRow).strings("customer_key").values).isSubset(of: Set(testKeys)))
+        #expect(try PolicyOutputs.decisions(everyRow).strings("customer_key").values == testKeys)
 
         // A score row given twice is named with its line and the first one's.
         let twice = scores.gather([0, 1, 0] + Array(3..<scores.rowCount))
@@ -122,7 +141,7 @@ struct CampaignIdFlowTests {
                 PolicyParams.self,
                 """
                 {"seed": 1, "outcome": "spend", "margin": 0.3, "cost": 0.05, "arm_costs": {}, "budget": null, "arm_caps": {},
-                 "solver_time_limit_seconds": 10, "recommended_policy": "best_n",
+                 "solver_time_limit_seconds": 10, "confirming_test": {"alpha": 0.05, "power": 0.8, "minimum_difference": 0.1},
                  "sensitivity": {"margins": [0.3], "costs": [0.03, 0.05, 0.15]},
                  "bootstrap_replicates": 200, "confidence_level": 0.9, "curve_points": 10, "deciles": 4, "contact_list_sample": 10}
                 """)

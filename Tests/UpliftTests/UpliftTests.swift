@@ -398,10 +398,11 @@ struct Synthetic {
         }
     }
 
-    func params(learners: String, production: String = "x") throws -> String {
+    func params(learners: String, rule: String = "best_supported", folds: Int = 3) throws -> String {
         let text = try String(contentsOfFile: packageRoot + "/stages/uplift/params.yaml", encoding: .utf8)
             .replacingOccurrences(of: "learners: [t_baseline, t_tuned, x, dr]", with: "learners: \(learners)")
-            .replacingOccurrences(of: "production_learner: x ", with: "production_learner: \(production) ")
+            .replacingOccurrences(of: "rule: best_supported ", with: "rule: \(rule) ")
+            .replacingOccurrences(of: "folds: 3 ", with: "folds: \(folds) ")
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-params-\(UUID().uuidString).yaml").path
         try AtomicFile.write(text, to: path)
         return path
@@ -410,7 +411,7 @@ struct Synthetic {
     @Test func theStageParamsNameRegisteredLearners() throws {
         let (p, _) = try Params.load(UpliftParams.self, from: packageRoot + "/stages/uplift/params.yaml")
         #expect(p.learners.map(\.key) == ["t_baseline", "t_tuned", "x", "dr"])
-        #expect(p.productionLearner.key == "x")
+        #expect(p.selection == SelectionParams(folds: 3, seeds: 3, rule: .bestSupported))
     }
 
     @Test func anUnknownLearnerKeyIsAnErrorNamingTheValidKeys() throws {
@@ -420,16 +421,19 @@ struct Synthetic {
             return e is DataError && text.contains("learners") && text.contains("unknown learner 't_tunned'")
                 && text.contains("valid keys: t_baseline, t_tuned, x, dr")
         }
-        let production = try params(learners: "[t_baseline, x]", production: "xl")
-        #expect { try Params.load(UpliftParams.self, from: production) } throws: { "\($0)".contains("unknown learner 'xl'") }
+        let rule = try params(learners: "[t_baseline, x]", rule: "best_man")
+        #expect { try Params.load(UpliftParams.self, from: rule) } throws: { "\($0)".contains("best_man") }
     }
 
     @Test func learnersAreCheckedAgainstEachOther() throws {
         for (learners, message) in [
             ("[t_tuned, x]", "learners must include t_baseline"), ("[t_baseline, x, x]", "lists 'x' more than once"),
-            ("[t_baseline, dr]", "production_learner 'x' must be listed"),
         ] {
             let (p, _) = try Params.load(UpliftParams.self, from: try params(learners: learners))
+            #expect { try p.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: { "\($0)".contains(message) }
+        }
+        for (folds, message) in [(1, "selection.folds must be at least 2")] {
+            let (p, _) = try Params.load(UpliftParams.self, from: try params(learners: "[t_baseline, x]", folds: folds))
             #expect { try p.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: { "\($0)".contains(message) }
         }
     }

@@ -65,9 +65,9 @@ struct UpliftStage: AnalysisStage {
             modelFiles: modelFiles)
         try run.write(markdown, to: report)
         try run.finish()
-        let prod = result.outcomes.first { $0.outcome == p.primaryOutcome }!.learners.first { $0.learner == p.productionLearner }!
+        let prod = result.outcomes.first { $0.outcome == p.primaryOutcome }!.learners.first { $0.learner == result.productionLearner }!
         print(
-            "uplift: \(result.outcomes.count) outcomes × \(p.learners.count) learners; production \(p.productionLearner.key), AUUC \(formatDouble((prod.auuc.value * 1000).rounded() / 1000)); models in \(models)"
+            "uplift: \(result.outcomes.count) outcomes × \(p.learners.count) learners; production \(result.productionLearner.key) (cross-fitted choice), test AUUC \(formatDouble((prod.auuc.value * 1000).rounded() / 1000)); models in \(models)"
         )
     }
 }

@@ -1,0 +1,156 @@
+import Forest
+import Foundation
+import Stats
+import Uplift
+
+/// One learner's cross-fitted evaluation on the training split.
+public struct SelectionRow: Sendable {
+    public var learner: LearnerDescriptor
+    /// Normalized AUUC of the out-of-fold scores of the first forest seed, with its bootstrap interval.
+    public var auuc: Estimate
+    /// Qini coefficient of the same scores (binary outcomes only).
+    public var qini: Estimate?
+    /// AUUC minus the baseline's on the same replicates, with an interval adjusted for the number
+    /// of comparisons (Bonferroni over the learners compared with the baseline).
+    public var auucVsBaseline: Estimate
+    /// The AUUC of every forest seed's out-of-fold scores (the first is `auuc.value`).
+    public var seedAUUC: [Double]
+
+    public var meanOverSeeds: Double { seedAUUC.reduce(0, +) / Double(seedAUUC.count) }
+    /// Sample standard deviation over the seeds (nan for one seed).
+    public var seedSD: Double {
+        guard seedAUUC.count > 1 else { return .nan }
+        let m = meanOverSeeds
+        return (seedAUUC.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(seedAUUC.count - 1)).squareRoot()
+    }
+}
+
+/// The production learner's choice: K-fold cross-fitting on the training split, never the test split.
+public struct LearnerSelection: Sendable {
+    public var outcome: String
+    public var folds: Int
+    public var seeds: Int
+    public var rule: SelectionParams.Rule
+    public var trainingRows: Int
+    /// Level of the intervals of the differences against the baseline (adjusted).
+    public var adjustedLevel: Double
+    public var comparisons: Int
+    public var rows: [SelectionRow]
+    public var chosen: LearnerDescriptor
+    /// Learners whose adjusted lower bound against the baseline is above zero.
+    public var supported: [LearnerDescriptor]
+    /// Fold of every training row, 0-based.
+    public var fold: [Int]
+}
+
+extension UpliftAnalysis {
+    /// Folds stratified by arm: each arm's rows shuffled with the seed and dealt round-robin.
+    static func stratifiedFolds(arm: [Int], arms: Int, folds k: Int, seed: UInt64) -> [Int] {
+        var fold = [Int](repeating: 0, count: arm.count)
+        var generator = SeededGenerator(seed: seed)
+        for a in 0..<arms {
+            var members = arm.indices.filter { arm[$0] == a }
+            generator.shuffle(&members)
+            for (i, m) in members.enumerated() { fold[m] = i % k }
+        }
+        return fold
+    }
+
+    static func subset(_ data: TrainingData, _ rows: [Int]) -> TrainingData {
+        TrainingData(
+            x: data.x.rows(rows), y: rows.map { data.y[$0] }, arm: rows.map { data.arm[$0] }, armNames: data.armNames,
+            armShares: data.armShares)
+    }
+
+    /// Out-of-fold scores of `config` on every training row: fold f is scored by the learner fitted
+    /// on the other folds. `perArm` as in `Learners.fit`.
+    static func outOfFold(
+        _ config: LearnerConfig, data: TrainingData, fold: [Int], folds k: Int, perArm: Bool, seed: UInt64, threads: Int
+    ) throws -> (scores: UpliftScores, propensity: Double) {
+        var y1 = [Double](repeating: .nan, count: data.y.count), y0 = y1, uplift = y1
+        var armUplift: [[Double]] = []
+        var propensity = Double.nan
+        for f in 0..<k {
+            let fitRows = fold.indices.filter { fold[$0] != f }
+            let holdout = fold.indices.filter { fold[$0] == f }
+            let fit = try Learners.fit(
+                config, data: subset(data, fitRows), perArm: perArm, seed: Learners.seed(seed, "fold\(f)"), threads: threads)
+            propensity = fit.propensity
+            let s = fit.prediction(data.x.rows(holdout), threads)
+            if armUplift.isEmpty { armUplift = s.armUplift.map { _ in [Double](repeating: .nan, count: data.y.count) } }
+            for (j, i) in holdout.enumerated() {
+                y1[i] = s.y1[j]
+                y0[i] = s.y0[j]
+                uplift[i] = s.uplift[j]
+                for a in armUplift.indices { armUplift[a][i] = s.armUplift[a][j] }
+            }
+        }
+        return (UpliftScores(y1: y1, y0: y0, uplift: uplift, armUplift: armUplift), propensity)
+    }
+
+    /// Cross-fits every learner on the training split (pooled treatment only, every seed), compares
+    /// them with a paired bootstrap over the training rows, and applies the rule.
+    static func select(
+        _ p: UpliftParams, data: TrainingData, binary: Bool, configs: [LearnerConfig], threads: Int,
+        progress: @escaping @Sendable (String) -> Void
+    ) throws -> LearnerSelection {
+        let k = p.selection.folds
+        let fold = stratifiedFolds(
+            arm: data.arm, arms: data.armNames.count, folds: k, seed: Learners.seed(p.seed, "selection_folds"))
+        let treated = data.arm.map { $0 != 0 }
+        var evaluators: [UpliftEvaluator] = []
+        var seedAUUC: [[Double]] = []
+        for (li, learner) in p.learners.enumerated() {
+            var perSeed: [Double] = []
+            for s in 0..<p.selection.seeds {
+                progress("uplift: \(p.primaryOutcome): cross-fitting \(learner.title) on the training split, seed \(s + 1)/\(p.selection.seeds)")
+                let (scores, e) = try outOfFold(
+                    configs[li], data: data, fold: fold, folds: k, perArm: false,
+                    seed: Learners.seed(p.seed, "selection/\(p.primaryOutcome)/\(learner.key)/seed\(s)"), threads: threads)
+                let ev = UpliftEvaluator(scores: scores.uplift, treated: treated, y: data.y, propensity: e)
+                perSeed.append(ev.normalizedAUUC())
+                if s == 0 { evaluators.append(ev) }
+            }
+            seedAUUC.append(perSeed)
+        }
+        progress("uplift: \(p.primaryOutcome): bootstrap of the cross-fitted comparison (\(p.bootstrapReplicates) replicates)")
+        let snapshot = evaluators
+        let reps = Bootstrap.replicates(
+            p.bootstrapReplicates, rows: data.y.count, seed: Learners.seed(p.seed, "selection_bootstrap"), threads: threads
+        ) { w in
+            snapshot.flatMap { [$0.normalizedAUUC(weights: w), binary ? $0.qiniCoefficient(weights: w) : .nan] }
+        }
+        let base = p.learners.firstIndex(of: LearnerRegistry.baseline)!
+        let comparisons = max(1, p.learners.count - 1)
+        let adjusted = 1 - (1 - p.confidenceLevel) / Double(comparisons)
+        var rows: [SelectionRow] = []
+        for (li, learner) in p.learners.enumerated() {
+            let auuc = evaluators[li].normalizedAUUC()
+            rows.append(
+                SelectionRow(
+                    learner: learner,
+                    auuc: Estimate(value: auuc, ci: Bootstrap.percentileInterval(reps.map { $0[2 * li] }, level: p.confidenceLevel)),
+                    qini: binary
+                        ? Estimate(
+                            value: evaluators[li].qiniCoefficient(),
+                            ci: Bootstrap.percentileInterval(reps.map { $0[2 * li + 1] }, level: p.confidenceLevel)) : nil,
+                    auucVsBaseline: Estimate(
+                        value: auuc - evaluators[base].normalizedAUUC(),
+                        ci: Bootstrap.percentileInterval(reps.map { $0[2 * li] - $0[2 * base] }, level: adjusted)),
+                    seedAUUC: seedAUUC[li]))
+        }
+        let supported = rows.filter { $0.learner != LearnerRegistry.baseline && $0.auucVsBaseline.ci.lower > 0 }
+        let pool: [SelectionRow] =
+            switch p.selection.rule {
+            case .bestSupported: supported.isEmpty ? rows.filter { $0.learner == LearnerRegistry.baseline } : supported
+            case .bestMean: rows
+            }
+        // Ties go to the learner listed first.
+        var chosen = pool[0]
+        for r in pool.dropFirst() where r.meanOverSeeds > chosen.meanOverSeeds { chosen = r }
+        return LearnerSelection(
+            outcome: p.primaryOutcome, folds: k, seeds: p.selection.seeds, rule: p.selection.rule, trainingRows: data.y.count,
+            adjustedLevel: adjusted, comparisons: comparisons, rows: rows, chosen: chosen.learner, supported: supported.map(\.learner),
+            fold: fold)
+    }
+}
