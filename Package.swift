@@ -180,7 +180,8 @@ let package = Package(
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Transactions", "Tabular"]),
         .testTarget(name: "PolicyTests", dependencies: ["Economics", "Policy", "Stats"]),
         // The campaign's ids from prepare through the uplift test scores to the policy stage's lists.
-        .testTarget(name: "PolicyAnalysisTests", dependencies: ["Experiment", "UpliftAnalysis", "PolicyAnalysis", "Policy", "Uplift", "Tabular", "Stats"]),
+        .testTarget(
+            name: "PolicyAnalysisTests", dependencies: ["Experiment", "UpliftAnalysis", "PolicyAnalysis", "Policy", "Uplift", "Tabular", "Stats", "Base"]),
         // Hostile params files and failed stages: every stage's params type, the stage binaries of the same build.
         .testTarget(
             name: "HostileInputTests",

@@ -201,7 +201,7 @@ public enum UpliftReport {
                     prod.deciles.map { d in
                         [
                             String(d.index), "\(Fmt.int(d.rows)) (\(Fmt.int(d.treatedRows))/\(Fmt.int(d.controlRows)))", Fmt.fixed(d.meanPredicted, 3),
-                            "\(Fmt.fixed(d.observed, 3)) [\(Fmt.fixed(d.observedCI.lower, 3)), \(Fmt.fixed(d.observedCI.upper, 3))]",
+                            Fmt.withInterval(d.observed, d.observedCI.lower, d.observedCI.upper),
                         ]
                     }, rightAligned: [true, true, true, true])
                 md.paragraph("Decile figures of every learner:")

@@ -357,6 +357,7 @@ struct StageParamsFilesTests {
         try same(CLVParams.self, "clv")
         try same(UpliftParams.self, "uplift")
         try same(PolicyParams.self, "policy")
+        try same(PlanParams.self, "plan")
     }
 
     @Test("scalars read as YAMLDecoder read them: nulls, quoted text, octal-looking numbers, merge keys")

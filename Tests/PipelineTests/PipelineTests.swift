@@ -112,7 +112,10 @@ struct PipelineTests {
         // analysis that reads them does not re-run (only the index, which reads the manifest).
         // A dry run cannot know that the outputs will not change, so it lists what depends on them.
         try project.touch("stages/prepare/params.yaml")
-        #expect(try project.question(["all"]).wouldRun == ["stage-prepare", "stage-eda", "stage-uplift", "stage-policy", "stage-parity", "stage-report"])
+        #expect(
+            try project.question(["all"]).wouldRun == [
+                "stage-prepare", "stage-eda", "stage-uplift", "stage-policy", "stage-plan", "stage-parity", "stage-report",
+            ])
         let afterPrepare = try project.make(["all"])
         #expect(ran(afterPrepare, "stage-prepare"))
         #expect(!ran(afterPrepare, "stage-data"))

@@ -411,7 +411,7 @@ struct Synthetic {
     @Test func theStageParamsNameRegisteredLearners() throws {
         let (p, _) = try Params.load(UpliftParams.self, from: packageRoot + "/stages/uplift/params.yaml")
         #expect(p.learners.map(\.key) == ["t_baseline", "t_tuned", "x", "dr"])
-        #expect(p.selection == SelectionParams(folds: 3, seeds: 3, rule: .bestSupported))
+        #expect(p.selection.folds == 3 && p.selection.seeds == 3 && p.selection.rule == .bestSupported)
     }
 
     @Test func anUnknownLearnerKeyIsAnErrorNamingTheValidKeys() throws {
