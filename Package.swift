@@ -146,7 +146,7 @@ let package = Package(
             name: "pipeline-bench",
             dependencies: [
                 "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", "ProjectSpec",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Forest", "Uplift", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], path: "bench", exclude: ["compare.py"]),
 
         .target(name: "TestSupport", dependencies: ["Tabular"], path: "Tests/TestSupport"),
