@@ -147,7 +147,7 @@ let package = Package(
             dependencies: [
                 "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", "ProjectSpec",
                 "Forest", "Uplift", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ], path: "bench", exclude: ["compare.py"]),
+            ], path: "bench", exclude: ["compare.py", "requirements.txt"]),
 
         .target(name: "TestSupport", dependencies: ["Tabular"], path: "Tests/TestSupport"),
         .testTarget(name: "TabularTests", dependencies: ["Tabular", "CCSVKernel"]),

@@ -170,7 +170,7 @@ enum BenchReport {
                     let points = rows.filter { $0.stage == s }.sorted { $0.rows < $1.rows }
                     let k = growthExponent(points.map { ($0.rows, $0.seconds) })
                     return [
-                        s, points.map { Fmt.significant($0.scale, 3) + "×" }.joined(separator: ", "), points.map { Fmt.int($0.rows) }.joined(separator: ", "),
+                        s, points.map { formatDouble($0.scale) + "×" }.joined(separator: ", "), points.map { Fmt.int($0.rows) }.joined(separator: ", "),
                         points.map { seconds($0.seconds) }.joined(separator: ", "), points.map { Fmt.int($0.peakMiB) }.joined(separator: ", "),
                         k.isFinite ? Fmt.fixed(k, 2) : "–",
                     ]
@@ -192,12 +192,13 @@ enum BenchReport {
     }
 
     static func speedupFigure(_ rows: [CompareRow]) -> Figure {
-        var data = GnuplotData(comment: "columns: x task speedup target (0: none); tasks without a peer time are left out")
-        let shown = rows.filter { $0.speedup.isFinite && $0.speedup > 0 }
-        for (i, r) in shown.enumerated() {
-            data.row([String(i), r.task, formatDouble(r.speedup), formatDouble(target(task: r.task) ?? 0)])
+        var data = GnuplotData(comment: "columns: x task speedup (NaN: the peer failed) target (0: none) note")
+        for (i, r) in rows.enumerated() {
+            let ok = r.speedup.isFinite && r.speedup > 0
+            data.row([String(i), r.task, ok ? formatDouble(r.speedup) : "NaN", formatDouble(target(task: r.task) ?? 0), ok ? "-" : "peer failed"])
         }
-        let top = max(100, (shown.map(\.speedup).max() ?? 1) * 2)
+        let measured = rows.map(\.speedup).filter { $0.isFinite && $0 > 0 }
+        let top = max(100, (measured.max() ?? 1) * 2), bottom = min(0.5, (measured.min() ?? 1) / 2)
         return Figure(
             name: "speedups",
             script: """
@@ -205,16 +206,18 @@ enum BenchReport {
                 set style fill solid 0.7 border -1
                 set boxwidth 0.6
                 set logscale y
-                set yrange [0.5:\(formatDouble(top))]
+                set yrange [\(formatDouble(bottom)):\(formatDouble(top))]
                 set ylabel "speed-up (×, log scale)"
-                set xrange [-0.6:\(Double(shown.count) - 0.4)]
+                set xrange [-0.6:\(Double(rows.count) - 0.4)]
                 set xtics nomirror rotate by -35
                 set ytics nomirror
                 set grid ytics
                 set key top left
                 set bmargin 9
+                set datafile missing "NaN"
                 plot 'speedups.dat' using 1:3:xtic(2) with boxes lc rgb "#4C72B0" title "measured", \\
                      '' using 1:($4 > 0 ? $4 : 1/0) with points pt 9 ps 1.6 lc rgb "#C44E52" title "target", \\
+                     '' using 1:(strcol(5) eq "-" ? 1/0 : 1.15):5 with labels rotate by 90 left tc rgb "#C44E52" notitle, \\
                      1 with lines dt 2 lc rgb "black" title "parity"
                 """,
             data: [("speedups.dat", data.bytes)], height: 640)
@@ -234,6 +237,7 @@ enum BenchReport {
             script: """
                 set title "Wall time per stage against input rows"
                 set logscale xy
+                set format x "%.0s%c"
                 set xlabel "rows (log scale)"
                 set ylabel "seconds (log scale)"
                 set grid
