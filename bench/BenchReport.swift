@@ -96,16 +96,20 @@ enum BenchReport {
             let rows = try readCompare(comparePath)
             let info = fm.contents(atPath: infoPath).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
             if let info {
-                let text = { (k: String) in info[k]?.stringValue ?? info[k]?.numberValue.map { Fmt.int($0) } ?? "?" }
+                let text = { (k: String) in info[k]?.stringValue ?? info[k]?.numberValue.map { $0 == $0.rounded() ? Fmt.int($0) : Fmt.fixed($0, 2) } ?? "?" }
+                let load =
+                    info["load_start"] == nil
+                    ? ""
+                    : " One-minute load average \(text("load_start")) at the start and \(text("load_end")) at the end (on \(text("cores")) cores: above that, other work shared the machine and the times are upper bounds)."
                 md.paragraph(
                     """
                     `make bench-compare` on \(text("date")): \(text("cores")) cores, \(text("machine")); Python \(text("python")), \
                     pandas \(text("pandas")), NumPy \(text("numpy")), scikit-learn \(text("sklearn")), lifetimes \(text("lifetimes")) \
                     (in a throwaway virtualenv, `.build/bench-venv`). Each task ran \(text("repeats")) times, the peer and ours \
-                    interleaved in one process tree (peer, ours, peer, ours, …) after one untimed warm-up of each where \
-                    the task is short; the table shows the medians. Ours is timed inside its child process around the same work \
+                    interleaved in one process tree (peer, ours, peer, ours, …); the table shows the medians. lifetimes \
+                    and the NumPy evaluation run once untimed first, and each of our CLV fits follows one untimed fit in its process. Ours is timed inside its child process around the same work \
                     as the peer's timed call (reading the inputs is outside both, except for the CSV and scoring tasks, where reading \
-                    is the work). \(text("note"))
+                    is the work).\(load) \(text("note"))
                     """)
             }
             md.table(

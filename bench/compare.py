@@ -40,6 +40,7 @@ p.add_argument("--only", default="", help="comma-separated task families to run 
 args = p.parse_args()
 
 CORES = os.cpu_count() or 1
+LOAD_AT_START = os.getloadavg()[0]
 ONLY = set(filter(None, args.only.split(",")))
 os.makedirs(args.out, exist_ok=True)
 os.makedirs(".build/bench", exist_ok=True)
@@ -534,6 +535,7 @@ info = {
     "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "cores": CORES, "machine": machine(),
     "python": platform.python_version(), "pandas": pd.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__,
     "lifetimes": version("lifetimes"), "repeats": args.repeats, "replicates": args.replicates,
+    "load_start": round(LOAD_AT_START, 2), "load_end": round(os.getloadavg()[0], 2),
     "note": os.environ.get("BENCH_NOTE", ""),
 }
 write_atomic(f"{args.out}/compare_info.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
