@@ -30,7 +30,7 @@ export PIPELINE_SWIFT_VERSION := $(shell $(SWIFT) --version 2>/dev/null | head -
 
 APT_PACKAGES := libgsl-dev libglpk-dev gnuplot-nox pkg-config zlib1g-dev
 
-.PHONY: all help deps build data prepare eda clv uplift policy plan parity report test bench bench-compare bench-serve clean distclean
+.PHONY: all help deps build data prepare eda clv uplift policy plan parity report test bench bench-compare bench-report bench-serve clean distclean
 
 all: ## Run the whole pipeline of $(PROJECT) (installs system packages, builds, fetches data, runs every stage)
 
@@ -218,10 +218,23 @@ test: $(STAMPS)/build.mk $(RAW)/manifest.json ## Run the tests (unit and integra
 bench: $(STAMPS)/build.mk $(RAW)/manifest.json $(UPLIFT_OUT) ## Benchmarks: CSV parsing, CLV fit times, scorer throughput
 	$(BIN)/pipeline-bench --raw $(RAW)
 
-bench-compare: $(STAMPS)/build.mk $(RAW)/manifest.json $(UPLIFT_OUT) ## (optional, not in CI) the same tasks with pandas and scikit-learn, in a throwaway virtualenv
-	[ -x .build/bench-venv/bin/python ] || python3 -m venv .build/bench-venv
-	.build/bench-venv/bin/python -c 'import pandas, sklearn' 2>/dev/null || .build/bench-venv/bin/pip install -q pandas scikit-learn
-	.build/bench-venv/bin/python bench/compare.py --raw $(RAW) --swift-bench $(BIN)/pipeline-bench
+# Peers in a throwaway virtualenv (pinned in bench/requirements.txt), reinstalled when the pins change.
+BENCH_VENV := .build/bench-venv
+BENCH := $(P_OUT)data/processed/bench
+REPEATS ?= 5
+
+$(BENCH_VENV)/installed: bench/requirements.txt
+	[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -r bench/requirements.txt
+	@touch $@
+
+bench-compare: $(STAMPS)/build.mk $(RAW)/manifest.json $(UPLIFT_OUT) $(BENCH_VENV)/installed ## (optional, not in CI) every hot task beside pandas, lifetimes, scikit-learn, NumPy (REPEATS=5 interleaved runs) -> data/processed/bench/compare.csv, reports/bench.md
+	$(BENCH_VENV)/bin/python bench/compare.py --raw $(RAW) --swift-bench $(BIN)/pipeline-bench --scorer $(BIN)/score --models $(MODELS) \
+	  --prepared $(PREP) --uplift $(UPLIFT) --out $(BENCH) --repeats $(REPEATS)
+	$(BIN)/pipeline-bench --report --bench-dir $(BENCH) --report-file $(REPORTS)/bench.md --figures $(REPORTS)/figures/bench
+
+bench-report: $(STAMPS)/build.mk ## reports/bench.md from data/processed/bench (compare.csv of bench-compare, scale.csv of bench-scale), without re-measuring
+	$(BIN)/pipeline-bench --report --bench-dir $(BENCH) --report-file $(REPORTS)/bench.md --figures $(REPORTS)/figures/bench
 
 bench-serve: $(STAMPS)/build.mk $(UPLIFT_OUT) $(MODELS)/economics.json $(PREP)/test.csv ## Load test of serve on loopback with wrk: 1-row and 1,000-row requests (bounded; needs wrk)
 	tools/bench-serve.sh $(BIN)/serve $(MODELS) $(PREP)/test.csv

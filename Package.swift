@@ -153,8 +153,8 @@ let package = Package(
             name: "pipeline-bench",
             dependencies: [
                 "Tabular", "Base", "Provenance", "PipelineCLI", "Reporting", "CLV", "CLVAnalysis", "Stats", "Transactions", "ProjectSpec",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ], path: "bench", exclude: ["compare.py"]),
+                "Forest", "Uplift", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "bench", exclude: ["compare.py", "requirements.txt"]),
 
         .target(name: "TestSupport", dependencies: ["Tabular"], path: "Tests/TestSupport"),
         .testTarget(name: "TabularTests", dependencies: ["Tabular", "CCSVKernel"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLV
 import CLVAnalysis
+import Forest
 import Foundation
 import PipelineCLI
 import ProjectSpec
@@ -58,9 +59,119 @@ struct Bench: ParsableCommand {
     @Flag(help: "Internal: only write the generated contact list and print its path.")
     var makeContacts = false
 
+    // Internal modes of `make bench-compare` (bench/compare.py runs them as child processes).
+
+    @Option(help: "Internal: write the CLV stage's Online Retail II summaries (retail_calibration.csv, retail_spend.csv) into this folder.")
+    var clvInputs: String?
+
+    @Option(help: "Internal: fit this CLV model (bgnbd, paretonbd, gammagamma) on --summaries once warm, once timed.")
+    var fitClv: String?
+
+    @Option(help: "With --fit-clv: the summaries (frequency,recency,T; for gammagamma frequency,monetary).")
+    var summaries: String?
+
+    @Flag(help: "Internal: train the T-learner's two forests (control and treated rows of --train) with the given settings.")
+    var trainForests = false
+
+    @Flag(help: "Internal: the uplift evaluation of --scores on --test (AUUC, Qini) with a paired bootstrap.")
+    var evaluateUplift = false
+
+    @Option(help: "Training split (prepared).")
+    var train = "data/processed/prepare/train.csv"
+
+    @Option(help: "Test split (prepared).")
+    var test = "data/processed/prepare/test.csv"
+
+    @Option(help: "With --train-forests: the feature encoder (the frozen model's).")
+    var encoder = "models/encoder.json"
+
+    @Option(help: "Outcome the forests are trained on.")
+    var target = "spend"
+
+    @Option(help: "0/1 treatment column of the prepared splits.")
+    var treatment = "treatment"
+
+    @Option(help: "With --train-forests: trees per forest.")
+    var trees = 300
+
+    @Option(help: "With --train-forests: maximum depth (absent: fully grown).")
+    var maxDepth: Int?
+
+    @Option(help: "With --train-forests: minimum (weighted) samples per leaf.")
+    var minSamplesLeaf = 1
+
+    @Option(help: "Seed of the forests or the bootstrap.")
+    var seed: UInt64 = 20_190_601
+
+    @Option(help: "Propensity of treatment in the test split (the design's share).")
+    var propensity = 2.0 / 3.0
+
+    @Option(help: "Worker threads (default: FOREST_THREADS or the number of cores).")
+    var threads: Int?
+
+    @Flag(help: "With --train-forests: also score --test and print the held-out AUUC (untimed).")
+    var heldOut = false
+
+    @Option(help: "With --evaluate-uplift: the scores file (row_id and --score-column, in the test split's row order).")
+    var scores = "data/processed/uplift/test_scores.csv"
+
+    @Option(help: "With --evaluate-uplift: the score column.")
+    var scoreColumn = "uplift_hat"
+
+    @Option(help: "With --evaluate-uplift: an outcome to evaluate (repeatable).")
+    var outcome: [String] = []
+
+    @Option(help: "With --evaluate-uplift: an outcome that is binary, so it also gets the Qini coefficient (repeatable).")
+    var binary: [String] = []
+
+    @Option(help: "With --evaluate-uplift: bootstrap replicates.")
+    var replicates = 500
+
+    @Option(help: "With --evaluate-uplift: print this many replicates' values (for the reference check).")
+    var show = 0
+
+    @Flag(help: "Write reports/bench.md (and its figures) from the benchmark tables in --bench-dir.")
+    var report = false
+
+    @Option(help: "With --report: the folder with compare.csv, checks.csv, compare_info.json and scale.csv.")
+    var benchDir = "data/processed/bench"
+
+    @Option(help: "With --report: the report to write.")
+    var reportFile = "reports/bench.md"
+
+    @Option(help: "With --report: the figure folder.")
+    var figures = "reports/figures/bench"
+
     func run() throws {
         if makeContacts {
             print(try contactList())
+            return
+        }
+        if report {
+            try BenchReport.write(benchDirectory: benchDir, report: reportFile, figures: figures)
+            return
+        }
+        if let dir = clvInputs {
+            try CompareTasks.writeCLVInputs(raw: raw, into: dir)
+            return
+        }
+        if let model = fitClv {
+            guard let summaries else { throw ValidationError("--fit-clv needs --summaries") }
+            try CompareTasks.fitCLV(model: model, path: summaries)
+            return
+        }
+        let workers = threads ?? ForestTrainer.defaultThreads
+        if trainForests {
+            let params = ForestParams(nTrees: trees, maxDepth: maxDepth, minSamplesLeaf: minSamplesLeaf, seed: seed)
+            try CompareTasks.trainForests(
+                train: train, test: heldOut ? test : nil, encoder: encoder, target: target, treatment: treatment, params: params,
+                propensity: propensity, threads: workers)
+            return
+        }
+        if evaluateUplift {
+            try CompareTasks.evaluateUplift(
+                test: test, scores: scores, scoreColumn: scoreColumn, treatment: treatment, outcomes: outcome.isEmpty ? [target] : outcome,
+                binary: Set(binary), propensity: propensity, replicates: replicates, seed: seed, show: show, threads: workers)
             return
         }
         if let file = parseOne {
