@@ -226,6 +226,12 @@ bench-compare: $(STAMPS)/build.mk $(RAW)/manifest.json $(UPLIFT_OUT) ## (optiona
 bench-serve: $(STAMPS)/build.mk $(UPLIFT_OUT) $(MODELS)/economics.json $(PREP)/test.csv ## Load test of serve on loopback with wrk: 1-row and 1,000-row requests (bounded; needs wrk)
 	tools/bench-serve.sh $(BIN)/serve $(MODELS) $(PREP)/test.csv
 
+.PHONY: bench-scale
+SCALES ?= 1 4 16
+
+bench-scale: $(STAMPS)/build.mk ## (optional, not in CI) time and peak memory of every stage on synthetic data at SCALES (default "1 4 16") -> data/processed/bench/scale.csv
+	SCALES="$(SCALES)" tools/bench-scale.sh $(BIN)
+
 # --- cleaning ----------------------------------------------------------------------------------
 clean: ## Remove generated artifacts (processed data, models, reports); keeps raw data and the build
 	rm -rf data/processed data/schema models reports/*.md reports/figures out
