@@ -56,7 +56,10 @@ def parse_args(argv):
     p.add_argument("--master", help="Spark master (default: spark-submit's, else local[*]).")
     a = p.parse_args(argv)
     if a.policy is None:
-        # The scorer's own default, so that both give the same file with the same flags.
+        # The scorer's own default, so that both give the same file with the same flags; the
+        # driver must see the model directory to know it.
+        if not os.path.isdir(a.models):
+            p.error(f"--models {a.models} is not a folder on the driver: pass --policy")
         try:
             with open(os.path.join(a.models, "economics.json"), encoding="utf-8") as f:
                 a.policy = json.load(f)["scorer_policy"]

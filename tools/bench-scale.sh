@@ -26,6 +26,10 @@ CAMPAIGN_ROWS=64000 # campaign rows at scale 1
 ORDER_CUSTOMERS=69700 # order-log customers at scale 1 (about 14.35 lines each, so about 1M lines)
 EXAMPLE=examples/synthetic
 
+# Each stage's log (.build/bench-scale/s<scale>/logs/<stage>.log) gets its progress lines with
+# elapsed seconds: where the time goes inside a stage.
+export PIPELINE_PROGRESS=1
+
 TIME=/usr/bin/time
 [ -x "$TIME" ] && "$TIME" -v true 2>/dev/null || {
   echo "bench-scale needs GNU time (/usr/bin/time -v): apt-get install -y time" >&2
@@ -59,6 +63,7 @@ run() {
   if [ "$status" != 0 ]; then
     echo "bench-scale: $stage at scale $scale failed (exit $status); its log ($log):" >&2
     tail -n 20 "$log" >&2
+    echo "bench-scale: $OUT was not written" >&2
     exit 1
   fi
   local kib user sys seconds mib
