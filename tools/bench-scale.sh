@@ -118,7 +118,7 @@ for s in $SCALES; do
   run uplift "$s" "$rows" "$d/logs/uplift.log" "$BIN/stage-uplift" --params "$(P P_PARAMS_uplift)" --prepared "$prep" --out "$uplift" \
     --models "$models" --schema "${out}data/schema/required_features_schema.csv" --figures "$reports/figures/uplift" --report "$reports/uplift.md"
   run policy "$s" "$rows" "$d/logs/policy.log" "$BIN/stage-policy" --params "$(P P_PARAMS_policy)" --prepared "$prep" \
-    --scores "$uplift/test_scores.csv" --models "$models" --out "$policy" --figures "$reports/figures/policy" --report "$reports/policy.md"
+    --scores "$uplift/test_scores.csv" --crossfit "$uplift/crossfit_scores.csv" --models "$models" --out "$policy" --figures "$reports/figures/policy" --report "$reports/policy.md"
   # The scorer on the whole campaign as a contact list, with the recorded economics and policy.
   run score "$s" "$rows" "$d/logs/score.log" "$BIN/score" --in "$(P P_CAMPAIGN)" --out "$d/scored.csv" --models "$models"
   run clv "$s" "$lines" "$d/logs/clv.log" "$BIN/stage-clv" --project "$d/project.yaml" --params "$(P P_PARAMS_clv)" \
