@@ -239,6 +239,15 @@ bench-report: $(STAMPS)/build.mk ## reports/bench.md from data/processed/bench (
 bench-serve: $(STAMPS)/build.mk $(UPLIFT_OUT) $(MODELS)/economics.json $(PREP)/test.csv ## Load test of serve on loopback with wrk: 1-row and 1,000-row requests (bounded; needs wrk)
 	tools/bench-serve.sh $(BIN)/serve $(MODELS) $(PREP)/test.csv
 
+.PHONY: bench-scale spark-test
+SCALES ?= 1 4 16
+
+bench-scale: $(STAMPS)/build.mk ## (optional, not in CI) time and peak memory of every stage on synthetic data at SCALES (default "1 4 16") -> data/processed/bench/scale.csv
+	SCALES="$(SCALES)" tools/bench-scale.sh $(BIN)
+
+spark-test: $(STAMPS)/build.mk $(UPLIFT_OUT) $(MODELS)/economics.json $(PREP)/test.csv ## (optional, not in CI) the Spark recipe (spark/) on local[2] against the single-process scorer; installs PySpark in a throwaway virtualenv
+	spark/test_spark.sh $(BIN)/score $(MODELS) $(PREP)/test.csv
+
 # --- cleaning ----------------------------------------------------------------------------------
 clean: ## Remove generated artifacts (processed data, models, reports); keeps raw data and the build
 	rm -rf data/processed data/schema models reports/*.md reports/figures out
