@@ -31,18 +31,25 @@ struct ReportPrecisionTests {
         #expect(Self.overPrecise(text) == ["19287232.57", "-9582.4256", "0.0001234567"])
     }
 
-    @Test("reports/clv.md: no number has more than six significant digits")
-    func clvReport() throws {
-        let path = projectRoot + "/reports/clv.md"
+    /// A generated report's text; nil (and a failure under PIPELINE_REQUIRE_REPORTS=1) when the
+    /// pipeline has not written it yet.
+    static func report(_ name: String) throws -> String? {
+        let path = projectRoot + "/reports/\(name).md"
         guard FileManager.default.fileExists(atPath: path) else {
             if ProcessInfo.processInfo.environment["PIPELINE_REQUIRE_REPORTS"] == "1" {
                 Issue.record("\(path) is missing: run make all first")
             } else {
                 print("note: \(path) is not generated yet (make all); CI checks it after the pipeline")
             }
-            return
+            return nil
         }
-        let bad = Self.overPrecise(try String(contentsOfFile: path, encoding: .utf8))
+        return try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    @Test("reports/clv.md: no number has more than six significant digits")
+    func clvReport() throws {
+        guard let text = try Self.report("clv") else { return }
+        let bad = Self.overPrecise(text)
         #expect(bad.isEmpty, "numbers with more than six significant digits: \(bad.prefix(20))")
     }
 
@@ -72,19 +79,10 @@ struct ReportPrecisionTests {
         #expect(Self.tooManyDecimals(text) == ["1629.39 [-92.48, 3878.80]"])
     }
 
-    @Test("reports/uplift.md and reports/policy.md: no value has more digits than its interval or six significant digits allow")
+    @Test("reports/uplift.md, policy.md and plan.md: no value has more digits than its interval or six significant digits allow")
     func upliftAndPolicyReports() throws {
-        for name in ["uplift", "policy"] {
-            let path = projectRoot + "/reports/\(name).md"
-            guard FileManager.default.fileExists(atPath: path) else {
-                if ProcessInfo.processInfo.environment["PIPELINE_REQUIRE_REPORTS"] == "1" {
-                    Issue.record("\(path) is missing: run make all first")
-                } else {
-                    print("note: \(path) is not generated yet (make all); CI checks it after the pipeline")
-                }
-                continue
-            }
-            let text = try String(contentsOfFile: path, encoding: .utf8)
+        for name in ["uplift", "policy", "plan"] {
+            guard let text = try Self.report(name) else { continue }
             let intervals = Self.tooManyDecimals(text)
             #expect(intervals.isEmpty, "\(name).md: values with more decimals than their interval supports: \(intervals.prefix(10))")
             let digits = Self.overPrecise(text)
