@@ -92,6 +92,9 @@ public struct PolicyRow: Sendable {
     public var estimate: PolicyEstimate
     /// DR (else IPW) profit minus the best simple policy's, paired, with its adjusted interval.
     public var vsBestSimple: (value: Double, ci: Interval)?
+    /// Monte Carlo error of the DR (else IPW) interval's ends from the finite number of bootstrap
+    /// replicates: half the spread of the order statistics within one binomial standard deviation of each end.
+    public var ciMonteCarloError: Double
 }
 
 /// Predicted against observed average uplift of any treatment on the evaluated rows.
@@ -473,11 +476,13 @@ public enum PolicyAnalysis {
                 )
             }
             let cost = estimates[i].cost
+            let reps = (useDR ? evaluation.drProfitReplicates! : evaluation.ipwProfitReplicates).map { $0[i] }
             rows.append(
                 PolicyRow(
                     key: c.key, name: c.name, simple: c.simple, withinLimits: feasible[i], contacts: estimates[i].contacts,
                     armContacts: c.armContacts, cost: cost, modelExpectedProfit: c.expected,
-                    rescaledExpectedProfit: calibration.factor * (c.expected + cost) - cost, estimate: estimates[i], vsBestSimple: vs))
+                    rescaledExpectedProfit: calibration.factor * (c.expected + cost) - cost, estimate: estimates[i], vsBestSimple: vs,
+                    ciMonteCarloError: monteCarloError(reps, level: p.confidenceLevel)))
         }
         let supported = models.filter { rows[$0].vsBestSimple!.ci.lower > 0 }
         let recommended =
@@ -490,6 +495,19 @@ public enum PolicyAnalysis {
             adjustedLevel: adjusted, calibration: calibration, assignments: assignments, bestN: bestN, curve: curve, solution: solution,
             greedyObjective: greedy.profit(profit), profit: profit, armUplift: uplift, upliftHat: d.upliftHat, ids: d.ids,
             deciles: decileEvaluator.deciles(scores: d.upliftHat, groups: p.deciles, level: p.confidenceLevel), sample: sample)
+    }
+
+    /// Monte Carlo error of a percentile interval's ends: for each end at quantile q of B replicates,
+    /// half the distance between the order statistics at B·q ± √(B·q·(1 − q)); the larger of the two.
+    static func monteCarloError(_ replicates: [Double], level: Double) -> Double {
+        let v = replicates.filter(\.isFinite).sorted()
+        guard v.count > 1 else { return .nan }
+        let b = Double(v.count)
+        return [(1 - level) / 2, (1 + level) / 2].map { q in
+            let h = q * (b - 1), k = (b * q * (1 - q)).squareRoot()
+            let lo = max(0, Int((h - k).rounded(.down))), hi = min(v.count - 1, Int((h + k).rounded(.up)))
+            return (v[hi] - v[lo]) / 2
+        }.max()!
     }
 
     /// The margin × cost grid on the comparison's rows: the best-N policy of every cell, its model

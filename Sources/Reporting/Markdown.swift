@@ -139,10 +139,15 @@ public enum Fmt {
 
     /// `v [lower, upper]`, all three to the decimals the interval supports (`decimals`), with
     /// thousands separators; `signed` puts a + before a positive value.
+    /// An error of tens or more rounds the three to tens, hundreds, … as well (two significant
+    /// digits of the error: 2,816 [1,485, 4,211] reads 2,820 [1,490, 4,210]).
     public static func withInterval(_ v: Double, _ lower: Double, _ upper: Double, signed: Bool = false) -> String {
-        let d = decimals(v, standardError: standardError(lower: lower, upper: upper))
-        let value = grouped(v, d)
-        return (signed && v > 0 ? "+" : "") + value + " [\(grouped(lower, d)), \(grouped(upper, d))]"
+        let se = standardError(lower: lower, upper: upper)
+        let d = decimals(v, standardError: se)
+        var unit = 1.0
+        if d == 0, se.isFinite, se >= 100 { unit = pow(10, floor(log10(se)) - 1) }
+        func f(_ x: Double) -> String { unit > 1 && x.isFinite ? grouped((x / unit).rounded() * unit, 0) : grouped(x, d) }
+        return (signed && v > 0 ? "+" : "") + f(v) + " [\(f(lower)), \(f(upper))]"
     }
 
     /// `v` to the decimals its standard error supports, with thousands separators.

@@ -42,8 +42,11 @@ struct PrecisionFormatTests {
 
     @Test("a value with its interval: every end to the decimals the interval's width supports, with separators")
     func withInterval() {
-        // Width 3,971 → standard error about 993 → whole units... to tens of units at most.
-        #expect(Fmt.withInterval(1629.39, -92.48, 3878.80) == "1,629 [-92, 3,879]")
+        // Width 3,971 → standard error about 993 → two significant digits of it: tens.
+        #expect(Fmt.withInterval(1629.39, -92.48, 3878.80) == "1,630 [-90, 3,880]")
+        #expect(Fmt.withInterval(12_660.4, 6_554, 18_939) == "12,700 [6,600, 18,900]")
+        // Below 100, whole units.
+        #expect(Fmt.withInterval(625.2, 300, 620) == "625 [300, 620]")
         #expect(Fmt.withInterval(0.158, 0.051, 0.264) == "0.158 [0.051, 0.264]")
         #expect(Fmt.withInterval(0.1875, 0.0102, 0.3351, signed: true) == "+0.188 [0.010, 0.335]")
         #expect(Fmt.withInterval(-0.5, -1.25, 0.25, signed: true) == "-0.50 [-1.25, 0.25]")
