@@ -19,6 +19,13 @@ final class PreparedData: @unchecked Sendable {
     /// The features kept presorted, and each one's rows ordered by (code, row).
     let sortedFeatures: [Int]
     let sortedOrder: UnsafeMutablePointer<Int32>
+    /// The first 64 two-level features get a bit each (`binaryBit[f]`, else -1), and every row
+    /// the bits of its codes (`rowMask[r]`), so a node gathers all of them with one load per row.
+    let binaryBit: [Int]
+    let rowMask: UnsafeMutablePointer<UInt64>
+    /// The training matrix itself (column-major), for sending out-of-bag rows down a tree exactly
+    /// as prediction does: by value, not by code.
+    let values: UnsafeMutablePointer<Double>
 
     init(_ x: FeatureMatrix, _ y: [Double], threads: Int) {
         let n = x.rowCount, p = x.columnCount
@@ -43,6 +50,21 @@ final class PreparedData: @unchecked Sendable {
         for f in 0..<p { (levelValues + start[f]).initialize(from: scratch + f * n, count: counts[f]) }
 
         sortedFeatures = (0..<p).filter { counts[$0] > PreparedData.histogramLevelLimit }
+        var bits = [Int](repeating: -1, count: p)
+        var nextBit = 0
+        for f in 0..<p where counts[f] == 2 && nextBit < 64 {
+            bits[f] = nextBit
+            nextBit += 1
+        }
+        binaryBit = bits
+        rowMask = .allocate(capacity: max(1, n))
+        rowMask.initialize(repeating: 0, count: max(1, n))
+        for f in 0..<p where bits[f] >= 0 {
+            let c = codes + f * n, bit = UInt64(bits[f])
+            for r in 0..<n { rowMask[r] |= UInt64(c[r]) << bit }
+        }
+        values = .allocate(capacity: max(1, n * p))
+        values.initialize(from: x.values, count: n * p)
         sortedOrder = .allocate(capacity: max(1, n * sortedFeatures.count))
         // Counting sort by code; rows of equal code stay in ascending row order.
         for (j, f) in sortedFeatures.enumerated() {
@@ -64,6 +86,8 @@ final class PreparedData: @unchecked Sendable {
         y.deallocate()
         levelValues.deallocate()
         sortedOrder.deallocate()
+        rowMask.deallocate()
+        values.deallocate()
     }
 
     func levelCount(_ f: Int) -> Int { levelStart[f + 1] - levelStart[f] }
