@@ -98,16 +98,25 @@ final class TreeSlots: @unchecked Sendable {
     private var trees: [RegressionTree?]
     private var pending: [Int: TreeBuilder.OutOfBag] = [:]
     private var nextToAdd = 0
-    private var sums: [Double]
-    private var counts: [Int32]
+    private let sums: UnsafeMutablePointer<Double>
+    private let counts: UnsafeMutablePointer<Int32>
+    private let rows: Int
     private var finished = 0
     private let progress: (@Sendable (Int) -> Void)?
 
     init(count: Int, rows: Int, progress: (@Sendable (Int) -> Void)?) {
         trees = Array(repeating: nil, count: count)
-        sums = [Double](repeating: 0, count: rows)
-        counts = [Int32](repeating: 0, count: rows)
+        self.rows = rows
+        sums = .allocate(capacity: max(1, rows))
+        sums.initialize(repeating: 0, count: max(1, rows))
+        counts = .allocate(capacity: max(1, rows))
+        counts.initialize(repeating: 0, count: max(1, rows))
         self.progress = progress
+    }
+
+    deinit {
+        sums.deallocate()
+        counts.deallocate()
     }
 
     func store(_ i: Int, tree: RegressionTree, outOfBag: TreeBuilder.OutOfBag?) {
@@ -115,9 +124,14 @@ final class TreeSlots: @unchecked Sendable {
         trees[i] = tree
         if let outOfBag { pending[i] = outOfBag }
         while let next = pending.removeValue(forKey: nextToAdd) {
-            for (row, value) in zip(next.rows, next.values) {
-                sums[Int(row)] += value
-                counts[Int(row)] += 1
+            let sums = self.sums, counts = self.counts
+            next.rows.withUnsafeBufferPointer { rows in
+                next.values.withUnsafeBufferPointer { values in
+                    for i in rows.indices {
+                        sums[Int(rows[i])] += values[i]
+                        counts[Int(rows[i])] += 1
+                    }
+                }
             }
             nextToAdd += 1
         }
@@ -128,6 +142,6 @@ final class TreeSlots: @unchecked Sendable {
     /// The trees in order, and per row the sum and count of its out-of-bag predictions.
     func results() -> (trees: [RegressionTree], outOfBag: (sums: [Double], counts: [Int32])) {
         lock.lock(); defer { lock.unlock() }
-        return (trees.map { $0! }, (sums, counts))
+        return (trees.map { $0! }, (Array(UnsafeBufferPointer(start: sums, count: rows)), Array(UnsafeBufferPointer(start: counts, count: rows))))
     }
 }

@@ -102,18 +102,42 @@ final class PreparedData: @unchecked Sendable {
         let n = x.rowCount
         // Adding +0.0 turns -0.0 into +0.0, so the level for zero has one canonical sign and
         // the thresholds derived from it do not depend on which zero the sort put first.
-        var sorted = [Double](unsafeUninitializedCapacity: n) { buffer, initialized in
-            x.values.withUnsafeBufferPointer { v in
-                for r in 0..<n { buffer[r] = v[f * n + r] + 0.0 }
-            }
-            initialized = n
-        }
-        sorted.sort()
         let levels = out.scratch + f * n
         var k = 0
-        for v in sorted where k == 0 || v != levels[k - 1] {
-            levels[k] = v
-            k += 1
+        // Most features have a few levels (flags, one-hot columns, small counts): collect the
+        // distinct values directly and sort only those; give up and sort the column past 64.
+        var few = [Double]()
+        few.reserveCapacity(65)
+        x.values.withUnsafeBufferPointer { v in
+            var last = Double.nan
+            for r in 0..<n {
+                let value = v[f * n + r] + 0.0
+                if value == last { continue }
+                last = value
+                if !few.contains(value) {
+                    few.append(value)
+                    if few.count > 64 { break }
+                }
+            }
+        }
+        if few.count <= 64 {
+            few.sort()
+            for value in few {
+                levels[k] = value
+                k += 1
+            }
+        } else {
+            var sorted = [Double](unsafeUninitializedCapacity: n) { buffer, initialized in
+                x.values.withUnsafeBufferPointer { v in
+                    for r in 0..<n { buffer[r] = v[f * n + r] + 0.0 }
+                }
+                initialized = n
+            }
+            sorted.sort()
+            for v in sorted where k == 0 || v != levels[k - 1] {
+                levels[k] = v
+                k += 1
+            }
         }
         out.counts[f] = k
         let codes = out.codes + f * n

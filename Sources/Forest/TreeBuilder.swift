@@ -59,13 +59,9 @@ final class TreeBuilder {
     private let histW: UnsafeMutablePointer<Double>
     private let histS: UnsafeMutablePointer<Double>
     /// Feature order for sampling; persists across the nodes of a tree like scikit-learn's.
-    private var features: [Int]
-
-    private var feature: [Int32] = []
-    private var threshold: [Double] = []
-    private var left: [Int32] = []
-    private var right: [Int32] = []
-    private var value: [Double] = []
+    private let features: UnsafeMutablePointer<Int>
+    /// Nodes in the last tree, to reserve the next one's arrays.
+    private var lastNodeCount = 0
 
     /// Splits whose SSE reduction is below this fraction of the node's SSE are rounding noise
     /// (e.g. two sides with the same true mean whose computed means differ in the last bit).
@@ -105,13 +101,14 @@ final class TreeBuilder {
         histS = .allocate(capacity: histSize)
         histW.initialize(repeating: 0, count: histSize)
         histS.initialize(repeating: 0, count: histSize)
-        features = Array(0..<p)
+        features = .allocate(capacity: max(1, p))
     }
 
     deinit {
         weight.deallocate(); record.deallocate(); rows.deallocate(); nodeW.deallocate(); nodeWY.deallocate()
         nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); binaryBits.deallocate(); binaryFeature.deallocate();
         binaryW.deallocate(); binaryS.deallocate()
+        features.deallocate()
         lists.deallocate(); goesLeft.deallocate(); scratch.deallocate(); histW.deallocate(); histS.deallocate()
     }
 
@@ -131,15 +128,15 @@ final class TreeBuilder {
         if bootstrap {
             weight.update(repeating: 0, count: n)
             for _ in 0..<n { weight[rng.next(below: n)] += 1 }
+            // Branch-free (in or out of bag is a coin flip to the predictor): write both, advance one.
             for r in 0..<n {
-                if weight[r] > 0 {
-                    rows[count] = Int32(r)
-                    count += 1
-                    record[r] = RowRecord(w: weight[r], wy: weight[r] * y[r], y: y[r], mask: data.rowMask[r])
-                } else {
-                    oobRows[outCount] = Int32(r)
-                    outCount += 1
-                }
+                let wr = weight[r]
+                let inBag = wr > 0 ? 1 : 0
+                rows[count] = Int32(r)
+                oobRows[outCount] = Int32(r)
+                count += inBag
+                outCount += 1 - inBag
+                record[r] = RowRecord(w: wr, wy: wr * y[r], y: y[r], mask: data.rowMask[r])
             }
         } else {
             for r in 0..<n {
@@ -152,31 +149,22 @@ final class TreeBuilder {
         for j in 0..<data.sortedFeatures.count {
             let order = data.sortedOrder + j * n, list = lists + j * n
             var m = 0
-            for i in 0..<n where weight[Int(order[i])] > 0 {
-                list[m] = order[i]
-                m += 1
+            for i in 0..<n {
+                let r = order[i]
+                list[m] = r
+                m += weight[Int(r)] > 0 ? 1 : 0
             }
         }
         for i in 0..<p { features[i] = i }
-        grow(count: count, outOfBag: outCount, rng: &rng)
-        let tree = RegressionTree(feature: feature, threshold: threshold, left: left, right: right, value: value)
-        var outOfBag: OutOfBag? = nil
-        if bootstrap {
-            var out = OutOfBag(rows: [], values: [])
-            out.rows.reserveCapacity(outCount)
-            out.values.reserveCapacity(outCount)
-            for r in 0..<n where weight[r] == 0 {
-                out.rows.append(Int32(r))
-                out.values.append(oobValue[r])
-            }
-            outOfBag = out
+        // The out-of-bag rows in ascending order, before growing permutes them.
+        let outRows = bootstrap ? Array(UnsafeBufferPointer(start: oobRows, count: outCount)) : []
+        let tree = grow(count: count, outOfBag: outCount, rng: &rng)
+        guard bootstrap else { return (tree, nil) }
+        let values = [Double](unsafeUninitializedCapacity: outCount) { buffer, initialized in
+            for i in 0..<outCount { buffer[i] = oobValue[Int(outRows[i])] }
+            initialized = outCount
         }
-        feature.removeAll(keepingCapacity: true)
-        threshold.removeAll(keepingCapacity: true)
-        left.removeAll(keepingCapacity: true)
-        right.removeAll(keepingCapacity: true)
-        value.removeAll(keepingCapacity: true)
-        return (tree, outOfBag)
+        return (tree, OutOfBag(rows: outRows, values: values))
     }
 
     private struct Work {
@@ -200,7 +188,14 @@ final class TreeBuilder {
 
     /// Depth-first with an explicit stack (a fully grown tree on sorted data can be as deep as it
     /// has rows, too deep for a worker thread's stack); popping left before right gives pre-order.
-    private func grow(count: Int, outOfBag: Int, rng: inout SeededGenerator) {
+    private func grow(count: Int, outOfBag: Int, rng: inout SeededGenerator) -> RegressionTree {
+        // Local arrays: appending to stored properties of a class pays a dynamic exclusivity check.
+        var feature: [Int32] = [], threshold: [Double] = [], left: [Int32] = [], right: [Int32] = [], value: [Double] = []
+        feature.reserveCapacity(lastNodeCount)
+        threshold.reserveCapacity(lastNodeCount)
+        left.reserveCapacity(lastNodeCount)
+        right.reserveCapacity(lastNodeCount)
+        value.reserveCapacity(lastNodeCount)
         var stack = [Work(start: 0, end: count, oobStart: 0, oobEnd: outOfBag, depth: 0, parent: -1, isLeft: false, constant: 0)]
         while let work = stack.popLast() {
             let node = Int32(feature.count)
@@ -279,20 +274,39 @@ final class TreeBuilder {
             }
             let mid = partition(rows + start, count: m)
             for j in 0..<data.sortedFeatures.count { _ = partition(lists + j * n + start, count: m) }
-            // Out-of-bag rows go the way prediction sends them: by value against the threshold.
+            // Out-of-bag rows go the way prediction sends them, x <= t, decided on codes: a training
+            // value is at most t exactly when its code is at most that of the highest level <= t
+            // (levels of other rows may lie between the node's `lo` and `hi`).
             let oobStart = work.oobStart, oobCount = work.oobEnd - oobStart
             var oobMid = 0
             if oobCount > 0 {
-                let column = data.values + f * n
                 let a = oobRows + oobStart
                 var nr = 0
-                for i in 0..<oobCount {
-                    let r = a[i]
-                    let l = column[Int(r)] <= t ? 1 : 0
-                    a[oobMid] = r
-                    scratch[nr] = r
-                    oobMid += l
-                    nr += 1 - l
+                if bit >= 0 {
+                    let masks = data.rowMask, b = UInt64(bit)
+                    for i in 0..<oobCount {
+                        let r = a[i]
+                        let l = Int(truncatingIfNeeded: ~(masks[Int(r)] >> b) & 1)
+                        a[oobMid] = r
+                        scratch[nr] = r
+                        oobMid += l
+                        nr += 1 - l
+                    }
+                } else {
+                    var lowCode = Int(best.leftCode), highCode = Int(best.rightCode)  // levels[lowCode] <= t < levels[highCode]
+                    while highCode - lowCode > 1 {
+                        let mid = (lowCode + highCode) >> 1
+                        if levels[mid] <= t { lowCode = mid } else { highCode = mid }
+                    }
+                    let codes = data.codes + f * n, cut = Int32(lowCode)
+                    for i in 0..<oobCount {
+                        let r = a[i]
+                        let l = codes[Int(r)] <= cut ? 1 : 0
+                        a[oobMid] = r
+                        scratch[nr] = r
+                        oobMid += l
+                        nr += 1 - l
+                    }
                 }
                 (a + oobMid).update(from: scratch, count: nr)
             }
@@ -306,6 +320,8 @@ final class TreeBuilder {
                     start: start, end: start + mid, oobStart: oobStart, oobEnd: oobStart + oobMid, depth: depth, parent: node, isLeft: true,
                     constant: constant))
         }
+        lastNodeCount = feature.count
+        return RegressionTree(feature: feature, threshold: threshold, left: left, right: right, value: value)
     }
 
     /// Stable partition by `goesLeft`; returns the size of the left part.
@@ -353,7 +369,7 @@ final class TreeBuilder {
             var tried = 0, j = 0
             while j < p && tried < maxFeatures {
                 let k = j + rng.next(below: p - j)
-                features.swapAt(j, k)
+                (features[j], features[k]) = (features[k], features[j])
                 let f = features[j]
                 if !known(f) {
                     let varies: Bool
