@@ -57,6 +57,43 @@ static void accumulate_d3(int trees, const int32_t *f, const double *t, const do
     }
 }
 
+static inline __attribute__((always_inline)) void levels(int depth, int trees, const int32_t *f, const double *t,
+                                                        const double *leaf, const double *x, long rows, long start,
+                                                        long count, double *restrict sums, int32_t *restrict idx) {
+    const int inner = (1 << depth) - 1, leaves = 1 << depth;
+    const double *x0 = x + start;
+    for (int k = 0; k < trees; k++) {
+        const int32_t *fk = f + (long)inner * k;
+        const double *tk = t + (long)inner * k, *lk = leaf + (long)leaves * k;
+        for (long r = 0; r < count; r++) idx[r] = 0;
+        for (int level = 0; level < depth; level++) {
+            for (long r = 0; r < count; r++) {
+                const int32_t j = idx[r];
+                const double v = x0[(long)fk[j] * rows + r];
+                idx[r] = 2 * j + 2 - (v <= tk[j]);
+            }
+        }
+        for (long r = 0; r < count; r++) sums[r] += lk[idx[r] - inner];
+    }
+}
+
+__attribute__((target("avx2")))
+static void levels_avx2(int depth, int trees, const int32_t *f, const double *t, const double *leaf, const double *x,
+                        long rows, long start, long count, double *sums, int32_t *idx) {
+    levels(depth, trees, f, t, leaf, x, rows, start, count, sums, idx);
+}
+
+static void levels_generic(int depth, int trees, const int32_t *f, const double *t, const double *leaf, const double *x,
+                           long rows, long start, long count, double *sums, int32_t *idx) {
+    levels(depth, trees, f, t, leaf, x, rows, start, count, sums, idx);
+}
+
+void forest_kernel_levels(int depth, int tree_count, const int32_t *feature, const double *threshold, const double *leaf,
+                          const double *x, long rows, long start, long count, double *sums, int32_t *idx) {
+    if (__builtin_cpu_supports("avx2")) levels_avx2(depth, tree_count, feature, threshold, leaf, x, rows, start, count, sums, idx);
+    else levels_generic(depth, tree_count, feature, threshold, leaf, x, rows, start, count, sums, idx);
+}
+
 int forest_kernel_accumulate(int depth, int tree_count, const int32_t *feature, const double *threshold,
                              const double *leaf, const double *x, long rows, long start, long count, double *sums) {
     if (!__builtin_cpu_supports("avx2")) return -1;
