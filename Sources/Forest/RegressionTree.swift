@@ -108,7 +108,7 @@ public struct RandomForest: Sendable, Equatable {
 
 /// All nodes of a forest in one validated array, so the batch walk needs no per-step checks
 /// and a node's fields share a cache line. A leaf points to itself on both sides and reads
-/// column 0, so a walk can take extra steps at a leaf without branching.
+/// column 0, so a step taken at a leaf stays there.
 struct PackedNode: Sendable {
     var threshold: Double
     var value: Double
