@@ -1,4 +1,8 @@
 #include "forest_kernel.h"
+#include <string.h>
+
+// Every result here must be the same bits with and without AVX2: no fused multiply-adds.
+#pragma clang fp contract(off)
 
 // The same comparisons, selections and additions as the Swift SIMD path, per row and in tree
 // order, so results are bit-identical; AVX2 only widens the lanes. Compiled for AVX2 and used
@@ -53,6 +57,43 @@ static void accumulate_d3(int trees, const int32_t *f, const double *t, const do
     }
 }
 
+static inline __attribute__((always_inline)) void levels(int depth, int trees, const int32_t *f, const double *t,
+                                                        const double *leaf, const double *x, long rows, long start,
+                                                        long count, double *restrict sums, int32_t *restrict idx) {
+    const int inner = (1 << depth) - 1, leaves = 1 << depth;
+    const double *x0 = x + start;
+    for (int k = 0; k < trees; k++) {
+        const int32_t *fk = f + (long)inner * k;
+        const double *tk = t + (long)inner * k, *lk = leaf + (long)leaves * k;
+        for (long r = 0; r < count; r++) idx[r] = 0;
+        for (int level = 0; level < depth; level++) {
+            for (long r = 0; r < count; r++) {
+                const int32_t j = idx[r];
+                const double v = x0[(long)fk[j] * rows + r];
+                idx[r] = 2 * j + 2 - (v <= tk[j]);
+            }
+        }
+        for (long r = 0; r < count; r++) sums[r] += lk[idx[r] - inner];
+    }
+}
+
+__attribute__((target("avx2")))
+static void levels_avx2(int depth, int trees, const int32_t *f, const double *t, const double *leaf, const double *x,
+                        long rows, long start, long count, double *sums, int32_t *idx) {
+    levels(depth, trees, f, t, leaf, x, rows, start, count, sums, idx);
+}
+
+static void levels_generic(int depth, int trees, const int32_t *f, const double *t, const double *leaf, const double *x,
+                           long rows, long start, long count, double *sums, int32_t *idx) {
+    levels(depth, trees, f, t, leaf, x, rows, start, count, sums, idx);
+}
+
+void forest_kernel_levels(int depth, int tree_count, const int32_t *feature, const double *threshold, const double *leaf,
+                          const double *x, long rows, long start, long count, double *sums, int32_t *idx) {
+    if (__builtin_cpu_supports("avx2")) levels_avx2(depth, tree_count, feature, threshold, leaf, x, rows, start, count, sums, idx);
+    else levels_generic(depth, tree_count, feature, threshold, leaf, x, rows, start, count, sums, idx);
+}
+
 int forest_kernel_accumulate(int depth, int tree_count, const int32_t *feature, const double *threshold,
                              const double *leaf, const double *x, long rows, long start, long count, double *sums) {
     if (!__builtin_cpu_supports("avx2")) return -1;
@@ -62,4 +103,84 @@ int forest_kernel_accumulate(int depth, int tree_count, const int32_t *feature, 
     case 3: accumulate_d3(tree_count, feature, threshold, leaf, x, rows, start, count, sums); return 0;
     default: return -1;
     }
+}
+
+typedef double v4d __attribute__((vector_size(32)));
+typedef uint64_t v4u __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) v4d load_v4d(const double *p) {
+    v4d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) v4u load_v4u(const uint64_t *p) {
+    v4u v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// A row not at level 1 adds +0.0 (its bits masked off) instead of 0 × w: the same sums, since a
+// lane that starts at +0.0 never becomes -0.0 and adding ±0 leaves any other value unchanged.
+// Features go four at a time so the node's rows are loaded once per four features.
+static inline __attribute__((always_inline)) void binary_sums(const uint64_t *mask, const double *w, const double *wy, long m,
+                                                              const int32_t *bits, int count, double *out_w, double *out_s) {
+    int k = 0;
+    for (; k + 4 <= count; k += 4) {
+        const v4u b0 = (v4u){0, 0, 0, 0} + ((uint64_t)1 << bits[k]), b1 = (v4u){0, 0, 0, 0} + ((uint64_t)1 << bits[k + 1]);
+        const v4u b2 = (v4u){0, 0, 0, 0} + ((uint64_t)1 << bits[k + 2]), b3 = (v4u){0, 0, 0, 0} + ((uint64_t)1 << bits[k + 3]);
+        v4d w0 = {0, 0, 0, 0}, w1 = w0, w2 = w0, w3 = w0, s0 = w0, s1 = w0, s2 = w0, s3 = w0;
+        long i = 0;
+        for (; i + 4 <= m; i += 4) {
+            const v4u mk = load_v4u(mask + i), wv = (v4u)load_v4d(w + i), sv = (v4u)load_v4d(wy + i);
+            const v4u m0 = (v4u)((mk & b0) != 0), m1 = (v4u)((mk & b1) != 0), m2 = (v4u)((mk & b2) != 0), m3 = (v4u)((mk & b3) != 0);
+            w0 += (v4d)(wv & m0); s0 += (v4d)(sv & m0);
+            w1 += (v4d)(wv & m1); s1 += (v4d)(sv & m1);
+            w2 += (v4d)(wv & m2); s2 += (v4d)(sv & m2);
+            w3 += (v4d)(wv & m3); s3 += (v4d)(sv & m3);
+        }
+        for (; i < m; i++) {
+            const uint64_t mk = mask[i];
+            if (mk >> bits[k] & 1) { w0[0] += w[i]; s0[0] += wy[i]; }
+            if (mk >> bits[k + 1] & 1) { w1[0] += w[i]; s1[0] += wy[i]; }
+            if (mk >> bits[k + 2] & 1) { w2[0] += w[i]; s2[0] += wy[i]; }
+            if (mk >> bits[k + 3] & 1) { w3[0] += w[i]; s3[0] += wy[i]; }
+        }
+        out_w[k] = (w0[0] + w0[1]) + (w0[2] + w0[3]); out_s[k] = (s0[0] + s0[1]) + (s0[2] + s0[3]);
+        out_w[k + 1] = (w1[0] + w1[1]) + (w1[2] + w1[3]); out_s[k + 1] = (s1[0] + s1[1]) + (s1[2] + s1[3]);
+        out_w[k + 2] = (w2[0] + w2[1]) + (w2[2] + w2[3]); out_s[k + 2] = (s2[0] + s2[1]) + (s2[2] + s2[3]);
+        out_w[k + 3] = (w3[0] + w3[1]) + (w3[2] + w3[3]); out_s[k + 3] = (s3[0] + s3[1]) + (s3[2] + s3[3]);
+    }
+    for (; k < count; k++) {
+        const v4u b0 = (v4u){0, 0, 0, 0} + ((uint64_t)1 << bits[k]);
+        v4d w0 = {0, 0, 0, 0}, s0 = w0;
+        long i = 0;
+        for (; i + 4 <= m; i += 4) {
+            const v4u mk = load_v4u(mask + i), m0 = (v4u)((mk & b0) != 0);
+            w0 += (v4d)((v4u)load_v4d(w + i) & m0);
+            s0 += (v4d)((v4u)load_v4d(wy + i) & m0);
+        }
+        for (; i < m; i++) {
+            if (mask[i] >> bits[k] & 1) { w0[0] += w[i]; s0[0] += wy[i]; }
+        }
+        out_w[k] = (w0[0] + w0[1]) + (w0[2] + w0[3]);
+        out_s[k] = (s0[0] + s0[1]) + (s0[2] + s0[3]);
+    }
+}
+
+__attribute__((target("avx2")))
+static void binary_sums_avx2(const uint64_t *mask, const double *w, const double *wy, long m, const int32_t *bits, int count,
+                             double *out_w, double *out_s) {
+    binary_sums(mask, w, wy, m, bits, count, out_w, out_s);
+}
+
+static void binary_sums_generic(const uint64_t *mask, const double *w, const double *wy, long m, const int32_t *bits, int count,
+                                double *out_w, double *out_s) {
+    binary_sums(mask, w, wy, m, bits, count, out_w, out_s);
+}
+
+void forest_binary_sums(const uint64_t *mask, const double *w, const double *wy, long m, const int32_t *bits, int count,
+                        double *out_w, double *out_s) {
+    if (__builtin_cpu_supports("avx2")) binary_sums_avx2(mask, w, wy, m, bits, count, out_w, out_s);
+    else binary_sums_generic(mask, w, wy, m, bits, count, out_w, out_s);
 }

@@ -38,28 +38,27 @@ public enum ForestTrainer {
         try validate(x, y, params)
         let threads = max(1, threads)
         let data = PreparedData(x, y, threads: threads)
-        let slots = TreeSlots(count: params.nTrees, progress: progress)
+        let slots = TreeSlots(count: params.nTrees, rows: x.rowCount, progress: progress)
         let counter = TaskCounter(limit: params.nTrees)
         let work: @Sendable (Int) -> Void = { _ in
             let builder = TreeBuilder(data: data, params: params)
             while let i = counter.next() {
-                let (tree, bag) = builder.build(treeIndex: i, bootstrap: params.bootstrap)
-                slots.store(i, tree: tree, inBag: bag)
+                let (tree, outOfBag) = builder.build(treeIndex: i, bootstrap: params.bootstrap)
+                slots.store(i, tree: tree, outOfBag: outOfBag)
             }
         }
         let workers = min(threads, params.nTrees)
         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
 
-        let (trees, bags) = slots.results()
+        let (trees, oob) = slots.results()
         let forest = RandomForest(featureCount: x.columnCount, trees: trees)
-        guard params.bootstrap, let bags else {
+        guard params.bootstrap else {
             return (forest, TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0))
         }
-        let oob = PackedForest(forest, columnCount: x.columnCount).predict(x, threads: threads, inBag: bags)
         var predictions = [Double](repeating: .nan, count: x.rowCount)
         var squares = 0.0, rowsWithOOB = 0
-        for r in 0..<x.rowCount where oob[r].count > 0 {
-            predictions[r] = oob[r].sum / Double(oob[r].count)
+        for r in 0..<x.rowCount where oob.counts[r] > 0 {
+            predictions[r] = oob.sums[r] / Double(oob.counts[r])
             let e = predictions[r] - y[r]
             squares += e * e
             rowsWithOOB += 1
@@ -92,32 +91,57 @@ public enum ForestTrainer {
 }
 
 /// Finished trees stored by tree index, so the forest's order never depends on which thread
-/// finished first.
+/// finished first. Out-of-bag predictions are added to per-row sums in tree order (a tree that
+/// finishes early waits for its predecessors), so the sums are the same bits for any thread count.
 final class TreeSlots: @unchecked Sendable {
     private let lock = NSLock()
     private var trees: [RegressionTree?]
-    private var bags: [[UInt64]?]
+    private var pending: [Int: TreeBuilder.OutOfBag] = [:]
+    private var nextToAdd = 0
+    private let sums: UnsafeMutablePointer<Double>
+    private let counts: UnsafeMutablePointer<Int32>
+    private let rows: Int
     private var finished = 0
     private let progress: (@Sendable (Int) -> Void)?
 
-    init(count: Int, progress: (@Sendable (Int) -> Void)?) {
+    init(count: Int, rows: Int, progress: (@Sendable (Int) -> Void)?) {
         trees = Array(repeating: nil, count: count)
-        bags = Array(repeating: nil, count: count)
+        self.rows = rows
+        sums = .allocate(capacity: max(1, rows))
+        sums.initialize(repeating: 0, count: max(1, rows))
+        counts = .allocate(capacity: max(1, rows))
+        counts.initialize(repeating: 0, count: max(1, rows))
         self.progress = progress
     }
 
-    func store(_ i: Int, tree: RegressionTree, inBag: [UInt64]?) {
+    deinit {
+        sums.deallocate()
+        counts.deallocate()
+    }
+
+    func store(_ i: Int, tree: RegressionTree, outOfBag: TreeBuilder.OutOfBag?) {
         lock.lock(); defer { lock.unlock() }
         trees[i] = tree
-        bags[i] = inBag
+        if let outOfBag { pending[i] = outOfBag }
+        while let next = pending.removeValue(forKey: nextToAdd) {
+            let sums = self.sums, counts = self.counts
+            next.rows.withUnsafeBufferPointer { rows in
+                next.values.withUnsafeBufferPointer { values in
+                    for i in rows.indices {
+                        sums[Int(rows[i])] += values[i]
+                        counts[Int(rows[i])] += 1
+                    }
+                }
+            }
+            nextToAdd += 1
+        }
         finished += 1
         progress?(finished)
     }
 
-    func results() -> (trees: [RegressionTree], inBag: [[UInt64]]?) {
+    /// The trees in order, and per row the sum and count of its out-of-bag predictions.
+    func results() -> (trees: [RegressionTree], outOfBag: (sums: [Double], counts: [Int32])) {
         lock.lock(); defer { lock.unlock() }
-        let trees = self.trees.map { $0! }
-        let bags = self.bags.compactMap { $0 }
-        return (trees, bags.count == trees.count ? bags : nil)
+        return (trees.map { $0! }, (Array(UnsafeBufferPointer(start: sums, count: rows)), Array(UnsafeBufferPointer(start: counts, count: rows))))
     }
 }

@@ -97,6 +97,14 @@ struct LevelForest: Sendable {
                                 start += b
                                 continue
                             }
+                            if kernel, depth > 3 {
+                                forest_kernel_levels(
+                                    Int32(depth), Int32(treeCount), fp.baseAddress!, tp.baseAddress!, lp.baseAddress!, xv.baseAddress!, n,
+                                    start, b, sums, idx)
+                                for r in 0..<b { out[start + r] = sums[r] }
+                                start += b
+                                continue
+                            }
                             for t in 0..<treeCount {
                                 let f = fp.baseAddress! + t * inner, th = tp.baseAddress! + t * inner
                                 let x0 = (xv.baseAddress ?? UnsafePointer(bitPattern: 8)!) + start  // no columns: only depth 0, which reads none

@@ -19,6 +19,13 @@ final class PreparedData: @unchecked Sendable {
     /// The features kept presorted, and each one's rows ordered by (code, row).
     let sortedFeatures: [Int]
     let sortedOrder: UnsafeMutablePointer<Int32>
+    /// The first 64 two-level features get a bit each (`binaryBit[f]`, else -1), and every row
+    /// the bits of its codes (`rowMask[r]`), so a node gathers all of them with one load per row.
+    let binaryBit: [Int]
+    let rowMask: UnsafeMutablePointer<UInt64>
+    /// The training matrix itself (column-major), for sending out-of-bag rows down a tree exactly
+    /// as prediction does: by value, not by code.
+    let values: UnsafeMutablePointer<Double>
 
     init(_ x: FeatureMatrix, _ y: [Double], threads: Int) {
         let n = x.rowCount, p = x.columnCount
@@ -43,6 +50,21 @@ final class PreparedData: @unchecked Sendable {
         for f in 0..<p { (levelValues + start[f]).initialize(from: scratch + f * n, count: counts[f]) }
 
         sortedFeatures = (0..<p).filter { counts[$0] > PreparedData.histogramLevelLimit }
+        var bits = [Int](repeating: -1, count: p)
+        var nextBit = 0
+        for f in 0..<p where counts[f] == 2 && nextBit < 64 {
+            bits[f] = nextBit
+            nextBit += 1
+        }
+        binaryBit = bits
+        rowMask = .allocate(capacity: max(1, n))
+        rowMask.initialize(repeating: 0, count: max(1, n))
+        for f in 0..<p where bits[f] >= 0 {
+            let c = codes + f * n, bit = UInt64(bits[f])
+            for r in 0..<n { rowMask[r] |= UInt64(c[r]) << bit }
+        }
+        values = .allocate(capacity: max(1, n * p))
+        values.initialize(from: x.values, count: n * p)
         sortedOrder = .allocate(capacity: max(1, n * sortedFeatures.count))
         // Counting sort by code; rows of equal code stay in ascending row order.
         for (j, f) in sortedFeatures.enumerated() {
@@ -64,6 +86,8 @@ final class PreparedData: @unchecked Sendable {
         y.deallocate()
         levelValues.deallocate()
         sortedOrder.deallocate()
+        rowMask.deallocate()
+        values.deallocate()
     }
 
     func levelCount(_ f: Int) -> Int { levelStart[f + 1] - levelStart[f] }
@@ -78,18 +102,42 @@ final class PreparedData: @unchecked Sendable {
         let n = x.rowCount
         // Adding +0.0 turns -0.0 into +0.0, so the level for zero has one canonical sign and
         // the thresholds derived from it do not depend on which zero the sort put first.
-        var sorted = [Double](unsafeUninitializedCapacity: n) { buffer, initialized in
-            x.values.withUnsafeBufferPointer { v in
-                for r in 0..<n { buffer[r] = v[f * n + r] + 0.0 }
-            }
-            initialized = n
-        }
-        sorted.sort()
         let levels = out.scratch + f * n
         var k = 0
-        for v in sorted where k == 0 || v != levels[k - 1] {
-            levels[k] = v
-            k += 1
+        // Most features have a few levels (flags, one-hot columns, small counts): collect the
+        // distinct values directly and sort only those; give up and sort the column past 64.
+        var few = [Double]()
+        few.reserveCapacity(65)
+        x.values.withUnsafeBufferPointer { v in
+            var last = Double.nan
+            for r in 0..<n {
+                let value = v[f * n + r] + 0.0
+                if value == last { continue }
+                last = value
+                if !few.contains(value) {
+                    few.append(value)
+                    if few.count > 64 { break }
+                }
+            }
+        }
+        if few.count <= 64 {
+            few.sort()
+            for value in few {
+                levels[k] = value
+                k += 1
+            }
+        } else {
+            var sorted = [Double](unsafeUninitializedCapacity: n) { buffer, initialized in
+                x.values.withUnsafeBufferPointer { v in
+                    for r in 0..<n { buffer[r] = v[f * n + r] + 0.0 }
+                }
+                initialized = n
+            }
+            sorted.sort()
+            for v in sorted where k == 0 || v != levels[k - 1] {
+                levels[k] = v
+                k += 1
+            }
         }
         out.counts[f] = k
         let codes = out.codes + f * n

@@ -102,13 +102,13 @@ public struct RandomForest: Sendable, Equatable {
             return shallow.predict(x, threads: threads)
         }
         let packed = PackedForest(self, columnCount: x.columnCount)
-        return packed.predict(x, threads: threads, inBag: nil).map { $0.sum / Double($0.count) }
+        return packed.predict(x, threads: threads).map { $0.sum / Double($0.count) }
     }
 }
 
 /// All nodes of a forest in one validated array, so the batch walk needs no per-step checks
 /// and a node's fields share a cache line. A leaf points to itself on both sides and reads
-/// column 0, so a walk can take extra steps at a leaf without branching.
+/// column 0, so a step taken at a leaf stays there.
 struct PackedNode: Sendable {
     var threshold: Double
     var value: Double
@@ -148,60 +148,63 @@ struct PackedForest: Sendable {
     private static let group = 8
 
     /// Per row, the sum of the tree predictions added in tree order, and how many trees contributed.
-    /// With `inBag` (one bitset per tree), a tree is skipped for the rows it was trained on.
-    func predict(_ x: FeatureMatrix, threads: Int, inBag: [[UInt64]]?) -> [(sum: Double, count: Int)] {
+    func predict(_ x: FeatureMatrix, threads: Int) -> [(sum: Double, count: Int)] {
         let n = x.rowCount
         // A forest of bare leaves may meet a matrix without columns; the walk below reads column 0.
         let xValues = x.values.isEmpty ? [0.0] : x.values
         let result = [(sum: Double, count: Int)](unsafeUninitializedCapacity: n) { buffer, initialized in
             let out = SharedBuffer(buffer)
-            parallelChunks(total: n, chunk: 512, threads: threads) { range in
-                var sums = [Double](repeating: 0, count: range.count)
-                var counts = [Int](repeating: 0, count: range.count)
-                var selected = [Int](repeating: 0, count: range.count)
+            // Large chunks, one per thread up to 8192 rows: each tree is pulled into cache once per
+            // chunk. A row's sum does not depend on its chunk.
+            let chunk = min(8192, max(512, (n + max(1, threads) - 1) / max(1, threads)))
+            parallelChunks(total: n, chunk: chunk, threads: threads) { range in
+                let m = range.count, first = range.lowerBound
+                let sums = UnsafeMutablePointer<Double>.allocate(capacity: m)
+                sums.initialize(repeating: 0, count: m)
+                defer { sums.deallocate() }
+                let group = PackedForest.group
+                let at = UnsafeMutablePointer<Int>.allocate(capacity: group)
+                let who = UnsafeMutablePointer<Int>.allocate(capacity: group)
+                defer { at.deallocate(); who.deallocate() }
                 nodes.withUnsafeBufferPointer { nodes in
                     xValues.withUnsafeBufferPointer { xv in
-                        let xb = xv.baseAddress!
-                        for (t, root) in roots.enumerated() {
+                        let xb = xv.baseAddress! + first
+                        for root in roots {
                             let tree = nodes.baseAddress! + root
-                            var m = 0
-                            for row in range {
-                                if let inBag, inBag[t][row >> 6] & (1 << UInt64(row & 63)) != 0 { continue }
-                                selected[m] = row
-                                m += 1
+                            // Each lane walks one row; a lane whose row reached its leaf takes the next
+                            // row, so no lane idles while another finishes a deeper path.
+                            var active = min(group, m), next = active
+                            for j in 0..<active {
+                                at[j] = 0
+                                who[j] = j
                             }
-                            selected.withUnsafeBufferPointer { rows in
-                                var i = 0
-                                while i < m {
-                                    let g = min(PackedForest.group, m - i)
-                                    var at = (0, 0, 0, 0, 0, 0, 0, 0)
-                                    withUnsafeMutableBytes(of: &at) { raw in
-                                        let at = raw.bindMemory(to: Int.self)
-                                        while true {
-                                            var done: UInt8 = 1
-                                            for j in 0..<g { done &= tree[at[j]].isLeaf }
-                                            if done != 0 { break }
-                                            for j in 0..<g {
-                                                let node = tree[at[j]]
-                                                let v = xb[Int(node.column) &* n &+ rows[i + j]]
-                                                at[j] = Int(v <= node.threshold ? node.left : node.right)
-                                            }
+                            while active > 0 {
+                                var j = 0
+                                while j < active {
+                                    let node = tree[at[j]]
+                                    if node.isLeaf != 0 {
+                                        sums[who[j]] += node.value
+                                        if next < m {
+                                            who[j] = next
+                                            at[j] = 0
+                                            next += 1
+                                        } else {
+                                            active -= 1
+                                            at[j] = at[active]
+                                            who[j] = who[active]
+                                            continue
                                         }
-                                        for j in 0..<g {
-                                            let k = rows[i + j] - range.lowerBound
-                                            sums[k] += tree[at[j]].value
-                                            counts[k] += 1
-                                        }
+                                    } else {
+                                        let v = xb[Int(node.column) &* n &+ who[j]]
+                                        at[j] = Int(v <= node.threshold ? node.left : node.right)
                                     }
-                                    i += g
+                                    j += 1
                                 }
                             }
                         }
                     }
                 }
-                for row in range {
-                    (out.base + row).initialize(to: (sum: sums[row - range.lowerBound], count: counts[row - range.lowerBound]))
-                }
+                for i in 0..<m { (out.base + first + i).initialize(to: (sum: sums[i], count: roots.count)) }
             }
             initialized = n
         }

@@ -1,3 +1,4 @@
+import CForestKernel
 import Stats
 
 /// Grows CART regression trees on a `PreparedData`. One builder per worker thread: it owns the
@@ -19,14 +20,35 @@ final class TreeBuilder {
     /// Per feature: its index among the presorted features, or -1 if it uses a histogram.
     private let sortedSlot: [Int]
 
-    /// Bootstrap multiplicity per row (0 = out of bag) and multiplicity × target.
+    /// Bootstrap multiplicity per row (0 = out of bag).
     private let weight: UnsafeMutablePointer<Double>
-    private let wy: UnsafeMutablePointer<Double>
+    /// What a node reads of an in-bag row, in one cache line: a node gathers it with one load.
+    struct RowRecord {
+        var w: Double
+        /// w × y
+        var wy: Double
+        var y: Double
+        var mask: UInt64
+    }
+    private let record: UnsafeMutablePointer<RowRecord>
     private let rows: UnsafeMutablePointer<Int32>
     /// The current node's weights and weighted targets in `rows` order, gathered once per node so
     /// the per-feature passes read them contiguously.
     private let nodeW: UnsafeMutablePointer<Double>
     private let nodeWY: UnsafeMutablePointer<Double>
+    /// The current node's row masks (`PreparedData.rowMask`) in `rows` order.
+    private let nodeMask: UnsafeMutablePointer<UInt64>
+    private let nodeY: UnsafeMutablePointer<Double>
+    /// Out-of-bag rows, partitioned down the tree as it grows like `rows` (by value against the
+    /// threshold, as prediction does), and the value of the leaf each one reaches.
+    private let oobRows: UnsafeMutablePointer<Int32>
+    private let oobValue: UnsafeMutablePointer<Double>
+    /// Per two-level feature with a mask bit, tried at the current node: its bit, the feature and
+    /// the level-1 sums the kernel returns.
+    private let binaryBits: UnsafeMutablePointer<Int32>
+    private let binaryFeature: UnsafeMutablePointer<Int>
+    private let binaryW: UnsafeMutablePointer<Double>
+    private let binaryS: UnsafeMutablePointer<Double>
     /// Presorted lists, `lists[slot * n + i]`.
     private let lists: UnsafeMutablePointer<Int32>
     private let goesLeft: UnsafeMutablePointer<UInt8>
@@ -37,13 +59,9 @@ final class TreeBuilder {
     private let histW: UnsafeMutablePointer<Double>
     private let histS: UnsafeMutablePointer<Double>
     /// Feature order for sampling; persists across the nodes of a tree like scikit-learn's.
-    private var features: [Int]
-
-    private var feature: [Int32] = []
-    private var threshold: [Double] = []
-    private var left: [Int32] = []
-    private var right: [Int32] = []
-    private var value: [Double] = []
+    private let features: UnsafeMutablePointer<Int>
+    /// Nodes in the last tree, to reserve the next one's arrays.
+    private var lastNodeCount = 0
 
     /// Splits whose SSE reduction is below this fraction of the node's SSE are rounding noise
     /// (e.g. two sides with the same true mean whose computed means differ in the last bit).
@@ -63,10 +81,18 @@ final class TreeBuilder {
         sortedSlot = slots
         let size = max(1, n)
         weight = .allocate(capacity: size)
-        wy = .allocate(capacity: size)
+        record = .allocate(capacity: size)
         rows = .allocate(capacity: size)
         nodeW = .allocate(capacity: size)
         nodeWY = .allocate(capacity: size)
+        nodeMask = .allocate(capacity: size)
+        nodeY = .allocate(capacity: size)
+        oobRows = .allocate(capacity: size)
+        oobValue = .allocate(capacity: size)
+        binaryBits = .allocate(capacity: max(1, p))
+        binaryFeature = .allocate(capacity: max(1, p))
+        binaryW = .allocate(capacity: max(1, p))
+        binaryS = .allocate(capacity: max(1, p))
         lists = .allocate(capacity: max(1, n * data.sortedFeatures.count))
         goesLeft = .allocate(capacity: size)
         scratch = .allocate(capacity: size)
@@ -75,36 +101,47 @@ final class TreeBuilder {
         histS = .allocate(capacity: histSize)
         histW.initialize(repeating: 0, count: histSize)
         histS.initialize(repeating: 0, count: histSize)
-        features = Array(0..<p)
+        features = .allocate(capacity: max(1, p))
     }
 
     deinit {
-        weight.deallocate(); wy.deallocate(); rows.deallocate(); nodeW.deallocate(); nodeWY.deallocate()
+        weight.deallocate(); record.deallocate(); rows.deallocate(); nodeW.deallocate(); nodeWY.deallocate()
+        nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); binaryBits.deallocate(); binaryFeature.deallocate();
+        binaryW.deallocate(); binaryS.deallocate()
+        features.deallocate()
         lists.deallocate(); goesLeft.deallocate(); scratch.deallocate(); histW.deallocate(); histS.deallocate()
     }
 
+    /// The out-of-bag rows of one tree (ascending) and the tree's prediction for each.
+    struct OutOfBag {
+        var rows: [Int32]
+        var values: [Double]
+    }
+
     /// Tree `index` of the forest: its bootstrap and feature sampling come from the generator
-    /// derived from (seed, index) alone. Returns the in-bag bitset when bootstrapping.
-    func build(treeIndex: Int, bootstrap: Bool) -> (tree: RegressionTree, inBag: [UInt64]?) {
+    /// derived from (seed, index) alone. When bootstrapping, also returns the tree's predictions
+    /// for its out-of-bag rows, walked like `RegressionTree.predict` while the tree is in cache.
+    func build(treeIndex: Int, bootstrap: Bool) -> (tree: RegressionTree, outOfBag: OutOfBag?) {
         var rng = SeededGenerator.derived(seed: seed, index: UInt64(treeIndex))
         let y = data.y
-        var count = 0
-        var bag: [UInt64]? = nil
+        var count = 0, outCount = 0
         if bootstrap {
             weight.update(repeating: 0, count: n)
             for _ in 0..<n { weight[rng.next(below: n)] += 1 }
-            var bits = [UInt64](repeating: 0, count: (n + 63) / 64)
-            for r in 0..<n where weight[r] > 0 {
+            // Branch-free (in or out of bag is a coin flip to the predictor): write both, advance one.
+            for r in 0..<n {
+                let wr = weight[r]
+                let inBag = wr > 0 ? 1 : 0
                 rows[count] = Int32(r)
-                count += 1
-                bits[r >> 6] |= 1 << UInt64(r & 63)
-                wy[r] = weight[r] * y[r]
+                oobRows[outCount] = Int32(r)
+                count += inBag
+                outCount += 1 - inBag
+                record[r] = RowRecord(w: wr, wy: wr * y[r], y: y[r], mask: data.rowMask[r])
             }
-            bag = bits
         } else {
             for r in 0..<n {
                 weight[r] = 1
-                wy[r] = y[r]
+                record[r] = RowRecord(w: 1, wy: y[r], y: y[r], mask: data.rowMask[r])
                 rows[r] = Int32(r)
             }
             count = n
@@ -112,28 +149,34 @@ final class TreeBuilder {
         for j in 0..<data.sortedFeatures.count {
             let order = data.sortedOrder + j * n, list = lists + j * n
             var m = 0
-            for i in 0..<n where weight[Int(order[i])] > 0 {
-                list[m] = order[i]
-                m += 1
+            for i in 0..<n {
+                let r = order[i]
+                list[m] = r
+                m += weight[Int(r)] > 0 ? 1 : 0
             }
         }
         for i in 0..<p { features[i] = i }
-        grow(count: count, rng: &rng)
-        let tree = RegressionTree(feature: feature, threshold: threshold, left: left, right: right, value: value)
-        feature.removeAll(keepingCapacity: true)
-        threshold.removeAll(keepingCapacity: true)
-        left.removeAll(keepingCapacity: true)
-        right.removeAll(keepingCapacity: true)
-        value.removeAll(keepingCapacity: true)
-        return (tree, bag)
+        // The out-of-bag rows in ascending order, before growing permutes them.
+        let outRows = bootstrap ? Array(UnsafeBufferPointer(start: oobRows, count: outCount)) : []
+        let tree = grow(count: count, outOfBag: outCount, rng: &rng)
+        guard bootstrap else { return (tree, nil) }
+        let values = [Double](unsafeUninitializedCapacity: outCount) { buffer, initialized in
+            for i in 0..<outCount { buffer[i] = oobValue[Int(outRows[i])] }
+            initialized = outCount
+        }
+        return (tree, OutOfBag(rows: outRows, values: values))
     }
 
     private struct Work {
         var start: Int
         var end: Int
+        var oobStart: Int
+        var oobEnd: Int
         var depth: Int
         var parent: Int32
         var isLeft: Bool
+        /// Bit f (f < 64): feature f is known to be constant in this node (it was in an ancestor).
+        var constant: UInt64
     }
 
     struct Best {
@@ -145,9 +188,15 @@ final class TreeBuilder {
 
     /// Depth-first with an explicit stack (a fully grown tree on sorted data can be as deep as it
     /// has rows, too deep for a worker thread's stack); popping left before right gives pre-order.
-    private func grow(count: Int, rng: inout SeededGenerator) {
-        let y = data.y
-        var stack = [Work(start: 0, end: count, depth: 0, parent: -1, isLeft: false)]
+    private func grow(count: Int, outOfBag: Int, rng: inout SeededGenerator) -> RegressionTree {
+        // Local arrays: appending to stored properties of a class pays a dynamic exclusivity check.
+        var feature: [Int32] = [], threshold: [Double] = [], left: [Int32] = [], right: [Int32] = [], value: [Double] = []
+        feature.reserveCapacity(lastNodeCount)
+        threshold.reserveCapacity(lastNodeCount)
+        left.reserveCapacity(lastNodeCount)
+        right.reserveCapacity(lastNodeCount)
+        value.reserveCapacity(lastNodeCount)
+        var stack = [Work(start: 0, end: count, oobStart: 0, oobEnd: outOfBag, depth: 0, parent: -1, isLeft: false, constant: 0)]
         while let work = stack.popLast() {
             let node = Int32(feature.count)
             if work.parent >= 0 {
@@ -157,35 +206,53 @@ final class TreeBuilder {
             var w = 0.0, s = 0.0, lowY = Double.infinity, highY = -Double.infinity
             for i in 0..<m {
                 let r = Int(rows[start + i])
-                let rw = weight[r], rwy = wy[r]
+                let rec = record[r]
+                let rw = rec.w, rwy = rec.wy, ry = rec.y
                 nodeW[i] = rw
                 nodeWY[i] = rwy
+                nodeMask[i] = rec.mask
+                nodeY[i] = ry
                 w += rw
                 s += rwy
-                lowY = min(lowY, y[r])
-                highY = max(highY, y[r])
+                lowY = min(lowY, ry)
+                highY = max(highY, ry)
             }
             let pure = lowY == highY
             // A pure node predicts its target exactly; a weighted mean of equal values can be off by an ulp.
+            let nodeValue = pure ? lowY : s / w
             feature.append(-1)
             threshold.append(0)
             left.append(-1)
             right.append(-1)
-            value.append(pure ? lowY : s / w)
-            if pure || work.depth >= maxDepth || w < minSplit || w < 2 * minLeaf { continue }
+            value.append(nodeValue)
+            @inline(__always) func leaf() {
+                for i in work.oobStart..<work.oobEnd { oobValue[Int(oobRows[i])] = nodeValue }
+            }
+            if pure || work.depth >= maxDepth || w < minSplit || w < 2 * minLeaf {
+                leaf()
+                continue
+            }
 
-            let best = findSplit(start: start, end: end, w: w, s: s, rng: &rng)
-            guard best.feature >= 0 else { continue }
+            var constant = work.constant
+            let best = findSplit(start: start, end: end, w: w, s: s, constant: &constant, rng: &rng)
+            guard best.feature >= 0 else {
+                leaf()
+                continue
+            }
             let mean = s / w
             var sse = 0.0
-            for i in start..<end {
-                let r = Int(rows[i])
-                let d = y[r] - mean
-                sse += weight[r] * d * d
+            for i in 0..<m {
+                let d = nodeY[i] - mean
+                sse += nodeW[i] * d * d
             }
-            guard best.score / w > TreeBuilder.relativeImprovementFloor * sse else { continue }
+            guard best.score / w > TreeBuilder.relativeImprovementFloor * sse else {
+                leaf()
+                continue
+            }
 
             let f = best.feature
+            // Both children of a split on a two-level feature hold one level each.
+            if f < 64 && data.levelCount(f) == 2 { constant |= 1 << UInt64(f) }
             let levels = data.levelValues + data.levelStart[f]
             let lo = levels[Int(best.leftCode)], hi = levels[Int(best.rightCode)]
             // scikit-learn's midpoint rule; falling back to the lower value keeps every training
@@ -195,16 +262,66 @@ final class TreeBuilder {
             feature[Int(node)] = Int32(f)
             threshold[Int(node)] = t
 
-            let codes = data.codes + f * n
-            for i in start..<end {
-                let r = Int(rows[i])
-                goesLeft[r] = codes[r] <= best.leftCode ? 1 : 0
+            let bit = data.binaryBit[f]
+            if bit >= 0 {
+                for i in 0..<m { goesLeft[Int(rows[start + i])] = UInt8(truncatingIfNeeded: ~(nodeMask[i] >> UInt64(bit)) & 1) }
+            } else {
+                let codes = data.codes + f * n
+                for i in start..<end {
+                    let r = Int(rows[i])
+                    goesLeft[r] = codes[r] <= best.leftCode ? 1 : 0
+                }
             }
             let mid = partition(rows + start, count: m)
             for j in 0..<data.sortedFeatures.count { _ = partition(lists + j * n + start, count: m) }
-            stack.append(Work(start: start + mid, end: end, depth: work.depth + 1, parent: node, isLeft: false))
-            stack.append(Work(start: start, end: start + mid, depth: work.depth + 1, parent: node, isLeft: true))
+            // Out-of-bag rows go the way prediction sends them, x <= t, decided on codes: a training
+            // value is at most t exactly when its code is at most that of the highest level <= t
+            // (levels of other rows may lie between the node's `lo` and `hi`).
+            let oobStart = work.oobStart, oobCount = work.oobEnd - oobStart
+            var oobMid = 0
+            if oobCount > 0 {
+                let a = oobRows + oobStart
+                var nr = 0
+                if bit >= 0 {
+                    let masks = data.rowMask, b = UInt64(bit)
+                    for i in 0..<oobCount {
+                        let r = a[i]
+                        let l = Int(truncatingIfNeeded: ~(masks[Int(r)] >> b) & 1)
+                        a[oobMid] = r
+                        scratch[nr] = r
+                        oobMid += l
+                        nr += 1 - l
+                    }
+                } else {
+                    var lowCode = Int(best.leftCode), highCode = Int(best.rightCode)  // levels[lowCode] <= t < levels[highCode]
+                    while highCode - lowCode > 1 {
+                        let mid = (lowCode + highCode) >> 1
+                        if levels[mid] <= t { lowCode = mid } else { highCode = mid }
+                    }
+                    let codes = data.codes + f * n, cut = Int32(lowCode)
+                    for i in 0..<oobCount {
+                        let r = a[i]
+                        let l = codes[Int(r)] <= cut ? 1 : 0
+                        a[oobMid] = r
+                        scratch[nr] = r
+                        oobMid += l
+                        nr += 1 - l
+                    }
+                }
+                (a + oobMid).update(from: scratch, count: nr)
+            }
+            let depth = work.depth + 1
+            stack.append(
+                Work(
+                    start: start + mid, end: end, oobStart: oobStart + oobMid, oobEnd: work.oobEnd, depth: depth, parent: node, isLeft: false,
+                    constant: constant))
+            stack.append(
+                Work(
+                    start: start, end: start + mid, oobStart: oobStart, oobEnd: oobStart + oobMid, depth: depth, parent: node, isLeft: true,
+                    constant: constant))
         }
+        lastNodeCount = feature.count
+        return RegressionTree(feature: feature, threshold: threshold, left: left, right: right, value: value)
     }
 
     /// Stable partition by `goesLeft`; returns the size of the left part.
@@ -226,20 +343,78 @@ final class TreeBuilder {
 
     /// The best split over the tried features. Constant features (one level in the node) do not
     /// count towards `maxFeatures`, as in scikit-learn; a tried feature with no admissible split does.
-    private func findSplit(start: Int, end: Int, w: Double, s: Double, rng: inout SeededGenerator) -> Best {
+    /// Features found constant are added to `constant`, so the node's descendants skip them.
+    ///
+    /// The outcome does not depend on the order features are scored in (a better score wins, and
+    /// the lower feature index wins a tie), so the two-level features go first, together.
+    private func findSplit(start: Int, end: Int, w: Double, s: Double, constant: inout UInt64, rng: inout SeededGenerator) -> Best {
         var best = Best()
+        @inline(__always) func known(_ f: Int) -> Bool { f < 64 && constant & (1 << UInt64(f)) != 0 }
+        @inline(__always) func mark(_ f: Int) { if f < 64 { constant |= 1 << UInt64(f) } }
         if maxFeatures >= p {
-            for f in 0..<p { _ = evaluate(feature: f, start: start, end: end, w: w, s: s, best: &best) }
+            var k = 0
+            for f in 0..<p where data.binaryBit[f] >= 0 && !known(f) {
+                binaryBits[k] = Int32(data.binaryBit[f])
+                binaryFeature[k] = f
+                k += 1
+            }
+            forest_binary_sums(nodeMask, nodeW, nodeWY, end - start, binaryBits, Int32(k), binaryW, binaryS)
+            for i in 0..<k where !considerBinary(feature: binaryFeature[i], wOne: binaryW[i], sOne: binaryS[i], w: w, s: s, best: &best) {
+                mark(binaryFeature[i])
+            }
+            for f in 0..<p where data.binaryBit[f] < 0 && !known(f) {
+                if !evaluate(feature: f, start: start, end: end, w: w, s: s, best: &best) { mark(f) }
+            }
         } else {
             var tried = 0, j = 0
             while j < p && tried < maxFeatures {
                 let k = j + rng.next(below: p - j)
-                features.swapAt(j, k)
-                if evaluate(feature: features[j], start: start, end: end, w: w, s: s, best: &best) { tried += 1 }
+                (features[j], features[k]) = (features[k], features[j])
+                let f = features[j]
+                if !known(f) {
+                    let varies: Bool
+                    if data.binaryBit[f] >= 0 {
+                        binaryBits[0] = Int32(data.binaryBit[f])
+                        forest_binary_sums(nodeMask, nodeW, nodeWY, end - start, binaryBits, 1, binaryW, binaryS)
+                        varies = considerBinary(feature: f, wOne: binaryW[0], sOne: binaryS[0], w: w, s: s, best: &best)
+                    } else {
+                        varies = evaluate(feature: f, start: start, end: end, w: w, s: s, best: &best)
+                    }
+                    if varies { tried += 1 } else { mark(f) }
+                }
                 j += 1
             }
         }
         return best
+    }
+
+    /// True when the score wL·wR·(sL/wL − sR/wR)², as computed below with its roundings, is
+    /// certainly below `bound`: a test with multiplications only, so most thresholds of a feature
+    /// with many levels skip the two divisions. The numerator sL·wR − sR·wL equals
+    /// (sL/wL − sR/wR)·wL·wR; the computed score can exceed |numerator|²/(wL·wR) only by
+    /// rounding errors of a few ulps of |sL|·wR + |sR|·wL, far inside the 1e-12 margins, so a
+    /// skipped threshold is one the exact comparison would have rejected: same splits, same ties.
+    @inline(__always)
+    static func cannotBeat(_ bound: Double, wL: Double, sL: Double, wR: Double, sR: Double) -> Bool {
+        let a = sL * wR, b = sR * wL
+        let num = abs(a - b)
+        let limit = num + 1e-12 * (abs(a) + abs(b) + num)
+        return limit * limit < bound * (wL * wR) * (1 - 1e-12)
+    }
+
+    /// A two-level feature from its level-1 sums; false if it is constant in the node.
+    @inline(__always)
+    private func considerBinary(feature f: Int, wOne: Double, sOne: Double, w: Double, s: Double, best: inout Best) -> Bool {
+        if wOne == 0 || wOne == w { return false }
+        let wL = w - wOne, sL = s - sOne
+        let wR = w - wL
+        if wL < minLeaf || wR < minLeaf { return true }
+        let d = sL / wL - (s - sL) / wR
+        let score = wL * wR * d * d
+        if score > best.score || (score == best.score && best.feature > f) {
+            best = Best(score: score, feature: f, leftCode: 0, rightCode: 1)
+        }
+        return true
     }
 
     /// Scores every threshold of feature `f` in the node; returns false if `f` is constant there.
@@ -255,6 +430,7 @@ final class TreeBuilder {
         func consider(_ wL: Double, _ sL: Double, _ lc: Int32, _ rc: Int32) {
             let wR = w - wL
             if wL < minLeaf || wR < minLeaf { return }
+            if TreeBuilder.cannotBeat(best.score, wL: wL, sL: sL, wR: wR, sR: s - sL) { return }
             let d = sL / wL - (s - sL) / wR
             let score = wL * wR * d * d
             if score > best.score || (score == best.score && best.feature > f) {
@@ -332,8 +508,8 @@ final class TreeBuilder {
                 consider(wL, sL, prev, c)
                 prev = c
             }
-            wL += weight[r]
-            sL += wy[r]
+            wL += record[r].w
+            sL += record[r].wy
         }
         return true
     }

@@ -1,3 +1,4 @@
+import CForestKernel
 import Foundation
 import Stats
 import Testing
@@ -396,5 +397,133 @@ struct BatchPrediction {
         if let level { #expect(level.predict(x, threads: 2, kernel: false).map(\.bitPattern) == walked.map(\.bitPattern)) }
         if let depth, depth <= LevelForest.maximumDepth { #expect(levelled) }
         if depth == nil { #expect(!levelled) }
+    }
+}
+
+/// The engine's fast paths (two-level features summed from row masks by the C kernel, features
+/// known constant skipped below a node, out-of-bag rows sent down the tree as it grows, the
+/// division-free bound on split scores) must change nothing: same trees, same out-of-bag numbers,
+/// for any thread count.
+@Suite("Fast paths keep the trees")
+struct FastPaths {
+    /// n rows: `binary` 0/1 columns (some one-hot groups), a few-level column, a many-level one.
+    private static func data(rows n: Int, binary: Int, seed: UInt64) -> (FeatureMatrix, [Double]) {
+        var g = SeededGenerator(seed: seed)
+        var columns: [[Double]] = []
+        for j in 0..<binary {
+            if j % 3 == 2 {
+                // The third column of a one-hot group: 1 where neither of the previous two is.
+                let a = columns[j - 1], b = columns[j - 2]
+                columns.append((0..<n).map { a[$0] == 0 && b[$0] == 0 ? 1 : 0 })
+            } else if j % 3 == 1 {
+                let a = columns[j - 1]
+                columns.append((0..<n).map { a[$0] == 0 && g.nextUnit() < 0.5 ? 1 : 0 })
+            } else {
+                columns.append((0..<n).map { _ in g.nextUnit() < 0.4 ? 1 : 0 })
+            }
+        }
+        columns.append((0..<n).map { _ in Double(1 + g.next(below: 12)) })
+        columns.append((0..<n).map { _ in Double(g.next(below: 300)) })
+        let x = FeatureMatrix(rowCount: n, columnCount: columns.count, values: columns.flatMap { $0 })
+        let y = (0..<n).map { r -> Double in
+            g.nextUnit() < 0.6 ? 0 : Double(1 + g.next(below: 4)) + columns[0][r] + 2 * columns[min(4, binary - 1)][r]
+        }
+        return (x, y)
+    }
+
+    @Test(
+        "many two-level features, and more than the 64 with a mask bit: every tree matches the reference CART",
+        arguments: [
+            (5, ForestParams(nTrees: 4, seed: 31)), (13, ForestParams(nTrees: 4, maxFeatures: 5, seed: 32)),
+            (70, ForestParams(nTrees: 3, seed: 33)), (70, ForestParams(nTrees: 3, maxDepth: 5, minSamplesLeaf: 4, maxFeatures: 20, seed: 34)),
+        ]
+    )
+    func referenceTrees(binary: Int, params: ForestParams) throws {
+        let (x, y) = FastPaths.data(rows: 150, binary: binary, seed: UInt64(binary))
+        let forest = try ForestTrainer.train(x, y, params: params, threads: 2).forest
+        let reference = ReferenceCART(x: x, y: y, params: params)
+        for i in 0..<params.nTrees {
+            #expect(bits(forest.trees[i]) == bits(reference.forestTree(i)), "tree \(i)")
+        }
+    }
+
+    @Test("out-of-bag predictions equal a plain per-tree walk of the rows each tree did not draw, for 1, 2 and 3 threads")
+    func outOfBag() throws {
+        let (x, y) = FastPaths.data(rows: 300, binary: 9, seed: 5)
+        for params in [ForestParams(nTrees: 25, seed: 8), ForestParams(nTrees: 25, maxDepth: 3, minSamplesLeaf: 20, seed: 9)] {
+            let runs = try [1, 2, 3].map { try ForestTrainer.train(x, y, params: params, threads: $0) }
+            #expect(runs[0].forest == runs[1].forest && runs[0].forest == runs[2].forest)
+            #expect(runs[0].summary == runs[1].summary && runs[0].summary == runs[2].summary)
+            var sums = [Double](repeating: 0, count: x.rowCount), counts = [Int](repeating: 0, count: x.rowCount)
+            for (i, tree) in runs[0].forest.trees.enumerated() {
+                var rng = SeededGenerator.derived(seed: params.seed, index: UInt64(i))
+                var drawn = [Bool](repeating: false, count: x.rowCount)
+                for _ in 0..<x.rowCount { drawn[rng.next(below: x.rowCount)] = true }
+                for r in 0..<x.rowCount where !drawn[r] {
+                    sums[r] += tree.predict(x, row: r)
+                    counts[r] += 1
+                }
+            }
+            let expected = (0..<x.rowCount).map { counts[$0] > 0 ? sums[$0] / Double(counts[$0]) : .nan }
+            #expect(runs[0].summary.oobPredictions.map(\.bitPattern) == expected.map(\.bitPattern))
+            #expect(runs[0].summary.oobRows == counts.filter { $0 > 0 }.count)
+        }
+    }
+
+    @Test("the kernel's level-1 sums are the 4-lane sums of the plain loop, for every length and feature count")
+    func binarySums() {
+        var g = SeededGenerator(seed: 3)
+        for m in 0..<14 {
+            for count in 1..<10 {
+                let mask = (0..<m).map { _ in g.next() }
+                let w = (0..<m).map { _ in Double(1 + g.next(below: 4)) }
+                let wy = w.map { $0 * (g.nextUnit() * 20 - 10) }
+                let bitList = (0..<count).map { _ in Int32(g.next(below: 64)) }
+                var outW = [Double](repeating: .nan, count: count), outS = outW
+                forest_binary_sums(mask, w, wy, m, bitList, Int32(count), &outW, &outS)
+                for k in 0..<count {
+                    var lw = [0.0, 0, 0, 0], ls = [0.0, 0, 0, 0]
+                    var i = 0
+                    while i + 4 <= m {
+                        for lane in 0..<4 {
+                            let c = Double((mask[i + lane] >> UInt64(bitList[k])) & 1)
+                            lw[lane] += c * w[i + lane]
+                            ls[lane] += c * wy[i + lane]
+                        }
+                        i += 4
+                    }
+                    while i < m {
+                        let c = Double((mask[i] >> UInt64(bitList[k])) & 1)
+                        lw[0] += c * w[i]
+                        ls[0] += c * wy[i]
+                        i += 1
+                    }
+                    #expect(outW[k].bitPattern == ((lw[0] + lw[1]) + (lw[2] + lw[3])).bitPattern)
+                    #expect(outS[k].bitPattern == ((ls[0] + ls[1]) + (ls[2] + ls[3])).bitPattern)
+                }
+            }
+        }
+    }
+
+    @Test("a threshold skipped by the division-free bound scores below the best as computed")
+    func scoreBound() {
+        var g = SeededGenerator(seed: 4)
+        var skipped = 0
+        for trial in 0..<200_000 {
+            let wL = Double(1 + g.next(below: 5000)), wR = Double(1 + g.next(below: 5000))
+            let scale = [1e-3, 1, 1e3, 1e8][trial % 4]
+            let sL = (g.nextUnit() * 2 - 0.5) * wL * scale
+            // Often nearly the same mean on both sides: the cancellation the bound must survive.
+            let sR = trial % 3 == 0 ? sL / wL * wR * (1 + (g.nextUnit() - 0.5) * 1e-9) : (g.nextUnit() * 2 - 0.5) * wR * scale
+            let d = sL / wL - sR / wR
+            let score = wL * wR * d * d
+            for best in [score, score.nextUp, score.nextDown, score * (1 + 1e-13), score * (1 - 1e-13), score * 1.5, score / 1.5] {
+                if TreeBuilder.cannotBeat(best, wL: wL, sL: sL, wR: wR, sR: sR) {
+                    #expect(score < best, "wL \(wL) sL \(sL) wR \(wR) sR \(sR) best \(best)")
+                    skipped += 1
+                }
+            }
+        }
+        #expect(skipped > 100_000)
     }
 }

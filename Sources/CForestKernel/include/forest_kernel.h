@@ -8,4 +8,16 @@
 int forest_kernel_accumulate(int depth, int tree_count, const int32_t *feature, const double *threshold,
                              const double *leaf, const double *x, long rows, long start, long count, double *sums);
 
+/// The same for complete trees of any depth (1 to 8): each row's node index is carried down level
+/// by level (`idx`: scratch for `count` values). Runs on every CPU (AVX2 when available).
+void forest_kernel_levels(int depth, int tree_count, const int32_t *feature, const double *threshold, const double *leaf,
+                          const double *x, long rows, long start, long count, double *sums, int32_t *idx);
+
+/// For each of `count` two-level features (bit `bits[k]` of each row's `mask`), the weight and the
+/// weighted target of a node's rows at level 1: `out_w[k]`, `out_s[k]`. Summed in four lanes by
+/// position (position i adds to lane i % 4 while four positions remain, the rest to lane 0),
+/// lanes combined as (l0 + l1) + (l2 + l3): the same bits on every CPU, AVX2 or not.
+void forest_binary_sums(const uint64_t *mask, const double *w, const double *wy, long m, const int32_t *bits,
+                        int count, double *out_w, double *out_s);
+
 #endif
