@@ -173,7 +173,7 @@ public enum PolicyReport {
             "Differences against the best simple policy are paired (the same bootstrap replicates); those of the model policies are adjusted for the number of model policies compared (Bonferroni, \(levelText(c.adjustedLevel))). "
         if let mc = c.rows.map(\.ciMonteCarloError).filter(\.isFinite).max() {
             s +=
-                "With \(p.bootstrapReplicates) replicates the interval ends carry a Monte Carlo error of up to ±\(Fmt.significant(mc, 2)) (from the spread of the order statistics around each end), which is why they are rounded as shown; more replicates (`bootstrap_replicates`) shrink it."
+                "With \(p.bootstrapReplicates) replicates the interval ends carry a Monte Carlo error of up to ±\(mc >= 100 ? Fmt.grouped((mc / pow(10, floor(log10(mc)) - 1)).rounded() * pow(10, floor(log10(mc)) - 1), 0) : Fmt.significant(mc, 2)) (from the spread of the order statistics around each end), which is why they are rounded as shown; more replicates (`bootstrap_replicates`) shrink it."
         }
         return s
     }
