@@ -376,7 +376,7 @@ public enum UpliftReport {
             s += "The prediction lies inside the test split's interval: the level is consistent with the held-out rows. "
         }
         s +=
-            "The training and test splits are random halves of one experiment: their effects differ by chance alone (the test split's standard error is \(Fmt.significant(se, 2))), so a model that matches the training split's average is as well calibrated as the data allow; the policy stage shows the expected profits beside the held-out ones."
+            "The training and test splits are random parts of one experiment: their effects differ by chance alone (the test split's standard error is \(Fmt.significant(se, 2))), so a model that matches the training split's average is as well calibrated as the data allow; the policy stage shows the expected profits beside the held-out ones."
         return s
     }
 
