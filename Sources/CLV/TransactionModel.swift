@@ -69,14 +69,14 @@ extension TransactionModel {
         let scales = parameterKinds.map { $0.scale(meanAge: scaleT) }
         let prob = MLEProblem(
             model: displayName, names: parameterNames, kinds: parameterKinds, scales: scales, n: data.customers,
-            evaluate: logLikelihoodFunction(data))
+            makeEvaluate: { logLikelihoodFunction(data) })
         prob.ridges = ridges
         let result = try Optimizer.fit(prob, candidates: startValues(data), dataScales: scales)
         if let reached = result.ridge, Set(result.boundary) == Set(reached.names), let limit = ridges[reached.position].limit {
             let limitScales = limit.parameterKinds.map { $0.scale(meanAge: scaleT) }
             let limitProblem = MLEProblem(
                 model: "\(displayName) limit (\(limit.description))", names: limit.parameterNames, kinds: limit.parameterKinds,
-                scales: limitScales, n: data.customers, evaluate: limit.logLikelihoodFunction(data))
+                scales: limitScales, n: data.customers, makeEvaluate: { limit.logLikelihoodFunction(data) })
             let limitFit = try Optimizer.fit(limitProblem, candidates: [limit.start(result.estimates)], dataScales: limitScales)
             let combined = result.withLimit(limitFit, shared: limit.shared)
             if limitFit.boundary.isEmpty,
