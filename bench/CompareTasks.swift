@@ -66,7 +66,8 @@ enum CompareTasks {
 
     /// One fit of `model` on the summaries in `path` after one untimed warm-up fit (the peer is
     /// warmed up the same way). Gamma-Gamma reads `frequency,monetary`; the others `frequency,recency,T`.
-    static func fitCLV(model: String, path: String) throws {
+    /// With `repeats` > 1, that many timed fits: `seconds` is their median, `seconds_min` the fastest.
+    static func fitCLV(model: String, path: String, repeats: Int = 1) throws {
         let summaries: CustomerSummaries
         if model == "gammagamma" {
             let table = try CSVReader.read(path: path, schema: CSVSchema([ColumnSpec("frequency", .double), ColumnSpec("monetary", .double)]))
@@ -86,12 +87,19 @@ enum CompareTasks {
             }
         }
         _ = try fit()
-        let t0 = DispatchTime.now()
-        let result = try fit()
-        let elapsed = seconds(since: t0)
+        var times: [Double] = []
+        var last: FitResult?
+        for _ in 0..<max(1, repeats) {
+            let t0 = DispatchTime.now()
+            last = try fit()
+            times.append(seconds(since: t0))
+        }
+        let result = last!
+        times.sort()
+        let elapsed = times.count % 2 == 1 ? times[times.count / 2] : 0.5 * (times[times.count / 2 - 1] + times[times.count / 2])
         print(
             object([
-                ("seconds", json(elapsed)), ("customers", "\(summaries.count)"),
+                ("seconds", json(elapsed)), ("seconds_min", json(times[0])), ("customers", "\(summaries.count)"),
                 ("names", "[" + result.parameterNames.map(json).joined(separator: ",") + "]"), ("estimates", json(result.estimates)),
                 ("log_likelihood", json(result.logLikelihood)), ("converged", result.converged ? "true" : "false"),
                 ("boundary", json(result.boundary.joined(separator: " "))),

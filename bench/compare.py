@@ -219,9 +219,12 @@ if wanted("clv"):
               + (f"; lifetimes' is higher by {ll_peer - ll_ours_at_ours:.3g}" if ll_peer > ll_ours_at_ours + 1e-3 else ""))
 
 # --- Forest training: scikit-learn RandomForestRegressor vs the Forest module -------------------
-encoder = json.load(open(f"{args.models}/encoder.json"))
-meta = json.load(open(f"{args.models}/meta.json"))
-propensity = meta["treatment"]["propensity"]
+# The frozen model (its encoder and metadata) is needed by the forest, uplift and scoring tasks only, so that
+# `--only csv,clv` runs without one.
+if wanted("forest") or wanted("uplift") or wanted("scoring"):
+    encoder = json.load(open(f"{args.models}/encoder.json"))
+    meta = json.load(open(f"{args.models}/meta.json"))
+    propensity = meta["treatment"]["propensity"]
 
 
 def encode(frame):

@@ -70,6 +70,9 @@ struct Bench: ParsableCommand {
     @Option(help: "With --fit-clv: the summaries (frequency,recency,T; for gammagamma frequency,monetary).")
     var summaries: String?
 
+    @Option(help: "With --fit-clv: timed fits after the warm-up (the median and the fastest are reported).")
+    var fitRepeats = 1
+
     @Flag(help: "Internal: train the T-learner's two forests (control and treated rows of --train) with the given settings.")
     var trainForests = false
 
@@ -157,7 +160,7 @@ struct Bench: ParsableCommand {
         }
         if let model = fitClv {
             guard let summaries else { throw ValidationError("--fit-clv needs --summaries") }
-            try CompareTasks.fitCLV(model: model, path: summaries)
+            try CompareTasks.fitCLV(model: model, path: summaries, repeats: fitRepeats)
             return
         }
         let workers = threads ?? ForestTrainer.defaultThreads

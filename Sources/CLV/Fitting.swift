@@ -30,7 +30,8 @@ public struct ConfidenceInterval: Sendable, Equatable, CustomStringConvertible {
 ///   its result. The best converged run is refined by up to 4 Newton steps with the numeric Hessian (accepted
 ///   only if the likelihood does not drop and the gradient shrinks). `converged` is true when BFGS/simplex
 ///   converged or the final mean gradient is < 1e-7. Same input, same result, bit for bit (no randomness,
-///   no threads, fixed summation order).
+///   fixed summation order; independent evaluations, such as the two BFGS runs, the Hessian's columns and the edge
+///   probes, run side by side on copies of the problem, so the thread count changes nothing: `ProblemPool`).
 /// * `standardErrors`: from the inverse of the Hessian of the negative log-likelihood with respect to
 ///   log-parameters, computed by central differences (step 1e-4 in log units) of the analytic gradient, and
 ///   mapped to the natural scale with the delta method: se(p) = p * se(log p). NaN when the Hessian is not
@@ -262,6 +263,10 @@ final class MLEProblem {
     /// |theta| beyond this gets a quadratic penalty, keeping the optimiser inside exp(+-18.4) = 1e-8 .. 1e8.
     static let thetaBound = 18.420680743952367
 
+    /// Makes an independent evaluator (its own scratch tables) for a copy of this problem that runs on another
+    /// thread (`copy`); nil when the problem has just the one evaluator.
+    let makeEvaluate: (() -> Evaluate)?
+
     init(model: String, names: [String], kinds: [ParameterKind], scales: [Double], n: Int, evaluate: @escaping Evaluate) {
         self.model = model
         self.names = names
@@ -269,8 +274,32 @@ final class MLEProblem {
         self.scales = scales
         self.n = n
         self.evaluate = evaluate
+        self.makeEvaluate = nil
         p = [Double](repeating: 0, count: names.count)
         g = [Double](repeating: 0, count: names.count)
+    }
+
+    /// A problem whose evaluators come from `makeEvaluate` (called once per copy), so that independent pieces of a
+    /// fit (starting points, BFGS runs, Hessian columns, edge probes) can be evaluated on several threads. Every
+    /// evaluator computes the same function with the same operations, so which copy evaluates what changes nothing.
+    init(model: String, names: [String], kinds: [ParameterKind], scales: [Double], n: Int, makeEvaluate: @escaping () -> Evaluate) {
+        self.model = model
+        self.names = names
+        self.kinds = kinds
+        self.scales = scales
+        self.n = n
+        self.evaluate = makeEvaluate()
+        self.makeEvaluate = makeEvaluate
+        p = [Double](repeating: 0, count: names.count)
+        g = [Double](repeating: 0, count: names.count)
+    }
+
+    /// An independent copy (own evaluator, scratch buffers, cache and evaluation count), or nil without a factory.
+    func copy() -> MLEProblem? {
+        guard let makeEvaluate else { return nil }
+        let c = MLEProblem(model: model, names: names, kinds: kinds, scales: scales, n: n, makeEvaluate: makeEvaluate)
+        c.ridges = ridges
+        return c
     }
 
     func natural(_ theta: [Double]) -> [Double] { zip(theta, scales).map { $1 * exp($0) } }
@@ -341,6 +370,24 @@ final class MLEProblem {
         return pp.withUnsafeBufferPointer { evaluate($0.baseAddress!, nil) }
     }
 
+    /// The points probed by `ridge(at:ll:)`, one per ridge in order.
+    func ridgeProbes(_ theta: [Double]) -> [[Double]] {
+        ridges.map { r in
+            var probe = theta
+            for i in r.indices { probe[i] += log(BoundaryRule.ridgeFactor) }
+            return probe
+        }
+    }
+
+    /// `ridge(at:ll:)` from the log-likelihoods at `ridgeProbes` (evaluated elsewhere, e.g. in parallel).
+    func ridge(ll: Double, probed: [Double]) -> (Ridge, Double, Int)? {
+        for (position, r) in ridges.enumerated() {
+            let far = probed[position]
+            if far.isFinite && far >= ll - BoundaryRule.edgeTolerance * max(1, abs(ll)) { return (r, far, position) }
+        }
+        return nil
+    }
+
     /// The first ridge along which the log-likelihood `ll` at `theta` does not decrease when the ridge's
     /// parameters are multiplied together by `BoundaryRule.ridgeFactor`, with the likelihood there.
     func ridge(at theta: [Double], ll: Double) -> (Ridge, Double, Int)? {
@@ -352,6 +399,50 @@ final class MLEProblem {
         }
         return nil
     }
+}
+
+/// A problem and independent copies of it (one per core, when the problem can make evaluators): independent
+/// evaluations (starting points, the BFGS runs, Hessian columns, edge and ridge probes) run on all of them at once.
+/// Task i always computes the same thing whichever copy runs it, so results do not depend on the number of threads.
+final class ProblemPool {
+    let problems: [MLEProblem]
+    static let defaultWidth = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    init(_ prob: MLEProblem, width: Int = ProblemPool.defaultWidth) {
+        var problems = [prob]
+        while problems.count < width, let c = prob.copy() { problems.append(c) }
+        self.problems = problems
+    }
+
+    /// Likelihood evaluations over every copy.
+    var evaluations: Int { problems.reduce(0) { $0 + $1.evaluations } }
+
+    /// [body(problem, 0), ..., body(problem, count - 1)], task i run on copy i % width.
+    func map<T>(_ count: Int, _ body: (MLEProblem, Int) -> T) -> [T] {
+        let width = min(problems.count, count)
+        guard width > 1 else { return (0..<count).map { body(problems[0], $0) } }
+        var out = [T?](repeating: nil, count: count)
+        out.withUnsafeMutableBufferPointer { buffer in
+            withoutActuallyEscaping(body) { body in
+                let shared = UncheckedShared(buffer: buffer, problems: problems, body: body)
+                DispatchQueue.concurrentPerform(iterations: width) { k in
+                    var i = k
+                    while i < count {
+                        shared.buffer[i] = shared.body(shared.problems[k], i)
+                        i += width
+                    }
+                }
+            }
+        }
+        return out.map { $0! }
+    }
+}
+
+/// What `ProblemPool.map`'s workers share: each writes only its own tasks' slots and uses only its own copy.
+private struct UncheckedShared<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T?>
+    let problems: [MLEProblem]
+    let body: (MLEProblem, Int) -> T
 }
 
 private func problemFrom(_ params: UnsafeMutableRawPointer?) -> MLEProblem {
@@ -495,21 +586,25 @@ enum Optimizer {
     ///    result (reported as method "nmsimplex2");
     /// 3. the converged run with the highest likelihood wins (if none converged: the highest likelihood, with
     ///    `converged = false`).
-    static func fit(_ prob: MLEProblem, candidates: [[Double]], dataScales: [Double]) throws -> FitResult {
+    /// `width`: copies of the problem evaluated side by side (1: everything on `prob`); the result does not depend on it.
+    static func fit(_ prob: MLEProblem, candidates: [[Double]], dataScales: [Double], width: Int = ProblemPool.defaultWidth) throws -> FitResult {
+        let pool = ProblemPool(prob, width: width)
         let thetas = candidates.map { prob.theta($0) }
+        let startLL = pool.map(thetas.count) { pr, i in pr.logLikelihood(thetas[i]) }
         var scored: [(Int, Double)] = []
-        for (i, th) in thetas.enumerated() {
-            let ll = prob.logLikelihood(th)
+        for (i, ll) in startLL.enumerated() {
             scored.append((i, ll.isFinite ? -ll : Double.infinity))
         }
         scored.sort { (u: (Int, Double), v: (Int, Double)) -> Bool in
             u.1 < v.1 || (u.1 == v.1 && u.0 < v.0)
         }
-        var runs: [RunOutcome] = []
-        for (i, _) in scored.prefix(2) {
-            let before = prob.evaluations
-            runs.append(bfgs(prob, start: thetas[i]))
-            runs[runs.count - 1].evaluations = prob.evaluations - before
+        let bfgsStarts = scored.prefix(2).map { thetas[$0.0] }
+        // The runs are independent (each on its own copy of the problem), so they run side by side.
+        var runs: [RunOutcome] = pool.map(bfgsStarts.count) { pr, j in
+            let before = pr.evaluations
+            var run = bfgs(pr, start: bfgsStarts[j])
+            run.evaluations = pr.evaluations - before
+            return run
         }
         var notes = [
             "starts (natural scale) tried with BFGS: " + scored.prefix(2).map { "\(candidates[$0.0])" }.joined(separator: ", "),
@@ -532,30 +627,37 @@ enum Optimizer {
             notes.append("BFGS did not converge from any start; fell back to nmsimplex2 from \(candidates[best])")
             runs.append(sx)
         }
-        let pool = runs.contains(where: \.converged) ? runs.filter(\.converged) : runs
-        guard var best = pool.filter({ $0.objective.isFinite && $0.objective < 1e99 }).min(by: { $0.objective < $1.objective }) else {
+        let finished = runs.contains(where: \.converged) ? runs.filter(\.converged) : runs
+        guard var best = finished.filter({ $0.objective.isFinite && $0.objective < 1e99 }).min(by: { $0.objective < $1.objective }) else {
             throw CLVError.fitFailed("\(prob.model): no starting point gave a finite likelihood")
         }
-        let (theta, hessian, steps) = newtonPolish(prob, best.theta)
+        let (theta, hessian, steps) = newtonPolish(pool, best.theta)
         best.theta = theta
         if steps > 0 { best.status += "; \(steps) Newton refinement step\(steps == 1 ? "" : "s")" }
-        notes.append("likelihood evaluations in total: \(prob.evaluations)")
-        return summarize(prob, best, hessian: hessian, dataScales: dataScales, notes: notes)
+        notes.append("likelihood evaluations in total: \(pool.evaluations)")
+        return summarize(pool, best, hessian: hessian, dataScales: dataScales, notes: notes)
     }
 
     /// Hessian of -LL (total) wrt theta by central differences (step 1e-4) of the analytic gradient, symmetrised,
     /// and the gradient of LL at theta.
-    static func hessian(_ prob: MLEProblem, _ theta: [Double]) -> (H: [Double], ll: Double, grad: [Double]) {
-        let k = prob.dim
-        let (ll, grad) = prob.logLikelihoodAndThetaGradient(theta)
+    static func hessian(_ pool: ProblemPool, _ theta: [Double]) -> (H: [Double], ll: Double, grad: [Double]) {
+        let k = pool.problems[0].dim
         let h = 1e-4
+        // Task 0: theta; task 1 + 2j: theta + h e_j; task 2 + 2j: theta - h e_j.
+        let points: [[Double]] =
+            [theta]
+            + (0..<k).flatMap { j -> [[Double]] in
+                var tp = theta, tm = theta
+                tp[j] += h
+                tm[j] -= h
+                return [tp, tm]
+            }
+        let values = pool.map(points.count) { pr, i in pr.logLikelihoodAndThetaGradient(points[i]) }
+        let (ll, grad) = values[0]
         var H = [Double](repeating: 0, count: k * k)
         for j in 0..<k {
-            var tp = theta, tm = theta
-            tp[j] += h
-            tm[j] -= h
-            let gp = prob.logLikelihoodAndThetaGradient(tp).1
-            let gm = prob.logLikelihoodAndThetaGradient(tm).1
+            let gp = values[1 + 2 * j].1
+            let gm = values[2 + 2 * j].1
             for i in 0..<k { H[i * k + j] = -(gp[i] - gm[i]) / (2 * h) }
         }
         for i in 0..<k {
@@ -573,10 +675,11 @@ enum Optimizer {
     /// search compares function values and stalls (GSL_ENOPROG) once changes reach rounding level, while the
     /// analytic gradient still carries information: this brings the gradient down to rounding level cheaply.
     /// Returns the final theta, the Hessian there (or nil when not positive definite) and the steps taken.
-    static func newtonPolish(_ prob: MLEProblem, _ start: [Double]) -> ([Double], [Double]?, Int) {
+    static func newtonPolish(_ pool: ProblemPool, _ start: [Double]) -> ([Double], [Double]?, Int) {
+        let prob = pool.problems[0]
         let k = prob.dim
         var theta = start
-        var (H, ll, grad) = hessian(prob, theta)
+        var (H, ll, grad) = hessian(pool, theta)
         var steps = 0
         for _ in 0..<4 {
             let gnorm = grad.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -591,16 +694,38 @@ enum Optimizer {
             guard llNew.isFinite, llNew >= ll - 1e-12 * abs(ll), gNewNorm < gnorm else { break }
             theta = cand
             steps += 1
-            (H, ll, grad) = hessian(prob, theta)
+            (H, ll, grad) = hessian(pool, theta)
         }
         return (theta, invertSPD(H, k) == nil ? nil : H, steps)
     }
 
-    static func summarize(_ prob: MLEProblem, _ run: RunOutcome, hessian H: [Double]?, dataScales: [Double], notes: [String]) -> FitResult {
+    static func summarize(_ pool: ProblemPool, _ run: RunOutcome, hessian H: [Double]?, dataScales: [Double], notes: [String]) -> FitResult {
+        let prob = pool.problems[0]
         let k = prob.dim
         let theta = run.theta
         let est = prob.natural(theta)
-        let (ll, grad) = prob.logLikelihoodAndThetaGradient(theta)
+        // Every likelihood this needs, evaluated side by side: theta (with the gradient), the two edge probes of
+        // each parameter inside its thresholds, and one probe per ridge.
+        var edgeProbes: [[Double]] = []
+        var edgeTask = [Int](repeating: -1, count: k)
+        for i in 0..<k {
+            let ref = prob.kinds[i] == .shape ? 1.0 : dataScales[i]
+            let ratio = est[i] / ref
+            if ratio < BoundaryRule.low || ratio > BoundaryRule.high { continue }
+            edgeTask[i] = edgeProbes.count
+            for edge in [log(BoundaryRule.low), log(BoundaryRule.high)] {
+                var probe = theta
+                probe[i] = edge + log(ref / prob.scales[i])
+                edgeProbes.append(probe)
+            }
+        }
+        let ridgeProbes = prob.ridgeProbes(theta)
+        let probes = edgeProbes + ridgeProbes
+        let values = pool.map(probes.count + 1) { pr, i in
+            i == 0 ? pr.logLikelihoodAndThetaGradient(theta) : (pr.logLikelihood(probes[i - 1]), [])
+        }
+        let (ll, grad) = values[0]
+        let probed = values[1...].map(\.0)
         let gnorm = grad.reduce(0) { $0 + $1 * $1 }.squareRoot()
         var notes = notes
         var seTheta = [Double](repeating: .nan, count: k)
@@ -632,10 +757,9 @@ enum Optimizer {
                 // Edge probe: the optimiser may stop early on a likelihood that keeps creeping up towards the
                 // edge (e.g. everyone with x = 0: LL -> 0 as r -> 0 or alpha -> infinity). Moving this parameter
                 // alone to a threshold (1e-4 or 1e4 times its reference scale) must lower the likelihood.
-                for edge in [log(BoundaryRule.low), log(BoundaryRule.high)] {
-                    var probe = theta
-                    probe[i] = edge + log(ref / prob.scales[i])
-                    let llEdge = prob.logLikelihood(probe)
+                for (e, edge) in [log(BoundaryRule.low), log(BoundaryRule.high)].enumerated() {
+                    let probe = edgeProbes[edgeTask[i] + e]
+                    let llEdge = probed[edgeTask[i] + e]
                     if llEdge.isFinite && llEdge >= ll - BoundaryRule.edgeTolerance * max(1, abs(ll)) {
                         boundary.append(prob.names[i])
                         let to = edge < 0 ? "0" : "infinity"
@@ -648,7 +772,7 @@ enum Optimizer {
             }
         }
         var reached: RidgeReached?
-        if let (ridge, far, position) = prob.ridge(at: theta, ll: ll) {
+        if let (ridge, far, position) = prob.ridge(ll: ll, probed: Array(probed[edgeProbes.count...])) {
             for i in ridge.indices where !boundary.contains(prob.names[i]) { boundary.append(prob.names[i]) }
             let names = ridge.indices.map { prob.names[$0] }.joined(separator: " and ")
             let fixed = ridge.ratio(est)

@@ -49,10 +49,11 @@ public struct GammaGamma: Sendable, Equatable {
         let scaleM = d.meanM
         let prob = MLEProblem(
             model: "Gamma-Gamma", names: parameterNames, kinds: [.shape, .shape, .scale],
-            scales: [1, 1, scaleM], n: d.x.count
-        ) { pp, g in
-            GammaGammaKernel.logLikelihood(d, pp[0], pp[1], pp[2], gradient: g)
-        }
+            scales: [1, 1, scaleM], n: d.x.count,
+            makeEvaluate: {
+                let kernel = GammaGammaKernel(d)
+                return { pp, g in kernel.logLikelihood(pp[0], pp[1], pp[2], gradient: g) }
+            })
         prob.ridges = [
             Ridge(
                 indices: [1, 2], meaning: "the Gamma distribution of the customers' spend scale collapses to a single value shared by all customers",
@@ -136,6 +137,11 @@ struct GammaGammaData: Sendable {
     let lnX: [Double]
     let lnM: [Double]
     let meanM: Double
+    /// The distinct values of x (in order of first appearance) and, per customer, the position of its x there:
+    /// the log-gamma and digamma terms depend on a customer only through x, so each evaluation computes them once
+    /// per distinct x (a few dozen values) instead of once per customer.
+    let distinctX: [Double]
+    let xIndex: [Int32]
 
     init(_ c: CustomerSummaries) throws {
         var xs: [Double] = [], ms: [Double] = []
@@ -152,26 +158,89 @@ struct GammaGammaData: Sendable {
         lnX = xs.map { log($0) }
         lnM = ms.map { log($0) }
         meanM = ms.reduce(0, +) / Double(ms.count)
+        var position: [UInt64: Int32] = [:]
+        var distinct: [Double] = []
+        var index: [Int32] = []
+        index.reserveCapacity(xs.count)
+        for v in xs {
+            if let j = position[v.bitPattern] {
+                index.append(j)
+            } else {
+                let j = Int32(distinct.count)
+                position[v.bitPattern] = j
+                distinct.append(v)
+                index.append(j)
+            }
+        }
+        distinctX = distinct
+        xIndex = index
     }
 }
 
-enum GammaGammaKernel {
+/// The Gamma-Gamma likelihood. Per evaluation, ln G(px+q), ln G(px) and (with the gradient) their digammas are
+/// tabulated over the distinct x; the per-customer sum then adds exactly the terms, in exactly the order, of the
+/// per-customer formula, so the total is bit for bit the same as computing every term per customer.
+final class GammaGammaKernel {
+    let d: GammaGammaData
+    private var lgPQ: [Double], lgP: [Double], psiPQ: [Double], psiP: [Double]
+
+    init(_ d: GammaGammaData) {
+        self.d = d
+        lgPQ = [Double](repeating: 0, count: d.distinctX.count)
+        lgP = lgPQ
+        psiPQ = lgPQ
+        psiP = lgPQ
+    }
+
     static func logLikelihood(_ d: GammaGammaData, _ p: Double, _ q: Double, _ gamma: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
+        GammaGammaKernel(d).logLikelihood(p, q, gamma, gradient: gradient)
+    }
+
+    func logLikelihood(_ p: Double, _ q: Double, _ gamma: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
         let lgq = gsl_sf_lngamma(q)
         let lgam = log(gamma)
-        let psiQ = gradient != nil ? gsl_sf_psi(q) : 0
+        let wantGrad = gradient != nil
+        let psiQ = wantGrad ? gsl_sf_psi(q) : 0
+        for j in d.distinctX.indices {
+            let px = p * d.distinctX[j]
+            lgPQ[j] = gsl_sf_lngamma(px + q)
+            lgP[j] = gsl_sf_lngamma(px)
+            if wantGrad {
+                psiPQ[j] = gsl_sf_psi(px + q)
+                psiP[j] = gsl_sf_psi(px)
+            }
+        }
         var total = 0.0, gp = 0.0, gq = 0.0, gg = 0.0
         let n = d.x.count
-        for i in 0..<n {
-            let x = d.x[i], m = d.m[i]
-            let px = p * x
-            let lden = log(gamma + m * x)
-            total += gsl_sf_lngamma(px + q) - gsl_sf_lngamma(px) - lgq + q * lgam + (px - 1) * d.lnM[i] + px * d.lnX[i] - (px + q) * lden
-            if gradient != nil {
-                let psiPQ = gsl_sf_psi(px + q)
-                gp += x * (psiPQ - gsl_sf_psi(px) + d.lnM[i] + d.lnX[i] - lden)
-                gq += psiPQ - psiQ + lgam - lden
-                gg += q / gamma - (px + q) / (gamma + m * x)
+        d.x.withUnsafeBufferPointer { xs in
+            d.m.withUnsafeBufferPointer { ms in
+                d.lnX.withUnsafeBufferPointer { lnX in
+                    d.lnM.withUnsafeBufferPointer { lnM in
+                        d.xIndex.withUnsafeBufferPointer { xi in
+                            lgPQ.withUnsafeBufferPointer { LPQ in
+                                lgP.withUnsafeBufferPointer { LP in
+                                    psiPQ.withUnsafeBufferPointer { PPQ in
+                                        psiP.withUnsafeBufferPointer { PP in
+                                            for i in 0..<n {
+                                                let x = xs[i], m = ms[i]
+                                                let j = Int(xi[i])
+                                                let px = p * x
+                                                let lden = log(gamma + m * x)
+                                                total += LPQ[j] - LP[j] - lgq + q * lgam + (px - 1) * lnM[i] + px * lnX[i] - (px + q) * lden
+                                                if wantGrad {
+                                                    let psiPQ = PPQ[j]
+                                                    gp += x * (psiPQ - PP[j] + lnM[i] + lnX[i] - lden)
+                                                    gq += psiPQ - psiQ + lgam - lden
+                                                    gg += q / gamma - (px + q) / (gamma + m * x)
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         if let g = gradient { g[0] = gp; g[1] = gq; g[2] = gg }

@@ -82,6 +82,8 @@ public struct ParetoNBD: TransactionModel, Sendable, Equatable {
     public static let displayName = "Pareto/NBD"
     public static let parameterKinds: [ParameterKind] = [.shape, .scale, .shape, .scale]
     public static var ridges: [Ridge] { [CommonDropoutRateLimit.ridge] }
+    /// The kernel computes its I(t) terms on every core (`ParetoNBDKernel.workers`).
+    public static var evaluationUsesAllCores: Bool { true }
 
     public static func atRidgeLimit(_ ridge: Int, estimates: [Double], limit: [Double], boundary: [String]) -> ParetoNBD? {
         ParetoNBD(r: limit[0], alpha: limit[1], s: estimates[2], beta: estimates[3], commonDropoutRate: limit[2], boundary: boundary)

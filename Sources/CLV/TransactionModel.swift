@@ -27,6 +27,10 @@ public protocol TransactionModel: Sendable {
     static func startValues(_ data: CompressedSummaries) -> [[Double]]
     /// The total log-likelihood over `data` (with its gradient when asked): the fit's objective.
     static func logLikelihoodFunction(_ data: CompressedSummaries) -> LogLikelihoodFunction
+    /// True when the likelihood already spreads one evaluation over every core (Pareto/NBD's hypergeometric terms):
+    /// the fit then evaluates one point at a time instead of running independent evaluations side by side, which
+    /// would only oversubscribe the cores.
+    static var evaluationUsesAllCores: Bool { get }
     /// Published estimates on the 2,357-customer CDNOW sample (parameter names and "LL"), shown beside the
     /// replication; empty when there are none.
     static var publishedCDNOWSample: [String: Double] { get }
@@ -53,6 +57,7 @@ public protocol TransactionModel: Sendable {
 extension TransactionModel {
     public static var ridges: [Ridge] { [] }
     public static var publishedCDNOWSample: [String: Double] { [:] }
+    public static var evaluationUsesAllCores: Bool { false }
     public static func atRidgeLimit(_ ridge: Int, estimates: [Double], limit: [Double], boundary: [String]) -> Self? { nil }
 
     public func conditionalProbabilityOfCount(_ n: Int, t: Double, x: Double, tx: Double, T: Double) throws(ModelUndefined) -> Double {
@@ -69,14 +74,15 @@ extension TransactionModel {
         let scales = parameterKinds.map { $0.scale(meanAge: scaleT) }
         let prob = MLEProblem(
             model: displayName, names: parameterNames, kinds: parameterKinds, scales: scales, n: data.customers,
-            evaluate: logLikelihoodFunction(data))
+            makeEvaluate: { logLikelihoodFunction(data) })
         prob.ridges = ridges
-        let result = try Optimizer.fit(prob, candidates: startValues(data), dataScales: scales)
+        let result = try Optimizer.fit(
+            prob, candidates: startValues(data), dataScales: scales, width: evaluationUsesAllCores ? 1 : ProblemPool.defaultWidth)
         if let reached = result.ridge, Set(result.boundary) == Set(reached.names), let limit = ridges[reached.position].limit {
             let limitScales = limit.parameterKinds.map { $0.scale(meanAge: scaleT) }
             let limitProblem = MLEProblem(
                 model: "\(displayName) limit (\(limit.description))", names: limit.parameterNames, kinds: limit.parameterKinds,
-                scales: limitScales, n: data.customers, evaluate: limit.logLikelihoodFunction(data))
+                scales: limitScales, n: data.customers, makeEvaluate: { limit.logLikelihoodFunction(data) })
             let limitFit = try Optimizer.fit(limitProblem, candidates: [limit.start(result.estimates)], dataScales: limitScales)
             let combined = result.withLimit(limitFit, shared: limit.shared)
             if limitFit.boundary.isEmpty,
