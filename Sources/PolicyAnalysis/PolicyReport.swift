@@ -62,7 +62,7 @@ public enum PolicyReport {
                 let wTest = value(recTest.estimate).profitCI.upper - value(recTest.estimate).profitCI.lower
                 let per = { (w: Double, n: Int) in Fmt.significant(w / Double(n), 2) }
                 md.paragraph(
-                    "Interval widths of the recommended policy (\(rec.name)): \(Fmt.int(wAll)) on all \(Fmt.int(c.customers)) rows against \(Fmt.int(wTest)) on the \(Fmt.int(r.test.customers)) test rows; per customer, \(per(wAll, c.customers)) against \(per(wTest, r.test.customers)): four times the rows halve the width per customer. The test split's best simple policy is \(r.test.rows[r.test.bestSimple].name), and it would recommend \(r.test.rows[r.test.recommended].name)."
+                    "Interval widths of the recommended policy (\(rec.name)): \(Fmt.int(wAll)) on all \(Fmt.int(c.customers)) rows against \(Fmt.int(wTest)) on the \(Fmt.int(r.test.customers)) test rows; per customer, \(per(wAll, c.customers)) against \(per(wTest, r.test.customers)) (\(Fmt.fixed(Double(c.customers) / Double(r.test.customers), 1))× the rows; √ of that would shrink it by \(Fmt.fixed(1 / (Double(c.customers) / Double(r.test.customers)).squareRoot(), 2))×, observed \(Fmt.fixed((wAll / Double(c.customers)) / (wTest / Double(r.test.customers)), 2))×). The test split's best simple policy is \(r.test.rows[r.test.bestSimple].name), and it would recommend \(r.test.rows[r.test.recommended].name)."
                 )
             }
         }
