@@ -199,16 +199,15 @@ public struct OffPolicyEvaluator: Sendable {
     }
 
     /// Each row's contribution to the IPW and DR sums and its expected contact cost under `policy`.
-    func rowTerms(_ policy: TargetPolicy) throws -> RowTerms {
-        let n = sample.count, arms = sample.propensities.count
-        // Arm-code probabilities of row i: either one code with probability 1, or the same mix for all rows.
-        let mix: [Double]?
-        let codes: [Int]
+    /// π(a | i), the probability that `policy` gives row i arm code a: one code with probability 1,
+    /// or the same mix for every row.
+    func armProbability(_ policy: TargetPolicy) throws -> (Int, Int) -> Double {
+        let n = sample.count
         switch policy {
         case .assignment(let a):
             try a.validate(customers: n, arms: sample.treatedArms)
-            codes = a.armCodes
-            mix = nil
+            let codes = a.armCodes
+            return { i, arm in codes[i] == arm ? 1 : 0 }
         case .random(let volume, let armMix):
             guard volume >= 0 && volume <= n else {
                 throw PolicyError.invalidParameter("random targeting volume \(volume) outside 0…\(n)")
@@ -220,10 +219,35 @@ public struct OffPolicyEvaluator: Sendable {
                 throw PolicyError.invalidParameter("arm mix must be non-negative shares summing to 1 (got \(armMix))")
             }
             let f = Double(volume) / Double(n)
-            mix = [1 - f] + armMix.map { f * $0 }
-            codes = []
+            let mix = [1 - f] + armMix.map { f * $0 }
+            return { _, arm in mix[arm] }
         }
-        func prob(_ i: Int, _ a: Int) -> Double { mix.map { $0[a] } ?? (codes[i] == a ? 1 : 0) }
+    }
+
+    /// Standard deviation of profit per customer under `policy` (margin × outcome − the cost of the
+    /// arm given), from the rows whose randomized arm the policy would give, each weighted by
+    /// π(A_i | i) / p_{A_i}: what a confirming experiment's sample size needs.
+    public func profitStandardDeviation(_ policy: TargetPolicy) throws -> Double {
+        let prob = try armProbability(policy)
+        let costs = [0.0] + economics.costs
+        var w = 0.0, m = 0.0, m2 = 0.0
+        for i in 0..<sample.count {
+            let a = sample.arms[i]
+            let weight = prob(i, a) / sample.propensities[a]
+            if weight == 0 { continue }
+            let v = economics.margin * sample.outcomes[i] - costs[a]
+            w += weight
+            m += weight * v
+            m2 += weight * v * v
+        }
+        guard w > 0 else { return .nan }
+        let mean = m / w
+        return max(0, m2 / w - mean * mean).squareRoot()
+    }
+
+    func rowTerms(_ policy: TargetPolicy) throws -> RowTerms {
+        let n = sample.count, arms = sample.propensities.count
+        let prob = try armProbability(policy)
         var t = RowTerms(
             ipw: .init(repeating: 0, count: n), dr: .init(repeating: 0, count: n),
             cost: .init(repeating: 0, count: n), contacts: 0)

@@ -251,12 +251,12 @@ public enum PolicyAnalysis {
             idColumn: meta.idColumn, armNames: armNames, propensities: propensities, costs: costs, test: testComparison, all: all,
             sensitivity: sensitivity, recommendedAssignment: recommendedAssignment,
             recorded: RecordedEconomics(economics: campaign, scorerPolicy: scorerPolicy(key), recommendedPolicy: key, outcome: p.outcome),
-            plan: try confirmingPlan(primary, p: p, costs: costs, propensities: propensities))
+            plan: try confirmingPlan(primary, p: p, costs: costs))
     }
 
     /// The recommended policy against the best alternative within the limits: the best simple
     /// policy when a model policy is recommended, else the best model policy.
-    static func confirmingPlan(_ c: PolicyComparison, p: PolicyParams, costs: [Double], propensities: [Double]) throws -> ConfirmingPlan {
+    static func confirmingPlan(_ c: PolicyComparison, p: PolicyParams, costs: [Double]) throws -> ConfirmingPlan {
         let rec = c.recommended
         let pool = c.rows[rec].simple ? c.rows.indices.filter { !c.rows[$0].simple && c.rows[$0].withinLimits } : [c.bestSimple]
         let alt =
@@ -274,29 +274,19 @@ public enum PolicyAnalysis {
         } else {
             ciTotal = Interval(.nan, .nan)
         }
-        func sd(_ i: Int) -> Double {
-            // Profit per customer under the policy: margin × outcome − the cost of the arm it gives,
-            // read off the rows whose randomized arm is that arm, each weighted by 1 / its propensity.
-            let key = c.rows[i].key
-            let mix: [Double]? = c.assignments[key] == nil ? [1 - c.rows[i].contacts / n] + c.rows[i].armContacts.map { $0 / n } : nil
-            var w = 0.0, m = 0.0, m2 = 0.0
-            for r in 0..<c.customers {
-                let a = c.sample.arms[r]
-                let prob: Double
-                if let mix { prob = mix[a] } else { prob = (c.assignments[key]!.arms[r].map { $0 + 1 } ?? 0) == a ? 1 : 0 }
-                if prob == 0 { continue }
-                let weight = prob / propensities[a]
-                let v = p.margin * c.sample.outcomes[r] - (a == 0 ? 0 : costs[a - 1])
-                w += weight
-                m += weight * v
-                m2 += weight * v * v
-            }
-            guard w > 0 else { return .nan }
-            let mean = m / w
-            return max(0, m2 / w - mean * mean).squareRoot()
+        let evaluator = try OffPolicyEvaluator(sample: c.sample, economics: try ProfitModel(margin: p.margin, costs: costs))
+        func sd(_ i: Int) throws -> Double {
+            let row = c.rows[i]
+            let policy: TargetPolicy =
+                c.assignments[row.key].map { .assignment($0) }
+                ?? .random(
+                    volume: Int(row.contacts.rounded()),
+                    armMix: row.contacts > 0
+                        ? row.armContacts.map { $0 / row.contacts } : row.armContacts.map { _ in 1 / Double(row.armContacts.count) })
+            return try evaluator.profitStandardDeviation(policy)
         }
         let t = p.confirmingTest
-        let s1 = sd(rec), s2 = sd(alt)
+        let s1 = try sd(rec), s2 = try sd(alt)
         return ConfirmingPlan(
             recommended: c.rows[rec].key, alternative: c.rows[alt].key, recommendedName: c.rows[rec].name, alternativeName: c.rows[alt].name,
             difference: diff, differenceCI: Interval(ciTotal.lower / n, ciTotal.upper / n), sdRecommended: s1, sdAlternative: s2,

@@ -160,4 +160,19 @@ struct Synthetic {
         let e = try ev.evaluate(policies: [Assignment(arms: [nil, 0])], replicates: 200, seed: 1)
         #expect(e[0].dr == nil)
     }
+
+    @Test("profit's standard deviation under a policy is read off the rows whose arm it gives")
+    func profitStandardDeviation() throws {
+        // Arms 0, 1, 2 with outcomes; "everybody, arm 1" uses the arm-1 rows alone (equal weights).
+        let s = try RandomizedSample(arms: [0, 1, 1, 2, 1, 0], outcomes: [5, 2, 4, 9, 6, 1], propensities: [0.5, 0.25, 0.25])
+        let ev = try OffPolicyEvaluator(sample: s, economics: ProfitModel(margin: 0.5, costs: [0.2, 0.3]))
+        let v = [2.0, 4, 6].map { 0.5 * $0 - 0.2 }
+        let mean = v.reduce(0, +) / 3
+        let sd = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 3).squareRoot()
+        #expect(abs(try ev.profitStandardDeviation(.assignment(.everybody(customers: 6, arm: 0))) - sd) < 1e-12)
+        // Contacting nobody: the control rows, no cost.
+        #expect(abs(try ev.profitStandardDeviation(.assignment(.nobody(customers: 6))) - 1.0) < 1e-12)
+        // Random targeting of everybody with arm 1 only is the same policy in expectation.
+        #expect(abs(try ev.profitStandardDeviation(.random(volume: 6, armMix: [1, 0])) - sd) < 1e-12)
+    }
 }
