@@ -126,8 +126,7 @@ final class TreeBuilder {
         let y = data.y
         var count = 0, outCount = 0
         if bootstrap {
-            weight.update(repeating: 0, count: n)
-            for _ in 0..<n { weight[rng.next(below: n)] += 1 }
+            TreeBuilder.drawBootstrap(&rng, rows: n, into: weight)
             // Branch-free (in or out of bag is a coin flip to the predictor): write both, advance one.
             for r in 0..<n {
                 let wr = weight[r]
@@ -165,6 +164,12 @@ final class TreeBuilder {
             initialized = outCount
         }
         return (tree, OutOfBag(rows: outRows, values: values))
+    }
+
+    /// A tree's bootstrap: `n` draws with replacement, as multiplicities (0 = out of bag).
+    static func drawBootstrap(_ rng: inout SeededGenerator, rows n: Int, into weight: UnsafeMutablePointer<Double>) {
+        weight.update(repeating: 0, count: n)
+        for _ in 0..<n { weight[rng.next(below: n)] += 1 }
     }
 
     private struct Work {

@@ -89,6 +89,32 @@ public struct LearnerFit: Sendable {
     /// from `outputs` (threads as in `RandomForest.predict`). The frozen model only has
     /// `outputs`; `LearnerContract.check` holds the two against each other.
     public var prediction: @Sendable (FeatureMatrix, _ threads: Int) -> UpliftScores
+
+    /// The scores as the frozen model computes them (each forest the outputs name evaluated once,
+    /// then the terms combined): what the pipeline scores with once the contract check has passed.
+    public func scores(_ x: FeatureMatrix, threads: Int) -> UpliftScores {
+        outputs.score(forests: forests, x, threads: threads)
+    }
+}
+
+/// A control-forest prediction of every training row, computed the first time a learner asks
+/// (the X-learner imputes effects with it; the T- and DR-learners never do) and then shared by
+/// every treated group.
+public final class TrainingPrediction: @unchecked Sendable {
+    private let compute: () -> [Double]
+    private var cached: [Double]?
+    private let lock = NSLock()
+
+    init(_ compute: @escaping () -> [Double]) { self.compute = compute }
+
+    public var values: [Double] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached { return cached }
+        let v = compute()
+        cached = v
+        return v
+    }
 }
 
 /// One treated group a learner is fitted for (the pooled treatment, or one arm) with what every
@@ -105,7 +131,7 @@ public struct TreatedGroup: Sendable {
     public let propensity: Double
     /// Control outcome forest (shared by every group) and its predictions for every training row.
     public let mu0: RandomForest
-    public let mu0OnTraining: [Double]
+    public let mu0OnTraining: TrainingPrediction
     /// The group's treated outcome forest and its name in the model.
     public let mu1Name: String
     public let mu1: RandomForest
@@ -129,21 +155,41 @@ public struct LearnerFitting {
     public let config: LearnerConfig
     public let data: TrainingData
     public let seed: UInt64
+    /// Seed of the outcome forests (mu0, mu1 per group): learners given the same one, the same
+    /// rows and the same outcome settings train the same outcome forests (and with a shared
+    /// `cache`, train them once).
+    public let outcomeSeed: UInt64
     public let threads: Int
     public let progress: (@Sendable (String) -> Void)?
+    let cache: ForestCache?
     public internal(set) var forests: [String: RandomForest] = [:]
     public internal(set) var oobMSE: [String: Double] = [:]
 
-    /// Trains a forest on `rows` and keeps it under `name`; the name also derives its seed, so a
-    /// forest does not change when other forests are added or trained in another order.
+    init(
+        config: LearnerConfig, data: TrainingData, seed: UInt64, outcomeSeed: UInt64, threads: Int,
+        progress: (@Sendable (String) -> Void)?, cache: ForestCache?
+    ) {
+        self.config = config
+        self.data = data
+        self.seed = seed
+        self.outcomeSeed = outcomeSeed
+        self.threads = threads
+        self.progress = progress
+        self.cache = cache
+    }
+
+    /// Trains a forest on `rows` and keeps it under `name`; the name also derives its seed (from
+    /// `outcomeSeed` for an outcome forest, else from `seed`), so a forest does not change when
+    /// other forests are added or trained in another order.
     @discardableResult
-    public mutating func train(_ name: String, rows: [Int], target: [Double], settings: ForestSettings) throws -> RandomForest {
+    public mutating func train(
+        _ name: String, rows: [Int], target: [Double], settings: ForestSettings, outcomeForest: Bool = false
+    ) throws -> RandomForest {
         progress?(name)
-        let (forest, summary) = try ForestTrainer.train(
-            data.x.rows(rows), target, params: settings.params(seed: Learners.seed(seed, name)),
-            threads: threads)
+        let params = settings.params(seed: Learners.seed(outcomeForest ? outcomeSeed : seed, name))
+        let (forest, oob) = try Learners.train(data.x.rows(rows), target, params: params, threads: threads, cache: cache)
         forests[name] = forest
-        if let m = summary.oobMSE { oobMSE[name] = m }
+        if let oob { oobMSE[name] = oob }
         return forest
     }
 }
@@ -195,7 +241,8 @@ extension LearnerKind {
     public static let x = LearnerKind(name: "x", usesEffectForests: true, usesCrossFitting: false) { fitting, g in
         let data = fitting.data
         // Imputed effects: treated rows against the control model, control rows against the treated model.
-        let d1 = g.treated.map { data.y[$0] - g.mu0OnTraining[$0] }
+        let mu0OnTraining = g.mu0OnTraining.values
+        let d1 = g.treated.map { data.y[$0] - mu0OnTraining[$0] }
         let mu1OnControl = g.mu1.predict(data.x.rows(g.control), threads: fitting.threads)
         let d0 = g.control.indices.map { mu1OnControl[$0] - data.y[g.control[$0]] }
         let tau1 = try fitting.train("tau1" + g.suffix, rows: g.treated, target: d1, settings: fitting.config.effect)
@@ -212,7 +259,7 @@ extension LearnerKind {
         let rows = (g.treated + g.control).sorted()
         let pseudo = try Learners.drPseudoOutcome(
             rows: rows, data: fitting.data, treatedArms: g.arms, e: g.propensity, config: fitting.config,
-            seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress)
+            seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress, cache: fitting.cache)
         let tau = try fitting.train("tau" + g.suffix, rows: rows, target: pseudo, settings: fitting.config.effect)
         return GroupUplift(terms: [OutputTerm("tau" + g.suffix, 1)]) { x, threads in tau.predict(x, threads: threads) }
     }
@@ -265,17 +312,30 @@ public enum Learners {
         return h.finalize().prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
+    /// A forest through `cache` when there is one.
+    static func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, cache: ForestCache?) throws -> (
+        forest: RandomForest, oobMSE: Double?
+    ) {
+        if let cache { return try cache.train(x, y, params: params, threads: threads) }
+        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads)
+        return (forest, summary.oobMSE)
+    }
+
     /// Fits one learner for the pooled treatment (any treated arm vs control) and, when
-    /// `perArm`, for each treated arm vs control.
+    /// `perArm`, for each treated arm vs control. The outcome forests take their seeds from
+    /// `outcomeSeed` (default `seed`); `cache` lets fits on the same rows share forests.
     public static func fit(
-        _ config: LearnerConfig, data: TrainingData, perArm: Bool, seed: UInt64,
+        _ config: LearnerConfig, data: TrainingData, perArm: Bool, seed: UInt64, outcomeSeed: UInt64? = nil,
         threads: Int = ForestTrainer.defaultThreads,
-        progress: (@Sendable (String) -> Void)? = nil
+        progress: (@Sendable (String) -> Void)? = nil, cache: ForestCache? = nil
     ) throws -> LearnerFit {
-        var fitting = LearnerFitting(config: config, data: data, seed: seed, threads: threads, progress: progress)
+        var fitting = LearnerFitting(
+            config: config, data: data, seed: seed, outcomeSeed: outcomeSeed ?? seed, threads: threads, progress: progress,
+            cache: cache)
         let control = data.arm.indices.filter { data.arm[$0] == 0 }
-        let mu0 = try fitting.train("mu0", rows: control, target: control.map { data.y[$0] }, settings: config.outcome)
-        let mu0All = mu0.predict(data.x, threads: threads)
+        let mu0 = try fitting.train(
+            "mu0", rows: control, target: control.map { data.y[$0] }, settings: config.outcome, outcomeForest: true)
+        let mu0All = TrainingPrediction { mu0.predict(data.x, threads: threads) }
 
         var groups: [(suffix: String, armName: String?, arms: Set<Int>)] = [("", nil, Set(1..<data.armNames.count))]
         if perArm {
@@ -289,7 +349,8 @@ public enum Learners {
             let treated = data.arm.indices.filter { group.arms.contains(data.arm[$0]) }
             let e = data.propensity(of: group.arms, treatedRows: treated.count, controlRows: control.count)
             let mu1Name = "mu1" + group.suffix
-            let mu1 = try fitting.train(mu1Name, rows: treated, target: treated.map { data.y[$0] }, settings: config.outcome)
+            let mu1 = try fitting.train(
+                mu1Name, rows: treated, target: treated.map { data.y[$0] }, settings: config.outcome, outcomeForest: true)
             let uplift = try config.kind.fitGroup(
                 &fitting,
                 TreatedGroup(
@@ -321,7 +382,7 @@ public enum Learners {
     static func drPseudoOutcome(
         rows: [Int], data: TrainingData, treatedArms: Set<Int>, e: Double, config: LearnerConfig,
         seed: UInt64, suffix: String, threads: Int,
-        progress: (@Sendable (String) -> Void)?
+        progress: (@Sendable (String) -> Void)?, cache: ForestCache? = nil
     ) throws -> [Double] {
         let k = max(2, config.folds)
         // Folds stratified by treatment: shuffle each arm's rows with the fold seed, deal them round-robin.
@@ -340,13 +401,13 @@ public enum Learners {
             let holdout = rows.indices.filter { fold[$0] == f }
             let holdoutX = data.x.rows(holdout.map { rows[$0] })
             progress?("dr fold \(f + 1)/\(k)\(suffix)")
-            let m1 = try ForestTrainer.train(
+            let m1 = try train(
                 data.x.rows(treatedFit), treatedFit.map { data.y[$0] },
-                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads, cache: cache
             ).forest
-            let m0 = try ForestTrainer.train(
+            let m0 = try train(
                 data.x.rows(controlFit), controlFit.map { data.y[$0] },
-                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads, cache: cache
             ).forest
             let p1 = m1.predict(holdoutX, threads: threads)
             let p0 = m0.predict(holdoutX, threads: threads)

@@ -47,6 +47,16 @@ public struct ModelOutputs: Codable, Sendable, Equatable {
         }
         return out
     }
+
+    /// Every output on encoded rows: each forest the terms name is evaluated once, the terms
+    /// summed in order (`combine`). The frozen model and the pipeline's own scoring share it.
+    public func score(forests: [String: RandomForest], _ x: FeatureMatrix, threads: Int) -> UpliftScores {
+        var predictions: [String: [Double]] = [:]
+        for name in forestNames { predictions[name] = forests[name]!.predict(x, threads: threads) }
+        func combined(_ terms: [OutputTerm]) -> [Double] { Self.combine(terms, predictions: predictions, rows: x.rowCount) }
+        return UpliftScores(
+            y1: combined(y1), y0: combined(y0), uplift: combined(uplift), armUplift: arms.map { combined($0.uplift) })
+    }
 }
 
 /// Descriptive metadata written to `models/meta.json` beside the forests.
@@ -204,14 +214,7 @@ public struct UpliftModel: Sendable, Equatable {
 
     /// Scores encoded rows. Each forest needed is evaluated once; terms are summed in order.
     public func score(_ x: FeatureMatrix, threads: Int = ForestTrainer.defaultThreads) -> UpliftScores {
-        var predictions: [String: [Double]] = [:]
-        for name in outputs.forestNames {
-            predictions[name] = forests[name]!.predict(x, threads: threads)
-        }
-        func combine(_ terms: [OutputTerm]) -> [Double] { ModelOutputs.combine(terms, predictions: predictions, rows: x.rowCount) }
-        return UpliftScores(
-            y1: combine(outputs.y1), y0: combine(outputs.y0), uplift: combine(outputs.uplift),
-            armUplift: outputs.arms.map { combine($0.uplift) })
+        outputs.score(forests: forests, x, threads: threads)
     }
 
     /// The forests file bytes (named forests, sorted by name).

@@ -63,9 +63,11 @@ extension UpliftAnalysis {
     }
 
     /// Out-of-fold scores of `config` on every training row: fold f is scored by the learner fitted
-    /// on the other folds. `perArm` as in `Learners.fit`.
+    /// on the other folds. `perArm`, `outcomeSeed` and `cache` as in `Learners.fit` (the seeds
+    /// derived per fold).
     static func outOfFold(
-        _ config: LearnerConfig, data: TrainingData, fold: [Int], folds k: Int, perArm: Bool, seed: UInt64, threads: Int
+        _ config: LearnerConfig, data: TrainingData, fold: [Int], folds k: Int, perArm: Bool, seed: UInt64,
+        outcomeSeed: UInt64? = nil, threads: Int, cache: ForestCache? = nil
     ) throws -> (scores: UpliftScores, propensity: Double) {
         var y1 = [Double](repeating: .nan, count: data.y.count), y0 = y1, uplift = y1
         var armUplift: [[Double]] = []
@@ -74,9 +76,10 @@ extension UpliftAnalysis {
             let fitRows = fold.indices.filter { fold[$0] != f }
             let holdout = fold.indices.filter { fold[$0] == f }
             let fit = try Learners.fit(
-                config, data: subset(data, fitRows), perArm: perArm, seed: Learners.seed(seed, "fold\(f)"), threads: threads)
+                config, data: subset(data, fitRows), perArm: perArm, seed: Learners.seed(seed, "fold\(f)"),
+                outcomeSeed: outcomeSeed.map { Learners.seed($0, "fold\(f)") }, threads: threads, cache: cache)
             propensity = fit.propensity
-            let s = fit.prediction(data.x.rows(holdout), threads)
+            let s = fit.scores(data.x.rows(holdout), threads: threads)
             if armUplift.isEmpty { armUplift = s.armUplift.map { _ in [Double](repeating: .nan, count: data.y.count) } }
             for (j, i) in holdout.enumerated() {
                 y1[i] = s.y1[j]
@@ -90,28 +93,32 @@ extension UpliftAnalysis {
 
     /// Cross-fits every learner on the training split (pooled treatment only, every seed), compares
     /// them with a paired bootstrap over the training rows, and applies the rule.
+    /// Returns the selection and the forests of the first seed (the production learner's per-arm
+    /// cross-fit reuses its pooled forests).
     static func select(
         _ p: UpliftParams, data: TrainingData, binary: Bool, configs: [LearnerConfig], threads: Int,
         progress: @escaping @Sendable (String) -> Void
-    ) throws -> LearnerSelection {
+    ) throws -> (selection: LearnerSelection, firstSeedForests: ForestCache) {
         let k = p.selection.folds
         let fold = stratifiedFolds(
             arm: data.arm, arms: data.armNames.count, folds: k, seed: Learners.seed(p.seed, "selection_folds"))
         let treated = data.arm.map { $0 != 0 }
         var evaluators: [UpliftEvaluator] = []
-        var seedAUUC: [[Double]] = []
-        for (li, learner) in p.learners.enumerated() {
-            var perSeed: [Double] = []
-            for s in 0..<p.selection.seeds {
+        var seedAUUC = [[Double]](repeating: [], count: p.learners.count)
+        let firstSeedForests = ForestCache()
+        for s in 0..<p.selection.seeds {
+            // The learners of one seed share their outcome forests; only the first seed's are kept.
+            let cache = s == 0 ? firstSeedForests : ForestCache()
+            for (li, learner) in p.learners.enumerated() {
                 progress("uplift: \(p.primaryOutcome): cross-fitting \(learner.title) on the training split, seed \(s + 1)/\(p.selection.seeds)")
                 let (scores, e) = try outOfFold(
                     configs[li], data: data, fold: fold, folds: k, perArm: false,
-                    seed: Learners.seed(p.seed, "selection/\(p.primaryOutcome)/\(learner.key)/seed\(s)"), threads: threads)
+                    seed: selectionSeed(p, learner: learner, seed: s), outcomeSeed: selectionOutcomeSeed(p, seed: s), threads: threads,
+                    cache: cache)
                 let ev = UpliftEvaluator(scores: scores.uplift, treated: treated, y: data.y, propensity: e)
-                perSeed.append(ev.normalizedAUUC())
+                seedAUUC[li].append(ev.normalizedAUUC())
                 if s == 0 { evaluators.append(ev) }
             }
-            seedAUUC.append(perSeed)
         }
         progress("uplift: \(p.primaryOutcome): bootstrap of the cross-fitted comparison (\(p.bootstrapReplicates) replicates)")
         let snapshot = evaluators
@@ -148,9 +155,21 @@ extension UpliftAnalysis {
         // Ties go to the learner listed first.
         var chosen = pool[0]
         for r in pool.dropFirst() where r.meanOverSeeds > chosen.meanOverSeeds { chosen = r }
-        return LearnerSelection(
+        let selection = LearnerSelection(
             outcome: p.primaryOutcome, folds: k, seeds: p.selection.seeds, rule: p.selection.rule, trainingRows: data.y.count,
             adjustedLevel: adjusted, comparisons: comparisons, rows: rows, chosen: chosen.learner, supported: supported.map(\.learner),
             fold: fold)
+        return (selection, firstSeedForests)
+    }
+
+    /// The seed of a learner's cross-fit with forest seed `seed` (0-based).
+    static func selectionSeed(_ p: UpliftParams, learner: LearnerDescriptor, seed s: Int) -> UInt64 {
+        Learners.seed(p.seed, "selection/\(p.primaryOutcome)/\(learner.key)/seed\(s)")
+    }
+
+    /// The seed of the outcome forests of every learner's cross-fit with forest seed `seed`: the
+    /// learners whose outcome forests have the same settings share them.
+    static func selectionOutcomeSeed(_ p: UpliftParams, seed s: Int) -> UInt64 {
+        Learners.seed(p.seed, "selection/\(p.primaryOutcome)/outcome_forests/seed\(s)")
     }
 }

@@ -139,6 +139,7 @@ public enum UpliftAnalysis {
         var outcomes: [OutcomeEvaluation] = []
         var production: (UpliftModel, LearnerConfig, LearnerFit, UpliftScores)?
         var selection: LearnerSelection?
+        var firstSeedForests: ForestCache?
         let comparisons = max(1, p.learners.count - 1)
         let adjustedLevel = 1 - (1 - p.confidenceLevel) / Double(comparisons)
         // Everything the bootstrap needs, per (outcome, learner): evaluators and which metrics.
@@ -160,15 +161,18 @@ public enum UpliftAnalysis {
 
             let configs = p.learners.map { $0.config(baseline: p.baseline, tuned: tuned, folds: p.drFolds) }
             if isPrimary {
-                selection = try select(p, data: data, binary: binary, configs: configs, threads: threads, progress: progress)
+                (selection, firstSeedForests) = try select(p, data: data, binary: binary, configs: configs, threads: threads, progress: progress)
             }
             var learnerEvals: [LearnerEvaluation] = []
+            // The learners whose outcome forests have the same settings share them.
+            let outcomeForests = ForestCache()
             for (li, learner) in p.learners.enumerated() {
                 let config = configs[li]
                 progress("uplift: \(outcomeName): fitting \(learner.title)")
                 let fit = try Learners.fit(
                     config, data: data, perArm: isPrimary, seed: Learners.seed(p.seed, "\(outcomeName)/\(learner.key)"),
-                    threads: threads, progress: { progress("  forest \($0)") })
+                    outcomeSeed: Learners.seed(p.seed, "\(outcomeName)/outcome_forests"), threads: threads,
+                    progress: { progress("  forest \($0)") }, cache: outcomeForests)
                 // A learner the frozen model could not reproduce fails here, before it is evaluated or frozen.
                 try LearnerContract.check(fit, sample: contractSample, learner: learner.key, threads: threads)
                 let model = UpliftModel(encoder: encoder, forests: fit.forests, outputs: fit.outputs)
@@ -267,7 +271,8 @@ public enum UpliftAnalysis {
             x: xTrain, y: try train.doubles(p.primaryOutcome), arm: trainArms.index, armNames: armNames, armShares: designShares)
         let (crossFit, _) = try outOfFold(
             config, data: primaryData, fold: selection.fold, folds: selection.folds, perArm: true,
-            seed: Learners.seed(p.seed, "selection/\(p.primaryOutcome)/\(selection.chosen.key)/seed0"), threads: threads)
+            seed: selectionSeed(p, learner: selection.chosen, seed: 0), outcomeSeed: selectionOutcomeSeed(p, seed: 0), threads: threads,
+            cache: firstSeedForests)
         return UpliftResult(
             encoder: encoder, unknownInTest: unknownTest, armNames: armNames, trainRows: train.rowCount, testRows: test.rowCount,
             propensity: fit.propensity, designShares: designShares, outcomes: outcomes, selection: selection, adjustedLevel: adjustedLevel,
@@ -275,18 +280,29 @@ public enum UpliftAnalysis {
             testIDs: testIDs, testScores: scores, trainIDs: try train.strings(spec.preparedIdColumn).values, crossFitScores: crossFit)
     }
 
-    /// Out-of-bag error of control and treated outcome forests over the grid.
+    /// Out-of-bag error of control and treated outcome forests over the grid. Per leaf size, one
+    /// forest grown to the deepest depth of the grid gives the error of every depth
+    /// (`ForestTrainer.outOfBagErrors`: the same numbers as one forest per depth when every
+    /// split tries all features).
     static func tune(data: TrainingData, grid: TuningGrid, seed: UInt64, threads: Int) throws -> [TuningRow] {
         let control = data.arm.indices.filter { data.arm[$0] == 0 }
         let treated = data.arm.indices.filter { data.arm[$0] != 0 }
         let xc = data.x.rows(control), xt = data.x.rows(treated)
         let yc = control.map { data.y[$0] }, yt = treated.map { data.y[$0] }
+        var errors: [Int: (control: [DepthError], treated: [DepthError])] = [:]
+        for leaf in grid.minSamplesLeaf {
+            let s = ForestSettings(nTrees: grid.nTrees, maxDepth: nil, minSamplesLeaf: leaf, maxFeatures: grid.maxFeatures)
+            let c = try ForestTrainer.outOfBagErrors(
+                xc, yc, params: s.params(seed: Learners.seed(seed, "control")), depths: grid.maxDepth, threads: threads)
+            let t = try ForestTrainer.outOfBagErrors(
+                xt, yt, params: s.params(seed: Learners.seed(seed, "treated")), depths: grid.maxDepth, threads: threads)
+            errors[leaf] = (c, t)
+        }
         var rows: [TuningRow] = []
-        for depth in grid.maxDepth {
+        for (j, depth) in grid.maxDepth.enumerated() {
             for leaf in grid.minSamplesLeaf {
                 let s = ForestSettings(nTrees: grid.nTrees, maxDepth: depth, minSamplesLeaf: leaf, maxFeatures: grid.maxFeatures)
-                let c = try ForestTrainer.train(xc, yc, params: s.params(seed: Learners.seed(seed, "control")), threads: threads).summary
-                let t = try ForestTrainer.train(xt, yt, params: s.params(seed: Learners.seed(seed, "treated")), threads: threads).summary
+                let c = errors[leaf]!.control[j], t = errors[leaf]!.treated[j]
                 let mc = c.oobMSE ?? .nan, mt = t.oobMSE ?? .nan
                 let score = (Double(c.oobRows) * mc + Double(t.oobRows) * mt) / Double(c.oobRows + t.oobRows)
                 rows.append(TuningRow(settings: s, oobControl: mc, oobTreated: mt, score: score))

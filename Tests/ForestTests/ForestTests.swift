@@ -191,6 +191,31 @@ struct ForestTraining {
         }
     }
 
+    @Test("out-of-bag errors by depth cut from one deep forest equal one forest per depth, bit for bit")
+    func outOfBagErrorsByDepth() throws {
+        let (x, y, _) = synthetic(rows: 700, features: 4, noise: 0.5, seed: 21)
+        for leaf in [1, 5, 40] {
+            let params = ForestParams(nTrees: 12, minSamplesLeaf: leaf, minSamplesSplit: 2 * leaf, seed: 33)
+            let depths = [1, 2, 4, 7]
+            let cut = try ForestTrainer.outOfBagErrors(x, y, params: params, depths: depths, threads: 2)
+            for (d, e) in zip(depths, cut) {
+                var p = params
+                p.maxDepth = d
+                let s = try ForestTrainer.train(x, y, params: p, threads: 1).summary
+                #expect(e.maxDepth == d && e.oobRows == s.oobRows)
+                #expect(e.oobMSE?.bitPattern == s.oobMSE?.bitPattern, "leaf \(leaf) depth \(d): \(e.oobMSE ?? .nan) vs \(s.oobMSE ?? .nan)")
+            }
+            // Deeper trees fit the training rows better, but the out-of-bag error is not the training error.
+            #expect(cut[0].oobMSE! > cut[2].oobMSE!)
+        }
+        // With feature sampling each depth is trained on its own, and still matches.
+        let sampled = ForestParams(nTrees: 6, minSamplesLeaf: 3, minSamplesSplit: 6, maxFeatures: 2, seed: 4)
+        let e = try ForestTrainer.outOfBagErrors(x, y, params: sampled, depths: [3], threads: 2)
+        var p = sampled
+        p.maxDepth = 3
+        #expect(e[0].oobMSE == (try ForestTrainer.train(x, y, params: p, threads: 2).summary.oobMSE))
+    }
+
     @Test("without bootstrap there is no OOB estimate; progress counts every tree")
     func noBootstrap() throws {
         let (x, y, _) = synthetic(rows: 100, features: 3, noise: 0.1, seed: 5)

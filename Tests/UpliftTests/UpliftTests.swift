@@ -166,6 +166,39 @@ struct Synthetic {
         #expect(design.outputs.uplift.map(\.weight).sorted() == [0.5, 0.5])
     }
 
+    @Test("learners given one outcome seed and cache share their outcome forests; the cache changes no result")
+    func sharedOutcomeForests() throws {
+        let data = Synthetic(n: 900, seed: 6).data
+        let settings = ForestSettings(nTrees: 8, maxDepth: 4, minSamplesLeaf: 10)
+        let cache = ForestCache()
+        var cached: [LearnerFit] = []
+        for kind in [LearnerKind.t, .x, .dr] {
+            let config = LearnerConfig(kind: kind, outcome: settings, folds: 2)
+            let seed = Learners.seed(5, kind.name)
+            let fit = try Learners.fit(config, data: data, perArm: true, seed: seed, outcomeSeed: 77, threads: 2, cache: cache)
+            let alone = try Learners.fit(config, data: data, perArm: true, seed: seed, outcomeSeed: 77, threads: 1)
+            #expect(fit.forests == alone.forests && fit.oobMSE == alone.oobMSE, "\(kind)")
+            #expect(fit.scores(data.x, threads: 2) == alone.scores(data.x, threads: 1))
+            cached.append(fit)
+        }
+        // mu0, mu1 and the two arms' mu1 trained once, by the T-learner.
+        #expect(cache.hits == 2 * 4)
+        for name in ["mu0", "mu1", "mu1_a", "mu1_b"] { #expect(cached[1].forests[name] == cached[0].forests[name] && cached[0].forests[name] != nil) }
+        // Without a common outcome seed the outcome forests are the learner's own.
+        let own = try Learners.fit(LearnerConfig(kind: .x, outcome: settings), data: data, perArm: false, seed: 9)
+        #expect(own.forests["mu0"] != cached[0].forests["mu0"])
+    }
+
+    @Test("the frozen terms and the learner's own prediction give the same bits")
+    func scoresByTerms() throws {
+        let data = Synthetic(n: 600, seed: 8).data
+        for kind in [LearnerKind.t, .x, .dr] {
+            let fit = try Learners.fit(
+                LearnerConfig(kind: kind, outcome: ForestSettings(nTrees: 6, maxDepth: 3, minSamplesLeaf: 10)), data: data, perArm: true, seed: 2)
+            #expect(fit.scores(data.x, threads: 2) == fit.prediction(data.x, 2), "\(kind)")
+        }
+    }
+
     @Test func seedsDependOnlyOnMasterSeedAndName() {
         #expect(Learners.seed(1, "mu0") == Learners.seed(1, "mu0"))
         #expect(Learners.seed(1, "mu0") != Learners.seed(2, "mu0"))

@@ -1,0 +1,71 @@
+import Foundation
+import Stats
+
+/// One depth limit's out-of-bag error (see `ForestTrainer.outOfBagErrors`).
+public struct DepthError: Sendable, Equatable {
+    public var maxDepth: Int
+    /// Over rows with at least one out-of-bag tree; nil if there are none.
+    public var oobMSE: Double?
+    public var oobRows: Int
+}
+
+extension ForestTrainer {
+    /// The out-of-bag error of the forests `params` would grow with `maxDepth` set to each of
+    /// `depths`, from one forest grown to the deepest of them.
+    ///
+    /// Without feature sampling (`maxFeatures` nil or at least the columns) a node's split does not
+    /// depend on the depth limit (no random draw happens after the bootstrap), so the tree grown to
+    /// depth d is the deeper tree cut at d, its depth-d nodes leaves with the values they already
+    /// hold. Each tree's out-of-bag rows are walked to each cut and summed per row in tree order,
+    /// as `train` sums them: the errors are the same bits as training one forest per depth. With
+    /// feature sampling the draws of the deeper nodes would change the later ones, so each depth
+    /// is trained on its own.
+    public static func outOfBagErrors(
+        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, depths: [Int], threads: Int = defaultThreads
+    ) throws -> [DepthError] {
+        guard let deepest = depths.max() else { return [] }
+        var grown = params
+        grown.bootstrap = true
+        guard params.maxFeatures.map({ $0 >= x.columnCount }) ?? true else {
+            return try depths.map { d in
+                grown.maxDepth = d
+                let summary = try train(x, y, params: grown, threads: threads).summary
+                return DepthError(maxDepth: d, oobMSE: summary.oobMSE, oobRows: summary.oobRows)
+            }
+        }
+        grown.maxDepth = deepest
+        let forest = try train(x, y, params: grown, threads: threads).forest
+        let n = x.rowCount, k = depths.count
+        var sums = [Double](repeating: 0, count: n * k)
+        var counts = [Int32](repeating: 0, count: n)
+        let weight = UnsafeMutablePointer<Double>.allocate(capacity: max(1, n))
+        defer { weight.deallocate() }
+        x.values.withUnsafeBufferPointer { xv in
+            for (t, tree) in forest.trees.enumerated() {
+                var rng = SeededGenerator.derived(seed: params.seed, index: UInt64(t))
+                TreeBuilder.drawBootstrap(&rng, rows: n, into: weight)
+                for r in 0..<n where weight[r] == 0 {
+                    counts[r] += 1
+                    for (j, d) in depths.enumerated() {
+                        var node = 0, depth = 0
+                        while tree.feature[node] >= 0 && depth < d {
+                            let f = Int(tree.feature[node])
+                            node = Int(xv[f * n + r] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
+                            depth += 1
+                        }
+                        sums[r * k + j] += tree.value[node]
+                    }
+                }
+            }
+        }
+        return depths.enumerated().map { j, d in
+            var squares = 0.0, rows = 0
+            for r in 0..<n where counts[r] > 0 {
+                let e = sums[r * k + j] / Double(counts[r]) - y[r]
+                squares += e * e
+                rows += 1
+            }
+            return DepthError(maxDepth: d, oobMSE: rows > 0 ? squares / Double(rows) : nil, oobRows: rows)
+        }
+    }
+}

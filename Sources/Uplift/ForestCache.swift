@@ -1,0 +1,50 @@
+import Base
+import Forest
+import Foundation
+
+/// Forests already trained in this process, by content: the parameters (seed included), the
+/// training matrix and the target. Learners fitted on the same rows with the same outcome-forest
+/// settings and seed (the T-, X- and DR-learners' mu0 and mu1) train each forest once; the
+/// production learner's per-arm cross-fit reuses the pooled forests the selection trained. A
+/// forest comes back bit for bit as it would be trained again (training is deterministic), so
+/// the cache changes the time, never a result.
+public final class ForestCache: @unchecked Sendable {
+    private var stored: [[UInt8]: (forest: RandomForest, oobMSE: Double?)] = [:]
+    private let lock = NSLock()
+    public private(set) var hits = 0
+
+    public init() {}
+
+    /// The forest for (x, y, params): from the cache, or trained and kept.
+    public func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int) throws -> (
+        forest: RandomForest, oobMSE: Double?
+    ) {
+        let key = Self.key(x, y, params)
+        lock.lock()
+        if let found = stored[key] {
+            hits += 1
+            lock.unlock()
+            return found
+        }
+        lock.unlock()
+        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads)
+        lock.lock()
+        stored[key] = (forest, summary.oobMSE)
+        lock.unlock()
+        return (forest, summary.oobMSE)
+    }
+
+    static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams) -> [UInt8] {
+        var h = SHA256()
+        let p = params
+        let header: [UInt64] = [
+            UInt64(p.nTrees), p.maxDepth.map { UInt64($0) } ?? .max, UInt64(p.minSamplesLeaf), UInt64(p.minSamplesSplit),
+            p.maxFeatures.map { UInt64($0) } ?? .max, p.bootstrap ? 1 : 0, p.seed, UInt64(x.rowCount), UInt64(x.columnCount),
+            UInt64(y.count),
+        ]
+        header.withUnsafeBytes { h.update($0) }
+        x.values.withUnsafeBytes { h.update($0) }
+        y.withUnsafeBytes { h.update($0) }
+        return h.finalize()
+    }
+}
