@@ -34,28 +34,45 @@ extension ForestTrainer {
             }
         }
         grown.maxDepth = deepest
-        let forest = try train(x, y, params: grown, threads: threads).forest
+        let forest = try train(x, y, params: grown, threads: threads, outOfBag: false).forest
         let n = x.rowCount, k = depths.count
-        var sums = [Double](repeating: 0, count: n * k)
-        var counts = [Int32](repeating: 0, count: n)
-        let weight = UnsafeMutablePointer<Double>.allocate(capacity: max(1, n))
-        defer { weight.deallocate() }
-        x.values.withUnsafeBufferPointer { xv in
-            for (t, tree) in forest.trees.enumerated() {
-                var rng = SeededGenerator.derived(seed: params.seed, index: UInt64(t))
-                TreeBuilder.drawBootstrap(&rng, rows: n, into: weight)
-                for r in 0..<n where weight[r] == 0 {
-                    counts[r] += 1
-                    for (j, d) in depths.enumerated() {
-                        var node = 0, depth = 0
-                        while tree.feature[node] >= 0 && depth < d {
-                            let f = Int(tree.feature[node])
-                            node = Int(xv[f * n + r] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
-                            depth += 1
+        // Per tree (on any thread): its out-of-bag rows and their values at each cut; then summed
+        // per row in tree order.
+        let perTree = [(rows: [Int32], values: [Double])](unsafeUninitializedCapacity: forest.trees.count) { buffer, initialized in
+            let out = SharedBuffer(buffer)
+            parallelChunks(total: forest.trees.count, chunk: 1, threads: threads) { range in
+                let weight = UnsafeMutablePointer<Double>.allocate(capacity: max(1, n))
+                defer { weight.deallocate() }
+                x.values.withUnsafeBufferPointer { xv in
+                    for t in range {
+                        let tree = forest.trees[t]
+                        var rng = SeededGenerator.derived(seed: params.seed, index: UInt64(t))
+                        TreeBuilder.drawBootstrap(&rng, rows: n, into: weight)
+                        var rows: [Int32] = [], values: [Double] = []
+                        for r in 0..<n where weight[r] == 0 {
+                            rows.append(Int32(r))
+                            for d in depths {
+                                var node = 0, depth = 0
+                                while tree.feature[node] >= 0 && depth < d {
+                                    let f = Int(tree.feature[node])
+                                    node = Int(xv[f * n + r] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
+                                    depth += 1
+                                }
+                                values.append(tree.value[node])
+                            }
                         }
-                        sums[r * k + j] += tree.value[node]
+                        (out.base + t).initialize(to: (rows, values))
                     }
                 }
+            }
+            initialized = forest.trees.count
+        }
+        var sums = [Double](repeating: 0, count: n * k)
+        var counts = [Int32](repeating: 0, count: n)
+        for tree in perTree {
+            for (i, r) in tree.rows.enumerated() {
+                counts[Int(r)] += 1
+                for j in 0..<k { sums[Int(r) * k + j] += tree.values[i * k + j] }
             }
         }
         return depths.enumerated().map { j, d in

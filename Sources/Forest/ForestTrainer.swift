@@ -30,9 +30,10 @@ public enum ForestTrainer {
 
     /// Trains on the rows of `x` (all rows) with targets `y` (y.count == x.rowCount).
     /// `progress` is called with the number of finished trees (from any thread; may be nil).
-    /// Calls are serialized and the counts increase by one each time.
+    /// Calls are serialized and the counts increase by one each time. `outOfBag: false` skips the
+    /// out-of-bag estimate (as without bootstrap) and leaves the forest unchanged.
     public static func train(
-        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int = defaultThreads,
+        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int = defaultThreads, outOfBag: Bool = true,
         progress: (@Sendable (Int) -> Void)? = nil
     ) throws -> (forest: RandomForest, summary: TrainingSummary) {
         try validate(x, y, params)
@@ -43,8 +44,8 @@ public enum ForestTrainer {
         let work: @Sendable (Int) -> Void = { _ in
             let builder = TreeBuilder(data: data, params: params)
             while let i = counter.next() {
-                let (tree, outOfBag) = builder.build(treeIndex: i, bootstrap: params.bootstrap)
-                slots.store(i, tree: tree, outOfBag: outOfBag)
+                let (tree, oob) = builder.build(treeIndex: i, bootstrap: params.bootstrap, outOfBag: outOfBag)
+                slots.store(i, tree: tree, outOfBag: oob)
             }
         }
         let workers = min(threads, params.nTrees)
@@ -52,7 +53,7 @@ public enum ForestTrainer {
 
         let (trees, oob) = slots.results()
         let forest = RandomForest(featureCount: x.columnCount, trees: trees)
-        guard params.bootstrap else {
+        guard params.bootstrap && outOfBag else {
             return (forest, TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0))
         }
         var predictions = [Double](repeating: .nan, count: x.rowCount)

@@ -121,7 +121,8 @@ final class TreeBuilder {
     /// Tree `index` of the forest: its bootstrap and feature sampling come from the generator
     /// derived from (seed, index) alone. When bootstrapping, also returns the tree's predictions
     /// for its out-of-bag rows, walked like `RegressionTree.predict` while the tree is in cache.
-    func build(treeIndex: Int, bootstrap: Bool) -> (tree: RegressionTree, outOfBag: OutOfBag?) {
+    /// `outOfBag: false` skips the out-of-bag predictions (the tree is the same).
+    func build(treeIndex: Int, bootstrap: Bool, outOfBag: Bool = true) -> (tree: RegressionTree, outOfBag: OutOfBag?) {
         var rng = SeededGenerator.derived(seed: seed, index: UInt64(treeIndex))
         let y = data.y
         var count = 0, outCount = 0
@@ -154,11 +155,13 @@ final class TreeBuilder {
                 m += weight[Int(r)] > 0 ? 1 : 0
             }
         }
+        let withOutOfBag = bootstrap && outOfBag
+        if !withOutOfBag { outCount = 0 }
         for i in 0..<p { features[i] = i }
         // The out-of-bag rows in ascending order, before growing permutes them.
-        let outRows = bootstrap ? Array(UnsafeBufferPointer(start: oobRows, count: outCount)) : []
+        let outRows = withOutOfBag ? Array(UnsafeBufferPointer(start: oobRows, count: outCount)) : []
         let tree = grow(count: count, outOfBag: outCount, rng: &rng)
-        guard bootstrap else { return (tree, nil) }
+        guard withOutOfBag else { return (tree, nil) }
         let values = [Double](unsafeUninitializedCapacity: outCount) { buffer, initialized in
             for i in 0..<outCount { buffer[i] = oobValue[Int(outRows[i])] }
             initialized = outCount

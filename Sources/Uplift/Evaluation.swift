@@ -110,16 +110,44 @@ public struct UpliftEvaluator: Sendable {
 
     /// Normalized AUUC of the model's ranking (IPW uplift curve).
     public func normalizedAUUC(weights: [Double]? = nil) -> Double {
+        normalizedAUUC(weights: weights, perfectArea: perfectUpliftArea(weights: weights))
+    }
+
+    /// The same with the best ranking's area given (`perfectUpliftArea` of an evaluator with the same normalizers).
+    public func normalizedAUUC(weights: [Double]?, perfectArea best: Double) -> Double {
         let model = upliftArea(order, weights: weights)
-        let best = upliftArea(perfectZOrder, weights: weights)
         return best > 0 ? model / best : .nan
     }
 
     /// Qini coefficient of the model's ranking (binary outcomes).
     public func qiniCoefficient(weights: [Double]? = nil) -> Double {
+        qiniCoefficient(weights: weights, perfectArea: perfectQiniArea(weights: weights))
+    }
+
+    public func qiniCoefficient(weights: [Double]?, perfectArea best: Double) -> Double {
         let model = qiniArea(order, weights: weights)
-        let best = qiniArea(perfectQiniOrder, weights: weights)
         return best > 0 ? model / best : .nan
+    }
+
+    /// The normalizers: the areas of the best possible rankings of these rows.
+    public func perfectUpliftArea(weights: [Double]?) -> Double { upliftArea(perfectZOrder, weights: weights) }
+    public func perfectQiniArea(weights: [Double]?) -> Double { qiniArea(perfectQiniOrder, weights: weights) }
+
+    /// Whether `other` has the same normalizers for the same weights: the same outcomes, treatment
+    /// flags and propensity (the learners evaluated on one set of rows). A bootstrap replicate then
+    /// computes them once for all of those learners.
+    public func sharesNormalizers(with other: UpliftEvaluator) -> Bool {
+        e == other.e && y == other.y && treated == other.treated
+    }
+
+    /// Per evaluator, the index of the first one with the same normalizers (`sharesNormalizers`)
+    /// and, when `rows` are given, the same rows.
+    public static func normalizerOwners(_ evaluators: [UpliftEvaluator], rows: [[Int]]? = nil) -> [Int] {
+        evaluators.indices.map { i in
+            evaluators.indices.first { j in
+                j == i || (j < i && evaluators[j].sharesNormalizers(with: evaluators[i]) && (rows.map { $0[j] == $0[i] } ?? true))
+            }!
+        }
     }
 
     /// The model's uplift curve per customer of the population at shares 0, 1/points, …, 1:

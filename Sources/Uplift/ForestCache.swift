@@ -16,10 +16,10 @@ public final class ForestCache: @unchecked Sendable {
     public init() {}
 
     /// The forest for (x, y, params): from the cache, or trained and kept.
-    public func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int) throws -> (
+    public func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool) throws -> (
         forest: RandomForest, oobMSE: Double?
     ) {
-        let key = Self.key(x, y, params)
+        let key = Self.key(x, y, params, outOfBag: outOfBag)
         lock.lock()
         if let found = stored[key] {
             hits += 1
@@ -27,20 +27,20 @@ public final class ForestCache: @unchecked Sendable {
             return found
         }
         lock.unlock()
-        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads)
+        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: outOfBag)
         lock.lock()
         stored[key] = (forest, summary.oobMSE)
         lock.unlock()
         return (forest, summary.oobMSE)
     }
 
-    static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams) -> [UInt8] {
+    static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams, outOfBag: Bool) -> [UInt8] {
         var h = SHA256()
         let p = params
         let header: [UInt64] = [
             UInt64(p.nTrees), p.maxDepth.map { UInt64($0) } ?? .max, UInt64(p.minSamplesLeaf), UInt64(p.minSamplesSplit),
             p.maxFeatures.map { UInt64($0) } ?? .max, p.bootstrap ? 1 : 0, p.seed, UInt64(x.rowCount), UInt64(x.columnCount),
-            UInt64(y.count),
+            UInt64(y.count), outOfBag ? 1 : 0,
         ]
         header.withUnsafeBytes { h.update($0) }
         x.values.withUnsafeBytes { h.update($0) }

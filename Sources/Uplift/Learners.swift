@@ -162,13 +162,17 @@ public struct LearnerFitting {
     public let threads: Int
     public let progress: (@Sendable (String) -> Void)?
     let cache: ForestCache?
+    /// Whether the forests estimate their out-of-bag error (`oobMSE`), a diagnostic; the forests
+    /// are the same either way.
+    let outOfBag: Bool
     public internal(set) var forests: [String: RandomForest] = [:]
     public internal(set) var oobMSE: [String: Double] = [:]
 
     init(
         config: LearnerConfig, data: TrainingData, seed: UInt64, outcomeSeed: UInt64, threads: Int,
-        progress: (@Sendable (String) -> Void)?, cache: ForestCache?
+        progress: (@Sendable (String) -> Void)?, cache: ForestCache?, outOfBag: Bool
     ) {
+        self.outOfBag = outOfBag
         self.config = config
         self.data = data
         self.seed = seed
@@ -187,7 +191,8 @@ public struct LearnerFitting {
     ) throws -> RandomForest {
         progress?(name)
         let params = settings.params(seed: Learners.seed(outcomeForest ? outcomeSeed : seed, name))
-        let (forest, oob) = try Learners.train(data.x.rows(rows), target, params: params, threads: threads, cache: cache)
+        let (forest, oob) = try Learners.train(
+            data.x.rows(rows), target, params: params, threads: threads, outOfBag: outOfBag, cache: cache)
         forests[name] = forest
         if let oob { oobMSE[name] = oob }
         return forest
@@ -313,25 +318,26 @@ public enum Learners {
     }
 
     /// A forest through `cache` when there is one.
-    static func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, cache: ForestCache?) throws -> (
-        forest: RandomForest, oobMSE: Double?
-    ) {
-        if let cache { return try cache.train(x, y, params: params, threads: threads) }
-        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads)
+    static func train(
+        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool = true, cache: ForestCache?
+    ) throws -> (forest: RandomForest, oobMSE: Double?) {
+        if let cache { return try cache.train(x, y, params: params, threads: threads, outOfBag: outOfBag) }
+        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: outOfBag)
         return (forest, summary.oobMSE)
     }
 
     /// Fits one learner for the pooled treatment (any treated arm vs control) and, when
     /// `perArm`, for each treated arm vs control. The outcome forests take their seeds from
-    /// `outcomeSeed` (default `seed`); `cache` lets fits on the same rows share forests.
+    /// `outcomeSeed` (default `seed`); `cache` lets fits on the same rows share forests;
+    /// `outOfBagErrors: false` leaves `oobMSE` empty and saves its time (a cross-fit's folds).
     public static func fit(
         _ config: LearnerConfig, data: TrainingData, perArm: Bool, seed: UInt64, outcomeSeed: UInt64? = nil,
         threads: Int = ForestTrainer.defaultThreads,
-        progress: (@Sendable (String) -> Void)? = nil, cache: ForestCache? = nil
+        progress: (@Sendable (String) -> Void)? = nil, cache: ForestCache? = nil, outOfBagErrors: Bool = true
     ) throws -> LearnerFit {
         var fitting = LearnerFitting(
             config: config, data: data, seed: seed, outcomeSeed: outcomeSeed ?? seed, threads: threads, progress: progress,
-            cache: cache)
+            cache: cache, outOfBag: outOfBagErrors)
         let control = data.arm.indices.filter { data.arm[$0] == 0 }
         let mu0 = try fitting.train(
             "mu0", rows: control, target: control.map { data.y[$0] }, settings: config.outcome, outcomeForest: true)
@@ -403,11 +409,13 @@ public enum Learners {
             progress?("dr fold \(f + 1)/\(k)\(suffix)")
             let m1 = try train(
                 data.x.rows(treatedFit), treatedFit.map { data.y[$0] },
-                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads, cache: cache
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads, outOfBag: false,
+                cache: cache
             ).forest
             let m0 = try train(
                 data.x.rows(controlFit), controlFit.map { data.y[$0] },
-                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads, cache: cache
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads, outOfBag: false,
+                cache: cache
             ).forest
             let p1 = m1.predict(holdoutX, threads: threads)
             let p0 = m0.predict(holdoutX, threads: threads)

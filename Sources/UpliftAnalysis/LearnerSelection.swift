@@ -77,7 +77,7 @@ extension UpliftAnalysis {
             let holdout = fold.indices.filter { fold[$0] == f }
             let fit = try Learners.fit(
                 config, data: subset(data, fitRows), perArm: perArm, seed: Learners.seed(seed, "fold\(f)"),
-                outcomeSeed: outcomeSeed.map { Learners.seed($0, "fold\(f)") }, threads: threads, cache: cache)
+                outcomeSeed: outcomeSeed.map { Learners.seed($0, "fold\(f)") }, threads: threads, cache: cache, outOfBagErrors: false)
             propensity = fit.propensity
             let s = fit.scores(data.x.rows(holdout), threads: threads)
             if armUplift.isEmpty { armUplift = s.armUplift.map { _ in [Double](repeating: .nan, count: data.y.count) } }
@@ -122,10 +122,22 @@ extension UpliftAnalysis {
         }
         progress("uplift: \(p.primaryOutcome): bootstrap of the cross-fitted comparison (\(p.bootstrapReplicates) replicates)")
         let snapshot = evaluators
+        let owner = UpliftEvaluator.normalizerOwners(snapshot)
         let reps = Bootstrap.replicates(
             p.bootstrapReplicates, rows: data.y.count, seed: Learners.seed(p.seed, "selection_bootstrap"), threads: threads
         ) { w in
-            snapshot.flatMap { [$0.normalizedAUUC(weights: w), binary ? $0.qiniCoefficient(weights: w) : .nan] }
+            var best = [Double](repeating: .nan, count: snapshot.count), bestQini = best
+            return snapshot.indices.flatMap { i -> [Double] in
+                let o = owner[i]
+                if o == i {
+                    best[i] = snapshot[i].perfectUpliftArea(weights: w)
+                    if binary { bestQini[i] = snapshot[i].perfectQiniArea(weights: w) }
+                }
+                return [
+                    snapshot[i].normalizedAUUC(weights: w, perfectArea: best[o]),
+                    binary ? snapshot[i].qiniCoefficient(weights: w, perfectArea: bestQini[o]) : .nan,
+                ]
+            }
         }
         let base = p.learners.firstIndex(of: LearnerRegistry.baseline)!
         let comparisons = max(1, p.learners.count - 1)

@@ -220,15 +220,36 @@ public enum UpliftAnalysis {
         progress("uplift: bootstrap (\(p.bootstrapReplicates) replicates)")
         let snapshot = evaluators
         let n = test.rowCount
+        // The learners of one outcome (and arm) share the normalizers: computed once per replicate.
+        let pooledOwner = UpliftEvaluator.normalizerOwners(snapshot.map(\.pooled))
+        let armItems = snapshot.flatMap(\.arms)
+        let armOwner = UpliftEvaluator.normalizerOwners(armItems.map(\.1), rows: armItems.map(\.2))
         let replicates = Bootstrap.replicates(
             p.bootstrapReplicates, rows: n, seed: Learners.seed(p.seed, "bootstrap"),
             threads: threads
         ) { w in
             var out: [Double] = []
-            for item in snapshot {
-                out.append(item.pooled.normalizedAUUC(weights: w))
-                out.append(item.binary ? item.pooled.qiniCoefficient(weights: w) : .nan)
-                for (_, ev, rows) in item.arms { out.append(ev.normalizedAUUC(weights: rows.map { w[$0] })) }
+            var best = [Double](repeating: .nan, count: snapshot.count), bestQini = best
+            var armBest = [Double](repeating: .nan, count: armItems.count)
+            var armWeights = [[Double]](repeating: [], count: armItems.count)
+            var a = 0
+            for (i, item) in snapshot.enumerated() {
+                let o = pooledOwner[i]
+                if o == i {
+                    best[i] = item.pooled.perfectUpliftArea(weights: w)
+                    if item.binary { bestQini[i] = item.pooled.perfectQiniArea(weights: w) }
+                }
+                out.append(item.pooled.normalizedAUUC(weights: w, perfectArea: best[o]))
+                out.append(item.binary ? item.pooled.qiniCoefficient(weights: w, perfectArea: bestQini[o]) : .nan)
+                for (_, ev, rows) in item.arms {
+                    let ao = armOwner[a]
+                    if ao == a {
+                        armWeights[a] = rows.map { w[$0] }
+                        armBest[a] = ev.perfectUpliftArea(weights: armWeights[a])
+                    }
+                    out.append(ev.normalizedAUUC(weights: armWeights[ao], perfectArea: armBest[ao]))
+                    a += 1
+                }
             }
             return out
         }

@@ -208,6 +208,11 @@ struct ForestTraining {
             // Deeper trees fit the training rows better, but the out-of-bag error is not the training error.
             #expect(cut[0].oobMSE! > cut[2].oobMSE!)
         }
+        // Skipping the out-of-bag estimate leaves the forest as it is.
+        let params = ForestParams(nTrees: 5, minSamplesLeaf: 2, seed: 8)
+        let (plain, summary) = try ForestTrainer.train(x, y, params: params, threads: 2)
+        let (quiet, none) = try ForestTrainer.train(x, y, params: params, threads: 2, outOfBag: false)
+        #expect(quiet == plain && summary.oobMSE != nil && none.oobMSE == nil && none.oobRows == 0)
         // With feature sampling each depth is trained on its own, and still matches.
         let sampled = ForestParams(nTrees: 6, minSamplesLeaf: 3, minSamplesSplit: 6, maxFeatures: 2, seed: 4)
         let e = try ForestTrainer.outOfBagErrors(x, y, params: sampled, depths: [3], threads: 2)

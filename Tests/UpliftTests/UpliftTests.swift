@@ -41,6 +41,23 @@ import UpliftAnalysis
 }
 
 @Suite struct EvaluationTests {
+    @Test("learners on the same rows share the normalizers; a given normalizer gives the same bits")
+    func sharedNormalizers() {
+        var g = SeededGenerator(seed: 12)
+        let n = 300
+        let treated = (0..<n).map { _ in g.nextUnit() < 0.5 }
+        let y = (0..<n).map { _ in g.nextUnit() < 0.3 ? 1.0 : 0 }
+        let evs = (0..<3).map { _ in UpliftEvaluator(scores: (0..<n).map { _ in g.nextUnit() }, treated: treated, y: y, propensity: 0.5) }
+        let other = UpliftEvaluator(scores: (0..<n).map { _ in g.nextUnit() }, treated: treated, y: y, propensity: 0.4)
+        #expect(UpliftEvaluator.normalizerOwners(evs + [other]) == [0, 0, 0, 3])
+        #expect(UpliftEvaluator.normalizerOwners(evs, rows: [[1], [2], [1]]) == [0, 1, 0])
+        let w = (0..<n).map { _ in Double(g.next(below: 3)) }
+        for ev in evs {
+            #expect(ev.normalizedAUUC(weights: w, perfectArea: evs[0].perfectUpliftArea(weights: w)) == ev.normalizedAUUC(weights: w))
+            #expect(ev.qiniCoefficient(weights: w, perfectArea: evs[0].perfectQiniArea(weights: w)) == ev.qiniCoefficient(weights: w))
+        }
+    }
+
     // Four rows: two treated (e = 0.5), two control. z = 2y for treated, -2y for control.
     let treated = [true, true, false, false]
     let y = [1.0, 0.0, 0.0, 1.0]
