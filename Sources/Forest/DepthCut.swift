@@ -24,6 +24,14 @@ extension ForestTrainer {
         _ x: FeatureMatrix, _ y: [Double], params: ForestParams, depths: [Int], threads: Int = defaultThreads
     ) throws -> [DepthError] {
         guard let deepest = depths.max() else { return [] }
+        // The walk reads the cuts in ascending order; the results come back in the order asked.
+        let ascending = depths.indices.sorted { depths[$0] < depths[$1] }
+        guard ascending == Array(depths.indices) else {
+            let sorted = try outOfBagErrors(x, y, params: params, depths: ascending.map { depths[$0] }, threads: threads)
+            var out = sorted
+            for (k, i) in ascending.enumerated() { out[i] = sorted[k] }
+            return out
+        }
         var grown = params
         grown.bootstrap = true
         guard params.maxFeatures.map({ $0 >= x.columnCount }) ?? true else {
@@ -51,8 +59,9 @@ extension ForestTrainer {
                         var rows: [Int32] = [], values: [Double] = []
                         for r in 0..<n where weight[r] == 0 {
                             rows.append(Int32(r))
+                            // One walk down to the deepest cut, reading the node at each cut on the way.
+                            var node = 0, depth = 0
                             for d in depths {
-                                var node = 0, depth = 0
                                 while tree.feature[node] >= 0 && depth < d {
                                     let f = Int(tree.feature[node])
                                     node = Int(xv[f * n + r] <= tree.threshold[node] ? tree.left[node] : tree.right[node])

@@ -106,16 +106,14 @@ public struct RandomForest: Sendable, Equatable {
     }
 }
 
-/// All nodes of a forest in one validated array, so the batch walk needs no per-step checks
-/// and a node's fields share a cache line. A leaf points to itself on both sides and reads
-/// column 0, so a step taken at a leaf stays there.
+/// All nodes of a forest in one validated array of 16-byte nodes, so the batch walk needs no
+/// per-step checks and four nodes share a cache line. Each tree is laid out depth first, left
+/// subtree first, so a node's left child is the next node and only the right one is stored; a
+/// leaf has column -1 and holds its value where an inner node holds its threshold.
 struct PackedNode: Sendable {
-    var threshold: Double
-    var value: Double
-    var column: Int32
-    var left: Int32
+    var thresholdOrValue: Double
     var right: Int32
-    var isLeaf: UInt8
+    var column: Int32
 }
 
 struct PackedForest: Sendable {
@@ -126,18 +124,27 @@ struct PackedForest: Sendable {
         var nodes: [PackedNode] = []
         nodes.reserveCapacity(forest.trees.reduce(0) { $0 + $1.nodeCount })
         var roots: [Int] = []
+        var stack: [(node: Int, parent: Int)] = []
         for (i, tree) in forest.trees.enumerated() {
             if let problem = tree.structuralProblem(featureLimit: min(forest.featureCount, columnCount)) {
                 preconditionFailure("RandomForest: tree \(i): \(problem)")
             }
-            roots.append(nodes.count)
-            for n in 0..<tree.nodeCount {
+            let first = nodes.count
+            roots.append(first)
+            // Depth first from the root, left child first; a right child, when reached, tells its
+            // parent where it landed (relative to the root). Children point forward, so the walk ends.
+            stack.append((0, -1))
+            while let (n, parent) = stack.popLast() {
+                if parent >= 0 { nodes[parent].right = Int32(nodes.count - first) }
                 let leaf = tree.feature[n] < 0
+                let at = nodes.count
                 nodes.append(
                     PackedNode(
-                        threshold: tree.threshold[n], value: tree.value[n], column: leaf ? 0 : tree.feature[n],
-                        left: leaf ? Int32(n) : tree.left[n], right: leaf ? Int32(n) : tree.right[n],
-                        isLeaf: leaf ? 1 : 0))
+                        thresholdOrValue: leaf ? tree.value[n] : tree.threshold[n], right: -1, column: leaf ? -1 : tree.feature[n]))
+                if !leaf {
+                    stack.append((Int(tree.right[n]), at))
+                    stack.append((Int(tree.left[n]), -1))
+                }
             }
         }
         self.nodes = nodes
@@ -181,9 +188,10 @@ struct PackedForest: Sendable {
                             while active > 0 {
                                 var j = 0
                                 while j < active {
-                                    let node = tree[at[j]]
-                                    if node.isLeaf != 0 {
-                                        sums[who[j]] += node.value
+                                    let a = at[j]
+                                    let node = tree[a]
+                                    if node.column < 0 {
+                                        sums[who[j]] += node.thresholdOrValue
                                         if next < m {
                                             who[j] = next
                                             at[j] = 0
@@ -196,7 +204,7 @@ struct PackedForest: Sendable {
                                         }
                                     } else {
                                         let v = xb[Int(node.column) &* n &+ who[j]]
-                                        at[j] = Int(v <= node.threshold ? node.left : node.right)
+                                        at[j] = v <= node.thresholdOrValue ? a &+ 1 : Int(node.right)
                                     }
                                     j += 1
                                 }
