@@ -372,10 +372,11 @@ struct FormatTests {
 
     @Test("a tree whose nodes are not in depth-first order predicts the same through the batch walk as node by node")
     func anyNodeOrder() {
-        // Node 0 splits x0 at 0.5 (left node 3, right node 1); node 3 splits x1 at 0.2 (left node 4, right node 2).
+        // Node 0 splits x0 at 0.5 (left node 2, right node 1: the right leaf comes first); node 2 splits x1 at
+        // 0.2 (left node 3, right node 4).
         let tree = RegressionTree(
-            feature: [0, -1, -1, 1, -1], threshold: [0.5, 0, 0, 0.2, 0], left: [3, -1, -1, 4, -1], right: [1, -1, -1, 2, -1],
-            value: [0, 10, 20, 0, 40])
+            feature: [0, -1, 1, -1, -1], threshold: [0.5, 0, 0.2, 0, 0], left: [2, -1, 3, -1, -1], right: [1, -1, 4, -1, -1],
+            value: [0, 10, 0, 40, 20])
         let x = matrix([[0.1, 0.1], [0.1, 0.9], [0.9, 0.1], [0.5, 0.2]])
         let forest = RandomForest(featureCount: 2, trees: [tree, tree])
         #expect((0..<4).map { tree.predict(x, row: $0) } == [40, 20, 10, 40])
