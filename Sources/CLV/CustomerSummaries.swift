@@ -149,25 +149,60 @@ public struct CompressedSummaries: Sendable {
 
     init(_ s: CustomerSummaries) {
         customers = s.count
-        var keys: [(Int32, Double, Double)] = []
-        keys.reserveCapacity(s.count)
-        for i in 0..<s.count { keys.append((Int32(s.frequency[i]), s.recency[i], s.age[i])) }
-        keys.sort { a, b in
-            if a.0 != b.0 { return a.0 < b.0 }
-            if a.2 != b.2 { return a.2 < b.2 }
-            return a.1 < b.1
+        let n = s.count
+        // The distinct times (0, every t_x and T), sorted; each customer's times become indices into them, and the
+        // customers are sorted by one integer key (x, then T, then t_x: the order of the values, as the indices are
+        // monotone in them) and identical keys merged. Sorting integers, not tuples through a closure, and looking
+        // indices up by binary search, not hashing, keeps this small next to the fit.
+        var all = [Double](repeating: 0, count: 2 * n + 1)
+        for i in 0..<n {
+            all[2 * i + 1] = s.recency[i]
+            all[2 * i + 2] = s.age[i]
         }
-        var timeSet = Set<Double>([0])
-        for k in keys { timeSet.insert(k.1); timeSet.insert(k.2) }
-        let times = timeSet.sorted()
-        var index: [Double: Int32] = [:]
-        for (i, t) in times.enumerated() { index[t] = Int32(i) }
+        all.sort()
+        var times: [Double] = []
+        times.reserveCapacity(all.count)
+        for v in all where times.last != v { times.append(v) }
+        func index(_ v: Double) -> Int {
+            var lo = 0, hi = times.count - 1
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if times[mid] < v { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
         var xs: [Int32] = [], itx: [Int32] = [], iT: [Int32] = [], w: [Double] = []
-        for k in keys {
-            if let last = xs.indices.last, xs[last] == k.0, times[Int(itx[last])] == k.1, times[Int(iT[last])] == k.2 {
-                w[last] += 1
-            } else {
-                xs.append(k.0); itx.append(index[k.1]!); iT.append(index[k.2]!); w.append(1)
+        let xMax = Int(s.frequency.max() ?? 0)
+        let timeBits = Int.bitWidth - (times.count - 1).leadingZeroBitCount
+        let xBits = Int.bitWidth - xMax.leadingZeroBitCount
+        if xBits + 2 * timeBits <= 64 {
+            let mask = (UInt64(1) << timeBits) - 1
+            var keys = [UInt64](repeating: 0, count: n)
+            for i in 0..<n {
+                keys[i] = UInt64(Int32(s.frequency[i])) << (2 * timeBits) | UInt64(index(s.age[i])) << timeBits | UInt64(index(s.recency[i]))
+            }
+            keys.sort()
+            var previous: UInt64?
+            for key in keys {
+                if key == previous {
+                    w[w.count - 1] += 1
+                } else {
+                    xs.append(Int32(key >> (2 * timeBits)))
+                    iT.append(Int32((key >> timeBits) & mask))
+                    itx.append(Int32(key & mask))
+                    w.append(1)
+                    previous = key
+                }
+            }
+        } else {
+            var keys = (0..<n).map { (Int32(s.frequency[$0]), Int32(index(s.age[$0])), Int32(index(s.recency[$0]))) }
+            keys.sort { a, b in a.0 != b.0 ? a.0 < b.0 : a.1 != b.1 ? a.1 < b.1 : a.2 < b.2 }
+            for k in keys {
+                if let last = xs.indices.last, xs[last] == k.0, iT[last] == k.1, itx[last] == k.2 {
+                    w[last] += 1
+                } else {
+                    xs.append(k.0); iT.append(k.1); itx.append(k.2); w.append(1)
+                }
             }
         }
         self.times = times

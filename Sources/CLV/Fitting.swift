@@ -24,14 +24,21 @@ public struct ConfidenceInterval: Sendable, Equatable, CustomStringConvertible {
 ///   problem is well scaled. The objective is the mean negative log-likelihood, with analytic gradients
 ///   (BG/NBD, Gamma-Gamma fully analytic; Pareto/NBD analytic except where 2F1(1, P; Q; z) has z > 0.9 and a
 ///   continued fraction is used, whose P, Q, z derivatives are central differences).
-/// * Search: the log-likelihood is evaluated at 4-8 deterministic starting points; GSL's
-///   `vector_bfgs2` runs from the best two until the mean-log-likelihood gradient is < 1e-6 (or GSL reports no
-///   progress with it < 1e-5); if neither run converges, `nmsimplex2` runs from the best start and BFGS polishes
-///   its result. The best converged run is refined by up to 4 Newton steps with the numeric Hessian (accepted
-///   only if the likelihood does not drop and the gradient shrinks). `converged` is true when BFGS/simplex
-///   converged or the final mean gradient is < 1e-7. Same input, same result, bit for bit (no randomness,
-///   fixed summation order; independent evaluations, such as the two BFGS runs, the Hessian's columns and the edge
-///   probes, run side by side on copies of the problem, so the thread count changes nothing: `ProblemPool`).
+/// * Search: the log-likelihood is evaluated at 4-8 deterministic starting points. From the best one, GSL's
+///   `vector_bfgs2` runs until the mean-log-likelihood gradient is < 1e-3, then Newton refinement takes over: steps
+///   with the numeric Hessian (kept from step to step with BFGS updates while each step at least halves the gradient,
+///   recomputed otherwise; halved when they do not raise the likelihood) until the gradient is at rounding level.
+///   The search has converged when the refined mean gradient is < 1e-6; if Newton cannot get there, BFGS goes on
+///   from the refined point to 1e-6 (or to no progress with < 1e-5) and is refined again. A ridge found where BFGS
+///   stopped (confirmed after BFGS has gone on to 1e-4; no Newton steps then) or where Newton stopped short ends the
+///   search there. When the
+///   first search does not end cleanly (converged to an interior maximum with a positive-definite Hessian, no
+///   parameter beyond the boundary thresholds, no ridge), a second search runs from the second-best start; if
+///   neither converges, `nmsimplex2` runs from the best start and BFGS and Newton polish its result. The best
+///   converged search wins. `converged` is true when a search converged or the final mean gradient is < 1e-7.
+///   Same input, same result, bit for bit (no randomness, fixed summation order; independent evaluations, such as
+///   the starting points, the Hessian's columns and the edge probes, run side by side on copies of the problem, so
+///   the thread count changes nothing: `ProblemPool`). The notes count the likelihood evaluations of each phase.
 /// * `standardErrors`: from the inverse of the Hessian of the negative log-likelihood with respect to
 ///   log-parameters, computed by central differences (step 1e-4 in log units) of the analytic gradient, and
 ///   mapped to the natural scale with the delta method: se(p) = p * se(log p). NaN when the Hessian is not
@@ -263,6 +270,14 @@ final class MLEProblem {
     /// |theta| beyond this gets a quadratic penalty, keeping the optimiser inside exp(+-18.4) = 1e-8 .. 1e8.
     static let thetaBound = 18.420680743952367
 
+    /// The objective's box penalty at theta (0 inside the bound).
+    static func penalty(_ theta: [Double]) -> Double {
+        theta.reduce(0.0) { acc, th in
+            let over = abs(th) - thetaBound
+            return over > 0 ? acc + over * over : acc
+        }
+    }
+
     /// Makes an independent evaluator (its own scratch tables) for a copy of this problem that runs on another
     /// thread (`copy`); nil when the problem has just the one evaluator.
     let makeEvaluate: (() -> Evaluate)?
@@ -483,12 +498,20 @@ struct RunOutcome {
     var evaluations = 0
     /// BFGS stopped because the likelihood kept increasing along a ridge.
     var stoppedOnRidge = false
+    /// BFGS stopped because its line search made no progress (GSL_ENOPROG).
+    var noProgress = false
 }
 
 enum Optimizer {
-    /// BFGS stops when the gradient of the mean log-likelihood (per customer) wrt log-parameters is below this;
-    /// Newton steps with the numeric Hessian then refine the optimum (see `newtonPolish`).
+    /// A search has converged when the gradient of the mean log-likelihood (per customer) wrt log-parameters is below
+    /// this after Newton refinement (`search`); also the default tolerance of `bfgs`.
     static let gradientTolerance = 1e-6
+    /// BFGS in a search stops at this mean gradient and hands over to Newton refinement (`newtonPolish`).
+    static let searchGradientTolerance = 1e-3
+    /// A ridge found where a search's BFGS stopped is confirmed after BFGS has gone on to this mean gradient.
+    static let ridgeConfirmTolerance = 1e-4
+    /// Newton refinement steps at most, and halvings of a step that does not improve the likelihood.
+    static let newtonSteps = 10, newtonHalvings = 3
     /// Accepted when BFGS stops making progress (GSL_ENOPROG) with a gradient this small.
     static let looseGradientTolerance = 1e-5
     /// Final convergence criterion on the mean log-likelihood gradient after Newton refinement.
@@ -497,7 +520,7 @@ enum Optimizer {
     /// From this BFGS iteration on, every `ridgeCheckEvery`-th iteration probes the model's ridges.
     static let ridgeCheckStart = 30, ridgeCheckEvery = 10
 
-    static func bfgs(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
+    static func bfgs(_ prob: MLEProblem, start: [Double], tolerance: Double = gradientTolerance) -> RunOutcome {
         let k = prob.dim
         let unmanaged = Unmanaged.passUnretained(prob)
         var fdf = gsl_multimin_function_fdf(
@@ -519,12 +542,12 @@ enum Optimizer {
             return acc.squareRoot()
         }
         if status == GSL_SUCCESS {
-            if gradNorm() < gradientTolerance { converged = true }
+            if gradNorm() < tolerance { converged = true }
             while !converged && iterations < maxIterations {
                 iterations += 1
                 status = gsl_multimin_fdfminimizer_iterate(s)
                 if status != GSL_SUCCESS { break }
-                if gradNorm() < gradientTolerance { converged = true }
+                if gradNorm() < tolerance { converged = true }
                 // Creeping along a ridge (see `Ridge`): stop there; `summarize` reports the boundary.
                 if !converged && !prob.ridges.isEmpty && iterations >= ridgeCheckStart && iterations % ridgeCheckEvery == 0 {
                     let xs = gsl_multimin_fdfminimizer_x(s)!
@@ -548,7 +571,7 @@ enum Optimizer {
         if !converged && iterations >= maxIterations { text += "; iteration limit \(maxIterations) reached" }
         return RunOutcome(
             theta: theta, objective: fval, converged: converged && fval < 1e99, status: text,
-            method: "bfgs2", iterations: iterations, stoppedOnRidge: !ridgeNote.isEmpty)
+            method: "bfgs2", iterations: iterations, stoppedOnRidge: !ridgeNote.isEmpty, noProgress: status == GSL_ENOPROG)
     }
 
     static func simplex(_ prob: MLEProblem, start: [Double]) -> RunOutcome {
@@ -580,11 +603,110 @@ enum Optimizer {
             method: "nmsimplex2", iterations: iterations)
     }
 
+    /// A search's end point after Newton refinement: theta, the log-likelihood and its theta-gradient there, the
+    /// Hessian of -LL there (nil when not positive definite) and the Newton steps taken.
+    struct Polished {
+        var theta: [Double]
+        var ll: Double
+        var grad: [Double]
+        var hessian: [Double]?
+        var steps: Int
+        /// Norm of the gradient of the mean log-likelihood.
+        func meanGradientNorm(_ n: Int) -> Double { grad.reduce(0) { $0 + $1 * $1 }.squareRoot() / Double(n) }
+    }
+
+    /// One search from `start`: BFGS until the mean gradient is below `searchGradientTolerance`, then Newton
+    /// refinement (`newtonPolish`), which from there reaches the optimum in a step or two where BFGS would creep
+    /// (the likelihood is ill-conditioned in the dropout parameters). Converged when the refined mean gradient is
+    /// below `gradientTolerance`; should Newton not get there, BFGS goes on from the refined point to
+    /// `gradientTolerance` (the search as it was before refinement existed) and is refined again. A run that
+    /// stopped on a ridge keeps BFGS's verdict.
+    static func search(_ pool: ProblemPool, start: [Double]) -> (RunOutcome, Polished) {
+        let prob = pool.problems[0]
+        let before = pool.evaluations
+        var run = bfgs(prob, start: start, tolerance: searchGradientTolerance)
+        // BFGS probes the ridges only once it has run a while; a search that converges to the loose tolerance
+        // sooner may have done so on a ridge, so it is probed here. The loose point can be short of an interior
+        // optimum by more than a nearby ridge's limit is, so a ridge found there is confirmed closer in: BFGS goes on
+        // to `ridgeConfirmTolerance` (probing the ridges as it goes) and the ridge is probed again. On a ridge Newton
+        // would only move along it: the Hessian is computed (for the report) but no step is taken.
+        func ridgeReached(_ r: RunOutcome) -> Ridge? {
+            guard r.converged, !r.stoppedOnRidge, !prob.ridges.isEmpty, r.theta.allSatisfy({ abs($0) < MLEProblem.thetaBound }) else { return nil }
+            return prob.ridge(at: r.theta, ll: -r.objective * Double(prob.n))?.0
+        }
+        if ridgeReached(run) != nil {
+            let closer = bfgs(prob, start: run.theta, tolerance: ridgeConfirmTolerance)
+            run.iterations += closer.iterations
+            run.status += "; then bfgs2 to \(ridgeConfirmTolerance) to confirm a ridge: " + closer.status
+            if closer.objective.isFinite && closer.objective <= run.objective {
+                run.theta = closer.theta
+                run.objective = closer.objective
+                run.converged = closer.converged
+                run.stoppedOnRidge = closer.stoppedOnRidge
+                run.noProgress = closer.noProgress
+            }
+            if let ridge = ridgeReached(run) {
+                run.status += "; stopped on the ridge " + ridge.indices.map { prob.names[$0] }.joined(separator: ", ") + " -> infinity"
+                run.stoppedOnRidge = true
+            }
+        }
+        var polished = newtonPolish(pool, run.theta, maxSteps: run.stoppedOnRidge ? 0 : newtonSteps)
+        if !run.stoppedOnRidge && polished.ll.isFinite {
+            if polished.meanGradientNorm(prob.n) < gradientTolerance {
+                run.converged = true
+            } else if run.converged || run.noProgress, !prob.ridges.isEmpty, polished.theta.allSatisfy({ abs($0) < MLEProblem.thetaBound }),
+                let (ridge, _, _) = prob.ridge(at: polished.theta, ll: polished.ll)
+            {
+                // Newton did not converge because it was moving along a ridge.
+                run.status += "; Newton refinement moved along the ridge " + ridge.indices.map { prob.names[$0] }.joined(separator: ", ") + " -> infinity"
+                run.stoppedOnRidge = true
+                run.converged = true
+            } else if run.converged || run.noProgress {
+                let tight = bfgs(prob, start: polished.theta, tolerance: gradientTolerance)
+                let again = newtonPolish(pool, tight.theta, maxSteps: tight.stoppedOnRidge ? 0 : newtonSteps)
+                run.iterations += tight.iterations
+                run.status += "; then bfgs2 to the gradient tolerance: " + tight.status
+                run.stoppedOnRidge = tight.stoppedOnRidge
+                if again.ll.isFinite && again.ll >= polished.ll {
+                    polished = again
+                    run.converged = tight.converged || again.meanGradientNorm(prob.n) < gradientTolerance
+                } else {
+                    run.converged = false
+                }
+            } else {
+                run.converged = false
+            }
+        }
+        if polished.ll.isFinite {
+            run.theta = polished.theta
+            run.objective = -polished.ll / Double(prob.n) + MLEProblem.penalty(polished.theta)
+        }
+        if polished.steps > 0 { run.status += "; \(polished.steps) Newton refinement step\(polished.steps == 1 ? "" : "s")" }
+        run.evaluations = pool.evaluations - before
+        return (run, polished)
+    }
+
+    /// Whether a converged search needs no second opinion: an interior optimum (every parameter within the
+    /// boundary thresholds, no ridge) with a positive-definite Hessian, i.e. a strict local maximum away from the
+    /// edges of the parameter space.
+    static func isClean(_ prob: MLEProblem, _ run: RunOutcome, _ polished: Polished, dataScales: [Double]) -> Bool {
+        guard run.converged, !run.stoppedOnRidge, polished.hessian != nil else { return false }
+        let est = prob.natural(polished.theta)
+        for i in 0..<prob.dim {
+            let ratio = est[i] / (prob.kinds[i] == .shape ? 1.0 : dataScales[i])
+            if !(ratio >= BoundaryRule.low && ratio <= BoundaryRule.high) { return false }
+        }
+        return true
+    }
+
     /// Multi-start maximum likelihood:
-    /// 1. the objective is evaluated at every deterministic candidate start; BFGS runs from the best two;
-    /// 2. if neither converges, Nelder-Mead (nmsimplex2) runs from the best candidate and BFGS polishes its
+    /// 1. the objective is evaluated at every deterministic candidate start; a search (`search`: BFGS to a loose
+    ///    tolerance, then Newton refinement) runs from the best one;
+    /// 2. unless that search ends cleanly (`isClean`: converged to an interior strict local maximum), a second
+    ///    search runs from the second-best start;
+    /// 3. if neither converges, Nelder-Mead (nmsimplex2) runs from the best candidate and BFGS polishes its
     ///    result (reported as method "nmsimplex2");
-    /// 3. the converged run with the highest likelihood wins (if none converged: the highest likelihood, with
+    /// 4. the converged run with the highest likelihood wins (if none converged: the highest likelihood, with
     ///    `converged = false`).
     /// `width`: copies of the problem evaluated side by side (1: everything on `prob`); the result does not depend on it.
     static func fit(_ prob: MLEProblem, candidates: [[Double]], dataScales: [Double], width: Int = ProblemPool.defaultWidth) throws -> FitResult {
@@ -598,22 +720,21 @@ enum Optimizer {
         scored.sort { (u: (Int, Double), v: (Int, Double)) -> Bool in
             u.1 < v.1 || (u.1 == v.1 && u.0 < v.0)
         }
-        let bfgsStarts = scored.prefix(2).map { thetas[$0.0] }
-        // The runs are independent (each on its own copy of the problem), so they run side by side.
-        var runs: [RunOutcome] = pool.map(bfgsStarts.count) { pr, j in
-            let before = pr.evaluations
-            var run = bfgs(pr, start: bfgsStarts[j])
-            run.evaluations = pr.evaluations - before
-            return run
+        let afterStarts = pool.evaluations
+        var runs: [(RunOutcome, Polished)] = []
+        for (i, _) in scored.prefix(2) {
+            let outcome = search(pool, start: thetas[i])
+            runs.append(outcome)
+            if isClean(prob, outcome.0, outcome.1, dataScales: dataScales) { break }
         }
         var notes = [
-            "starts (natural scale) tried with BFGS: " + scored.prefix(2).map { "\(candidates[$0.0])" }.joined(separator: ", "),
-            "BFGS runs: "
+            "starts (natural scale) searched from: " + scored.prefix(runs.count).map { "\(candidates[$0.0])" }.joined(separator: ", "),
+            "searches (BFGS, then Newton): "
                 + runs.map {
-                    "\($0.iterations) iterations, \($0.evaluations) evaluations, -LL/n = \($0.objective), \($0.converged ? "converged" : "not converged")"
+                    "\($0.0.iterations) iterations, \($0.0.evaluations) evaluations, -LL/n = \($0.0.objective), \($0.0.converged ? "converged" : "not converged")"
                 }.joined(separator: "; "),
         ]
-        if !runs.contains(where: \.converged) {
+        if !runs.contains(where: \.0.converged) {
             let best = scored[0].0
             var sx = simplex(prob, start: thetas[best])
             let polish = bfgs(prob, start: sx.theta)
@@ -625,39 +746,46 @@ enum Optimizer {
                 sx.iterations += polish.iterations
             }
             notes.append("BFGS did not converge from any start; fell back to nmsimplex2 from \(candidates[best])")
-            runs.append(sx)
+            var polished = newtonPolish(pool, sx.theta)
+            if polished.ll.isFinite {
+                sx.theta = polished.theta
+                sx.objective = -polished.ll / Double(prob.n) + MLEProblem.penalty(polished.theta)
+            } else {
+                polished.theta = sx.theta
+            }
+            if polished.steps > 0 { sx.status += "; \(polished.steps) Newton refinement step\(polished.steps == 1 ? "" : "s")" }
+            runs.append((sx, polished))
         }
-        let finished = runs.contains(where: \.converged) ? runs.filter(\.converged) : runs
-        guard var best = finished.filter({ $0.objective.isFinite && $0.objective < 1e99 }).min(by: { $0.objective < $1.objective }) else {
+        let finished = runs.contains(where: \.0.converged) ? runs.filter(\.0.converged) : runs
+        guard let best = finished.filter({ $0.0.objective.isFinite && $0.0.objective < 1e99 }).min(by: { $0.0.objective < $1.0.objective }) else {
             throw CLVError.fitFailed("\(prob.model): no starting point gave a finite likelihood")
         }
-        let (theta, hessian, steps) = newtonPolish(pool, best.theta)
-        best.theta = theta
-        if steps > 0 { best.status += "; \(steps) Newton refinement step\(steps == 1 ? "" : "s")" }
-        notes.append("likelihood evaluations in total: \(pool.evaluations)")
-        return summarize(pool, best, hessian: hessian, dataScales: dataScales, notes: notes)
+        notes.append("likelihood evaluations: \(afterStarts) at the starts, \(pool.evaluations - afterStarts) in the searches")
+        let beforeSummary = pool.evaluations
+        var result = summarize(pool, best.0, polished: best.1, dataScales: dataScales, notes: notes)
+        result.notes.append("likelihood evaluations: \(pool.evaluations - beforeSummary) for the boundary and ridge probes, \(pool.evaluations) in total")
+        return result
     }
 
     /// Hessian of -LL (total) wrt theta by central differences (step 1e-4) of the analytic gradient, symmetrised,
-    /// and the gradient of LL at theta.
-    static func hessian(_ pool: ProblemPool, _ theta: [Double]) -> (H: [Double], ll: Double, grad: [Double]) {
+    /// and the gradient of LL at theta. `center`: LL and its theta-gradient at theta when already known.
+    static func hessian(_ pool: ProblemPool, _ theta: [Double], center: (Double, [Double])? = nil) -> (H: [Double], ll: Double, grad: [Double]) {
         let k = pool.problems[0].dim
         let h = 1e-4
-        // Task 0: theta; task 1 + 2j: theta + h e_j; task 2 + 2j: theta - h e_j.
-        let points: [[Double]] =
-            [theta]
-            + (0..<k).flatMap { j -> [[Double]] in
-                var tp = theta, tm = theta
-                tp[j] += h
-                tm[j] -= h
-                return [tp, tm]
-            }
+        // Task 2j: theta + h e_j; task 2j + 1: theta - h e_j; task 2k: theta (when not known).
+        var points: [[Double]] = (0..<k).flatMap { j -> [[Double]] in
+            var tp = theta, tm = theta
+            tp[j] += h
+            tm[j] -= h
+            return [tp, tm]
+        }
+        if center == nil { points.append(theta) }
         let values = pool.map(points.count) { pr, i in pr.logLikelihoodAndThetaGradient(points[i]) }
-        let (ll, grad) = values[0]
+        let (ll, grad) = center ?? values[2 * k]
         var H = [Double](repeating: 0, count: k * k)
         for j in 0..<k {
-            let gp = values[1 + 2 * j].1
-            let gm = values[2 + 2 * j].1
+            let gp = values[2 * j].1
+            let gm = values[2 * j + 1].1
             for i in 0..<k { H[i * k + j] = -(gp[i] - gm[i]) / (2 * h) }
         }
         for i in 0..<k {
@@ -670,42 +798,89 @@ enum Optimizer {
         return (H, ll, grad)
     }
 
-    /// Up to 4 Newton steps theta <- theta + H^-1 grad LL (H = numeric Hessian of -LL), each accepted only when it
-    /// does not lower the log-likelihood (beyond 1e-12 relative rounding) and shrinks the gradient. BFGS's line
-    /// search compares function values and stalls (GSL_ENOPROG) once changes reach rounding level, while the
-    /// analytic gradient still carries information: this brings the gradient down to rounding level cheaply.
-    /// Returns the final theta, the Hessian there (or nil when not positive definite) and the steps taken.
-    static func newtonPolish(_ pool: ProblemPool, _ start: [Double]) -> ([Double], [Double]?, Int) {
+    /// Up to `maxSteps` Newton steps theta <- theta + H^-1 grad LL (H = numeric Hessian of -LL), each accepted when
+    /// it raises the log-likelihood (beyond 1e-12 relative rounding) or, at rounding level, does not lower it and
+    /// shrinks the gradient; a step that fails is halved (up to `newtonHalvings` times). BFGS's line search compares
+    /// function values and converges slowly along the likelihood's flat directions, while the analytic gradient and
+    /// the Hessian carry the information to finish in a few steps. The Hessian (8 gradients) is kept from step to
+    /// step while each step at least halves the gradient (a simplified Newton method: one evaluation per step) and
+    /// computed afresh otherwise, when a step fails with a Hessian from an earlier point, and at the final point.
+    /// Returns the final theta, LL and gradient there, the Hessian there (nil when not positive definite) and the
+    /// steps taken.
+    static func newtonPolish(_ pool: ProblemPool, _ start: [Double], maxSteps: Int = newtonSteps) -> Polished {
         let prob = pool.problems[0]
         let k = prob.dim
         var theta = start
         var (H, ll, grad) = hessian(pool, theta)
+        var stale = false
         var steps = 0
-        for _ in 0..<4 {
-            let gnorm = grad.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            guard gnorm > 1e-9 * Double(prob.n), let cov = invertSPD(H, k) else { break }
+        func norm(_ v: [Double]) -> Double { v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        while steps < maxSteps {
+            let gnorm = norm(grad)
+            guard gnorm > 1e-9 * Double(prob.n) else { break }
+            guard let cov = invertSPD(H, k) else {
+                if stale {
+                    (H, _, _) = hessian(pool, theta, center: (ll, grad))
+                    stale = false
+                    continue
+                }
+                break
+            }
             var step = (0..<k).map { i in (0..<k).reduce(0.0) { $0 + cov[i * k + $1] * grad[$1] } }
-            let len = step.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let len = norm(step)
             if len > 1 { step = step.map { $0 / len } }
-            let cand = (0..<k).map { theta[$0] + step[$0] }
-            guard cand.allSatisfy({ abs($0) < MLEProblem.thetaBound }) else { break }
-            let (llNew, gNew) = prob.logLikelihoodAndThetaGradient(cand)
-            let gNewNorm = gNew.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            guard llNew.isFinite, llNew >= ll - 1e-12 * abs(ll), gNewNorm < gnorm else { break }
+            var accepted: ([Double], Double, [Double])?
+            for _ in 0...newtonHalvings {
+                let cand = (0..<k).map { theta[$0] + step[$0] }
+                guard cand.allSatisfy({ abs($0) < MLEProblem.thetaBound }) else { break }
+                let (llNew, gNew) = prob.logLikelihoodAndThetaGradient(cand)
+                let rounding = 1e-12 * abs(ll)
+                if llNew.isFinite && (llNew > ll + rounding || (llNew >= ll - rounding && norm(gNew) < gnorm)) {
+                    accepted = (cand, llNew, gNew)
+                    break
+                }
+                step = step.map { $0 / 2 }
+            }
+            guard let (cand, llNew, gNew) = accepted else {
+                if stale {
+                    (H, _, _) = hessian(pool, theta, center: (ll, grad))
+                    stale = false
+                    continue
+                }
+                break
+            }
+            // BFGS update of H with the step and the change of the gradient of -LL (kept positive definite by
+            // skipping it when the curvature along the step is not positive).
+            let sv = (0..<k).map { cand[$0] - theta[$0] }
+            let yv = (0..<k).map { grad[$0] - gNew[$0] }
+            let hs = (0..<k).map { i in (0..<k).reduce(0.0) { $0 + H[i * k + $1] * sv[$1] } }
+            let ys = zip(yv, sv).reduce(0.0) { $0 + $1.0 * $1.1 }
+            let shs = zip(sv, hs).reduce(0.0) { $0 + $1.0 * $1.1 }
+            if ys > 0 && shs > 0 {
+                for i in 0..<k { for j in 0..<k { H[i * k + j] += yv[i] * yv[j] / ys - hs[i] * hs[j] / shs } }
+            }
             theta = cand
+            ll = llNew
+            grad = gNew
             steps += 1
-            (H, ll, grad) = hessian(pool, theta)
+            stale = true
+            if norm(gNew) > 0.5 * gnorm {
+                (H, _, _) = hessian(pool, theta, center: (ll, grad))
+                stale = false
+            }
         }
-        return (theta, invertSPD(H, k) == nil ? nil : H, steps)
+        if stale { (H, _, _) = hessian(pool, theta, center: (ll, grad)) }
+        return Polished(theta: theta, ll: ll, grad: grad, hessian: invertSPD(H, k) == nil ? nil : H, steps: steps)
     }
 
-    static func summarize(_ pool: ProblemPool, _ run: RunOutcome, hessian H: [Double]?, dataScales: [Double], notes: [String]) -> FitResult {
+    static func summarize(_ pool: ProblemPool, _ run: RunOutcome, polished: Polished, dataScales: [Double], notes: [String]) -> FitResult {
         let prob = pool.problems[0]
         let k = prob.dim
-        let theta = run.theta
+        let theta = polished.theta
+        let H = polished.hessian
         let est = prob.natural(theta)
-        // Every likelihood this needs, evaluated side by side: theta (with the gradient), the two edge probes of
-        // each parameter inside its thresholds, and one probe per ridge.
+        // Every likelihood this needs (LL and its gradient at theta are known), evaluated side by side: the two edge
+        // probes of each parameter inside its thresholds, and one probe per ridge.
         var edgeProbes: [[Double]] = []
         var edgeTask = [Int](repeating: -1, count: k)
         for i in 0..<k {
@@ -721,11 +896,8 @@ enum Optimizer {
         }
         let ridgeProbes = prob.ridgeProbes(theta)
         let probes = edgeProbes + ridgeProbes
-        let values = pool.map(probes.count + 1) { pr, i in
-            i == 0 ? pr.logLikelihoodAndThetaGradient(theta) : (pr.logLikelihood(probes[i - 1]), [])
-        }
-        let (ll, grad) = values[0]
-        let probed = values[1...].map(\.0)
+        let probed = pool.map(probes.count) { pr, i in pr.logLikelihood(probes[i]) }
+        let (ll, grad) = (polished.ll, polished.grad)
         let gnorm = grad.reduce(0) { $0 + $1 * $1 }.squareRoot()
         var notes = notes
         var seTheta = [Double](repeating: .nan, count: k)
