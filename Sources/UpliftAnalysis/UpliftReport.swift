@@ -181,6 +181,11 @@ public enum UpliftReport {
                         t.settings.maxDepth == o.tuned.maxDepth && t.settings.minSamplesLeaf == o.tuned.minSamplesLeaf ? "✓" : "",
                     ]
                 }, rightAligned: [true, true, true, true, true, false])
+            if let first = o.tuning.first, first.settings.maxFeatures == nil {
+                md.paragraph(
+                    "Per leaf size, one forest of \(first.settings.nTrees) trees is grown to the grid's deepest depth and each shallower depth's error is read from its trees cut at that depth: with every feature tried at every split, those are the trees a forest limited to that depth grows, so the errors are the same as one forest per depth."
+                )
+            }
             let depths = Set(o.tuning.compactMap(\.settings.maxDepth)), leaves = Set(o.tuning.map(\.settings.minSamplesLeaf))
             var edge: [String] = []
             if let d = o.tuned.maxDepth, d == depths.min() || d == depths.max() { edge.append("depth \(d)") }
