@@ -1,5 +1,6 @@
 #include "clv_kernel.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,4 +219,104 @@ double clv_bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha, dou
         gradient[0] = gr + wsum * lalpha; gradient[1] = gal + wsum * r / alpha; gradient[2] = ga; gradient[3] = gb;
     }
     return total;
+}
+
+// ---- compressing the summaries ------------------------------------------------------------------------------
+//
+// Sorting by LSD radix passes (stable counting sorts), not comparisons: a few passes over the data, where a
+// comparison sort of the ~2n times and then of the n rows took as long as a third of a BG/NBD fit.
+
+/// Sorts `key` (with `pos` alongside) ascending, stably, in passes of 11 bits; a pass whose digit is the same for
+/// every key is skipped. `tk`, `tp`: scratch of m values each. The sorted data ends in `key`, `pos`.
+static void radix_sort_u64(uint64_t *key, int32_t *pos, uint64_t *tk, int32_t *tp, long m) {
+    enum { BITS = 11, BUCKETS = 1 << BITS };
+    static const int passes = (64 + BITS - 1) / BITS;
+    long count[BUCKETS];
+    for (int p = 0; p < passes; p++) {
+        int shift = p * BITS;
+        memset(count, 0, sizeof count);
+        for (long i = 0; i < m; i++) count[(key[i] >> shift) & (BUCKETS - 1)]++;
+        if (m == 0 || count[(key[0] >> shift) & (BUCKETS - 1)] == m) continue;
+        long sum = 0;
+        for (int d = 0; d < BUCKETS; d++) { long c = count[d]; count[d] = sum; sum += c; }
+        for (long i = 0; i < m; i++) {
+            long j = count[(key[i] >> shift) & (BUCKETS - 1)]++;
+            tk[j] = key[i]; tp[j] = pos[i];
+        }
+        memcpy(key, tk, (size_t)m * sizeof(uint64_t));
+        memcpy(pos, tp, (size_t)m * sizeof(int32_t));
+    }
+}
+
+/// Stably reorders the row numbers `order` (n of them) by digit(row) in 0..<range; `tmp`: scratch of n values,
+/// `count`: scratch of range + 1 values.
+static void counting_pass(int32_t *order, int32_t *tmp, long n, const int32_t *digit, int32_t mask, int shift,
+                          long range, long *count) {
+    memset(count, 0, (size_t)(range + 1) * sizeof(long));
+    for (long i = 0; i < n; i++) count[((digit[order[i]] >> shift) & mask) + 1]++;
+    for (long d = 0; d < range; d++) count[d + 1] += count[d];
+    for (long i = 0; i < n; i++) tmp[count[(digit[order[i]] >> shift) & mask]++] = order[i];
+    memcpy(order, tmp, (size_t)n * sizeof(int32_t));
+}
+
+long clv_compress(long n, const double *frequency, const double *recency, const double *age, double *times, long *nt,
+                  int32_t *x, int32_t *tx_index, int32_t *T_index, double *weight) {
+    long m = 2 * n + 1;
+    uint64_t *key = malloc((size_t)m * sizeof(uint64_t)), *tk = malloc((size_t)m * sizeof(uint64_t));
+    int32_t *pos = malloc((size_t)m * sizeof(int32_t)), *tp = malloc((size_t)m * sizeof(int32_t));
+    int32_t *rank = malloc((size_t)m * sizeof(int32_t));
+    int32_t *xs = malloc((size_t)(n + 1) * sizeof(int32_t)), *itx = malloc((size_t)(n + 1) * sizeof(int32_t));
+    int32_t *iT = malloc((size_t)(n + 1) * sizeof(int32_t)), *order = malloc((size_t)(n + 1) * sizeof(int32_t));
+    int32_t *tmp = malloc((size_t)(n + 1) * sizeof(int32_t));
+    long count_size = (m > 65536 ? m : 65536) + 1;
+    long *count = malloc((size_t)count_size * sizeof(long));
+    long rows = -1;
+    if (!key || !tk || !pos || !tp || !rank || !xs || !itx || !iT || !order || !tmp || !count) goto done;
+
+    // Non-negative doubles sort as their bit patterns (+ 0.0 turns -0 into 0).
+    for (long i = 0; i < m; i++) {
+        double v = i == 0 ? 0.0 : ((i & 1) ? recency[(i - 1) / 2] : age[(i - 1) / 2]) + 0.0;
+        memcpy(&key[i], &v, sizeof v);
+        pos[i] = (int32_t)i;
+    }
+    radix_sort_u64(key, pos, tk, tp, m);
+    long distinct = 0;
+    for (long i = 0; i < m; i++) {
+        if (i == 0 || key[i] != key[i - 1]) { memcpy(&times[distinct], &key[i], sizeof(double)); distinct++; }
+        rank[pos[i]] = (int32_t)(distinct - 1);
+    }
+    *nt = distinct;
+
+    int32_t max_x = 0;
+    for (long i = 0; i < n; i++) {
+        xs[i] = (int32_t)frequency[i];
+        itx[i] = rank[2 * i + 1];
+        iT[i] = rank[2 * i + 2];
+        order[i] = (int32_t)i;
+        if (xs[i] > max_x) max_x = xs[i];
+    }
+    // Least significant first: t_x, then T, then x (16 bits at a time).
+    counting_pass(order, tmp, n, itx, -1, 0, distinct, count);
+    counting_pass(order, tmp, n, iT, -1, 0, distinct, count);
+    if (max_x <= 0xFFFF) {
+        counting_pass(order, tmp, n, xs, -1, 0, (long)max_x + 1, count);
+    } else {
+        counting_pass(order, tmp, n, xs, 0xFFFF, 0, 65536, count);
+        counting_pass(order, tmp, n, xs, 0xFFFF, 16, 65536, count);
+    }
+
+    rows = 0;
+    for (long k = 0; k < n; k++) {
+        long i = order[k];
+        if (rows > 0 && x[rows - 1] == xs[i] && T_index[rows - 1] == iT[i] && tx_index[rows - 1] == itx[i]) {
+            weight[rows - 1] += 1;
+        } else {
+            x[rows] = xs[i]; T_index[rows] = iT[i]; tx_index[rows] = itx[i]; weight[rows] = 1;
+            rows++;
+        }
+    }
+done:
+    free(key); free(tk); free(pos); free(tp); free(rank); free(xs); free(itx); free(iT); free(order); free(tmp);
+    free(count);
+    return rows;
 }

@@ -18,4 +18,11 @@ double clv_bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha, dou
 /// Whether the kernel's exp and log run four at a time (AVX2 and glibc's libmvec); otherwise libm, one at a time.
 int clv_vector_math(void);
 
+/// Compresses n customers' summaries (frequency whole and >= 0, recency and age finite and >= 0) for the kernels:
+/// `times` (capacity 2n + 1) receives the distinct values of 0, every recency and every age, ascending, and `*nt`
+/// their number; rows (capacity n each) receive the distinct (x, index of T, index of t_x), ascending in that
+/// order, with the number of customers sharing each as `weight`. Returns the number of rows, -1 when out of memory.
+long clv_compress(long n, const double *frequency, const double *recency, const double *age, double *times, long *nt,
+                  int32_t *x, int32_t *tx_index, int32_t *T_index, double *weight);
+
 #endif
