@@ -81,13 +81,14 @@ struct clv_bgnbd_kernel {
     double *S, *D, *B, *Ba, *Bb, *Lb, *Ib;      // per x = 0...max_x (see the Swift kernel)
     double *lr, *lab;                           // per x: ln(r + x - 1), ln(a + b + x - 1) before the prefix sums
     double *E, *M, *L;                          // per row with x > 0: exp(min - max), max, ln(1 + E)
+    double *P3, *P4;                            // per row with x > 0: the weights of e3's and e4's terms
     unsigned char *first;                       // per row: whether e3 was the max
 };
 
 void clv_bgnbd_destroy(clv_bgnbd_kernel *k) {
     if (!k) return;
     void *blocks[] = {k->x, k->itx, k->iT, k->w, k->times, k->log_at, k->inv_at, k->S, k->D, k->B, k->Ba, k->Bb,
-                      k->Lb, k->Ib, k->lr, k->lab, k->E, k->M, k->L, k->first};
+                      k->Lb, k->Ib, k->lr, k->lab, k->E, k->M, k->L, k->P3, k->P4, k->first};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) free(blocks[i]);
     free(k);
 }
@@ -104,8 +105,9 @@ clv_bgnbd_kernel *clv_bgnbd_create(long n, const int32_t *x, const int32_t *tx_i
     double **tables[] = {&k->S, &k->D, &k->B, &k->Ba, &k->Bb, &k->Lb, &k->Ib, &k->lr, &k->lab};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) *tables[i] = calloc(xn, sizeof(double));
     k->E = calloc(rn, sizeof(double)); k->M = calloc(rn, sizeof(double)); k->L = calloc(rn, sizeof(double));
+    k->P3 = calloc(rn, sizeof(double)); k->P4 = calloc(rn, sizeof(double));
     k->first = calloc(rn, 1);
-    int ok = k->x && k->itx && k->iT && k->w && k->times && k->log_at && k->inv_at && k->E && k->M && k->L && k->first;
+    int ok = k->x && k->itx && k->iT && k->w && k->times && k->log_at && k->inv_at && k->E && k->M && k->L && k->P3 && k->P4 && k->first;
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) ok = ok && *tables[i];
     if (!ok) { clv_bgnbd_destroy(k); return NULL; }
     memcpy(k->x, x, (size_t)n * sizeof(int32_t));
@@ -122,7 +124,8 @@ clv_bgnbd_kernel *clv_bgnbd_create(long n, const int32_t *x, const int32_t *tx_i
     return k;
 }
 
-double clv_bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha, double a, double b, double *gradient) {
+static inline __attribute__((always_inline)) double bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha,
+                                                                         double a, double b, double *gradient) {
     const long n = k->n, n0 = k->n0, nt = k->nt, max_x = k->max_x;
     const int vec = k->vec;
     const int32_t *restrict xs = k->x, *restrict itx = k->itx, *restrict iT = k->iT;
@@ -159,7 +162,7 @@ double clv_bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha, dou
         }
     }
     const double lalpha = log(alpha), la = log(a), ia = 1 / a;
-    double *restrict E = k->E, *restrict M = k->M, *restrict L = k->L;
+    double *restrict E = k->E, *restrict M = k->M, *restrict L = k->L, *restrict P3 = k->P3, *restrict P4 = k->P4;
     unsigned char *restrict first = k->first;
     // Rows with x > 0: the exponents e3 = -(r+x) ln(alpha+T) and e4 = ln a - ln(b+x-1) - (r+x) ln(alpha+t_x),
     // then e = exp(min - max) in (0, 1] and ln(1 + e), each pass on its own (log(e^e3 + e^e4) = max + ln(1 + e);
@@ -169,14 +172,25 @@ double clv_bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha, dou
         double rx = r + (double)x;
         double e3 = -rx * lt[iT[i]];
         double e4 = la - Lb[x] - rx * lt[itx[i]];
-        if (e3 >= e4) {
-            E[i] = e4 - e3; M[i] = e3; first[i] = 1;
-        } else {
-            E[i] = e3 - e4; M[i] = e4; first[i] = 0;
-        }
+        // Selections, not branches (which way a row goes is data, unpredictable); e3 - e4 = -(e4 - e3) exactly,
+        // and when e3 = e4 the first is taken, so these are the bits of `e3 >= e4 ? e4 - e3 : e3 - e4`.
+        int f = e3 >= e4;
+        double d = e4 - e3;
+        E[i] = f ? d : -d;
+        M[i] = f ? e3 : e4;
+        first[i] = (unsigned char)f;
     }
     exp_array(E + n0, n - n0, vec);
     for (long i = n0; i < n; i++) L[i] = 1 + E[i];
+    if (gradient) {
+        // The weights of the two terms in d log(e^e3 + e^e4): p3 = e^e3 / (e^e3 + e^e4) and p4 = 1 - p3, as
+        // 1 / (1 + e) and e / (1 + e) by which term was the max; a pass of its own, without branches.
+        for (long i = n0; i < n; i++) {
+            double e = E[i], q = 1 / L[i], eq = e * q;
+            P3[i] = first[i] ? q : eq;
+            P4[i] = first[i] ? eq : q;
+        }
+    }
     log_array(L + n0, n - n0, vec);
 
     // Every row's terms, added in row order.
@@ -201,12 +215,7 @@ double clv_bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha, dou
         if (want) {
             int jx = itx[i];
             double rx = r + (double)x;
-            double e = E[i], p3, p4;
-            if (first[i]) {
-                p3 = 1 / (1 + e); p4 = e * p3;
-            } else {
-                p4 = 1 / (1 + e); p3 = e * p4;
-            }
+            double p3 = P3[i], p4 = P4[i];
             gr += wi * (D[x] - p3 * lt[jT] - p4 * lt[jx]);
             gal -= wi * rx * (p3 * it[jT] + p4 * it[jx]);
             ga += wi * (Ba[x] + p4 * ia);
@@ -219,6 +228,22 @@ double clv_bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha, dou
         gradient[0] = gr + wsum * lalpha; gradient[1] = gal + wsum * r / alpha; gradient[2] = ga; gradient[3] = gb;
     }
     return total;
+}
+
+// The same code compiled twice: for AVX2 (the element-wise passes run four lanes wide; the same IEEE operations
+// on each value, no fused multiply-adds, so the same bits) and for any x86-64 / other CPU.
+#ifdef CLV_LIBMVEC
+__attribute__((target("avx2"))) static double bgnbd_log_likelihood_avx2(clv_bgnbd_kernel *k, double r, double alpha,
+                                                                        double a, double b, double *gradient) {
+    return bgnbd_log_likelihood(k, r, alpha, a, b, gradient);
+}
+#endif
+
+double clv_bgnbd_log_likelihood(clv_bgnbd_kernel *k, double r, double alpha, double a, double b, double *gradient) {
+#ifdef CLV_LIBMVEC
+    if (k->vec) return bgnbd_log_likelihood_avx2(k, r, alpha, a, b, gradient);
+#endif
+    return bgnbd_log_likelihood(k, r, alpha, a, b, gradient);
 }
 
 // ---- compressing the summaries ------------------------------------------------------------------------------
