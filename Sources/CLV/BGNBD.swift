@@ -1,3 +1,4 @@
+import CCLVKernel
 import CGSL
 import Foundation
 
@@ -244,139 +245,30 @@ func nearOne(_ a: Double, _ f: (Double) -> Double) -> Double {
 }
 
 /// The BG/NBD likelihood over compressed summaries, with per-evaluation tables so that the per-customer work is
-/// two table lookups, one exp and one log. The kernel owns its data and scratch in unsafe buffers (a kernel is used
-/// by one thread at a time; `MLEProblem.copy` makes one per thread).
+/// two table lookups, one exp and one log. The work is done in C (`clv_bgnbd_log_likelihood` in
+/// Sources/CCLVKernel): per-evaluation tables (ln(alpha + t) per distinct time; per x, sum_{k<x} ln(r+k),
+/// sum 1/(r+k), ln B(a,b+x) - ln B(a,b) and its a, b derivatives, ln(b+x-1), 1/(b+x-1)), then passes over the
+/// rows with x > 0 (the exponents, their exp, log(1 + e)), then one pass that adds every row's terms in row order.
+/// The exp and log passes run four at a time through glibc's libmvec where the CPU has AVX2 (libm otherwise): the
+/// results then differ from libm's in the last bits, but are the same for every run and thread count. The kernel
+/// owns its copy of the data and its scratch (a kernel is used by one thread at a time; `MLEProblem.copy` makes
+/// one per thread).
 final class BGNBDKernel {
     let d: CompressedSummaries
-    private let n: Int, nt: Int, maxX: Int
-    private let xs: UnsafeMutableBufferPointer<Int32>, itx: UnsafeMutableBufferPointer<Int32>, iT: UnsafeMutableBufferPointer<Int32>
-    private let w: UnsafeMutableBufferPointer<Double>, times: UnsafeMutableBufferPointer<Double>
-    private let logAT: UnsafeMutableBufferPointer<Double>, invAT: UnsafeMutableBufferPointer<Double>
-    // Per x = 0...maxX: sum_{k<x} ln(r+k), sum 1/(r+k), ln B(a,b+x)-ln B(a,b) and its a, b derivatives, ln(b+x-1), 1/(b+x-1).
-    private let tabS: UnsafeMutableBufferPointer<Double>, tabD: UnsafeMutableBufferPointer<Double>, tabB: UnsafeMutableBufferPointer<Double>
-    private let tabBa: UnsafeMutableBufferPointer<Double>, tabBb: UnsafeMutableBufferPointer<Double>
-    private let tabLb: UnsafeMutableBufferPointer<Double>, tabIb: UnsafeMutableBufferPointer<Double>
-    // Per customer row with x > 0: the exponent min - max and then e = its exp, max, log(1 + e), and whether e3 was the max.
-    private let rowE: UnsafeMutableBufferPointer<Double>, rowM: UnsafeMutableBufferPointer<Double>
-    private let rowL: UnsafeMutableBufferPointer<Double>, rowFirst: UnsafeMutableBufferPointer<Bool>
-
-    private static func buffer<T>(_ values: [T]) -> UnsafeMutableBufferPointer<T> {
-        let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, values.count))
-        _ = b.initialize(from: values)
-        return b
-    }
+    private let kernel: OpaquePointer
 
     init(_ d: CompressedSummaries) {
         self.d = d
-        n = d.x.count
-        nt = d.times.count
-        maxX = d.maxX
-        xs = Self.buffer(d.x)
-        itx = Self.buffer(d.txIndex)
-        iT = Self.buffer(d.TIndex)
-        w = Self.buffer(d.weight)
-        times = Self.buffer(d.times)
-        let zerosT = [Double](repeating: 0, count: nt), zerosX = [Double](repeating: 0, count: maxX + 1)
-        let zerosN = [Double](repeating: 0, count: n)
-        logAT = Self.buffer(zerosT)
-        invAT = Self.buffer(zerosT)
-        tabS = Self.buffer(zerosX); tabD = Self.buffer(zerosX); tabB = Self.buffer(zerosX); tabBa = Self.buffer(zerosX)
-        tabBb = Self.buffer(zerosX); tabLb = Self.buffer(zerosX); tabIb = Self.buffer(zerosX)
-        rowE = Self.buffer(zerosN); rowM = Self.buffer(zerosN); rowL = Self.buffer(zerosN)
-        rowFirst = Self.buffer([Bool](repeating: false, count: n))
+        guard
+            let k = clv_bgnbd_create(
+                d.x.count, d.x, d.txIndex, d.TIndex, d.weight, d.times.count, d.times, d.maxX)
+        else { fatalError("BGNBDKernel: out of memory, or the rows are not sorted by x") }
+        kernel = k
     }
 
-    deinit {
-        for b in [w, times, logAT, invAT, tabS, tabD, tabB, tabBa, tabBb, tabLb, tabIb, rowE, rowM, rowL] { b.deallocate() }
-        xs.deallocate(); itx.deallocate(); iT.deallocate(); rowFirst.deallocate()
-    }
+    deinit { clv_bgnbd_destroy(kernel) }
 
     func logLikelihood(_ r: Double, _ alpha: Double, _ a: Double, _ b: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
-        let (xs, itx, iT, w) = (self.xs, self.itx, self.iT, self.w)
-        let (lt, it) = (logAT, invAT)
-        for k in 0..<nt {
-            let v = alpha + times[k]
-            lt[k] = log(v)
-            it[k] = 1 / v
-        }
-        let (S, D, B, Ba, Bb, Lb, Ib) = (tabS, tabD, tabB, tabBa, tabBb, tabLb, tabIb)
-        if maxX > 0 {
-            var s = 0.0, dr = 0.0, lb = 0.0, lba = 0.0, lbb = 0.0
-            let ab = a + b
-            for x in 1...maxX {
-                let k = Double(x - 1)
-                let lbk = log(b + k)
-                s += log(r + k)
-                dr += 1 / (r + k)
-                lb += lbk - log(ab + k)
-                let iab = 1 / (ab + k), ib = 1 / (b + k)
-                lba -= iab
-                lbb += ib - iab
-                S[x] = s; D[x] = dr; B[x] = lb; Ba[x] = lba; Bb[x] = lbb
-                Lb[x] = lbk; Ib[x] = ib
-            }
-        }
-        let lalpha = log(alpha), la = log(a)
-        let ia = 1 / a
-        var total = 0.0, wsum = 0.0
-        var gr = 0.0, gal = 0.0, ga = 0.0, gb = 0.0
-        let wantGrad = gradient != nil
-        let n = self.n
-        let (E, M, L, first) = (rowE, rowM, rowL, rowFirst)
-        // Three passes over the rows with x > 0 (the exponent, its exp, log(1 + e)), then one that adds every row's
-        // terms in order: the same operations on the same values as one fused loop, so the same bits, but the libm
-        // calls run back to back and the accumulators stay in registers instead of being spilled around each call.
-        // log(e^e3 + e^e4) = max + log(1 + e), e = e^(min - max) in (0, 1]; log(1 + e) rather than log1p(e) is
-        // faster and its absolute error (what matters in a sum) is still ~1e-16.
-        for i in 0..<n {
-            let x = Int(xs[i])
-            if x == 0 { continue }
-            let rx = r + Double(x)
-            let e3 = -rx * lt[Int(iT[i])]
-            let e4 = la - Lb[x] - rx * lt[Int(itx[i])]
-            if e3 >= e4 {
-                E[i] = e4 - e3; M[i] = e3; first[i] = true
-            } else {
-                E[i] = e3 - e4; M[i] = e4; first[i] = false
-            }
-        }
-        for i in 0..<n where xs[i] != 0 { E[i] = exp(E[i]) }
-        for i in 0..<n where xs[i] != 0 { L[i] = log(1 + E[i]) }
-        for i in 0..<n {
-            let x = Int(xs[i])
-            let wi = w[i]
-            let jT = Int(iT[i])
-            wsum += wi
-            if x == 0 {
-                total -= wi * r * lt[jT]
-                if wantGrad {
-                    gr -= wi * lt[jT]
-                    gal -= wi * r * it[jT]
-                }
-                continue
-            }
-            total += wi * (S[x] + B[x] + M[i] + L[i])
-            if wantGrad {
-                let jx = Int(itx[i])
-                let rx = r + Double(x)
-                let e = E[i]
-                let p3: Double, p4: Double
-                if first[i] {
-                    p3 = 1 / (1 + e); p4 = e * p3
-                } else {
-                    p4 = 1 / (1 + e); p3 = e * p4
-                }
-                gr += wi * (D[x] - p3 * lt[jT] - p4 * lt[jx])
-                gal -= wi * rx * (p3 * it[jT] + p4 * it[jx])
-                ga += wi * (Ba[x] + p4 * ia)
-                gb += wi * (Bb[x] - p4 * Ib[x])
-            }
-        }
-        // Terms common to every customer: r ln alpha (gradient ln alpha and r/alpha).
-        total += wsum * r * lalpha
-        if let g = gradient {
-            g[0] = gr + wsum * lalpha; g[1] = gal + wsum * r / alpha; g[2] = ga; g[3] = gb
-        }
-        return total
+        clv_bgnbd_log_likelihood(kernel, r, alpha, a, b, gradient)
     }
 }

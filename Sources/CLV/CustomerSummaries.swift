@@ -1,3 +1,4 @@
+import CCLVKernel
 import Foundation
 import Tabular
 
@@ -151,60 +152,20 @@ public struct CompressedSummaries: Sendable {
         customers = s.count
         let n = s.count
         // The distinct times (0, every t_x and T), sorted; each customer's times become indices into them, and the
-        // customers are sorted by one integer key (x, then T, then t_x: the order of the values, as the indices are
-        // monotone in them) and identical keys merged. Sorting integers, not tuples through a closure, and looking
-        // indices up by binary search, not hashing, keeps this small next to the fit.
-        var all = [Double](repeating: 0, count: 2 * n + 1)
-        for i in 0..<n {
-            all[2 * i + 1] = s.recency[i]
-            all[2 * i + 2] = s.age[i]
-        }
-        all.sort()
-        var times: [Double] = []
-        times.reserveCapacity(all.count)
-        for v in all where times.last != v { times.append(v) }
-        func index(_ v: Double) -> Int {
-            var lo = 0, hi = times.count - 1
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if times[mid] < v { lo = mid + 1 } else { hi = mid }
-            }
-            return lo
-        }
-        var xs: [Int32] = [], itx: [Int32] = [], iT: [Int32] = [], w: [Double] = []
-        let xMax = Int(s.frequency.max() ?? 0)
-        let timeBits = Int.bitWidth - (times.count - 1).leadingZeroBitCount
-        let xBits = Int.bitWidth - xMax.leadingZeroBitCount
-        if xBits + 2 * timeBits <= 64 {
-            let mask = (UInt64(1) << timeBits) - 1
-            var keys = [UInt64](repeating: 0, count: n)
-            for i in 0..<n {
-                keys[i] = UInt64(Int32(s.frequency[i])) << (2 * timeBits) | UInt64(index(s.age[i])) << timeBits | UInt64(index(s.recency[i]))
-            }
-            keys.sort()
-            var previous: UInt64?
-            for key in keys {
-                if key == previous {
-                    w[w.count - 1] += 1
-                } else {
-                    xs.append(Int32(key >> (2 * timeBits)))
-                    iT.append(Int32((key >> timeBits) & mask))
-                    itx.append(Int32(key & mask))
-                    w.append(1)
-                    previous = key
-                }
-            }
-        } else {
-            var keys = (0..<n).map { (Int32(s.frequency[$0]), Int32(index(s.age[$0])), Int32(index(s.recency[$0]))) }
-            keys.sort { a, b in a.0 != b.0 ? a.0 < b.0 : a.1 != b.1 ? a.1 < b.1 : a.2 < b.2 }
-            for k in keys {
-                if let last = xs.indices.last, xs[last] == k.0, iT[last] == k.1, itx[last] == k.2 {
-                    w[last] += 1
-                } else {
-                    xs.append(k.0); iT.append(k.1); itx.append(k.2); w.append(1)
-                }
-            }
-        }
+        // customers are sorted by (x, index of T, index of t_x) (the order of the values, as the indices are
+        // monotone in them) and identical keys merged: radix sorts in C (`clv_compress`), which keep this small
+        // next to the fit.
+        var times = [Double](repeating: 0, count: 2 * n + 1)
+        var xs = [Int32](repeating: 0, count: n), itx = [Int32](repeating: 0, count: n)
+        var iT = [Int32](repeating: 0, count: n), w = [Double](repeating: 0, count: n)
+        var distinct = 0
+        let rows = clv_compress(n, s.frequency, s.recency, s.age, &times, &distinct, &xs, &itx, &iT, &w)
+        guard rows > 0 else { fatalError("CompressedSummaries: out of memory") }
+        times.removeLast(times.count - distinct)
+        xs.removeLast(n - rows)
+        itx.removeLast(n - rows)
+        iT.removeLast(n - rows)
+        w.removeLast(n - rows)
         self.times = times
         self.x = xs
         self.txIndex = itx

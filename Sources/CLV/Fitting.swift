@@ -39,6 +39,9 @@ public struct ConfidenceInterval: Sendable, Equatable, CustomStringConvertible {
 ///   Same input, same result, bit for bit (no randomness, fixed summation order; independent evaluations, such as
 ///   the starting points, the Hessian's columns and the edge probes, run side by side on copies of the problem, so
 ///   the thread count changes nothing: `ProblemPool`). The notes count the likelihood evaluations of each phase.
+///   The BG/NBD likelihood runs in C (`BGNBDKernel`, `CCLVKernel`) with its exp and log four at a time through
+///   glibc's libmvec where the CPU has AVX2: the same bits for every run and thread count on a given machine, but
+///   not necessarily the same last bits as on a machine without AVX2 (libm there).
 /// * `standardErrors`: from the inverse of the Hessian of the negative log-likelihood with respect to
 ///   log-parameters, computed by central differences (step 1e-4 in log units) of the analytic gradient, and
 ///   mapped to the natural scale with the delta method: se(p) = p * se(log p). NaN when the Hessian is not
