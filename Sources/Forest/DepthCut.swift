@@ -11,7 +11,7 @@ public struct DepthError: Sendable, Equatable {
 
 extension ForestTrainer {
     /// The out-of-bag error of the forests `params` would grow with `maxDepth` set to each of
-    /// `depths`, from one forest grown to the deepest of them.
+    /// `depths`, from one forest grown to the deepest of them (nil errors without bootstrap).
     ///
     /// Without feature sampling (`maxFeatures` nil or at least the columns) a node's split does not
     /// depend on the depth limit (no random draw happens after the bootstrap), so the tree grown to
@@ -24,8 +24,11 @@ extension ForestTrainer {
         _ x: FeatureMatrix, _ y: [Double], params: ForestParams, depths: [Int], threads: Int = defaultThreads
     ) throws -> [DepthError] {
         guard let deepest = depths.max() else { return [] }
+        if let d = depths.first(where: { $0 < 0 }) { throw ForestError("bad forest parameters: maxDepth must be nil or at least 0 (got \(d))") }
+        // Without bootstrap there is no out-of-bag row, as in `train`.
+        guard params.bootstrap else { return depths.map { DepthError(maxDepth: $0, oobMSE: nil, oobRows: 0) } }
         // The walk reads the cuts in ascending order; the results come back in the order asked.
-        let ascending = depths.indices.sorted { depths[$0] < depths[$1] }
+        let ascending = depths.indices.sorted { (depths[$0], $0) < (depths[$1], $1) }
         guard ascending == Array(depths.indices) else {
             let sorted = try outOfBagErrors(x, y, params: params, depths: ascending.map { depths[$0] }, threads: threads)
             var out = sorted
@@ -33,7 +36,6 @@ extension ForestTrainer {
             return out
         }
         var grown = params
-        grown.bootstrap = true
         guard params.maxFeatures.map({ $0 >= x.columnCount }) ?? true else {
             return try depths.map { d in
                 grown.maxDepth = d

@@ -56,13 +56,16 @@ public struct RegressionTree: Sendable, Equatable {
     }
 
     /// The first structural problem (nil if none): children must point forward inside the tree,
-    /// so every walk ends at a leaf; features must be below `featureLimit`.
+    /// so every walk ends at a leaf, and no node may be the child of two nodes (a shared subtree
+    /// would be copied once per path when the tree is laid out for prediction); features must be
+    /// below `featureLimit`.
     func structuralProblem(featureLimit: Int) -> String? {
         let count = feature.count
         if count == 0 { return "tree has no nodes" }
         if threshold.count != count || left.count != count || right.count != count || value.count != count {
             return "node arrays differ in length"
         }
+        var hasParent = [Bool](repeating: false, count: count)
         for n in 0..<count {
             let f = Int(feature[n]), l = Int(left[n]), r = Int(right[n])
             if f == -1 {
@@ -71,6 +74,11 @@ public struct RegressionTree: Sendable, Equatable {
                 if f < 0 || f >= featureLimit { return "node \(n) uses feature \(f), outside 0..<\(featureLimit)" }
                 if l <= n || l >= count { return "node \(n) has left child \(l), outside \(n + 1)..<\(count)" }
                 if r <= n || r >= count { return "node \(n) has right child \(r), outside \(n + 1)..<\(count)" }
+                if l == r { return "node \(n) has node \(l) as both children" }
+                for c in [l, r] {
+                    if hasParent[c] { return "node \(c) is the child of more than one node" }
+                    hasParent[c] = true
+                }
             }
         }
         return nil
@@ -157,7 +165,7 @@ struct PackedForest: Sendable {
     /// Per row, the sum of the tree predictions added in tree order, and how many trees contributed.
     func predict(_ x: FeatureMatrix, threads: Int) -> [(sum: Double, count: Int)] {
         let n = x.rowCount
-        // A forest of bare leaves may meet a matrix without columns; the walk below reads column 0.
+        // A forest of bare leaves may meet a matrix without columns: give the buffer a base address.
         let xValues = x.values.isEmpty ? [0.0] : x.values
         let result = [(sum: Double, count: Int)](unsafeUninitializedCapacity: n) { buffer, initialized in
             let out = SharedBuffer(buffer)

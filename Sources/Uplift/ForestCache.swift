@@ -3,7 +3,7 @@ import Forest
 import Foundation
 
 /// Forests already trained in this process, by content: the parameters (seed included), the
-/// training matrix and the target. Learners fitted on the same rows with the same outcome-forest
+/// training matrix, the target and whether the out-of-bag error was estimated. Learners fitted on the same rows with the same outcome-forest
 /// settings and seed (the T-, X- and DR-learners' mu0 and mu1) train each forest once; the
 /// production learner's per-arm cross-fit reuses the pooled forests the selection trained. A
 /// forest comes back bit for bit as it would be trained again (training is deterministic), so
@@ -11,7 +11,14 @@ import Foundation
 public final class ForestCache: @unchecked Sendable {
     private var stored: [[UInt8]: (forest: RandomForest, oobMSE: Double?)] = [:]
     private let lock = NSLock()
-    public private(set) var hits = 0
+    private var hitCount = 0
+
+    /// How many forests came from the cache rather than from training.
+    public var hits: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return hitCount
+    }
 
     public init() {}
 
@@ -22,7 +29,7 @@ public final class ForestCache: @unchecked Sendable {
         let key = Self.key(x, y, params, outOfBag: outOfBag)
         lock.lock()
         if let found = stored[key] {
-            hits += 1
+            hitCount += 1
             lock.unlock()
             return found
         }
@@ -37,10 +44,12 @@ public final class ForestCache: @unchecked Sendable {
     static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams, outOfBag: Bool) -> [UInt8] {
         var h = SHA256()
         let p = params
+        // Bit patterns, so a negative setting reaches the trainer's own error instead of trapping here.
+        func word(_ v: Int) -> UInt64 { UInt64(bitPattern: Int64(v)) }
         let header: [UInt64] = [
-            UInt64(p.nTrees), p.maxDepth.map { UInt64($0) } ?? .max, UInt64(p.minSamplesLeaf), UInt64(p.minSamplesSplit),
-            p.maxFeatures.map { UInt64($0) } ?? .max, p.bootstrap ? 1 : 0, p.seed, UInt64(x.rowCount), UInt64(x.columnCount),
-            UInt64(y.count), outOfBag ? 1 : 0,
+            word(p.nTrees), p.maxDepth.map(word) ?? .max, word(p.minSamplesLeaf), word(p.minSamplesSplit),
+            p.maxFeatures.map(word) ?? .max, p.bootstrap ? 1 : 0, p.seed, word(x.rowCount), word(x.columnCount),
+            word(y.count), outOfBag ? 1 : 0,
         ]
         header.withUnsafeBytes { h.update($0) }
         x.values.withUnsafeBytes { h.update($0) }

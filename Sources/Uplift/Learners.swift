@@ -191,8 +191,10 @@ public struct LearnerFitting {
     ) throws -> RandomForest {
         progress?(name)
         let params = settings.params(seed: Learners.seed(outcomeForest ? outcomeSeed : seed, name))
+        // Only the outcome forests can be shared (with another learner, or the per-arm cross-fit),
+        // so only they go through the cache: the others would only hold memory.
         let (forest, oob) = try Learners.train(
-            data.x.rows(rows), target, params: params, threads: threads, outOfBag: outOfBag, cache: cache)
+            data.x.rows(rows), target, params: params, threads: threads, outOfBag: outOfBag, cache: outcomeForest ? cache : nil)
         forests[name] = forest
         if let oob { oobMSE[name] = oob }
         return forest
@@ -264,7 +266,7 @@ extension LearnerKind {
         let rows = (g.treated + g.control).sorted()
         let pseudo = try Learners.drPseudoOutcome(
             rows: rows, data: fitting.data, treatedArms: g.arms, e: g.propensity, config: fitting.config,
-            seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress, cache: fitting.cache)
+            seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress)
         let tau = try fitting.train("tau" + g.suffix, rows: rows, target: pseudo, settings: fitting.config.effect)
         return GroupUplift(terms: [OutputTerm("tau" + g.suffix, 1)]) { x, threads in tau.predict(x, threads: threads) }
     }
@@ -388,7 +390,7 @@ public enum Learners {
     static func drPseudoOutcome(
         rows: [Int], data: TrainingData, treatedArms: Set<Int>, e: Double, config: LearnerConfig,
         seed: UInt64, suffix: String, threads: Int,
-        progress: (@Sendable (String) -> Void)?, cache: ForestCache? = nil
+        progress: (@Sendable (String) -> Void)?
     ) throws -> [Double] {
         let k = max(2, config.folds)
         // Folds stratified by treatment: shuffle each arm's rows with the fold seed, deal them round-robin.
@@ -407,15 +409,13 @@ public enum Learners {
             let holdout = rows.indices.filter { fold[$0] == f }
             let holdoutX = data.x.rows(holdout.map { rows[$0] })
             progress?("dr fold \(f + 1)/\(k)\(suffix)")
-            let m1 = try train(
+            let m1 = try ForestTrainer.train(
                 data.x.rows(treatedFit), treatedFit.map { data.y[$0] },
-                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads, outOfBag: false,
-                cache: cache
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads, outOfBag: false
             ).forest
-            let m0 = try train(
+            let m0 = try ForestTrainer.train(
                 data.x.rows(controlFit), controlFit.map { data.y[$0] },
-                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads, outOfBag: false,
-                cache: cache
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads, outOfBag: false
             ).forest
             let p1 = m1.predict(holdoutX, threads: threads)
             let p0 = m0.predict(holdoutX, threads: threads)

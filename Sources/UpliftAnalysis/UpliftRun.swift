@@ -222,6 +222,10 @@ public enum UpliftAnalysis {
         let n = test.rowCount
         // The learners of one outcome (and arm) share the normalizers: computed once per replicate.
         let pooledOwner = UpliftEvaluator.normalizerOwners(snapshot.map(\.pooled))
+        // An owner computes the Qini normalizer when any evaluator of its group needs one.
+        var ownerNeedsQini = [Bool](repeating: false, count: snapshot.count)
+        for (i, item) in snapshot.enumerated() where item.binary { ownerNeedsQini[pooledOwner[i]] = true }
+        let needsQini = ownerNeedsQini
         let armItems = snapshot.flatMap(\.arms)
         let armOwner = UpliftEvaluator.normalizerOwners(armItems.map(\.1), rows: armItems.map(\.2))
         let replicates = Bootstrap.replicates(
@@ -237,7 +241,7 @@ public enum UpliftAnalysis {
                 let o = pooledOwner[i]
                 if o == i {
                     best[i] = item.pooled.perfectUpliftArea(weights: w)
-                    if item.binary { bestQini[i] = item.pooled.perfectQiniArea(weights: w) }
+                    if needsQini[i] { bestQini[i] = item.pooled.perfectQiniArea(weights: w) }
                 }
                 out.append(item.pooled.normalizedAUUC(weights: w, perfectArea: best[o]))
                 out.append(item.binary ? item.pooled.qiniCoefficient(weights: w, perfectArea: bestQini[o]) : .nan)

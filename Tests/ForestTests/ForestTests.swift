@@ -214,12 +214,11 @@ struct ForestTraining {
         let (plain, summary) = try ForestTrainer.train(x, y, params: params, threads: 2)
         let (quiet, none) = try ForestTrainer.train(x, y, params: params, threads: 2, outOfBag: false)
         #expect(quiet == plain && summary.oobMSE != nil && none.oobMSE == nil && none.oobRows == 0)
-        // With feature sampling each depth is trained on its own, and still matches.
-        let sampled = ForestParams(nTrees: 6, minSamplesLeaf: 3, minSamplesSplit: 6, maxFeatures: 2, seed: 4)
-        let e = try ForestTrainer.outOfBagErrors(x, y, params: sampled, depths: [3], threads: 2)
-        var p = sampled
-        p.maxDepth = 3
-        #expect(e[0].oobMSE == (try ForestTrainer.train(x, y, params: p, threads: 2).summary.oobMSE))
+        // A negative depth is the trainer's error; without bootstrap there is no out-of-bag error.
+        #expect(throws: ForestError.self) { _ = try ForestTrainer.outOfBagErrors(x, y, params: params, depths: [2, -1]) }
+        var noBootstrap = params
+        noBootstrap.bootstrap = false
+        #expect(try ForestTrainer.outOfBagErrors(x, y, params: noBootstrap, depths: [2, 3]).allSatisfy { $0.oobMSE == nil && $0.oobRows == 0 })
     }
 
     @Test("without bootstrap there is no OOB estimate; progress counts every tree")
@@ -399,6 +398,13 @@ struct FormatTests {
         var cycle = good
         cycle.left[0] = 0
         #expect(message(cycle).contains("left child 0"))
+        // A node shared by two parents (a chain of them would be copied once per path when laid out).
+        let shared = RegressionTree(
+            feature: [1, 0, -1, -1], threshold: [0.5, 0.5, 0, 0], left: [1, 2, -1, -1], right: [2, 3, -1, -1], value: [0, 0, 1, 2])
+        #expect(message(shared) == "bad.forest: forest f, tree 1: node 2 is the child of more than one node")
+        var twins = good
+        twins.right[0] = 1
+        #expect(message(twins) == "bad.forest: forest f, tree 1: node 0 has node 1 as both children")
         #expect(message(good, features: 1) == "bad.forest: forest f, tree 1: node 0 uses feature 1, outside 0..<1")
         #expect(message(RegressionTree(feature: [], threshold: [], left: [], right: [], value: [])).contains("no nodes"))
         let duplicate = ForestFormat.encode([("a", RandomForest(featureCount: 1, trees: [leaf]))])

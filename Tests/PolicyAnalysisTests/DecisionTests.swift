@@ -99,6 +99,14 @@ struct DecisionTests {
         let config = LearnerConfig(kind: .t, outcome: ForestSettings(nTrees: 6, maxDepth: 3, minSamplesLeaf: 10))
         let fold = UpliftAnalysis.stratifiedFolds(arm: armIndex, arms: 3, folds: 3, seed: 5)
         let (scores, _) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, threads: 2)
+        // The per-arm cross-fit through the pooled cross-fit's forests gives the same scores, reusing mu0 and mu1.
+        let cache = ForestCache()
+        let (pooled, _) = try UpliftAnalysis.outOfFold(
+            config, data: data, fold: fold, folds: 3, perArm: false, seed: 8, outcomeSeed: 9, threads: 2, cache: cache)
+        let (again, _) = try UpliftAnalysis.outOfFold(
+            config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, outcomeSeed: 9, threads: 1, cache: cache)
+        let (alone, _) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, outcomeSeed: 9, threads: 1)
+        #expect(cache.hits == 3 * 2 && again == alone && again.uplift == pooled.uplift)
         for f in 0..<3 {
             let fitRows = fold.indices.filter { fold[$0] != f }, holdout = fold.indices.filter { fold[$0] == f }
             let fit = try Learners.fit(
