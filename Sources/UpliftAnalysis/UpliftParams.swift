@@ -82,5 +82,18 @@ public struct UpliftParams: Codable, Sendable, Equatable {
         if deciles < 2 { throw fail("deciles must be at least 2") }
         if drFolds < 2 { throw fail("dr_folds must be at least 2") }
         if tuning.maxDepth.isEmpty || tuning.minSamplesLeaf.isEmpty { throw fail("the tuning grid is empty") }
+        // The forest settings, named by their keys before any forest is grown.
+        func atLeast(_ value: Int?, _ minimum: Int, _ key: String) throws {
+            if let value, value < minimum { throw fail("\(key) must be at least \(minimum) (got \(value))") }
+        }
+        try atLeast(self.baseline.nTrees, 1, "baseline.n_trees")
+        try atLeast(self.baseline.maxDepth, 0, "baseline.max_depth")
+        try atLeast(self.baseline.minSamplesLeaf, 1, "baseline.min_samples_leaf")
+        try atLeast(self.baseline.maxFeatures, 1, "baseline.max_features")
+        try atLeast(tuning.nTrees, 1, "tuning.n_trees")
+        try atLeast(tuning.finalTrees, 1, "tuning.final_trees")
+        for d in tuning.maxDepth { try atLeast(d, 0, "tuning.max_depth") }
+        for l in tuning.minSamplesLeaf { try atLeast(l, 1, "tuning.min_samples_leaf") }
+        try atLeast(tuning.maxFeatures, 1, "tuning.max_features")
     }
 }

@@ -493,5 +493,26 @@ struct Synthetic {
             let (p, _) = try Params.load(UpliftParams.self, from: try params(learners: "[t_baseline, x]", folds: folds))
             #expect { try p.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: { "\($0)".contains(message) }
         }
+        // Forest settings no forest could be grown with are refused by key, before any training.
+        let (good, _) = try Params.load(UpliftParams.self, from: try params(learners: "[t_baseline, x]"))
+        var edits: [(UpliftParams, String)] = []
+        var p = good
+        p.baseline.minSamplesLeaf = -1
+        edits.append((p, "baseline.min_samples_leaf must be at least 1 (got -1)"))
+        p = good
+        p.baseline.nTrees = 0
+        edits.append((p, "baseline.n_trees must be at least 1 (got 0)"))
+        p = good
+        p.tuning.maxDepth = [2, -3]
+        edits.append((p, "tuning.max_depth must be at least 0 (got -3)"))
+        p = good
+        p.tuning.finalTrees = 0
+        edits.append((p, "tuning.final_trees must be at least 1 (got 0)"))
+        for (edited, message) in edits {
+            #expect { try edited.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: {
+                "\($0)".contains(message) && ($0 as? ClassifiedError)?.isBadInput == true
+            }
+        }
+        try good.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"])
     }
 }
