@@ -27,14 +27,8 @@ extension ForestTrainer {
         if let d = depths.first(where: { $0 < 0 }) { throw ForestError("bad forest parameters: maxDepth must be nil or at least 0 (got \(d))") }
         // Without bootstrap there is no out-of-bag row, as in `train`.
         guard params.bootstrap else { return depths.map { DepthError(maxDepth: $0, oobMSE: nil, oobRows: 0) } }
-        // The walk reads the cuts in ascending order; the results come back in the order asked.
+        // The walk reads the cuts in ascending depth; each value goes to its depth's place as asked.
         let ascending = depths.indices.sorted { (depths[$0], $0) < (depths[$1], $1) }
-        guard ascending == Array(depths.indices) else {
-            let sorted = try outOfBagErrors(x, y, params: params, depths: ascending.map { depths[$0] }, threads: threads)
-            var out = sorted
-            for (k, i) in ascending.enumerated() { out[i] = sorted[k] }
-            return out
-        }
         var grown = params
         guard params.maxFeatures.map({ $0 >= x.columnCount }) ?? true else {
             return try depths.map { d in
@@ -62,14 +56,16 @@ extension ForestTrainer {
                         for r in 0..<n where weight[r] == 0 {
                             rows.append(Int32(r))
                             // One walk down to the deepest cut, reading the node at each cut on the way.
+                            let base = values.count
+                            values.append(contentsOf: repeatElement(0, count: k))
                             var node = 0, depth = 0
-                            for d in depths {
-                                while tree.feature[node] >= 0 && depth < d {
+                            for j in ascending {
+                                while tree.feature[node] >= 0 && depth < depths[j] {
                                     let f = Int(tree.feature[node])
                                     node = Int(xv[f * n + r] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
                                     depth += 1
                                 }
-                                values.append(tree.value[node])
+                                values[base + j] = tree.value[node]
                             }
                         }
                         (out.base + t).initialize(to: (rows, values))
@@ -78,22 +74,18 @@ extension ForestTrainer {
             }
             initialized = forest.trees.count
         }
-        var sums = [Double](repeating: 0, count: n * k)
+        var sums = [[Double]](repeating: [Double](repeating: 0, count: n), count: k)
         var counts = [Int32](repeating: 0, count: n)
         for tree in perTree {
             for (i, r) in tree.rows.enumerated() {
                 counts[Int(r)] += 1
-                for j in 0..<k { sums[Int(r) * k + j] += tree.values[i * k + j] }
+                for j in 0..<k { sums[j][Int(r)] += tree.values[i * k + j] }
             }
         }
+        // The same summary `train` makes of its forest's out-of-bag sums.
         return depths.enumerated().map { j, d in
-            var squares = 0.0, rows = 0
-            for r in 0..<n where counts[r] > 0 {
-                let e = sums[r * k + j] / Double(counts[r]) - y[r]
-                squares += e * e
-                rows += 1
-            }
-            return DepthError(maxDepth: d, oobMSE: rows > 0 ? squares / Double(rows) : nil, oobRows: rows)
+            let summary = outOfBagSummary(sums: sums[j], counts: counts, y: y)
+            return DepthError(maxDepth: d, oobMSE: summary.oobMSE, oobRows: summary.oobRows)
         }
     }
 }

@@ -56,16 +56,23 @@ public enum ForestTrainer {
         guard params.bootstrap && outOfBag else {
             return (forest, TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0))
         }
-        var predictions = [Double](repeating: .nan, count: x.rowCount)
+        return (forest, outOfBagSummary(sums: oob.sums, counts: oob.counts, y: y))
+    }
+
+    /// The out-of-bag summary from each row's sum of out-of-bag tree predictions (added in tree
+    /// order) and their count: the mean per row, and the squared error averaged over the rows that
+    /// have one, in row order.
+    static func outOfBagSummary(sums: [Double], counts: [Int32], y: [Double]) -> TrainingSummary {
+        var predictions = [Double](repeating: .nan, count: y.count)
         var squares = 0.0, rowsWithOOB = 0
-        for r in 0..<x.rowCount where oob.counts[r] > 0 {
-            predictions[r] = oob.sums[r] / Double(oob.counts[r])
+        for r in 0..<y.count where counts[r] > 0 {
+            predictions[r] = sums[r] / Double(counts[r])
             let e = predictions[r] - y[r]
             squares += e * e
             rowsWithOOB += 1
         }
         let mse = rowsWithOOB > 0 ? squares / Double(rowsWithOOB) : nil
-        return (forest, TrainingSummary(oobPredictions: predictions, oobMSE: mse, oobRows: rowsWithOOB))
+        return TrainingSummary(oobPredictions: predictions, oobMSE: mse, oobRows: rowsWithOOB)
     }
 
     /// One tree on all rows, no bootstrap, all features unless `maxFeatures` (then sampled with the
