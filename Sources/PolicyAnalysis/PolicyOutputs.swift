@@ -69,6 +69,7 @@ public enum PolicyOutputs {
             "cost", "model_expected_profit", "rescaled_expected_profit", "ipw_profit", "ipw_ci_lower", "ipw_ci_upper", "dr_profit", "dr_ci_lower",
             "dr_ci_upper", "vs_best_simple", "vs_best_simple_ci_lower", "vs_best_simple_ci_upper", "best_simple", "recommended",
             "ipw_incremental_revenue_per_customer", "dr_incremental_revenue_per_customer", "ci_monte_carlo_error",
+            "vs_best_simple_ci_monte_carlo_error",
         ]
         var columns: [ColumnData] = [
             .string(StringColumn(rows.map(\.0))), .string(StringColumn(rows.map(\.3.name))), .string(StringColumn(rows.map(\.3.key))),
@@ -85,7 +86,7 @@ public enum PolicyOutputs {
             .double(rows.map { $0.3.vsBestSimple?.ci.upper ?? .nan }),
             .int(rows.map { $0.1.bestSimple == $0.2 ? 1 : 0 }), .int(rows.map { $0.1.recommended == $0.2 ? 1 : 0 }),
             .double(rows.map(\.3.estimate.ipw.incrementalValue)), .double(rows.map { $0.3.estimate.dr?.incrementalValue ?? .nan }),
-            .double(rows.map(\.3.ciMonteCarloError)),
+            .double(rows.map(\.3.ciMonteCarloError)), .double(rows.map(\.3.vsBestSimpleMonteCarloError)),
         ]
         return Table(names: names, columns: columns)
     }

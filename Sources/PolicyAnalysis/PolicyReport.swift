@@ -12,6 +12,12 @@ public enum PolicyReport {
     }
 
     static func money(_ v: Double) -> String { Fmt.money(v) }
+    /// A positive amount to two significant digits, with thousands separators (an error of an error).
+    static func twoSignificant(_ v: Double) -> String {
+        guard v.isFinite, v > 0 else { return Fmt.fixed(v, 0) }
+        let exponent = Int(floor(log10(v))) - 1
+        return exponent >= 0 ? Fmt.grouped((v / pow(10, Double(exponent))).rounded() * pow(10, Double(exponent)), 0) : Fmt.fixed(v, -exponent)
+    }
     static func value(_ e: PolicyEstimate) -> EstimatorValue { e.dr ?? e.ipw }
     /// A profit with its interval, to the digits the interval supports.
     static func ci(_ e: EstimatorValue) -> String { Fmt.withInterval(e.profit, e.profitCI.lower, e.profitCI.upper) }
@@ -183,6 +189,7 @@ public enum PolicyReport {
         let rec = r.recommended, best = c.rows[c.bestSimple]
         var text = ""
         let models = c.rows.filter { !$0.simple && $0.withinLimits }
+        var thin = ""
         if c.recommended == c.bestSimple {
             text +=
                 "**Model targeting does not beat a simple policy here.** On \(c.label), no model policy within the limits earns more than **\(best.name)** beyond the paired, adjusted interval"
@@ -193,6 +200,10 @@ public enum PolicyReport {
         } else {
             text +=
                 "**Recommended: \(rec.name).** On \(c.label) it earns \(diff(rec.vsBestSimple).replacingOccurrences(of: "+", with: "")) more than the best simple policy, \(best.name) (paired, adjusted interval above zero)"
+            if let lower = rec.vsBestSimple?.ci.lower, rec.vsBestSimpleMonteCarloError.isFinite, lower < 2 * rec.vsBestSimpleMonteCarloError {
+                thin =
+                    "The support for it is thin: the lower end of the paired difference lies within two Monte Carlo errors (±\(twoSignificant(rec.vsBestSimpleMonteCarloError)) with \(Fmt.int(p.bootstrapReplicates)) bootstrap replicates) of zero, so other bootstrap draws could put it below zero, and the recommendation would then fall back to \(best.name); more replicates (`bootstrap_replicates`) settle it. "
+            }
         }
         text += ": \(Fmt.int(rec.contacts)) contacts ("
         text += zip(r.armNames, rec.armContacts).map { "\($0.0) \(Fmt.int($0.1))" }.joined(separator: ", ")
@@ -202,6 +213,7 @@ public enum PolicyReport {
         } else if rec.key != "nobody" {
             text += "The interval includes zero: the held-out data cannot rule out that it only covers its cost. "
         }
+        text += thin
         if let over = c.rows.filter({ !$0.withinLimits }).max(by: { value($0.estimate).profit < value($1.estimate).profit }),
             value(over.estimate).profit > value(rec.estimate).profit
         {

@@ -95,6 +95,8 @@ public struct PolicyRow: Sendable {
     /// Monte Carlo error of the DR (else IPW) interval's ends from the finite number of bootstrap
     /// replicates: half the spread of the order statistics within one binomial standard deviation of each end.
     public var ciMonteCarloError: Double
+    /// The same for the interval of `vsBestSimple` (nan without one).
+    public var vsBestSimpleMonteCarloError: Double = .nan
 }
 
 /// Predicted against observed average uplift of any treatment on the evaluated rows.
@@ -459,20 +461,21 @@ public enum PolicyAnalysis {
         var rows: [PolicyRow] = []
         for (i, c) in candidates.enumerated() {
             var vs: (Double, Interval)? = nil
+            let allReps = useDR ? evaluation.drProfitReplicates! : evaluation.ipwProfitReplicates
+            var vsError = Double.nan
             if i != bestSimple {
-                vs = (
-                    value(estimates[i]) - value(estimates[bestSimple]),
-                    evaluation.profitDifferenceCI(i, bestSimple, doublyRobust: useDR, level: c.simple ? p.confidenceLevel : adjusted)
-                )
+                let level = c.simple ? p.confidenceLevel : adjusted
+                vs = (value(estimates[i]) - value(estimates[bestSimple]), evaluation.profitDifferenceCI(i, bestSimple, doublyRobust: useDR, level: level))
+                vsError = monteCarloError(allReps.map { $0[i] - $0[bestSimple] }, level: level)
             }
             let cost = estimates[i].cost
-            let reps = (useDR ? evaluation.drProfitReplicates! : evaluation.ipwProfitReplicates).map { $0[i] }
+            let reps = allReps.map { $0[i] }
             rows.append(
                 PolicyRow(
                     key: c.key, name: c.name, simple: c.simple, withinLimits: feasible[i], contacts: estimates[i].contacts,
                     armContacts: c.armContacts, cost: cost, modelExpectedProfit: c.expected,
                     rescaledExpectedProfit: calibration.factor * (c.expected + cost) - cost, estimate: estimates[i], vsBestSimple: vs,
-                    ciMonteCarloError: monteCarloError(reps, level: p.confidenceLevel)))
+                    ciMonteCarloError: monteCarloError(reps, level: p.confidenceLevel), vsBestSimpleMonteCarloError: vsError))
         }
         let supported = models.filter { rows[$0].vsBestSimple!.ci.lower > 0 }
         let recommended =

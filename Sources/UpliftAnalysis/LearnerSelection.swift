@@ -15,6 +15,10 @@ public struct SelectionRow: Sendable {
     public var auucVsBaseline: Estimate
     /// The AUUC of every forest seed's out-of-fold scores (the first is `auuc.value`).
     public var seedAUUC: [Double]
+    /// The learner's size: tree nodes in the forests its scores are computed from, mean over the
+    /// folds of the first seed. What scoring a row costs grows with it; `supported_or_simplest`
+    /// prefers the smallest.
+    public var modelNodes: Double
 
     public var meanOverSeeds: Double { seedAUUC.reduce(0, +) / Double(seedAUUC.count) }
     /// Sample standard deviation over the seeds (nan for one seed).
@@ -64,14 +68,16 @@ extension UpliftAnalysis {
 
     /// Out-of-fold scores of `config` on every training row: fold f is scored by the learner fitted
     /// on the other folds. `perArm`, `outcomeSeed` and `cache` as in `Learners.fit` (the seeds
-    /// derived per fold).
+    /// derived per fold). `modelNodes`: tree nodes of the forests the scores come from, mean over
+    /// the folds.
     static func outOfFold(
         _ config: LearnerConfig, data: TrainingData, fold: [Int], folds k: Int, perArm: Bool, seed: UInt64,
         outcomeSeed: UInt64? = nil, threads: Int, cache: ForestCache? = nil
-    ) throws -> (scores: UpliftScores, propensity: Double) {
+    ) throws -> (scores: UpliftScores, propensity: Double, modelNodes: Double) {
         var y1 = [Double](repeating: .nan, count: data.y.count), y0 = y1, uplift = y1
         var armUplift: [[Double]] = []
         var propensity = Double.nan
+        var nodes = 0
         for f in 0..<k {
             let fitRows = fold.indices.filter { fold[$0] != f }
             let holdout = fold.indices.filter { fold[$0] == f }
@@ -79,6 +85,7 @@ extension UpliftAnalysis {
                 config, data: subset(data, fitRows), perArm: perArm, seed: Learners.seed(seed, "fold\(f)"),
                 outcomeSeed: outcomeSeed.map { Learners.seed($0, "fold\(f)") }, threads: threads, cache: cache, outOfBagErrors: false)
             propensity = fit.propensity
+            nodes += fit.outputs.forestNames.reduce(0) { total, name in total + fit.forests[name]!.trees.reduce(0) { $0 + $1.nodeCount } }
             let s = fit.scores(data.x.rows(holdout), threads: threads)
             if armUplift.isEmpty { armUplift = s.armUplift.map { _ in [Double](repeating: .nan, count: data.y.count) } }
             for (j, i) in holdout.enumerated() {
@@ -88,7 +95,7 @@ extension UpliftAnalysis {
                 for a in armUplift.indices { armUplift[a][i] = s.armUplift[a][j] }
             }
         }
-        return (UpliftScores(y1: y1, y0: y0, uplift: uplift, armUplift: armUplift), propensity)
+        return (UpliftScores(y1: y1, y0: y0, uplift: uplift, armUplift: armUplift), propensity, Double(nodes) / Double(k))
     }
 
     /// Cross-fits every learner on the training split (pooled treatment only, every seed), compares
@@ -105,19 +112,23 @@ extension UpliftAnalysis {
         let treated = data.arm.map { $0 != 0 }
         var evaluators: [UpliftEvaluator] = []
         var seedAUUC = [[Double]](repeating: [], count: p.learners.count)
+        var modelNodes = [Double](repeating: .nan, count: p.learners.count)
         let firstSeedForests = ForestCache()
         for s in 0..<p.selection.seeds {
             // The learners of one seed share their outcome forests; only the first seed's are kept.
             let cache = s == 0 ? firstSeedForests : ForestCache()
             for (li, learner) in p.learners.enumerated() {
                 progress("uplift: \(p.primaryOutcome): cross-fitting \(learner.title) on the training split, seed \(s + 1)/\(p.selection.seeds)")
-                let (scores, e) = try outOfFold(
+                let (scores, e, nodes) = try outOfFold(
                     configs[li], data: data, fold: fold, folds: k, perArm: false,
                     seed: selectionSeed(p, learner: learner, seed: s), outcomeSeed: selectionOutcomeSeed(p, seed: s), threads: threads,
                     cache: cache)
                 let ev = UpliftEvaluator(scores: scores.uplift, treated: treated, y: data.y, propensity: e)
                 seedAUUC[li].append(ev.normalizedAUUC())
-                if s == 0 { evaluators.append(ev) }
+                if s == 0 {
+                    evaluators.append(ev)
+                    modelNodes[li] = nodes
+                }
             }
         }
         progress("uplift: \(p.primaryOutcome): bootstrap of the cross-fitted comparison (\(p.bootstrapReplicates) replicates)")
@@ -156,22 +167,47 @@ extension UpliftAnalysis {
                     auucVsBaseline: Estimate(
                         value: auuc - evaluators[base].normalizedAUUC(),
                         ci: Bootstrap.percentileInterval(reps.map { $0[2 * li] - $0[2 * base] }, level: adjusted)),
-                    seedAUUC: seedAUUC[li]))
+                    seedAUUC: seedAUUC[li], modelNodes: modelNodes[li]))
         }
-        let supported = rows.filter { $0.learner != LearnerRegistry.baseline && $0.auucVsBaseline.ci.lower > 0 }
-        let pool: [SelectionRow] =
-            switch p.selection.rule {
-            case .bestSupported: supported.isEmpty ? rows.filter { $0.learner == LearnerRegistry.baseline } : supported
-            case .bestMean: rows
-            }
-        // Ties go to the learner listed first.
-        var chosen = pool[0]
-        for r in pool.dropFirst() where r.meanOverSeeds > chosen.meanOverSeeds { chosen = r }
+        let (chosen, supported) = choose(rows, rule: p.selection.rule)
         let selection = LearnerSelection(
             outcome: p.primaryOutcome, folds: k, seeds: p.selection.seeds, rule: p.selection.rule, trainingRows: data.y.count,
-            adjustedLevel: adjusted, comparisons: comparisons, rows: rows, chosen: chosen.learner, supported: supported.map(\.learner),
+            adjustedLevel: adjusted, comparisons: comparisons, rows: rows, chosen: chosen, supported: supported,
             fold: fold)
         return (selection, firstSeedForests)
+    }
+
+    /// The rule applied to the cross-fitted rows (one of them the baseline's): the chosen learner,
+    /// and the learners whose adjusted lower bound against the baseline is above zero.
+    ///
+    /// `supported_or_simplest`, when no learner is supported, takes the smallest model among the
+    /// baseline and the learners not shown worse than it (adjusted upper bound at or above zero):
+    /// where the evidence cannot tell learners apart, the simpler one (Breiman et al.'s one-standard-
+    /// error rule for trees; Hastie, Tibshirani and Friedman, 2009, section 7.10). Ties go to the
+    /// learner listed first.
+    static func choose(_ rows: [SelectionRow], rule: SelectionParams.Rule) -> (chosen: LearnerDescriptor, supported: [LearnerDescriptor]) {
+        let supported = rows.filter { $0.learner != LearnerRegistry.baseline && $0.auucVsBaseline.ci.lower > 0 }
+        func best(_ pool: [SelectionRow]) -> SelectionRow {
+            var chosen = pool[0]
+            for r in pool.dropFirst() where r.meanOverSeeds > chosen.meanOverSeeds { chosen = r }
+            return chosen
+        }
+        let baseline = rows.filter { $0.learner == LearnerRegistry.baseline }
+        let chosen: SelectionRow
+        switch rule {
+        case .bestMean: chosen = best(rows)
+        case .bestSupported: chosen = best(supported.isEmpty ? baseline : supported)
+        case .supportedOrSimplest:
+            if !supported.isEmpty {
+                chosen = best(supported)
+            } else {
+                let pool = rows.filter { $0.learner == LearnerRegistry.baseline || $0.auucVsBaseline.ci.upper >= 0 }
+                var small = pool[0]
+                for r in pool.dropFirst() where r.modelNodes < small.modelNodes { small = r }
+                chosen = small
+            }
+        }
+        return (chosen.learner, supported.map(\.learner))
     }
 
     /// The seed of a learner's cross-fit with forest seed `seed` (0-based).

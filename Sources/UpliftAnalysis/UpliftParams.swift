@@ -31,6 +31,9 @@ public struct SelectionParams: Codable, Sendable, Equatable {
         case bestSupported = "best_supported"
         /// The learner with the highest cross-fitted AUUC (mean over the forest seeds).
         case bestMean = "best_mean"
+        /// As `best_supported` when some learner is supported; otherwise the smallest model (fewest
+        /// tree nodes) among the baseline and the learners not shown worse than it.
+        case supportedOrSimplest = "supported_or_simplest"
     }
 
     public var folds: Int

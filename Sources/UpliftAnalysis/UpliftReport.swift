@@ -318,6 +318,8 @@ public enum UpliftReport {
             case .bestSupported:
                 "the learner with the highest cross-fitted AUUC (mean over the seeds) among those whose paired difference against the notebook's baseline has an adjusted lower bound above zero, and the baseline itself when none has"
             case .bestMean: "the learner with the highest cross-fitted AUUC (mean over the seeds)"
+            case .supportedOrSimplest:
+                "the learner with the highest cross-fitted AUUC (mean over the seeds) among those whose paired difference against the notebook's baseline has an adjusted lower bound above zero; when none has, the evidence cannot tell the learners apart, and it takes the smallest model (fewest tree nodes, so the cheapest to score) among the baseline and the learners not shown worse than it (adjusted upper bound at or above zero), the one-standard-error rule's preference for the simpler of indistinguishable models"
             }
         md.paragraph(
             """
@@ -329,7 +331,7 @@ public enum UpliftReport {
         md.table(
             [
                 "learner", "cross-fitted AUUC, seed 1 [\(level) CI]", "over \(s.seeds) seeds: mean (min – max)", "seed-to-seed SD",
-                "vs baseline (paired) [\(adjustedLevelText(s.adjustedLevel)) CI]", "supported",
+                "vs baseline (paired) [\(adjustedLevelText(s.adjustedLevel)) CI]", "supported", "model size (tree nodes)",
             ],
             s.rows.map { row in
                 let spread = row.seedAUUC
@@ -341,15 +343,31 @@ public enum UpliftReport {
                     sd.isFinite ? Fmt.significant(sd, 2) : "–",
                     row.learner == LearnerRegistry.baseline ? "–" : signed(row.auucVsBaseline),
                     row.learner == LearnerRegistry.baseline ? "–" : (s.supported.contains(row.learner) ? "yes" : "no"),
+                    Fmt.int(Int(row.modelNodes.rounded())),
                 ]
-            }, rightAligned: [false, true, true, true, true, false])
+            }, rightAligned: [false, true, true, true, true, false, true])
         var text =
             "The interval of each difference is a paired bootstrap over the training rows (\(p.bootstrapReplicates) replicates), adjusted for \(s.comparisons) comparison\(s.comparisons == 1 ? "" : "s") with the baseline (Bonferroni: \(adjustedLevelText(s.adjustedLevel)) intervals). "
         text +=
             "The seed-to-seed columns refit every learner with other forest seeds on the same folds: a learner whose AUUC moves with the seed by as much as its distance to another learner cannot be told apart from it, whatever the bootstrap says. "
         if s.supported.isEmpty {
             text += "No learner beats the baseline beyond the adjusted interval on the training split"
-            text += s.rule == .bestSupported ? ", so the rule keeps the notebook's baseline. " : ". "
+            switch s.rule {
+            case .bestSupported: text += ", so the rule keeps the notebook's baseline. "
+            case .bestMean: text += ". "
+            case .supportedOrSimplest:
+                if s.chosen == LearnerRegistry.baseline {
+                    text += "; the baseline is the smallest model the evidence allows, so the rule keeps it. "
+                } else {
+                    let ratio = base.modelNodes / chosen.modelNodes
+                    text +=
+                        ", so the rule takes the smallest model not shown worse than the baseline: \(chosen.learner.title), \(Fmt.int(Int(chosen.modelNodes.rounded()))) tree nodes per fold's model against the baseline's \(Fmt.int(Int(base.modelNodes.rounded()))) (a model \(Fmt.significant(ratio, 2))× smaller to store and walk). "
+                    if chosen.seedSD.isFinite && base.seedSD.isFinite {
+                        text +=
+                            "Its AUUC also moves less with the forest seed (seed-to-seed SD \(Fmt.significant(chosen.seedSD, 2)) against the baseline's \(Fmt.significant(base.seedSD, 2))), so its ranking of customers does not hinge on the seed. "
+                    }
+                }
+            }
         } else {
             text +=
                 "\(CampaignWords.capitalized(CampaignWords.list(s.supported.map(\.title)))) \(s.supported.count == 1 ? "beats" : "beat") the baseline beyond the adjusted interval. "

@@ -294,7 +294,7 @@ public enum UpliftAnalysis {
         progress("uplift: cross-fitted scores of the training rows (\(selection.chosen.title), \(selection.folds) folds)")
         let primaryData = TrainingData(
             x: xTrain, y: try train.doubles(p.primaryOutcome), arm: trainArms.index, armNames: armNames, armShares: designShares)
-        let (crossFit, _) = try outOfFold(
+        let (crossFit, _, _) = try outOfFold(
             config, data: primaryData, fold: selection.fold, folds: selection.folds, perArm: true,
             seed: selectionSeed(p, learner: selection.chosen, seed: 0), outcomeSeed: selectionOutcomeSeed(p, seed: 0), threads: threads,
             cache: firstSeedForests)

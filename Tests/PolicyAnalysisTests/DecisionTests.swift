@@ -58,6 +58,49 @@ struct DecisionTests {
         }
     }
 
+    /// A cross-fitted row: mean AUUC over two seeds `mean`, difference against the baseline with
+    /// the adjusted interval [lower, upper], and `nodes` tree nodes.
+    static func row(_ key: String, mean: Double, lower: Double, upper: Double, nodes: Double) -> SelectionRow {
+        SelectionRow(
+            learner: LearnerRegistry.descriptor(key: key)!, auuc: Estimate(value: mean, ci: Interval(mean - 0.1, mean + 0.1)), qini: nil,
+            auucVsBaseline: Estimate(value: (lower + upper) / 2, ci: Interval(lower, upper)), seedAUUC: [mean - 0.01, mean + 0.01],
+            modelNodes: nodes)
+    }
+
+    @Test("supported_or_simplest: the best supported learner, else the smallest model not shown worse than the baseline")
+    func simplestRule() {
+        let base = Self.row("t_baseline", mean: 0.05, lower: 0, upper: 0, nodes: 90_000)
+        let tuned = Self.row("t_tuned", mean: 0.01, lower: -0.1, upper: 0.08, nodes: 3_000)
+        let x = Self.row("x", mean: 0.03, lower: -0.05, upper: 0.1, nodes: 6_000)
+        // The DR-learner is the smallest but shown worse than the baseline: not a candidate.
+        let dr = Self.row("dr", mean: -0.2, lower: -0.3, upper: -0.01, nodes: 1_000)
+        let rows = [base, tuned, x, dr]
+        #expect(UpliftAnalysis.choose(rows, rule: .supportedOrSimplest) == (LearnerRegistry.descriptor(key: "t_tuned")!, []))
+        #expect(UpliftAnalysis.choose(rows, rule: .bestSupported).chosen == LearnerRegistry.baseline)
+        #expect(UpliftAnalysis.choose(rows, rule: .bestMean).chosen == LearnerRegistry.baseline)
+        // An upper bound of exactly zero is not "shown worse".
+        var edge = rows
+        edge[3].auucVsBaseline.ci = Interval(-0.3, 0)
+        #expect(UpliftAnalysis.choose(edge, rule: .supportedOrSimplest).chosen.key == "dr")
+        // A supported learner wins under both supported rules, however large.
+        var supported = rows
+        supported[2].auucVsBaseline.ci = Interval(0.01, 0.2)
+        supported[2].modelNodes = 500_000
+        for rule: SelectionParams.Rule in [.supportedOrSimplest, .bestSupported] {
+            let (chosen, list) = UpliftAnalysis.choose(supported, rule: rule)
+            #expect(chosen.key == "x" && list.map(\.key) == ["x"])
+        }
+        // The baseline stays when it is the smallest candidate; equal sizes go to the learner listed first.
+        var small = rows
+        small[0].modelNodes = 2_000
+        #expect(UpliftAnalysis.choose(small, rule: .supportedOrSimplest).chosen == LearnerRegistry.baseline)
+        var tie = rows
+        tie[2].modelNodes = 3_000
+        #expect(UpliftAnalysis.choose(tie, rule: .supportedOrSimplest).chosen.key == "t_tuned")
+        tie.swapAt(1, 2)
+        #expect(UpliftAnalysis.choose(tie, rule: .supportedOrSimplest).chosen.key == "x")
+    }
+
     @Test("the learner choice and the cross-fitted scores do not depend on the test split")
     func choiceIgnoresTheTestSplit() throws {
         let train = try Self.campaign(rows: 1200, seed: 1)
@@ -98,14 +141,14 @@ struct DecisionTests {
         let data = TrainingData(x: x, y: try train.doubles("spend"), arm: armIndex, armNames: armNames, armShares: [1, 1, 1])
         let config = LearnerConfig(kind: .t, outcome: ForestSettings(nTrees: 6, maxDepth: 3, minSamplesLeaf: 10))
         let fold = UpliftAnalysis.stratifiedFolds(arm: armIndex, arms: 3, folds: 3, seed: 5)
-        let (scores, _) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, threads: 2)
+        let (scores, _, _) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, threads: 2)
         // The per-arm cross-fit through the pooled cross-fit's forests gives the same scores, reusing mu0 and mu1.
         let cache = ForestCache()
-        let (pooled, _) = try UpliftAnalysis.outOfFold(
+        let (pooled, _, _) = try UpliftAnalysis.outOfFold(
             config, data: data, fold: fold, folds: 3, perArm: false, seed: 8, outcomeSeed: 9, threads: 2, cache: cache)
-        let (again, _) = try UpliftAnalysis.outOfFold(
+        let (again, _, _) = try UpliftAnalysis.outOfFold(
             config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, outcomeSeed: 9, threads: 1, cache: cache)
-        let (alone, _) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, outcomeSeed: 9, threads: 1)
+        let (alone, _, _) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, outcomeSeed: 9, threads: 1)
         #expect(cache.hits == 3 * 2 && again == alone && again.uplift == pooled.uplift)
         for f in 0..<3 {
             let fitRows = fold.indices.filter { fold[$0] != f }, holdout = fold.indices.filter { fold[$0] == f }

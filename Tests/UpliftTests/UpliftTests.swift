@@ -455,10 +455,10 @@ struct Synthetic {
         }
     }
 
-    func params(learners: String, rule: String = "best_supported", folds: Int = 3) throws -> String {
+    func params(learners: String, rule: String = "supported_or_simplest", folds: Int = 3) throws -> String {
         let text = try String(contentsOfFile: packageRoot + "/stages/uplift/params.yaml", encoding: .utf8)
             .replacingOccurrences(of: "learners: [t_baseline, t_tuned, x, dr]", with: "learners: \(learners)")
-            .replacingOccurrences(of: "rule: best_supported ", with: "rule: \(rule) ")
+            .replacingOccurrences(of: "rule: supported_or_simplest ", with: "rule: \(rule) ")
             .replacingOccurrences(of: "folds: 3 ", with: "folds: \(folds) ")
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-params-\(UUID().uuidString).yaml").path
         try AtomicFile.write(text, to: path)
@@ -468,7 +468,7 @@ struct Synthetic {
     @Test func theStageParamsNameRegisteredLearners() throws {
         let (p, _) = try Params.load(UpliftParams.self, from: packageRoot + "/stages/uplift/params.yaml")
         #expect(p.learners.map(\.key) == ["t_baseline", "t_tuned", "x", "dr"])
-        #expect(p.selection.folds == 3 && p.selection.seeds == 3 && p.selection.rule == .bestSupported)
+        #expect(p.selection.folds == 3 && p.selection.seeds == 3 && p.selection.rule == .supportedOrSimplest)
     }
 
     @Test func anUnknownLearnerKeyIsAnErrorNamingTheValidKeys() throws {
