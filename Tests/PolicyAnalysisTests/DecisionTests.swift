@@ -199,6 +199,14 @@ struct DecisionTests {
         #expect(!rec.simple, "recommended \(rec.key)")
         #expect(good.supported.contains(good.recommended))
         #expect(rec.vsBestSimple!.ci.lower > 0)
+        // Every difference carries the Monte Carlo error of its interval's ends, recomputed here
+        // from the replicates' order statistics at the adjusted level; the best simple policy has none.
+        for row in good.rows {
+            #expect(row.vsBestSimple == nil ? row.vsBestSimpleMonteCarloError.isNaN : row.vsBestSimpleMonteCarloError > 0, "\(row.key)")
+        }
+        #expect(rec.vsBestSimpleMonteCarloError < rec.vsBestSimple!.ci.upper - rec.vsBestSimple!.ci.lower)
+        #expect(PolicyReport.twoSignificant(463.2) == "460" && PolicyReport.twoSignificant(1_234.5) == "1,200")
+        #expect(PolicyReport.twoSignificant(0.04567) == "0.046" && PolicyReport.twoSignificant(12) == "12")
         // Uninformative scores: targeting cannot beat the best simple policy, which is recommended.
         let noise = try PolicyAnalysis.compare(
             Self.scored(rows: 6000, informative: false, seed: 3), p: Self.policyParams, label: "rows", scale: 1, propensities: thirds,
