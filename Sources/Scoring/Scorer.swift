@@ -214,7 +214,11 @@ public struct Scorer: Sendable {
             for i in range { appendLine(r, i, suffix: suffix(i), to: &bytes) }
             return bytes
         }
-        return Array(parts.joined())
+        // Appending each slice's buffer copies it in one block (`joined()` would copy byte by byte).
+        var out: [UInt8] = []
+        out.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        for part in parts { out.append(contentsOf: part) }
+        return out
     }
 
     /// The line of every row of a chunk (for the ranking policies, which sort rows), in row order.
