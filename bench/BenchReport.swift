@@ -107,7 +107,7 @@ enum BenchReport {
                     pandas \(text("pandas")), NumPy \(text("numpy")), scikit-learn \(text("sklearn")), lifetimes \(text("lifetimes")) \
                     (in a throwaway virtualenv, `.build/bench-venv`). Each task ran \(text("repeats")) times, the peer and ours \
                     interleaved in one process tree (peer, ours, peer, ours, …); the table shows the medians. lifetimes \
-                    and the NumPy evaluation run once untimed first, and each of our CLV fits follows one untimed fit in its process. Ours is timed inside its child process around the same work \
+                    and the NumPy evaluation run once untimed first, and each of our CLV fits and CSV parses follows one untimed run in its process. Ours is timed inside its child process around the same work \
                     as the peer's timed call (reading the inputs is outside both, except for the CSV and scoring tasks, where reading \
                     is the work).\(load) \(text("note"))
                     """)

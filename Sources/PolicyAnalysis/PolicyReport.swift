@@ -225,6 +225,13 @@ public enum PolicyReport {
                 "A simple policy needs no scorer: send every customer on the list the \(rec.name.replacingOccurrences(of: "everybody, ", with: "")). The scorer (`score`, the service) still ranks by uplift with best-N for anyone who wants to target; on this evidence targeting adds nothing. "
         } else if rec.simple && rec.key.hasPrefix("random") {
             text += "Random targeting draws its customers by a salted hash of their ids (`contact_list.csv`). "
+        } else if !rec.simple && PolicyAnalysis.scorerPolicy(rec.key) != rec.key.replacingOccurrences(of: "best_n", with: "bestN") {
+            text +=
+                "The scorer (`score`, the service) does not run this policy on another list: it ranks by uplift (`\(PolicyAnalysis.scorerPolicy(rec.key))`, as `scorer_policy` in `models/economics.json` records) and knows no budget or caps. The test split's customers have the policy's own list in `contact_list.csv`"
+            text +=
+                rec.key == "response"
+                ? "; for another list, take every customer–e-mail pair of the scorer's rows with a positive response profit ((y0_hat + that e-mail's uplift) × margin − cost), in descending order of that profit per unit cost, and give each customer the first pair the budget and caps still allow. "
+                : ". "
         }
         text += "The model's own expectation for it was \(money(rec.modelExpectedProfit)); see the calibration below."
         return text

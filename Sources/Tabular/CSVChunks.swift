@@ -118,7 +118,9 @@ final class ChunkJob: @unchecked Sendable {
         builders.withUnsafeMutableBufferPointer { bp in
             let target = UncheckedBuilders(builders: bp)
             let work: @Sendable (Int) -> Void = { c in target.builders[c].append(next.builders[c], last: last) }
-            if next.builders.first.map({ $0.count < 65_536 }) ?? true {
+            // Columns join side by side from a few thousand rows: appending touches fresh pages, and
+            // their faults cost more than a thread's wake-up.
+            if next.builders.first.map({ $0.count < 8_192 }) ?? true {
                 for c in 0..<columns { work(c) }
             } else {
                 DispatchQueue.concurrentPerform(iterations: columns, execute: work)
