@@ -200,9 +200,12 @@ public enum PolicyReport {
         } else {
             text +=
                 "**Recommended: \(rec.name).** On \(c.label) it earns \(diff(rec.vsBestSimple).replacingOccurrences(of: "+", with: "")) more than the best simple policy, \(best.name) (paired, adjusted interval above zero)"
+            // Without it, the next supported model policy (by held-out value), else the best simple one.
+            let next = c.supported.filter { $0 != c.recommended }.max { value(c.rows[$0].estimate).profit < value(c.rows[$1].estimate).profit }
+            let fallback = next.map { c.rows[$0].name } ?? best.name
             if let lower = rec.vsBestSimple?.ci.lower, rec.vsBestSimpleMonteCarloError.isFinite, lower < 2 * rec.vsBestSimpleMonteCarloError {
                 thin =
-                    "The support for it is thin: the lower end of the paired difference lies within two Monte Carlo errors (±\(twoSignificant(rec.vsBestSimpleMonteCarloError)) with \(Fmt.int(p.bootstrapReplicates)) bootstrap replicates) of zero, so other bootstrap draws could put it below zero, and the recommendation would then fall back to \(best.name); more replicates (`bootstrap_replicates`) settle it. "
+                    "The support for it is thin: the lower end of the paired difference lies within two Monte Carlo errors (±\(twoSignificant(rec.vsBestSimpleMonteCarloError)) with \(Fmt.int(p.bootstrapReplicates)) bootstrap replicates) of zero, so other bootstrap draws could put it below zero, and the recommendation would then fall back to \(fallback); more replicates (`bootstrap_replicates`) settle it. "
             }
         }
         text += ": \(Fmt.int(rec.contacts)) contacts ("
@@ -228,13 +231,37 @@ public enum PolicyReport {
         } else if !rec.simple && PolicyAnalysis.scorerPolicy(rec.key) != rec.key.replacingOccurrences(of: "best_n", with: "bestN") {
             text +=
                 "The scorer (`score`, the service) does not run this policy on another list: it ranks by uplift (`\(PolicyAnalysis.scorerPolicy(rec.key))`, as `scorer_policy` in `models/economics.json` records) and knows no budget or caps. The test split's customers have the policy's own list in `contact_list.csv`"
-            text +=
-                rec.key == "response"
-                ? "; for another list, take every customer–e-mail pair of the scorer's rows with a positive response profit ((y0_hat + that e-mail's uplift) × margin − cost), in descending order of that profit per unit cost, and give each customer the first pair the budget and caps still allow. "
-                : ". "
+            text += rec.key == "response" ? "; for another list, " + responseRecipe(c, p: p, armNames: r.armNames, noun: words.noun) : ". "
         }
         text += "The model's own expectation for it was \(money(rec.modelExpectedProfit)); see the calibration below."
         return text
+    }
+
+    /// How to apply the response-model policy to another list from the scorer's columns, as
+    /// `Targeting.greedy` builds it (profit per unit cost, descending; free contacts first).
+    static func responseRecipe(_ c: PolicyComparison, p: PolicyParams, armNames: [String], noun: String) -> String {
+        let columns = armNames.map { "`uplift_\(slug($0))`" }
+        var s =
+            "take every customer–\(noun) pair of the scorer's rows whose response profit ((`y0_hat` + that \(noun)'s uplift, \(CampaignWords.list(columns))) × margin − cost) is positive, in descending order of that profit per unit of cost (free contacts first), and give each customer the first pair "
+        let hasLimits = c.limits.budget != nil || c.limits.armCaps.contains { $0 != nil }
+        if hasLimits {
+            s += "the budget and caps still allow"
+            if let b = p.budget {
+                s +=
+                    " (the params' budget, \(money(b)),\(p.armCaps.isEmpty ? "" : " and caps") are for the \(Fmt.int(testSplitCustomers(c, p))) customers of the test split; scale them by the list's size, as this comparison does)"
+            }
+            s += ". "
+        } else {
+            let volume = c.rows.first { $0.key == "response" }?.contacts ?? 0
+            s += "until best-N's \(Fmt.int(volume)) contacts are given (on these rows; in proportion on another list). "
+        }
+        return s
+    }
+
+    /// The test split's customers the params' amounts refer to.
+    private static func testSplitCustomers(_ c: PolicyComparison, _ p: PolicyParams) -> Double {
+        guard let b = c.limits.budget, let pb = p.budget, b > 0 else { return Double(c.customers) }
+        return Double(c.customers) * pb / b
     }
 
     static func calibrationText(_ c: PolicyComparison, words: CampaignWords) -> String {

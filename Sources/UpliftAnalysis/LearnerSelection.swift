@@ -15,10 +15,15 @@ public struct SelectionRow: Sendable {
     public var auucVsBaseline: Estimate
     /// The AUUC of every forest seed's out-of-fold scores (the first is `auuc.value`).
     public var seedAUUC: [Double]
-    /// The learner's size: tree nodes in the forests its scores are computed from, mean over the
-    /// folds of the first seed. What scoring a row costs grows with it; `supported_or_simplest`
-    /// prefers the smallest.
+    /// The learner's size: tree nodes in the forests its pooled cross-fit scores are computed from
+    /// (every forest the outputs name), mean over the folds of the first seed. The production
+    /// model adds per-arm forests and is fitted on all training rows, so its size differs, but
+    /// not the learners' order. `supported_or_simplest` prefers the smallest.
     public var modelNodes: Double
+    /// Standard error of this learner's AUUC minus the best learner's (the highest mean over the
+    /// seeds): the standard deviation of the paired difference over the bootstrap replicates of
+    /// the first seed (0 for the best itself).
+    public var standardErrorVsBest: Double = .nan
 
     public var meanOverSeeds: Double { seedAUUC.reduce(0, +) / Double(seedAUUC.count) }
     /// Sample standard deviation over the seeds (nan for one seed).
@@ -169,6 +174,13 @@ extension UpliftAnalysis {
                         ci: Bootstrap.percentileInterval(reps.map { $0[2 * li] - $0[2 * base] }, level: adjusted)),
                     seedAUUC: seedAUUC[li], modelNodes: modelNodes[li]))
         }
+        // The one-standard-error rule's yardstick: each learner's paired difference from the best mean.
+        var bestIndex = 0
+        for li in rows.indices.dropFirst() where rows[li].meanOverSeeds > rows[bestIndex].meanOverSeeds { bestIndex = li }
+        for li in rows.indices {
+            let differences = reps.map { $0[2 * li] - $0[2 * bestIndex] }.filter(\.isFinite)
+            rows[li].standardErrorVsBest = li == bestIndex ? 0 : (differences.count > 1 ? Moments(differences).variance.squareRoot() : .nan)
+        }
         let (chosen, supported) = choose(rows, rule: p.selection.rule)
         let selection = LearnerSelection(
             outcome: p.primaryOutcome, folds: k, seeds: p.selection.seeds, rule: p.selection.rule, trainingRows: data.y.count,
@@ -180,11 +192,11 @@ extension UpliftAnalysis {
     /// The rule applied to the cross-fitted rows (one of them the baseline's): the chosen learner,
     /// and the learners whose adjusted lower bound against the baseline is above zero.
     ///
-    /// `supported_or_simplest`, when no learner is supported, takes the smallest model among the
-    /// baseline and the learners not shown worse than it (adjusted upper bound at or above zero):
-    /// where the evidence cannot tell learners apart, the simpler one (Breiman et al.'s one-standard-
-    /// error rule for trees; Hastie, Tibshirani and Friedman, 2009, section 7.10). Ties go to the
-    /// learner listed first.
+    /// `supported_or_simplest`, when no learner is supported, applies the one-standard-error rule
+    /// (Breiman et al., 1984; Hastie, Tibshirani and Friedman, 2009, section 7.10): among the
+    /// learners whose mean AUUC over the seeds is within one standard error (`standardErrorVsBest`)
+    /// of the best mean, the smallest model. A size or standard error that is not a number keeps a
+    /// learner out of the pool; the best learner is always in it. Ties go to the learner listed first.
     static func choose(_ rows: [SelectionRow], rule: SelectionParams.Rule) -> (chosen: LearnerDescriptor, supported: [LearnerDescriptor]) {
         let supported = rows.filter { $0.learner != LearnerRegistry.baseline && $0.auucVsBaseline.ci.lower > 0 }
         func best(_ pool: [SelectionRow]) -> SelectionRow {
@@ -201,9 +213,14 @@ extension UpliftAnalysis {
             if !supported.isEmpty {
                 chosen = best(supported)
             } else {
-                let pool = rows.filter { $0.learner == LearnerRegistry.baseline || $0.auucVsBaseline.ci.upper >= 0 }
+                let top = best(rows)
+                let pool = rows.filter {
+                    $0.learner == top.learner
+                        || ($0.modelNodes.isFinite && $0.standardErrorVsBest.isFinite
+                            && $0.meanOverSeeds >= top.meanOverSeeds - $0.standardErrorVsBest)
+                }
                 var small = pool[0]
-                for r in pool.dropFirst() where r.modelNodes < small.modelNodes { small = r }
+                for r in pool.dropFirst() where r.modelNodes < small.modelNodes || !small.modelNodes.isFinite { small = r }
                 chosen = small
             }
         }

@@ -120,7 +120,7 @@ public enum UpliftOutputs {
         var w = CSVWriter(header: [
             "outcome", "learner", "seed", "cv_normalized_auuc", "auuc_ci_lower", "auuc_ci_upper", "auuc_vs_baseline",
             "auuc_vs_baseline_ci_lower", "auuc_vs_baseline_ci_upper", "adjusted_level", "qini", "qini_ci_lower", "qini_ci_upper",
-            "chosen", "model_nodes",
+            "chosen", "model_nodes", "standard_error_vs_best",
         ])
         for row in s.rows {
             for (seed, auuc) in row.seedAUUC.enumerated() {
@@ -130,7 +130,7 @@ public enum UpliftOutputs {
                     s.outcome, row.learner.key, String(seed + 1), f(auuc), g(row.auuc.ci.lower), g(row.auuc.ci.upper),
                     g(row.auucVsBaseline.value), g(row.auucVsBaseline.ci.lower), g(row.auucVsBaseline.ci.upper), g(s.adjustedLevel),
                     g(row.qini?.value ?? .nan), g(row.qini?.ci.lower ?? .nan), g(row.qini?.ci.upper ?? .nan),
-                    row.learner == s.chosen ? "1" : "0", g(row.modelNodes),
+                    row.learner == s.chosen ? "1" : "0", g(row.modelNodes), g(row.standardErrorVsBest),
                 ])
             }
         }

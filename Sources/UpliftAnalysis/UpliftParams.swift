@@ -31,8 +31,9 @@ public struct SelectionParams: Codable, Sendable, Equatable {
         case bestSupported = "best_supported"
         /// The learner with the highest cross-fitted AUUC (mean over the forest seeds).
         case bestMean = "best_mean"
-        /// As `best_supported` when some learner is supported; otherwise the smallest model (fewest
-        /// tree nodes) among the baseline and the learners not shown worse than it.
+        /// As `best_supported` when some learner is supported; otherwise the one-standard-error
+        /// rule: the smallest model (fewest tree nodes) among the learners whose mean AUUC is within
+        /// one standard error of the best mean.
         case supportedOrSimplest = "supported_or_simplest"
     }
 

@@ -306,6 +306,22 @@ public enum UpliftReport {
         Fmt.significant(level * 100, 3, maxDecimals: 1) + "%"
     }
 
+    /// A learner's size for the tables ("–" when it is not a number).
+    static func nodes(_ row: SelectionRow) -> String {
+        row.modelNodes.isFinite ? Fmt.int(Int(row.modelNodes.rounded())) : "–"
+    }
+
+    static func ordinal(_ k: Int) -> String {
+        switch k {
+        case 1: "first"
+        case 2: "second"
+        case 3: "third"
+        case 4: "fourth"
+        case 5: "fifth"
+        default: "number \(k)"
+        }
+    }
+
     /// The cross-fitted choice on the training split: the table, the rule and what it chose.
     static func selectionSection(_ md: inout Markdown, _ r: UpliftResult, params p: UpliftParams, words: CampaignWords, tableDir: String) {
         let s = r.selection
@@ -319,7 +335,7 @@ public enum UpliftReport {
                 "the learner with the highest cross-fitted AUUC (mean over the seeds) among those whose paired difference against the notebook's baseline has an adjusted lower bound above zero, and the baseline itself when none has"
             case .bestMean: "the learner with the highest cross-fitted AUUC (mean over the seeds)"
             case .supportedOrSimplest:
-                "the learner with the highest cross-fitted AUUC (mean over the seeds) among those whose paired difference against the notebook's baseline has an adjusted lower bound above zero; when none has, the evidence cannot tell the learners apart, and it takes the smallest model (fewest tree nodes, so the cheapest to score) among the baseline and the learners not shown worse than it (adjusted upper bound at or above zero), the one-standard-error rule's preference for the simpler of indistinguishable models"
+                "the learner with the highest cross-fitted AUUC (mean over the seeds) among those whose paired difference against the notebook's baseline has an adjusted lower bound above zero; when none has, the evidence does not single out a better learner, and it applies the one-standard-error rule: the smallest model (fewest tree nodes) among the learners whose mean AUUC is within one standard error of the best mean (the paired bootstrap's standard deviation of their difference)"
             }
         md.paragraph(
             """
@@ -343,7 +359,7 @@ public enum UpliftReport {
                     sd.isFinite ? Fmt.significant(sd, 2) : "–",
                     row.learner == LearnerRegistry.baseline ? "–" : signed(row.auucVsBaseline),
                     row.learner == LearnerRegistry.baseline ? "–" : (s.supported.contains(row.learner) ? "yes" : "no"),
-                    Fmt.int(Int(row.modelNodes.rounded())),
+                    nodes(row),
                 ]
             }, rightAligned: [false, true, true, true, true, false, true])
         var text =
@@ -356,15 +372,27 @@ public enum UpliftReport {
             case .bestSupported: text += ", so the rule keeps the notebook's baseline. "
             case .bestMean: text += ". "
             case .supportedOrSimplest:
+                let top = s.rows.max { $0.meanOverSeeds < $1.meanOverSeeds }!
+                let ranked = s.rows.sorted { $0.meanOverSeeds > $1.meanOverSeeds }
+                let rank = ranked.firstIndex { $0.learner == s.chosen }! + 1
+                let within = s.rows.filter {
+                    $0.learner == top.learner
+                        || ($0.standardErrorVsBest.isFinite && $0.meanOverSeeds >= top.meanOverSeeds - $0.standardErrorVsBest)
+                }
+                text +=
+                    ", so the rule takes the smallest of the learners within one standard error of the best mean (\(top.learner.title), \(Fmt.fixed(top.meanOverSeeds, 3))): \(CampaignWords.list(within.map(\.learner.title))). "
                 if s.chosen == LearnerRegistry.baseline {
-                    text += "; the baseline is the smallest model the evidence allows, so the rule keeps it. "
+                    text += "The baseline is the smallest of them, so it stays. "
                 } else {
-                    let ratio = base.modelNodes / chosen.modelNodes
                     text +=
-                        ", so the rule takes the smallest model not shown worse than the baseline: \(chosen.learner.title), \(Fmt.int(Int(chosen.modelNodes.rounded()))) tree nodes per fold's model against the baseline's \(Fmt.int(Int(base.modelNodes.rounded()))) (a model \(Fmt.significant(ratio, 2))× smaller to store and walk). "
-                    if chosen.seedSD.isFinite && base.seedSD.isFinite {
+                        "\(chosen.learner.title) has \(nodes(chosen)) tree nodes per fold's pooled model against the baseline's \(nodes(base)): a model \(Fmt.significant(base.modelNodes / chosen.modelNodes, 2))× smaller to store, with shorter paths to walk. "
+                    if s.chosen != top.learner {
                         text +=
-                            "Its AUUC also moves less with the forest seed (seed-to-seed SD \(Fmt.significant(chosen.seedSD, 2)) against the baseline's \(Fmt.significant(base.seedSD, 2))), so its ranking of customers does not hinge on the seed. "
+                            "It is \(ordinal(rank)) of the \(s.rows.count) learners on the mean AUUC, \(Fmt.fixed(top.meanOverSeeds - chosen.meanOverSeeds, 3)) below the best, within the \(Fmt.fixed(chosen.standardErrorVsBest, 3)) standard error of that difference. "
+                    }
+                    if chosen.seedSD.isFinite && base.seedSD.isFinite && chosen.seedSD < base.seedSD {
+                        text +=
+                            "Its AUUC also moves less with the forest seed than the baseline's (seed-to-seed SD \(Fmt.significant(chosen.seedSD, 2)) against \(Fmt.significant(base.seedSD, 2))). "
                     }
                 }
             }

@@ -59,29 +59,58 @@ struct DecisionTests {
     }
 
     /// A cross-fitted row: mean AUUC over two seeds `mean`, difference against the baseline with
-    /// the adjusted interval [lower, upper], and `nodes` tree nodes.
-    static func row(_ key: String, mean: Double, lower: Double, upper: Double, nodes: Double) -> SelectionRow {
-        SelectionRow(
+    /// the adjusted interval [lower, upper], standard error `se` of the difference from the best
+    /// mean, and `nodes` tree nodes.
+    static func row(_ key: String, mean: Double, lower: Double, upper: Double, se: Double, nodes: Double) -> SelectionRow {
+        var row = SelectionRow(
             learner: LearnerRegistry.descriptor(key: key)!, auuc: Estimate(value: mean, ci: Interval(mean - 0.1, mean + 0.1)), qini: nil,
             auucVsBaseline: Estimate(value: (lower + upper) / 2, ci: Interval(lower, upper)), seedAUUC: [mean - 0.01, mean + 0.01],
             modelNodes: nodes)
+        row.standardErrorVsBest = se
+        return row
     }
 
-    @Test("supported_or_simplest: the best supported learner, else the smallest model not shown worse than the baseline")
+    @Test("supported_or_simplest: the best supported learner, else the smallest model within one standard error of the best mean")
     func simplestRule() {
-        let base = Self.row("t_baseline", mean: 0.05, lower: 0, upper: 0, nodes: 90_000)
-        let tuned = Self.row("t_tuned", mean: 0.01, lower: -0.1, upper: 0.08, nodes: 3_000)
-        let x = Self.row("x", mean: 0.03, lower: -0.05, upper: 0.1, nodes: 6_000)
-        // The DR-learner is the smallest but shown worse than the baseline: not a candidate.
-        let dr = Self.row("dr", mean: -0.2, lower: -0.3, upper: -0.01, nodes: 1_000)
+        let base = Self.row("t_baseline", mean: 0.05, lower: 0, upper: 0, se: 0, nodes: 90_000)
+        let tuned = Self.row("t_tuned", mean: 0.01, lower: -0.1, upper: 0.08, se: 0.05, nodes: 3_000)
+        let x = Self.row("x", mean: 0.03, lower: -0.05, upper: 0.1, se: 0.01, nodes: 6_000)
+        // The DR-learner is the smallest but more than one standard error below the best mean.
+        let dr = Self.row("dr", mean: -0.2, lower: -0.3, upper: -0.01, se: 0.2, nodes: 1_000)
         let rows = [base, tuned, x, dr]
         #expect(UpliftAnalysis.choose(rows, rule: .supportedOrSimplest) == (LearnerRegistry.descriptor(key: "t_tuned")!, []))
         #expect(UpliftAnalysis.choose(rows, rule: .bestSupported).chosen == LearnerRegistry.baseline)
         #expect(UpliftAnalysis.choose(rows, rule: .bestMean).chosen == LearnerRegistry.baseline)
-        // An upper bound of exactly zero is not "shown worse".
+        // Within one standard error of the best mean (0.05): the DR-learner's gap of 0.25 needs one of 0.25.
         var edge = rows
-        edge[3].auucVsBaseline.ci = Interval(-0.3, 0)
+        edge[3].standardErrorVsBest = 0.26
         #expect(UpliftAnalysis.choose(edge, rule: .supportedOrSimplest).chosen.key == "dr")
+        edge[3].standardErrorVsBest = 0.24
+        #expect(UpliftAnalysis.choose(edge, rule: .supportedOrSimplest).chosen.key == "t_tuned")
+        // The X-learner (gap 0.02, standard error 0.01) is outside, the baseline is the best.
+        var noTuned = rows
+        noTuned[1].standardErrorVsBest = 0.01
+        #expect(UpliftAnalysis.choose(noTuned, rule: .supportedOrSimplest).chosen == LearnerRegistry.baseline)
+        // The yardstick is the best mean, not the baseline: with the X-learner best (0.08), the tuned
+        // T-learner's gap of 0.07 needs a standard error of 0.07.
+        var xBest = rows
+        xBest[2].seedAUUC = [0.07, 0.09]
+        xBest[2].standardErrorVsBest = 0
+        xBest[0].standardErrorVsBest = 0.001
+        xBest[1].standardErrorVsBest = 0.069
+        #expect(UpliftAnalysis.choose(xBest, rule: .supportedOrSimplest).chosen.key == "x")
+        xBest[1].standardErrorVsBest = 0.071
+        #expect(UpliftAnalysis.choose(xBest, rule: .supportedOrSimplest).chosen.key == "t_tuned")
+        // A size or standard error that is not a number keeps a learner out; the best stays in.
+        var nan = rows
+        nan[1].modelNodes = .nan
+        #expect(UpliftAnalysis.choose(nan, rule: .supportedOrSimplest).chosen == LearnerRegistry.baseline)
+        nan = rows
+        nan[1].standardErrorVsBest = .nan
+        #expect(UpliftAnalysis.choose(nan, rule: .supportedOrSimplest).chosen == LearnerRegistry.baseline)
+        nan = rows
+        nan[0].modelNodes = .nan
+        #expect(UpliftAnalysis.choose(nan, rule: .supportedOrSimplest).chosen.key == "t_tuned")
         // A supported learner wins under both supported rules, however large.
         var supported = rows
         supported[2].auucVsBaseline.ci = Interval(0.01, 0.2)
@@ -96,6 +125,7 @@ struct DecisionTests {
         #expect(UpliftAnalysis.choose(small, rule: .supportedOrSimplest).chosen == LearnerRegistry.baseline)
         var tie = rows
         tie[2].modelNodes = 3_000
+        tie[2].standardErrorVsBest = 0.05
         #expect(UpliftAnalysis.choose(tie, rule: .supportedOrSimplest).chosen.key == "t_tuned")
         tie.swapAt(1, 2)
         #expect(UpliftAnalysis.choose(tie, rule: .supportedOrSimplest).chosen.key == "x")
@@ -141,7 +171,7 @@ struct DecisionTests {
         let data = TrainingData(x: x, y: try train.doubles("spend"), arm: armIndex, armNames: armNames, armShares: [1, 1, 1])
         let config = LearnerConfig(kind: .t, outcome: ForestSettings(nTrees: 6, maxDepth: 3, minSamplesLeaf: 10))
         let fold = UpliftAnalysis.stratifiedFolds(arm: armIndex, arms: 3, folds: 3, seed: 5)
-        let (scores, _, _) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, threads: 2)
+        let (scores, _, nodes) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, threads: 2)
         // The per-arm cross-fit through the pooled cross-fit's forests gives the same scores, reusing mu0 and mu1.
         let cache = ForestCache()
         let (pooled, _, _) = try UpliftAnalysis.outOfFold(
@@ -150,14 +180,18 @@ struct DecisionTests {
             config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, outcomeSeed: 9, threads: 1, cache: cache)
         let (alone, _, _) = try UpliftAnalysis.outOfFold(config, data: data, fold: fold, folds: 3, perArm: true, seed: 8, outcomeSeed: 9, threads: 1)
         #expect(cache.hits == 3 * 2 && again == alone && again.uplift == pooled.uplift)
+        var foldNodes = 0
         for f in 0..<3 {
             let fitRows = fold.indices.filter { fold[$0] != f }, holdout = fold.indices.filter { fold[$0] == f }
             let fit = try Learners.fit(
                 config, data: UpliftAnalysis.subset(data, fitRows), perArm: true, seed: Learners.seed(8, "fold\(f)"), threads: 1)
             let direct = fit.prediction(x.rows(holdout), 1)
+            foldNodes += fit.outputs.forestNames.reduce(0) { total, name in total + fit.forests[name]!.trees.reduce(0) { $0 + $1.nodeCount } }
             #expect(holdout.map { scores.uplift[$0] } == direct.uplift)
             #expect(holdout.map { scores.armUplift[1][$0] } == direct.armUplift[1])
         }
+        // The learner's size: the nodes of the forests its outputs name, mean over the folds.
+        #expect(nodes == Double(foldNodes) / 3 && nodes > 0)
     }
 
     /// Rows with known arms and outcomes, and scores that rank well (`informative`) or not at all.
@@ -199,8 +233,8 @@ struct DecisionTests {
         #expect(!rec.simple, "recommended \(rec.key)")
         #expect(good.supported.contains(good.recommended))
         #expect(rec.vsBestSimple!.ci.lower > 0)
-        // Every difference carries the Monte Carlo error of its interval's ends, recomputed here
-        // from the replicates' order statistics at the adjusted level; the best simple policy has none.
+        // Every difference carries the Monte Carlo error of its interval's ends (the best simple
+        // policy has none): positive, and below the interval's width.
         for row in good.rows {
             #expect(row.vsBestSimple == nil ? row.vsBestSimpleMonteCarloError.isNaN : row.vsBestSimpleMonteCarloError > 0, "\(row.key)")
         }
