@@ -213,18 +213,25 @@ extension UpliftAnalysis {
             if !supported.isEmpty {
                 chosen = best(supported)
             } else {
-                let top = best(rows)
-                let pool = rows.filter {
-                    $0.learner == top.learner
-                        || ($0.modelNodes.isFinite && $0.standardErrorVsBest.isFinite
-                            && $0.meanOverSeeds >= top.meanOverSeeds - $0.standardErrorVsBest)
-                }
+                let pool = withinOneStandardError(rows)
                 var small = pool[0]
                 for r in pool.dropFirst() where r.modelNodes < small.modelNodes || !small.modelNodes.isFinite { small = r }
                 chosen = small
             }
         }
         return (chosen.learner, supported.map(\.learner))
+    }
+
+    /// The best learner by mean AUUC over the seeds (the first listed among equals), and every
+    /// learner whose mean is within one standard error (`standardErrorVsBest`) of it and whose size
+    /// is known, in the rows' order: the one-standard-error rule's candidates.
+    static func withinOneStandardError(_ rows: [SelectionRow]) -> [SelectionRow] {
+        var top = rows[0]
+        for r in rows.dropFirst() where r.meanOverSeeds > top.meanOverSeeds { top = r }
+        return rows.filter {
+            $0.learner == top.learner
+                || ($0.modelNodes.isFinite && $0.standardErrorVsBest.isFinite && $0.meanOverSeeds >= top.meanOverSeeds - $0.standardErrorVsBest)
+        }
     }
 
     /// The seed of a learner's cross-fit with forest seed `seed` (0-based).

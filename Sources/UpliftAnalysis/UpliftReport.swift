@@ -372,20 +372,16 @@ public enum UpliftReport {
             case .bestSupported: text += ", so the rule keeps the notebook's baseline. "
             case .bestMean: text += ". "
             case .supportedOrSimplest:
-                let top = s.rows.max { $0.meanOverSeeds < $1.meanOverSeeds }!
-                let ranked = s.rows.sorted { $0.meanOverSeeds > $1.meanOverSeeds }
-                let rank = ranked.firstIndex { $0.learner == s.chosen }! + 1
-                let within = s.rows.filter {
-                    $0.learner == top.learner
-                        || ($0.standardErrorVsBest.isFinite && $0.meanOverSeeds >= top.meanOverSeeds - $0.standardErrorVsBest)
-                }
+                let within = UpliftAnalysis.withinOneStandardError(s.rows)
+                let top = within.first { row in !s.rows.contains { $0.meanOverSeeds > row.meanOverSeeds } }!
+                let rank = s.rows.filter { $0.meanOverSeeds > chosen.meanOverSeeds }.count + 1
                 text +=
                     ", so the rule takes the smallest of the learners within one standard error of the best mean (\(top.learner.title), \(Fmt.fixed(top.meanOverSeeds, 3))): \(CampaignWords.list(within.map(\.learner.title))). "
                 if s.chosen == LearnerRegistry.baseline {
                     text += "The baseline is the smallest of them, so it stays. "
                 } else {
                     text +=
-                        "\(chosen.learner.title) has \(nodes(chosen)) tree nodes per fold's pooled model against the baseline's \(nodes(base)): a model \(Fmt.significant(base.modelNodes / chosen.modelNodes, 2))× smaller to store, with shorter paths to walk. "
+                        "\(chosen.learner.title) has \(nodes(chosen)) tree nodes per fold's pooled model against the baseline's \(nodes(base)): a model \(Fmt.significant(base.modelNodes / chosen.modelNodes, 2))× smaller. "
                     if s.chosen != top.learner {
                         text +=
                             "It is \(ordinal(rank)) of the \(s.rows.count) learners on the mean AUUC, \(Fmt.fixed(top.meanOverSeeds - chosen.meanOverSeeds, 3)) below the best, within the \(Fmt.fixed(chosen.standardErrorVsBest, 3)) standard error of that difference. "
