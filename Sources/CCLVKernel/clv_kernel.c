@@ -23,27 +23,21 @@
 __attribute__((target("avx2"))) __m256d _ZGVdN4v_exp(__m256d);
 __attribute__((target("avx2"))) __m256d _ZGVdN4v_log(__m256d);
 
-__attribute__((target("avx2"))) static void exp_avx2(double *v, long n) {
+/// `f` applied in place to v[0..n), four at a time; the tail is padded with `pad` (a value `f`
+/// takes without a floating-point exception) and only its first n % 4 results are kept.
+__attribute__((target("avx2"))) static void apply_avx2(double *v, long n, __m256d (*f)(__m256d), double pad) {
     long i = 0;
-    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(v + i, _ZGVdN4v_exp(_mm256_loadu_pd(v + i)));
+    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(v + i, f(_mm256_loadu_pd(v + i)));
     if (i < n) {
-        double t[4] = {0, 0, 0, 0};
+        double t[4] = {pad, pad, pad, pad};
         memcpy(t, v + i, (size_t)(n - i) * sizeof(double));
-        _mm256_storeu_pd(t, _ZGVdN4v_exp(_mm256_loadu_pd(t)));
+        _mm256_storeu_pd(t, f(_mm256_loadu_pd(t)));
         memcpy(v + i, t, (size_t)(n - i) * sizeof(double));
     }
 }
 
-__attribute__((target("avx2"))) static void log_avx2(double *v, long n) {
-    long i = 0;
-    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(v + i, _ZGVdN4v_log(_mm256_loadu_pd(v + i)));
-    if (i < n) {
-        double t[4] = {1, 1, 1, 1};
-        memcpy(t, v + i, (size_t)(n - i) * sizeof(double));
-        _mm256_storeu_pd(t, _ZGVdN4v_log(_mm256_loadu_pd(t)));
-        memcpy(v + i, t, (size_t)(n - i) * sizeof(double));
-    }
-}
+__attribute__((target("avx2"))) static void exp_avx2(double *v, long n) { apply_avx2(v, n, _ZGVdN4v_exp, 0); }
+__attribute__((target("avx2"))) static void log_avx2(double *v, long n) { apply_avx2(v, n, _ZGVdN4v_log, 1); }
 
 static int vector_math(void) { return __builtin_cpu_supports("avx2"); }
 #else
