@@ -24,7 +24,12 @@ extension ForestTrainer {
         _ x: FeatureMatrix, _ y: [Double], params: ForestParams, depths: [Int], threads: Int = defaultThreads
     ) throws -> [DepthError] {
         guard let deepest = depths.max() else { return [] }
-        if let d = depths.first(where: { $0 < 0 }) { throw ForestError("bad forest parameters: maxDepth must be nil or at least 0 (got \(d))") }
+        // Each depth's parameters checked as training checks them (the same messages).
+        for d in depths {
+            var each = params
+            each.maxDepth = d
+            if let problem = each.problem(columnCount: x.columnCount) { throw ForestError("bad forest parameters: \(problem)") }
+        }
         // Without bootstrap there is no out-of-bag row, as in `train`.
         guard params.bootstrap else { return depths.map { DepthError(maxDepth: $0, oobMSE: nil, oobRows: 0) } }
         // The walk reads the cuts in ascending depth; each value goes to its depth's place as asked.

@@ -44,13 +44,13 @@ public final class ForestCache: @unchecked Sendable {
     static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams, outOfBag: Bool) -> [UInt8] {
         var h = SHA256()
         let p = params
-        // Bit patterns, so a negative setting reaches the trainer's own error instead of trapping here.
+        // Bit patterns, so a negative setting reaches the trainer's own error instead of trapping here;
+        // an optional is a presence flag and a value, so nil never collides with a setting (-1 included).
         func word(_ v: Int) -> UInt64 { UInt64(bitPattern: Int64(v)) }
-        let header: [UInt64] = [
-            word(p.nTrees), p.maxDepth.map(word) ?? .max, word(p.minSamplesLeaf), word(p.minSamplesSplit),
-            p.maxFeatures.map(word) ?? .max, p.bootstrap ? 1 : 0, p.seed, word(x.rowCount), word(x.columnCount),
-            word(y.count), outOfBag ? 1 : 0,
-        ]
+        func words(_ v: Int?) -> [UInt64] { v.map { [1, word($0)] } ?? [0, 0] }
+        let header: [UInt64] =
+            [word(p.nTrees)] + words(p.maxDepth) + [word(p.minSamplesLeaf), word(p.minSamplesSplit)] + words(p.maxFeatures)
+            + [p.bootstrap ? 1 : 0, p.seed, word(x.rowCount), word(x.columnCount), word(y.count), outOfBag ? 1 : 0]
         header.withUnsafeBytes { h.update($0) }
         x.values.withUnsafeBytes { h.update($0) }
         y.withUnsafeBytes { h.update($0) }

@@ -216,6 +216,16 @@ struct ForestTraining {
         #expect(quiet == plain && summary.oobMSE != nil && none.oobMSE == nil && none.oobRows == 0)
         // A negative depth is the trainer's error; without bootstrap there is no out-of-bag error.
         #expect(throws: ForestError.self) { _ = try ForestTrainer.outOfBagErrors(x, y, params: params, depths: [2, -1]) }
+        // ... with the trainer's own message.
+        var negative = params
+        negative.maxDepth = -1
+        func message(_ body: () throws -> Void) -> String {
+            do { try body() } catch { return "\(error)" }
+            return "no error"
+        }
+        let cutMessage = message { _ = try ForestTrainer.outOfBagErrors(x, y, params: params, depths: [3, -1]) }
+        #expect(cutMessage == message { _ = try ForestTrainer.train(x, y, params: negative) })
+        #expect(cutMessage.contains("maxDepth must be nil or at least 0 (got -1)"))
         var noBootstrap = params
         noBootstrap.bootstrap = false
         #expect(try ForestTrainer.outOfBagErrors(x, y, params: noBootstrap, depths: [2, 3]).allSatisfy { $0.oobMSE == nil && $0.oobRows == 0 })

@@ -205,6 +205,16 @@ struct Synthetic {
         #expect(throws: ForestError.self) {
             _ = try cache.train(data.x, data.y, params: ForestParams(nTrees: -5, seed: 1), threads: 1, outOfBag: true)
         }
+        // A depth or feature count of -1 is not "no limit": after a fully grown forest is cached, the
+        // same request with -1 still reaches the trainer's error (the key tells nil from -1).
+        let full = ForestParams(nTrees: 2, seed: 3)
+        _ = try cache.train(data.x, data.y, params: full, threads: 1, outOfBag: true)
+        var badDepth = full
+        badDepth.maxDepth = -1
+        #expect(throws: ForestError.self) { _ = try cache.train(data.x, data.y, params: badDepth, threads: 1, outOfBag: true) }
+        var badFeatures = full
+        badFeatures.maxFeatures = -1
+        #expect(throws: ForestError.self) { _ = try cache.train(data.x, data.y, params: badFeatures, threads: 1, outOfBag: true) }
         // Without a common outcome seed the outcome forests are the learner's own.
         let own = try Learners.fit(LearnerConfig(kind: .x, outcome: settings), data: data, perArm: false, seed: 9)
         #expect(own.forests["mu0"] != cached[0].forests["mu0"])
