@@ -179,7 +179,7 @@ public enum PolicyReport {
             "Differences against the best simple policy are paired (the same bootstrap replicates); those of the model policies are adjusted for the number of model policies compared (Bonferroni, \(levelText(c.adjustedLevel))). "
         if let mc = c.rows.map(\.ciMonteCarloError).filter(\.isFinite).max() {
             s +=
-                "With \(p.bootstrapReplicates) replicates the interval ends carry a Monte Carlo error of up to ±\(mc >= 100 ? Fmt.grouped((mc / pow(10, floor(log10(mc)) - 1)).rounded() * pow(10, floor(log10(mc)) - 1), 0) : Fmt.significant(mc, 2)) (from the spread of the order statistics around each end), which is why they are rounded as shown; more replicates (`bootstrap_replicates`) shrink it."
+                "With \(p.bootstrapReplicates) replicates the interval ends carry a Monte Carlo error of up to ±\(twoSignificant(mc)) (from the spread of the order statistics around each end), which is why they are rounded as shown; more replicates (`bootstrap_replicates`) shrink it."
         }
         return s
     }
@@ -228,10 +228,11 @@ public enum PolicyReport {
                 "A simple policy needs no scorer: send every customer on the list the \(rec.name.replacingOccurrences(of: "everybody, ", with: "")). The scorer (`score`, the service) still ranks by uplift with best-N for anyone who wants to target; on this evidence targeting adds nothing. "
         } else if rec.simple && rec.key.hasPrefix("random") {
             text += "Random targeting draws its customers by a salted hash of their ids (`contact_list.csv`). "
-        } else if !rec.simple && PolicyAnalysis.scorerPolicy(rec.key) != rec.key.replacingOccurrences(of: "best_n", with: "bestN") {
+        } else if !rec.simple && !PolicyAnalysis.scorerRuns(rec.key) {
             text +=
                 "The scorer (`score`, the service) does not run this policy on another list: it ranks by uplift (`\(PolicyAnalysis.scorerPolicy(rec.key))`, as `scorer_policy` in `models/economics.json` records) and knows no budget or caps. The test split's customers have the policy's own list in `contact_list.csv`"
-            text += rec.key == "response" ? "; for another list, " + responseRecipe(c, p: p, armNames: r.armNames, noun: words.noun) : ". "
+            let recipe = rec.key == "response" ? responseRecipe(c, p: p, armNames: r.armNames, noun: words.noun, testCustomers: r.test.customers) : nil
+            text += recipe.map { "; for another list, " + $0 } ?? ". "
         }
         text += "The model's own expectation for it was \(money(rec.modelExpectedProfit)); see the calibration below."
         return text
@@ -239,29 +240,20 @@ public enum PolicyReport {
 
     /// How to apply the response-model policy to another list from the scorer's columns, as
     /// `Targeting.greedy` builds it (profit per unit cost, descending; free contacts first).
-    static func responseRecipe(_ c: PolicyComparison, p: PolicyParams, armNames: [String], noun: String) -> String {
+    static func responseRecipe(_ c: PolicyComparison, p: PolicyParams, armNames: [String], noun: String, testCustomers: Int) -> String {
         let columns = armNames.map { "`uplift_\(slug($0))`" }
         var s =
             "take every customer–\(noun) pair of the scorer's rows whose response profit ((`y0_hat` + that \(noun)'s uplift, \(CampaignWords.list(columns))) × margin − cost) is positive, in descending order of that profit per unit of cost (free contacts first), and give each customer the first pair "
         let hasLimits = c.limits.budget != nil || c.limits.armCaps.contains { $0 != nil }
         if hasLimits {
-            s += "the budget and caps still allow"
-            if let b = p.budget {
-                s +=
-                    " (the params' budget, \(money(b)),\(p.armCaps.isEmpty ? "" : " and caps") are for the \(Fmt.int(testSplitCustomers(c, p))) customers of the test split; scale them by the list's size, as this comparison does)"
-            }
-            s += ". "
+            let amounts = [p.budget.map { "budget, \(money($0))," }, p.armCaps.isEmpty ? nil : "caps"].compactMap { $0 }
+            s +=
+                "the budget and caps still allow (the params' \(amounts.joined(separator: " and ")) are for the \(Fmt.int(testCustomers)) customers of the test split; scale them by the list's size, as this comparison does). "
         } else {
             let volume = c.rows.first { $0.key == "response" }?.contacts ?? 0
             s += "until best-N's \(Fmt.int(volume)) contacts are given (on these rows; in proportion on another list). "
         }
         return s
-    }
-
-    /// The test split's customers the params' amounts refer to.
-    private static func testSplitCustomers(_ c: PolicyComparison, _ p: PolicyParams) -> Double {
-        guard let b = c.limits.budget, let pb = p.budget, b > 0 else { return Double(c.customers) }
-        return Double(c.customers) * pb / b
     }
 
     static func calibrationText(_ c: PolicyComparison, words: CampaignWords) -> String {

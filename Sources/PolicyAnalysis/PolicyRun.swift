@@ -302,6 +302,9 @@ public enum PolicyAnalysis {
     /// `positive` scores as best-N (the report says what a simple recommendation means for a list).
     static func scorerPolicy(_ key: String) -> String { key == "positive" ? "positive" : "bestN" }
 
+    /// Whether the scorer makes the same decisions as the policy `key` (best-N by uplift, positive).
+    static func scorerRuns(_ key: String) -> Bool { key == "best_n" || key == "positive" }
+
     /// The recommended policy applied to the test split's customers. Random targeting draws its
     /// customers by a salted hash of their ids (deterministic, independent of row order).
     static func assignment(key: String, on c: PolicyComparison, armNames: [String], seed: UInt64) throws -> Assignment {
@@ -459,9 +462,9 @@ public enum PolicyAnalysis {
         let models = candidates.indices.filter { !candidates[$0].simple && feasible[$0] }
         let adjusted = 1 - (1 - p.confidenceLevel) / Double(max(1, models.count))
         var rows: [PolicyRow] = []
+        let allReps = useDR ? evaluation.drProfitReplicates! : evaluation.ipwProfitReplicates
         for (i, c) in candidates.enumerated() {
             var vs: (Double, Interval)? = nil
-            let allReps = useDR ? evaluation.drProfitReplicates! : evaluation.ipwProfitReplicates
             var vsError = Double.nan
             if i != bestSimple {
                 let level = c.simple ? p.confidenceLevel : adjusted

@@ -175,8 +175,7 @@ extension UpliftAnalysis {
                     seedAUUC: seedAUUC[li], modelNodes: modelNodes[li]))
         }
         // The one-standard-error rule's yardstick: each learner's paired difference from the best mean.
-        var bestIndex = 0
-        for li in rows.indices.dropFirst() where rows[li].meanOverSeeds > rows[bestIndex].meanOverSeeds { bestIndex = li }
+        let bestIndex = bestByMean(rows)
         for li in rows.indices {
             let differences = reps.map { $0[2 * li] - $0[2 * bestIndex] }.filter(\.isFinite)
             rows[li].standardErrorVsBest = li == bestIndex ? 0 : (differences.count > 1 ? Moments(differences).variance.squareRoot() : .nan)
@@ -199,11 +198,7 @@ extension UpliftAnalysis {
     /// learner out of the pool; the best learner is always in it. Ties go to the learner listed first.
     static func choose(_ rows: [SelectionRow], rule: SelectionParams.Rule) -> (chosen: LearnerDescriptor, supported: [LearnerDescriptor]) {
         let supported = rows.filter { $0.learner != LearnerRegistry.baseline && $0.auucVsBaseline.ci.lower > 0 }
-        func best(_ pool: [SelectionRow]) -> SelectionRow {
-            var chosen = pool[0]
-            for r in pool.dropFirst() where r.meanOverSeeds > chosen.meanOverSeeds { chosen = r }
-            return chosen
-        }
+        func best(_ pool: [SelectionRow]) -> SelectionRow { pool[bestByMean(pool)] }
         let baseline = rows.filter { $0.learner == LearnerRegistry.baseline }
         let chosen: SelectionRow
         switch rule {
@@ -222,12 +217,18 @@ extension UpliftAnalysis {
         return (chosen.learner, supported.map(\.learner))
     }
 
+    /// The index of the highest mean AUUC over the seeds; the first listed among equals.
+    static func bestByMean(_ rows: [SelectionRow]) -> Int {
+        var best = 0
+        for i in rows.indices.dropFirst() where rows[i].meanOverSeeds > rows[best].meanOverSeeds { best = i }
+        return best
+    }
+
     /// The best learner by mean AUUC over the seeds (the first listed among equals), and every
     /// learner whose mean is within one standard error (`standardErrorVsBest`) of it and whose size
     /// is known, in the rows' order: the one-standard-error rule's candidates.
     static func withinOneStandardError(_ rows: [SelectionRow]) -> [SelectionRow] {
-        var top = rows[0]
-        for r in rows.dropFirst() where r.meanOverSeeds > top.meanOverSeeds { top = r }
+        let top = rows[bestByMean(rows)]
         return rows.filter {
             $0.learner == top.learner
                 || ($0.modelNodes.isFinite && $0.standardErrorVsBest.isFinite && $0.meanOverSeeds >= top.meanOverSeeds - $0.standardErrorVsBest)

@@ -373,7 +373,7 @@ public enum UpliftReport {
             case .bestMean: text += ". "
             case .supportedOrSimplest:
                 let within = UpliftAnalysis.withinOneStandardError(s.rows)
-                let top = within.first { row in !s.rows.contains { $0.meanOverSeeds > row.meanOverSeeds } }!
+                let top = s.rows[UpliftAnalysis.bestByMean(s.rows)]
                 let rank = s.rows.filter { $0.meanOverSeeds > chosen.meanOverSeeds }.count + 1
                 text +=
                     ", so the rule takes the smallest of the learners within one standard error of the best mean (\(top.learner.title), \(Fmt.fixed(top.meanOverSeeds, 3))): \(CampaignWords.list(within.map(\.learner.title))). "
