@@ -374,9 +374,11 @@ public enum UpliftReport {
             case .supportedOrSimplest:
                 let within = UpliftAnalysis.withinOneStandardError(s.rows)
                 let top = s.rows[UpliftAnalysis.bestByMean(s.rows)]
+                // The best mean to the digits the learners' distances from it support.
+                let spread = s.rows.map(\.standardErrorVsBest).filter { $0.isFinite && $0 > 0 }.min() ?? .nan
                 let rank = s.rows.filter { $0.meanOverSeeds > chosen.meanOverSeeds }.count + 1
                 text +=
-                    ", so the rule takes the smallest of the learners within one standard error of the best mean (\(top.learner.title), \(Fmt.fixed(top.meanOverSeeds, 3))): \(CampaignWords.list(within.map(\.learner.title))). "
+                    ", so the rule takes the smallest of the learners within one standard error of the best mean (\(top.learner.title), \(Fmt.estimate(top.meanOverSeeds, standardError: spread))): \(CampaignWords.list(within.map(\.learner.title))). "
                 if s.chosen == LearnerRegistry.baseline {
                     text += "The baseline is the smallest of them, so it stays. "
                 } else {
@@ -384,7 +386,7 @@ public enum UpliftReport {
                         "\(chosen.learner.title) has \(nodes(chosen)) tree nodes per fold's pooled model against the baseline's \(nodes(base)): a model \(Fmt.significant(base.modelNodes / chosen.modelNodes, 2))× smaller. "
                     if s.chosen != top.learner {
                         text +=
-                            "It is \(ordinal(rank)) of the \(s.rows.count) learners on the mean AUUC, \(Fmt.fixed(top.meanOverSeeds - chosen.meanOverSeeds, 3)) below the best, within the \(Fmt.fixed(chosen.standardErrorVsBest, 3)) standard error of that difference. "
+                            "It is \(ordinal(rank)) of the \(s.rows.count) learners on the mean AUUC, \(Fmt.estimate(top.meanOverSeeds - chosen.meanOverSeeds, standardError: chosen.standardErrorVsBest)) below the best, within the \(Fmt.significant(chosen.standardErrorVsBest, 2)) standard error of that difference. "
                     }
                     if chosen.seedSD.isFinite && base.seedSD.isFinite && chosen.seedSD < base.seedSD {
                         text +=
