@@ -16,8 +16,9 @@ extension ForestTrainer {
     /// Without feature sampling (`maxFeatures` nil or at least the columns) a node's split does not
     /// depend on the depth limit (no random draw happens after the bootstrap), so the tree grown to
     /// depth d is the deeper tree cut at d, its depth-d nodes leaves with the values they already
-    /// hold. Each tree's out-of-bag rows are walked to each cut and summed per row in tree order,
-    /// as `train` sums them: the errors are the same bits as training one forest per depth. With
+    /// hold. Each tree's out-of-bag rows go down the tree as it grows (as prediction sends them),
+    /// their values are read at every cut, and summed per row in tree order as `train` sums them:
+    /// the errors are the same bits as training one forest per depth. With
     /// feature sampling the draws of the deeper nodes would change the later ones, so each depth
     /// is trained on its own.
     public static func outOfBagErrors(
@@ -32,8 +33,6 @@ extension ForestTrainer {
         }
         // Without bootstrap there is no out-of-bag row, as in `train`.
         guard params.bootstrap else { return depths.map { DepthError(maxDepth: $0, oobMSE: nil, oobRows: 0) } }
-        // The walk reads the cuts in ascending depth; each value goes to its depth's place as asked.
-        let ascending = depths.indices.sorted { (depths[$0], $0) < (depths[$1], $1) }
         var grown = params
         guard params.maxFeatures.map({ $0 >= x.columnCount }) ?? true else {
             return try depths.map { d in
@@ -43,50 +42,9 @@ extension ForestTrainer {
             }
         }
         grown.maxDepth = deepest
-        let forest = try train(x, y, params: grown, threads: threads, outOfBag: false).forest
-        let n = x.rowCount, k = depths.count
-        // Per tree (on any thread): its out-of-bag rows and their values at each cut; then summed
-        // per row in tree order.
-        let perTree = [(rows: [Int32], values: [Double])](unsafeUninitializedCapacity: forest.trees.count) { buffer, initialized in
-            let out = SharedBuffer(buffer)
-            parallelChunks(total: forest.trees.count, chunk: 1, threads: threads) { range in
-                let weight = UnsafeMutablePointer<Double>.allocate(capacity: max(1, n))
-                defer { weight.deallocate() }
-                x.values.withUnsafeBufferPointer { xv in
-                    for t in range {
-                        let tree = forest.trees[t]
-                        var rng = SeededGenerator.derived(seed: params.seed, index: UInt64(t))
-                        TreeBuilder.drawBootstrap(&rng, rows: n, into: weight)
-                        var rows: [Int32] = [], values: [Double] = []
-                        for r in 0..<n where weight[r] == 0 {
-                            rows.append(Int32(r))
-                            // One walk down to the deepest cut, reading the node at each cut on the way.
-                            let base = values.count
-                            values.append(contentsOf: repeatElement(0, count: k))
-                            var node = 0, depth = 0
-                            for j in ascending {
-                                while tree.feature[node] >= 0 && depth < depths[j] {
-                                    let f = Int(tree.feature[node])
-                                    node = Int(xv[f * n + r] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
-                                    depth += 1
-                                }
-                                values[base + j] = tree.value[node]
-                            }
-                        }
-                        (out.base + t).initialize(to: (rows, values))
-                    }
-                }
-            }
-            initialized = forest.trees.count
-        }
-        var sums = [[Double]](repeating: [Double](repeating: 0, count: n), count: k)
-        var counts = [Int32](repeating: 0, count: n)
-        for tree in perTree {
-            for (i, r) in tree.rows.enumerated() {
-                counts[Int(r)] += 1
-                for j in 0..<k { sums[j][Int(r)] += tree.values[i * k + j] }
-            }
-        }
+        // The out-of-bag rows go down each tree as it grows, and their values are read at every cut.
+        let (_, oob) = try grow(x, y, params: grown, threads: threads, outOfBag: true, depthCuts: depths)
+        let (sums, counts) = (oob.cutSums, oob.counts)
         // The same summary `train` makes of its forest's out-of-bag sums.
         return depths.enumerated().map { j, d in
             let summary = outOfBagSummary(sums: sums[j], counts: counts, y: y)

@@ -36,13 +36,26 @@ public enum ForestTrainer {
         _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int = defaultThreads, outOfBag: Bool = true,
         progress: (@Sendable (Int) -> Void)? = nil
     ) throws -> (forest: RandomForest, summary: TrainingSummary) {
+        let (forest, oob) = try grow(x, y, params: params, threads: threads, outOfBag: outOfBag, progress: progress)
+        guard params.bootstrap && outOfBag else {
+            return (forest, TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0))
+        }
+        return (forest, outOfBagSummary(sums: oob.sums, counts: oob.counts, y: y))
+    }
+
+    /// The forest, and per row the sum (in tree order) and count of its out-of-bag predictions,
+    /// with `depthCuts` also the sums at each cut (`cutSums[j]`; see `TreeBuilder.init`).
+    static func grow(
+        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool, depthCuts: [Int] = [],
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) throws -> (forest: RandomForest, outOfBag: (sums: [Double], counts: [Int32], cutSums: [[Double]])) {
         try validate(x, y, params)
         let threads = max(1, threads)
         let data = PreparedData(x, y, threads: threads)
-        let slots = TreeSlots(count: params.nTrees, rows: x.rowCount, progress: progress)
+        let slots = TreeSlots(count: params.nTrees, rows: x.rowCount, cuts: depthCuts.count, progress: progress)
         let counter = TaskCounter(limit: params.nTrees)
         let work: @Sendable (Int) -> Void = { _ in
-            let builder = TreeBuilder(data: data, params: params)
+            let builder = TreeBuilder(data: data, params: params, depthCuts: depthCuts)
             while let i = counter.next() {
                 let (tree, oob) = builder.build(treeIndex: i, bootstrap: params.bootstrap, outOfBag: outOfBag)
                 slots.store(i, tree: tree, outOfBag: oob)
@@ -52,11 +65,7 @@ public enum ForestTrainer {
         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
 
         let (trees, oob) = slots.results()
-        let forest = RandomForest(featureCount: x.columnCount, trees: trees)
-        guard params.bootstrap && outOfBag else {
-            return (forest, TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0))
-        }
-        return (forest, outOfBagSummary(sums: oob.sums, counts: oob.counts, y: y))
+        return (RandomForest(featureCount: x.columnCount, trees: trees), oob)
     }
 
     /// The out-of-bag summary from each row's sum of out-of-bag tree predictions (added in tree
@@ -109,12 +118,18 @@ final class TreeSlots: @unchecked Sendable {
     private let sums: UnsafeMutablePointer<Double>
     private let counts: UnsafeMutablePointer<Int32>
     private let rows: Int
+    /// Per depth cut, per row (`cutSums[j * rows + row]`).
+    private let cuts: Int
+    private let cutSums: UnsafeMutablePointer<Double>
     private var finished = 0
     private let progress: (@Sendable (Int) -> Void)?
 
-    init(count: Int, rows: Int, progress: (@Sendable (Int) -> Void)?) {
+    init(count: Int, rows: Int, cuts: Int = 0, progress: (@Sendable (Int) -> Void)?) {
         trees = Array(repeating: nil, count: count)
         self.rows = rows
+        self.cuts = cuts
+        cutSums = .allocate(capacity: max(1, rows * cuts))
+        cutSums.initialize(repeating: 0, count: max(1, rows * cuts))
         sums = .allocate(capacity: max(1, rows))
         sums.initialize(repeating: 0, count: max(1, rows))
         counts = .allocate(capacity: max(1, rows))
@@ -125,6 +140,7 @@ final class TreeSlots: @unchecked Sendable {
     deinit {
         sums.deallocate()
         counts.deallocate()
+        cutSums.deallocate()
     }
 
     func store(_ i: Int, tree: RegressionTree, outOfBag: TreeBuilder.OutOfBag?) {
@@ -132,12 +148,17 @@ final class TreeSlots: @unchecked Sendable {
         trees[i] = tree
         if let outOfBag { pending[i] = outOfBag }
         while let next = pending.removeValue(forKey: nextToAdd) {
-            let sums = self.sums, counts = self.counts
+            let sums = self.sums, counts = self.counts, cutSums = self.cutSums, k = cuts, n = self.rows
             next.rows.withUnsafeBufferPointer { rows in
                 next.values.withUnsafeBufferPointer { values in
                     for i in rows.indices {
                         sums[Int(rows[i])] += values[i]
                         counts[Int(rows[i])] += 1
+                    }
+                }
+                next.cutValues.withUnsafeBufferPointer { values in
+                    for i in rows.indices {
+                        for j in 0..<k { cutSums[j * n + Int(rows[i])] += values[i * k + j] }
                     }
                 }
             }
@@ -147,9 +168,14 @@ final class TreeSlots: @unchecked Sendable {
         progress?(finished)
     }
 
-    /// The trees in order, and per row the sum and count of its out-of-bag predictions.
-    func results() -> (trees: [RegressionTree], outOfBag: (sums: [Double], counts: [Int32])) {
+    /// The trees in order, and per row the sum and count of its out-of-bag predictions (and the
+    /// sums at each depth cut).
+    func results() -> (trees: [RegressionTree], outOfBag: (sums: [Double], counts: [Int32], cutSums: [[Double]])) {
         lock.lock(); defer { lock.unlock() }
-        return (trees.map { $0! }, (Array(UnsafeBufferPointer(start: sums, count: rows)), Array(UnsafeBufferPointer(start: counts, count: rows))))
+        let cutSums = (0..<cuts).map { j in Array(UnsafeBufferPointer(start: self.cutSums + j * rows, count: rows)) }
+        return (
+            trees.map { $0! },
+            (Array(UnsafeBufferPointer(start: sums, count: rows)), Array(UnsafeBufferPointer(start: counts, count: rows)), cutSums)
+        )
     }
 }

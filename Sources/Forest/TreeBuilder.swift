@@ -43,6 +43,10 @@ final class TreeBuilder {
     /// threshold, as prediction does), and the value of the leaf each one reaches.
     private let oobRows: UnsafeMutablePointer<Int32>
     private let oobValue: UnsafeMutablePointer<Double>
+    /// Depth cuts (`ForestTrainer.outOfBagErrors`): per cut, the value of the node each
+    /// out-of-bag row stops at when the tree is cut there, `cutValue[j * n + row]`.
+    private let cuts: [Int]
+    private let cutValue: UnsafeMutablePointer<Double>
     /// Per two-level feature with a mask bit, tried at the current node: its bit, the feature and
     /// the level-1 sums the kernel returns.
     private let binaryBits: UnsafeMutablePointer<Int32>
@@ -67,8 +71,11 @@ final class TreeBuilder {
     /// (e.g. two sides with the same true mean whose computed means differ in the last bit).
     private static let relativeImprovementFloor = 1e-12
 
-    init(data: PreparedData, params: ForestParams) {
+    /// `depthCuts`: depths at which each out-of-bag row's value is also recorded, as if the tree
+    /// were cut there (a leaf above a cut gives its value); the tree is grown as `params` says.
+    init(data: PreparedData, params: ForestParams, depthCuts: [Int] = []) {
         self.data = data
+        cuts = depthCuts
         n = data.rowCount
         p = data.featureCount
         seed = params.seed
@@ -89,6 +96,7 @@ final class TreeBuilder {
         nodeY = .allocate(capacity: size)
         oobRows = .allocate(capacity: size)
         oobValue = .allocate(capacity: size)
+        cutValue = .allocate(capacity: size * depthCuts.count)
         binaryBits = .allocate(capacity: max(1, p))
         binaryFeature = .allocate(capacity: max(1, p))
         binaryW = .allocate(capacity: max(1, p))
@@ -106,7 +114,7 @@ final class TreeBuilder {
 
     deinit {
         weight.deallocate(); record.deallocate(); rows.deallocate(); nodeW.deallocate(); nodeWY.deallocate()
-        nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); binaryBits.deallocate(); binaryFeature.deallocate();
+        nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); cutValue.deallocate(); binaryBits.deallocate(); binaryFeature.deallocate();
         binaryW.deallocate(); binaryS.deallocate()
         features.deallocate()
         lists.deallocate(); goesLeft.deallocate(); scratch.deallocate(); histW.deallocate(); histS.deallocate()
@@ -116,6 +124,8 @@ final class TreeBuilder {
     struct OutOfBag {
         var rows: [Int32]
         var values: [Double]
+        /// With depth cuts: per row, its value at each cut (`values`' rows, cut `j` at `i * cuts + j`).
+        var cutValues: [Double] = []
     }
 
     /// Tree `index` of the forest: its bootstrap and feature sampling come from the generator
@@ -166,7 +176,14 @@ final class TreeBuilder {
             for i in 0..<outCount { buffer[i] = oobValue[Int(outRows[i])] }
             initialized = outCount
         }
-        return (tree, OutOfBag(rows: outRows, values: values))
+        let k = cuts.count
+        let cutValues = [Double](unsafeUninitializedCapacity: outCount * k) { buffer, initialized in
+            for i in 0..<outCount {
+                for j in 0..<k { buffer[i * k + j] = cutValue[j * n + Int(outRows[i])] }
+            }
+            initialized = outCount * k
+        }
+        return (tree, OutOfBag(rows: outRows, values: values, cutValues: cutValues))
     }
 
     /// A tree's bootstrap: `n` draws with replacement, as multiplicities (0 = out of bag).
@@ -234,8 +251,15 @@ final class TreeBuilder {
             left.append(-1)
             right.append(-1)
             value.append(nodeValue)
+            // A cut at this depth stops the out-of-bag rows here; a leaf stops them for every deeper cut too.
+            for (j, cut) in cuts.enumerated() where cut == work.depth {
+                for i in work.oobStart..<work.oobEnd { cutValue[j * n + Int(oobRows[i])] = nodeValue }
+            }
             @inline(__always) func leaf() {
                 for i in work.oobStart..<work.oobEnd { oobValue[Int(oobRows[i])] = nodeValue }
+                for (j, cut) in cuts.enumerated() where cut > work.depth {
+                    for i in work.oobStart..<work.oobEnd { cutValue[j * n + Int(oobRows[i])] = nodeValue }
+                }
             }
             if pure || work.depth >= maxDepth || w < minSplit || w < 2 * minLeaf {
                 leaf()
