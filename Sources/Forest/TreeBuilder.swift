@@ -114,8 +114,8 @@ final class TreeBuilder {
 
     deinit {
         weight.deallocate(); record.deallocate(); rows.deallocate(); nodeW.deallocate(); nodeWY.deallocate()
-        nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); cutValue.deallocate(); binaryBits.deallocate(); binaryFeature.deallocate();
-        binaryW.deallocate(); binaryS.deallocate()
+        nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); cutValue.deallocate()
+        binaryBits.deallocate(); binaryFeature.deallocate(); binaryW.deallocate(); binaryS.deallocate()
         features.deallocate()
         lists.deallocate(); goesLeft.deallocate(); scratch.deallocate(); histW.deallocate(); histS.deallocate()
     }

@@ -191,7 +191,9 @@ struct ForestTraining {
         }
     }
 
-    @Test("out-of-bag errors by depth cut from one deep forest equal one forest per depth, bit for bit, in any order of depths, a cut at the root and a repeated cut")
+    @Test(
+        "out-of-bag errors by depth cut from one deep forest equal one forest per depth, bit for bit, in any order of depths, with a cut at the root and a repeated cut"
+    )
     func outOfBagErrorsByDepth() throws {
         let (x, y, _) = synthetic(rows: 700, features: 4, noise: 0.5, seed: 21)
         for leaf in [1, 5, 40] {
