@@ -51,4 +51,49 @@ extension ForestTrainer {
             return DepthError(maxDepth: d, oobMSE: summary.oobMSE, oobRows: summary.oobRows)
         }
     }
+
+    /// The out-of-bag summary `train` would have returned for `forest` (the same bits), for a
+    /// forest trained on `x`, `y` with bootstrap and `seed` but without the estimate: each tree's
+    /// bootstrap is drawn again and its out-of-bag rows walked down it.
+    public static func outOfBagSummary(of forest: RandomForest, trainedOn x: FeatureMatrix, y: [Double], seed: UInt64, threads: Int = defaultThreads)
+        -> TrainingSummary
+    {
+        let n = x.rowCount
+        // Per tree (on any thread): its out-of-bag rows and their leaf values; then summed per row in tree order.
+        let perTree = [(rows: [Int32], values: [Double])](unsafeUninitializedCapacity: forest.trees.count) { buffer, initialized in
+            let out = SharedBuffer(buffer)
+            parallelChunks(total: forest.trees.count, chunk: 1, threads: threads) { range in
+                let weight = UnsafeMutablePointer<Double>.allocate(capacity: max(1, n))
+                defer { weight.deallocate() }
+                x.values.withUnsafeBufferPointer { xv in
+                    for t in range {
+                        let tree = forest.trees[t]
+                        var rng = SeededGenerator.derived(seed: seed, index: UInt64(t))
+                        TreeBuilder.drawBootstrap(&rng, rows: n, into: weight)
+                        var rows: [Int32] = [], values: [Double] = []
+                        for r in 0..<n where weight[r] == 0 {
+                            var node = 0
+                            while tree.feature[node] >= 0 {
+                                let f = Int(tree.feature[node])
+                                node = Int(xv[f * n + r] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
+                            }
+                            rows.append(Int32(r))
+                            values.append(tree.value[node])
+                        }
+                        (out.base + t).initialize(to: (rows, values))
+                    }
+                }
+            }
+            initialized = forest.trees.count
+        }
+        var sums = [Double](repeating: 0, count: n)
+        var counts = [Int32](repeating: 0, count: n)
+        for tree in perTree {
+            for (i, r) in tree.rows.enumerated() {
+                counts[Int(r)] += 1
+                sums[Int(r)] += tree.values[i]
+            }
+        }
+        return outOfBagSummary(sums: sums, counts: counts, y: y)
+    }
 }

@@ -3,13 +3,13 @@ import Forest
 import Foundation
 
 /// Forests already trained in this process, by content: the parameters (seed included), the
-/// training matrix, the target and whether the out-of-bag error was estimated. Learners fitted on the same rows with the same outcome-forest
+/// training matrix and the target, with their out-of-bag summary once one was asked for. Learners fitted on the same rows with the same outcome-forest
 /// settings and seed (the T-, X- and DR-learners' mu0 and mu1) train each forest once; the
 /// production learner's per-arm cross-fit reuses the pooled forests the selection trained. A
 /// forest comes back bit for bit as it would be trained again (training is deterministic), so
 /// the cache changes the time, never a result.
 public final class ForestCache: @unchecked Sendable {
-    private var stored: [[UInt8]: (forest: RandomForest, oobMSE: Double?)] = [:]
+    private var stored: [[UInt8]: (forest: RandomForest, summary: TrainingSummary?)] = [:]
     private let lock = NSLock()
     private var hitCount = 0
 
@@ -22,26 +22,34 @@ public final class ForestCache: @unchecked Sendable {
 
     public init() {}
 
-    /// The forest for (x, y, params): from the cache, or trained and kept.
+    /// The forest for (x, y, params): from the cache, or trained and kept. With `outOfBag`, also
+    /// its out-of-bag summary: the training's own, or for a forest kept without one, the same
+    /// bits recomputed from it (`ForestTrainer.outOfBagSummary(of:)`).
     public func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool) throws -> (
-        forest: RandomForest, oobMSE: Double?
+        forest: RandomForest, summary: TrainingSummary?
     ) {
-        let key = Self.key(x, y, params, outOfBag: outOfBag)
+        let key = Self.key(x, y, params)
         lock.lock()
         if let found = stored[key] {
             hitCount += 1
             lock.unlock()
-            return found
+            guard outOfBag else { return (found.forest, nil) }
+            if let summary = found.summary { return (found.forest, summary) }
+            let summary = ForestTrainer.outOfBagSummary(of: found.forest, trainedOn: x, y: y, seed: params.seed, threads: threads)
+            lock.lock()
+            stored[key] = (found.forest, summary)
+            lock.unlock()
+            return (found.forest, summary)
         }
         lock.unlock()
         let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: outOfBag)
         lock.lock()
-        stored[key] = (forest, summary.oobMSE)
+        stored[key] = (forest, outOfBag ? summary : nil)
         lock.unlock()
-        return (forest, summary.oobMSE)
+        return (forest, outOfBag ? summary : nil)
     }
 
-    static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams, outOfBag: Bool) -> [UInt8] {
+    static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams) -> [UInt8] {
         var h = SHA256()
         let p = params
         // Bit patterns, so a negative setting reaches the trainer's own error instead of trapping here;
@@ -50,7 +58,7 @@ public final class ForestCache: @unchecked Sendable {
         func words(_ v: Int?) -> [UInt64] { v.map { [1, word($0)] } ?? [0, 0] }
         let header: [UInt64] =
             [word(p.nTrees)] + words(p.maxDepth) + [word(p.minSamplesLeaf), word(p.minSamplesSplit)] + words(p.maxFeatures)
-            + [p.bootstrap ? 1 : 0, p.seed, word(x.rowCount), word(x.columnCount), word(y.count), outOfBag ? 1 : 0]
+            + [p.bootstrap ? 1 : 0, p.seed, word(x.rowCount), word(x.columnCount), word(y.count)]
         header.withUnsafeBytes { h.update($0) }
         x.values.withUnsafeBytes { h.update($0) }
         y.withUnsafeBytes { h.update($0) }

@@ -38,9 +38,9 @@ public struct LearnerDescriptor: Sendable, Equatable, Codable, CustomStringConve
     public func explanation(_ config: LearnerConfig) -> String { explain(config) }
 
     /// The learner's configuration from the stage's forest settings.
-    public func config(baseline: ForestSettings, tuned: ForestSettings, folds: Int) -> LearnerConfig {
+    public func config(baseline: ForestSettings, tuned: ForestSettings, folds: Int, nuisance: DRNuisance = .outOfBag) -> LearnerConfig {
         let forest = forests == .baseline ? baseline : tuned
-        return LearnerConfig(kind: kind, outcome: forest, effect: forest, folds: folds)
+        return LearnerConfig(kind: kind, outcome: forest, effect: forest, folds: folds, nuisance: nuisance)
     }
 
     public var description: String { key }
@@ -81,7 +81,7 @@ public enum LearnerRegistry {
             "imputed individual effects (treated outcome minus the control model's prediction, and vice versa) regressed on the features in each arm, blended with the propensity: τ(x) = e·τ₀(x) + (1 − e)·τ₁(x)."
         },
         LearnerDescriptor(key: "dr", title: "DR-learner", citation: "Kennedy 2023", kind: .dr, forests: .tuned) {
-            "the doubly robust pseudo-outcome μ₁(x) − μ₀(x) + T(y − μ₁(x))/e − (1 − T)(y − μ₀(x))/(1 − e) with \($0.folds)-fold cross-fitted outcome models, regressed on the features."
+            "the doubly robust pseudo-outcome μ₁(x) − μ₀(x) + T(y − μ₁(x))/e − (1 − T)(y − μ₀(x))/(1 − e) with \($0.nuisanceLabel) (no row's μ from a tree fitted on it), regressed on the features."
         },
     ]
 

@@ -167,6 +167,10 @@ public struct LearnerFitting {
     let outOfBag: Bool
     public internal(set) var forests: [String: RandomForest] = [:]
     public internal(set) var oobMSE: [String: Double] = [:]
+    /// The rows and parameters each outcome forest was trained with, and its out-of-bag
+    /// predictions once known (`outOfBagPredictions`).
+    private var outcomeTraining: [String: (rows: [Int], params: ForestParams)] = [:]
+    private var outOfBagByForest: [String: [Double]] = [:]
 
     init(
         config: LearnerConfig, data: TrainingData, seed: UInt64, outcomeSeed: UInt64, threads: Int,
@@ -191,13 +195,46 @@ public struct LearnerFitting {
     ) throws -> RandomForest {
         progress?(name)
         let params = settings.params(seed: Learners.seed(outcomeForest ? outcomeSeed : seed, name))
+        if outcomeForest { outcomeTraining[name] = (rows, params) }
         // Only the outcome forests can be shared (with another learner, or the per-arm cross-fit),
         // so only they go through the cache: the others would only hold memory.
-        let (forest, oob) = try Learners.train(
+        let (forest, summary) = try Learners.train(
             data.x.rows(rows), target, params: params, threads: threads, outOfBag: outOfBag, cache: outcomeForest ? cache : nil)
         forests[name] = forest
-        if let oob { oobMSE[name] = oob }
+        if let mse = summary?.oobMSE { oobMSE[name] = mse }
+        if outcomeForest, let summary { outOfBagByForest[name] = summary.oobPredictions }
         return forest
+    }
+
+    /// Outcome forest `name`'s predictions of its own training rows (in the order they were given
+    /// to `train`), each by the trees whose bootstrap left the row out: a prediction that never saw
+    /// the row's outcome. The training's own when it estimated them, else recomputed (through the
+    /// cache when there is one). A row in every tree's bootstrap has none: an error naming the
+    /// forest and what to change.
+    public mutating func outOfBagPredictions(of name: String) throws -> [Double] {
+        guard let forest = forests[name], let training = outcomeTraining[name] else {
+            preconditionFailure("outOfBagPredictions: \(name) is not an outcome forest of this fit")
+        }
+        let values: [Double]
+        if let known = outOfBagByForest[name] {
+            values = known
+        } else {
+            let x = data.x.rows(training.rows), y = training.rows.map { data.y[$0] }
+            if let cache {
+                values = try cache.train(x, y, params: training.params, threads: threads, outOfBag: true).summary!.oobPredictions
+            } else {
+                values = ForestTrainer.outOfBagSummary(of: forest, trainedOn: x, y: y, seed: training.params.seed, threads: threads).oobPredictions
+            }
+            outOfBagByForest[name] = values
+        }
+        let missing = values.lazy.filter(\.isNaN).count
+        if missing > 0 {
+            throw ForestError(
+                "DR-learner: \(missing) of the \(values.count) training rows of outcome forest \(name) are in the bootstrap sample of "
+                    + "every one of its \(forest.trees.count) trees, so they have no out-of-bag prediction; grow more trees "
+                    + "(tuning.final_trees, or baseline.n_trees) or set dr_nuisance: cross_fit")
+        }
+        return values
     }
 }
 
@@ -260,16 +297,34 @@ extension LearnerKind {
         }
     }
 
-    /// Kennedy's DR-learner: a doubly robust pseudo-outcome from cross-fitted outcome models,
-    /// regressed on the features.
+    /// Kennedy's DR-learner: a doubly robust pseudo-outcome from outcome models that never saw the
+    /// row (out of bag, or cross-fitted), regressed on the features.
     public static let dr = LearnerKind(name: "dr", usesEffectForests: true, usesCrossFitting: true) { fitting, g in
         let rows = (g.treated + g.control).sorted()
-        let pseudo = try Learners.drPseudoOutcome(
-            rows: rows, data: fitting.data, treatedArms: g.arms, e: g.propensity, config: fitting.config,
-            seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress)
+        let pseudo: [Double]
+        switch fitting.config.nuisance {
+        case .outOfBag:
+            pseudo = try Learners.drPseudoOutcomeOutOfBag(rows: rows, group: g, fitting: &fitting)
+        case .crossFit:
+            pseudo = try Learners.drPseudoOutcome(
+                rows: rows, data: fitting.data, treatedArms: g.arms, e: g.propensity, config: fitting.config,
+                seed: fitting.seed, suffix: g.suffix, threads: fitting.threads, progress: fitting.progress)
+        }
         let tau = try fitting.train("tau" + g.suffix, rows: rows, target: pseudo, settings: fitting.config.effect)
         return GroupUplift(terms: [OutputTerm("tau" + g.suffix, 1)]) { x, threads in tau.predict(x, threads: threads) }
     }
+}
+
+/// Where the DR-learner's pseudo-outcome takes each row's outcome-model predictions from: models
+/// that never saw the row's outcome either way.
+public enum DRNuisance: String, Codable, Sendable {
+    /// The outcome forests every learner shares (mu0, mu1), each row predicted by the trees whose
+    /// bootstrap left it out; a treated row's mu0 (and a control row's mu1) comes from a forest
+    /// that never saw the row at all. As grf's doubly robust scores (Athey, Tibshirani and Wager
+    /// 2019); no extra forest is grown.
+    case outOfBag = "out_of_bag"
+    /// Outcome forests of their own, refitted on K − 1 of K folds and predicting the K-th.
+    case crossFit = "cross_fit"
 }
 
 public struct LearnerConfig: Sendable, Equatable {
@@ -278,21 +333,32 @@ public struct LearnerConfig: Sendable, Equatable {
     public var outcome: ForestSettings
     /// Effect models (X: tau0, tau1; DR: tau).
     public var effect: ForestSettings
-    /// Cross-fitting folds of the DR-learner's outcome models.
+    /// Cross-fitting folds of the DR-learner's outcome models (with `nuisance` `.crossFit`).
     public var folds: Int
+    /// Where the DR-learner's outcome-model predictions come from.
+    public var nuisance: DRNuisance
 
-    public init(kind: LearnerKind, outcome: ForestSettings, effect: ForestSettings? = nil, folds: Int = 2) {
+    public init(kind: LearnerKind, outcome: ForestSettings, effect: ForestSettings? = nil, folds: Int = 2, nuisance: DRNuisance = .outOfBag) {
         self.kind = kind
         self.outcome = outcome
         self.effect = effect ?? outcome
         self.folds = folds
+        self.nuisance = nuisance
     }
 
     public var json: JSONValue {
         var o: [String: JSONValue] = ["kind": .string(kind.name), "outcome_forest": outcome.json]
         if kind.usesEffectForests { o["effect_forest"] = effect.json }
-        if kind.usesCrossFitting { o["cross_fitting_folds"] = .number(Double(folds)) }
+        if kind.usesCrossFitting {
+            o["nuisance"] = .string(nuisance.rawValue)
+            if nuisance == .crossFit { o["cross_fitting_folds"] = .number(Double(folds)) }
+        }
         return .object(o)
+    }
+
+    /// How the DR-learner keeps each row's outcome predictions from models fitted on it, in words.
+    public var nuisanceLabel: String {
+        nuisance == .outOfBag ? "out-of-bag outcome predictions" : "\(folds)-fold cross-fitted outcome models"
     }
 
     /// The forests in words, for tables and the report.
@@ -305,7 +371,7 @@ public struct LearnerConfig: Sendable, Equatable {
         } else {
             parts = ["outcome forests: \(outcome.label)", "effect forests: \(effect.label)"]
         }
-        if kind.usesCrossFitting { parts.append("\(folds)-fold cross-fitting") }
+        if kind.usesCrossFitting { parts.append(nuisanceLabel) }
         return parts.joined(separator: "; ")
     }
 }
@@ -319,13 +385,13 @@ public enum Learners {
         return h.finalize().prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
-    /// A forest through `cache` when there is one.
+    /// A forest through `cache` when there is one, with its out-of-bag summary when `outOfBag`.
     static func train(
         _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool = true, cache: ForestCache?
-    ) throws -> (forest: RandomForest, oobMSE: Double?) {
+    ) throws -> (forest: RandomForest, summary: TrainingSummary?) {
         if let cache { return try cache.train(x, y, params: params, threads: threads, outOfBag: outOfBag) }
         let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: outOfBag)
-        return (forest, summary.oobMSE)
+        return (forest, outOfBag ? summary : nil)
     }
 
     /// Fits one learner for the pooled treatment (any treated arm vs control) and, when
@@ -382,6 +448,28 @@ public enum Learners {
                 y1: mu1.predict(x, threads: threads), y0: mu0.predict(x, threads: threads), uplift: upliftPrediction(x, threads),
                 armUplift: armPredictions.map { $0(x, threads) })
         }
+    }
+
+    /// phi = mu1(x) − mu0(x) + T (y − mu1(x)) / e − (1 − T)(y − mu0(x)) / (1 − e) from the group's
+    /// shared outcome forests: a treated row's mu1 out of bag and its mu0 from the control forest
+    /// (which never saw it); a control row's mu0 out of bag and its mu1 from the treated forest.
+    /// No row's pseudo-outcome uses a tree fitted on it. In the order of `rows`.
+    static func drPseudoOutcomeOutOfBag(rows: [Int], group g: TreatedGroup, fitting: inout LearnerFitting) throws -> [Double] {
+        let data = fitting.data, e = g.propensity
+        let mu1Own = try fitting.outOfBagPredictions(of: g.mu1Name)
+        let mu0Own = try fitting.outOfBagPredictions(of: "mu0")
+        let mu0All = g.mu0OnTraining.values
+        let mu1OnControl = g.mu1.predict(data.x.rows(g.control), threads: fitting.threads)
+        var phiByRow = [Double](repeating: .nan, count: data.y.count)
+        for (i, r) in g.treated.enumerated() {
+            let m1 = mu1Own[i], m0 = mu0All[r]
+            phiByRow[r] = m1 - m0 + (data.y[r] - m1) / e
+        }
+        for (j, r) in g.control.enumerated() {
+            let m1 = mu1OnControl[j], m0 = mu0Own[j]
+            phiByRow[r] = m1 - m0 - (data.y[r] - m0) / (1 - e)
+        }
+        return rows.map { phiByRow[$0] }
     }
 
     /// phi = mu1(x) − mu0(x) + T (y − mu1(x)) / e − (1 − T)(y − mu0(x)) / (1 − e), with the outcome

@@ -53,6 +53,8 @@ public struct UpliftParams: Codable, Sendable, Equatable {
     public var learners: [LearnerDescriptor]
     public var selection: SelectionParams
     public var drFolds: Int
+    /// Where the DR-learner's outcome-model predictions come from; absent: out of bag.
+    public var drNuisance: DRNuisance?
     public var bootstrapReplicates: Int
     public var confidenceLevel: Double
     public var deciles: Int
@@ -62,6 +64,7 @@ public struct UpliftParams: Codable, Sendable, Equatable {
         case seed, outcomes, baseline, tuning, learners, deciles, selection
         case primaryOutcome = "primary_outcome"
         case drFolds = "dr_folds"
+        case drNuisance = "dr_nuisance"
         case bootstrapReplicates = "bootstrap_replicates"
         case confidenceLevel = "confidence_level"
         case curvePoints = "curve_points"

@@ -159,7 +159,7 @@ public enum UpliftAnalysis {
                 nTrees: p.tuning.finalTrees, maxDepth: best.settings.maxDepth,
                 minSamplesLeaf: best.settings.minSamplesLeaf, maxFeatures: p.tuning.maxFeatures)
 
-            let configs = p.learners.map { $0.config(baseline: p.baseline, tuned: tuned, folds: p.drFolds) }
+            let configs = p.learners.map { $0.config(baseline: p.baseline, tuned: tuned, folds: p.drFolds, nuisance: p.drNuisance ?? .outOfBag) }
             if isPrimary {
                 (selection, firstSeedForests) = try select(p, data: data, binary: binary, configs: configs, threads: threads, progress: progress)
             }

@@ -233,6 +233,19 @@ struct ForestTraining {
         #expect(try ForestTrainer.outOfBagErrors(x, y, params: noBootstrap, depths: [2, 3]).allSatisfy { $0.oobMSE == nil && $0.oobRows == 0 })
     }
 
+    @Test("the out-of-bag summary recomputed from a trained forest is the training's own, bit for bit")
+    func outOfBagSummaryOfATrainedForest() throws {
+        let (x, y, _) = synthetic(rows: 500, features: 3, noise: 0.5, seed: 41)
+        for (depth, leaf) in [(nil, 1), (4, 10)] as [(Int?, Int)] {
+            let params = ForestParams(nTrees: 9, maxDepth: depth, minSamplesLeaf: leaf, minSamplesSplit: 2 * leaf, seed: 43)
+            let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: 2)
+            for threads in [1, 3] {
+                #expect(ForestTrainer.outOfBagSummary(of: forest, trainedOn: x, y: y, seed: params.seed, threads: threads) == summary)
+            }
+            #expect(summary.oobPredictions.contains { $0.isNaN } && summary.oobRows > 400)
+        }
+    }
+
     @Test("without bootstrap there is no OOB estimate; progress counts every tree")
     func noBootstrap() throws {
         let (x, y, _) = synthetic(rows: 100, features: 3, noise: 0.1, seed: 5)

@@ -174,10 +174,12 @@ struct PipelineTests {
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-threads-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         // Smaller forests than the pipeline's, same code paths (every learner, per-arm models, bootstrap).
+        // The tuned forests keep 40 trees, enough for every row to be out of bag in one of them (the
+        // DR-learner's out-of-bag predictions).
         let params = try String(contentsOfFile: projectRoot + "/stages/uplift/params.yaml", encoding: .utf8)
             .replacingOccurrences(of: "n_trees: 300", with: "n_trees: 12")
             .replacingOccurrences(of: "n_trees: 100", with: "n_trees: 8")
-            .replacingOccurrences(of: "final_trees: 300", with: "final_trees: 12")
+            .replacingOccurrences(of: "final_trees: 300", with: "final_trees: 40")
             .replacingOccurrences(of: "outcomes: [spend, visit, conversion]", with: "outcomes: [spend, conversion]")
         try params.write(toFile: tmp + "/params.yaml", atomically: true, encoding: .utf8)
         // Its own prepared split: the working tree may have none yet (CI tests before it runs the pipeline).

@@ -186,7 +186,7 @@ struct Synthetic {
     @Test("learners given one outcome seed and cache share their outcome forests; the cache changes no result")
     func sharedOutcomeForests() throws {
         let data = Synthetic(n: 900, seed: 6).data
-        let settings = ForestSettings(nTrees: 8, maxDepth: 4, minSamplesLeaf: 10)
+        let settings = ForestSettings(nTrees: 40, maxDepth: 4, minSamplesLeaf: 10)
         let cache = ForestCache()
         var cached: [LearnerFit] = []
         for kind in [LearnerKind.t, .x, .dr] {
@@ -220,12 +220,73 @@ struct Synthetic {
         #expect(own.forests["mu0"] != cached[0].forests["mu0"])
     }
 
+    @Test("DR's out-of-bag pseudo-outcome: a row's own outcome enters only its residual term, never its outcome predictions")
+    func drOutOfBagNeverSeesTheRow() throws {
+        let data = Synthetic(n: 800, seed: 31).data
+        let settings = ForestSettings(nTrees: 60, maxDepth: 5, minSamplesLeaf: 5)
+        let config = LearnerConfig(kind: .dr, outcome: settings)
+        func pseudo(_ data: TrainingData, cache: ForestCache?) throws -> (phi: [Double], rows: [Int], e: Double) {
+            var fitting = LearnerFitting(
+                config: config, data: data, seed: 1, outcomeSeed: 2, threads: 2, progress: nil, cache: cache, outOfBag: false)
+            let control = data.arm.indices.filter { data.arm[$0] == 0 }, treated = data.arm.indices.filter { data.arm[$0] != 0 }
+            let mu0 = try fitting.train("mu0", rows: control, target: control.map { data.y[$0] }, settings: settings, outcomeForest: true)
+            let mu1 = try fitting.train("mu1", rows: treated, target: treated.map { data.y[$0] }, settings: settings, outcomeForest: true)
+            let e = Double(treated.count) / Double(data.y.count)
+            let group = TreatedGroup(
+                suffix: "", arms: [1, 2], treated: treated, control: control, propensity: e, mu0: mu0,
+                mu0OnTraining: TrainingPrediction { mu0.predict(data.x, threads: 1) }, mu1Name: "mu1", mu1: mu1)
+            let rows = (treated + control).sorted()
+            return (try Learners.drPseudoOutcomeOutOfBag(rows: rows, group: group, fitting: &fitting), rows, e)
+        }
+        let (phi, rows, e) = try pseudo(data, cache: nil)
+        // Through a cache the forests were kept without their out-of-bag summary: recomputed, the same bits.
+        #expect(try pseudo(data, cache: ForestCache()).phi.map(\.bitPattern) == phi.map(\.bitPattern))
+        // Move one row's outcome far away: the trees that saw it change, the trees that predict it do
+        // not (nor the other arm's forest), so its pseudo-outcome moves by its residual term alone.
+        let t = data.arm.firstIndex { $0 != 0 }!, c = data.arm.firstIndex { $0 == 0 }!
+        let it = rows.firstIndex(of: t)!, ic = rows.firstIndex(of: c)!
+        var treatedMoved = data, controlMoved = data
+        treatedMoved.y[t] += 50
+        controlMoved.y[c] += 50
+        let moved = try pseudo(treatedMoved, cache: nil).phi, movedControl = try pseudo(controlMoved, cache: nil).phi
+        #expect(abs((moved[it] - phi[it]) - 50 / e) < 1e-9, "treated row moved by \(moved[it] - phi[it]), expected \(50 / e)")
+        #expect(abs((movedControl[ic] - phi[ic]) + 50 / (1 - e)) < 1e-9, "control row moved by \(movedControl[ic] - phi[ic])")
+        // Other rows' predictions come partly from trees that saw the moved rows.
+        #expect(zip(moved, phi).enumerated().contains { $0.offset != it && $0.element.0 != $0.element.1 })
+    }
+
+    @Test("DR with too few trees for every row to be out of bag somewhere is an error naming the way out; cross-fitting still runs")
+    func drNuisanceChoices() throws {
+        let data = Synthetic(n: 600, seed: 32).data
+        let few = ForestSettings(nTrees: 3, maxDepth: 3, minSamplesLeaf: 10)
+        #expect { _ = try Learners.fit(LearnerConfig(kind: .dr, outcome: few), data: data, perArm: false, seed: 4) } throws: {
+            $0 is ForestError && "\($0)".contains("no out-of-bag prediction") && "\($0)".contains("dr_nuisance: cross_fit")
+        }
+        let crossFit = LearnerConfig(kind: .dr, outcome: few, folds: 3, nuisance: .crossFit)
+        let fit = try Learners.fit(crossFit, data: data, perArm: false, seed: 4)
+        #expect(fit.forests["tau"] != nil)
+        #expect(
+            crossFit.json
+                == .object([
+                    "kind": .string("dr"), "outcome_forest": few.json, "effect_forest": few.json,
+                    "nuisance": .string("cross_fit"), "cross_fitting_folds": .number(3),
+                ]))
+        #expect(
+            LearnerConfig(kind: .dr, outcome: few).json
+                == .object([
+                    "kind": .string("dr"), "outcome_forest": few.json,
+                    "effect_forest": few.json, "nuisance": .string("out_of_bag"),
+                ]))
+        #expect(crossFit.label.contains("3-fold cross-fitted outcome models"))
+        #expect(LearnerConfig(kind: .dr, outcome: few).label.contains("out-of-bag outcome predictions"))
+    }
+
     @Test("the frozen terms and the learner's own prediction give the same bits")
     func scoresByTerms() throws {
         let data = Synthetic(n: 600, seed: 8).data
         for kind in [LearnerKind.t, .x, .dr] {
             let fit = try Learners.fit(
-                LearnerConfig(kind: kind, outcome: ForestSettings(nTrees: 6, maxDepth: 3, minSamplesLeaf: 10)), data: data, perArm: true, seed: 2)
+                LearnerConfig(kind: kind, outcome: ForestSettings(nTrees: 40, maxDepth: 3, minSamplesLeaf: 10)), data: data, perArm: true, seed: 2)
             let terms = fit.scores(data.x, threads: 2), own = fit.prediction(data.x, 2)
             for (a, b) in [(terms.y1, own.y1), (terms.y0, own.y0), (terms.uplift, own.uplift)] + zip(terms.armUplift, own.armUplift).map({ ($0, $1) }) {
                 #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(kind)")
@@ -368,7 +429,9 @@ struct Synthetic {
 }
 
 @Suite struct LearnerContractTests {
-    static let settings = ForestSettings(nTrees: 10, maxDepth: 4, minSamplesLeaf: 5)
+    // 40 trees: a row is in all of their bootstraps with probability 0.632^40 ≈ 1e-8, so the
+    // DR-learner's out-of-bag predictions exist for every row.
+    static let settings = ForestSettings(nTrees: 40, maxDepth: 4, minSamplesLeaf: 5)
     let train = Synthetic(n: 900, seed: 21)
     let sample = Synthetic(n: 200, seed: 22).data.x
 
@@ -378,7 +441,7 @@ struct Synthetic {
 
     @Test(arguments: LearnerRegistry.all)
     func everyRegisteredLearnerKeepsTheContract(learner: LearnerDescriptor) throws {
-        let config = learner.config(baseline: Self.settings, tuned: ForestSettings(nTrees: 8, maxDepth: 3, minSamplesLeaf: 10), folds: 2)
+        let config = learner.config(baseline: Self.settings, tuned: ForestSettings(nTrees: 40, maxDepth: 3, minSamplesLeaf: 10), folds: 2)
         let fit = try Learners.fit(config, data: train.data, perArm: true, seed: 5)
         try LearnerContract.check(fit, sample: sample, learner: learner.key)
         // The frozen model's scores are the learner's own prediction.
@@ -479,6 +542,22 @@ struct Synthetic {
         let (p, _) = try Params.load(UpliftParams.self, from: packageRoot + "/stages/uplift/params.yaml")
         #expect(p.learners.map(\.key) == ["t_baseline", "t_tuned", "x", "dr"])
         #expect(p.selection.folds == 3 && p.selection.seeds == 3 && p.selection.rule == .supportedOrSimplest)
+        #expect(p.drNuisance == .outOfBag && p.drFolds == 2)
+        // Either way of keeping the DR-learner's outcome predictions honest can be asked for; another word is an error.
+        let text = try String(contentsOfFile: packageRoot + "/stages/uplift/params.yaml", encoding: .utf8)
+        for (value, expected) in [("cross_fit", DRNuisance.crossFit), ("out_of_bag", .outOfBag)] {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-params-\(UUID().uuidString).yaml").path
+            try AtomicFile.write(text.replacingOccurrences(of: "dr_nuisance: out_of_bag ", with: "dr_nuisance: \(value) "), to: path)
+            #expect(try Params.load(UpliftParams.self, from: path).0.drNuisance == expected)
+        }
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-params-\(UUID().uuidString).yaml").path
+        try AtomicFile.write(text.replacingOccurrences(of: "dr_nuisance: out_of_bag ", with: "dr_nuisance: bagged "), to: bad)
+        #expect { try Params.load(UpliftParams.self, from: bad) } throws: { "\($0)".contains("dr_nuisance") }
+        // Absent, the default: out of bag.
+        let absent = FileManager.default.temporaryDirectory.appendingPathComponent("uplift-params-\(UUID().uuidString).yaml").path
+        try AtomicFile.write(
+            text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("dr_nuisance:") }.joined(separator: "\n"), to: absent)
+        #expect(try Params.load(UpliftParams.self, from: absent).0.drNuisance == nil)
     }
 
     @Test func anUnknownLearnerKeyIsAnErrorNamingTheValidKeys() throws {
