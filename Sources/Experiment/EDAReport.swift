@@ -12,9 +12,7 @@ public enum EDAFigures {
         _ r: EDAResult, spec: DatasetSpec, params: EDAParams, directory: String,
         write: ([UInt8], String) throws -> Void
     ) throws {
-        for figure in try figures(r, spec: spec, params: params) {
-            _ = try figure.render(into: directory, write: write)
-        }
+        _ = try Figure.renderAll(try figures(r, spec: spec, params: params), into: directory, write: write)
     }
 
     public static func figures(_ r: EDAResult, spec: DatasetSpec, params: EDAParams) throws -> [Figure] {

@@ -35,15 +35,48 @@ public struct Figure {
     /// Writes data, script and PNG into `directory`, returning all paths written. The PNG is
     /// rendered from a temporary copy of the script and moved into place when gnuplot succeeds.
     public func render(into directory: String, write: ([UInt8], String) throws -> Void) throws -> [String] {
+        try Self.renderAll([self], into: directory, write: write)
+    }
+
+    /// Renders `figures` as `render` renders each, with up to `parallel` gnuplot processes at a
+    /// time: every figure's data and script first, then the PNGs as their gnuplots finish, in the
+    /// order given (the files, and the order they are written in, do not depend on `parallel`).
+    /// On an error the figures already started are waited for and their temporary PNGs removed
+    /// before it is thrown.
+    public static func renderAll(
+        _ figures: [Figure], into directory: String, parallel: Int = ProcessInfo.processInfo.activeProcessorCount,
+        write: ([UInt8], String) throws -> Void
+    ) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [String] = []
+        for figure in figures { try figure.writeSources(into: directory, written: &written, write: write) }
+        var running: [Rendering] = []
+        defer { for r in running { r.abandon() } }
+        var next = 0
+        while next < figures.count || !running.isEmpty {
+            while next < figures.count && running.count < max(1, parallel) {
+                running.append(try figures[next].start(in: directory))
+                next += 1
+            }
+            let first = running.removeFirst()
+            try first.finish(written: &written, write: write)
+        }
+        return written
+    }
+
+    /// Writes the data files and the script.
+    private func writeSources(into directory: String, written: inout [String], write: ([UInt8], String) throws -> Void) throws {
         for (file, bytes) in data {
             try write(bytes, directory + "/" + file)
             written.append(directory + "/" + file)
         }
+        try write(Array(fullScript.utf8), directory + "/" + name + ".gp")
+        written.append(directory + "/" + name + ".gp")
+    }
+
+    /// Starts gnuplot on a temporary copy of the script (its data files already written).
+    private func start(in directory: String) throws -> Rendering {
         let scriptPath = directory + "/" + name + ".gp"
-        try write(Array(fullScript.utf8), scriptPath)
-        written.append(scriptPath)
 
         let tmpName = ".\(name).tmp-\(getpid())"
         let tmpScript = fullScript.replacingOccurrences(of: "set output \"\(name).png\"", with: "set output \"\(tmpName).png\"")
@@ -60,18 +93,50 @@ public struct Figure {
         }
         input.fileHandleForWriting.write(Data(tmpScript.utf8))
         try? input.fileHandleForWriting.close()
+        return Rendering(
+            process: process, errors: errors, scriptPath: scriptPath, tmpPNG: directory + "/" + tmpName + ".png",
+            pngPath: directory + "/" + name + ".png")
+    }
+}
+
+/// A gnuplot process rendering one figure's PNG to a temporary file.
+private final class Rendering {
+    let process: Process
+    let errors: Pipe
+    let scriptPath: String
+    let tmpPNG: String
+    let pngPath: String
+    private var done = false
+
+    init(process: Process, errors: Pipe, scriptPath: String, tmpPNG: String, pngPath: String) {
+        self.process = process
+        self.errors = errors
+        self.scriptPath = scriptPath
+        self.tmpPNG = tmpPNG
+        self.pngPath = pngPath
+    }
+
+    /// Waits for gnuplot and moves its PNG into place through `write`.
+    func finish(written: inout [String], write: ([UInt8], String) throws -> Void) throws {
+        done = true
         let errText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        let tmpPNG = directory + "/" + tmpName + ".png"
         guard process.terminationStatus == 0, let png = FileManager.default.contents(atPath: tmpPNG) else {
             try? FileManager.default.removeItem(atPath: tmpPNG)
             throw DataError(file: scriptPath, message: "gnuplot failed: \(errText.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         try? FileManager.default.removeItem(atPath: tmpPNG)
-        let pngPath = directory + "/" + name + ".png"
         try write(Array(png), pngPath)
         written.append(pngPath)
-        return written
+    }
+
+    /// After another figure's error: waits for this one and removes its temporary PNG.
+    func abandon() {
+        guard !done else { return }
+        done = true
+        _ = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: tmpPNG)
     }
 }
 

@@ -41,9 +41,7 @@ struct CLVStage: AnalysisStage {
         for (name, table) in CLVOutputs.tables(result) { try run.write(table, to: "\(out)/\(name).csv") }
         for (key, json) in CLVOutputs.fitFiles(result) { try run.write(json, to: "\(out)/fit_\(key).json") }
         progress.say("clv: rendering figures")
-        for figure in CLVFigures.figures(result) {
-            _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
-        }
+        _ = try Figure.renderAll(CLVFigures.figures(result), into: figures) { bytes, path in try run.write(bytes, to: path) }
         let markdown = CLVReport.build(result, params: p, figureDir: relativePath(from: report, to: figures), tableDir: relativePath(from: report, to: out))
         try run.write(markdown, to: report)
         progress.say("clv: writing the manifest")

@@ -64,9 +64,7 @@ struct PolicyStage: AnalysisStage {
         try run.write(PolicyOutputs.deciles(result), to: out + "/policy_deciles.csv")
         try run.write(PolicyOutputs.summary(result, params: p).rendered() + "\n", to: out + "/policy_summary.json")
         try run.write(try PolicyOutputs.pack(result, params: p), to: out + "/policy_pack.xlsx")
-        for figure in try PolicyFigures.figures(result, params: p) {
-            _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
-        }
+        _ = try Figure.renderAll(try PolicyFigures.figures(result, params: p), into: figures) { bytes, path in try run.write(bytes, to: path) }
         try run.write(
             PolicyReport.build(
                 result, params: p, words: PolicyReport.words(meta), figureDir: relativePath(from: report, to: figures),

@@ -55,8 +55,8 @@ struct UpliftStage: AnalysisStage {
         try FileManager.default.createDirectory(atPath: (schema as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try run.write(UpliftOutputs.requiredFeatures(result.encoder), to: schema)
 
-        for figure in UpliftFigures.figures(result, params: p, words: spec.words) {
-            _ = try figure.render(into: figures) { bytes, path in try run.write(bytes, to: path) }
+        _ = try Figure.renderAll(UpliftFigures.figures(result, params: p, words: spec.words), into: figures) { bytes, path in
+            try run.write(bytes, to: path)
         }
         let modelFiles = [saved.forests, saved.encoder, saved.metaFile].map { ($0.name, $0.sha256) }
         let markdown = UpliftReport.build(
