@@ -184,3 +184,81 @@ void forest_binary_sums(const uint64_t *mask, const double *w, const double *wy,
     if (__builtin_cpu_supports("avx2")) binary_sums_avx2(mask, w, wy, m, bits, count, out_w, out_s);
     else binary_sums_generic(mask, w, wy, m, bits, count, out_w, out_s);
 }
+
+// The division-free test of `TreeBuilder.cannotBeat`, the same operations in the same order.
+static inline __attribute__((always_inline)) int cannot_beat(double bound, double wl, double sl, double wr, double sr) {
+    const double a = sl * wr, b = sr * wl;
+    const double num = __builtin_fabs(a - b);
+    const double limit = num + 1e-12 * (__builtin_fabs(a) + __builtin_fabs(b) + num);
+    return limit * limit < bound * (wl * wr) * (1 - 1e-12);
+}
+
+// The sequential scan of `TreeBuilder.evaluate` over a presorted feature's candidates, in order:
+// a candidate that passes the bound is scored exactly and replaces the best when strictly better
+// (or equal while `equal_wins`, which the first replacement clears).
+static inline __attribute__((always_inline)) void consider_at(long i, const int32_t *code, const double *cw, const double *cs, double w,
+                                                             double s, double min_leaf, double *best, int *equal_wins, long *best_i) {
+    if (code[i + 1] == code[i]) return;
+    const double wl = cw[i], sl = cs[i], wr = w - wl;
+    if (wl < min_leaf || wr < min_leaf) return;
+    if (cannot_beat(*best, wl, sl, wr, s - sl)) return;
+    const double d = sl / wl - (s - sl) / wr;
+    const double score = wl * wr * d * d;
+    if (score > *best || (score == *best && *equal_wins)) {
+        *best = score;
+        *equal_wins = 0;
+        *best_i = i;
+    }
+}
+
+typedef int64_t v4i __attribute__((vector_size(32)));
+
+// Four candidates at a time test the bound with the best score at the start of their group (a
+// lower bound than the running one, so a candidate it rejects the running bound rejects too); a
+// group with any candidate left is replayed one by one with the running best. Same result as the
+// plain scan, candidate for candidate.
+static inline __attribute__((always_inline)) long sorted_best(const int32_t *code, const double *cw, const double *cs, long m, double w,
+                                                             double s, double min_leaf, double *best, int equal_wins) {
+    long best_i = -1;
+    long i = 0;
+    const v4d wv = {w, w, w, w}, sv = {s, s, s, s}, lv = {min_leaf, min_leaf, min_leaf, min_leaf};
+    for (; i + 4 < m; i += 4) {
+        const v4d wl = load_v4d(cw + i), sl = load_v4d(cs + i), wr = wv - wl, sr = sv - sl;
+        const v4d a = sl * wr, b = sr * wl;
+        const v4d diff = a - b;
+        const v4d num = (v4d)((v4u)diff & (v4u){~(1ULL << 63), ~(1ULL << 63), ~(1ULL << 63), ~(1ULL << 63)});
+        const v4d aa = (v4d)((v4u)a & (v4u){~(1ULL << 63), ~(1ULL << 63), ~(1ULL << 63), ~(1ULL << 63)});
+        const v4d ab = (v4d)((v4u)b & (v4u){~(1ULL << 63), ~(1ULL << 63), ~(1ULL << 63), ~(1ULL << 63)});
+        const v4d limit = num + 1e-12 * (aa + ab + num);
+        const double bound = *best;
+        const v4d rhs = (v4d){bound, bound, bound, bound} * (wl * wr) * (1 - 1e-12);
+        const v4i open = (v4i)(limit * limit < rhs) == 0;
+        const v4i valid = (v4i)(wl >= lv) & (v4i)(wr >= lv);
+        int32_t c[5];
+        memcpy(c, code + i, sizeof c);
+        const v4i boundary = (v4i){c[1] != c[0], c[2] != c[1], c[3] != c[2], c[4] != c[3]};
+        const v4i any = open & valid & (boundary != 0);
+        if (any[0] | any[1] | any[2] | any[3]) {
+            for (long j = i; j < i + 4; j++) consider_at(j, code, cw, cs, w, s, min_leaf, best, &equal_wins, &best_i);
+        }
+    }
+    for (; i + 1 < m; i++) consider_at(i, code, cw, cs, w, s, min_leaf, best, &equal_wins, &best_i);
+    return best_i;
+}
+
+__attribute__((target("avx2")))
+static long sorted_best_avx2(const int32_t *code, const double *cw, const double *cs, long m, double w, double s, double min_leaf,
+                             double *best, int equal_wins) {
+    return sorted_best(code, cw, cs, m, w, s, min_leaf, best, equal_wins);
+}
+
+static long sorted_best_generic(const int32_t *code, const double *cw, const double *cs, long m, double w, double s, double min_leaf,
+                                double *best, int equal_wins) {
+    return sorted_best(code, cw, cs, m, w, s, min_leaf, best, equal_wins);
+}
+
+long forest_sorted_best(const int32_t *code, const double *cw, const double *cs, long m, double w, double s, double min_leaf,
+                        double *best, int equal_wins) {
+    if (__builtin_cpu_supports("avx2")) return sorted_best_avx2(code, cw, cs, m, w, s, min_leaf, best, equal_wins);
+    return sorted_best_generic(code, cw, cs, m, w, s, min_leaf, best, equal_wins);
+}

@@ -56,6 +56,11 @@ final class TreeBuilder {
     /// Presorted lists, `lists[slot * n + i]`.
     private let lists: UnsafeMutablePointer<Int32>
     private let goesLeft: UnsafeMutablePointer<UInt8>
+    /// A presorted feature's scan in the node: each row's level code and the running sums of
+    /// weight and weighted target through it (`forest_sorted_best` reads them).
+    private let scanCode: UnsafeMutablePointer<Int32>
+    private let scanW: UnsafeMutablePointer<Double>
+    private let scanS: UnsafeMutablePointer<Double>
     private let scratch: UnsafeMutablePointer<Int32>
     /// `lanes` interleaved histograms of weight and weighted target (row i adds to lane i % lanes),
     /// so consecutive rows of the same level do not wait on each other's store; all zero between uses.
@@ -103,6 +108,9 @@ final class TreeBuilder {
         binaryS = .allocate(capacity: max(1, p))
         lists = .allocate(capacity: max(1, n * data.sortedFeatures.count))
         goesLeft = .allocate(capacity: size)
+        scanCode = .allocate(capacity: size)
+        scanW = .allocate(capacity: size)
+        scanS = .allocate(capacity: size)
         scratch = .allocate(capacity: size)
         let histSize = TreeBuilder.lanes * PreparedData.histogramLevelLimit
         histW = .allocate(capacity: histSize)
@@ -117,7 +125,7 @@ final class TreeBuilder {
         nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); cutValue.deallocate()
         binaryBits.deallocate(); binaryFeature.deallocate(); binaryW.deallocate(); binaryS.deallocate()
         features.deallocate()
-        lists.deallocate(); goesLeft.deallocate(); scratch.deallocate(); histW.deallocate(); histS.deallocate()
+        lists.deallocate(); goesLeft.deallocate(); scanCode.deallocate(); scanW.deallocate(); scanS.deallocate(); scratch.deallocate(); histW.deallocate(); histS.deallocate()
     }
 
     /// The out-of-bag rows of one tree (ascending) and the tree's prediction for each.
@@ -541,17 +549,20 @@ final class TreeBuilder {
         let list = lists + slot * n + start
         let first = codes[Int(list[0])]
         if first == codes[Int(list[m - 1])] { return false }
-        var wL = 0.0, sL = 0.0, prev = first
+        // The running sums in list order, then every threshold (where the code changes) scored as
+        // `consider` scores it, in order, by the kernel: the same split, bit for bit.
+        var wL = 0.0, sL = 0.0
         for i in 0..<m {
             let r = Int(list[i])
-            let c = codes[r]
-            if c != prev {
-                consider(wL, sL, prev, c)
-                prev = c
-            }
             wL += record[r].w
             sL += record[r].wy
+            scanCode[i] = codes[r]
+            scanW[i] = wL
+            scanS[i] = sL
         }
+        var score = best.score
+        let i = forest_sorted_best(scanCode, scanW, scanS, m, w, s, minLeaf, &score, best.feature > f ? 1 : 0)
+        if i >= 0 { best = Best(score: score, feature: f, leftCode: scanCode[i], rightCode: scanCode[i + 1]) }
         return true
     }
 }

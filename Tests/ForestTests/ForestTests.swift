@@ -581,6 +581,50 @@ struct FastPaths {
         }
     }
 
+    @Test("the kernel's presorted scan picks the split the plain in-order scan picks, with its score, ties and leaf limits")
+    func sortedScanKernel() {
+        var g = SeededGenerator(seed: 12)
+        for trial in 0..<3000 {
+            let m = trial < 40 ? trial / 2 : 1 + g.next(below: trial % 10 == 0 ? 2000 : 60)
+            // Few levels and integer targets in some trials, so equal scores and equal codes happen.
+            let levels = 1 + g.next(below: trial % 3 == 0 ? 4 : 40)
+            var codes = (0..<m).map { _ in Int32(g.next(below: levels)) }
+            codes.sort()
+            let w = (0..<m).map { _ in Double(1 + g.next(below: 3)) }
+            let y = (0..<m).map { _ in trial % 2 == 0 ? Double(g.next(below: 3)) : g.nextUnit() * 10 - 5 }
+            var cw = [Double](), cs = [Double](), wl = 0.0, sl = 0.0
+            for i in 0..<m {
+                wl += w[i]
+                sl += w[i] * y[i]
+                cw.append(wl)
+                cs.append(sl)
+            }
+            let total = wl, sum = sl
+            let minLeaf = Double(1 + g.next(below: 4))
+            let start = [0, 0.5, Double(g.next(below: 50))][trial % 3]
+            let equalWins = trial % 4 == 0
+            // The plain scan, as TreeBuilder.evaluate's `consider` runs it.
+            var best = start, wins = equalWins, bestI = -1
+            if m > 1 {
+                for i in 0..<(m - 1) where codes[i + 1] != codes[i] {
+                    let wL = cw[i], sL = cs[i], wR = total - wL
+                    if wL < minLeaf || wR < minLeaf { continue }
+                    if TreeBuilder.cannotBeat(best, wL: wL, sL: sL, wR: wR, sR: sum - sL) { continue }
+                    let d = sL / wL - (sum - sL) / wR
+                    let score = wL * wR * d * d
+                    if score > best || (score == best && wins) {
+                        best = score
+                        wins = false
+                        bestI = i
+                    }
+                }
+            }
+            var kernelBest = start
+            let kernelI = forest_sorted_best(codes, cw, cs, m, total, sum, minLeaf, &kernelBest, equalWins ? 1 : 0)
+            #expect(kernelI == bestI && kernelBest.bitPattern == best.bitPattern, "trial \(trial): \(kernelI) vs \(bestI)")
+        }
+    }
+
     @Test("a threshold skipped by the division-free bound scores below the best as computed")
     func scoreBound() {
         var g = SeededGenerator(seed: 4)

@@ -20,4 +20,14 @@ void forest_kernel_levels(int depth, int tree_count, const int32_t *feature, con
 void forest_binary_sums(const uint64_t *mask, const double *w, const double *wy, long m, const int32_t *bits,
                         int count, double *out_w, double *out_s);
 
+/// The best split of a presorted feature from its `m` rows in order: `code[i]` the row's level code,
+/// `cw[i]`, `cs[i]` the running sums of weight and weighted target through row i (node totals `w`,
+/// `s`). The candidate between rows i and i + 1 (where the code changes, both sides at least
+/// `min_leaf`) scores wL·wR·(sL/wL − sR/wR)²; it replaces `*best` when strictly better, or equal
+/// while `equal_wins` (cleared by the first replacement): the scan of `TreeBuilder.evaluate`,
+/// with its division-free bound, bit for bit. Returns the best candidate's i (and updates
+/// `*best`), or -1 when none replaced it.
+long forest_sorted_best(const int32_t *code, const double *cw, const double *cs, long m, double w, double s, double min_leaf,
+                        double *best, int equal_wins);
+
 #endif
