@@ -125,7 +125,8 @@ final class TreeBuilder {
         nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); cutValue.deallocate()
         binaryBits.deallocate(); binaryFeature.deallocate(); binaryW.deallocate(); binaryS.deallocate()
         features.deallocate()
-        lists.deallocate(); goesLeft.deallocate(); scanCode.deallocate(); scanW.deallocate(); scanS.deallocate(); scratch.deallocate(); histW.deallocate(); histS.deallocate()
+        lists.deallocate(); goesLeft.deallocate(); scanCode.deallocate(); scanW.deallocate(); scanS.deallocate(); scratch.deallocate(); histW.deallocate();
+        histS.deallocate()
     }
 
     /// The out-of-bag rows of one tree (ascending) and the tree's prediction for each.
