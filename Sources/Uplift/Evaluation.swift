@@ -74,13 +74,18 @@ public struct UpliftEvaluator: Sendable {
     func upliftArea(_ ranking: [Int], weights: [Double]?) -> Double {
         var v = 0.0, w = 0.0, sumWV = 0.0, sumWW = 0.0
         if let weights {
-            for i in ranking {
-                let wi = weights[i]
-                if wi == 0 { continue }
-                v += wi * z[i]
-                w += wi
-                sumWV += wi * v
-                sumWW += wi * w
+            // A row a replicate did not draw (weight 0) adds ±0 to every sum, which leaves it as it
+            // is (no sum is ever -0.0): added anyway, the loop has no branch for the predictor to miss.
+            weights.withUnsafeBufferPointer { wp in
+                z.withUnsafeBufferPointer { zp in
+                    for i in ranking {
+                        let wi = wp[i]
+                        v += wi * zp[i]
+                        w += wi
+                        sumWV += wi * v
+                        sumWW += wi * w
+                    }
+                }
             }
         } else {
             for i in ranking {
@@ -98,8 +103,14 @@ public struct UpliftEvaluator: Sendable {
         var rt = 0.0, rc = 0.0, nt = 0.0, nc = 0.0, sumWQ = 0.0, sumWW = 0.0
         for i in ranking {
             let wi = weights?[i] ?? 1
-            if wi == 0 { continue }
-            if treated[i] { nt += wi; rt += wi * y[i] } else { nc += wi; rc += wi * y[i] }
+            // Both arms' sums take an addition, the other arm's of +0.0, and a row the replicate did
+            // not draw adds ±0 everywhere: either leaves a sum as it is (none is ever -0.0), and the
+            // loop has no branch on the arm or the draw, coin flips to the predictor.
+            let t = treated[i] ? 1.0 : 0.0, wy = wi * y[i]
+            nt += t * wi
+            rt += t * wy
+            nc += (1 - t) * wi
+            rc += (1 - t) * wy
             sumWQ += wi * (nc > 0 ? rt - rc * nt / nc : rt)
             sumWW += wi * (nt + nc)
         }

@@ -58,6 +58,26 @@ import UpliftAnalysis
         }
     }
 
+    @Test("a bootstrap weight of zero is the row left out: the same AUUC and Qini bits as the evaluator without it")
+    func zeroWeightIsLeftOut() {
+        var g = SeededGenerator(seed: 13)
+        for trial in 0..<40 {
+            let n = 50 + g.next(below: 400)
+            let treated = (0..<n).map { _ in g.nextUnit() < 0.6 }
+            // Signed, fractional and binary outcomes.
+            let y = (0..<n).map { _ in trial % 2 == 0 ? (g.nextUnit() < 0.3 ? 1.0 : 0) : g.nextUnit() * 40 - 10 }
+            let scores = (0..<n).map { _ in Double(g.next(below: 20)) }
+            let w = (0..<n).map { _ in Double(g.next(below: 3)) }
+            let kept = (0..<n).filter { w[$0] > 0 }
+            let all = UpliftEvaluator(scores: scores, treated: treated, y: y, propensity: 0.6)
+            let without = UpliftEvaluator(
+                scores: kept.map { scores[$0] }, treated: kept.map { treated[$0] }, y: kept.map { y[$0] }, propensity: 0.6)
+            let keptW = kept.map { w[$0] }
+            #expect(all.normalizedAUUC(weights: w).bitPattern == without.normalizedAUUC(weights: keptW).bitPattern, "trial \(trial)")
+            #expect(all.qiniCoefficient(weights: w).bitPattern == without.qiniCoefficient(weights: keptW).bitPattern, "trial \(trial)")
+        }
+    }
+
     // Four rows: two treated (e = 0.5), two control. z = 2y for treated, -2y for control.
     let treated = [true, true, false, false]
     let y = [1.0, 0.0, 0.0, 1.0]
