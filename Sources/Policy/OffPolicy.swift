@@ -137,25 +137,50 @@ public struct OffPolicyEvaluator: Sendable {
         let margin = economics.margin
         let hasDR = sample.predictions != nil
 
+        // Every weighted sum a replicate needs, in one pass over the rows: each sum still adds its
+        // rows in row order (the same bits as one pass per sum), but the sums no longer wait on
+        // each other, and a row the replicate did not draw adds ±0 (which leaves a sum as it is:
+        // none is ever -0.0) instead of a branch on a coin flip.
+        let vectors: [[Double]] = [none.ipw] + (hasDR ? [none.dr] : []) + terms.flatMap { [$0.cost, $0.ipw] + (hasDR ? [$0.dr] : []) }
+        let k = vectors.count
+        // Row-major, so a row's values sit together: rowValues[i * k + j] = vectors[j][i].
+        var rowValues = [Double](repeating: 0, count: n * k)
+        for (j, v) in vectors.enumerated() { for i in 0..<n { rowValues[i * k + j] = v[i] } }
+        let byRow = rowValues
+        @Sendable func dots(_ w: [Double]) -> [Double] {
+            var sums = [Double](repeating: 0, count: k)
+            sums.withUnsafeMutableBufferPointer { s in
+                w.withUnsafeBufferPointer { wp in
+                    byRow.withUnsafeBufferPointer { x in
+                        for i in 0..<n {
+                            let wi = wp[i], row = i * k
+                            for j in 0..<k { s[j] += wi * x[row + j] }
+                        }
+                    }
+                }
+            }
+            return sums
+        }
+
         /// Per policy: IPW value, IPW incremental, IPW profit, then the same for DR.
         @Sendable func statistics(_ w: [Double]?) -> [Double] {
             let W = w.map { $0.reduce(0, +) } ?? Double(n)
-            func dot(_ x: [Double]) -> Double {
-                guard let w else { return x.reduce(0, +) }
-                var s = 0.0
-                for i in 0..<n where w[i] != 0 { s += w[i] * x[i] }
-                return s
+            let sums = w.map(dots) ?? vectors.map { $0.reduce(0, +) }
+            var next = 0
+            func dot() -> Double {
+                defer { next += 1 }
+                return sums[next]
             }
-            let ipwNone = dot(none.ipw) / W
-            let drNone = hasDR ? dot(none.dr) / W : .nan
+            let ipwNone = dot() / W
+            let drNone = hasDR ? dot() / W : .nan
             var out: [Double] = []
             out.reserveCapacity(terms.count * 6)
-            for t in terms {
-                let cost = dot(t.cost)
-                let v = dot(t.ipw) / W
+            for _ in terms {
+                let cost = dot()
+                let v = dot() / W
                 out += [v, v - ipwNone, margin * (v - ipwNone) * Double(n) - cost]
                 if hasDR {
-                    let d = dot(t.dr) / W
+                    let d = dot() / W
                     out += [d, d - drNone, margin * (d - drNone) * Double(n) - cost]
                 } else {
                     out += [.nan, .nan, .nan]

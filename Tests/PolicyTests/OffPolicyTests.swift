@@ -132,6 +132,32 @@ struct Synthetic {
         #expect(d.lower <= d.upper)
     }
 
+    @Test("each replicate's profit is the row-order weighted sums of the row terms, rows the replicate did not draw left out, bit for bit")
+    func replicatesAreTheWeightedSums() throws {
+        let n = 700
+        let data = try Synthetic(n: n, seed: 9)
+        let ev = try OffPolicyEvaluator(sample: data.sample, economics: economics)
+        let policies: [TargetPolicy] = [.assignment(data.split), .random(volume: 200, armMix: [0.5, 0.5])]
+        let result = try ev.evaluateWithReplicates(policies: policies, replicates: 200, seed: 5, threads: 2)
+        let none = try ev.rowTerms(.assignment(.nobody(customers: n)))
+        let terms = try policies.map { try ev.rowTerms($0) }
+        for r in [0, 1, 117, 199] {
+            let w = Bootstrap.weights(rows: n, seed: 5, replicate: r)
+            let total = w.reduce(0, +)
+            func dot(_ x: [Double]) -> Double {
+                var s = 0.0
+                for i in 0..<n where w[i] != 0 { s += w[i] * x[i] }
+                return s
+            }
+            for (p, t) in terms.enumerated() {
+                let ipw = economics.margin * (dot(t.ipw) / total - dot(none.ipw) / total) * Double(n) - dot(t.cost)
+                let dr = economics.margin * (dot(t.dr) / total - dot(none.dr) / total) * Double(n) - dot(t.cost)
+                #expect(result.ipwProfitReplicates[r][p].bitPattern == ipw.bitPattern, "replicate \(r) policy \(p)")
+                #expect(result.drProfitReplicates![r][p].bitPattern == dr.bitPattern, "replicate \(r) policy \(p)")
+            }
+        }
+    }
+
     @Test func invalidInputIsAClearError() throws {
         #expect(throws: PolicyError.invalidParameter("row 1 has arm code 3; expected 0…2")) {
             try RandomizedSample(arms: [0, 3], outcomes: [1, 1], propensities: [0.5, 0.25, 0.25])
