@@ -12,6 +12,9 @@ public final class ForestCache: @unchecked Sendable {
     private var stored: [[UInt8]: (forest: RandomForest, summary: TrainingSummary?)] = [:]
     private let lock = NSLock()
     private var hitCount = 0
+    /// Forests whose out-of-bag summary a later request will want (a DR-learner's outcome
+    /// forests): estimated while they grow, whoever asks first, rather than recomputed later.
+    private let outOfBagAhead: @Sendable (ForestParams) -> Bool
 
     /// How many forests came from the cache rather than from training.
     public var hits: Int {
@@ -20,7 +23,11 @@ public final class ForestCache: @unchecked Sendable {
         return hitCount
     }
 
-    public init() {}
+    /// `outOfBagAhead`: which forests to grow with their out-of-bag summary even when the first
+    /// request does not ask for it (what a request gets back is the same either way).
+    public init(outOfBagAhead: @escaping @Sendable (ForestParams) -> Bool = { _ in false }) {
+        self.outOfBagAhead = outOfBagAhead
+    }
 
     /// The forest for (x, y, params): from the cache, or trained and kept. With `outOfBag`, also
     /// its out-of-bag summary: the training's own, or for a forest kept without one, the same
@@ -42,9 +49,10 @@ public final class ForestCache: @unchecked Sendable {
             return (found.forest, summary)
         }
         lock.unlock()
-        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: outOfBag)
+        let estimate = outOfBag || outOfBagAhead(params)
+        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: estimate)
         lock.lock()
-        stored[key] = (forest, outOfBag ? summary : nil)
+        stored[key] = (forest, estimate ? summary : nil)
         lock.unlock()
         return (forest, outOfBag ? summary : nil)
     }

@@ -118,10 +118,16 @@ extension UpliftAnalysis {
         var evaluators: [UpliftEvaluator] = []
         var seedAUUC = [[Double]](repeating: [], count: p.learners.count)
         var modelNodes = [Double](repeating: .nan, count: p.learners.count)
-        let firstSeedForests = ForestCache()
+        // A DR-learner reads its out-of-bag predictions from the outcome forests another learner
+        // may grow first: forests with its outcome settings estimate them as they grow.
+        let drOutcome = configs.filter { $0.kind.usesCrossFitting && $0.nuisance == .outOfBag }.map(\.outcome)
+        let ahead: @Sendable (ForestParams) -> Bool = { params in
+            drOutcome.contains { $0.params(seed: params.seed) == params }
+        }
+        let firstSeedForests = ForestCache(outOfBagAhead: ahead)
         for s in 0..<p.selection.seeds {
             // The learners of one seed share their outcome forests; only the first seed's are kept.
-            let cache = s == 0 ? firstSeedForests : ForestCache()
+            let cache = s == 0 ? firstSeedForests : ForestCache(outOfBagAhead: ahead)
             for (li, learner) in p.learners.enumerated() {
                 progress("uplift: \(p.primaryOutcome): cross-fitting \(learner.title) on the training split, seed \(s + 1)/\(p.selection.seeds)")
                 let (scores, e, nodes) = try outOfFold(

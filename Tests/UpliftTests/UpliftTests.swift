@@ -301,6 +301,19 @@ struct Synthetic {
         #expect(LearnerConfig(kind: .dr, outcome: few).label.contains("out-of-bag outcome predictions"))
     }
 
+    @Test("a cache asked to estimate out-of-bag summaries ahead returns what a plain cache returns, and the summary training gives")
+    func outOfBagAhead() throws {
+        let data = Synthetic(n: 500, seed: 33).data
+        let params = ForestSettings(nTrees: 30, maxDepth: 4, minSamplesLeaf: 5).params(seed: 8)
+        let (forest, summary) = try ForestTrainer.train(data.x, data.y, params: params, threads: 2)
+        for cache in [ForestCache(), ForestCache(outOfBagAhead: { $0 == params }), ForestCache(outOfBagAhead: { _ in true })] {
+            let first = try cache.train(data.x, data.y, params: params, threads: 2, outOfBag: false)
+            #expect(first.forest == forest && first.summary == nil)
+            let second = try cache.train(data.x, data.y, params: params, threads: 1, outOfBag: true)
+            #expect(second.forest == forest && second.summary == summary && cache.hits == 1)
+        }
+    }
+
     @Test("the frozen terms and the learner's own prediction give the same bits")
     func scoresByTerms() throws {
         let data = Synthetic(n: 600, seed: 8).data
