@@ -58,6 +58,8 @@ extension ForestTrainer {
     public static func outOfBagSummary(of forest: RandomForest, trainedOn x: FeatureMatrix, y: [Double], seed: UInt64, threads: Int = defaultThreads)
         -> TrainingSummary
     {
+        precondition(y.count == x.rowCount, "outOfBagSummary: \(y.count) targets for \(x.rowCount) rows")
+        precondition(x.columnCount >= forest.featureCount, "outOfBagSummary: x has fewer columns than the forest's features")
         let n = x.rowCount
         // Per tree (on any thread): its out-of-bag rows and their leaf values; then summed per row in tree order.
         let perTree = [(rows: [Int32], values: [Double])](unsafeUninitializedCapacity: forest.trees.count) { buffer, initialized in

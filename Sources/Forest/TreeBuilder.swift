@@ -101,7 +101,7 @@ final class TreeBuilder {
         nodeY = .allocate(capacity: size)
         oobRows = .allocate(capacity: size)
         oobValue = .allocate(capacity: size)
-        cutValue = .allocate(capacity: size * depthCuts.count)
+        cutValue = .allocate(capacity: max(1, size * depthCuts.count))
         binaryBits = .allocate(capacity: max(1, p))
         binaryFeature = .allocate(capacity: max(1, p))
         binaryW = .allocate(capacity: max(1, p))

@@ -44,7 +44,7 @@ public struct Figure {
     /// On an error the figures already started are waited for and their temporary PNGs removed
     /// before it is thrown.
     public static func renderAll(
-        _ figures: [Figure], into directory: String, parallel: Int = ProcessInfo.processInfo.activeProcessorCount,
+        _ figures: [Figure], into directory: String, parallel: Int = Figure.defaultParallel,
         write: ([UInt8], String) throws -> Void
     ) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -72,6 +72,13 @@ public struct Figure {
         }
         try write(Array(fullScript.utf8), directory + "/" + name + ".gp")
         written.append(directory + "/" + name + ".gp")
+    }
+
+    /// Gnuplots at a time: the pipeline's thread count (`FOREST_THREADS` when set to a positive
+    /// integer), else the active processors.
+    public static var defaultParallel: Int {
+        if let s = ProcessInfo.processInfo.environment["FOREST_THREADS"], let t = Int(s), t > 0 { return t }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Starts gnuplot on a temporary copy of the script (its data files already written).

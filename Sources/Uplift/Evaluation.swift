@@ -26,6 +26,9 @@ public struct UpliftEvaluator: Sendable {
 
     public init(scores: [Double], treated: [Bool], y: [Double], propensity e: Double) {
         precondition(scores.count == treated.count && treated.count == y.count)
+        // Finite outcomes and a propensity inside (0, 1): the bootstrap's loops add a row a
+        // replicate did not draw as 0 × value, which is ±0 only for a finite value.
+        precondition(e > 0 && e < 1 && y.allSatisfy(\.isFinite), "UpliftEvaluator: outcomes must be finite and the propensity in (0, 1)")
         self.treated = treated
         self.y = y
         self.e = e

@@ -41,20 +41,42 @@ public final class ForestCache: @unchecked Sendable {
             hitCount += 1
             lock.unlock()
             guard outOfBag else { return (found.forest, nil) }
-            if let summary = found.summary { return (found.forest, summary) }
-            let summary = ForestTrainer.outOfBagSummary(of: found.forest, trainedOn: x, y: y, seed: params.seed, threads: threads)
-            lock.lock()
-            stored[key] = (found.forest, summary)
-            lock.unlock()
-            return (found.forest, summary)
+            return (found.forest, found.summary ?? summary(of: found.forest, key: key, x, y, params: params, threads: threads))
         }
         lock.unlock()
         let estimate = outOfBag || outOfBagAhead(params)
         let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: estimate)
         lock.lock()
-        stored[key] = (forest, estimate ? summary : nil)
+        // Another thread may have stored the same forest meanwhile: keep a summary either one has.
+        stored[key] = (forest, estimate ? summary : stored[key]?.summary)
         lock.unlock()
         return (forest, outOfBag ? summary : nil)
+    }
+
+    /// The out-of-bag summary of a forest kept without one, as training would have returned it
+    /// (none without bootstrap), kept for the next request.
+    private func summary(of forest: RandomForest, key: [UInt8], _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int)
+        -> TrainingSummary
+    {
+        let summary =
+            params.bootstrap
+            ? ForestTrainer.outOfBagSummary(of: forest, trainedOn: x, y: y, seed: params.seed, threads: threads)
+            : TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0)
+        lock.lock()
+        stored[key] = (forest, summary)
+        lock.unlock()
+        return summary
+    }
+
+    /// The out-of-bag summary of a forest this cache trained for (x, y, params), computing it if
+    /// it was kept without one; nil if it holds no such forest. Not counted in `hits`.
+    public func outOfBagSummary(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int) -> TrainingSummary? {
+        let key = Self.key(x, y, params)
+        lock.lock()
+        let found = stored[key]
+        lock.unlock()
+        guard let found else { return nil }
+        return found.summary ?? summary(of: found.forest, key: key, x, y, params: params, threads: threads)
     }
 
     static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams) -> [UInt8] {

@@ -220,8 +220,8 @@ public struct LearnerFitting {
             values = known
         } else {
             let x = data.x.rows(training.rows), y = training.rows.map { data.y[$0] }
-            if let cache {
-                values = try cache.train(x, y, params: training.params, threads: threads, outOfBag: true).summary!.oobPredictions
+            if let summary = cache?.outOfBagSummary(x, y, params: training.params, threads: threads) {
+                values = summary.oobPredictions
             } else {
                 values = ForestTrainer.outOfBagSummary(of: forest, trainedOn: x, y: y, seed: training.params.seed, threads: threads).oobPredictions
             }
@@ -230,9 +230,9 @@ public struct LearnerFitting {
         let missing = values.lazy.filter(\.isNaN).count
         if missing > 0 {
             throw ForestError(
-                "DR-learner: \(missing) of the \(values.count) training rows of outcome forest \(name) are in the bootstrap sample of "
+                "DR-learner: \(missing) of the \(values.count) rows outcome forest \(name) was trained on are in the bootstrap sample of "
                     + "every one of its \(forest.trees.count) trees, so they have no out-of-bag prediction; grow more trees "
-                    + "(tuning.final_trees, or baseline.n_trees) or set dr_nuisance: cross_fit")
+                    + "(the learner's outcome forests: tuning.final_trees for the registry's DR-learner) or set dr_nuisance: cross_fit")
         }
         return values
     }
@@ -251,8 +251,9 @@ public struct LearnerFitting {
 public struct LearnerKind: Sendable, Equatable, CustomStringConvertible {
     /// Recorded as `kind` in meta.json's `learner_params`.
     public let name: String
-    /// Whether the kind trains effect forests (`LearnerConfig.effect`) and cross-fits (`folds`):
-    /// what the model metadata and the settings label mention.
+    /// Whether the kind trains effect forests (`LearnerConfig.effect`) and takes out-of-fold
+    /// outcome predictions (`nuisance`: out of bag, or cross-fitted on `folds`): what the model
+    /// metadata and the settings label mention.
     public let usesEffectForests: Bool
     public let usesCrossFitting: Bool
     let fitGroup: @Sendable (inout LearnerFitting, TreatedGroup) throws -> GroupUplift
@@ -320,8 +321,8 @@ extension LearnerKind {
 public enum DRNuisance: String, Codable, Sendable {
     /// The outcome forests every learner shares (mu0, mu1), each row predicted by the trees whose
     /// bootstrap left it out; a treated row's mu0 (and a control row's mu1) comes from a forest
-    /// that never saw the row at all. As grf's doubly robust scores (Athey, Tibshirani and Wager
-    /// 2019); no extra forest is grown.
+    /// that never saw the row at all. In the spirit of grf's doubly robust scores, built from
+    /// out-of-bag forest predictions (Athey, Tibshirani and Wager 2019); no extra forest is grown.
     case outOfBag = "out_of_bag"
     /// Outcome forests of their own, refitted on K − 1 of K folds and predicting the K-th.
     case crossFit = "cross_fit"
@@ -458,6 +459,7 @@ public enum Learners {
         let data = fitting.data, e = g.propensity
         let mu1Own = try fitting.outOfBagPredictions(of: g.mu1Name)
         let mu0Own = try fitting.outOfBagPredictions(of: "mu0")
+        precondition(mu1Own.count == g.treated.count && mu0Own.count == g.control.count, "out-of-bag predictions follow the group's rows")
         let mu0All = g.mu0OnTraining.values
         let mu1OnControl = g.mu1.predict(data.x.rows(g.control), threads: fitting.threads)
         var phiByRow = [Double](repeating: .nan, count: data.y.count)

@@ -120,7 +120,7 @@ extension UpliftAnalysis {
         var modelNodes = [Double](repeating: .nan, count: p.learners.count)
         // A DR-learner reads its out-of-bag predictions from the outcome forests another learner
         // may grow first: forests with its outcome settings estimate them as they grow.
-        let drOutcome = configs.filter { $0.kind.usesCrossFitting && $0.nuisance == .outOfBag }.map(\.outcome)
+        let drOutcome = configs.filter { $0.kind == .dr && $0.nuisance == .outOfBag }.map(\.outcome)
         let ahead: @Sendable (ForestParams) -> Bool = { params in
             drOutcome.contains { $0.params(seed: params.seed) == params }
         }

@@ -44,6 +44,9 @@ public struct SelectionParams: Codable, Sendable, Equatable {
 }
 
 public struct UpliftParams: Codable, Sendable, Equatable {
+    /// Fewest tuned trees the DR-learner's out-of-bag predictions accept (see `validate`).
+    public static let outOfBagTrees = 40
+
     public var seed: UInt64
     public var primaryOutcome: String
     public var outcomes: [String]
@@ -102,5 +105,14 @@ public struct UpliftParams: Codable, Sendable, Equatable {
         for d in tuning.maxDepth { try atLeast(d, 0, "tuning.max_depth") }
         for l in tuning.minSamplesLeaf { try atLeast(l, 1, "tuning.min_samples_leaf") }
         try atLeast(tuning.maxFeatures, 1, "tuning.max_features")
+        // The DR-learner's out-of-bag predictions need every training row out of some tree's
+        // bootstrap: a row is in all T of them with probability 0.632^T (about 1e-8 at 40 trees).
+        if learners.contains(where: { $0.kind == .dr && $0.forests == .tuned }) && (drNuisance ?? .outOfBag) == .outOfBag
+            && tuning.finalTrees < Self.outOfBagTrees
+        {
+            throw fail(
+                "tuning.final_trees must be at least \(Self.outOfBagTrees) for the DR-learner's out-of-bag predictions (got \(tuning.finalTrees)); "
+                    + "or set dr_nuisance: cross_fit")
+        }
     }
 }

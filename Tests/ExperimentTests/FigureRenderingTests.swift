@@ -38,6 +38,7 @@ struct FigureRenderingTests {
             runs.append((order, bytes))
         }
         #expect(runs[1].order == runs[0].order && runs[2].order == runs[0].order)
+        #expect(runs[1].bytes == runs[0].bytes && runs[2].bytes == runs[0].bytes)
         for name in runs[0].bytes.keys where name.hasSuffix(".png") {
             #expect(runs[0].bytes[name]!.starts(with: [0x89, 0x50, 0x4E, 0x47]), "\(name) is a PNG")
         }

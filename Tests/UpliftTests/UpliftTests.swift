@@ -311,7 +311,15 @@ struct Synthetic {
             #expect(first.forest == forest && first.summary == nil)
             let second = try cache.train(data.x, data.y, params: params, threads: 1, outOfBag: true)
             #expect(second.forest == forest && second.summary == summary && cache.hits == 1)
+            #expect(cache.outOfBagSummary(data.x, data.y, params: params, threads: 1) == summary && cache.hits == 1)
         }
+        // Without bootstrap there is no out-of-bag row, whichever request comes first.
+        var plain = params
+        plain.bootstrap = false
+        let cache = ForestCache()
+        _ = try cache.train(data.x, data.y, params: plain, threads: 1, outOfBag: false)
+        let none = try cache.train(data.x, data.y, params: plain, threads: 1, outOfBag: true).summary!
+        #expect(none == (try ForestTrainer.train(data.x, data.y, params: plain, threads: 1).summary) && none.oobRows == 0 && none.oobMSE == nil)
     }
 
     @Test("the frozen terms and the learner's own prediction give the same bits")
@@ -615,6 +623,19 @@ struct Synthetic {
             let (p, _) = try Params.load(UpliftParams.self, from: try params(learners: "[t_baseline, x]", folds: folds))
             #expect { try p.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: { "\($0)".contains(message) }
         }
+        // The DR-learner's out-of-bag predictions need enough tuned trees, checked before any training;
+        // cross-fitting, or no DR-learner, needs none.
+        let (withDR, _) = try Params.load(UpliftParams.self, from: try params(learners: "[t_baseline, dr]"))
+        var fewTrees = withDR
+        fewTrees.tuning.finalTrees = 39
+        #expect { try fewTrees.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"]) } throws: {
+            "\($0)".contains("tuning.final_trees must be at least 40 for the DR-learner's out-of-bag predictions (got 39)")
+        }
+        fewTrees.drNuisance = .crossFit
+        try fewTrees.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"])
+        var noDR = try Params.load(UpliftParams.self, from: try params(learners: "[t_baseline, x]")).0
+        noDR.tuning.finalTrees = 5
+        try noDR.validate(source: "params.yaml", outcomeNames: ["spend", "visit", "conversion"])
         // Forest settings no forest could be grown with are refused by key, before any training.
         let (good, _) = try Params.load(UpliftParams.self, from: try params(learners: "[t_baseline, x]"))
         var edits: [(UpliftParams, String)] = []
