@@ -231,7 +231,7 @@ public enum PolicyReport {
         } else if !rec.simple && !PolicyAnalysis.scorerRuns(rec.key) {
             text +=
                 "The scorer (`score`, the service) does not run this policy on another list: it ranks by uplift (`\(PolicyAnalysis.scorerPolicy(rec.key))`, as `scorer_policy` in `models/economics.json` records) and knows no budget or caps. The test split's customers have the policy's own list in `contact_list.csv`"
-            let recipe = rec.key == "response" ? responseRecipe(c, p: p, armNames: r.armNames, noun: words.noun, testCustomers: r.test.customers) : nil
+            let recipe = rec.key == "response" ? responseRecipe(c, p: p, armColumns: r.armColumns, noun: words.noun, testCustomers: r.test.customers) : nil
             text += recipe.map { "; for another list, " + $0 } ?? ". "
         }
         text += "The model's own expectation for it was \(money(rec.modelExpectedProfit)); see the calibration below."
@@ -240,8 +240,8 @@ public enum PolicyReport {
 
     /// How to apply the response-model policy to another list from the scorer's columns, as
     /// `Targeting.greedy` builds it (profit per unit cost, descending; free contacts first).
-    static func responseRecipe(_ c: PolicyComparison, p: PolicyParams, armNames: [String], noun: String, testCustomers: Int) -> String {
-        let columns = armNames.map { "`uplift_\(slug($0))`" }
+    static func responseRecipe(_ c: PolicyComparison, p: PolicyParams, armColumns: [String], noun: String, testCustomers: Int) -> String {
+        let columns = armColumns.map { "`\($0)`" }
         var s =
             "take every customer–\(noun) pair of the scorer's rows whose response profit ((`y0_hat` + that \(noun)'s uplift, \(CampaignWords.list(columns))) × margin − cost) is positive, in descending order of that profit per unit of cost (free contacts first), and give each customer the first pair "
         let hasLimits = c.limits.budget != nil || c.limits.armCaps.contains { $0 != nil }

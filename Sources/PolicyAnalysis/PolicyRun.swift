@@ -171,6 +171,8 @@ public struct PolicyResult: Sendable {
     /// The campaign's id column (the model's `id_column`): the name the contact lists give the ids.
     public var idColumn: String
     public var armNames: [String]  // treated arms, in the model's order
+    /// The scores' column of each treated arm's uplift (the model's outputs, as the scorer writes them).
+    public var armColumns: [String]
     public var propensities: [Double]  // control first
     public var costs: [Double]
     /// The held-out test split scored by the production model (the simple check, and the rows the
@@ -250,7 +252,8 @@ public enum PolicyAnalysis {
         let key = primary.rows[primary.recommended].key
         let recommendedAssignment = try assignment(key: key, on: testComparison, armNames: armNames, seed: p.seed)
         return PolicyResult(
-            idColumn: meta.idColumn, armNames: armNames, propensities: propensities, costs: costs, test: testComparison, all: all,
+            idColumn: meta.idColumn, armNames: armNames, armColumns: meta.outputs.arms.map(\.column), propensities: propensities, costs: costs,
+            test: testComparison, all: all,
             sensitivity: sensitivity, recommendedAssignment: recommendedAssignment,
             recorded: RecordedEconomics(economics: campaign, scorerPolicy: scorerPolicy(key), recommendedPolicy: key, outcome: p.outcome),
             plan: try confirmingPlan(primary, p: p, costs: costs))
