@@ -451,6 +451,13 @@ public enum Learners {
         }
     }
 
+    /// One row's doubly robust pseudo-outcome from its outcome predictions: the formula both ways
+    /// of keeping those predictions honest share.
+    @inline(__always)
+    static func drPseudoOutcome(mu1: Double, mu0: Double, y: Double, treated: Bool, e: Double) -> Double {
+        mu1 - mu0 + (treated ? (y - mu1) / e : -(y - mu0) / (1 - e))
+    }
+
     /// phi = mu1(x) − mu0(x) + T (y − mu1(x)) / e − (1 − T)(y − mu0(x)) / (1 − e) from the group's
     /// shared outcome forests: a treated row's mu1 out of bag and its mu0 from the control forest
     /// (which never saw it); a control row's mu0 out of bag and its mu1 from the treated forest.
@@ -465,11 +472,11 @@ public enum Learners {
         var phiByRow = [Double](repeating: .nan, count: data.y.count)
         for (i, r) in g.treated.enumerated() {
             let m1 = mu1Own[i], m0 = mu0All[r]
-            phiByRow[r] = m1 - m0 + (data.y[r] - m1) / e
+            phiByRow[r] = drPseudoOutcome(mu1: m1, mu0: m0, y: data.y[r], treated: true, e: e)
         }
         for (j, r) in g.control.enumerated() {
             let m1 = mu1OnControl[j], m0 = mu0Own[j]
-            phiByRow[r] = m1 - m0 - (data.y[r] - m0) / (1 - e)
+            phiByRow[r] = drPseudoOutcome(mu1: m1, mu0: m0, y: data.y[r], treated: false, e: e)
         }
         return rows.map { phiByRow[$0] }
     }
@@ -513,7 +520,7 @@ public enum Learners {
                 let row = rows[i]
                 let y = data.y[row]
                 let t = treatedArms.contains(data.arm[row])
-                phi[i] = p1[j] - p0[j] + (t ? (y - p1[j]) / e : -(y - p0[j]) / (1 - e))
+                phi[i] = drPseudoOutcome(mu1: p1[j], mu0: p0[j], y: y, treated: t, e: e)
             }
         }
         return phi
