@@ -318,7 +318,7 @@ public enum UpliftReport {
         case 3: "third"
         case 4: "fourth"
         case 5: "fifth"
-        default: "number \(k)"
+        default: "\(k)" + ([11, 12, 13].contains(k % 100) ? "th" : [1: "st", 2: "nd", 3: "rd"][k % 10] ?? "th")
         }
     }
 

@@ -46,6 +46,12 @@ struct DecisionTests {
                 """.utf8))
     }
 
+    @Test("a learner's rank in the report's words, for any number of learners")
+    func ranksInWords() {
+        #expect((1...5).map(UpliftReport.ordinal) == ["first", "second", "third", "fourth", "fifth"])
+        #expect([6, 11, 12, 13, 21, 22, 23, 101, 111].map(UpliftReport.ordinal) == ["6th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th"])
+    }
+
     @Test("folds are stratified by arm, balanced and deterministic")
     func folds() {
         var g = SeededGenerator(seed: 3)
