@@ -262,3 +262,38 @@ long forest_sorted_best(const int32_t *code, const double *cw, const double *cs,
     if (__builtin_cpu_supports("avx2")) return sorted_best_avx2(code, cw, cs, m, w, s, min_leaf, best, equal_wins);
     return sorted_best_generic(code, cw, cs, m, w, s, min_leaf, best, equal_wins);
 }
+
+// xoshiro256** (Stats.SeededGenerator.next), state words s[0..3].
+static inline uint64_t xoshiro_next(uint64_t *restrict s0, uint64_t *restrict s1, uint64_t *restrict s2,
+                                    uint64_t *restrict s3) {
+    const uint64_t m = *s1 * 5;
+    const uint64_t result = ((m << 7) | (m >> 57)) * 9;
+    const uint64_t t = *s1 << 17;
+    *s2 ^= *s0;
+    *s3 ^= *s1;
+    *s1 ^= *s2;
+    *s0 ^= *s3;
+    *s2 ^= t;
+    *s3 = (*s3 << 45) | (*s3 >> 19);
+    return result;
+}
+
+void forest_bootstrap_counts(uint64_t *state, long n, double *weight) {
+    memset(weight, 0, (size_t)n * sizeof(double));
+    if (n <= 0) return;
+    uint64_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+    const uint64_t b = (uint64_t)n;
+    for (long i = 0; i < n; i++) {
+        // Lemire's method, as SeededGenerator.next(below:) draws it.
+        __uint128_t m = (__uint128_t)xoshiro_next(&s0, &s1, &s2, &s3) * b;
+        if ((uint64_t)m < b) {
+            const uint64_t threshold = (0 - b) % b;
+            while ((uint64_t)m < threshold) m = (__uint128_t)xoshiro_next(&s0, &s1, &s2, &s3) * b;
+        }
+        weight[(uint64_t)(m >> 64)] += 1.0;
+    }
+    state[0] = s0;
+    state[1] = s1;
+    state[2] = s2;
+    state[3] = s3;
+}

@@ -36,36 +36,64 @@ public enum ForestTrainer {
         _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int = defaultThreads, outOfBag: Bool = true,
         progress: (@Sendable (Int) -> Void)? = nil
     ) throws -> (forest: RandomForest, summary: TrainingSummary) {
-        let (forest, oob) = try grow(x, y, params: params, threads: threads, outOfBag: outOfBag, progress: progress)
-        guard params.bootstrap && outOfBag else {
-            return (forest, TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0))
+        let (forest, summary, _) = try train(x, y, params: params, threads: threads, outOfBag: outOfBag, predicting: nil, progress: progress)
+        return (forest, summary)
+    }
+
+    /// `train`, and the forest's predictions of the rows of `predicting` (nil: none): the bits
+    /// `forest.predict(predicting)` returns, each row sent down every tree while the tree grows
+    /// rather than walked through the finished forest afterwards.
+    public static func train(
+        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int = defaultThreads, outOfBag: Bool = true,
+        predicting heldOut: FeatureMatrix?, progress: (@Sendable (Int) -> Void)? = nil
+    ) throws -> (forest: RandomForest, summary: TrainingSummary, predictions: [Double]) {
+        // Depth-limited trees predict fastest level by level once grown (`LevelForest`); deeper
+        // ones, by partitioning the rows at each split while they grow. The bits are the same.
+        if let heldOut, let depth = params.maxDepth, depth <= LevelForest.maximumDepth {
+            let (forest, summary, _) = try train(x, y, params: params, threads: threads, outOfBag: outOfBag, predicting: nil, progress: progress)
+            if heldOut.columnCount < x.columnCount {
+                throw ForestError("the rows to predict have \(heldOut.columnCount) columns, the training data \(x.columnCount)")
+            }
+            return (forest, summary, forest.predict(heldOut, threads: threads))
         }
-        return (forest, outOfBagSummary(sums: oob.sums, counts: oob.counts, y: y))
+        let (forest, oob) = try grow(x, y, params: params, threads: threads, outOfBag: outOfBag, heldOut: heldOut, progress: progress)
+        guard params.bootstrap && outOfBag else {
+            let none = TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0)
+            return (forest, none, oob.heldOut)
+        }
+        return (forest, outOfBagSummary(sums: oob.sums, counts: oob.counts, y: y), oob.heldOut)
     }
 
     /// The forest, and per row the sum (in tree order) and count of its out-of-bag predictions,
-    /// with `depthCuts` also the sums at each cut (`cutSums[j]`; see `TreeBuilder.init`).
+    /// with `depthCuts` also the sums at each cut (`cutSums[j]`; see `TreeBuilder.init`), and with
+    /// `heldOut` the forest's prediction of each of its rows (the trees' values summed in tree
+    /// order, over the tree count: `RandomForest.predict`'s arithmetic).
     static func grow(
         _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool, depthCuts: [Int] = [],
-        progress: (@Sendable (Int) -> Void)? = nil
-    ) throws -> (forest: RandomForest, outOfBag: (sums: [Double], counts: [Int32], cutSums: [[Double]])) {
+        heldOut: FeatureMatrix? = nil, progress: (@Sendable (Int) -> Void)? = nil
+    ) throws -> (forest: RandomForest, outOfBag: (sums: [Double], counts: [Int32], cutSums: [[Double]], heldOut: [Double])) {
         try validate(x, y, params)
+        if let heldOut, heldOut.columnCount < x.columnCount {
+            throw ForestError("the rows to predict have \(heldOut.columnCount) columns, the training data \(x.columnCount)")
+        }
         let threads = max(1, threads)
-        let data = PreparedData(x, y, threads: threads)
-        let slots = TreeSlots(count: params.nTrees, rows: x.rowCount, cuts: depthCuts.count, progress: progress)
+        let data = PreparedData(x, y, threads: threads, heldOut: heldOut)
+        let slots = TreeSlots(
+            count: params.nTrees, rows: x.rowCount, cuts: depthCuts.count, heldOutRows: heldOut?.rowCount ?? 0, progress: progress)
         let counter = TaskCounter(limit: params.nTrees)
         let work: @Sendable (Int) -> Void = { _ in
             let builder = TreeBuilder(data: data, params: params, depthCuts: depthCuts)
             while let i = counter.next() {
-                let (tree, oob) = builder.build(treeIndex: i, bootstrap: params.bootstrap, outOfBag: outOfBag)
-                slots.store(i, tree: tree, outOfBag: oob)
+                let (tree, oob, heldOut) = builder.build(treeIndex: i, bootstrap: params.bootstrap, outOfBag: outOfBag)
+                slots.store(i, tree: tree, outOfBag: oob, heldOut: heldOut)
             }
         }
         let workers = min(threads, params.nTrees)
         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
 
         let (trees, oob) = slots.results()
-        return (RandomForest(featureCount: x.columnCount, trees: trees), oob)
+        let count = Double(trees.count)
+        return (RandomForest(featureCount: x.columnCount, trees: trees), (oob.sums, oob.counts, oob.cutSums, oob.heldOut.map { $0 / count }))
     }
 
     /// The out-of-bag summary from each row's sum of out-of-bag tree predictions (added in tree
@@ -113,7 +141,7 @@ public enum ForestTrainer {
 final class TreeSlots: @unchecked Sendable {
     private let lock = NSLock()
     private var trees: [RegressionTree?]
-    private var pending: [Int: TreeBuilder.OutOfBag] = [:]
+    private var pending: [Int: (outOfBag: TreeBuilder.OutOfBag?, heldOut: [Double])] = [:]
     private var nextToAdd = 0
     private let sums: UnsafeMutablePointer<Double>
     private let counts: UnsafeMutablePointer<Int32>
@@ -121,11 +149,17 @@ final class TreeSlots: @unchecked Sendable {
     /// Per depth cut, per row (`cutSums[j * rows + row]`).
     private let cuts: Int
     private let cutSums: UnsafeMutablePointer<Double>
+    /// Per held-out row, its tree values summed in tree order.
+    private let heldOutRows: Int
+    private let heldOutSums: UnsafeMutablePointer<Double>
     private var finished = 0
     private let progress: (@Sendable (Int) -> Void)?
 
-    init(count: Int, rows: Int, cuts: Int = 0, progress: (@Sendable (Int) -> Void)?) {
+    init(count: Int, rows: Int, cuts: Int = 0, heldOutRows: Int = 0, progress: (@Sendable (Int) -> Void)?) {
         trees = Array(repeating: nil, count: count)
+        self.heldOutRows = heldOutRows
+        heldOutSums = .allocate(capacity: max(1, heldOutRows))
+        heldOutSums.initialize(repeating: 0, count: max(1, heldOutRows))
         self.rows = rows
         self.cuts = cuts
         cutSums = .allocate(capacity: max(1, rows * cuts))
@@ -141,13 +175,21 @@ final class TreeSlots: @unchecked Sendable {
         sums.deallocate()
         counts.deallocate()
         cutSums.deallocate()
+        heldOutSums.deallocate()
     }
 
-    func store(_ i: Int, tree: RegressionTree, outOfBag: TreeBuilder.OutOfBag?) {
+    func store(_ i: Int, tree: RegressionTree, outOfBag: TreeBuilder.OutOfBag?, heldOut: [Double] = []) {
         lock.lock(); defer { lock.unlock() }
         trees[i] = tree
-        if let outOfBag { pending[i] = outOfBag }
-        while let next = pending.removeValue(forKey: nextToAdd) {
+        if outOfBag != nil || heldOutRows > 0 { pending[i] = (outOfBag, heldOut) }
+        while let (outOfBag, heldOut) = pending.removeValue(forKey: nextToAdd) {
+            precondition(heldOut.count == heldOutRows, "TreeSlots: a tree predicted \(heldOut.count) held-out rows of \(heldOutRows)")
+            let heldOutSums = self.heldOutSums
+            heldOut.withUnsafeBufferPointer { values in
+                for r in values.indices { heldOutSums[r] += values[r] }
+            }
+            nextToAdd += 1
+            guard let next = outOfBag else { continue }
             let sums = self.sums, counts = self.counts, cutSums = self.cutSums, k = cuts, n = self.rows
             next.rows.withUnsafeBufferPointer { rows in
                 next.values.withUnsafeBufferPointer { values in
@@ -162,20 +204,22 @@ final class TreeSlots: @unchecked Sendable {
                     }
                 }
             }
-            nextToAdd += 1
         }
         finished += 1
         progress?(finished)
     }
 
     /// The trees in order, and per row the sum and count of its out-of-bag predictions (and the
-    /// sums at each depth cut).
-    func results() -> (trees: [RegressionTree], outOfBag: (sums: [Double], counts: [Int32], cutSums: [[Double]])) {
+    /// sums at each depth cut), and per held-out row the sum of its tree values.
+    func results() -> (trees: [RegressionTree], outOfBag: (sums: [Double], counts: [Int32], cutSums: [[Double]], heldOut: [Double])) {
         lock.lock(); defer { lock.unlock() }
         let cutSums = (0..<cuts).map { j in Array(UnsafeBufferPointer(start: self.cutSums + j * rows, count: rows)) }
         return (
             trees.map { $0! },
-            (Array(UnsafeBufferPointer(start: sums, count: rows)), Array(UnsafeBufferPointer(start: counts, count: rows)), cutSums)
+            (
+                Array(UnsafeBufferPointer(start: sums, count: rows)), Array(UnsafeBufferPointer(start: counts, count: rows)), cutSums,
+                Array(UnsafeBufferPointer(start: heldOutSums, count: heldOutRows))
+            )
         )
     }
 }

@@ -26,8 +26,12 @@ final class PreparedData: @unchecked Sendable {
     /// The training matrix itself (column-major), for sending out-of-bag rows down a tree exactly
     /// as prediction does: by value, not by code.
     let values: UnsafeMutablePointer<Double>
+    /// Rows predicted while the trees grow (`ForestTrainer.train(_:_:params:predicting:)`),
+    /// column-major with `heldOutCount` rows and at least the training matrix's columns.
+    let heldOut: UnsafeMutablePointer<Double>
+    let heldOutCount: Int
 
-    init(_ x: FeatureMatrix, _ y: [Double], threads: Int) {
+    init(_ x: FeatureMatrix, _ y: [Double], threads: Int, heldOut: FeatureMatrix? = nil) {
         let n = x.rowCount, p = x.columnCount
         rowCount = n
         featureCount = p
@@ -39,7 +43,11 @@ final class PreparedData: @unchecked Sendable {
         defer { scratch.deallocate() }
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: max(1, p))
         defer { counts.deallocate() }
-        let shared = SharedPointers(codes: codes, scratch: scratch, counts: counts)
+        // Per feature with more levels than the histogram limit: its rows ordered by (code, row).
+        let orders = UnsafeMutablePointer<[Int32]?>.allocate(capacity: max(1, p))
+        orders.initialize(repeating: nil, count: max(1, p))
+        defer { orders.deinitialize(count: max(1, p)); orders.deallocate() }
+        let shared = SharedPointers(codes: codes, scratch: scratch, counts: counts, orders: orders)
         parallelChunks(total: p, chunk: 1, threads: threads) { range in
             for f in range { PreparedData.code(feature: f, of: x, into: shared) }
         }
@@ -65,19 +73,13 @@ final class PreparedData: @unchecked Sendable {
         }
         values = .allocate(capacity: max(1, n * p))
         values.initialize(from: x.values, count: n * p)
+        heldOutCount = heldOut?.rowCount ?? 0
+        self.heldOut = .allocate(capacity: max(1, heldOut?.values.count ?? 0))
+        if let heldOut { self.heldOut.initialize(from: heldOut.values, count: heldOut.values.count) }
         sortedOrder = .allocate(capacity: max(1, n * sortedFeatures.count))
-        // Counting sort by code; rows of equal code stay in ascending row order.
         for (j, f) in sortedFeatures.enumerated() {
-            let k = counts[f]
-            var next = [Int](repeating: 0, count: k + 1)
-            let c = codes + f * n
-            for r in 0..<n { next[Int(c[r]) + 1] += 1 }
-            for i in 0..<k { next[i + 1] += next[i] }
-            let out = sortedOrder + j * n
-            for r in 0..<n {
-                out[next[Int(c[r])]] = Int32(r)
-                next[Int(c[r])] += 1
-            }
+            guard let order = orders[f], order.count == n else { preconditionFailure("a presorted feature was coded by sorting its rows") }
+            (sortedOrder + j * n).initialize(from: order, count: n)
         }
     }
 
@@ -88,6 +90,7 @@ final class PreparedData: @unchecked Sendable {
         sortedOrder.deallocate()
         rowMask.deallocate()
         values.deallocate()
+        heldOut.deallocate()
     }
 
     func levelCount(_ f: Int) -> Int { levelStart[f + 1] - levelStart[f] }
@@ -96,6 +99,7 @@ final class PreparedData: @unchecked Sendable {
         let codes: UnsafeMutablePointer<Int32>
         let scratch: UnsafeMutablePointer<Double>
         let counts: UnsafeMutablePointer<Int>
+        let orders: UnsafeMutablePointer<[Int32]?>
     }
 
     private static func code(feature f: Int, of x: FeatureMatrix, into out: SharedPointers) {
@@ -126,31 +130,84 @@ final class PreparedData: @unchecked Sendable {
                 levels[k] = value
                 k += 1
             }
-        } else {
-            var sorted = [Double](unsafeUninitializedCapacity: n) { buffer, initialized in
-                x.values.withUnsafeBufferPointer { v in
-                    for r in 0..<n { buffer[r] = v[f * n + r] + 0.0 }
-                }
-                initialized = n
+            out.counts[f] = k
+            let codes = out.codes + f * n
+            x.values.withUnsafeBufferPointer { v in
+                for r in 0..<n { codes[r] = Int32(lowerBound(levels, count: k, v[f * n + r])) }
             }
-            sorted.sort()
-            for v in sorted where k == 0 || v != levels[k - 1] {
-                levels[k] = v
-                k += 1
+            return
+        }
+        // Many levels: the rows sorted by value (a stable radix sort on the values' order-preserving
+        // bit patterns, so equal values keep their rows in ascending order); one pass then numbers
+        // the distinct values, codes every row and leaves the (code, row) order the presorted
+        // scans need.
+        let sorted = sortedRows(x, feature: f)
+        let codes = out.codes + f * n
+        x.values.withUnsafeBufferPointer { v in
+            for r in sorted {
+                let value = v[f * n + Int(r)] + 0.0
+                if k == 0 || value != levels[k - 1] {
+                    levels[k] = value
+                    k += 1
+                }
+                codes[Int(r)] = Int32(k - 1)
             }
         }
         out.counts[f] = k
-        let codes = out.codes + f * n
+        out.orders[f] = sorted
+    }
+
+    /// The first index of `levels[0..<count]` (ascending) whose value is not below `value`,
+    /// without data-dependent branches.
+    @inline(__always)
+    private static func lowerBound(_ levels: UnsafeMutablePointer<Double>, count: Int, _ value: Double) -> Int {
+        var base = 0, length = count
+        while length > 1 {
+            let half = length / 2
+            base = levels[base + half - 1] < value ? base + half : base
+            length -= half
+        }
+        return levels[base] < value ? base + 1 : base
+    }
+
+    /// Rows `0..<n` ordered by the value of feature `f` (+0.0 and -0.0 alike), equal values in
+    /// ascending row order: an LSD radix sort, 11 bits at a time, on keys that order as the values do.
+    static func sortedRows(_ x: FeatureMatrix, feature f: Int) -> [Int32] {
+        let n = x.rowCount
+        let digitBits = 11, buckets = 1 << digitBits, passes = (64 + digitBits - 1) / digitBits
+        var keys = [UInt64](repeating: 0, count: n), rows = [Int32](repeating: 0, count: n)
+        var keys2 = keys, rows2 = rows
+        var histogram = [Int](repeating: 0, count: buckets * passes)
         x.values.withUnsafeBufferPointer { v in
             for r in 0..<n {
-                let value = v[f * n + r]
-                var lo = 0, hi = k - 1
-                while lo < hi {
-                    let mid = (lo + hi) >> 1
-                    if levels[mid] < value { lo = mid + 1 } else { hi = mid }
-                }
-                codes[r] = Int32(lo)
+                let bits = (v[f * n + r] + 0.0).bitPattern
+                // Negative values reversed, positive ones above them: unsigned order is numeric order.
+                let key = bits >> 63 == 1 ? ~bits : bits | (1 << 63)
+                keys[r] = key
+                rows[r] = Int32(r)
+                for d in 0..<passes { histogram[d * buckets + Int((key >> UInt64(d * digitBits)) & UInt64(buckets - 1))] += 1 }
             }
         }
+        for d in 0..<passes {
+            let shift = UInt64(d * digitBits)
+            // A digit every key shares leaves the order as it is.
+            if n == 0 || histogram[d * buckets + Int((keys[0] >> shift) & UInt64(buckets - 1))] == n { continue }
+            var next = 0
+            for b in 0..<buckets {
+                let c = histogram[d * buckets + b]
+                histogram[d * buckets + b] = next
+                next += c
+            }
+            for i in 0..<n {
+                let b = d * buckets + Int((keys[i] >> shift) & UInt64(buckets - 1))
+                let at = histogram[b]
+                histogram[b] = at + 1
+                keys2[at] = keys[i]
+                rows2[at] = rows[i]
+            }
+            swap(&keys, &keys2)
+            swap(&rows, &rows2)
+        }
+        return rows
     }
 }

@@ -109,6 +109,18 @@ public struct RandomForest: Sendable, Equatable {
         if let shallow = LevelForest(self, columnCount: x.columnCount) {
             return shallow.predict(x, threads: threads)
         }
+        // A few rows through a large forest: walking them node by node costs less than laying
+        // the forest out for the batch walk (the same sums, in tree order).
+        if x.rowCount * trees.count * 8 < trees.reduce(0, { $0 + $1.nodeCount }) {
+            // Tree by tree, so each tree is walked by every row while it is in cache; each row
+            // still adds the trees in order.
+            var sums = [Double](repeating: 0, count: x.rowCount)
+            for tree in trees {
+                for r in 0..<x.rowCount { sums[r] += tree.predict(x, row: r) }
+            }
+            let count = Double(trees.count)
+            return sums.map { $0 / count }
+        }
         let packed = PackedForest(self, columnCount: x.columnCount)
         return packed.predict(x, threads: threads).map { $0.sum / Double($0.count) }
     }

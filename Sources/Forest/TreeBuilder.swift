@@ -47,6 +47,12 @@ final class TreeBuilder {
     /// out-of-bag row stops at when the tree is cut there, `cutValue[j * n + row]`.
     private let cuts: [Int]
     private let cutValue: UnsafeMutablePointer<Double>
+    /// Rows of the held-out matrix (`PreparedData.heldOut`), partitioned down the tree as it
+    /// grows by value against the threshold (as prediction sends them), the value of the leaf
+    /// each one reaches, and the partition's scratch.
+    private let heldOutRows: UnsafeMutablePointer<Int32>
+    private let heldOutValue: UnsafeMutablePointer<Double>
+    private let heldOutScratch: UnsafeMutablePointer<Int32>
     /// Per two-level feature with a mask bit, tried at the current node: its bit, the feature and
     /// the level-1 sums the kernel returns.
     private let binaryBits: UnsafeMutablePointer<Int32>
@@ -102,6 +108,10 @@ final class TreeBuilder {
         oobRows = .allocate(capacity: size)
         oobValue = .allocate(capacity: size)
         cutValue = .allocate(capacity: max(1, size * depthCuts.count))
+        let heldOutSize = max(1, data.heldOutCount)
+        heldOutRows = .allocate(capacity: heldOutSize)
+        heldOutValue = .allocate(capacity: heldOutSize)
+        heldOutScratch = .allocate(capacity: heldOutSize)
         binaryBits = .allocate(capacity: max(1, p))
         binaryFeature = .allocate(capacity: max(1, p))
         binaryW = .allocate(capacity: max(1, p))
@@ -123,6 +133,7 @@ final class TreeBuilder {
     deinit {
         weight.deallocate(); record.deallocate(); rows.deallocate(); nodeW.deallocate(); nodeWY.deallocate()
         nodeMask.deallocate(); nodeY.deallocate(); oobRows.deallocate(); oobValue.deallocate(); cutValue.deallocate()
+        heldOutRows.deallocate(); heldOutValue.deallocate(); heldOutScratch.deallocate()
         binaryBits.deallocate(); binaryFeature.deallocate(); binaryW.deallocate(); binaryS.deallocate()
         features.deallocate()
         lists.deallocate(); goesLeft.deallocate(); scanCode.deallocate(); scanW.deallocate(); scanS.deallocate(); scratch.deallocate(); histW.deallocate();
@@ -140,8 +151,9 @@ final class TreeBuilder {
     /// Tree `index` of the forest: its bootstrap and feature sampling come from the generator
     /// derived from (seed, index) alone. When bootstrapping, also returns the tree's predictions
     /// for its out-of-bag rows, walked like `RegressionTree.predict` while the tree is in cache.
-    /// `outOfBag: false` skips the out-of-bag predictions (the tree is the same).
-    func build(treeIndex: Int, bootstrap: Bool, outOfBag: Bool = true) -> (tree: RegressionTree, outOfBag: OutOfBag?) {
+    /// `outOfBag: false` skips the out-of-bag predictions (the tree is the same). `heldOut`: the
+    /// tree's prediction of every row of `PreparedData.heldOut` (empty when there is none).
+    func build(treeIndex: Int, bootstrap: Bool, outOfBag: Bool = true) -> (tree: RegressionTree, outOfBag: OutOfBag?, heldOut: [Double]) {
         var rng = SeededGenerator.derived(seed: seed, index: UInt64(treeIndex))
         let y = data.y
         var count = 0, outCount = 0
@@ -153,8 +165,8 @@ final class TreeBuilder {
                 let inBag = wr > 0 ? 1 : 0
                 rows[count] = Int32(r)
                 oobRows[outCount] = Int32(r)
-                count += inBag
-                outCount += 1 - inBag
+                count &+= inBag
+                outCount &+= 1 &- inBag
                 record[r] = RowRecord(w: wr, wy: wr * y[r], y: y[r], mask: data.rowMask[r])
             }
         } else {
@@ -171,7 +183,10 @@ final class TreeBuilder {
             for i in 0..<n {
                 let r = order[i]
                 list[m] = r
-                m += weight[Int(r)] > 0 ? 1 : 0
+                // In bag when the multiplicity is not zero: its sign bit is clear, so x | -x has
+                // the top bit set exactly then (integer arithmetic, so no branch on a coin flip).
+                let bits = weight[Int(r)].bitPattern
+                m &+= Int(truncatingIfNeeded: (bits | (0 &- bits)) >> 63)
             }
         }
         let withOutOfBag = bootstrap && outOfBag
@@ -179,8 +194,11 @@ final class TreeBuilder {
         for i in 0..<p { features[i] = i }
         // The out-of-bag rows in ascending order, before growing permutes them.
         let outRows = withOutOfBag ? Array(UnsafeBufferPointer(start: oobRows, count: outCount)) : []
-        let tree = grow(count: count, outOfBag: outCount, rng: &rng)
-        guard withOutOfBag else { return (tree, nil) }
+        let heldOutCount = data.heldOutCount
+        for i in 0..<heldOutCount { heldOutRows[i] = Int32(i) }
+        let tree = grow(count: count, outOfBag: outCount, heldOut: heldOutCount, rng: &rng)
+        let heldOut = Array(UnsafeBufferPointer(start: heldOutValue, count: heldOutCount))
+        guard withOutOfBag else { return (tree, nil, heldOut) }
         let values = [Double](unsafeUninitializedCapacity: outCount) { buffer, initialized in
             for i in 0..<outCount { buffer[i] = oobValue[Int(outRows[i])] }
             initialized = outCount
@@ -192,11 +210,18 @@ final class TreeBuilder {
             }
             initialized = outCount * k
         }
-        return (tree, OutOfBag(rows: outRows, values: values, cutValues: cutValues))
+        return (tree, OutOfBag(rows: outRows, values: values, cutValues: cutValues), heldOut)
     }
 
     /// A tree's bootstrap: `n` draws with replacement, as multiplicities (0 = out of bag).
+    /// The draws are `rng.next(below: n)`'s, made by a C kernel that keeps the generator's state
+    /// in registers (`forest_bootstrap_counts`); `rng` continues after them.
     static func drawBootstrap(_ rng: inout SeededGenerator, rows n: Int, into weight: UnsafeMutablePointer<Double>) {
+        rng.withStateWords { forest_bootstrap_counts($0, n, weight) }
+    }
+
+    /// The same multiplicities drawn one `next(below:)` at a time (tests hold the kernel to it).
+    static func drawBootstrapPlain(_ rng: inout SeededGenerator, rows n: Int, into weight: UnsafeMutablePointer<Double>) {
         weight.update(repeating: 0, count: n)
         for _ in 0..<n { weight[rng.next(below: n)] += 1 }
     }
@@ -206,6 +231,8 @@ final class TreeBuilder {
         var end: Int
         var oobStart: Int
         var oobEnd: Int
+        var heldOutStart: Int
+        var heldOutEnd: Int
         var depth: Int
         var parent: Int32
         var isLeft: Bool
@@ -222,7 +249,7 @@ final class TreeBuilder {
 
     /// Depth-first with an explicit stack (a fully grown tree on sorted data can be as deep as it
     /// has rows, too deep for a worker thread's stack); popping left before right gives pre-order.
-    private func grow(count: Int, outOfBag: Int, rng: inout SeededGenerator) -> RegressionTree {
+    private func grow(count: Int, outOfBag: Int, heldOut: Int, rng: inout SeededGenerator) -> RegressionTree {
         // Local arrays: appending to stored properties of a class pays a dynamic exclusivity check.
         var feature: [Int32] = [], threshold: [Double] = [], left: [Int32] = [], right: [Int32] = [], value: [Double] = []
         feature.reserveCapacity(lastNodeCount)
@@ -230,31 +257,47 @@ final class TreeBuilder {
         left.reserveCapacity(lastNodeCount)
         right.reserveCapacity(lastNodeCount)
         value.reserveCapacity(lastNodeCount)
-        var stack = [Work(start: 0, end: count, oobStart: 0, oobEnd: outOfBag, depth: 0, parent: -1, isLeft: false, constant: 0)]
+        var stack = [
+            Work(start: 0, end: count, oobStart: 0, oobEnd: outOfBag, heldOutStart: 0, heldOutEnd: heldOut, depth: 0, parent: -1, isLeft: false, constant: 0)
+        ]
         while let work = stack.popLast() {
             let node = Int32(feature.count)
             if work.parent >= 0 {
                 if work.isLeft { left[Int(work.parent)] = node } else { right[Int(work.parent)] = node }
             }
             let start = work.start, end = work.end, m = end - start
-            var w = 0.0, s = 0.0, syy = 0.0, lowY = Double.infinity, highY = -Double.infinity
-            for i in 0..<m {
-                let r = Int(rows[start + i])
-                let rec = record[r]
-                let rw = rec.w, rwy = rec.wy, ry = rec.y
-                nodeW[i] = rw
-                nodeWY[i] = rwy
-                nodeMask[i] = rec.mask
-                nodeY[i] = ry
-                w += rw
-                s += rwy
-                syy += rwy * ry
-                lowY = min(lowY, ry)
-                highY = max(highY, ry)
+            // Purity as "every target equals the first": a flag, not a running min and max, whose
+            // compare-and-select chains would hold up every row. (The targets are finite, and a pure
+            // node's value is its first row's target, as the min of equal values kept first was.)
+            let firstY = m > 0 ? record[Int(rows[start])].y : 0
+            var w = 0.0, s = 0.0, syy = 0.0, differs = false
+            // A node at the depth limit is a leaf: only its value is read (the same sums, in order).
+            let atLimit = work.depth >= maxDepth
+            if atLimit {
+                for i in 0..<m {
+                    let rec = record[Int(rows[start + i])]
+                    w += rec.w
+                    s += rec.wy
+                    differs = differs || rec.y != firstY
+                }
+            } else {
+                for i in 0..<m {
+                    let r = Int(rows[start + i])
+                    let rec = record[r]
+                    let rw = rec.w, rwy = rec.wy, ry = rec.y
+                    nodeW[i] = rw
+                    nodeWY[i] = rwy
+                    nodeMask[i] = rec.mask
+                    nodeY[i] = ry
+                    w += rw
+                    s += rwy
+                    syy += rwy * ry
+                    differs = differs || ry != firstY
+                }
             }
-            let pure = lowY == highY
+            let pure = !differs
             // A pure node predicts its target exactly; a weighted mean of equal values can be off by an ulp.
-            let nodeValue = pure ? lowY : s / w
+            let nodeValue = pure ? firstY : s / w
             feature.append(-1)
             threshold.append(0)
             left.append(-1)
@@ -266,11 +309,12 @@ final class TreeBuilder {
             }
             @inline(__always) func leaf() {
                 for i in work.oobStart..<work.oobEnd { oobValue[Int(oobRows[i])] = nodeValue }
+                for i in work.heldOutStart..<work.heldOutEnd { heldOutValue[Int(heldOutRows[i])] = nodeValue }
                 for (j, cut) in cuts.enumerated() where cut > work.depth {
                     for i in work.oobStart..<work.oobEnd { cutValue[j * n + Int(oobRows[i])] = nodeValue }
                 }
             }
-            if pure || work.depth >= maxDepth || w < minSplit || w < 2 * minLeaf {
+            if pure || atLimit || w < minSplit || w < 2 * minLeaf {
                 leaf()
                 continue
             }
@@ -323,7 +367,10 @@ final class TreeBuilder {
                 }
             }
             let mid = partition(rows + start, count: m)
-            for j in 0..<data.sortedFeatures.count { _ = partition(lists + j * n + start, count: m) }
+            // Children at the depth limit are leaves, which never read the presorted lists.
+            if work.depth + 1 < maxDepth {
+                for j in 0..<data.sortedFeatures.count { _ = partition(lists + j * n + start, count: m) }
+            }
             // Out-of-bag rows go the way prediction sends them, x <= t, decided on codes: a training
             // value is at most t exactly when its code is at most that of the highest level <= t
             // (levels of other rows may lie between the node's `lo` and `hi`).
@@ -339,8 +386,8 @@ final class TreeBuilder {
                         let l = Int(truncatingIfNeeded: ~(masks[Int(r)] >> b) & 1)
                         a[oobMid] = r
                         scratch[nr] = r
-                        oobMid += l
-                        nr += 1 - l
+                        oobMid &+= l
+                        nr &+= 1 &- l
                     }
                 } else {
                     var lowCode = Int(best.leftCode), highCode = Int(best.rightCode)  // levels[lowCode] <= t < levels[highCode]
@@ -354,21 +401,37 @@ final class TreeBuilder {
                         let l = codes[Int(r)] <= cut ? 1 : 0
                         a[oobMid] = r
                         scratch[nr] = r
-                        oobMid += l
-                        nr += 1 - l
+                        oobMid &+= l
+                        nr &+= 1 &- l
                     }
                 }
                 (a + oobMid).update(from: scratch, count: nr)
             }
+            // Held-out rows go by value, x <= t, exactly as prediction compares (a NaN goes right).
+            let heldOutStart = work.heldOutStart, heldOutCount = work.heldOutEnd - heldOutStart
+            var heldOutMid = 0
+            if heldOutCount > 0 {
+                let a = heldOutRows + heldOutStart, column = data.heldOut + f * data.heldOutCount
+                var nr = 0
+                for i in 0..<heldOutCount {
+                    let r = a[i]
+                    let l = column[Int(r)] <= t ? 1 : 0
+                    a[heldOutMid] = r
+                    heldOutScratch[nr] = r
+                    heldOutMid &+= l
+                    nr &+= 1 &- l
+                }
+                (a + heldOutMid).update(from: heldOutScratch, count: nr)
+            }
             let depth = work.depth + 1
             stack.append(
                 Work(
-                    start: start + mid, end: end, oobStart: oobStart + oobMid, oobEnd: work.oobEnd, depth: depth, parent: node, isLeft: false,
-                    constant: constant))
+                    start: start + mid, end: end, oobStart: oobStart + oobMid, oobEnd: work.oobEnd, heldOutStart: heldOutStart + heldOutMid,
+                    heldOutEnd: work.heldOutEnd, depth: depth, parent: node, isLeft: false, constant: constant))
             stack.append(
                 Work(
-                    start: start, end: start + mid, oobStart: oobStart, oobEnd: oobStart + oobMid, depth: depth, parent: node, isLeft: true,
-                    constant: constant))
+                    start: start, end: start + mid, oobStart: oobStart, oobEnd: oobStart + oobMid, heldOutStart: heldOutStart,
+                    heldOutEnd: heldOutStart + heldOutMid, depth: depth, parent: node, isLeft: true, constant: constant))
         }
         lastNodeCount = feature.count
         return RegressionTree(feature: feature, threshold: threshold, left: left, right: right, value: value)
@@ -384,8 +447,8 @@ final class TreeBuilder {
             let l = Int(goesLeft[Int(r)])
             a[nl] = r
             scratch[nr] = r
-            nl += l
-            nr += 1 - l
+            nl &+= l
+            nr &+= 1 &- l
         }
         (a + nl).update(from: scratch, count: nr)
         return nl

@@ -34,6 +34,14 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return result
     }
 
+    /// The generator's four state words (s0...s3) for a kernel that draws in bulk: `body` may
+    /// advance them exactly as `next()` would, and the generator continues from what it leaves.
+    public mutating func withStateWords<R>(_ body: (UnsafeMutablePointer<UInt64>) throws -> R) rethrows -> R {
+        var words = [s0, s1, s2, s3]
+        defer { (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3]) }
+        return try words.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
+    }
+
     /// Uniform integer in 0..<bound without modulo bias (Lemire's method).
     @inline(__always)
     public mutating func next(below bound: Int) -> Int {

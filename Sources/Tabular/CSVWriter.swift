@@ -92,8 +92,9 @@ public enum AtomicFile {
     /// and `make` does not re-run what depends on it.
     @discardableResult
     public static func writeIfChanged(_ bytes: [UInt8], to path: String) throws -> Bool {
+        // Compared as memory (comparing a `Data` element by element goes byte by byte through its iterator).
         if let existing = FileManager.default.contents(atPath: path), existing.count == bytes.count,
-            existing.elementsEqual(bytes)
+            existing.withUnsafeBytes({ old in bytes.withUnsafeBytes { new in old.count == 0 || memcmp(old.baseAddress!, new.baseAddress!, old.count) == 0 } })
         {
             return false
         }

@@ -9,7 +9,13 @@ import Foundation
 /// forest comes back bit for bit as it would be trained again (training is deterministic), so
 /// the cache changes the time, never a result.
 public final class ForestCache: @unchecked Sendable {
-    private var stored: [[UInt8]: (forest: RandomForest, summary: TrainingSummary?)] = [:]
+    private struct Entry {
+        var forest: RandomForest
+        var summary: TrainingSummary?
+        /// The forest's predictions of held-out matrices, by `HeldOutRows.key`.
+        var predictions: [[UInt8]: [Double]] = [:]
+    }
+    private var stored: [[UInt8]: Entry] = [:]
     private let lock = NSLock()
     private var hitCount = 0
     /// Forests whose out-of-bag summary a later request will want (a DR-learner's outcome
@@ -35,22 +41,48 @@ public final class ForestCache: @unchecked Sendable {
     public func train(_ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool) throws -> (
         forest: RandomForest, summary: TrainingSummary?
     ) {
+        let (forest, summary, _) = try train(x, y, params: params, threads: threads, outOfBag: outOfBag, predicting: nil)
+        return (forest, summary)
+    }
+
+    /// `train`, and with `predicting` the forest's predictions of those rows: made while the forest
+    /// grows when it is trained here, kept with it, and for a forest kept without them computed
+    /// once from it (`RandomForest.predict`, the same bits).
+    public func train(
+        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool, predicting heldOut: HeldOutRows?
+    ) throws -> (forest: RandomForest, summary: TrainingSummary?, predictions: [Double]?) {
         let key = Self.key(x, y, params)
         lock.lock()
         if let found = stored[key] {
             hitCount += 1
             lock.unlock()
-            guard outOfBag else { return (found.forest, nil) }
-            return (found.forest, found.summary ?? summary(of: found.forest, key: key, x, y, params: params, threads: threads))
+            var predictions: [Double]?
+            if let heldOut {
+                predictions = found.predictions[heldOut.key] ?? keep(found.forest.predict(heldOut.x, threads: threads), of: heldOut, key: key)
+            }
+            guard outOfBag else { return (found.forest, nil, predictions) }
+            return (found.forest, found.summary ?? summary(of: found.forest, key: key, x, y, params: params, threads: threads), predictions)
         }
         lock.unlock()
         let estimate = outOfBag || outOfBagAhead(params)
-        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: estimate)
+        let (forest, summary, predictions) = try ForestTrainer.train(
+            x, y, params: params, threads: threads, outOfBag: estimate, predicting: heldOut?.x)
         lock.lock()
-        // Another thread may have stored the same forest meanwhile: keep a summary either one has.
-        stored[key] = (forest, estimate ? summary : stored[key]?.summary)
+        // Another thread may have stored the same forest meanwhile: keep what either one has.
+        var entry = stored[key] ?? Entry(forest: forest)
+        if estimate { entry.summary = summary }
+        if let heldOut { entry.predictions[heldOut.key] = predictions }
+        stored[key] = entry
         lock.unlock()
-        return (forest, outOfBag ? summary : nil)
+        return (forest, outOfBag ? summary : nil, heldOut == nil ? nil : predictions)
+    }
+
+    /// Keeps predictions computed for a forest already stored under `key`; returns them.
+    private func keep(_ predictions: [Double], of heldOut: HeldOutRows, key: [UInt8]) -> [Double] {
+        lock.lock()
+        stored[key]?.predictions[heldOut.key] = predictions
+        lock.unlock()
+        return predictions
     }
 
     /// The out-of-bag summary of a forest kept without one, as training would have returned it
@@ -63,7 +95,7 @@ public final class ForestCache: @unchecked Sendable {
             ? ForestTrainer.outOfBagSummary(of: forest, trainedOn: x, y: y, seed: params.seed, threads: threads)
             : TrainingSummary(oobPredictions: [Double](repeating: .nan, count: x.rowCount), oobMSE: nil, oobRows: 0)
         lock.lock()
-        stored[key] = (forest, summary)
+        stored[key, default: Entry(forest: forest)].summary = summary
         lock.unlock()
         return summary
     }
@@ -77,6 +109,14 @@ public final class ForestCache: @unchecked Sendable {
         lock.unlock()
         guard let found else { return nil }
         return found.summary ?? summary(of: found.forest, key: key, x, y, params: params, threads: threads)
+    }
+
+    /// A matrix's content key (shape and value bits).
+    static func key(_ x: FeatureMatrix) -> [UInt8] {
+        var h = SHA256()
+        [UInt64(x.rowCount), UInt64(x.columnCount)].withUnsafeBytes { h.update($0) }
+        x.values.withUnsafeBytes { h.update($0) }
+        return h.finalize()
     }
 
     static func key(_ x: FeatureMatrix, _ y: [Double], _ params: ForestParams) -> [UInt8] {
@@ -93,5 +133,17 @@ public final class ForestCache: @unchecked Sendable {
         x.values.withUnsafeBytes { h.update($0) }
         y.withUnsafeBytes { h.update($0) }
         return h.finalize()
+    }
+}
+
+/// Rows a fit predicts while its forests grow (`Learners.fit(predicting:)`), keyed by content so
+/// a forest the cache shares keeps its predictions of them.
+public struct HeldOutRows: Sendable {
+    public let x: FeatureMatrix
+    let key: [UInt8]
+
+    public init(_ x: FeatureMatrix) {
+        self.x = x
+        key = ForestCache.key(x)
     }
 }

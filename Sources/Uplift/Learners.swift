@@ -89,6 +89,9 @@ public struct LearnerFit: Sendable {
     /// from `outputs` (threads as in `RandomForest.predict`). The frozen model only has
     /// `outputs`; `LearnerContract.check` holds the two against each other.
     public var prediction: @Sendable (FeatureMatrix, _ threads: Int) -> UpliftScores
+    /// With `Learners.fit(predicting:)`, the scores of those rows as `scores` gives them, from
+    /// predictions the forests made while they grew.
+    public var heldOutScores: UpliftScores?
 
     /// The scores as the frozen model computes them (each forest the outputs name evaluated once,
     /// then the terms combined): what the pipeline scores with once the contract check has passed.
@@ -165,6 +168,10 @@ public struct LearnerFitting {
     /// Whether the forests estimate their out-of-bag error (`oobMSE`), a diagnostic; the forests
     /// are the same either way.
     let outOfBag: Bool
+    /// Rows every forest of the fit predicts while it grows (`Learners.fit(predicting:)`), and
+    /// the predictions by forest name.
+    let heldOut: HeldOutRows?
+    var heldOutPredictions: [String: [Double]] = [:]
     public internal(set) var forests: [String: RandomForest] = [:]
     public internal(set) var oobMSE: [String: Double] = [:]
     /// The rows and parameters each outcome forest was trained with, and its out-of-bag
@@ -174,9 +181,10 @@ public struct LearnerFitting {
 
     init(
         config: LearnerConfig, data: TrainingData, seed: UInt64, outcomeSeed: UInt64, threads: Int,
-        progress: (@Sendable (String) -> Void)?, cache: ForestCache?, outOfBag: Bool
+        progress: (@Sendable (String) -> Void)?, cache: ForestCache?, outOfBag: Bool, heldOut: HeldOutRows? = nil
     ) {
         self.outOfBag = outOfBag
+        self.heldOut = heldOut
         self.config = config
         self.data = data
         self.seed = seed
@@ -198,9 +206,11 @@ public struct LearnerFitting {
         if outcomeForest { outcomeTraining[name] = (rows, params) }
         // Only the outcome forests can be shared (with another learner, or the per-arm cross-fit),
         // so only they go through the cache: the others would only hold memory.
-        let (forest, summary) = try Learners.train(
-            data.x.rows(rows), target, params: params, threads: threads, outOfBag: outOfBag, cache: outcomeForest ? cache : nil)
+        let (forest, summary, predictions) = try Learners.train(
+            data.x.rows(rows), target, params: params, threads: threads, outOfBag: outOfBag, predicting: heldOut,
+            cache: outcomeForest ? cache : nil)
         forests[name] = forest
+        if let predictions { heldOutPredictions[name] = predictions }
         if let mse = summary?.oobMSE { oobMSE[name] = mse }
         if outcomeForest, let summary { outOfBagByForest[name] = summary.oobPredictions }
         return forest
@@ -386,27 +396,33 @@ public enum Learners {
         return h.finalize().prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
-    /// A forest through `cache` when there is one, with its out-of-bag summary when `outOfBag`.
+    /// A forest through `cache` when there is one, with its out-of-bag summary when `outOfBag`
+    /// and its predictions of the rows of `predicting` when given.
     static func train(
-        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool = true, cache: ForestCache?
-    ) throws -> (forest: RandomForest, summary: TrainingSummary?) {
-        if let cache { return try cache.train(x, y, params: params, threads: threads, outOfBag: outOfBag) }
-        let (forest, summary) = try ForestTrainer.train(x, y, params: params, threads: threads, outOfBag: outOfBag)
-        return (forest, outOfBag ? summary : nil)
+        _ x: FeatureMatrix, _ y: [Double], params: ForestParams, threads: Int, outOfBag: Bool = true, predicting heldOut: HeldOutRows? = nil,
+        cache: ForestCache?
+    ) throws -> (forest: RandomForest, summary: TrainingSummary?, predictions: [Double]?) {
+        if let cache { return try cache.train(x, y, params: params, threads: threads, outOfBag: outOfBag, predicting: heldOut) }
+        let (forest, summary, predictions) = try ForestTrainer.train(
+            x, y, params: params, threads: threads, outOfBag: outOfBag, predicting: heldOut?.x)
+        return (forest, outOfBag ? summary : nil, heldOut == nil ? nil : predictions)
     }
 
     /// Fits one learner for the pooled treatment (any treated arm vs control) and, when
     /// `perArm`, for each treated arm vs control. The outcome forests take their seeds from
     /// `outcomeSeed` (default `seed`); `cache` lets fits on the same rows share forests;
     /// `outOfBagErrors: false` leaves `oobMSE` empty and saves its time (a cross-fit's folds).
+    /// `predicting`: rows (encoded like `data.x`) whose scores `heldOutScores` holds, the bits
+    /// `scores` gives them, from predictions every forest makes while it grows.
     public static func fit(
         _ config: LearnerConfig, data: TrainingData, perArm: Bool, seed: UInt64, outcomeSeed: UInt64? = nil,
         threads: Int = ForestTrainer.defaultThreads,
-        progress: (@Sendable (String) -> Void)? = nil, cache: ForestCache? = nil, outOfBagErrors: Bool = true
+        progress: (@Sendable (String) -> Void)? = nil, cache: ForestCache? = nil, outOfBagErrors: Bool = true,
+        predicting heldOut: HeldOutRows? = nil
     ) throws -> LearnerFit {
         var fitting = LearnerFitting(
             config: config, data: data, seed: seed, outcomeSeed: outcomeSeed ?? seed, threads: threads, progress: progress,
-            cache: cache, outOfBag: outOfBagErrors)
+            cache: cache, outOfBag: outOfBagErrors, heldOut: heldOut)
         let control = data.arm.indices.filter { data.arm[$0] == 0 }
         let mu0 = try fitting.train(
             "mu0", rows: control, target: control.map { data.y[$0] }, settings: config.outcome, outcomeForest: true)
@@ -441,7 +457,7 @@ public enum Learners {
         guard let pooled else { preconditionFailure("the pooled treatment is always the first group") }
         let outputs = ModelOutputs(y1: [OutputTerm("mu1", 1)], y0: [OutputTerm("mu0", 1)], uplift: pooled.uplift.terms, arms: arms.map(\.output))
         let mu1 = pooled.mu1, upliftPrediction = pooled.uplift.predict, armPredictions = arms.map(\.predict)
-        return LearnerFit(
+        var fit = LearnerFit(
             forests: fitting.forests, outputs: outputs, oobMSE: fitting.oobMSE, propensity: pooled.propensity,
             armPropensities: armPropensities
         ) { x, threads in
@@ -449,6 +465,14 @@ public enum Learners {
                 y1: mu1.predict(x, threads: threads), y0: mu0.predict(x, threads: threads), uplift: upliftPrediction(x, threads),
                 armUplift: armPredictions.map { $0(x, threads) })
         }
+        if let heldOut {
+            var predictions: [String: [Double]] = [:]
+            for name in outputs.forestNames {
+                predictions[name] = fitting.heldOutPredictions[name] ?? fitting.forests[name]!.predict(heldOut.x, threads: threads)
+            }
+            fit.heldOutScores = outputs.score(predictions: predictions, rows: heldOut.x.rowCount)
+        }
+        return fit
     }
 
     /// One row's doubly robust pseudo-outcome from its outcome predictions: the formula both ways
@@ -506,16 +530,17 @@ public enum Learners {
             let holdout = rows.indices.filter { fold[$0] == f }
             let holdoutX = data.x.rows(holdout.map { rows[$0] })
             progress?("dr fold \(f + 1)/\(k)\(suffix)")
-            let m1 = try ForestTrainer.train(
+            // Each forest predicts the held-out fold while it grows (`RandomForest.predict`'s bits).
+            let p1 = try ForestTrainer.train(
                 data.x.rows(treatedFit), treatedFit.map { data.y[$0] },
-                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads, outOfBag: false
-            ).forest
-            let m0 = try ForestTrainer.train(
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu1\(suffix)_fold\(f)")), threads: threads, outOfBag: false,
+                predicting: holdoutX
+            ).predictions
+            let p0 = try ForestTrainer.train(
                 data.x.rows(controlFit), controlFit.map { data.y[$0] },
-                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads, outOfBag: false
-            ).forest
-            let p1 = m1.predict(holdoutX, threads: threads)
-            let p0 = m0.predict(holdoutX, threads: threads)
+                params: config.outcome.params(seed: Self.seed(seed, "dr_mu0\(suffix)_fold\(f)")), threads: threads, outOfBag: false,
+                predicting: holdoutX
+            ).predictions
             for (j, i) in holdout.enumerated() {
                 let row = rows[i]
                 let y = data.y[row]

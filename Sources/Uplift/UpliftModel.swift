@@ -53,7 +53,13 @@ public struct ModelOutputs: Codable, Sendable, Equatable {
     public func score(forests: [String: RandomForest], _ x: FeatureMatrix, threads: Int) -> UpliftScores {
         var predictions: [String: [Double]] = [:]
         for name in forestNames { predictions[name] = forests[name]!.predict(x, threads: threads) }
-        func combined(_ terms: [OutputTerm]) -> [Double] { Self.combine(terms, predictions: predictions, rows: x.rowCount) }
+        return score(predictions: predictions, rows: x.rowCount)
+    }
+
+    /// Every output from each named forest's predictions of `rows` rows, combined as `score`
+    /// combines them.
+    public func score(predictions: [String: [Double]], rows: Int) -> UpliftScores {
+        func combined(_ terms: [OutputTerm]) -> [Double] { Self.combine(terms, predictions: predictions, rows: rows) }
         return UpliftScores(
             y1: combined(y1), y0: combined(y0), uplift: combined(uplift), armUplift: arms.map { combined($0.uplift) })
     }

@@ -86,12 +86,14 @@ extension UpliftAnalysis {
         for f in 0..<k {
             let fitRows = fold.indices.filter { fold[$0] != f }
             let holdout = fold.indices.filter { fold[$0] == f }
+            // The held-out fold is scored while the forests grow: the bits `fit.scores` gives it.
             let fit = try Learners.fit(
                 config, data: subset(data, fitRows), perArm: perArm, seed: Learners.seed(seed, "fold\(f)"),
-                outcomeSeed: outcomeSeed.map { Learners.seed($0, "fold\(f)") }, threads: threads, cache: cache, outOfBagErrors: false)
+                outcomeSeed: outcomeSeed.map { Learners.seed($0, "fold\(f)") }, threads: threads, cache: cache, outOfBagErrors: false,
+                predicting: HeldOutRows(data.x.rows(holdout)))
             propensity = fit.propensity
             nodes += fit.outputs.forestNames.reduce(0) { total, name in total + fit.forests[name]!.trees.reduce(0) { $0 + $1.nodeCount } }
-            let s = fit.scores(data.x.rows(holdout), threads: threads)
+            guard let s = fit.heldOutScores else { preconditionFailure("a fit given rows to predict scores them") }
             if armUplift.isEmpty { armUplift = s.armUplift.map { _ in [Double](repeating: .nan, count: data.y.count) } }
             for (j, i) in holdout.enumerated() {
                 y1[i] = s.y1[j]

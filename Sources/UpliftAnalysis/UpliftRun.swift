@@ -135,6 +135,8 @@ public enum UpliftAnalysis {
         let testTreated = testArm.map { $0 != 0 }
         // Rows spread over the test split on which every fit is checked against the scoring contract.
         let contractSample = xTest.rows(Array(stride(from: 0, to: xTest.rowCount, by: max(1, xTest.rowCount / 256))))
+        // Every fit scores the test split while its forests grow.
+        let heldOutTest = HeldOutRows(xTest)
 
         var outcomes: [OutcomeEvaluation] = []
         var production: (UpliftModel, LearnerConfig, LearnerFit, UpliftScores)?
@@ -172,11 +174,12 @@ public enum UpliftAnalysis {
                 let fit = try Learners.fit(
                     config, data: data, perArm: isPrimary, seed: Learners.seed(p.seed, "\(outcomeName)/\(learner.key)"),
                     outcomeSeed: Learners.seed(p.seed, "\(outcomeName)/outcome_forests"), threads: threads,
-                    progress: { progress("  forest \($0)") }, cache: outcomeForests)
+                    progress: { progress("  forest \($0)") }, cache: outcomeForests, predicting: heldOutTest)
                 // A learner the frozen model could not reproduce fails here, before it is evaluated or frozen.
                 try LearnerContract.check(fit, sample: contractSample, learner: learner.key, threads: threads)
                 let model = UpliftModel(encoder: encoder, forests: fit.forests, outputs: fit.outputs)
-                let scores = model.score(xTest, threads: threads)
+                // `model.score(xTest)`'s bits, from the predictions the forests made while they grew.
+                guard let scores = fit.heldOutScores else { preconditionFailure("a fit given rows to predict scores them") }
                 if isPrimary && learner == selection?.chosen { production = (model, config, fit, scores) }
 
                 let pooled = UpliftEvaluator(scores: scores.uplift, treated: testTreated, y: yTest, propensity: fit.propensity)

@@ -466,6 +466,10 @@ struct BatchPrediction {
         for threads in [1, 2] {
             #expect(forest.predict(x, threads: threads).map(\.bitPattern) == walked.map(\.bitPattern))
         }
+        // A few rows (walked node by node when the forest is large, as a deep one is here).
+        let few = [0, 5, 699]
+        #expect(forest.predict(x.rows(few), threads: 2).map(\.bitPattern) == few.map { walked[$0].bitPattern })
+        if depth == nil { #expect(few.count * forest.trees.count * 8 < forest.trees.reduce(0) { $0 + $1.nodeCount }) }
         // Which path ran: the level layout for depth-limited forests up to its maximum, the walk for fully grown ones.
         let level = LevelForest(forest, columnCount: 4)
         let levelled = level != nil
@@ -544,6 +548,87 @@ struct FastPaths {
             #expect(runs[0].summary.oobPredictions.map(\.bitPattern) == expected.map(\.bitPattern))
             #expect(runs[0].summary.oobRows == counts.filter { $0 > 0 }.count)
         }
+    }
+
+    /// Rows predicted while the trees grow (`train(predicting:)`) must get the bits the finished
+    /// forest's prediction gives them: fresh values between, on and beyond the training levels,
+    /// signed zeros and NaN (which goes right, as `x <= t` is false), extra columns, no rows.
+    @Test(
+        "predictions made while the trees grow equal the finished forest's, deep and shallow, for 1, 2 and 3 threads",
+        arguments: [
+            ForestParams(nTrees: 30, seed: 41), ForestParams(nTrees: 30, maxDepth: 3, minSamplesLeaf: 20, seed: 42),
+            ForestParams(nTrees: 20, maxDepth: 9, maxFeatures: 4, seed: 43), ForestParams(nTrees: 3, bootstrap: false, seed: 44),
+        ])
+    func heldOutPredictions(params: ForestParams) throws {
+        let (x, y) = FastPaths.data(rows: 400, binary: 9, seed: 6)
+        let (fresh, _) = FastPaths.data(rows: 257, binary: 9, seed: 7)
+        let p = x.columnCount, m = fresh.rowCount
+        var values = fresh.values
+        var g = SeededGenerator(seed: 3)
+        for r in 0..<m {
+            // The many-level column: values between levels, far outside them, the signed zeros and NaN.
+            let special: [Double] = [-0.0, 0.0, .nan, -1e300, 1e300, .infinity]
+            values[(p - 1) * m + r] = r < special.count ? special[r] : g.nextUnit() * 320 - 10
+            if r % 7 == 0 { values[r] = .nan }
+        }
+        // One column more than the forest reads: ignored, as in prediction.
+        values += (0..<m).map { Double($0) }
+        let heldOut = FeatureMatrix(rowCount: m, columnCount: p + 1, values: values)
+        let runs = try [1, 2, 3].map { try ForestTrainer.train(x, y, params: params, threads: $0, predicting: heldOut) }
+        let expected = runs[0].forest.predict(heldOut, threads: 1)
+        for run in runs {
+            #expect(run.forest == runs[0].forest)
+            #expect(run.predictions.map(\.bitPattern) == expected.map(\.bitPattern))
+        }
+        // The forest and its out-of-bag summary are those of training without the rows.
+        let plain = try ForestTrainer.train(x, y, params: params, threads: 2)
+        #expect(plain.forest == runs[0].forest && plain.summary == runs[0].summary)
+        let none = try ForestTrainer.train(x, y, params: params, threads: 2, predicting: x.rows([]))
+        #expect(none.predictions.isEmpty && none.forest == plain.forest)
+        let narrow = FeatureMatrix(rowCount: 1, columnCount: p - 1, values: [Double](repeating: 0, count: p - 1))
+        #expect(
+            (errorText { _ = try ForestTrainer.train(x, y, params: params, predicting: narrow) } ?? "").contains(
+                "the rows to predict have \(p - 1) columns, the training data \(p)"))
+    }
+
+    @Test("the bootstrap kernel draws the multiplicities next(below:) draws and leaves the generator where it would", arguments: [1, 2, 3, 7, 1000, 32_771])
+    func bootstrapKernel(n: Int) {
+        for seed in [UInt64(1), 99, 0xDEAD_BEEF] {
+            var a = SeededGenerator.derived(seed: seed, index: 3), b = a
+            let fast = UnsafeMutablePointer<Double>.allocate(capacity: n), plain = UnsafeMutablePointer<Double>.allocate(capacity: n)
+            defer { fast.deallocate(); plain.deallocate() }
+            fast.initialize(repeating: 7, count: n)  // the kernel zeroes what it is given
+            TreeBuilder.drawBootstrap(&a, rows: n, into: fast)
+            TreeBuilder.drawBootstrapPlain(&b, rows: n, into: plain)
+            #expect(Array(UnsafeBufferPointer(start: fast, count: n)) == Array(UnsafeBufferPointer(start: plain, count: n)))
+            #expect((0..<4).map { _ in a.next() } == (0..<4).map { _ in b.next() })
+        }
+    }
+
+    /// A many-level feature is coded by a radix sort of its rows: the codes must be each value's
+    /// rank among the distinct values (the two zeros alike) and the order (code, row), for
+    /// negative, tiny, huge and repeated values; a few-level feature keeps its ranks too.
+    @Test("coding: radix-sorted many-level features and few-level ones give each value's rank, rows ordered by (code, row)")
+    func coding() {
+        var g = SeededGenerator(seed: 12)
+        let n = 5000
+        let pool: [Double] = [-0.0, 0.0, -1e300, 1e300, -5e-324, 5e-324, -1, 1, 2.5, -2.5, 1e-310]
+        var many = (0..<n).map { r -> Double in
+            r % 5 == 0 ? pool[g.next(below: pool.count)] : (g.nextUnit() - 0.5) * pow(10, Double(g.next(below: 40)) - 20)
+        }
+        many[17] = many[4000]  // a repeated value far apart
+        let few = (0..<n).map { _ in [-3.0, -0.0, 0.0, 7, 1e-300][g.next(below: 5)] }
+        let x = FeatureMatrix(rowCount: n, columnCount: 2, values: many + few)
+        let data = PreparedData(x, [Double](repeating: 0, count: n), threads: 2)
+        for (f, column) in [many, few].enumerated() {
+            let distinct = Array(Set(column.map { $0 + 0.0 })).sorted()
+            #expect(data.levelCount(f) == distinct.count)
+            for r in 0..<n { #expect(data.codes[f * n + r] == Int32(distinct.firstIndex(of: column[r] + 0.0)!)) }
+            #expect((0..<distinct.count).map { data.levelValues[data.levelStart[f] + $0].bitPattern } == distinct.map(\.bitPattern))
+        }
+        #expect(data.sortedFeatures == [0])
+        let expected = (0..<n).sorted { (data.codes[$0], $0) < (data.codes[$1], $1) }.map(Int32.init)
+        #expect(Array(UnsafeBufferPointer(start: data.sortedOrder, count: n)) == expected)
     }
 
     @Test("the kernel's level-1 sums are the 4-lane sums of the plain loop, for every length and feature count")

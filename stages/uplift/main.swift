@@ -47,6 +47,7 @@ struct UpliftStage: AnalysisStage {
         let test = try CSVReader.read(path: testPath, schema: spec.preparedSchema)
         let result = try UpliftAnalysis.run(p, paramsSource: params, spec: spec, train: train, test: test, progress: { progress.say($0) })
 
+        progress.say("uplift: writing tables and the frozen model")
         for (name, bytes) in UpliftOutputs.tables(result, idColumn: spec.preparedIdColumn) { try run.write(bytes, to: "\(out)/\(name).csv") }
         let saved = try UpliftOutputs.freezeModel(result, spec: spec, params: p, train: train, trainingFile: trainPath, into: models) { bytes, path in
             try run.write(bytes, to: path)
@@ -55,6 +56,7 @@ struct UpliftStage: AnalysisStage {
         try FileManager.default.createDirectory(atPath: (schema as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try run.write(UpliftOutputs.requiredFeatures(result.encoder), to: schema)
 
+        progress.say("uplift: figures and report")
         _ = try Figure.renderAll(UpliftFigures.figures(result, params: p, words: spec.words), into: figures) { bytes, path in
             try run.write(bytes, to: path)
         }
@@ -64,6 +66,7 @@ struct UpliftStage: AnalysisStage {
             tableDir: relativePath(from: report, to: out), modelDir: relativePath(from: report, to: models),
             modelFiles: modelFiles)
         try run.write(markdown, to: report)
+        progress.say("uplift: manifest (checksums of every output)")
         try run.finish()
         let prod = result.outcomes.first { $0.outcome == p.primaryOutcome }!.learners.first { $0.learner == result.productionLearner }!
         print(

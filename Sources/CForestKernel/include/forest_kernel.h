@@ -30,4 +30,9 @@ void forest_binary_sums(const uint64_t *mask, const double *w, const double *wy,
 long forest_sorted_best(const int32_t *code, const double *cw, const double *cs, long m, double w, double s, double min_leaf,
                         double *best, int equal_wins);
 
+/// A bootstrap of `n` rows as multiplicities: `weight[0..<n]` zeroed, then `n` draws of
+/// `Stats.SeededGenerator.next(below: n)` from the generator whose four state words are `state`,
+/// each adding 1 to its row; `state` is left as the generator would be after those draws.
+void forest_bootstrap_counts(uint64_t *state, long n, double *weight);
+
 #endif
