@@ -50,14 +50,15 @@ public struct Figure {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [String] = []
         for figure in figures { try figure.writeSources(into: directory, written: &written, write: write) }
+        // One gnuplot per group of consecutive figures (its start-up, fonts included, is most of
+        // a small figure's time), as many groups as processes at a time.
+        let groups = max(1, min(parallel, figures.count))
+        var bounds: [Range<Int>] = []
+        for g in 0..<groups { bounds.append(figures.count * g / groups..<figures.count * (g + 1) / groups) }
         var running: [Rendering] = []
         defer { for r in running { r.abandon() } }
-        var next = 0
-        while next < figures.count || !running.isEmpty {
-            while next < figures.count && running.count < max(1, parallel) {
-                running.append(try figures[next].start(in: directory))
-                next += 1
-            }
+        for range in bounds where !range.isEmpty { running.append(try Rendering.start(Array(figures[range]), in: directory)) }
+        while !running.isEmpty {
             let first = running.removeFirst()
             try first.finish(written: &written, write: write)
         }
@@ -81,12 +82,35 @@ public struct Figure {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// Starts gnuplot on a temporary copy of the script (its data files already written).
-    private func start(in directory: String) throws -> Rendering {
-        let scriptPath = directory + "/" + name + ".gp"
+    /// The temporary PNG a rendering writes before it is moved into place.
+    fileprivate var temporaryName: String { ".\(name).tmp-\(getpid())" }
 
-        let tmpName = ".\(name).tmp-\(getpid())"
-        let tmpScript = fullScript.replacingOccurrences(of: "set output \"\(name).png\"", with: "set output \"\(tmpName).png\"")
+    /// The script as run: its PNG to the temporary name.
+    fileprivate var temporaryScript: String {
+        fullScript.replacingOccurrences(of: "set output \"\(name).png\"", with: "set output \"\(temporaryName).png\"")
+    }
+}
+
+/// A gnuplot process rendering consecutive figures' PNGs to temporary files, one after the other
+/// (a clean session for each). Gnuplot reading a pipe goes on after an error, so after each figure
+/// it prints a marker with the figure's error number (`GPVAL_ERRNO`, then cleared): a failure is
+/// pinned on its figure, with the messages printed since the previous marker.
+private final class Rendering {
+    let process: Process
+    let errors: Pipe
+    let figures: [Figure]
+    let directory: String
+    private var done = false
+    static let marker = "@@pipeline-figure-done "
+
+    private init(process: Process, errors: Pipe, figures: [Figure], directory: String) {
+        self.process = process
+        self.errors = errors
+        self.figures = figures
+        self.directory = directory
+    }
+
+    static func start(_ figures: [Figure], in directory: String) throws -> Rendering {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["gnuplot"]
@@ -96,54 +120,64 @@ public struct Figure {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         do { try process.run() } catch {
+            let scriptPath = directory + "/" + figures[0].name + ".gp"
             throw DataError(file: scriptPath, message: "cannot run gnuplot (install gnuplot-nox): \(error.localizedDescription)")
         }
-        input.fileHandleForWriting.write(Data(tmpScript.utf8))
+        var text = ""
+        for (i, figure) in figures.enumerated() {
+            text += figure.temporaryScript + "print sprintf(\"\(marker)\(i) %d\", GPVAL_ERRNO)\nreset errors\nreset session\n"
+        }
+        input.fileHandleForWriting.write(Data(text.utf8))
         try? input.fileHandleForWriting.close()
-        return Rendering(
-            process: process, errors: errors, scriptPath: scriptPath, tmpPNG: directory + "/" + tmpName + ".png",
-            pngPath: directory + "/" + name + ".png")
-    }
-}
-
-/// A gnuplot process rendering one figure's PNG to a temporary file.
-private final class Rendering {
-    let process: Process
-    let errors: Pipe
-    let scriptPath: String
-    let tmpPNG: String
-    let pngPath: String
-    private var done = false
-
-    init(process: Process, errors: Pipe, scriptPath: String, tmpPNG: String, pngPath: String) {
-        self.process = process
-        self.errors = errors
-        self.scriptPath = scriptPath
-        self.tmpPNG = tmpPNG
-        self.pngPath = pngPath
+        return Rendering(process: process, errors: errors, figures: figures, directory: directory)
     }
 
-    /// Waits for gnuplot and moves its PNG into place through `write`.
+    private func temporaryPNG(_ figure: Figure) -> String { directory + "/" + figure.temporaryName + ".png" }
+
+    /// Waits for gnuplot and moves its PNGs into place through `write`, in order; the first figure
+    /// without its marker is the error, which names its script (the ones after it are removed).
     func finish(written: inout [String], write: ([UInt8], String) throws -> Void) throws {
         done = true
-        let errText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0, let png = FileManager.default.contents(atPath: tmpPNG) else {
-            try? FileManager.default.removeItem(atPath: tmpPNG)
-            throw DataError(file: scriptPath, message: "gnuplot failed: \(errText.trimmingCharacters(in: .whitespacesAndNewlines))")
+        // Per figure: whether it finished without an error, and what gnuplot printed while it ran.
+        var succeeded = Set<Int>()
+        var messages = [String](repeating: "", count: figures.count)
+        var pending: [Substring] = []
+        for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
+            let fields = line.hasPrefix(Self.marker) ? line.dropFirst(Self.marker.count).split(separator: " ") : []
+            if fields.count == 2, let i = Int(fields[0]), let errno = Int(fields[1]), messages.indices.contains(i) {
+                if errno == 0 { succeeded.insert(i) }
+                messages[i] = pending.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+                pending = []
+            } else {
+                pending.append(line)
+            }
         }
-        try? FileManager.default.removeItem(atPath: tmpPNG)
-        try write(Array(png), pngPath)
-        written.append(pngPath)
+        let rest = pending.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { for figure in figures { try? FileManager.default.removeItem(atPath: temporaryPNG(figure)) } }
+        for (i, figure) in figures.enumerated() {
+            guard succeeded.contains(i), let png = FileManager.default.contents(atPath: temporaryPNG(figure)) else {
+                let text = messages[i].isEmpty ? rest : messages[i]
+                throw DataError(file: directory + "/" + figure.name + ".gp", message: "gnuplot failed: \(text)")
+            }
+            try? FileManager.default.removeItem(atPath: temporaryPNG(figure))
+            let pngPath = directory + "/" + figure.name + ".png"
+            try write(Array(png), pngPath)
+            written.append(pngPath)
+        }
+        if process.terminationStatus != 0 {
+            throw DataError(file: directory + "/" + figures[figures.count - 1].name + ".gp", message: "gnuplot failed: \(rest)")
+        }
     }
 
-    /// After another figure's error: waits for this one and removes its temporary PNG.
+    /// After another group's error: waits for this one and removes its temporary PNGs.
     func abandon() {
         guard !done else { return }
         done = true
         _ = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: tmpPNG)
+        for figure in figures { try? FileManager.default.removeItem(atPath: temporaryPNG(figure)) }
     }
 }
 

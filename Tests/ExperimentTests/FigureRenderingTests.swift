@@ -61,4 +61,34 @@ struct FigureRenderingTests {
         let left = try FileManager.default.contentsOfDirectory(atPath: dir)
         #expect(!left.contains { $0.contains(".tmp-") }, "temporary files left: \(left)")
     }
+
+    @Test("one gnuplot for several figures: a failure names its own figure, the ones before it are written, none after")
+    func failureInsideAGroup() throws {
+        let dir = try Self.directory()
+        // A setting the failing figure's neighbours must not inherit: each figure has a clean session.
+        let figures = [
+            Self.figure("first", script: "set logscale y\nplot \"first.dat\" using 1:2 with lines"), Self.figure("second"),
+            Self.figure("bad", script: "plot \"missing.dat\" using 1:2"), Self.figure("after"),
+        ]
+        var pngs: [String: [UInt8]] = [:]
+        #expect {
+            _ = try Figure.renderAll(figures, into: dir, parallel: 1) { data, path in
+                if path.hasSuffix(".png") { pngs[(path as NSString).lastPathComponent] = data }
+                try Data(data).write(to: URL(fileURLWithPath: path))
+            }
+        } throws: { error in
+            error is DataError && "\(error)".contains("bad.gp") && !"\(error)".contains("@@")
+        }
+        #expect(pngs.keys.sorted() == ["first.png", "second.png"])
+        // The second figure alone renders the same bytes: the first one's log scale did not leak.
+        let alone = try Self.directory()
+        var aloneBytes: [UInt8] = []
+        _ = try Figure.renderAll([Self.figure("second")], into: alone, parallel: 1) { data, path in
+            if path.hasSuffix(".png") { aloneBytes = data }
+            try Data(data).write(to: URL(fileURLWithPath: path))
+        }
+        #expect(pngs["second.png"] == aloneBytes)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(!left.contains { $0.contains(".tmp-") } && !left.contains("after.png"), "left: \(left)")
+    }
 }
