@@ -109,20 +109,33 @@ public struct RandomForest: Sendable, Equatable {
         if let shallow = LevelForest(self, columnCount: x.columnCount) {
             return shallow.predict(x, threads: threads)
         }
-        // A few rows through a large forest: walking them node by node costs less than laying
-        // the forest out for the batch walk (the same sums, in tree order).
-        if x.rowCount * trees.count * 8 < trees.reduce(0, { $0 + $1.nodeCount }) {
-            // Tree by tree, so each tree is walked by every row while it is in cache; each row
-            // still adds the trees in order.
-            var sums = [Double](repeating: 0, count: x.rowCount)
-            for tree in trees {
-                for r in 0..<x.rowCount { sums[r] += tree.predict(x, row: r) }
-            }
-            let count = Double(trees.count)
-            return sums.map { $0 / count }
+        // A few rows: walking them node by node costs less than laying the forest out for the
+        // batch walk (the same sums, in tree order).
+        if x.rowCount <= 1024 || x.rowCount * trees.count * 8 < trees.reduce(0, { $0 + $1.nodeCount }) {
+            return walk(x, threads: threads)
         }
         let packed = PackedForest(self, columnCount: x.columnCount)
         return packed.predict(x, threads: threads).map { $0.sum / Double($0.count) }
+    }
+}
+
+extension RandomForest {
+    /// Every row walked node by node, tree by tree within a block of rows (each tree is walked by
+    /// the block's rows while it is in cache), blocks on `threads` threads; each row adds the
+    /// trees in order and divides by their count, as `predict(_:row:)` does.
+    func walk(_ x: FeatureMatrix, threads: Int) -> [Double] {
+        let n = x.rowCount, count = Double(trees.count)
+        return [Double](unsafeUninitializedCapacity: n) { buffer, initialized in
+            let out = SharedBuffer(buffer)
+            parallelChunks(total: n, chunk: max(64, (n + max(1, threads) - 1) / max(1, threads)), threads: threads) { range in
+                for r in range { out.base[r] = 0 }
+                for tree in trees {
+                    for r in range { out.base[r] += tree.predict(x, row: r) }
+                }
+                for r in range { out.base[r] = out.base[r] / count }
+            }
+            initialized = n
+        }
     }
 }
 

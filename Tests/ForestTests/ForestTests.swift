@@ -466,10 +466,15 @@ struct BatchPrediction {
         for threads in [1, 2] {
             #expect(forest.predict(x, threads: threads).map(\.bitPattern) == walked.map(\.bitPattern))
         }
-        // A few rows (walked node by node when the forest is large, as a deep one is here).
+        // A few rows, and every path on its own: the node-by-node walk in blocks (what a deep
+        // forest uses for up to 1,024 rows) and the packed batch walk (beyond).
         let few = [0, 5, 699]
         #expect(forest.predict(x.rows(few), threads: 2).map(\.bitPattern) == few.map { walked[$0].bitPattern })
-        if depth == nil { #expect(few.count * forest.trees.count * 8 < forest.trees.reduce(0) { $0 + $1.nodeCount }) }
+        for threads in [1, 2, 3] {
+            #expect(forest.walk(x, threads: threads).map(\.bitPattern) == walked.map(\.bitPattern))
+            let packed = PackedForest(forest, columnCount: 4).predict(x, threads: threads).map { $0.sum / Double($0.count) }
+            #expect(packed.map(\.bitPattern) == walked.map(\.bitPattern))
+        }
         // Which path ran: the level layout for depth-limited forests up to its maximum, the walk for fully grown ones.
         let level = LevelForest(forest, columnCount: 4)
         let levelled = level != nil
