@@ -28,7 +28,7 @@ public enum SkliftMetrics {
     }
 
     /// sklift's row order: score descending, ties in reverse row order.
-    static func order(_ scores: [Double]) -> [Int] {
+    public static func order(_ scores: [Double]) -> [Int] {
         scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 > $1) }
     }
 
@@ -36,9 +36,14 @@ public enum SkliftMetrics {
     /// number of rows taken is ⌊n · k⌋ as Python's `int(n * k)` computes it. NaN when a group among
     /// the rows taken is empty (numpy's mean of an empty slice).
     public static func upliftAtK(y: [Double], scores: [Double], treated: [Bool], strategy: Strategy, k: Double) -> Double {
-        precondition(y.count == scores.count && y.count == treated.count, "upliftAtK: lengths differ")
+        upliftAtK(y: y, scores: scores, treated: treated, strategy: strategy, k: k, ranked: order(scores))
+    }
+
+    /// `upliftAtK` with the rows already in sklift's order (`ranked` must be `order(scores)`; the
+    /// curve and score functions take it the same way, to sort a learner's scores once).
+    public static func upliftAtK(y: [Double], scores: [Double], treated: [Bool], strategy: Strategy, k: Double, ranked: [Int]) -> Double {
+        precondition(y.count == scores.count && y.count == treated.count && ranked.count == y.count, "upliftAtK: lengths differ")
         precondition(k > 0 && k < 1, "upliftAtK: k is a share in (0, 1)")
-        let ranked = order(scores)
         func mean(_ rows: ArraySlice<Int>) -> Double { rows.isEmpty ? .nan : rows.reduce(0.0) { $0 + y[$1] } / Double(rows.count) }
         switch strategy {
         case .overall:
@@ -51,11 +56,14 @@ public enum SkliftMetrics {
     }
 
     /// Cumulative counts at each change of score in sklift's order, from (0, 0).
-    static func steps(y: [Double], scores: [Double], treated: [Bool], value: (_ n: Double, _ nt: Double, _ yt: Double, _ yc: Double) -> Double)
+    static func steps(
+        y: [Double], scores: [Double], treated: [Bool], ranked: [Int]? = nil,
+        value: (_ n: Double, _ nt: Double, _ yt: Double, _ yc: Double) -> Double
+    )
         -> (x: [Double], y: [Double])
     {
         precondition(y.count == scores.count && y.count == treated.count, "sklift curve: lengths differ")
-        let ranked = order(scores)
+        let ranked = ranked ?? order(scores)
         var xs: [Double] = [0], vs: [Double] = [0]
         var nt = 0.0, yt = 0.0, yc = 0.0
         for (k, i) in ranked.enumerated() {
@@ -70,16 +78,16 @@ public enum SkliftMetrics {
     }
 
     /// `sklift.metrics.uplift_curve`.
-    public static func upliftCurve(y: [Double], scores: [Double], treated: [Bool]) -> (x: [Double], y: [Double]) {
-        steps(y: y, scores: scores, treated: treated) { n, nt, yt, yc in
+    public static func upliftCurve(y: [Double], scores: [Double], treated: [Bool], ranked: [Int]? = nil) -> (x: [Double], y: [Double]) {
+        steps(y: y, scores: scores, treated: treated, ranked: ranked) { n, nt, yt, yc in
             let nc = n - nt
             return ((nt > 0 ? yt / nt : 0) - (nc > 0 ? yc / nc : 0)) * n
         }
     }
 
     /// `sklift.metrics.qini_curve`.
-    public static func qiniCurve(y: [Double], scores: [Double], treated: [Bool]) -> (x: [Double], y: [Double]) {
-        steps(y: y, scores: scores, treated: treated) { n, nt, yt, yc in
+    public static func qiniCurve(y: [Double], scores: [Double], treated: [Bool], ranked: [Int]? = nil) -> (x: [Double], y: [Double]) {
+        steps(y: y, scores: scores, treated: treated, ranked: ranked) { n, nt, yt, yc in
             let nc = n - nt
             return yt - yc * (nc > 0 ? nt / nc : 0)
         }
@@ -100,7 +108,7 @@ public enum SkliftMetrics {
     }
 
     /// `sklift.metrics.uplift_auc_score`: normalized area under the uplift curve.
-    public static func upliftAUCScore(y: [Double], scores: [Double], treated: [Bool]) -> Double {
+    public static func upliftAUCScore(y: [Double], scores: [Double], treated: [Bool], ranked: [Int]? = nil) -> Double {
         var controlResponders = 0, treatedNonResponders = 0
         for i in y.indices {
             if !treated[i] && y[i] == 1 { controlResponders += 1 }
@@ -111,14 +119,16 @@ public enum SkliftMetrics {
             return 2 * (y[i] == t ? 1 : 0) + (controlResponders > treatedNonResponders ? y[i] : t)
         }
         return normalized(
-            model: upliftCurve(y: y, scores: scores, treated: treated), perfect: upliftCurve(y: y, scores: perfectScores, treated: treated))
+            model: upliftCurve(y: y, scores: scores, treated: treated, ranked: ranked),
+            perfect: upliftCurve(y: y, scores: perfectScores, treated: treated))
     }
 
     /// `sklift.metrics.qini_auc_score` (the Qini coefficient), with sklift's default
     /// `negative_effect=True`: the perfect curve ranks treated responders first and control responders last.
-    public static func qiniAUCScore(y: [Double], scores: [Double], treated: [Bool]) -> Double {
+    public static func qiniAUCScore(y: [Double], scores: [Double], treated: [Bool], ranked: [Int]? = nil) -> Double {
         let perfectScores = y.indices.map { treated[$0] ? y[$0] : -y[$0] }
         return normalized(
-            model: qiniCurve(y: y, scores: scores, treated: treated), perfect: qiniCurve(y: y, scores: perfectScores, treated: treated))
+            model: qiniCurve(y: y, scores: scores, treated: treated, ranked: ranked),
+            perfect: qiniCurve(y: y, scores: perfectScores, treated: treated))
     }
 }

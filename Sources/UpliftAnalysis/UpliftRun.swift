@@ -57,14 +57,16 @@ public struct ComparableMetrics: Sendable {
     public var upliftAUCScore: Double?
 
     public init(y: [Double], scores: [Double], treated: [Bool], binary: Bool) {
+        // The rows in sklift's order once, for every metric of these scores.
+        let ranked = SkliftMetrics.order(scores)
         upliftAtK = Self.shares.map { k in
             (
-                k, SkliftMetrics.upliftAtK(y: y, scores: scores, treated: treated, strategy: .overall, k: k),
-                SkliftMetrics.upliftAtK(y: y, scores: scores, treated: treated, strategy: .byGroup, k: k)
+                k, SkliftMetrics.upliftAtK(y: y, scores: scores, treated: treated, strategy: .overall, k: k, ranked: ranked),
+                SkliftMetrics.upliftAtK(y: y, scores: scores, treated: treated, strategy: .byGroup, k: k, ranked: ranked)
             )
         }
-        qiniAUCScore = SkliftMetrics.qiniAUCScore(y: y, scores: scores, treated: treated)
-        upliftAUCScore = binary ? SkliftMetrics.upliftAUCScore(y: y, scores: scores, treated: treated) : nil
+        qiniAUCScore = SkliftMetrics.qiniAUCScore(y: y, scores: scores, treated: treated, ranked: ranked)
+        upliftAUCScore = binary ? SkliftMetrics.upliftAUCScore(y: y, scores: scores, treated: treated, ranked: ranked) : nil
     }
 }
 
