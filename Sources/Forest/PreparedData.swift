@@ -23,6 +23,11 @@ final class PreparedData: @unchecked Sendable {
     /// the bits of its codes (`rowMask[r]`), so a node gathers all of them with one load per row.
     let binaryBit: [Int]
     let rowMask: UnsafeMutablePointer<UInt64>
+    /// A histogram feature (3 to 64 levels) whose code also sits in the bits of `rowMask` above
+    /// the two-level ones, six bits from `histogramShift[f]` (else -1): a node's scan of it reads
+    /// the codes in its gathered masks, in order, instead of looking each row up.
+    let histogramShift: [Int]
+    static let histogramCodeBits = 6
     /// The training matrix itself (column-major), for sending out-of-bag rows down a tree exactly
     /// as prediction does: by value, not by code.
     let values: UnsafeMutablePointer<Double>
@@ -71,6 +76,15 @@ final class PreparedData: @unchecked Sendable {
             let c = codes + f * n, bit = UInt64(bits[f])
             for r in 0..<n { rowMask[r] |= UInt64(c[r]) << bit }
         }
+        var shifts = [Int](repeating: -1, count: p)
+        var top = 64
+        for f in 0..<p where counts[f] > 2 && counts[f] <= PreparedData.histogramLevelLimit && top - PreparedData.histogramCodeBits >= nextBit {
+            top -= PreparedData.histogramCodeBits
+            shifts[f] = top
+            let c = codes + f * n, shift = UInt64(top)
+            for r in 0..<n { rowMask[r] |= UInt64(c[r]) << shift }
+        }
+        histogramShift = shifts
         values = .allocate(capacity: max(1, n * p))
         values.initialize(from: x.values, count: n * p)
         heldOutCount = heldOut?.rowCount ?? 0

@@ -583,13 +583,27 @@ final class TreeBuilder {
         if slot < 0 {
             let lanes = TreeBuilder.lanes, stride = PreparedData.histogramLevelLimit
             var lo = Int32.max, hi = Int32.min
-            for i in 0..<m {
-                let c = codes[Int(rows[start + i])]
-                let bin = (i & (lanes - 1)) * stride + Int(c)
-                histW[bin] += nodeW[i]
-                histS[bin] += nodeWY[i]
-                lo = min(lo, c)
-                hi = max(hi, c)
+            let shift = data.histogramShift[f]
+            if shift >= 0 {
+                // The codes from the node's gathered masks, in order.
+                let s = UInt64(shift), low = UInt64(1 << PreparedData.histogramCodeBits - 1)
+                for i in 0..<m {
+                    let c = Int32(truncatingIfNeeded: (nodeMask[i] >> s) & low)
+                    let bin = (i & (lanes - 1)) * stride + Int(c)
+                    histW[bin] += nodeW[i]
+                    histS[bin] += nodeWY[i]
+                    lo = min(lo, c)
+                    hi = max(hi, c)
+                }
+            } else {
+                for i in 0..<m {
+                    let c = codes[Int(rows[start + i])]
+                    let bin = (i & (lanes - 1)) * stride + Int(c)
+                    histW[bin] += nodeW[i]
+                    histS[bin] += nodeWY[i]
+                    lo = min(lo, c)
+                    hi = max(hi, c)
+                }
             }
             var wL = 0.0, sL = 0.0, prev: Int32 = -1
             for c in lo...hi {
