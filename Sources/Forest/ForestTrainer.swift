@@ -49,11 +49,14 @@ public enum ForestTrainer {
     ) throws -> (forest: RandomForest, summary: TrainingSummary, predictions: [Double]) {
         // Depth-limited trees predict fastest level by level once grown (`LevelForest`); deeper
         // ones, by partitioning the rows at each split while they grow. The bits are the same.
-        if let heldOut, let depth = params.maxDepth, depth <= LevelForest.maximumDepth {
-            let (forest, summary, _) = try train(x, y, params: params, threads: threads, outOfBag: outOfBag, predicting: nil, progress: progress)
+        if let heldOut {
             if heldOut.columnCount < x.columnCount {
                 throw ForestError("the rows to predict have \(heldOut.columnCount) columns, the training data \(x.columnCount)")
             }
+            if heldOut.rowCount >= Int(Int32.max) { throw ForestError("too many rows to predict (\(heldOut.rowCount)); at most \(Int32.max - 1)") }
+        }
+        if let heldOut, let depth = params.maxDepth, depth <= LevelForest.maximumDepth {
+            let (forest, summary, _) = try train(x, y, params: params, threads: threads, outOfBag: outOfBag, predicting: nil, progress: progress)
             return (forest, summary, forest.predict(heldOut, threads: threads))
         }
         let (forest, oob) = try grow(x, y, params: params, threads: threads, outOfBag: outOfBag, heldOut: heldOut, progress: progress)

@@ -92,7 +92,8 @@ public struct Figure {
 }
 
 /// A gnuplot process rendering consecutive figures' PNGs to temporary files, one after the other
-/// (a clean session for each). Gnuplot reading a pipe goes on after an error, so after each figure
+/// (a clean session for each, its script loaded from a temporary file). Gnuplot reading a pipe goes
+/// on after an error, so after each figure
 /// it prints a marker with the figure's error number (`GPVAL_ERRNO`, then cleared): a failure is
 /// pinned on its figure, with the messages printed since the previous marker.
 private final class Rendering {
@@ -119,17 +120,34 @@ private final class Rendering {
         process.standardInput = input
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
-        do { try process.run() } catch {
+        // Each figure's script (its PNG to the temporary name) goes to a temporary file that
+        // gnuplot loads, so what goes down the pipe is a few short lines per figure: the pipe never
+        // fills while gnuplot's messages wait to be read.
+        let rendering = Rendering(process: process, errors: errors, figures: figures, directory: directory)
+        var text = ""
+        do {
+            for (i, figure) in figures.enumerated() {
+                try AtomicFile.write(figure.temporaryScript, to: rendering.temporaryScript(figure))
+                text += "load \"\(figure.temporaryName).gp\"\nprint sprintf(\"\(marker)\(i) %d\", GPVAL_ERRNO)\nreset errors\nreset session\n"
+            }
+            try process.run()
+        } catch {
+            rendering.removeTemporaryFiles()
             let scriptPath = directory + "/" + figures[0].name + ".gp"
             throw DataError(file: scriptPath, message: "cannot run gnuplot (install gnuplot-nox): \(error.localizedDescription)")
         }
-        var text = ""
-        for (i, figure) in figures.enumerated() {
-            text += figure.temporaryScript + "print sprintf(\"\(marker)\(i) %d\", GPVAL_ERRNO)\nreset errors\nreset session\n"
-        }
         input.fileHandleForWriting.write(Data(text.utf8))
         try? input.fileHandleForWriting.close()
-        return Rendering(process: process, errors: errors, figures: figures, directory: directory)
+        return rendering
+    }
+
+    fileprivate func temporaryScript(_ figure: Figure) -> String { directory + "/" + figure.temporaryName + ".gp" }
+
+    fileprivate func removeTemporaryFiles() {
+        for figure in figures {
+            try? FileManager.default.removeItem(atPath: temporaryPNG(figure))
+            try? FileManager.default.removeItem(atPath: temporaryScript(figure))
+        }
     }
 
     private func temporaryPNG(_ figure: Figure) -> String { directory + "/" + figure.temporaryName + ".png" }
@@ -155,10 +173,12 @@ private final class Rendering {
             }
         }
         let rest = pending.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { for figure in figures { try? FileManager.default.removeItem(atPath: temporaryPNG(figure)) } }
+        defer { removeTemporaryFiles() }
         for (i, figure) in figures.enumerated() {
             guard succeeded.contains(i), let png = FileManager.default.contents(atPath: temporaryPNG(figure)) else {
-                let text = messages[i].isEmpty ? rest : messages[i]
+                // Its messages name the temporary copy, whose lines are the script's.
+                let text = (messages[i].isEmpty ? rest : messages[i]).replacingOccurrences(
+                    of: figure.temporaryName + ".gp", with: figure.name + ".gp")
                 throw DataError(file: directory + "/" + figure.name + ".gp", message: "gnuplot failed: \(text)")
             }
             try? FileManager.default.removeItem(atPath: temporaryPNG(figure))
@@ -177,7 +197,7 @@ private final class Rendering {
         done = true
         _ = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        for figure in figures { try? FileManager.default.removeItem(atPath: temporaryPNG(figure)) }
+        removeTemporaryFiles()
     }
 }
 
