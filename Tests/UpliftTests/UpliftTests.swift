@@ -322,6 +322,41 @@ struct Synthetic {
         #expect(none == (try ForestTrainer.train(data.x, data.y, params: plain, threads: 1).summary) && none.oobRows == 0 && none.oobMSE == nil)
     }
 
+    @Test("scores of held-out rows made while the forests grow are the bits scoring the fit gives them, through a shared cache too")
+    func heldOutScores() throws {
+        let data = Synthetic(n: 700, seed: 12).data
+        let fresh = Synthetic(n: 300, seed: 13).data.x
+        let held = HeldOutRows(fresh)
+        for settings in [ForestSettings(nTrees: 40, maxDepth: 3, minSamplesLeaf: 10), ForestSettings(nTrees: 40)] {
+            let cache = ForestCache()
+            for kind in [LearnerKind.t, .x, .dr] {
+                let config = LearnerConfig(kind: kind, outcome: settings)
+                let seed = Learners.seed(4, kind.name)
+                let fit = try Learners.fit(
+                    config, data: data, perArm: true, seed: seed, outcomeSeed: 9, threads: 2, cache: cache, predicting: held)
+                let plain = try Learners.fit(config, data: data, perArm: true, seed: seed, outcomeSeed: 9, threads: 1)
+                #expect(fit.forests == plain.forests, "\(kind)")
+                let expected = plain.scores(fresh, threads: 1)
+                guard let got = fit.heldOutScores else {
+                    Issue.record("no held-out scores for \(kind)")
+                    continue
+                }
+                for (a, b) in [(got.y1, expected.y1), (got.y0, expected.y0), (got.uplift, expected.uplift)]
+                    + zip(got.armUplift, expected.armUplift).map({ ($0, $1) })
+                {
+                    #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(kind)")
+                }
+            }
+            // A cached forest asked for another matrix's rows predicts them once and keeps them.
+            let params = settings.params(seed: 5)
+            let first = try cache.train(data.x, data.y, params: params, threads: 2, outOfBag: false, predicting: held)
+            let other = HeldOutRows(data.x)
+            let again = try cache.train(data.x, data.y, params: params, threads: 2, outOfBag: false, predicting: other)
+            #expect(again.predictions!.map(\.bitPattern) == first.forest.predict(data.x, threads: 1).map(\.bitPattern))
+            #expect(first.predictions!.map(\.bitPattern) == first.forest.predict(fresh, threads: 1).map(\.bitPattern))
+        }
+    }
+
     @Test("the frozen terms and the learner's own prediction give the same bits")
     func scoresByTerms() throws {
         let data = Synthetic(n: 600, seed: 8).data
