@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "CGSLRuntime", dependencies: ["CGSL"]),
         // The base layer: checksums, JSON and the pipeline's error type. No CLI, no YAML.
         .target(name: "Base", dependencies: ["CSHA256", "Tabular"]),
-        .target(name: "Provenance", dependencies: ["Base", "CGSL", "Tabular"]),
+        .target(name: "Provenance", dependencies: ["Base", "CGSL", "Stats", "Tabular"]),
         // The shells' conventions: pipelineMain and exit codes, params files (YAML).
         .target(
             name: "PipelineCLI",

@@ -220,12 +220,6 @@ final class TreeBuilder {
         rng.withStateWords { forest_bootstrap_counts($0, n, weight) }
     }
 
-    /// The same multiplicities drawn one `next(below:)` at a time (tests hold the kernel to it).
-    static func drawBootstrapPlain(_ rng: inout SeededGenerator, rows n: Int, into weight: UnsafeMutablePointer<Double>) {
-        weight.update(repeating: 0, count: n)
-        for _ in 0..<n { weight[rng.next(below: n)] += 1 }
-    }
-
     private struct Work {
         var start: Int
         var end: Int
@@ -378,16 +372,10 @@ final class TreeBuilder {
             var oobMid = 0
             if oobCount > 0 {
                 let a = oobRows + oobStart
-                var nr = 0
                 if bit >= 0 {
                     let masks = data.rowMask, b = UInt64(bit)
-                    for i in 0..<oobCount {
-                        let r = a[i]
-                        let l = Int(truncatingIfNeeded: ~(masks[Int(r)] >> b) & 1)
-                        a[oobMid] = r
-                        scratch[nr] = r
-                        oobMid &+= l
-                        nr &+= 1 &- l
+                    oobMid = TreeBuilder.stablePartition(a, count: oobCount, scratch: scratch) {
+                        Int(truncatingIfNeeded: ~(masks[Int($0)] >> b) & 1)
                     }
                 } else {
                     var lowCode = Int(best.leftCode), highCode = Int(best.rightCode)  // levels[lowCode] <= t < levels[highCode]
@@ -396,32 +384,17 @@ final class TreeBuilder {
                         if levels[mid] <= t { lowCode = mid } else { highCode = mid }
                     }
                     let codes = data.codes + f * n, cut = Int32(lowCode)
-                    for i in 0..<oobCount {
-                        let r = a[i]
-                        let l = codes[Int(r)] <= cut ? 1 : 0
-                        a[oobMid] = r
-                        scratch[nr] = r
-                        oobMid &+= l
-                        nr &+= 1 &- l
-                    }
+                    oobMid = TreeBuilder.stablePartition(a, count: oobCount, scratch: scratch) { codes[Int($0)] <= cut ? 1 : 0 }
                 }
-                (a + oobMid).update(from: scratch, count: nr)
             }
             // Held-out rows go by value, x <= t, exactly as prediction compares (a NaN goes right).
             let heldOutStart = work.heldOutStart, heldOutCount = work.heldOutEnd - heldOutStart
             var heldOutMid = 0
             if heldOutCount > 0 {
-                let a = heldOutRows + heldOutStart, column = data.heldOut + f * data.heldOutCount
-                var nr = 0
-                for i in 0..<heldOutCount {
-                    let r = a[i]
-                    let l = column[Int(r)] <= t ? 1 : 0
-                    a[heldOutMid] = r
-                    heldOutScratch[nr] = r
-                    heldOutMid &+= l
-                    nr &+= 1 &- l
+                let column = data.heldOut + f * data.heldOutCount
+                heldOutMid = TreeBuilder.stablePartition(heldOutRows + heldOutStart, count: heldOutCount, scratch: heldOutScratch) {
+                    column[Int($0)] <= t ? 1 : 0
                 }
-                (a + heldOutMid).update(from: heldOutScratch, count: nr)
             }
             let depth = work.depth + 1
             stack.append(
@@ -440,11 +413,21 @@ final class TreeBuilder {
     /// Stable partition by `goesLeft`; returns the size of the left part.
     @inline(__always)
     private func partition(_ a: UnsafeMutablePointer<Int32>, count m: Int) -> Int {
-        // Branch-free (the side is a coin flip to the predictor): write to both, advance one.
+        let goesLeft = self.goesLeft
+        return TreeBuilder.stablePartition(a, count: m, scratch: scratch) { Int(goesLeft[Int($0)]) }
+    }
+
+    /// Stable partition of the rows `a[0..<m]`, those `left` gives 1 first; returns how many.
+    /// Branch-free (the side is a coin flip to the predictor): every row is written to both
+    /// sides and advances one; `scratch` holds the right side until it is copied back.
+    @inline(__always)
+    private static func stablePartition(
+        _ a: UnsafeMutablePointer<Int32>, count m: Int, scratch: UnsafeMutablePointer<Int32>, left: (Int32) -> Int
+    ) -> Int {
         var nl = 0, nr = 0
         for i in 0..<m {
             let r = a[i]
-            let l = Int(goesLeft[Int(r)])
+            let l = left(r)
             a[nl] = r
             scratch[nr] = r
             nl &+= l

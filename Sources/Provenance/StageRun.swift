@@ -1,6 +1,7 @@
 import Base
 import CGSL
 import Foundation
+import Stats
 import Tabular
 
 /// Runs an external command and captures its standard output.
@@ -109,7 +110,7 @@ public final class StageRun {
     private let startedClock = DispatchTime.now()
     /// The code version, asked of git while the stage works (two processes the manifest would
     /// otherwise wait for at the end; the stage's outputs are not tracked, so the answer is the same).
-    private let code = Pending { GitInfo.current() }
+    private let code = BackgroundWork { GitInfo.current() }
 
     public init(stage: String, manifestPath: String, gnuplot: Bool = false, extraTools: [String: String] = [:]) {
         self.stage = stage
@@ -183,7 +184,7 @@ public final class StageRun {
             "inputs": .array(try inputs.map(StageRun.fileEntry)),
             "outputs": .array(try outputs.map(StageRun.fileEntry)),
             "tools": .object(tools.mapValues { .string($0) }),
-            "code": code.value,
+            "code": try code.value(),
             "started_at": .string(formatter.string(from: started)),
             "wall_seconds": .number((seconds * 1000).rounded() / 1000),
         ]
@@ -195,37 +196,6 @@ public final class StageRun {
         precondition(!isFinished, "stage run \(stage) already finished or abandoned")
         try AtomicFile.write(try manifest().rendered() + "\n", to: manifestPath)
         isFinished = true
-    }
-}
-
-/// A value computed on another thread from the moment it is made; `value` waits for it.
-final class Pending<T: Sendable>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var result: T?
-    private let lock = NSLock()
-
-    init(_ compute: @escaping @Sendable () -> T) {
-        DispatchQueue.global().async {
-            let v = compute()
-            self.lock.lock()
-            self.result = v
-            self.lock.unlock()
-            self.done.signal()
-        }
-    }
-
-    var value: T {
-        lock.lock()
-        if let result {
-            lock.unlock()
-            return result
-        }
-        lock.unlock()
-        done.wait()
-        done.signal()  // later callers do not wait
-        lock.lock()
-        defer { lock.unlock() }
-        return result!
     }
 }
 

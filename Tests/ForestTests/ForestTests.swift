@@ -604,7 +604,9 @@ struct FastPaths {
             defer { fast.deallocate(); plain.deallocate() }
             fast.initialize(repeating: 7, count: n)  // the kernel zeroes what it is given
             TreeBuilder.drawBootstrap(&a, rows: n, into: fast)
-            TreeBuilder.drawBootstrapPlain(&b, rows: n, into: plain)
+            // One `next(below:)` at a time, as the generator defines the draws.
+            plain.initialize(repeating: 0, count: n)
+            for _ in 0..<n { plain[b.next(below: n)] += 1 }
             #expect(Array(UnsafeBufferPointer(start: fast, count: n)) == Array(UnsafeBufferPointer(start: plain, count: n)))
             #expect((0..<4).map { _ in a.next() } == (0..<4).map { _ in b.next() })
         }
